@@ -1,0 +1,5 @@
+"""``python -m opendata_cli`` runs ``od``."""
+
+from opendata_cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The od subcommands, one module each."""

@@ -1,0 +1,248 @@
+"""The JSON documents that travel between producer, store, registry, portal and consumer.
+
+Every document carries a ``format`` version ``"MAJOR.MINOR"``. Readers ignore unknown fields (a
+newer *minor* version only adds fields with defaults) and refuse a newer *major* version with
+:class:`~opendata_core.errors.UnsupportedFormatVersion` ("upgrade opendata-client").
+
+Example:
+    >>> from opendata_core.documents import Field, schema_hash
+    >>> schema_hash([Field(name="date", type="date32[day]", nullable=False)])[:12]
+    '04a9d12f16cb'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final, Literal, TypeVar
+
+import msgspec
+
+from opendata_core.errors import FormatError, UnsupportedFormatVersion
+from opendata_core.metadata import DatasetMetadata
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ErrorClass",
+    "Field",
+    "Index",
+    "IndexEntry",
+    "Manifest",
+    "MetadataDocument",
+    "Provenance",
+    "RunRecord",
+    "Shard",
+    "Stats",
+    "decode_document",
+    "encode_document",
+    "schema_hash",
+]
+
+FORMAT_VERSION: Final = "1.0"
+"""The format version this library writes; it reads any ``1.x``."""
+
+ErrorClass = Literal["network", "parse", "validation", "upload", "permission", "unknown"]
+"""Why a producer run failed."""
+
+
+class _Document(msgspec.Struct, kw_only=True):
+    format: str = FORMAT_VERSION
+
+
+class Field(msgspec.Struct, kw_only=True, frozen=True):
+    """One column: its name, Arrow type (as ``str(pyarrow.DataType)``) and nullability."""
+
+    name: str
+    type: str
+    nullable: bool = True
+
+
+def schema_hash(fields: Sequence[Field]) -> str:
+    """A stable hash of a schema: sha256 hex of its canonical JSON form.
+
+    The canonical form is a JSON array with one ``[name, type, nullable]`` array per column, in
+    column order, encoded as UTF-8 with no whitespace, e.g. ``[["date","date32[day]",false]]``.
+    It changes when a column is added, removed, renamed, re-typed, re-ordered, or changes
+    nullability, and does not depend on pyarrow.
+    """
+    canonical = msgspec.json.encode([[f.name, f.type, f.nullable] for f in fields])
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class Shard(msgspec.Struct, kw_only=True, frozen=True):
+    """One immutable Parquet file of a dataset version."""
+
+    path: str
+    """Key relative to the dataset folder: ``parts/<sha256>.parquet``."""
+    sha256: str
+    rows: int
+    bytes: int
+    partition: str
+    """Partition label: ``"2024"``, ``"2024-03"``, ``"2024-03-01"`` or ``"all"``."""
+    min: str | None = None
+    """Smallest value of the time column in this shard (ISO 8601), if any."""
+    max: str | None = None
+
+
+class Stats(msgspec.Struct, kw_only=True, frozen=True):
+    """Quality statistics recorded at every publish."""
+
+    row_count: int
+    bytes: int
+    shard_count: int
+    schema_hash: str
+    min_time: str | None = None
+    max_time: str | None = None
+    columns: int = 0
+    null_counts: dict[str, int] = {}
+
+
+class Manifest(_Document, kw_only=True):
+    """``manifest.json``: the commit record. Writing it (conditionally) *is* the publish."""
+
+    dataset_id: str
+    publish_id: str
+    published_at: datetime
+    parent_publish_id: str | None = None
+    """The publish this one replaced (``None`` for the first)."""
+    time_column: str | None = None
+    partition: str = "none"
+    schema: list[Field]
+    schema_hash: str
+    row_count: int
+    bytes: int
+    min_time: str | None = None
+    max_time: str | None = None
+    shards: list[Shard]
+
+
+class Provenance(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a publish came from."""
+
+    repo: str | None = None
+    commit: str | None = None
+    run_url: str | None = None
+
+
+class MetadataDocument(_Document, kw_only=True):
+    """``metadata.json``: the yaml fields, stats, schema and a preview of the first rows."""
+
+    dataset: DatasetMetadata
+    stats: Stats
+    schema: list[Field]
+    preview: list[dict[str, Any]] = []
+    """Up to 100 rows, as JSON values (dates and times as ISO 8601 strings)."""
+    updated_at: datetime
+    provenance: Provenance = Provenance()
+
+
+class IndexEntry(msgspec.Struct, kw_only=True):
+    """One dataset in ``index.json``: enough for search and filters without another request."""
+
+    id: str
+    title: str
+    description: str
+    license: str
+    repo: str
+    provider: str
+    topics: list[str] = []
+    frequency: str | None = None
+    geo_scope: str | None = None
+    countries: list[str] = []
+    time_column: str | None = None
+    row_count: int = 0
+    bytes: int = 0
+    min_time: str | None = None
+    max_time: str | None = None
+    schema_hash: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The dataset's namespace."""
+        return self.id.split("/", 1)[0]
+
+
+class Index(_Document, kw_only=True):
+    """``index.json``: one summary per dataset, sorted by id."""
+
+    updated_at: datetime
+    datasets: list[IndexEntry] = []
+
+
+class RunRecord(_Document, kw_only=True):
+    """``runs/<time>-<id>.json``: what one producer run did (the health history)."""
+
+    dataset_id: str
+    run_id: str
+    status: Literal["success", "failure"]
+    error_class: ErrorClass | None = None
+    message: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    stats: Stats | None = None
+    publish_id: str | None = None
+    schema_changed: bool = False
+    provenance: Provenance = Provenance()
+
+
+class _Version(msgspec.Struct):
+    format: str = FORMAT_VERSION
+
+
+D = TypeVar("D", bound=_Document)
+
+_NAMES: Final[dict[type[Any], str]] = {
+    Manifest: "manifest.json",
+    MetadataDocument: "metadata.json",
+    Index: "index.json",
+    RunRecord: "run record",
+}
+
+
+def _major(version: str, document: str) -> int:
+    try:
+        return int(version.split(".", 1)[0])
+    except ValueError:
+        raise FormatError(
+            f"{document}: format {version!r} is not 'MAJOR.MINOR'",
+            document=document,
+            field="format",
+        ) from None
+
+
+def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None) -> D:
+    """Decode a JSON document, checking its format version first.
+
+    Args:
+        data: The JSON bytes.
+        kind: :class:`Manifest`, :class:`MetadataDocument`, :class:`Index` or :class:`RunRecord`.
+        name: How to call the document in errors (defaults to its file name).
+
+    Raises:
+        UnsupportedFormatVersion: written by a newer major version.
+        FormatError: not JSON, or a field has the wrong type; the message has the JSON path.
+    """
+    document = name or _NAMES.get(kind, kind.__name__)
+    try:
+        version = msgspec.json.decode(data, type=_Version).format
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise FormatError(
+            f"{document}: not a valid JSON document: {exc}", document=document
+        ) from None
+    found = _major(version, document)
+    supported = _major(FORMAT_VERSION, document)
+    if found > supported:
+        raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        text = str(exc)
+        field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None
+        raise FormatError(f"{document}: {text}", document=document, field=field) from None
+
+
+def encode_document(doc: msgspec.Struct) -> bytes:
+    """Encode a document as compact UTF-8 JSON."""
+    return msgspec.json.encode(doc)

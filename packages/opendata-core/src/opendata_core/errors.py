@@ -1,0 +1,208 @@
+"""Every error OpenData raises, in one tree.
+
+Each class subclasses :class:`OpenDataError` *and* the builtin a caller would naturally catch, so
+``except ValueError`` keeps working for code that does not know about OpenData. Errors carry
+structured attributes (``dataset_id``, ``field``, ``line``, ...) next to a message that says what
+went wrong, where, and how to fix it.
+
+::
+
+    OpenDataError                  builtin           meaning (attributes)
+    ├── InvalidDatasetId           ValueError        an ID breaks a rule (.value .rule)
+    ├── MetadataError              ValueError        opendata.yaml is invalid
+    │                                                (.path .line .column .field .problems)
+    ├── FormatError                ValueError        a JSON document is malformed (.document .field)
+    │   └── UnsupportedFormatVersion                 written by a newer major (.found .supported)
+    ├── DatasetNotFound            LookupError       no such dataset (.dataset_id .close_matches)
+    ├── ColumnNotFound             LookupError       no such column (.column .available)
+    ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
+    ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
+    ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
+    ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
+    └── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opendata_core._problems import Problem
+
+__all__ = [
+    "ColumnNotFound",
+    "ConflictError",
+    "CorruptDataError",
+    "DatasetNotFound",
+    "FormatError",
+    "InvalidDatasetId",
+    "MetadataError",
+    "OpenDataError",
+    "PermissionDenied",
+    "RangeOutsideCoverage",
+    "StoreUnavailable",
+    "UnsupportedFormatVersion",
+]
+
+
+class OpenDataError(Exception):
+    """Base class of every error raised by OpenData packages.
+
+    Attributes:
+        hint: A short suggestion of how to fix the problem, or ``None``.
+    """
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidDatasetId(OpenDataError, ValueError):
+    """A dataset ID breaks one of the naming rules (see :meth:`DatasetId.parse`)."""
+
+    def __init__(self, value: object, rule: str) -> None:
+        self.value = value
+        self.rule = rule
+        super().__init__(
+            f"invalid dataset id {value!r}: {rule}",
+            hint="IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'",
+        )
+
+
+class MetadataError(OpenDataError, ValueError):
+    """An ``opendata.yaml`` file is invalid.
+
+    The attributes describe the first error; ``problems`` lists every error found, each with its
+    own location, so a tool can print them all at once.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("MetadataError needs at least one problem")
+        self.problems = list(problems)
+        first = self.problems[0]
+        self.path = first.path
+        self.line = first.line
+        self.column = first.column
+        self.field = first.field
+        message = str(first)
+        if len(self.problems) > 1:
+            message += f" (and {len(self.problems) - 1} more problem(s))"
+        super().__init__(message, hint=first.hint)
+
+
+class FormatError(OpenDataError, ValueError):
+    """A JSON document (manifest, metadata, index, run record) cannot be decoded."""
+
+    def __init__(self, message: str, *, document: str, field: str | None = None) -> None:
+        self.document = document
+        self.field = field
+        super().__init__(message)
+
+
+class UnsupportedFormatVersion(FormatError):
+    """A document was written with a newer major format than this library understands."""
+
+    def __init__(self, *, document: str, found: str, supported: str) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            f"{document}: format {found} is newer than the supported {supported}; "
+            "upgrade opendata-client (pip install -U opendata-client)",
+            document=document,
+            field="format",
+        )
+        self.hint = "pip install -U opendata-client opendata-cli"
+
+
+class DatasetNotFound(OpenDataError, LookupError):
+    """No dataset with this ID exists in the store or registry."""
+
+    def __init__(self, dataset_id: str, close_matches: Sequence[str] = ()) -> None:
+        self.dataset_id = dataset_id
+        self.close_matches = list(close_matches)
+        message = f"dataset {dataset_id!r} not found"
+        hint = None
+        if self.close_matches:
+            message += "; did you mean " + " or ".join(repr(m) for m in self.close_matches) + "?"
+        else:
+            hint = "search for datasets with od.search('...') or `od search ...`"
+        super().__init__(message, hint=hint)
+
+
+class ColumnNotFound(OpenDataError, LookupError):
+    """A requested column is not in the dataset's schema."""
+
+    def __init__(self, dataset_id: str, column: str, available: Sequence[str]) -> None:
+        self.dataset_id = dataset_id
+        self.column = column
+        self.available = list(available)
+        super().__init__(
+            f"{dataset_id}: no column {column!r}; columns are: {', '.join(self.available)}"
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.message
+
+
+class RangeOutsideCoverage(OpenDataError, ValueError):
+    """The requested ``[start, end]`` does not overlap the dataset's time coverage."""
+
+    def __init__(self, dataset_id: str, requested: str, coverage: tuple[str, str] | None) -> None:
+        self.dataset_id = dataset_id
+        self.coverage = coverage
+        cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
+        super().__init__(
+            f"{dataset_id}: requested range {requested} is outside the data's coverage ({cov})",
+            hint="choose start/end inside the coverage, or omit them to load everything",
+        )
+
+
+class PermissionDenied(OpenDataError, PermissionError):
+    """The store or registry refused access."""
+
+    def __init__(self, message: str, *, dataset_id: str | None = None) -> None:
+        self.dataset_id = dataset_id
+        super().__init__(message, hint="check your credentials (AWS_* / OPENDATA_API_KEY)")
+
+
+class ConflictError(OpenDataError, RuntimeError):
+    """Another publish of the same dataset committed first; nothing of ours was committed."""
+
+    def __init__(self, dataset_id: str, message: str | None = None) -> None:
+        self.dataset_id = dataset_id
+        super().__init__(
+            message or f"{dataset_id}: another publish committed first; nothing was changed",
+            hint="re-run the push: mode='append' retries on its own, 'replace' overwrites",
+        )
+
+
+class CorruptDataError(OpenDataError, OSError):
+    """Downloaded bytes do not match the checksum recorded in the manifest (after a retry)."""
+
+    def __init__(self, dataset_id: str, key: str, detail: str) -> None:
+        self.dataset_id = dataset_id
+        self.key = key
+        super().__init__(
+            f"{dataset_id}: {key} is corrupt: {detail}",
+            hint="the published data is damaged; ask the producer to re-publish",
+        )
+
+
+class StoreUnavailable(OpenDataError, ConnectionError):
+    """The object store could not be reached or kept failing after its retries."""
+
+    def __init__(self, store: str, detail: str) -> None:
+        self.store = store
+        super().__init__(
+            f"store {store} unavailable: {detail}",
+            hint="check the endpoint and your network, then try again",
+        )

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from opendata_cli.main import cli
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*/opendata.yaml"))
+
+GOOD = """\
+id: acme/widgets
+title: Widgets
+description: All the widgets.
+license: MIT
+repo: https://github.com/acme/widgets
+source:
+  provider: Acme
+"""
+
+
+def test_examples_exist_and_validate() -> None:
+    assert len(EXAMPLES) >= 5
+    result = CliRunner().invoke(cli, ["validate", *map(str, EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok: ") == len(EXAMPLES)
+
+
+def test_directory_and_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "opendata.yaml").write_text(GOOD)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "ok: " in result.output
+    assert "(acme/widgets)" in result.output
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 0
+
+
+def test_every_problem_printed_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "opendata.yaml"
+    bad.write_text(
+        GOOD.replace("MIT", "Public Domain") + "frequency: daly\ngeo:\n  countries: [USA]\n"
+    )
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        f"{bad}:4:10: license: 'Public Domain' is not an SPDX licence identifier; accepted, but "
+        "tools cannot check it (use one from https://spdx.org/licenses/, e.g. 'CC-BY-4.0' or "
+        "'CC0-1.0', or 'LicenseRef-<name>')",
+        f"{bad}:8:12: frequency: 'daly' is not a known frequency (did you mean 'daily'?)",
+        f"{bad}:10:15: geo.countries[0]: 'USA' is not an ISO 3166-1 alpha-2 code (did you mean 'US'?)",
+    ]
+
+
+def test_warnings_alone_exit_0(tmp_path: Path) -> None:
+    path = tmp_path / "opendata.yaml"
+    path.write_text(GOOD.replace("MIT", "Public Domain"))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0
+    assert "ok: " in result.output
+    assert "(1 warning(s))" in result.output
+
+
+def test_json_output(tmp_path: Path) -> None:
+    path = tmp_path / "opendata.yaml"
+    path.write_text(GOOD.replace("acme/widgets\n", "acme/\n"))
+    result = CliRunner().invoke(cli, ["validate", "--json", str(path)])
+    assert result.exit_code == 1
+    (report,) = json.loads(result.output)
+    assert report["ok"] is False
+    assert report["problems"][0] == {
+        "severity": "error",
+        "line": 1,
+        "column": 5,
+        "field": "id",
+        "message": "name is empty",
+        "hint": "IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'",
+    }
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        == f"{tmp_path / 'nope.yaml'}: file not found (run `od init` to create opendata.yaml)"
+    )
+
+
+def test_console_script_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "opendata_cli", "validate", *map(str, EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,24 @@
+"""Fixtures shared by every test: an isolated environment and home directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test sees the developer's OpenData or cloud settings, or writes to their home."""
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith(("OPENDATA_", "AWS_", "R2_", "GITHUB_")):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("OPENDATA_HOME", str(home / "opendata"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    return home

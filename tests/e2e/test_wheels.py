@@ -1,0 +1,63 @@
+"""Every member builds a wheel with its typing marker and data.
+
+Installing the core wheel into a clean venv needs its dependencies from the package index, which
+tests must not reach; `scripts/check-core-wheel.sh` (run by `.ci/run`) does that part.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MEMBERS = {
+    "opendata-core": "opendata_core",
+    "opendata-client": "opendata",
+    "opendata-cli": "opendata_cli",
+    "opendata-registry": "opendata_registry",
+    "opendata-portal": "opendata_portal",
+}
+UV = shutil.which("uv") or "uv"
+
+
+def _uv(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    # --offline: the build backend and dependencies are in uv's cache after `uv sync`; tests
+    # must not reach the network.
+    env = {**os.environ, "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [UV, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    built: dict[str, Path] = {}
+    for member in MEMBERS:
+        proc = _uv("build", "--package", member, "--wheel", "--out-dir", str(out))
+        assert proc.returncode == 0, proc.stderr
+        (wheel,) = out.glob(member.replace("-", "_") + "-*.whl")
+        built[member] = wheel
+    return built
+
+
+@pytest.mark.parametrize(("member", "module"), MEMBERS.items())
+def test_each_member_builds_a_wheel_with_py_typed(
+    wheels: dict[str, Path], member: str, module: str
+) -> None:
+    names = zipfile.ZipFile(wheels[member]).namelist()
+    assert f"{module}/__init__.py" in names
+    assert f"{module}/py.typed" in names
+    assert not any(n.startswith("tests/") for n in names)
+
+
+def test_core_wheel_has_its_data(wheels: dict[str, Path]) -> None:
+    names = zipfile.ZipFile(wheels["opendata-core"]).namelist()
+    assert "opendata_core/data/spdx_licenses.json" in names
+    assert "opendata_core/data/iso3166_1.json" in names
