@@ -37,6 +37,7 @@ from opendata_core.errors import (
     OpenDataError,
     PermissionDenied,
     RangeOutsideCoverage,
+    SchemaMismatch,
     StoreUnavailable,
     UnsupportedFormatVersion,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "Provenance",
     "RangeOutsideCoverage",
     "RunRecord",
+    "SchemaMismatch",
     "Shard",
     "Source",
     "Stats",

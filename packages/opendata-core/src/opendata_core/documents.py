@@ -83,6 +83,8 @@ class Shard(msgspec.Struct, kw_only=True, frozen=True):
     min: str | None = None
     """Smallest value of the time column in this shard (ISO 8601), if any."""
     max: str | None = None
+    null_counts: dict[str, int] = {}
+    """Null values per column (columns without nulls may be left out)."""
 
 
 class Stats(msgspec.Struct, kw_only=True, frozen=True):

@@ -16,6 +16,7 @@ went wrong, where, and how to fix it.
     ├── DatasetNotFound            LookupError       no such dataset (.dataset_id .close_matches)
     ├── ColumnNotFound             LookupError       no such column (.column .available)
     ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
+    ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
@@ -41,6 +42,7 @@ __all__ = [
     "OpenDataError",
     "PermissionDenied",
     "RangeOutsideCoverage",
+    "SchemaMismatch",
     "StoreUnavailable",
     "UnsupportedFormatVersion",
 ]
@@ -163,6 +165,18 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
         super().__init__(
             f"{dataset_id}: requested range {requested} is outside the data's coverage ({cov})",
             hint="choose start/end inside the coverage, or omit them to load everything",
+        )
+
+
+class SchemaMismatch(OpenDataError, ValueError):
+    """Data pushed with ``mode="append"`` does not fit the published schema."""
+
+    def __init__(self, dataset_id: str, column: str | None, detail: str) -> None:
+        self.dataset_id = dataset_id
+        self.column = column
+        super().__init__(
+            f"{dataset_id}: {detail}",
+            hint="make the new rows match the published columns, or push with mode='replace'",
         )
 
 

@@ -486,6 +486,8 @@ def _check(checker: _Checker, doc: Any) -> dict[str, Any]:
                     "scope 'country' needs exactly one country",
                     "use scope 'multi' for several",
                 )
+        if g.get("scope") == "country" and "countries" not in geo:
+            c.error(["geo"], "scope 'country' needs exactly one country", "add countries: [XX]")
         if "regions" in geo:
             g["regions"] = [
                 s

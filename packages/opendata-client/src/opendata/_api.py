@@ -1,0 +1,109 @@
+"""Module-level functions: the same methods as :class:`Client`, on the default store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from opendata._client import DEFAULT_GC_GRACE, Client, Format, GcResult, Mode, PushResult, ShardUrl
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+    import polars as pl
+
+    from opendata_core.documents import IndexEntry, MetadataDocument, Provenance
+    from opendata_core.ids import DatasetId
+    from opendata_core.metadata import DatasetMetadata
+
+__all__ = ["gc", "info", "list", "load", "push", "scan", "search", "urls"]
+
+
+def _client() -> Client:
+    # Built per call: cheap, and it follows changes to OPENDATA_STORE in a running notebook.
+    return Client()
+
+
+def load(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+    format: Format = "pandas",
+) -> Any:
+    """Load a dataset as a DataFrame; see :meth:`Client.load`.
+
+    Example:
+        >>> import opendata as od
+        >>> df = od.load("ecb/euro-fx-reference-rates", start="2024-01-01")  # doctest: +SKIP
+    """
+    return _client().load(id, start=start, end=end, columns=columns, filters=filters, format=format)
+
+
+def push(
+    data: Any,
+    id: str | DatasetId,
+    *,
+    metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
+    mode: Mode = "replace",
+    time_column: str | None = None,
+    partition: Any = None,
+    provenance: Provenance | None = None,
+) -> PushResult:
+    """Publish a dataset; see :meth:`Client.push`."""
+    return _client().push(
+        data,
+        id,
+        metadata=metadata,
+        mode=mode,
+        time_column=time_column,
+        partition=partition,
+        provenance=provenance,
+    )
+
+
+def scan(id: str | DatasetId, *, start: object = None, end: object = None) -> pl.LazyFrame:
+    """A polars LazyFrame over the selected shards; see :meth:`Client.scan`."""
+    return _client().scan(id, start=start, end=end)
+
+
+def urls(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    signed: bool = False,
+    expires: timedelta = timedelta(hours=1),
+) -> builtins_list[ShardUrl]:
+    """Shard URLs with checksums; see :meth:`Client.urls`."""
+    return _client().urls(id, start=start, end=end, signed=signed, expires=expires)
+
+
+def info(id: str | DatasetId) -> MetadataDocument:
+    """A dataset's metadata, stats and preview; see :meth:`Client.info`."""
+    return _client().info(id)
+
+
+def search(query: str = "", **filters: Any) -> builtins_list[IndexEntry]:
+    """Search the index; see :meth:`Client.search` for the filters."""
+    return _client().search(query, **filters)
+
+
+def list() -> builtins_list[IndexEntry]:
+    """Every dataset in the index."""
+    return _client().list()
+
+
+def gc(
+    id: str | DatasetId, *, older_than: timedelta = DEFAULT_GC_GRACE, dry_run: bool = False
+) -> GcResult:
+    """Remove unreferenced shards; see :meth:`Client.gc`."""
+    return _client().gc(id, older_than=older_than, dry_run=dry_run)
+
+
+import builtins  # noqa: E402
+
+builtins_list = builtins.list

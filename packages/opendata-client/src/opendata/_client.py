@@ -1,0 +1,891 @@
+"""The client: publish (``push``), read (``load``, ``scan``, ``urls``), discover, collect garbage."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from opendata._config import settings
+from opendata._index import Index, entry_from
+from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, open_store
+from opendata_core.documents import (
+    IndexEntry,
+    Manifest,
+    MetadataDocument,
+    Provenance,
+    Shard,
+    Stats,
+    decode_document,
+    encode_document,
+    schema_hash,
+)
+from opendata_core.errors import (
+    ColumnNotFound,
+    ConflictError,
+    CorruptDataError,
+    DatasetNotFound,
+    OpenDataError,
+    RangeOutsideCoverage,
+    SchemaMismatch,
+)
+from opendata_core.ids import DatasetId
+from opendata_core.layout import Layout
+from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+__all__ = ["Client", "GcResult", "PushResult", "ShardUrl"]
+
+PREVIEW_ROWS = 100
+MAX_WORKERS = 8
+APPEND_RETRIES = 5
+DEFAULT_GC_GRACE = timedelta(hours=1)
+
+Mode = Literal["replace", "append"]
+Format = Literal["pandas", "polars", "arrow"]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did."""
+
+    dataset_id: str
+    publish_id: str
+    rows: int
+    bytes: int
+    shards_written: int
+    shards_reused: int
+    duration: float
+    schema_hash: str
+    schema_changed: bool
+    min_time: str | None = None
+    max_time: str | None = None
+
+    def __str__(self) -> str:
+        cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
+        return (
+            f"{self.dataset_id}: {self.rows:,} rows{cov}; {self.shards_written} shard(s) written, "
+            f"{self.shards_reused} reused, {self.bytes:,} bytes, {self.duration:.2f}s"
+        )
+
+
+@dataclass(frozen=True)
+class ShardUrl:
+    """One shard of a dataset, for tools that read Parquet themselves (DuckDB, Spark, ...)."""
+
+    url: str
+    sha256: str
+    rows: int
+    bytes: int
+    partition: str
+    min: str | None
+    max: str | None
+
+
+@dataclass(frozen=True)
+class GcResult:
+    """What a garbage collection removed (or would remove, with ``dry_run``)."""
+
+    dataset_id: str
+    deleted: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    kept_in_grace: int = 0
+
+
+def _arrow() -> Any:
+    from opendata import _arrow
+
+    return _arrow
+
+
+class Client:
+    """Publishes and loads datasets in one store.
+
+    Args:
+        store: A folder path, ``file:///path``, ``s3://bucket/prefix``, ``r2://bucket/prefix`` or a
+            :class:`~opendata._stores.Store`; default ``OPENDATA_STORE``, then the user config,
+            then ``$OPENDATA_HOME/store``.
+        prefix: Key prefix inside the bucket (overrides the one in the URL).
+
+    Example:
+        >>> import opendata as od
+        >>> client = od.Client(store="/tmp/od-example-store")
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02"]).date, "x": [1, 2]})
+        >>> client.push(df, "me/example", time_column="date").rows
+        2
+        >>> client.load("me/example", start="2024-01-02")["x"].tolist()
+        [2]
+    """
+
+    def __init__(
+        self, store: str | os.PathLike[str] | Store | None = None, *, prefix: str | None = None
+    ) -> None:
+        s = settings()
+        if isinstance(store, Store):
+            self.store, url_prefix = store, ""
+        else:
+            self.store, url_prefix = open_store(
+                os.fspath(store) if store is not None else s.store,
+                r2_account_id=s.r2_account_id,
+                endpoint=s.aws_endpoint_url,
+            )
+        self.layout = Layout(prefix if prefix is not None else url_prefix)
+        self.index = Index(self.store, self.layout)
+        self._cache_dir = s.cache_dir
+
+    def __repr__(self) -> str:
+        return f"Client(store={self.store.url!r}, prefix={self.layout.prefix!r})"
+
+    # -----------------------------------------------------------------------------------------
+    # Reading the manifest
+
+    def _manifest(self, ds: DatasetId) -> tuple[Manifest, str]:
+        try:
+            data, etag = self.store.get(self.layout.manifest(ds))
+        except StoreKeyNotFound:
+            raise DatasetNotFound(str(ds), self._close_matches(ds)) from None
+        return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
+
+    def _manifest_or_none(self, ds: DatasetId) -> tuple[Manifest | None, str | None]:
+        try:
+            return self._manifest(ds)
+        except DatasetNotFound:
+            return None, None
+
+    def _close_matches(self, ds: DatasetId) -> list[str]:
+        try:
+            known = [e.id for e in self.index.load().datasets]
+        except OpenDataError:
+            known = []
+        if not known:
+            root = self.layout.datasets_root()
+            known = sorted(
+                {
+                    "/".join(o.key[len(root) :].split("/")[:2])
+                    for o in self.store.list(root)
+                    if o.key.endswith("/manifest.json")
+                }
+            )
+        return difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+
+    # -----------------------------------------------------------------------------------------
+    # Shards
+
+    def _fetch(self, ds: DatasetId, shard: Shard) -> bytes | memoryview:
+        """Download one shard and verify its sha256; retry once, then CorruptDataError."""
+        key = self.layout.resolve(ds, shard.path)
+        detail = ""
+        for _attempt in range(2):
+            try:
+                data, _ = self.store.get(key)
+            except StoreKeyNotFound:
+                detail = "the shard is missing from the store"
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == shard.sha256 and len(data) == shard.bytes:
+                return data
+            detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
+        raise CorruptDataError(str(ds), key, detail)
+
+    def _write_shard(self, ds: DatasetId, data: pa.Buffer, reusable: set[str]) -> tuple[str, bool]:
+        digest = hashlib.sha256(memoryview(data)).hexdigest()
+        if digest in reusable:
+            return digest, False
+        # Not listed by the previous manifest: upload even if the key exists, so a garbage
+        # collection running now cannot delete it (the write refreshes its age).
+        self.store.put(self.layout.shard(ds, digest), memoryview(data).tobytes())
+        return digest, True
+
+    # -----------------------------------------------------------------------------------------
+    # push
+
+    def push(
+        self,
+        data: Any,
+        id: str | DatasetId,
+        *,
+        metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
+        mode: Mode = "replace",
+        time_column: str | None = None,
+        partition: Literal["year", "month", "day", "none"] | None = None,
+        provenance: Provenance | None = None,
+    ) -> PushResult:
+        """Publish a dataset: content-addressed shards first, then the manifest (the commit).
+
+        Args:
+            data: A pandas or polars DataFrame, a pyarrow Table, or a path to a .parquet/.csv file.
+            id: ``namespace/name``.
+            metadata: An ``opendata.yaml`` path or a :class:`DatasetMetadata`; its id must match.
+            mode: ``"replace"`` publishes ``data`` as the whole dataset; ``"append"`` merges it into
+                the partitions it touches only (deduplicating on the metadata's ``primary_key``).
+            time_column: Column to shard and filter on (default: the metadata's ``time_column``).
+            partition: ``"year"``, ``"month"``, ``"day"`` or ``"none"`` (default: chosen from size).
+            provenance: Repository, commit and run URL to record (``od run`` fills it in).
+
+        Raises:
+            ConflictError: another publish committed first (``append`` retries on its own).
+            SchemaMismatch: ``append`` with columns that do not fit the published ones.
+        """
+        started = time.perf_counter()
+        ds = DatasetId.parse(id)
+        if mode not in ("replace", "append"):
+            raise ValueError(f"mode={mode!r}: use 'replace' or 'append'")
+        meta = self._resolve_metadata(ds, metadata)
+        ar = _arrow()
+        table = ar.to_table(data)
+        if table.num_rows == 0:
+            raise ValueError(
+                f"{ds}: refusing to publish an empty table (0 rows); nothing was changed"
+            )
+        tc = time_column or (meta.time_column if meta else None)
+        if tc is None and mode == "append":
+            published, _ = self._manifest_or_none(ds)
+            tc = published.time_column if published else None
+        if tc is not None:
+            if tc not in table.column_names:
+                raise ColumnNotFound(str(ds), tc, table.column_names)
+            if not ar.is_time_type(table.schema.field(tc).type):
+                raise OpenDataError(
+                    f"{ds}: time column {tc!r} has type {table.schema.field(tc).type}, not a date or timestamp",
+                    hint=f"convert it first, e.g. df[{tc!r}] = pd.to_datetime(df[{tc!r}])",
+                )
+            if table.column(tc).null_count:
+                raise OpenDataError(
+                    f"{ds}: time column {tc!r} has {table.column(tc).null_count} null value(s)",
+                    hint="drop or fill those rows before publishing",
+                )
+        for _attempt in range(APPEND_RETRIES if mode == "append" else 1):
+            try:
+                return self._push_once(ds, table, meta, mode, tc, partition, provenance, started)
+            except ConflictError:
+                if mode != "append":
+                    raise
+        raise ConflictError(str(ds), f"{ds}: gave up after {APPEND_RETRIES} conflicting publishes")
+
+    def _resolve_metadata(
+        self, ds: DatasetId, metadata: str | os.PathLike[str] | DatasetMetadata | None
+    ) -> DatasetMetadata | None:
+        if metadata is None:
+            return None
+        meta = metadata if isinstance(metadata, DatasetMetadata) else load_metadata(metadata)
+        if isinstance(metadata, DatasetMetadata):
+            meta = validate_metadata(metadata)
+        if meta.id != str(ds):
+            raise OpenDataError(
+                f"the metadata's id {meta.id!r} does not match the dataset id {str(ds)!r}",
+                hint="push to the id in opendata.yaml, or fix the yaml",
+            )
+        return meta
+
+    def _push_once(
+        self,
+        ds: DatasetId,
+        table: pa.Table,
+        meta: DatasetMetadata | None,
+        mode: Mode,
+        tc: str | None,
+        partition: str | None,
+        provenance: Provenance | None,
+        started: float,
+    ) -> PushResult:
+        import pyarrow as pa
+
+        ar = _arrow()
+        previous, etag = self._manifest_or_none(ds)
+        if mode == "append" and previous is not None:
+            if previous.time_column != tc:
+                raise SchemaMismatch(
+                    str(ds),
+                    tc,
+                    f"append needs the published time column {previous.time_column!r}, got {tc!r}",
+                )
+            granularity = previous.partition
+        elif tc is None:
+            granularity = "none"
+        else:
+            granularity = (
+                partition
+                or (meta.partition if meta and meta.partition else None)
+                or ar.choose_granularity(table, tc)
+            )
+        primary_key = list(meta.primary_key) if meta else []
+
+        carried: list[Shard] = []
+        groups: list[tuple[str, pa.Table]]
+        if mode == "append" and previous is not None:
+            table = self._fit_schema(ds, table, previous)
+            labels = (
+                ar.partition_labels(table.column(tc), granularity)
+                if tc
+                else ["all"] * table.num_rows
+            )
+            touched = sorted(set(labels))
+            by_label: dict[str, list[Shard]] = {}
+            for s in previous.shards:
+                by_label.setdefault(s.partition, []).append(s)
+            carried = [s for s in previous.shards if s.partition not in set(touched)]
+            groups = []
+            import pyarrow.compute as pc
+
+            label_arr = pa.array(labels)
+            for label in touched:
+                new_rows = table.filter(pc.equal(label_arr, label))
+                old = [self._read_table(ds, s) for s in by_label.get(label, [])]
+                merged = pa.concat_tables([*(t.cast(new_rows.schema) for t in old), new_rows])
+                if primary_key:
+                    merged = _dedupe_last(merged, primary_key)
+                groups.append((label, _sort(merged, tc, primary_key)))
+        else:
+            table = _sort(table, tc, primary_key)
+            labels = (
+                ar.partition_labels(table.column(tc), granularity)
+                if tc
+                else ["all"] * table.num_rows
+            )
+            groups = ar.split_sorted(table, labels)
+
+        reusable = {s.sha256 for s in previous.shards} if previous else set()
+        written = 0
+
+        def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool]:
+            label, part = item
+            buf = ar.write_parquet(part)
+            digest, uploaded = self._write_shard(ds, buf, reusable)
+            lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
+            nulls = {
+                c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
+            }
+            shard = Shard(
+                path=f"parts/{digest}.parquet",
+                sha256=digest,
+                rows=part.num_rows,
+                bytes=buf.size,
+                partition=label,
+                min=lo,
+                max=hi,
+                null_counts=nulls,
+            )
+            return shard, uploaded
+
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
+            built = list(pool.map(build, groups))
+        written = sum(1 for _, up in built if up)
+        shards = sorted(
+            [*carried, *(s for s, _ in built)], key=lambda s: (s.min or "", s.partition)
+        )
+        schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
+        shash = schema_hash(schema)
+        now = datetime.now(UTC)
+        publish_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+        times = [(s.min, s.max) for s in shards if s.min is not None]
+        manifest = Manifest(
+            dataset_id=str(ds),
+            publish_id=publish_id,
+            published_at=now,
+            parent_publish_id=previous.publish_id if previous else None,
+            time_column=tc,
+            partition=granularity,
+            schema=schema,
+            schema_hash=shash,
+            row_count=sum(s.rows for s in shards),
+            bytes=sum(s.bytes for s in shards),
+            min_time=min(t[0] for t in times) if times else None,  # type: ignore[type-var]
+            max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
+            shards=shards,
+        )
+        # The publish: a conditional write of the manifest.
+        try:
+            if etag is None:
+                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_absent=True)
+            else:
+                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_match=etag)
+        except PreconditionFailed:
+            raise ConflictError(str(ds)) from None
+        self._write_metadata(ds, manifest, meta, groups, provenance)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id=publish_id,
+            rows=manifest.row_count,
+            bytes=manifest.bytes,
+            shards_written=written,
+            shards_reused=len(shards) - written,
+            duration=time.perf_counter() - started,
+            schema_hash=shash,
+            schema_changed=previous is not None and previous.schema_hash != shash,
+            min_time=manifest.min_time,
+            max_time=manifest.max_time,
+        )
+
+    def _fit_schema(self, ds: DatasetId, table: pa.Table, previous: Manifest) -> pa.Table:
+        names = [f.name for f in previous.schema]
+        missing = [n for n in names if n not in table.column_names]
+        extra = [n for n in table.column_names if n not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected column(s) {', '.join(extra)}")
+            raise SchemaMismatch(
+                str(ds), (missing or extra)[0], "appended data has " + " and ".join(parts)
+            )
+        table = table.select(names)
+        target = (
+            self._read_table(ds, previous.shards[-1]).schema if previous.shards else table.schema
+        )
+        try:
+            return table.cast(target)
+        except Exception as exc:  # pyarrow raises several types for impossible casts
+            raise SchemaMismatch(
+                str(ds), None, f"appended data does not fit the published types: {exc}"
+            ) from None
+
+    def _read_table(
+        self, ds: DatasetId, shard: Shard, columns: Sequence[str] | None = None, filters: Any = None
+    ) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = self._fetch(ds, shard)
+        return pq.read_table(
+            pa.BufferReader(data), columns=list(columns) if columns else None, filters=filters
+        )
+
+    def _write_metadata(
+        self,
+        ds: DatasetId,
+        manifest: Manifest,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        provenance: Provenance | None,
+    ) -> None:
+        previous_doc = self._metadata_or_none(ds)
+        if meta is None:
+            meta = (
+                previous_doc.dataset
+                if previous_doc
+                else DatasetMetadata(
+                    id=str(ds),
+                    title=ds.name,
+                    description="",
+                    license="",
+                    repo="",
+                    source=Source(provider=""),
+                    time_column=manifest.time_column,
+                )
+            )
+        nulls: dict[str, int] = {}
+        for s in manifest.shards:
+            for k, v in s.null_counts.items():
+                nulls[k] = nulls.get(k, 0) + v
+        stats = Stats(
+            row_count=manifest.row_count,
+            bytes=manifest.bytes,
+            shard_count=len(manifest.shards),
+            schema_hash=manifest.schema_hash,
+            min_time=manifest.min_time,
+            max_time=manifest.max_time,
+            columns=len(manifest.schema),
+            null_counts=nulls,
+        )
+        preview = self._preview(ds, manifest, dict(groups))
+        doc = MetadataDocument(
+            dataset=meta,
+            stats=stats,
+            schema=manifest.schema,
+            preview=preview,
+            updated_at=manifest.published_at,
+            provenance=provenance or Provenance(repo=meta.repo or None),
+        )
+        self.store.put(self.layout.metadata(ds), encode_document(doc))
+        self.store.put(self.layout.readme(ds), _readme(meta).encode())
+        self.index.update([entry_from(meta, stats, manifest.published_at)])
+
+    def _preview(
+        self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]
+    ) -> list[dict[str, Any]]:
+        """The last rows in time order (newest data is what people look at first)."""
+        import pyarrow as pa
+
+        tables: list[pa.Table] = []
+        rows = 0
+        for shard in reversed(manifest.shards):
+            t = in_memory.get(shard.partition)
+            if t is None or t.num_rows != shard.rows:
+                t = self._read_table(ds, shard)
+            tables.insert(0, t)
+            rows += t.num_rows
+            if rows >= PREVIEW_ROWS:
+                break
+        if not tables:
+            return []
+        return _preview(pa.concat_tables([t.cast(tables[-1].schema) for t in tables]))
+
+    def _metadata_or_none(self, ds: DatasetId) -> MetadataDocument | None:
+        try:
+            data, _ = self.store.get(self.layout.metadata(ds))
+        except StoreKeyNotFound:
+            return None
+        return decode_document(bytes(data), MetadataDocument, name=f"{ds}/metadata.json")
+
+    # -----------------------------------------------------------------------------------------
+    # load / scan / urls
+
+    def _select(
+        self, ds: DatasetId, start: object, end: object
+    ) -> tuple[Manifest, list[Shard], Any]:
+        manifest, _ = self._manifest(ds)
+        ar = _arrow()
+        dtype = None
+        if manifest.time_column is not None:
+            ttype = next(f.type for f in manifest.schema if f.name == manifest.time_column)
+            dtype = ar.parse_type(ttype)
+        elif start is not None or end is not None:
+            raise OpenDataError(
+                f"{ds} has no time column, so start/end cannot select rows",
+                hint="load without start/end, or use filters=[('column', '>=', value)]",
+            )
+        bounds = ar.parse_bounds(start, end, dtype)
+        if dtype is None:
+            return manifest, list(manifest.shards), bounds
+        selected = [
+            s
+            for s in manifest.shards
+            if bounds.overlaps(ar.shard_time(s.min, dtype), ar.shard_time(s.max, dtype))
+        ]
+        if not selected and manifest.shards:
+            lo, hi = (
+                ar.shard_time(manifest.min_time, dtype),
+                ar.shard_time(manifest.max_time, dtype),
+            )
+            outside = (bounds.lo is not None and hi is not None and bounds.lo > hi) or (
+                bounds.hi is not None
+                and lo is not None
+                and (bounds.hi < lo if bounds.hi_inclusive else bounds.hi <= lo)
+            )
+            if outside:
+                cov = (
+                    (manifest.min_time, manifest.max_time)
+                    if manifest.min_time and manifest.max_time
+                    else None
+                )
+                raise RangeOutsideCoverage(str(ds), bounds.text, cov)
+            # A gap inside the coverage: an empty result with the right columns.
+            selected = [manifest.shards[0]]
+        return manifest, selected, bounds
+
+    def _check_columns(
+        self, ds: DatasetId, manifest: Manifest, columns: Sequence[str] | None
+    ) -> list[str] | None:
+        if columns is None:
+            return None
+        if isinstance(columns, str):
+            columns = [columns]
+        names = [f.name for f in manifest.schema]
+        for c in columns:
+            if c not in names:
+                raise ColumnNotFound(str(ds), c, names)
+        return list(columns)
+
+    def load(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        format: Format = "pandas",
+    ) -> Any:
+        """Load a dataset (or the rows in ``[start, end]``) as a DataFrame.
+
+        One manifest read; only the shards overlapping the range are downloaded, concurrently,
+        and each is verified against its sha256 before it is decoded.
+
+        Args:
+            id: ``namespace/name``.
+            start: First date/time to include (date, datetime or ISO string). Dates are whole
+                days: ``start="2024-01-01", end="2024-12-31"`` is all of 2024.
+            end: Last date/time to include (inclusive).
+            columns: Columns to return (default all).
+            filters: Extra row filters: a pyarrow expression or DNF tuples
+                (``[("symbol", "=", "BTCUSDT")]``), applied while decoding.
+            format: ``"pandas"`` (default), ``"polars"`` or ``"arrow"``.
+
+        Raises:
+            DatasetNotFound: with close matches. RangeOutsideCoverage: with the coverage.
+            ColumnNotFound: listing the real columns. CorruptDataError: after one retry.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if format not in ("pandas", "polars", "arrow"):
+            raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
+        ds = DatasetId.parse(id)
+        manifest, shards, bounds = self._select(ds, start, end)
+        cols = self._check_columns(ds, manifest, columns)
+        tc = manifest.time_column
+        ar = _arrow()
+        dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
+        user_filter = _filter_expression(filters)
+
+        def read(shard: Shard) -> pa.Table:
+            data = self._fetch(ds, shard)
+            expr = user_filter
+            if tc is not None and not bounds.contains(
+                ar.shard_time(shard.min, dtype), ar.shard_time(shard.max, dtype)
+            ):
+                range_expr = bounds.expression(tc, dtype)
+                if range_expr is not None:
+                    expr = range_expr if expr is None else expr & range_expr
+            return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
+
+        if len(shards) == 1:
+            tables = [read(shards[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(shards))) as pool:
+                tables = list(pool.map(read, shards))
+        schema = tables[0].schema
+        table = pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+        return _convert(table, format)
+
+    def scan(
+        self, id: str | DatasetId, *, start: object = None, end: object = None
+    ) -> pl.LazyFrame:
+        """A polars LazyFrame over exactly the shards that overlap ``[start, end]``.
+
+        Shards are verified (sha256) once and kept in a local cache named by content hash
+        (``$OPENDATA_HOME/cache``); polars then streams them from disk, so datasets larger than
+        memory work. Rows outside the range are filtered lazily.
+        """
+        import polars as pl
+
+        ds = DatasetId.parse(id)
+        manifest, shards, bounds = self._select(ds, start, end)
+        paths = [str(self._local_verified(ds, s)) for s in shards]
+        lf = pl.scan_parquet(paths)
+        tc = manifest.time_column
+        if tc is not None:
+            if bounds.lo is not None:
+                lf = lf.filter(pl.col(tc) >= pl.lit(bounds.lo))
+            if bounds.hi is not None:
+                lf = lf.filter(
+                    pl.col(tc) <= pl.lit(bounds.hi)
+                    if bounds.hi_inclusive
+                    else pl.col(tc) < pl.lit(bounds.hi)
+                )
+        return lf
+
+    def _local_verified(self, ds: DatasetId, shard: Shard) -> Path:
+        local = self.store.local_path(self.layout.resolve(ds, shard.path))
+        if local is not None:
+            data = local.read_bytes() if local.is_file() else b""
+            if hashlib.sha256(data).hexdigest() == shard.sha256:
+                return local
+            self._fetch(ds, shard)  # raises CorruptDataError with the detail
+        target = self._cache_dir / f"{shard.sha256}.parquet"
+        if target.is_file() and target.stat().st_size == shard.bytes:
+            return target
+        data = self._fetch(ds, shard)
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp-{secrets.token_hex(4)}")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        return target
+
+    def urls(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        signed: bool = False,
+        expires: timedelta = timedelta(hours=1),
+    ) -> list[ShardUrl]:
+        """The shards overlapping ``[start, end]`` with their checksums, for other engines.
+
+        URLs are ``file://`` for a local store and ``s3://`` for S3 (or pre-signed ``https://``
+        with ``signed=True``). Rows outside the range are *not* removed: filter on the time
+        column in the reading engine.
+        """
+        ds = DatasetId.parse(id)
+        _, shards, _ = self._select(ds, start, end)
+        out = []
+        for s in shards:
+            key = self.layout.resolve(ds, s.path)
+            url = self.store.sign(key, expires) if signed else self.store.uri(key)
+            out.append(ShardUrl(url, s.sha256, s.rows, s.bytes, s.partition, s.min, s.max))
+        return out
+
+    # -----------------------------------------------------------------------------------------
+    # discovery
+
+    def info(self, id: str | DatasetId) -> MetadataDocument:
+        """The dataset's ``metadata.json``: yaml fields, stats, schema and a preview."""
+        ds = DatasetId.parse(id)
+        doc = self._metadata_or_none(ds)
+        if doc is None:
+            raise DatasetNotFound(str(ds), self._close_matches(ds))
+        return doc
+
+    def list(self) -> list[IndexEntry]:
+        """Every dataset in the index."""
+        return self.index.load().datasets
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        topic: str | None = None,
+        namespace: str | None = None,
+        license: str | None = None,
+        frequency: str | None = None,
+        country: str | None = None,
+        limit: int | None = None,
+    ) -> list[IndexEntry]:
+        """Datasets whose id, title, description or topics contain every word of ``query``.
+
+        Results are ranked: matches in the id and title count more than in the description.
+        Filters are exact (case-insensitive).
+        """
+        words = [w.lower() for w in query.split()]
+        scored: list[tuple[int, IndexEntry]] = []
+        for e in self.index.load().datasets:
+            if topic and topic.lower() not in (t.lower() for t in e.topics):
+                continue
+            if namespace and e.namespace != namespace.lower():
+                continue
+            if license and e.license.lower() != license.lower():
+                continue
+            if frequency and (e.frequency or "").lower() != frequency.lower():
+                continue
+            if country and country.upper() not in e.countries:
+                continue
+            fields = (
+                e.id.lower(),
+                e.title.lower(),
+                " ".join(e.topics).lower(),
+                e.description.lower(),
+            )
+            weights = (4, 3, 2, 1)
+            score = 0
+            for w in words:
+                hit = sum(wt for f, wt in zip(fields, weights, strict=True) if w in f)
+                if not hit:
+                    break
+                score += hit
+            else:
+                scored.append((score, e))
+        scored.sort(key=lambda p: (-p[0], p[1].id))
+        result = [e for _, e in scored]
+        return result[:limit] if limit is not None else result
+
+    # -----------------------------------------------------------------------------------------
+    # garbage collection
+
+    def gc(
+        self,
+        id: str | DatasetId,
+        *,
+        older_than: timedelta = DEFAULT_GC_GRACE,
+        dry_run: bool = False,
+    ) -> GcResult:
+        """Delete shards no manifest references, keeping a grace period for readers in flight.
+
+        A shard is deleted only when the current manifest does not list it, it is older than
+        ``older_than``, and the current manifest itself was published more than ``older_than``
+        ago (a reader that read the previous manifest has had that long to finish).
+        """
+        ds = DatasetId.parse(id)
+        manifest, _ = self._manifest(ds)
+        now = datetime.now(UTC)
+        referenced = {self.layout.resolve(ds, s.path) for s in manifest.shards}
+        manifest_old = now - manifest.published_at >= older_than
+        deleted, freed, kept = [], 0, 0
+        for obj in self.store.list(self.layout.parts_prefix(ds)):
+            if obj.key in referenced:
+                continue
+            if not manifest_old or now - obj.last_modified < older_than:
+                kept += 1
+                continue
+            if not dry_run:
+                self.store.delete(obj.key)
+            deleted.append(obj.key)
+            freed += obj.size
+        return GcResult(str(ds), deleted, freed, kept)
+
+
+def _sort(table: pa.Table, tc: str | None, primary_key: Sequence[str]) -> pa.Table:
+    keys = ([tc] if tc else []) + [k for k in primary_key if k != tc and k in table.column_names]
+    if not keys:
+        return table
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """Keep the last row of each primary-key value (appended rows win)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise OpenDataError(f"primary_key column(s) {', '.join(missing)} are not in the data")
+    idx = "__opendata_row__"
+    t = table.append_column(idx, pa.array(range(table.num_rows), pa.int64()))
+    last = t.group_by(list(keys), use_threads=False).aggregate([(idx, "max")]).column(f"{idx}_max")
+    return table.take(pc.sort_indices(last))
+
+
+def _filter_expression(filters: Any) -> Any:
+    if filters is None:
+        return None
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if isinstance(filters, pc.Expression):
+        return filters
+    return pq.filters_to_expression(filters)
+
+
+def _convert(table: pa.Table, format: Format) -> Any:
+    if format == "arrow":
+        return table
+    if format == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table.to_pandas()
+
+
+def _preview(table: pa.Table) -> list[dict[str, Any]]:
+    rows = table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
+    return msgspec.to_builtins(rows)  # type: ignore[no-any-return]
+
+
+def _readme(meta: DatasetMetadata) -> str:
+    lines = [f"# {meta.title}", "", meta.description.strip(), ""]
+    if meta.source.provider:
+        lines.append(
+            f"Source: {meta.source.provider}"
+            + (f" ({meta.source.homepage})" if meta.source.homepage else "")
+        )
+    if meta.license:
+        lines.append(f"License: {meta.license}")
+    if meta.repo:
+        lines.append(f"Repository: {meta.repo}")
+    lines += ["", "```python", "import opendata as od", f'df = od.load("{meta.id}")', "```", ""]
+    return "\n".join(lines)

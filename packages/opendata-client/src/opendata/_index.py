@@ -1,0 +1,144 @@
+"""``index.json``: the catalogue that search, list and the portal read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound
+from opendata_core.documents import (
+    Index as IndexDocument,
+)
+from opendata_core.documents import (
+    IndexEntry,
+    MetadataDocument,
+    decode_document,
+    encode_document,
+)
+from opendata_core.errors import ConflictError, FormatError
+from opendata_core.layout import Layout
+from opendata_core.metadata import DatasetMetadata, load_metadata
+
+if TYPE_CHECKING:
+    from opendata_core.documents import Stats
+
+__all__ = ["Index", "entry_from"]
+
+_RETRIES = 8
+
+
+def entry_from(
+    meta: DatasetMetadata, stats: Stats | None = None, updated_at: datetime | None = None
+) -> IndexEntry:
+    """The index summary of a dataset."""
+    return IndexEntry(
+        id=meta.id,
+        title=meta.title,
+        description=meta.description,
+        license=meta.license,
+        repo=meta.repo,
+        provider=meta.source.provider,
+        topics=list(meta.topics),
+        frequency=meta.frequency,
+        geo_scope=meta.geo.scope if meta.geo else None,
+        countries=list(meta.geo.countries) if meta.geo else [],
+        time_column=meta.time_column,
+        row_count=stats.row_count if stats else 0,
+        bytes=stats.bytes if stats else 0,
+        min_time=stats.min_time if stats else None,
+        max_time=stats.max_time if stats else None,
+        schema_hash=stats.schema_hash if stats else None,
+        updated_at=updated_at,
+    )
+
+
+class Index:
+    """Read and write a store's ``index.json``.
+
+    Updates of one entry are conditional writes retried on conflict, so producers finishing at
+    the same time do not lose each other's entries. :meth:`rebuild` recreates the whole index from
+    every ``metadata.json`` (run it once after many producers finish).
+
+    Example:
+        >>> import opendata as od
+        >>> idx = od.Client().index  # doctest: +SKIP
+        >>> [e.id for e in idx.load().datasets]  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, layout: Layout) -> None:
+        self.store = store
+        self.layout = layout
+
+    def _read(self) -> tuple[IndexDocument, str | None]:
+        try:
+            data, etag = self.store.get(self.layout.index())
+        except StoreKeyNotFound:
+            return IndexDocument(updated_at=datetime.now(UTC)), None
+        return decode_document(bytes(data), IndexDocument), etag
+
+    def load(self) -> IndexDocument:
+        """The index (empty when none was written yet)."""
+        return self._read()[0]
+
+    def save(self, index: IndexDocument) -> None:
+        """Overwrite the index."""
+        index.datasets.sort(key=lambda e: e.id)
+        self.store.put(self.layout.index(), encode_document(index))
+
+    def update(
+        self, entries: Iterable[IndexEntry] = (), *, remove: Iterable[str] = ()
+    ) -> IndexDocument:
+        """Insert or replace entries (by id) and remove ids, with a conditional write."""
+        entries = list(entries)
+        removed = set(remove)
+        for _ in range(_RETRIES):
+            index, etag = self._read()
+            by_id = {e.id: e for e in index.datasets}
+            for rid in removed:
+                by_id.pop(rid, None)
+            for entry in entries:
+                by_id[entry.id] = entry
+            new = IndexDocument(
+                updated_at=datetime.now(UTC), datasets=sorted(by_id.values(), key=lambda e: e.id)
+            )
+            try:
+                if etag is None:
+                    self.store.put(self.layout.index(), encode_document(new), if_absent=True)
+                else:
+                    self.store.put(self.layout.index(), encode_document(new), if_match=etag)
+            except PreconditionFailed:
+                continue
+            return new
+        raise ConflictError("index.json", "index.json kept changing under us; try again")
+
+    def register_from_file(self, path: str | os.PathLike[str]) -> IndexEntry:
+        """Add (or refresh) the entry for an ``opendata.yaml``, keeping any published stats."""
+        meta = load_metadata(path)
+        current = {e.id: e for e in self.load().datasets}.get(meta.id)
+        entry = entry_from(meta)
+        if current is not None:
+            entry.row_count, entry.bytes = current.row_count, current.bytes
+            entry.min_time, entry.max_time = current.min_time, current.max_time
+            entry.schema_hash, entry.updated_at = current.schema_hash, current.updated_at
+        self.update([entry])
+        return entry
+
+    def rebuild(self) -> IndexDocument:
+        """Recreate the index from every ``metadata.json`` in the store."""
+        entries = []
+        for obj in self.store.list(self.layout.datasets_root()):
+            if not obj.key.endswith("/metadata.json"):
+                continue
+            try:
+                data, _ = self.store.get(obj.key)
+                doc = decode_document(bytes(data), MetadataDocument, name=obj.key)
+            except (StoreKeyNotFound, FormatError):
+                continue  # deleted meanwhile, or written by something else: skip, do not fail all
+            entries.append(entry_from(doc.dataset, doc.stats, doc.updated_at))
+        index = IndexDocument(
+            updated_at=datetime.now(UTC), datasets=sorted(entries, key=lambda e: e.id)
+        )
+        self.save(index)
+        return index

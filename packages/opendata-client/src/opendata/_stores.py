@@ -1,0 +1,375 @@
+"""Object stores: one small interface, a local folder and S3-compatible storage (via obstore).
+
+The registry store (pre-signed URLs from the OpenData registry) plugs in behind the same
+interface; :func:`open_store` is the one place that maps a store URL to an implementation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
+
+from opendata_core.errors import PermissionDenied, StoreUnavailable
+
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
+__all__ = [
+    "LocalStore",
+    "ObjectInfo",
+    "ObjectStore",
+    "PreconditionFailed",
+    "S3CompatibleStore",
+    "Store",
+    "StoreKeyNotFound",
+    "open_store",
+]
+
+
+class StoreKeyNotFound(KeyError):
+    """Internal: the key does not exist (callers turn it into a user-facing error)."""
+
+
+class PreconditionFailed(Exception):
+    """Internal: a conditional write lost (the object exists, or its ETag changed)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class Store(ABC):
+    """The operations the engine needs; keys are ``/``-separated and relative to the bucket."""
+
+    url: str
+    """How the store is shown to users (``/path/to/folder``, ``s3://bucket``)."""
+
+    @abstractmethod
+    def get(self, key: str) -> tuple[bytes | memoryview, str]:
+        """The object's bytes and its ETag."""
+
+    @abstractmethod
+    def put(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
+    ) -> str:
+        """Write an object atomically and return its new ETag.
+
+        ``if_absent``: fail with :class:`PreconditionFailed` if the key exists.
+        ``if_match``: fail with :class:`PreconditionFailed` unless the current ETag equals it.
+        """
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether the key exists."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete a key; a missing key is not an error."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """A URL other tools can read the object from (``file://``, ``s3://``)."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's path when it is a local file (so it can be read in place)."""
+        return None
+
+    def sign(self, key: str, expires: timedelta) -> str:
+        """A pre-signed HTTPS GET URL; only object stores that sign support it."""
+        raise NotImplementedError(f"{self.url} cannot sign URLs")
+
+
+# ---------------------------------------------------------------------------------------------
+# Local folder
+
+
+class LocalStore(Store):
+    """A folder on disk: the embedded default (no server, no keys).
+
+    Writes go to a temporary file in the same folder and are renamed into place, so readers never
+    see a partial object. Conditional writes hold an exclusive ``flock`` on a per-key lock file.
+    The ETag of a local object is the sha256 of its bytes (only small documents are written
+    conditionally).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.url = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if (
+            not key
+            or key.startswith("/")
+            or any(p in ("", ".", "..") for p in parts[:-1])
+            or parts[-1] in (".", "..")
+        ):
+            raise ValueError(f"invalid key {key!r}")
+        return self.root.joinpath(*parts)
+
+    @staticmethod
+    def _etag(data: bytes | memoryview) -> str:
+        return hashlib.sha256(data).hexdigest()[:32]
+
+    def get(self, key: str) -> tuple[bytes, str]:
+        try:
+            data = self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise StoreKeyNotFound(key) from None
+        except PermissionError as exc:
+            raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
+        return data, self._etag(data)
+
+    @contextlib.contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode()).hexdigest()[:32]
+        with open(lock_dir / name, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def put(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
+    ) -> str:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except PermissionError as exc:
+            raise PermissionDenied(f"cannot write {key} in {self.url}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            if if_absent:
+                try:
+                    os.link(tmp, path)  # atomic create-if-absent
+                except FileExistsError:
+                    raise PreconditionFailed(key) from None
+            elif if_match is not None:
+                with self._lock(key):
+                    try:
+                        current = self._etag(path.read_bytes())
+                    except FileNotFoundError:
+                        current = None
+                    if current != if_match:
+                        raise PreconditionFailed(key)
+                    os.replace(tmp, path)
+            else:
+                os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return self._etag(data)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d != ".locks"]
+            for name in filenames:
+                if name.startswith(".tmp-"):
+                    continue
+                full = Path(dirpath) / name
+                key = full.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                st = full.stat()
+                yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def local_path(self, key: str) -> Path:
+        return self._path(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# S3-compatible (AWS S3, Cloudflare R2, MinIO, moto) through obstore
+
+T = TypeVar("T")
+
+# obstore retries transient failures itself (exponential backoff); we only bound it so that a
+# dead endpoint fails in seconds, not minutes. See docs/decisions/0003-stores.md.
+RETRY_CONFIG: dict[str, Any] = {
+    "max_retries": 3,
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=100),
+        "max_backoff": timedelta(seconds=2),
+        "base": 2,
+    },
+    "retry_timeout": timedelta(seconds=20),
+}
+CLIENT_TIMEOUTS: dict[str, Any] = {"connect_timeout": "5s", "timeout": "60s"}
+
+
+class S3CompatibleStore(Store):
+    """An S3-compatible bucket through obstore; ``AWS_*`` variables pass through unchanged."""
+
+    def __init__(
+        self, bucket: str, *, endpoint: str | None = None, region: str | None = None, **config: Any
+    ) -> None:
+        from obstore.store import S3Store
+
+        client_options: dict[str, Any] = dict(CLIENT_TIMEOUTS)
+        kwargs: dict[str, Any] = dict(config)
+        if endpoint:
+            kwargs["endpoint"] = endpoint
+            # Custom endpoints (R2, MinIO, moto) are addressed path-style.
+            kwargs.setdefault("virtual_hosted_style_request", False)
+            if endpoint.startswith("http://"):
+                client_options["allow_http"] = True
+        if region:
+            kwargs["region"] = region
+        self.bucket = bucket
+        self.url = f"s3://{bucket}"
+        self._store: S3Store = S3Store(
+            bucket, client_options=client_options, retry_config=RETRY_CONFIG, **kwargs
+        )
+
+    def _call(self, key: str, fn: Callable[[], T]) -> T:
+        from obstore import exceptions as e
+
+        try:
+            return fn()
+        except e.NotFoundError:
+            raise StoreKeyNotFound(key) from None
+        except (e.AlreadyExistsError, e.PreconditionError):
+            raise PreconditionFailed(key) from None
+        except (e.PermissionDeniedError, e.UnauthenticatedError) as exc:
+            raise PermissionDenied(
+                f"{self.url} refused access to {key}: {_first_line(exc)}"
+            ) from None
+        except (e.BaseError, OSError) as exc:
+            raise StoreUnavailable(self.url, f"{key}: {_first_line(exc)}") from None
+
+    def get(self, key: str) -> tuple[memoryview, str]:
+        import obstore
+
+        def run() -> tuple[memoryview, str]:
+            result = obstore.get(self._store, key)
+            etag = result.meta.get("e_tag") or ""
+            return memoryview(result.bytes()), etag
+
+        return self._call(key, run)
+
+    def put(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
+    ) -> str:
+        import obstore
+
+        mode: Any = "overwrite"
+        if if_absent:
+            mode = "create"
+        elif if_match is not None:
+            mode = {"e_tag": if_match, "version": None}
+        result = self._call(key, lambda: obstore.put(self._store, key, data, mode=mode))
+        return str(result.get("e_tag") or "")
+
+    def exists(self, key: str) -> bool:
+        import obstore
+
+        try:
+            self._call(key, lambda: obstore.head(self._store, key))
+        except StoreKeyNotFound:
+            return False
+        return True
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        import obstore
+
+        batches = self._call(prefix, lambda: list(obstore.list(self._store, prefix)))
+        for batch in batches:
+            for meta in batch:
+                yield ObjectInfo(meta["path"], int(meta["size"]), meta["last_modified"])
+
+    def delete(self, key: str) -> None:
+        import obstore
+
+        with contextlib.suppress(StoreKeyNotFound):
+            self._call(key, lambda: obstore.delete(self._store, key))
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def sign(self, key: str, expires: timedelta) -> str:
+        import obstore
+
+        return str(self._call(key, lambda: obstore.sign(self._store, "GET", key, expires)))
+
+
+ObjectStore = S3CompatibleStore
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_store(
+    url: str, *, r2_account_id: str | None = None, endpoint: str | None = None
+) -> tuple[Store, str]:
+    """Open the store a URL names; returns the store and the key prefix inside it.
+
+    ``/path``, ``~/path`` and ``file:///path`` are local folders; ``s3://bucket/prefix`` uses the
+    ``AWS_*`` environment; ``r2://bucket/prefix`` needs ``R2_ACCOUNT_ID``.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        path = parsed.path if parsed.scheme == "file" else url
+        return LocalStore(path), ""
+    prefix = parsed.path.strip("/")
+    if parsed.scheme == "s3":
+        return S3CompatibleStore(parsed.netloc, endpoint=endpoint), prefix
+    if parsed.scheme == "r2":
+        if not r2_account_id:
+            from opendata_core.errors import OpenDataError
+
+            raise OpenDataError(
+                f"store {url!r} needs the Cloudflare account id",
+                hint="set R2_ACCOUNT_ID, or use s3://bucket with AWS_ENDPOINT_URL",
+            )
+        return (
+            S3CompatibleStore(
+                parsed.netloc,
+                endpoint=endpoint or f"https://{r2_account_id}.r2.cloudflarestorage.com",
+                region="auto",
+            ),
+            prefix,
+        )
+    from opendata_core.errors import OpenDataError
+
+    raise OpenDataError(
+        f"unknown store {url!r}",
+        hint="use a folder path, file:///path, s3://bucket/prefix or r2://bucket/prefix",
+    )
