@@ -158,20 +158,20 @@ class Bounds:
         """Whether a shard with these min/max can hold rows in range."""
         if smin is None or smax is None:
             return True
-        if self.lo is not None and smax < self.lo:  # type: ignore[operator]
+        if self.lo is not None and smax < self.lo:
             return False
         if self.hi is not None:
-            return smin <= self.hi if self.hi_inclusive else smin < self.hi  # type: ignore[operator]
+            return smin <= self.hi if self.hi_inclusive else smin < self.hi
         return True
 
     def contains(self, smin: date | datetime | None, smax: date | datetime | None) -> bool:
         """Whether every row of a shard with these min/max is in range (no row filter needed)."""
         if smin is None or smax is None:
             return self.lo is None and self.hi is None
-        if self.lo is not None and smin < self.lo:  # type: ignore[operator]
+        if self.lo is not None and smin < self.lo:
             return False
         if self.hi is not None:
-            return smax <= self.hi if self.hi_inclusive else smax < self.hi  # type: ignore[operator]
+            return smax <= self.hi if self.hi_inclusive else smax < self.hi
         return True
 
     def expression(self, column: str, dtype: pa.DataType) -> pc.Expression | None:

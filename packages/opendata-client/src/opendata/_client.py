@@ -1,7 +1,8 @@
-"""The client: publish (``push``), read (``load``, ``scan``, ``urls``), discover, collect garbage."""
+"""The client: publish (``push``), read (``load``, ``scan``, ``urls``), discover, clean up."""
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import hashlib
 import os
@@ -124,7 +125,8 @@ class Client:
         >>> import opendata as od
         >>> client = od.Client(store="/tmp/od-example-store")
         >>> import pandas as pd
-        >>> df = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02"]).date, "x": [1, 2]})
+        >>> dates = pd.to_datetime(["2024-01-01", "2024-01-02"]).date
+        >>> df = pd.DataFrame({"date": dates, "x": [1, 2]})
         >>> client.push(df, "me/example", time_column="date").rows
         2
         >>> client.load("me/example", start="2024-01-02")["x"].tolist()
@@ -260,7 +262,8 @@ class Client:
                 raise ColumnNotFound(str(ds), tc, table.column_names)
             if not ar.is_time_type(table.schema.field(tc).type):
                 raise OpenDataError(
-                    f"{ds}: time column {tc!r} has type {table.schema.field(tc).type}, not a date or timestamp",
+                    f"{ds}: time column {tc!r} has type {table.schema.field(tc).type}, "
+                    "not a date or timestamp",
                     hint=f"convert it first, e.g. df[{tc!r}] = pd.to_datetime(df[{tc!r}])",
                 )
             if table.column(tc).null_count:
@@ -403,7 +406,7 @@ class Client:
             schema_hash=shash,
             row_count=sum(s.rows for s in shards),
             bytes=sum(s.bytes for s in shards),
-            min_time=min(t[0] for t in times) if times else None,  # type: ignore[type-var]
+            min_time=min(t[0] for t in times) if times else None,
             max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
             shards=shards,
         )
@@ -693,8 +696,8 @@ class Client:
     def _local_verified(self, ds: DatasetId, shard: Shard) -> Path:
         local = self.store.local_path(self.layout.resolve(ds, shard.path))
         if local is not None:
-            data = local.read_bytes() if local.is_file() else b""
-            if hashlib.sha256(data).hexdigest() == shard.sha256:
+            raw = local.read_bytes() if local.is_file() else b""
+            if hashlib.sha256(raw).hexdigest() == shard.sha256:
                 return local
             self._fetch(ds, shard)  # raises CorruptDataError with the detail
         target = self._cache_dir / f"{shard.sha256}.parquet"
@@ -742,7 +745,7 @@ class Client:
             raise DatasetNotFound(str(ds), self._close_matches(ds))
         return doc
 
-    def list(self) -> list[IndexEntry]:
+    def list(self) -> builtins.list[IndexEntry]:
         """Every dataset in the index."""
         return self.index.load().datasets
 
@@ -756,7 +759,7 @@ class Client:
         frequency: str | None = None,
         country: str | None = None,
         limit: int | None = None,
-    ) -> list[IndexEntry]:
+    ) -> builtins.list[IndexEntry]:
         """Datasets whose id, title, description or topics contain every word of ``query``.
 
         Results are ranked: matches in the id and title count more than in the description.
@@ -847,7 +850,7 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     idx = "__opendata_row__"
     t = table.append_column(idx, pa.array(range(table.num_rows), pa.int64()))
     last = t.group_by(list(keys), use_threads=False).aggregate([(idx, "max")]).column(f"{idx}_max")
-    return table.take(pc.sort_indices(last))
+    return table.take(last.take(pc.sort_indices(last)))
 
 
 def _filter_expression(filters: Any) -> Any:

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from opendata_core.errors import PermissionDenied, StoreUnavailable
 
 if TYPE_CHECKING:
-    from obstore.store import S3Store
+    from obstore.store import ClientConfig, RetryConfig, S3Store
 
 __all__ = [
     "LocalStore",
@@ -221,7 +221,7 @@ T = TypeVar("T")
 
 # obstore retries transient failures itself (exponential backoff); we only bound it so that a
 # dead endpoint fails in seconds, not minutes. See docs/decisions/0003-stores.md.
-RETRY_CONFIG: dict[str, Any] = {
+RETRY_CONFIG: RetryConfig = {
     "max_retries": 3,
     "backoff": {
         "init_backoff": timedelta(milliseconds=100),
@@ -230,18 +230,25 @@ RETRY_CONFIG: dict[str, Any] = {
     },
     "retry_timeout": timedelta(seconds=20),
 }
-CLIENT_TIMEOUTS: dict[str, Any] = {"connect_timeout": "5s", "timeout": "60s"}
+CLIENT_TIMEOUTS: ClientConfig = {"connect_timeout": "5s", "timeout": "60s"}
 
 
 class S3CompatibleStore(Store):
     """An S3-compatible bucket through obstore; ``AWS_*`` variables pass through unchanged."""
 
     def __init__(
-        self, bucket: str, *, endpoint: str | None = None, region: str | None = None, **config: Any
+        self,
+        bucket: str,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        retry_config: RetryConfig | None = None,
+        **config: Any,
     ) -> None:
+        """Open ``bucket``; ``config`` is passed to :class:`obstore.store.S3Store` unchanged."""
         from obstore.store import S3Store
 
-        client_options: dict[str, Any] = dict(CLIENT_TIMEOUTS)
+        client_options: ClientConfig = {**CLIENT_TIMEOUTS}
         kwargs: dict[str, Any] = dict(config)
         if endpoint:
             kwargs["endpoint"] = endpoint
@@ -254,7 +261,10 @@ class S3CompatibleStore(Store):
         self.bucket = bucket
         self.url = f"s3://{bucket}"
         self._store: S3Store = S3Store(
-            bucket, client_options=client_options, retry_config=RETRY_CONFIG, **kwargs
+            bucket,
+            client_options=client_options,
+            retry_config=retry_config or RETRY_CONFIG,
+            **kwargs,
         )
 
     def _call(self, key: str, fn: Callable[[], T]) -> T:
@@ -262,11 +272,13 @@ class S3CompatibleStore(Store):
 
         try:
             return fn()
-        except e.NotFoundError:
+        # obstore raises the builtin FileNotFoundError/FileExistsError/PermissionError for some
+        # of its errors, and its own classes for others: catch both spellings.
+        except (e.NotFoundError, FileNotFoundError):
             raise StoreKeyNotFound(key) from None
-        except (e.AlreadyExistsError, e.PreconditionError):
+        except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
             raise PreconditionFailed(key) from None
-        except (e.PermissionDeniedError, e.UnauthenticatedError) as exc:
+        except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
             raise PermissionDenied(
                 f"{self.url} refused access to {key}: {_first_line(exc)}"
             ) from None
@@ -292,7 +304,7 @@ class S3CompatibleStore(Store):
         if if_absent:
             mode = "create"
         elif if_match is not None:
-            mode = {"e_tag": if_match, "version": None}
+            mode = {"e_tag": if_match}
         result = self._call(key, lambda: obstore.put(self._store, key, data, mode=mode))
         return str(result.get("e_tag") or "")
 

@@ -1,0 +1,64 @@
+"""Stores for the client tests: the local folder store and moto's S3 server over real HTTP."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import opendata as od
+from opendata._stores import S3CompatibleStore
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1 (a real HTTP server, one per test session)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def new_bucket(endpoint: str) -> str:
+    name = f"od-{secrets.token_hex(6)}"
+    httpx.put(f"{endpoint}/{name}").raise_for_status()
+    return name
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return moto_endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> od.Client:
+    """A client on a fresh store: every behaviour is tested on both kinds."""
+    if request.param == "local":
+        return od.Client(store=tmp_path / "store")
+    endpoint = request.getfixturevalue("s3_env")
+    bucket = new_bucket(endpoint)
+    return od.Client(store=f"s3://{bucket}/pre/fix")
+
+
+@pytest.fixture
+def s3_client(s3_env: str) -> od.Client:
+    return od.Client(store=f"s3://{new_bucket(s3_env)}")
+
+
+def s3_store(endpoint: str, bucket: str, **kwargs: object) -> S3CompatibleStore:
+    return S3CompatibleStore(bucket, endpoint=endpoint, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,301 @@
+"""Fault injection: corruption, crashes between upload and commit, races, a failing store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import opendata as od
+from opendata._stores import S3CompatibleStore, Store
+from opendata_core import DatasetId
+
+from .conftest import new_bucket
+from .test_push_load import daily
+
+DS = DatasetId.parse("me/prices")
+
+
+def _shards(client: od.Client) -> list[str]:
+    manifest, _ = client._manifest(DS)
+    return [client.layout.resolve(DS, s.path) for s in manifest.shards]
+
+
+def test_flipped_bytes_are_detected(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    key = _shards(client)[-1]
+    data, _ = client.store.get(key)
+    broken = bytearray(data)
+    broken[len(broken) // 2] ^= 0xFF
+    client.store.put(key, bytes(broken))
+    with pytest.raises(
+        od.CorruptDataError,
+        match=r"me/prices: .*parts/.*\.parquet is corrupt: sha256 .* does not match",
+    ):
+        client.load("me/prices")
+    # Years whose shards are intact still load.
+    assert len(client.load("me/prices", start="2019-01-01", end="2019-12-31")) == 365 * 2
+
+
+def test_deleted_shard_is_reported(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    client.store.delete(_shards(client)[0])
+    with pytest.raises(od.CorruptDataError, match="the shard is missing from the store") as info:
+        client.load("me/prices", start="2019-06-01", end="2019-06-01")
+    assert info.value.hint is not None
+    assert "re-publish" in info.value.hint
+
+
+def test_corrupt_scan_and_transient_corruption_is_retried(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    key = _shards(client)[-1]
+    good, _ = client.store.get(key)
+    calls = {"n": 0}
+    original = client.store.get
+
+    def flaky(k: str) -> Any:
+        if k == key and calls["n"] == 0:
+            calls["n"] += 1
+            return b"garbage", ""
+        return original(k)
+
+    client.store.get = flaky  # type: ignore[method-assign]
+    assert len(client.load("me/prices", start="2024-12-31")) == 2  # retried once, then fine
+    client.store.get = original  # type: ignore[method-assign]
+    client.store.put(key, b"not parquet at all")
+    with pytest.raises(od.CorruptDataError):
+        client.scan("me/prices", start="2024-01-01").collect()
+
+
+class _Wrapped(Store):
+    """Delegates to a real store; lets a test run code just before the manifest is written."""
+
+    def __init__(self, inner: Store, before_manifest: Any) -> None:
+        self.inner, self.url, self.before_manifest = inner, inner.url, before_manifest
+
+    def get(self, key: str) -> Any:
+        return self.inner.get(key)
+
+    def put(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
+    ) -> str:
+        if key.endswith("/manifest.json"):
+            self.before_manifest()
+        return self.inner.put(key, data, if_absent=if_absent, if_match=if_match)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list(self, prefix: str) -> Iterator[Any]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def uri(self, key: str) -> str:
+        return self.inner.uri(key)
+
+
+def _client_on(store: Store, client: od.Client) -> od.Client:
+    return od.Client(store=store, prefix=client.layout.prefix)
+
+
+def test_push_killed_before_the_manifest_leaves_the_old_version(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    before = client.load("me/prices")
+
+    def crash() -> None:
+        raise KeyboardInterrupt("killed")
+
+    dying = _client_on(_Wrapped(client.store, crash), client)
+    new = daily(("ZZZ",))
+    with pytest.raises(KeyboardInterrupt):
+        dying.push(new, "me/prices", time_column="date")
+    pd.testing.assert_frame_equal(client.load("me/prices"), before)
+    # The orphaned shards are garbage once the grace period has passed.
+    assert client.gc("me/prices", older_than=timedelta(0), dry_run=True).deleted
+
+
+def test_two_concurrent_replaces_one_conflicts(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    other_done = threading.Event()
+    first = daily(("AAA",))
+    second = daily(("BBB",))
+
+    def let_the_other_commit_first() -> None:
+        t = threading.Thread(
+            target=lambda: (client.push(second, "me/prices", time_column="date"), other_done.set())
+        )
+        t.start()
+        t.join()
+
+    slow = _client_on(_Wrapped(client.store, let_the_other_commit_first), client)
+    with pytest.raises(
+        od.ConflictError, match="another publish committed first; nothing was changed"
+    ):
+        slow.push(first, "me/prices", time_column="date")
+    assert other_done.is_set()
+    assert set(client.load("me/prices")["symbol"]) == {"BBB"}
+
+
+def test_concurrent_appends_lose_no_rows(client: od.Client) -> None:
+    client.push(daily(("AAA",)), "me/prices", time_column="date")
+    row = lambda day, sym: pd.DataFrame(
+        {"date": [day], "symbol": [sym], "close": [1.0], "volume": [1]}
+    )
+    state = {"raced": False}
+
+    def race() -> None:
+        if not state["raced"]:
+            state["raced"] = True
+            client.push(row(dt.date(2025, 1, 2), "OTHER"), "me/prices", mode="append")
+
+    racing = _client_on(_Wrapped(client.store, race), client)
+    result = racing.push(row(dt.date(2025, 1, 1), "MINE"), "me/prices", mode="append")
+    out = client.load("me/prices", start="2025-01-01")
+    assert out["symbol"].tolist() == ["MINE", "OTHER"]
+    assert result.rows == len(daily(("AAA",))) + 2
+
+
+def test_gc_keeps_referenced_and_recent_shards(client: od.Client) -> None:
+    client.push(daily(), "me/prices", time_column="date")
+    old = set(_shards(client))
+    changed = daily()
+    changed["close"] = 0.0
+    client.push(changed, "me/prices", time_column="date")
+    new = set(_shards(client))
+    assert not old & new
+    recent = client.gc("me/prices")  # default grace: everything is too recent
+    assert recent.deleted == []
+    assert recent.kept_in_grace == len(old)
+    done = client.gc("me/prices", older_than=timedelta(0))
+    assert set(done.deleted) == old
+    assert done.bytes_freed > 0
+    assert {o.key for o in client.store.list(client.layout.parts_prefix(DS))} == new
+    assert len(client.load("me/prices")) == len(changed)
+
+
+# ---------------------------------------------------------------------------------------------
+# A failing S3 endpoint: an in-process proxy in front of moto that answers 503 on demand.
+
+
+class _FaultProxy(http.server.ThreadingHTTPServer):
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.fail_next = 0
+        self.requests = 0
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    server: _FaultProxy
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _handle(self) -> None:
+        self.server.requests += 1
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if self.server.fail_next != 0:
+            self.server.fail_next -= 1
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        # urllib would label a body as a form otherwise, and moto would parse it away.
+        headers.setdefault("Content-Type", "application/octet-stream")
+        req = urllib.request.Request(
+            self.server.upstream + self.path, data=body, method=self.command, headers=headers
+        )
+        try:
+            resp = urllib.request.urlopen(req)
+        except urllib.error.HTTPError as err:
+            resp = err
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            if k.lower() not in (
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "server",
+                "date",
+            ):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle
+
+
+@pytest.fixture
+def fault_proxy(s3_env: str) -> Iterator[_FaultProxy]:
+    proxy = _FaultProxy(s3_env)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    yield proxy
+    proxy.shutdown()
+
+
+FAST_RETRIES: Any = {
+    "max_retries": 2,
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=10),
+        "max_backoff": timedelta(milliseconds=50),
+        "base": 2,
+    },
+    "retry_timeout": timedelta(seconds=5),
+}
+
+
+def test_store_errors_are_retried_then_unavailable(fault_proxy: _FaultProxy, s3_env: str) -> None:
+    bucket = new_bucket(s3_env)
+    endpoint = f"http://127.0.0.1:{fault_proxy.server_address[1]}"
+    client = od.Client(
+        store=S3CompatibleStore(bucket, endpoint=endpoint, retry_config=FAST_RETRIES)
+    )
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    fault_proxy.fail_next = 2  # two 503s, then success: obstore's retries absorb them
+    assert len(client.load("me/prices", start="2024-12-31")) == 1
+    fault_proxy.fail_next = -1  # always failing
+    with pytest.raises(
+        od.StoreUnavailable, match=f"store s3://{bucket} unavailable: .*manifest.json"
+    ):
+        client.load("me/prices")
+
+
+def test_unreachable_endpoint_is_unavailable(s3_env: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = od.Client(
+        store=S3CompatibleStore(
+            "nope", endpoint=f"http://127.0.0.1:{port}", retry_config=FAST_RETRIES
+        )
+    )
+    with pytest.raises(od.StoreUnavailable) as info:
+        client.load("me/prices")
+    assert isinstance(info.value, ConnectionError)
+
+
+def test_r2_needs_an_account_and_unknown_schemes_fail() -> None:
+    with pytest.raises(od.OpenDataError, match="needs the Cloudflare account id") as info:
+        od.Client(store="r2://bucket/x")
+    assert info.value.hint is not None
+    assert "R2_ACCOUNT_ID" in info.value.hint
+    with pytest.raises(od.OpenDataError, match="unknown store 'gs://b'"):
+        od.Client(store="gs://b")

@@ -1,0 +1,113 @@
+"""Property tests: a ranged load equals filtering the full frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import opendata as od
+
+FIRST, LAST = dt.date(2020, 1, 1), dt.date(2023, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[od.Client, pd.DataFrame]:
+    client = od.Client(store=tmp_path_factory.mktemp("store"))
+    days = pd.date_range(FIRST, LAST, freq="D")
+    rng = np.random.default_rng(7)
+    keep = rng.random(len(days)) > 0.3  # gaps, so some ranges fall between rows
+    df = pd.DataFrame({"date": days[keep].date, "v": rng.integers(0, 100, keep.sum())})
+    client.push(df, "me/series", time_column="date", partition="month")
+    return client, df
+
+
+dates = st.dates(min_value=FIRST - dt.timedelta(days=40), max_value=LAST + dt.timedelta(days=40))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(start=st.none() | dates, end=st.none() | dates)
+def test_load_range_equals_filtering(
+    published: tuple[od.Client, pd.DataFrame], start: dt.date | None, end: dt.date | None
+) -> None:
+    client, full = published
+    if start is not None and end is not None and start > end:
+        with pytest.raises(ValueError, match="is after end"):
+            client.load("me/series", start=start, end=end)
+        return
+    mask = pd.Series(True, index=full.index)
+    if start is not None:
+        mask &= full["date"] >= start
+    if end is not None:
+        mask &= full["date"] <= end
+    expected = full[mask].reset_index(drop=True)
+    outside = (start is not None and start > full["date"].max()) or (
+        end is not None and end < full["date"].min()
+    )
+    if outside:
+        with pytest.raises(od.RangeOutsideCoverage):
+            client.load("me/series", start=start, end=end)
+        return
+    got = client.load("me/series", start=start, end=end)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    lazy = client.scan("me/series", start=start, end=end).collect().to_pandas()
+    assert lazy["v"].tolist() == expected["v"].tolist()
+
+
+def test_import_opendata_is_light() -> None:
+    code = "import sys, opendata; print(sorted(m for m in ('pyarrow', 'polars', 'pandas', 'numpy', 'obstore', 'httpx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api_is_pinned() -> None:
+    assert od.__all__ == sorted(od.__all__, key=lambda s: (s[0].islower(), s))
+    assert set(od.__all__) == {
+        "Client",
+        "ColumnNotFound",
+        "ConflictError",
+        "CorruptDataError",
+        "DatasetNotFound",
+        "GcResult",
+        "Index",
+        "LocalStore",
+        "OpenDataError",
+        "PermissionDenied",
+        "PushResult",
+        "RangeOutsideCoverage",
+        "S3CompatibleStore",
+        "SchemaMismatch",
+        "ShardUrl",
+        "Store",
+        "StoreUnavailable",
+        "gc",
+        "info",
+        "list",
+        "load",
+        "push",
+        "scan",
+        "search",
+        "urls",
+    }
+
+
+def test_urls_point_at_verifiable_files(published: tuple[od.Client, pd.DataFrame]) -> None:
+    import hashlib
+    from urllib.parse import urlparse
+
+    client, _ = published
+    urls = client.urls("me/series", start="2021-02-01", end="2021-03-31")
+    assert [u.partition for u in urls] == ["2021-02", "2021-03"]
+    for u in urls:
+        data = Path(urlparse(u.url).path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == u.sha256
+        assert len(data) == u.bytes
