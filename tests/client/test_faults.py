@@ -56,7 +56,6 @@ def test_deleted_shard_is_reported(client: od.Client) -> None:
 def test_corrupt_scan_and_transient_corruption_is_retried(client: od.Client) -> None:
     client.push(daily(), "me/prices", time_column="date")
     key = _shards(client)[-1]
-    good, _ = client.store.get(key)
     calls = {"n": 0}
     original = client.store.get
 
@@ -237,7 +236,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle  # noqa: N815 - http.server's names
 
 
 @pytest.fixture

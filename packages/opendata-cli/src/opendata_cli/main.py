@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from opendata_cli.commands.deploy import deploy
+from opendata_cli.commands.init import init
 from opendata_cli.commands.validate import validate
 
 __all__ = ["cli", "main"]
@@ -43,6 +45,8 @@ def cli() -> None:
 
 
 cli.add_command(validate)
+cli.add_command(init)
+cli.add_command(deploy)
 
 
 def main() -> None:
