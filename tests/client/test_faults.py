@@ -146,9 +146,10 @@ def test_two_concurrent_replaces_one_conflicts(client: od.Client) -> None:
 
 def test_concurrent_appends_lose_no_rows(client: od.Client) -> None:
     client.push(daily(("AAA",)), "me/prices", time_column="date")
-    row = lambda day, sym: pd.DataFrame(
-        {"date": [day], "symbol": [sym], "close": [1.0], "volume": [1]}
-    )
+
+    def row(day: dt.date, sym: str) -> pd.DataFrame:
+        return pd.DataFrame({"date": [day], "symbol": [sym], "close": [1.0], "volume": [1]})
+
     state = {"raced": False}
 
     def race() -> None:
@@ -221,7 +222,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             resp = urllib.request.urlopen(req)
         except urllib.error.HTTPError as err:
             resp = err
-        data = resp.read()
+        with resp:
+            data = resp.read()
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             if k.lower() not in (
@@ -246,6 +248,7 @@ def fault_proxy(s3_env: str) -> Iterator[_FaultProxy]:
     thread.start()
     yield proxy
     proxy.shutdown()
+    proxy.server_close()
 
 
 FAST_RETRIES: Any = {

@@ -1,0 +1,470 @@
+"""``od deploy``: write the GitHub Actions workflow that runs main.py on a schedule and publishes.
+
+The workflow is rendered from the packaged template ``templates/workflow.yml.tmpl``. Every value
+that comes from the user is validated first and written as a quoted YAML string, and none can
+contain ``${{``, so nothing the user types becomes a GitHub Actions expression.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+
+if TYPE_CHECKING:
+    from opendata_core.metadata import DatasetMetadata
+
+__all__ = [
+    "DEFAULT_PYTHON",
+    "DEFAULT_TIMEOUT_MINUTES",
+    "SCHEDULES",
+    "STORE_SECRETS",
+    "WORKFLOW_PATH",
+    "deploy",
+    "render_workflow",
+    "schedule_for",
+]
+
+WORKFLOW_PATH: Final = Path(".github/workflows/opendata.yml")
+"""Where the workflow is written, relative to the folder of opendata.yaml."""
+DEFAULT_PYTHON: Final = "3.12"
+DEFAULT_TIMEOUT_MINUTES: Final = 60
+
+SCHEDULES: Final[dict[str, str | None]] = {
+    # Odd minutes on purpose: GitHub queues the many workflows scheduled at :00 and starts them
+    # late; 06:23 UTC is after most publishers' overnight updates (Europe and the Americas).
+    "hourly": "17 * * * *",
+    "daily": "23 6 * * *",
+    "weekly": "23 6 * * 1",
+    "monthly": "23 6 1 * *",
+    "quarterly": "23 6 1 1,4,7,10 *",
+    "yearly": "23 6 1 1 *",
+    "adhoc": None,
+}
+"""The cron (UTC) ``od deploy`` derives from ``frequency``; ``None``: manual runs only."""
+
+STORE_SECRETS: Final = {
+    "OPENDATA_STORE": "where to publish: s3://bucket/prefix (or r2://bucket/prefix)",
+    "AWS_ACCESS_KEY_ID": "the store's access key id (for Cloudflare R2: an R2 API token's)",
+    "AWS_SECRET_ACCESS_KEY": "the matching secret access key",
+    "AWS_ENDPOINT_URL": "the S3 endpoint, e.g. https://<account-id>.r2.cloudflarestorage.com",
+    "AWS_REGION": "the region, e.g. auto for Cloudflare R2",
+}
+"""Repository secrets the workflow passes to ``od run`` as environment variables (store mode)."""
+
+_REGISTRY_RE: Final = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
+    r"(?:/[A-Za-z0-9._~/-]*)?"
+)
+_PLAIN_LABEL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+_YAML_WORDS: Final = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+_PYTHON_RE: Final = re.compile(r"(?:pypy|graalpy)?3(?:\.(?:\d+|x))*t?")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What ``od deploy`` is about to write, and why."""
+
+    cron: str | None
+    cron_origin: str
+    runner: list[str]
+
+
+def _q(value: str) -> str:
+    """A double-quoted YAML scalar (a JSON string is one)."""
+    return json.dumps(value)
+
+
+def _label(value: str) -> str:
+    """A runner label: plain when YAML cannot read it as anything but a string."""
+    if _PLAIN_LABEL_RE.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return _q(value)
+
+
+def schedule_for(meta: DatasetMetadata, override: str | None = None) -> tuple[str | None, str]:
+    """The workflow's cron expression and where it came from.
+
+    Precedence: ``override`` (``--schedule``) > ``schedule`` in opendata.yaml > the default of
+    ``frequency`` (:data:`SCHEDULES`; daily when no frequency is set).
+
+    Returns:
+        ``(cron, origin)``; ``cron`` is ``None`` for ``frequency: adhoc`` (manual runs only).
+    """
+    if override:
+        return override, "--schedule"
+    if meta.schedule:
+        return meta.schedule, "`schedule` in opendata.yaml"
+    if meta.frequency:
+        return SCHEDULES[meta.frequency], f"`frequency: {meta.frequency}` in opendata.yaml"
+    return SCHEDULES["daily"], "the daily default (opendata.yaml sets no frequency)"
+
+
+def _triggers(cron: str | None, origin: str) -> str:
+    if cron is None:
+        return (
+            f"  # No schedule ({origin}): start runs from the Actions tab or with\n"
+            "  # `gh workflow run opendata.yml`.\n"
+            "  workflow_dispatch:"
+        )
+    return (
+        "  schedule:\n"
+        f"    # From {origin}. UTC; GitHub may start scheduled runs late.\n"
+        f"    - cron: {_q(cron)}\n"
+        "  # Also runnable by hand: the Actions tab or `gh workflow run opendata.yml`.\n"
+        "  workflow_dispatch:"
+    )
+
+
+def _credentials(registry: str | None, dataset_id: str) -> str:
+    if registry is not None:
+        import textwrap
+
+        return textwrap.fill(
+            f"Publishing goes through the OpenData registry at {registry}. It checks this job's "
+            "GitHub OIDC token (trusted publishing, hence `id-token: write`), so no storage "
+            "secret is kept in this repository. The registry must know this repository as the "
+            f"home of {dataset_id}.",
+            width=98,
+            initial_indent="# ",
+            subsequent_indent="# ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    width = max(map(len, STORE_SECRETS))
+    lines = [
+        "# Publishing uses store credentials from these repository secrets (Settings > Secrets and",
+        "# variables > Actions, or `gh secret set NAME`); a secret that is not set arrives empty:",
+        *(f"#   {name:<{width}}  {what}" for name, what in STORE_SECRETS.items()),
+    ]
+    return "\n".join(lines)
+
+
+def render_workflow(
+    meta: DatasetMetadata,
+    *,
+    schedule: str | None = None,
+    runner: list[str] | None = None,
+    python: str = DEFAULT_PYTHON,
+    registry: str | None = None,
+    timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
+    requirements: bool = True,
+) -> str:
+    """Render the GitHub Actions workflow for one dataset.
+
+    The arguments are trusted to be valid (``od deploy`` checks them); ``schedule`` and
+    ``runner`` override the values in ``meta``.
+
+    Args:
+        meta: The dataset's validated ``opendata.yaml``.
+        schedule: A cron expression overriding ``schedule``/``frequency`` in ``meta``.
+        runner: Runner labels overriding ``runner`` in ``meta``; default ``ubuntu-latest``.
+        python: The Python version for actions/setup-python.
+        registry: Publish through this registry with the job's OIDC token instead of store
+            secrets.
+        timeout_minutes: The job's time limit.
+        requirements: Whether a requirements.txt exists next to opendata.yaml.
+
+    Returns:
+        The workflow file's text.
+
+    Example:
+        >>> text = render_workflow(meta, registry="https://registry.example.org")  # doctest: +SKIP
+    """
+    from opendata_cli.templates import render
+
+    cron, origin = schedule_for(meta, schedule)
+    labels = runner or meta.runner or ["ubuntu-latest"]
+    runs_on = _label(labels[0]) if len(labels) == 1 else f"[{', '.join(map(_label, labels))}]"
+    job_permissions = "      contents: read"
+    if registry is not None:
+        job_permissions += "\n      id-token: write # the registry checks this job's OIDC token"
+        env = f"          OPENDATA_REGISTRY: {_q(registry)}"
+    else:
+        env = "\n".join(f"          {name}: ${{{{ secrets.{name} }}}}" for name in STORE_SECRETS)
+    # Without the secret, `od run` would publish to a folder on the runner that is thrown away:
+    # fail at once instead, and say which secret is missing.
+    preflight = (
+        ""
+        if registry is not None
+        else "      - name: Check that the store is configured\n"
+        "        env:\n"
+        "          OPENDATA_STORE: ${{ secrets.OPENDATA_STORE }}\n"
+        "        run: |\n"
+        '          if [ -z "$OPENDATA_STORE" ]; then\n'
+        '            echo "::error::Set the repository secret OPENDATA_STORE (see the top of '
+        f'{WORKFLOW_PATH.as_posix()})."\n'
+        "            exit 1\n"
+        "          fi\n\n"
+    )
+    cache = (
+        "          cache: pip\n          cache-dependency-path: requirements.txt\n"
+        if requirements
+        else ""
+    )
+    install = "python -m pip install opendata-cli" + (
+        " -r requirements.txt" if requirements else ""
+    )
+    return render(
+        "workflow.yml.tmpl",
+        id=meta.id,
+        credentials=_credentials(registry, meta.id),
+        workflow_name=_q(f"OpenData: {meta.id}"),
+        triggers=_triggers(cron, origin),
+        concurrency_group=_q(f"opendata-{meta.id}"),
+        job_name=_q(f"Publish {meta.id}"),
+        runs_on=runs_on,
+        timeout=str(timeout_minutes),
+        job_permissions=job_permissions,
+        python=_q(python),
+        cache=cache,
+        install=install,
+        preflight=preflight,
+        env=env,
+    )
+
+
+def _check_overrides(meta: DatasetMetadata, schedule: str | None, runner: str | None) -> _Plan:
+    """Validate --schedule and --runner with opendata.yaml's own rules."""
+    import warnings
+
+    import msgspec
+
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import validate_metadata
+
+    labels = [lab.strip() for lab in runner.split(",") if lab.strip()] if runner else None
+    if runner is not None and not labels:
+        raise click.BadParameter("give at least one label", param_hint="'--runner'")
+    data = msgspec.to_builtins(meta)
+    if schedule is not None:
+        data["schedule"] = schedule
+    if labels is not None:
+        data["runner"] = labels
+    try:
+        with warnings.catch_warnings():
+            # Warnings about the file itself were printed already.
+            warnings.simplefilter("ignore")
+            validate_metadata(data, source="command line")
+    except MetadataError as exc:
+        # Only the overridden fields can fail: the rest passed when the file was checked.
+        for problem in exc.problems:
+            option = {"schedule": "--schedule", "runner": "--runner"}.get(
+                re.split(r"[.\[]", problem.field)[0]
+            )
+            if option is not None:
+                hint = f" ({problem.hint})" if problem.hint else ""
+                raise click.BadParameter(
+                    f"{problem.message}{hint}", param_hint=f"'{option}'"
+                ) from None
+    cron, origin = schedule_for(meta, schedule)
+    return _Plan(cron, origin, labels or meta.runner or ["ubuntu-latest"])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _diff(old: str, new: str, path: str) -> tuple[list[str], int, int]:
+    import difflib
+
+    lines = list(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+            n=1,
+        )
+    )
+    added = sum(1 for ln in lines if ln.startswith("+") and not ln.startswith("+++"))
+    removed = sum(1 for ln in lines if ln.startswith("-") and not ln.startswith("---"))
+    return lines, added, removed
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--schedule",
+    metavar="CRON",
+    help="Cron expression (UTC) overriding `schedule`/`frequency` in opendata.yaml.",
+)
+@click.option(
+    "--runner",
+    metavar="LABELS",
+    help="Comma-separated runner labels, e.g. self-hosted,linux (default: `runner` in "
+    "opendata.yaml, else ubuntu-latest).",
+)
+@click.option(
+    "--python",
+    "python_version",
+    metavar="VERSION",
+    default=DEFAULT_PYTHON,
+    show_default=True,
+    help="Python version the job runs main.py with.",
+)
+@click.option(
+    "--registry",
+    metavar="URL",
+    help="Publish through this OpenData registry with the job's OIDC token, instead of store "
+    "credentials from repository secrets.",
+)
+@click.option(
+    "--timeout",
+    "timeout_minutes",
+    type=click.IntRange(1, 4320),
+    default=DEFAULT_TIMEOUT_MINUTES,
+    show_default=True,
+    metavar="MINUTES",
+    help="The job's time limit.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the workflow; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def deploy(
+    path: Path,
+    schedule: str | None,
+    runner: str | None,
+    python_version: str,
+    registry: str | None,
+    timeout_minutes: int,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Write .github/workflows/opendata.yml: run main.py on a schedule and publish.
+
+    PATH is opendata.yaml or its folder (default: the current folder); the workflow is written
+    beside it. The schedule comes from --schedule, else `schedule` in opendata.yaml, else
+    `frequency` (adhoc: manual runs only). Re-running is safe: an unchanged file is left alone,
+    a changed one is shown as a diff and rewritten.
+    """
+    from opendata_cli import _git
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import check_metadata
+
+    yaml_path = path / "opendata.yaml" if path.is_dir() else path
+    report = check_metadata(yaml_path)
+    if report.errors:
+        raise MetadataError(report.errors)
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    assert report.metadata is not None
+    meta = report.metadata
+
+    if registry is not None and not _REGISTRY_RE.fullmatch(registry):
+        raise click.BadParameter(
+            f"{registry!r} is not a registry URL (https://host[:port][/path]; plain http only "
+            "for localhost)",
+            param_hint="'--registry'",
+        )
+    if not _PYTHON_RE.fullmatch(python_version):
+        raise click.BadParameter(
+            f"{python_version!r} is not a Python version (e.g. 3.12, 3.13, 3.x, pypy3.10)",
+            param_hint="'--python'",
+        )
+    plan = _check_overrides(meta, schedule, runner)
+
+    base = yaml_path.parent
+    target = base / WORKFLOW_PATH
+    text = render_workflow(
+        meta,
+        schedule=schedule,
+        runner=plan.runner,
+        python=python_version,
+        registry=registry,
+        timeout_minutes=timeout_minutes,
+        requirements=(base / "requirements.txt").is_file(),
+    )
+    actions_url = f"{meta.repo}/actions/workflows/{WORKFLOW_PATH.name}"
+    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    if dry_run:
+        status = "dry-run"
+    elif old is None:
+        status = "created"
+    elif old == text:
+        status = "unchanged"
+    else:
+        status = "updated"
+    if status in ("created", "updated"):
+        _write_atomic(target, text)
+
+    if as_json:
+        result: dict[str, object] = {
+            "dataset": meta.id,
+            "path": str(target),
+            "status": status,
+            "schedule": plan.cron,
+            "runs_on": plan.runner,
+            "registry": registry,
+            "secrets": [] if registry else list(STORE_SECRETS),
+            "actions_url": actions_url,
+        }
+        if dry_run:
+            result["content"] = text
+        click.echo(json.dumps(result, indent=2))
+        return
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+
+    top = _git.toplevel(base)
+    if top is not None and top != base.resolve():
+        click.secho(
+            f"warning: GitHub only runs workflows from {top / '.github/workflows'}; "
+            f"{target} will not run until it is moved there",
+            fg="yellow",
+            err=True,
+        )
+    if status == "unchanged":
+        click.echo(f"unchanged: {target}")
+        click.echo(f"Runs: {actions_url}")
+        return
+    if status == "updated":
+        assert old is not None
+        lines, added, removed = _diff(old, text, WORKFLOW_PATH.as_posix())
+        for line in lines:
+            colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+            click.secho(line.rstrip("\n"), fg=colour)
+        click.echo(f"updated: {target} (+{added} -{removed} lines)")
+    else:
+        click.secho(f"created: {target}", fg="green")
+    when = f"cron {plan.cron!r} (UTC, from {plan.cron_origin})" if plan.cron else "manual only"
+    click.echo(f"Schedule: {when}; runs on {', '.join(plan.runner)}.")
+
+    added_files = [
+        name
+        for name in ("opendata.yaml", "main.py", "requirements.txt", "README.md", ".gitignore")
+        if (base / name).is_file()
+    ]
+    steps = []
+    if registry is None:
+        steps.append(
+            "add the repository secrets the workflow reads (gh secret set NAME): "
+            + ", ".join(STORE_SECRETS)
+        )
+    else:
+        steps.append(f"register this repository for {meta.id} with the registry at {registry}")
+    cd = f"cd {base} && " if base.resolve() != Path.cwd().resolve() else ""
+    steps += [
+        f"{cd}git add {' '.join([*added_files, WORKFLOW_PATH.as_posix()])}",
+        f'git commit -m "Publish {meta.id} with OpenData" && git push',
+        f"watch the runs: {actions_url}",
+        "start one now: gh workflow run opendata.yml (or 'Run workflow' on that page)",
+    ]
+    click.echo("\nNext steps:")
+    for i, step in enumerate(steps, 1):
+        click.echo(f"  {i}. {step}")

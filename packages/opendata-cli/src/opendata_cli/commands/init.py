@@ -1,0 +1,262 @@
+"""``od init``: scaffold a dataset repository (opendata.yaml, main.py and friends)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import click
+
+__all__ = ["init"]
+
+# Written in this order; the values name the packaged template of each file.
+FILES: Final = {
+    "opendata.yaml": "opendata.yaml.tmpl",
+    "main.py": "main.py.tmpl",
+    "README.md": "README.md.tmpl",
+    ".gitignore": "gitignore.tmpl",
+    "requirements.txt": "requirements.txt.tmpl",
+}
+PLACEHOLDER_NAMESPACE: Final = "me"
+DEFAULT_LICENSE: Final = "CC-BY-4.0"
+DEFAULT_DESCRIPTION: Final = (
+    "Describe the dataset here: what one row is, the columns and their units, the period and "
+    "places it covers, and any caveats."
+)
+DEFAULT_PROVIDER: Final = "Who publishes the original data"
+_YAML_SPECIAL: Final = frozenset(
+    "y n yes no on off true false null ~ .nan .inf -.inf".split()  # noqa: SIM905
+)
+_PLAIN_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9 ,.()/&+'_-]*")
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    namespace: str
+    name: str
+    repo: str | None  # None: no GitHub remote, derive the URL from the id
+    origin_note: str | None
+
+
+def _stdin_is_tty() -> bool:
+    # A function of its own so tests can pretend to be a terminal.
+    return sys.stdin.isatty()
+
+
+def slugify(text: str) -> str:
+    """Turn a folder name into a valid dataset name (lower case; other characters become ``-``).
+
+    Example:
+        >>> slugify("My Data (2024)!")
+        'my-data-2024'
+    """
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-.")[:100].strip("-.")
+    return slug or "dataset"
+
+
+def _yaml_scalar(value: str) -> str:
+    """``value`` as a YAML scalar: plain when that is unambiguous, else a JSON (YAML) string."""
+    if _PLAIN_RE.fullmatch(value) and value.lower() not in _YAML_SPECIAL and value == value.strip():
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _defaults(target: Path) -> _Defaults:
+    from opendata_cli import _git
+    from opendata_core.ids import validate_github_owner
+
+    folder = slugify(target.resolve().name)
+    origin = _git.github_origin(target)
+    if origin is None:
+        return _Defaults(
+            PLACEHOLDER_NAMESPACE,
+            folder,
+            None,
+            f"no GitHub remote 'origin' found: the id and repo use the placeholder owner "
+            f"{PLACEHOLDER_NAMESPACE!r}; set them to your GitHub user or organisation in "
+            "opendata.yaml",
+        )
+    try:
+        namespace = validate_github_owner(origin.owner)
+    except ValueError:
+        namespace = PLACEHOLDER_NAMESPACE
+    # In a sub-folder of the repository (several datasets in one repository) the folder names
+    # the dataset; at the top the repository does.
+    at_top = _git.toplevel(target) == target.resolve()
+    name = slugify(origin.name) if at_top else folder
+    return _Defaults(namespace, name, origin.url, None)
+
+
+def _check_id(value: str) -> str:
+    from opendata_core.errors import InvalidDatasetId
+    from opendata_core.ids import DatasetId
+
+    try:
+        return str(DatasetId.parse(value.strip()))
+    except InvalidDatasetId as exc:
+        raise click.BadParameter(f"{exc.rule} ({exc.hint})") from None
+
+
+def _check_line(value: str, *, what: str, limit: int = 200) -> str:
+    value = value.strip()
+    if not value:
+        raise click.BadParameter(f"{what} must not be empty")
+    if "\n" in value or "\r" in value:
+        raise click.BadParameter(f"{what} must be a single line")
+    if len(value) > limit:
+        raise click.BadParameter(f"{what} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _title_from(name: str) -> str:
+    words = re.sub(r"[-_.]+", " ", name).strip()
+    return (words[:1].upper() + words[1:]) or "My dataset"
+
+
+def _existing(target: Path) -> list[str]:
+    return [name for name in FILES if (target / name).exists() or (target / name).is_symlink()]
+
+
+@click.command()
+@click.argument(
+    "directory",
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--id", "dataset_id", metavar="NS/NAME", help="The dataset id, e.g. acme/widgets.")
+@click.option("--title", help="One-line title of the dataset.")
+@click.option("-y", "--yes", is_flag=True, help="Do not prompt; use the flags and the defaults.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(
+    directory: Path, dataset_id: str | None, title: str | None, yes: bool, force: bool
+) -> None:
+    """Create opendata.yaml, main.py, README.md, .gitignore and requirements.txt in DIRECTORY.
+
+    DIRECTORY defaults to the current folder and is created if missing. The id and repository
+    default to the folder's GitHub remote 'origin' (owner/repository). Asks for the main fields
+    when run in a terminal, unless --yes is given. Existing files are never overwritten without
+    --force.
+    """
+    from opendata_cli.templates import render
+    from opendata_core.ids import DatasetId
+
+    if directory.exists() and not directory.is_dir():
+        raise click.BadParameter(f"{directory} is not a directory", param_hint="DIRECTORY")
+    existing = _existing(directory)
+    if existing and not force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        click.secho(
+            f"error: {', '.join(existing)} already {verb} in {directory}; nothing was written",
+            fg="red",
+            err=True,
+        )
+        click.echo("hint: use --force to overwrite them", err=True)
+        raise SystemExit(1)
+
+    defaults = _defaults(directory)
+    interactive = not yes and _stdin_is_tty()
+    default_id = f"{defaults.namespace}/{defaults.name}"
+    description, license_, provider = DEFAULT_DESCRIPTION, DEFAULT_LICENSE, DEFAULT_PROVIDER
+    if dataset_id is not None:
+        # InvalidDatasetId reaches the group's handler: one red line naming the rule, a hint.
+        dataset_id = str(DatasetId.parse(dataset_id.strip()))
+    elif interactive:
+        dataset_id = click.prompt(
+            "Dataset id (namespace/name)", default=default_id, value_proc=_check_id
+        )
+    else:
+        dataset_id = default_id
+    namespace, name = dataset_id.split("/")
+    if title is not None:
+        try:
+            title = _check_line(title, what="title")
+        except click.BadParameter as exc:
+            exc.param_hint = "'--title'"
+            raise
+    elif interactive:
+        title = click.prompt(
+            "Title",
+            default=_title_from(name),
+            value_proc=lambda v: _check_line(v, what="title"),
+        )
+    else:
+        title = _title_from(name)
+    assert title is not None
+    if interactive:
+        description = click.prompt(
+            "Description (one line; edit opendata.yaml for more)",
+            default=DEFAULT_DESCRIPTION,
+            show_default=False,
+            value_proc=lambda v: _check_line(v, what="description", limit=5000),
+        )
+        license_ = click.prompt(
+            "Licence of the data (SPDX id)",
+            default=DEFAULT_LICENSE,
+            value_proc=lambda v: _check_line(v, what="licence"),
+        )
+        provider = click.prompt(
+            "Source provider (who publishes the original data)",
+            default=DEFAULT_PROVIDER,
+            show_default=False,
+            value_proc=lambda v: _check_line(v, what="provider"),
+        )
+
+    repo = defaults.repo or f"https://github.com/{namespace}/{name}"
+    values = {
+        "id": dataset_id,
+        "title": _yaml_scalar(title),
+        "description": textwrap.fill(description, 96, subsequent_indent="  "),
+        "license": _yaml_scalar(license_),
+        "repo": repo,
+        "provider": _yaml_scalar(provider),
+    }
+    plain = {
+        **values,
+        "title": title,
+        "description": description,
+        "license": license_,
+        "provider": provider,
+    }
+    contents = {
+        filename: render(template, **(values if filename == "opendata.yaml" else plain))
+        for filename, template in FILES.items()
+    }
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for filename, text in contents.items():
+        path = directory / filename
+        if path.is_symlink():
+            path.unlink()  # never write through a link (only reached with --force)
+        path.write_text(text, encoding="utf-8")
+
+    here = directory.resolve() == Path.cwd().resolve()
+    where = "the current folder" if here else str(directory)
+    replaced = f" (replaced {', '.join(existing)})" if existing else ""
+    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    if defaults.origin_note and namespace == PLACEHOLDER_NAMESPACE:
+        click.secho(f"note: {defaults.origin_note}", fg="yellow", err=True)
+    elif defaults.repo is None:
+        click.secho(
+            f"note: no GitHub remote 'origin' found; repo set to {repo}: correct it in "
+            "opendata.yaml if the repository is elsewhere",
+            fg="yellow",
+            err=True,
+        )
+    steps = []
+    if not here:
+        steps.append(f"cd {directory}")
+    steps += [
+        "edit main.py: make main() download and return your data",
+        "fill in opendata.yaml (description, source), then check it:  od validate",
+        "run it locally (publishes to your local store):            od run",
+        "write the scheduled GitHub Actions workflow:               od deploy",
+    ]
+    click.echo("\nNext steps:")
+    for i, step in enumerate(steps, 1):
+        click.echo(f"  {i}. {step}")
