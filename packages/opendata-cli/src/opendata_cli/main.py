@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from opendata_cli.commands.data import gc, get, index, info, list_, push, registry, search
 from opendata_cli.commands.deploy import deploy
 from opendata_cli.commands.init import init
 from opendata_cli.commands.validate import validate
@@ -33,6 +34,14 @@ class _Group(click.Group):
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             ctx.exit(1)
+        except (ValueError, TypeError, OSError) as exc:
+            # Bad input that reached a library (a date that does not parse, a missing file):
+            # still one line, never a bare traceback.
+            if os.environ.get("OPENDATA_DEBUG") == "1":
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            click.echo("hint: set OPENDATA_DEBUG=1 to see the traceback", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +56,8 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(init)
 cli.add_command(deploy)
+for _command in (push, get, search, info, list_, gc, index, registry):
+    cli.add_command(_command)
 
 
 def main() -> None:

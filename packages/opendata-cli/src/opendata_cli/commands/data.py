@@ -1,0 +1,293 @@
+"""Thin commands over the client: push, get, search, info, list, gc, index, registry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["gc", "get", "index", "info", "list_", "push", "registry", "search"]
+
+_store_option = click.option(
+    "--store",
+    envvar="OPENDATA_STORE",
+    show_envvar=True,
+    help="Folder, s3://bucket/prefix or r2://bucket/prefix (default: the local store).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _client(store: str | None) -> Any:
+    import opendata as od
+
+    return od.Client(store=store)
+
+
+def _echo_json(value: Any) -> None:
+    import msgspec
+
+    click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, box=None, header_style="bold")
+    for row in rows:
+        table.add_row(*(str(row.get(c, "") if row.get(c) is not None else "") for c in columns))
+    Console().print(table)
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "dataset_id", required=True, help="namespace/name")
+@click.option(
+    "--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="opendata.yaml"
+)
+@click.option(
+    "--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True
+)
+@click.option("--time-column", help="Column to shard and filter on.")
+@click.option("--partition", type=click.Choice(["year", "month", "day", "none"]))
+@_store_option
+@_json_option
+def push(
+    file: Path,
+    dataset_id: str,
+    metadata: Path | None,
+    mode: str,
+    time_column: str | None,
+    partition: str | None,
+    store: str | None,
+    as_json: bool,
+) -> None:
+    """Publish a Parquet or CSV FILE as dataset --id."""
+    result = _client(store).push(
+        file, dataset_id, metadata=metadata, mode=mode, time_column=time_column, partition=partition
+    )
+    if as_json:
+        import dataclasses
+
+        _echo_json(dataclasses.asdict(result))
+    else:
+        click.secho(f"published {result}", fg="green")
+
+
+@click.command()
+@click.argument("dataset_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="out.parquet or out.csv",
+)
+@click.option("--start", help="First date/time (inclusive), e.g. 2024-01-01.")
+@click.option("--end", help="Last date/time (inclusive).")
+@click.option("--columns", help="Comma-separated column names.")
+@_store_option
+def get(
+    dataset_id: str,
+    output: Path,
+    start: str | None,
+    end: str | None,
+    columns: str | None,
+    store: str | None,
+) -> None:
+    """Download DATASET_ID (or a time range of it) to a Parquet or CSV file.
+
+    CSV cells that start with = + - @ are prefixed with ' so spreadsheets do not run them.
+    """
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise click.BadParameter(
+            f"{output.name}: use a .parquet or .csv file name", param_hint="-o"
+        )
+    cols = [c.strip() for c in columns.split(",")] if columns else None
+    table = _client(store).load(dataset_id, start=start, end=end, columns=cols, format="arrow")
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            _write_safe_csv(table, tmp)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.secho(f"wrote {table.num_rows:,} rows to {output}", fg="green")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_safe_csv(table: Any, path: Path) -> None:
+    """CSV with text cells escaped against formula injection (OWASP's recommendation)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    columns = []
+    for col in table.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            starts = pc.utf8_slice_codeunits(col, 0, 1)
+            risky = pc.is_in(starts, value_set=pa.array(list(_FORMULA_START), col.type))
+            col = pc.if_else(
+                pc.fill_null(risky, False),
+                pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type)),
+                col,
+            )
+        columns.append(col)
+    pacsv.write_csv(pa.table(columns, names=table.column_names), path)
+
+
+@click.command()
+@click.argument("query", required=False, default="")
+@click.option("--topic")
+@click.option("--namespace")
+@click.option("--license", "license_")
+@click.option("--frequency")
+@click.option("--country")
+@click.option("--limit", type=int, default=50, show_default=True)
+@_store_option
+@_json_option
+def search(
+    query: str,
+    topic: str | None,
+    namespace: str | None,
+    license_: str | None,
+    frequency: str | None,
+    country: str | None,
+    limit: int,
+    store: str | None,
+    as_json: bool,
+) -> None:
+    """Search datasets by keyword (id, title, description, topics) and filters."""
+    results = _client(store).search(
+        query,
+        topic=topic,
+        namespace=namespace,
+        license=license_,
+        frequency=frequency,
+        country=country,
+        limit=limit,
+    )
+    _print_entries(results, as_json)
+
+
+@click.command(name="list")
+@_store_option
+@_json_option
+def list_(store: str | None, as_json: bool) -> None:
+    """List every dataset in the index."""
+    _print_entries(_client(store).list(), as_json)
+
+
+def _print_entries(entries: list[Any], as_json: bool) -> None:
+    if as_json:
+        _echo_json(entries)
+        return
+    if not entries:
+        click.echo("no datasets found")
+        return
+    rows = [
+        {
+            "id": e.id,
+            "title": e.title,
+            "rows": f"{e.row_count:,}",
+            "coverage": f"{e.min_time} .. {e.max_time}" if e.min_time else "",
+            "license": e.license,
+        }
+        for e in entries
+    ]
+    _table(rows, ["id", "title", "rows", "coverage", "license"])
+
+
+@click.command()
+@click.argument("dataset_id")
+@_store_option
+@_json_option
+def info(dataset_id: str, store: str | None, as_json: bool) -> None:
+    """Show a dataset's metadata, stats and schema."""
+    doc = _client(store).info(dataset_id)
+    if as_json:
+        _echo_json(doc)
+        return
+    d, s = doc.dataset, doc.stats
+    click.secho(f"{d.id} — {d.title}", bold=True)
+    if d.description:
+        click.echo(d.description.strip())
+    click.echo(f"rows: {s.row_count:,}   bytes: {s.bytes:,}   shards: {s.shard_count}")
+    if s.min_time:
+        click.echo(f"coverage: {s.min_time} .. {s.max_time}")
+    click.echo(
+        f"updated: {doc.updated_at.isoformat()}   "
+        f"license: {d.license or '-'}   repo: {d.repo or '-'}"
+    )
+    click.echo("columns: " + ", ".join(f"{f.name} ({f.type})" for f in doc.schema))
+    click.echo(f'load: od.load("{d.id}")')
+
+
+@click.command()
+@click.argument("dataset_id")
+@click.option(
+    "--older-than", default="1h", show_default=True, help="Grace period: 30m, 1h, 7d, ..."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
+@_store_option
+def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None) -> None:
+    """Delete shards of DATASET_ID that no manifest references any more."""
+    grace = _duration(older_than)
+    result = _client(store).gc(dataset_id, older_than=grace, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {len(result.deleted)} shard(s), {result.bytes_freed:,} bytes; "
+        f"{result.kept_in_grace} kept inside the grace period"
+    )
+
+
+def _duration(text: str) -> timedelta:
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise click.BadParameter(
+            f"{text!r}: use a number and a unit, e.g. 30m, 1h, 7d", param_hint="--older-than"
+        )
+    return timedelta(**{units[unit]: int(number)})
+
+
+@click.group()
+def index() -> None:
+    """Maintain the store's index.json."""
+
+
+@index.command("rebuild")
+@_store_option
+def index_rebuild(store: str | None) -> None:
+    """Recreate index.json from every dataset's metadata.json."""
+    doc = _client(store).index.rebuild()
+    click.secho(f"index.json rebuilt: {len(doc.datasets)} dataset(s)", fg="green")
+
+
+@click.group()
+def registry() -> None:
+    """Register datasets in the index."""
+
+
+@registry.command("add")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("opendata.yaml"))
+@_store_option
+def registry_add(path: Path, store: str | None) -> None:
+    """Add or refresh the index entry of an opendata.yaml."""
+    entry = _client(store).index.register_from_file(path)
+    click.secho(f"registered {entry.id}", fg="green")
