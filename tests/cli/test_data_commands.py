@@ -107,7 +107,7 @@ def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
     code, out = run("gc", "me/x", "--older-than", "0s")
     assert "deleted 2 shard(s)" in out
     assert len(od.load("me/x")) == 731
-    code, out = run("index", "rebuild")
+    _, out = run("index", "rebuild")
     assert out.strip() == "index.json rebuilt: 1 dataset(s)"
     yaml = tmp_path / "opendata.yaml"
     yaml.write_text(
