@@ -102,9 +102,9 @@ def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
     df = pd.read_parquet(parquet)
     df["v"] = 0
     od.push(df, "me/x", time_column="date")
-    code, out = run("gc", "me/x", "--older-than", "0s", "--dry-run")
+    _, out = run("gc", "me/x", "--older-than", "0s", "--dry-run")
     assert "would delete 2 shard(s)" in out
-    code, out = run("gc", "me/x", "--older-than", "0s")
+    _, out = run("gc", "me/x", "--older-than", "0s")
     assert "deleted 2 shard(s)" in out
     assert len(od.load("me/x")) == 731
     _, out = run("index", "rebuild")
