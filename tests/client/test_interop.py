@@ -1,0 +1,59 @@
+"""Other engines read what od.urls() lists; pre-signed URLs are well formed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
+
+import duckdb
+import httpx
+import pandas as pd
+
+import opendata as od
+
+from .test_push_load import daily
+
+
+def test_duckdb_reads_the_listed_shards(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The DuckDB example of docs/consumer-guide.md, on the local store."""
+    monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "store"))
+    df = daily(("USD", "JPY"))
+    od.push(df, "ecb/fx", time_column="date")
+    files = [urlparse(u.url).path for u in od.urls("ecb/fx", start="2024-01-01")]
+    assert len(files) == 1
+    got = duckdb.sql(
+        f"SELECT symbol, count(*) AS n FROM read_parquet({files}) "
+        "WHERE date >= DATE '2024-01-01' GROUP BY symbol ORDER BY symbol"
+    ).fetchall()
+    assert got == [("JPY", 366), ("USD", 366)]
+
+
+def test_presigned_urls_from_s3(s3_client: od.Client) -> None:
+    s3_client.push(daily(("A",)), "me/prices", time_column="date")
+    (url,) = s3_client.urls(
+        "me/prices", start="2024-06-01", end="2024-06-30", signed=True, expires=timedelta(minutes=5)
+    )
+    parsed = urlparse(url.url)
+    query = parse_qs(parsed.query)
+    # moto does not check signatures or expiry: check what we sign, then that the bytes are right.
+    assert parsed.scheme == "http"
+    assert parsed.path.endswith(f"/datasets/me/prices/parts/{url.sha256}.parquet")
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert "X-Amz-Signature" in query
+    body = httpx.get(url.url).content
+    import hashlib
+
+    assert hashlib.sha256(body).hexdigest() == url.sha256
+    unsigned = s3_client.urls("me/prices", start="2024-06-01", end="2024-06-30")[0]
+    assert unsigned.url.startswith(f"{s3_client.store.url}/datasets/me/prices/parts/")
+
+
+def test_local_store_cannot_sign(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    client = od.Client(store=tmp_path)
+    client.push(pd.DataFrame({"date": [dt.date(2024, 1, 1)], "v": [1]}), "me/x", time_column="date")
+    import pytest
+
+    with pytest.raises(NotImplementedError, match="cannot sign URLs"):
+        client.urls("me/x", signed=True)
