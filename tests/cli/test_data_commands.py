@@ -129,3 +129,26 @@ def test_append_from_the_cli(parquet: Path, tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert json.loads(out)["shards_written"] == 1
+
+
+def test_progress_callback_reports_transfers(parquet: Path, tmp_path: Path) -> None:
+    events: list[tuple[str, int, int]] = []
+    client = od.Client(store=tmp_path / "s", progress=lambda *e: events.append(e))
+    client.push(parquet, "me/x", time_column="date")
+    assert events[-1] == ("upload", 2, 2)
+    events.clear()
+    client.load("me/x")
+    total = sum(u.bytes for u in client.urls("me/x"))
+    assert events[-1] == ("download", total, total)
+    assert len(events) == 2
+
+
+def test_progress_bar_is_silent_off_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opendata_cli import _progress
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    with _progress.transfer_progress("x") as progress:
+        progress("download", 1, 2)  # stderr is captured, not a terminal: draws nothing
+    assert capsys.readouterr().err == ""

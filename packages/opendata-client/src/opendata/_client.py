@@ -7,8 +7,9 @@ import difflib
 import hashlib
 import os
 import secrets
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +121,9 @@ class Client:
             :class:`~opendata._stores.Store`; default ``OPENDATA_STORE``, then the user config,
             then ``$OPENDATA_HOME/store``.
         prefix: Key prefix inside the bucket (overrides the one in the URL).
+        progress: Called as ``progress(phase, done, total)`` while transferring:
+            ``("download", bytes, total bytes)`` per shard loaded and
+            ``("upload", shards, total shards)`` per shard published (the CLI draws bars).
 
     Example:
         >>> import opendata as od
@@ -134,7 +138,11 @@ class Client:
     """
 
     def __init__(
-        self, store: str | os.PathLike[str] | Store | None = None, *, prefix: str | None = None
+        self,
+        store: str | os.PathLike[str] | Store | None = None,
+        *,
+        prefix: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         s = settings()
         if isinstance(store, Store):
@@ -148,6 +156,17 @@ class Client:
         self.layout = Layout(prefix if prefix is not None else url_prefix)
         self.index = Index(self.store, self.layout)
         self._cache_dir = s.cache_dir
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def _report(self, phase: str, amount: int, total: int) -> None:
+        if self._progress is None:
+            return
+        with self._lock:
+            self._done += amount
+            done = self._done
+        self._progress(phase, done, total)
 
     def __repr__(self) -> str:
         return f"Client(store={self.store.url!r}, prefix={self.layout.prefix!r})"
@@ -382,8 +401,10 @@ class Client:
                 max=hi,
                 null_counts=nulls,
             )
+            self._report("upload", 1, len(groups))
             return shard, uploaded
 
+        self._done = 0
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
             built = list(pool.map(build, groups))
         written = sum(1 for _, up in built if up)
@@ -646,8 +667,12 @@ class Client:
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
         user_filter = _filter_expression(filters)
 
+        total = sum(s.bytes for s in shards)
+        self._done = 0
+
         def read(shard: Shard) -> pa.Table:
             data = self._fetch(ds, shard)
+            self._report("download", shard.bytes, total)
             expr = user_filter
             if tc is not None and not bounds.contains(
                 ar.shard_time(shard.min, dtype), ar.shard_time(shard.max, dtype)

@@ -19,10 +19,10 @@ _store_option = click.option(
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-def _client(store: str | None) -> Any:
+def _client(store: str | None, progress: Any = None) -> Any:
     import opendata as od
 
-    return od.Client(store=store)
+    return od.Client(store=store, progress=progress)
 
 
 def _echo_json(value: Any) -> None:
@@ -65,9 +65,17 @@ def push(
     as_json: bool,
 ) -> None:
     """Publish a Parquet or CSV FILE as dataset --id."""
-    result = _client(store).push(
-        file, dataset_id, metadata=metadata, mode=mode, time_column=time_column, partition=partition
-    )
+    from opendata_cli._progress import transfer_progress
+
+    with transfer_progress(f"publishing {dataset_id}") as progress:
+        result = _client(store, progress).push(
+            file,
+            dataset_id,
+            metadata=metadata,
+            mode=mode,
+            time_column=time_column,
+            partition=partition,
+        )
     if as_json:
         import dataclasses
 
@@ -107,7 +115,12 @@ def get(
             f"{output.name}: use a .parquet or .csv file name", param_hint="-o"
         )
     cols = [c.strip() for c in columns.split(",")] if columns else None
-    table = _client(store).load(dataset_id, start=start, end=end, columns=cols, format="arrow")
+    from opendata_cli._progress import transfer_progress
+
+    with transfer_progress(f"downloading {dataset_id}") as progress:
+        table = _client(store, progress).load(
+            dataset_id, start=start, end=end, columns=cols, format="arrow"
+        )
     tmp = output.with_name(f".{output.name}.tmp")
     try:
         if suffix == ".parquet":
