@@ -32,7 +32,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_push_list_search_info_get(parquet: Path, tmp_path: Path) -> None:
-    code, out = run("push", str(parquet), "--id", "me/x", "--time-column", "date")
+    code, out = run(
+        "push", str(parquet), "--id", "me/x", "--time-column", "date", "--partition", "year"
+    )
     assert code == 0, out
     assert "published me/x: 731 rows, 2023-01-01 .. 2024-12-31; 2 shard(s) written" in out
     code, out = run("list", "--json")
@@ -56,7 +58,7 @@ def test_push_list_search_info_get(parquet: Path, tmp_path: Path) -> None:
 
 
 def test_csv_export_escapes_formulas(parquet: Path, tmp_path: Path) -> None:
-    od.push(parquet, "me/x", time_column="date")
+    od.push(parquet, "me/x", time_column="date", partition="year")
     target = tmp_path / "out.csv"
     code, out = run("get", "me/x", "--end", "2023-01-05", "-o", str(target))
     assert code == 0, out
@@ -88,7 +90,7 @@ def test_csv_export_escapes_formulas(parquet: Path, tmp_path: Path) -> None:
 def test_bad_input_is_one_line(
     parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
-    od.push(parquet, "me/x", time_column="date")
+    od.push(parquet, "me/x", time_column="date", partition="year")
     monkeypatch.chdir(parquet.parent)
     code, out = run(*args)
     assert code != 0
@@ -98,10 +100,10 @@ def test_bad_input_is_one_line(
 
 
 def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
-    od.push(parquet, "me/x", time_column="date")
+    od.push(parquet, "me/x", time_column="date", partition="year")
     df = pd.read_parquet(parquet)
     df["v"] = 0
-    od.push(df, "me/x", time_column="date")
+    od.push(df, "me/x", time_column="date", partition="year")
     _, out = run("gc", "me/x", "--older-than", "0s", "--dry-run")
     assert "would delete 2 shard(s)" in out
     _, out = run("gc", "me/x", "--older-than", "0s")
@@ -119,7 +121,7 @@ def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
 
 
 def test_append_from_the_cli(parquet: Path, tmp_path: Path) -> None:
-    od.push(parquet, "me/x", time_column="date")
+    od.push(parquet, "me/x", time_column="date", partition="year")
     day = tmp_path / "day.csv"
     pd.DataFrame({"date": [dt.date(2025, 1, 1)], "name": ["n"], "v": [1]}).to_parquet(
         day.with_suffix(".parquet")
@@ -134,7 +136,7 @@ def test_append_from_the_cli(parquet: Path, tmp_path: Path) -> None:
 def test_progress_callback_reports_transfers(parquet: Path, tmp_path: Path) -> None:
     events: list[tuple[str, int, int]] = []
     client = od.Client(store=tmp_path / "s", progress=lambda *e: events.append(e))
-    client.push(parquet, "me/x", time_column="date")
+    client.push(parquet, "me/x", time_column="date", partition="year")
     assert events[-1] == ("upload", 2, 2)
     events.clear()
     client.load("me/x")

@@ -29,7 +29,7 @@ def _shards(client: od.Client) -> list[str]:
 
 
 def test_flipped_bytes_are_detected(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     key = _shards(client)[-1]
     data, _ = client.store.get(key)
     broken = bytearray(data)
@@ -45,7 +45,7 @@ def test_flipped_bytes_are_detected(client: od.Client) -> None:
 
 
 def test_deleted_shard_is_reported(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     client.store.delete(_shards(client)[0])
     with pytest.raises(od.CorruptDataError, match="the shard is missing from the store") as info:
         client.load("me/prices", start="2019-06-01", end="2019-06-01")
@@ -54,7 +54,7 @@ def test_deleted_shard_is_reported(client: od.Client) -> None:
 
 
 def test_corrupt_scan_and_transient_corruption_is_retried(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     key = _shards(client)[-1]
     calls = {"n": 0}
     original = client.store.get
@@ -107,7 +107,7 @@ def _client_on(store: Store, client: od.Client) -> od.Client:
 
 
 def test_push_killed_before_the_manifest_leaves_the_old_version(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     before = client.load("me/prices")
 
     def crash() -> None:
@@ -116,21 +116,24 @@ def test_push_killed_before_the_manifest_leaves_the_old_version(client: od.Clien
     dying = _client_on(_Wrapped(client.store, crash), client)
     new = daily(("ZZZ",))
     with pytest.raises(KeyboardInterrupt):
-        dying.push(new, "me/prices", time_column="date")
+        dying.push(new, "me/prices", time_column="date", partition="year")
     pd.testing.assert_frame_equal(client.load("me/prices"), before)
     # The orphaned shards are garbage once the grace period has passed.
     assert client.gc("me/prices", older_than=timedelta(0), dry_run=True).deleted
 
 
 def test_two_concurrent_replaces_one_conflicts(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     other_done = threading.Event()
     first = daily(("AAA",))
     second = daily(("BBB",))
 
     def let_the_other_commit_first() -> None:
         t = threading.Thread(
-            target=lambda: (client.push(second, "me/prices", time_column="date"), other_done.set())
+            target=lambda: (
+                client.push(second, "me/prices", time_column="date", partition="year"),
+                other_done.set(),
+            )
         )
         t.start()
         t.join()
@@ -139,13 +142,13 @@ def test_two_concurrent_replaces_one_conflicts(client: od.Client) -> None:
     with pytest.raises(
         od.ConflictError, match="another publish committed first; nothing was changed"
     ):
-        slow.push(first, "me/prices", time_column="date")
+        slow.push(first, "me/prices", time_column="date", partition="year")
     assert other_done.is_set()
     assert set(client.load("me/prices")["symbol"]) == {"BBB"}
 
 
 def test_concurrent_appends_lose_no_rows(client: od.Client) -> None:
-    client.push(daily(("AAA",)), "me/prices", time_column="date")
+    client.push(daily(("AAA",)), "me/prices", time_column="date", partition="year")
 
     def row(day: dt.date, sym: str) -> pd.DataFrame:
         return pd.DataFrame({"date": [day], "symbol": [sym], "close": [1.0], "volume": [1]})
@@ -165,11 +168,11 @@ def test_concurrent_appends_lose_no_rows(client: od.Client) -> None:
 
 
 def test_gc_keeps_referenced_and_recent_shards(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     old = set(_shards(client))
     changed = daily()
     changed["close"] = 0.0
-    client.push(changed, "me/prices", time_column="date")
+    client.push(changed, "me/prices", time_column="date", partition="year")
     new = set(_shards(client))
     assert not old & new
     recent = client.gc("me/prices")  # default grace: everything is too recent
@@ -268,7 +271,7 @@ def test_store_errors_are_retried_then_unavailable(fault_proxy: _FaultProxy, s3_
     client = od.Client(
         store=S3CompatibleStore(bucket, endpoint=endpoint, retry_config=FAST_RETRIES)
     )
-    client.push(daily(("A",)), "me/prices", time_column="date")
+    client.push(daily(("A",)), "me/prices", time_column="date", partition="year")
     fault_proxy.fail_next = 2  # two 503s, then success: obstore's retries absorb them
     assert len(client.load("me/prices", start="2024-12-31")) == 1
     fault_proxy.fail_next = -1  # always failing

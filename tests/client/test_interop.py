@@ -19,7 +19,7 @@ def test_duckdb_reads_the_listed_shards(tmp_path, monkeypatch) -> None:  # type:
     """The DuckDB example of docs/consumer-guide.md, on the local store."""
     monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "store"))
     df = daily(("USD", "JPY"))
-    od.push(df, "ecb/fx", time_column="date")
+    od.push(df, "ecb/fx", time_column="date", partition="year")
     files = [urlparse(u.url).path for u in od.urls("ecb/fx", start="2024-01-01")]
     assert len(files) == 1
     got = duckdb.sql(
@@ -30,7 +30,7 @@ def test_duckdb_reads_the_listed_shards(tmp_path, monkeypatch) -> None:  # type:
 
 
 def test_presigned_urls_from_s3(s3_client: od.Client) -> None:
-    s3_client.push(daily(("A",)), "me/prices", time_column="date")
+    s3_client.push(daily(("A",)), "me/prices", time_column="date", partition="year")
     (url,) = s3_client.urls(
         "me/prices", start="2024-06-01", end="2024-06-30", signed=True, expires=timedelta(minutes=5)
     )
@@ -52,7 +52,12 @@ def test_presigned_urls_from_s3(s3_client: od.Client) -> None:
 
 def test_local_store_cannot_sign(tmp_path) -> None:  # type: ignore[no-untyped-def]
     client = od.Client(store=tmp_path)
-    client.push(pd.DataFrame({"date": [dt.date(2024, 1, 1)], "v": [1]}), "me/x", time_column="date")
+    client.push(
+        pd.DataFrame({"date": [dt.date(2024, 1, 1)], "v": [1]}),
+        "me/x",
+        time_column="date",
+        partition="year",
+    )
     import pytest
 
     with pytest.raises(NotImplementedError, match="cannot sign URLs"):

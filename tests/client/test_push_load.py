@@ -33,9 +33,9 @@ def daily(symbols: tuple[str, ...] = ("AAA", "BBB")) -> pd.DataFrame:
 
 def test_push_then_load_round_trip(client: od.Client) -> None:
     df = daily()
-    result = client.push(df, "me/prices", time_column="date")
+    result = client.push(df, "me/prices", time_column="date", partition="year")
     assert result.rows == len(df)
-    assert result.shards_written == 6  # one per year, chosen from size
+    assert result.shards_written == 6  # one per year
     assert result.shards_reused == 0
     assert (result.min_time, result.max_time) == ("2019-01-01", "2024-12-31")
     out = client.load("me/prices")
@@ -46,12 +46,12 @@ def test_push_then_load_round_trip(client: od.Client) -> None:
 
 def test_republish_of_unchanged_data_uploads_nothing(client: od.Client) -> None:
     df = daily()
-    client.push(df, "me/prices", time_column="date")
-    again = client.push(df, "me/prices", time_column="date")
+    client.push(df, "me/prices", time_column="date", partition="year")
+    again = client.push(df, "me/prices", time_column="date", partition="year")
     assert (again.shards_written, again.shards_reused) == (0, 6)
     changed = df.copy()
     changed.loc[changed["date"] == dt.date(2024, 6, 1), "close"] = -1.0
-    third = client.push(changed, "me/prices", time_column="date")
+    third = client.push(changed, "me/prices", time_column="date", partition="year")
     assert (third.shards_written, third.shards_reused) == (1, 5)
 
 
@@ -74,7 +74,7 @@ def test_republish_of_unchanged_data_uploads_nothing(client: od.Client) -> None:
 def test_start_end_are_inclusive_days(
     client: od.Client, start: object, end: object, first: dt.date, last: dt.date
 ) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     out = client.load("me/prices", start=start, end=end)
     assert out["date"].min() == first
     assert out["date"].max() == last
@@ -82,7 +82,7 @@ def test_start_end_are_inclusive_days(
 
 
 def test_only_overlapping_shards_are_fetched(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     fetched: list[str] = []
     original = client.store.get
 
@@ -101,7 +101,7 @@ def test_only_overlapping_shards_are_fetched(client: od.Client) -> None:
 
 
 def test_columns_and_filters(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     out = client.load(
         "me/prices",
         columns=["symbol", "close"],
@@ -118,7 +118,7 @@ def test_columns_and_filters(client: od.Client) -> None:
 
 
 def test_formats(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     assert isinstance(client.load("me/prices", format="polars"), pl.DataFrame)
     table = client.load("me/prices", format="arrow", start="2024-01-01")
     assert isinstance(table, pa.Table)
@@ -128,7 +128,7 @@ def test_formats(client: od.Client) -> None:
 
 
 def test_errors_name_the_fix(client: od.Client) -> None:
-    client.push(daily(), "me/prices", time_column="date")
+    client.push(daily(), "me/prices", time_column="date", partition="year")
     with pytest.raises(
         od.DatasetNotFound, match=r"dataset 'me/price' not found; did you mean 'me/prices'\?"
     ):
@@ -223,7 +223,7 @@ def test_append_touches_only_its_partition_and_dedupes(client: od.Client, tmp_pa
     yaml = tmp_path / "opendata.yaml"
     yaml.write_text(
         "id: me/prices\ntitle: Prices\ndescription: d\nlicense: MIT\nrepo: https://github.com/me/prices\n"
-        "source: {provider: Me}\ntime_column: date\nprimary_key: [date, symbol]\n"
+        "source: {provider: Me}\ntime_column: date\nprimary_key: [date, symbol]\npartition: year\n"
     )
     df = daily()
     client.push(df, "me/prices", metadata=yaml)
@@ -273,7 +273,7 @@ def test_info_search_list_and_index(client: od.Client, tmp_path) -> None:  # typ
 
 def test_module_functions_use_the_default_store(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "s"))
-    od.push(daily(("A",)), "me/x", time_column="date")
+    od.push(daily(("A",)), "me/x", time_column="date", partition="year")
     assert len(od.load("me/x", start="2024-12-01")) == 31
     assert (tmp_path / "s" / "datasets" / "me" / "x" / "manifest.json").is_file()
     assert [e.id for e in od.search("x")] == ["me/x"]
@@ -293,3 +293,10 @@ def test_default_store_is_under_opendata_home(tmp_path, monkeypatch) -> None:  #
     monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "env"))
     assert od.Client().store.url == str((tmp_path / "env").resolve())
     assert od.Client(store=tmp_path / "arg").store.url == str((tmp_path / "arg").resolve())
+
+
+def test_auto_partitioning_keeps_small_data_in_one_shard(client: od.Client) -> None:
+    result = client.push(daily(), "me/small", time_column="date")
+    assert (result.shards_written, result.shards_reused) == (1, 0)
+    assert [u.partition for u in client.urls("me/small")] == ["all"]
+    assert len(client.load("me/small", start="2024-01-01", end="2024-01-31")) == 62

@@ -7,13 +7,22 @@ import click
 __all__ = ["render"]
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    out = [(path, command)]
+def _sections(command: click.Command, name: str, parent: click.Context | None) -> list[str]:
+    # Contexts are chained like a real invocation, so inherited settings (-h) show as they do.
+    ctx = click.Context(
+        command,
+        parent=parent,
+        info_name=name,
+        terminal_width=100,
+        max_content_width=100,
+        **command.context_settings,
+    )
+    out = [f"## `{ctx.command_path}`", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
     if isinstance(command, click.Group):
-        for name in sorted(command.list_commands(click.Context(command))):
-            sub = command.get_command(click.Context(command), name)
+        for sub_name in sorted(command.list_commands(ctx)):
+            sub = command.get_command(ctx, sub_name)
             if sub is not None and not sub.hidden:
-                out += _walk(sub, [*path, name])
+                out += _sections(sub, sub_name, ctx)
     return out
 
 
@@ -21,23 +30,11 @@ def render() -> str:
     """The Markdown reference: one section per command with its ``--help`` text."""
     from opendata_cli.main import cli
 
-    parts = [
+    header = [
         "# CLI reference",
         "",
         "Generated from `od ... --help` by `uv run python scripts/gen_cli_reference.py`;",
         "a test fails when this file is out of date.",
         "",
     ]
-    for path, command in _walk(cli, ["od"]):
-        ctx = click.Context(
-            command, info_name=" ".join(path), terminal_width=100, max_content_width=100
-        )
-        parts += [
-            f"## `{' '.join(path)}`",
-            "",
-            "```text",
-            command.get_help(ctx).rstrip(),
-            "```",
-            "",
-        ]
-    return "\n".join(parts)
+    return "\n".join(header + _sections(cli, "od", None))

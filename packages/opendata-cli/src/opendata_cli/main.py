@@ -12,8 +12,10 @@ from typing import Any
 import click
 
 from opendata_cli.commands.data import gc, get, index, info, list_, push, registry, search
+from opendata_cli.commands.demo import demo
 from opendata_cli.commands.deploy import deploy
 from opendata_cli.commands.init import init
+from opendata_cli.commands.run import run
 from opendata_cli.commands.validate import validate
 
 __all__ = ["cli", "main"]
@@ -56,6 +58,8 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(init)
 cli.add_command(deploy)
+cli.add_command(run)
+cli.add_command(demo)
 for _command in (push, get, search, info, list_, gc, index, registry):
     cli.add_command(_command)
 

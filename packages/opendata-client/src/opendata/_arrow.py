@@ -29,6 +29,8 @@ ROW_GROUP_ROWS = 128 * 1024
 """Rows per Parquet row group: small enough to prune by statistics, large enough to compress."""
 AUTO_SHARD_BYTES = 1 << 30
 """In-memory bytes per year above which auto partitioning goes to months (and months to days)."""
+SMALL_TABLE_BYTES = 8 << 20
+"""Below this many in-memory bytes a dataset is one shard: one request beats pruning."""
 
 
 def to_table(data: Any) -> pa.Table:
@@ -105,10 +107,10 @@ Granularity = Literal["year", "month", "day", "none"]
 
 
 def choose_granularity(table: pa.Table, time_column: str) -> Granularity:
-    """Pick year, month or day shards from the data's size per period."""
+    """Pick one shard for small data, else year, month or day shards from the size per period."""
     col = table.column(time_column)
-    if len(col) == 0 or col.null_count == len(col):
-        return "year"
+    if table.nbytes < SMALL_TABLE_BYTES or len(col) == 0 or col.null_count == len(col):
+        return "none"
     years = max(1, len(pc.unique(pc.year(col))))
     per_year = table.nbytes / years
     if per_year <= AUTO_SHARD_BYTES:
