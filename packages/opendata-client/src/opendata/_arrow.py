@@ -89,14 +89,36 @@ def from_iso(text: str) -> date | datetime:
     return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    # Dictionary encoding pays for repeated values (strings, dates, categoricals); on continuous
+    # floats and ints it builds a dictionary as large as the data and doubles write time
+    # (measured in docs/benchmarks.md).
+    t = pa.types
+    return [
+        f.name
+        for f in schema
+        if t.is_string(f.type)
+        or t.is_large_string(f.type)
+        or t.is_binary(f.type)
+        or t.is_date(f.type)
+        or t.is_timestamp(f.type)
+        or t.is_boolean(f.type)
+        or t.is_dictionary(f.type)
+    ]
+
+
 def write_parquet(table: pa.Table) -> pa.Buffer:
     """Parquet bytes: zstd, statistics, page checksums (for verifiable ranged reads)."""
     sink = pa.BufferOutputStream()
+    floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
     pq.write_table(
         table,
         sink,
         compression="zstd",
         row_group_size=ROW_GROUP_ROWS,
+        use_dictionary=_dictionary_columns(table.schema),
+        # Byte-stream split makes floating-point columns compress markedly better under zstd.
+        use_byte_stream_split=floats or False,
         write_statistics=True,
         write_page_checksum=True,
     )
@@ -118,28 +140,34 @@ def choose_granularity(table: pa.Table, time_column: str) -> Granularity:
     return "month" if per_year / 12 <= AUTO_SHARD_BYTES else "day"
 
 
-def partition_labels(col: pa.ChunkedArray | pa.Array, granularity: Granularity) -> list[str]:
-    """One label per row: ``"2024"``, ``"2024-03"`` or ``"2024-03-01"``."""
-    if granularity == "none":
-        return ["all"] * len(col)
-    year = pc.year(col).to_numpy(zero_copy_only=False)
-    if granularity == "year":
-        return [f"{y:04d}" for y in year]
-    month = pc.month(col).to_numpy(zero_copy_only=False)
-    if granularity == "month":
-        return [f"{y:04d}-{m:02d}" for y, m in zip(year, month, strict=True)]
-    day = pc.day(col).to_numpy(zero_copy_only=False)
-    return [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(year, month, day, strict=True)]
+def partition_groups(
+    table: pa.Table, time_column: str | None, granularity: Granularity
+) -> list[tuple[str, pa.Table]]:
+    """Split a table *sorted by time* into one slice per partition.
 
+    Labels are ``"2024"``, ``"2024-03"``, ``"2024-03-01"`` or ``"all"``. Vectorised: no Python
+    work per row.
+    """
+    import numpy as np
 
-def split_sorted(table: pa.Table, labels: list[str]) -> list[tuple[str, pa.Table]]:
-    """Split a table sorted by time into contiguous runs of equal label."""
-    out: list[tuple[str, pa.Table]] = []
-    start = 0
-    for i in range(1, len(labels) + 1):
-        if i == len(labels) or labels[i] != labels[start]:
-            out.append((labels[start], table.slice(start, i - start)))
-            start = i
+    if time_column is None or granularity == "none" or table.num_rows == 0:
+        return [("all", table)]
+    col = table.column(time_column)
+    key = pc.year(col).to_numpy(zero_copy_only=False).astype(np.int64) * 10000
+    if granularity in ("month", "day"):
+        key += pc.month(col).to_numpy(zero_copy_only=False).astype(np.int64) * 100
+    if granularity == "day":
+        key += pc.day(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    ends = np.append(starts[1:], len(key))
+    out = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        k = int(key[a])
+        y, m, d = k // 10000, k // 100 % 100, k % 100
+        label = {"year": f"{y:04d}", "month": f"{y:04d}-{m:02d}"}.get(
+            granularity, f"{y:04d}-{m:02d}-{d:02d}"
+        )
+        out.append((label, table.slice(a, b - a)))
     return out
 
 

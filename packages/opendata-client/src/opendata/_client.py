@@ -348,37 +348,24 @@ class Client:
 
         carried: list[Shard] = []
         groups: list[tuple[str, pa.Table]]
+        read_cache: dict[str, pa.Table] = {}
         if mode == "append" and previous is not None:
-            table = self._fit_schema(ds, table, previous)
-            labels = (
-                ar.partition_labels(table.column(tc), granularity)
-                if tc
-                else ["all"] * table.num_rows
-            )
-            touched = sorted(set(labels))
+            table = self._fit_schema(ds, table, previous, read_cache)
             by_label: dict[str, list[Shard]] = {}
             for s in previous.shards:
                 by_label.setdefault(s.partition, []).append(s)
-            carried = [s for s in previous.shards if s.partition not in set(touched)]
+            new_groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
+            touched = {label for label, _ in new_groups}
+            carried = [s for s in previous.shards if s.partition not in touched]
             groups = []
-            import pyarrow.compute as pc
-
-            label_arr = pa.array(labels)
-            for label in touched:
-                new_rows = table.filter(pc.equal(label_arr, label))
-                old = [self._read_table(ds, s) for s in by_label.get(label, [])]
+            for label, new_rows in new_groups:
+                old = [self._read_table(ds, s, cache=read_cache) for s in by_label.get(label, [])]
                 merged = pa.concat_tables([*(t.cast(new_rows.schema) for t in old), new_rows])
                 if primary_key:
                     merged = _dedupe_last(merged, primary_key)
                 groups.append((label, _sort(merged, tc, primary_key)))
         else:
-            table = _sort(table, tc, primary_key)
-            labels = (
-                ar.partition_labels(table.column(tc), granularity)
-                if tc
-                else ["all"] * table.num_rows
-            )
-            groups = ar.split_sorted(table, labels)
+            groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
 
         reusable = {s.sha256 for s in previous.shards} if previous else set()
         written = 0
@@ -454,7 +441,9 @@ class Client:
             max_time=manifest.max_time,
         )
 
-    def _fit_schema(self, ds: DatasetId, table: pa.Table, previous: Manifest) -> pa.Table:
+    def _fit_schema(
+        self, ds: DatasetId, table: pa.Table, previous: Manifest, cache: dict[str, pa.Table]
+    ) -> pa.Table:
         names = [f.name for f in previous.schema]
         missing = [n for n in names if n not in table.column_names]
         extra = [n for n in table.column_names if n not in names]
@@ -469,7 +458,9 @@ class Client:
             )
         table = table.select(names)
         target = (
-            self._read_table(ds, previous.shards[-1]).schema if previous.shards else table.schema
+            self._read_table(ds, previous.shards[-1], cache=cache).schema
+            if previous.shards
+            else table.schema
         )
         try:
             return table.cast(target)
@@ -479,15 +470,18 @@ class Client:
             ) from None
 
     def _read_table(
-        self, ds: DatasetId, shard: Shard, columns: Sequence[str] | None = None, filters: Any = None
+        self, ds: DatasetId, shard: Shard, *, cache: dict[str, pa.Table] | None = None
     ) -> pa.Table:
+        """A whole shard, verified; ``cache`` (by sha256) avoids reading it twice in one push."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        data = self._fetch(ds, shard)
-        return pq.read_table(
-            pa.BufferReader(data), columns=list(columns) if columns else None, filters=filters
-        )
+        if cache is not None and shard.sha256 in cache:
+            return cache[shard.sha256]
+        table = pq.read_table(pa.BufferReader(self._fetch(ds, shard)))
+        if cache is not None:
+            cache[shard.sha256] = table
+        return table
 
     def _write_metadata(
         self,
