@@ -1,0 +1,1066 @@
+"""Load and push benchmark: ``od.load`` / ``od.push`` against plain Parquet readers.
+
+One command, no network beyond 127.0.0.1::
+
+    uv run python benchmarks/bench_load.py            # >= 2M rows, ~550 symbols x 10 years
+    uv run python benchmarks/bench_load.py --quick    # ~300k rows, a smoke run
+    uv run python benchmarks/bench_load.py --rows 5000000 --repeats 5
+
+What it does (docs/benchmarks.md has the results and the caveats):
+
+1. Generates a deterministic daily OHLCV panel (numpy seed) over ten years and caches it as one
+   zstd Parquet file under ``benchmarks/.data/`` (that file is also the "one big file" baseline).
+2. Starts moto's S3 server and a counting reverse proxy in two child processes (so neither shares
+   the benchmark's GIL). Every S3 client talks to the proxy, which counts requests and body bytes
+   in both directions: bytes transferred are measured, not estimated.
+3. Times ``od.load`` (full, one year, two columns, one year x two columns) against (a) obstore GET
+   of the single file + pyarrow + to_pandas, (b) pandas.read_parquet via s3fs, (c) polars
+   scan_parquet, (d) pyarrow's S3FileSystem + pq.read_table -- on moto and on a local folder.
+4. Times ``od.push`` of the whole table against pq.write_table (zstd) + one put, and a one-day
+   ``mode="append"``.
+5. Prints one table and the targets with PASS/FAIL; writes the numbers as JSON to
+   ``benchmarks/.data/last-results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA_DIR = HERE / ".data"
+GENERATOR_VERSION = 1
+SEED = 20261125
+FIRST_DAY = date(2015, 7, 1)
+N_DAYS = 3653  # 2015-07-01 .. 2025-06-30: ten years, so the last year partition is a half year
+YEAR_START, YEAR_END = date(2023, 1, 1), date(2023, 12, 31)
+TWO_COLUMNS = ["date", "close"]
+ROW_GROUP_ROWS = 128 * 1024  # same row-group size as the client's shards (fair pruning)
+BUCKET = "bench"
+ACCESS_KEY, SECRET_KEY, REGION = "benchkey", "benchsecret", "us-east-1"
+STATS_PATH = "/__proxy__/stats"
+CHILD_START_TIMEOUT = 60.0
+CASE_BUDGET_S = 45.0  # per measured case: stop repeating (after >= 1 timed run) beyond this
+
+# Targets (docs/benchmarks.md): measured on moto through the proxy.
+TARGET_YEAR_SPEEDUP = 4.0
+TARGET_YEAR_BYTES = 1.1
+TARGET_COLS_SPEEDUP = 5.0
+TARGET_FULL_VS_RAW = 1.1
+TARGET_PUSH_VS_RAW = 1.25
+
+
+# ---------------------------------------------------------------------------------------------
+# Child processes: moto and the counting proxy (top-level functions, started with "spawn")
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+}
+
+
+def _moto_child(conn: Any) -> None:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log on the console
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _host, port = server.get_host_and_port()
+    conn.send(port)
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()  # "stop", or EOF when the parent is gone
+    server.stop()
+
+
+def _proxy_child(upstream_port: int, conn: Any) -> None:
+    lock = threading.Lock()
+    counts: dict[str, Any] = {"requests": 0, "bytes_down": 0, "bytes_up": 0, "methods": {}}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        timeout = 300
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self._proxy()
+
+        do_HEAD = do_PUT = do_POST = do_DELETE = do_GET  # noqa: N815
+
+        def _upstream(self) -> http.client.HTTPConnection:
+            c = getattr(self, "_conn", None)
+            if c is None:
+                c = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=300)
+                self._conn = c
+            return c
+
+        def _read_body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                parts = []
+                for _ in range(10_000_000):  # bounded: one iteration per chunk
+                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        for _ in range(1000):  # trailers, up to the blank line
+                            if self.rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                                break
+                        break
+                    parts.append(self.rfile.read(size))
+                    self.rfile.readline(65537)
+                return b"".join(parts)
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def _stats(self) -> None:
+            with lock:
+                body = json.dumps(counts).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _proxy(self) -> None:
+            if self.path == STATS_PATH:
+                self._stats()
+                return
+            body = self._read_body()
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(body))))
+            resp = None
+            for attempt in range(2):  # a stale keep-alive connection gets one retry
+                c = self._upstream()
+                try:
+                    c.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                    for k, v in headers:
+                        c.putheader(k, v)
+                    c.endheaders(body or None)
+                    resp = c.getresponse()
+                    break
+                except (OSError, http.client.HTTPException):
+                    c.close()
+                    self._conn = None
+                    if attempt:
+                        self.send_error(502)
+                        return
+            assert resp is not None
+            self.send_response_only(resp.status, resp.reason)
+            length = resp.getheader("Content-Length")
+            for k, v in resp.getheaders():
+                if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            sent = 0
+            if self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200:
+                if length is not None:
+                    self.send_header("Content-Length", length)
+                self.end_headers()
+                resp.read()
+            elif length is not None:
+                self.send_header("Content-Length", length)
+                self.end_headers()
+                for _ in range(1 << 20):  # bounded: 1 MiB per iteration, up to 1 TiB
+                    chunk = resp.read(1 << 20)
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            else:
+                data = resp.read()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                sent = len(data)
+            if resp.will_close:
+                self._upstream().close()
+                self._conn = None
+            with lock:
+                counts["requests"] += 1
+                counts["bytes_up"] += len(body)
+                counts["bytes_down"] += sent
+                m = counts["methods"]
+                m[self.command] = m.get(self.command, 0) + 1
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn.send(server.server_address[1])
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()
+    server.shutdown()
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What went through the proxy."""
+
+    requests: int = 0
+    bytes_down: int = 0
+    bytes_up: int = 0
+    methods: dict[str, int] = field(default_factory=dict)
+
+    def __sub__(self, other: Traffic) -> Traffic:
+        keys = set(self.methods) | set(other.methods)
+        return Traffic(
+            self.requests - other.requests,
+            self.bytes_down - other.bytes_down,
+            self.bytes_up - other.bytes_up,
+            {k: self.methods.get(k, 0) - other.methods.get(k, 0) for k in sorted(keys)},
+        )
+
+
+class Servers:
+    """moto + the counting proxy, each in a child process; stopped on exit."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._procs: list[tuple[Any, Any]] = []
+        moto_port = self._start(ctx, _moto_child, ())
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        proxy_port = self._start(ctx, _proxy_child, (moto_port,))
+        self.port = proxy_port
+        self.url = f"http://127.0.0.1:{proxy_port}"
+
+    def _start(self, ctx: Any, target: Callable[..., None], args: tuple[Any, ...]) -> int:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=target, args=(*args, child), daemon=True)
+        proc.start()
+        self._procs.append((proc, parent))
+        if not parent.poll(CHILD_START_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"{target.__name__} did not start in {CHILD_START_TIMEOUT:.0f}s")
+        return int(parent.recv())
+
+    def traffic(self) -> Traffic:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("GET", STATS_PATH)
+            data = json.loads(c.getresponse().read())
+        finally:
+            c.close()
+        return Traffic(data["requests"], data["bytes_down"], data["bytes_up"], data["methods"])
+
+    def create_bucket(self, name: str) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("PUT", f"/{name}", body=b"")
+            resp = c.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"creating bucket {name}: HTTP {resp.status}")
+        finally:
+            c.close()
+
+    def stop(self) -> None:
+        for proc, parent in reversed(self._procs):
+            with contextlib.suppress(OSError, BrokenPipeError):
+                parent.send("stop")
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+        self._procs.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def generate(rows: int) -> tuple[Any, Path]:
+    """The OHLCV panel (cached): ten years of days x ceil(rows / days) symbols."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n_sym = max(1, math.ceil(rows / N_DAYS))
+    path = DATA_DIR / f"ohlcv-v{GENERATOR_VERSION}-{N_DAYS}d-{n_sym}s-seed{SEED}.parquet"
+    if path.is_file():
+        return pq.read_table(path), path
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(SEED)
+    symbols = _symbols(rng, n_sym)
+    p0 = np.exp(rng.normal(3.5, 1.0, n_sym))
+    returns = rng.normal(0.0003, 0.02, (N_DAYS, n_sym))
+    close = p0 * np.exp(np.cumsum(returns, axis=0))
+    prev = np.vstack([p0[None, :], close[:-1]])
+    open_ = prev * np.exp(rng.normal(0.0, 0.005, (N_DAYS, n_sym)))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0.0, 0.01, (N_DAYS, n_sym))))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0.0, 0.01, (N_DAYS, n_sym))))
+    volume = rng.lognormal(12.0, 1.0, (N_DAYS, n_sym)).astype(np.int64)
+    first = (FIRST_DAY - date(1970, 1, 1)).days
+    days = np.arange(first, first + N_DAYS, dtype=np.int32)
+    table = pa.table(
+        {
+            "date": pa.array(np.repeat(days, n_sym), pa.int32()).cast(pa.date32()),
+            "symbol": pa.array(symbols).take(pa.array(np.tile(np.arange(n_sym), N_DAYS))),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": volume.ravel(),
+        }
+    )
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    os.replace(tmp, path)
+    print(f"generated {table.num_rows:,} rows in {time.perf_counter() - t0:.1f}s -> {path}")
+    return table, path
+
+
+def _symbols(rng: Any, n: int) -> list[str]:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out: set[str] = set()
+    for _ in range(n * 100):  # bounded
+        if len(out) == n:
+            break
+        k = int(rng.integers(3, 6))
+        out.add("".join(letters[int(i)] for i in rng.integers(0, 26, k)))
+    return sorted(out)
+
+
+def one_day(table: Any, day: date, seed: int) -> Any:
+    """One new day of rows, same symbols, prices near the last close."""
+    import numpy as np
+    import pyarrow as pa
+
+    symbols = table.column("symbol").slice(table.num_rows - _n_symbols(table)).combine_chunks()
+    n = len(symbols)
+    rng = np.random.default_rng(seed)
+    close = np.exp(rng.normal(3.5, 1.0, n))
+    open_ = close * np.exp(rng.normal(0.0, 0.005, n))
+    return pa.table(
+        {
+            "date": pa.array([day] * n, pa.date32()),
+            "symbol": symbols,
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.01,
+            "low": np.minimum(open_, close) * 0.99,
+            "close": close,
+            "volume": rng.lognormal(12.0, 1.0, n).astype(np.int64),
+        }
+    ).cast(table.schema)
+
+
+def _n_symbols(table: Any) -> int:
+    return table.num_rows // N_DAYS
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Row:
+    """One measured case."""
+
+    store: str
+    case: str
+    method: str
+    times: list[float]
+    traffic: Traffic | None = None
+    rows: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+class Bench:
+    """Runs cases: one warm-up (not counted), then up to ``repeats`` timed runs (median)."""
+
+    def __init__(self, servers: Servers | None, repeats: int, budget: float) -> None:
+        self.servers = servers
+        self.repeats = repeats
+        self.budget = budget
+        self.rows: list[Row] = []
+
+    def run(
+        self,
+        store: str,
+        case: str,
+        method: str,
+        fn: Callable[[int], Any],
+        *,
+        expect_rows: int | None = None,
+        expect_cols: list[str] | None = None,
+    ) -> Row:
+        """One method alone (see :meth:`run_group`)."""
+        return self.run_group(
+            store, case, [(method, fn)], expect_rows=expect_rows, expect_cols=expect_cols
+        )[0]
+
+    def run_group(
+        self,
+        store: str,
+        case: str,
+        methods: list[tuple[str, Callable[[int], Any]]],
+        *,
+        expect_rows: int | None = None,
+        expect_cols: list[str] | None = None,
+    ) -> list[Row]:
+        """Time several methods of one case round-robin, so a load spike hits them alike.
+
+        Each ``fn(i)`` gets its run number (0 is the warm-up, not counted): pushes use it for a
+        fresh dataset id. Stops repeating after ``budget`` seconds (at least one timed run).
+        """
+        counted = store == "s3" and self.servers is not None
+        times: dict[str, list[float]] = {m: [] for m, _ in methods}
+        traffic: dict[str, Traffic | None] = {m: None for m, _ in methods}
+        results: dict[str, Any] = {}
+        started = time.perf_counter()
+        for i in range(self.repeats + 1):
+            for method, fn in methods:
+                before = self.servers.traffic() if counted and self.servers else None
+                t0 = time.perf_counter()
+                results[method] = fn(i)
+                dt = time.perf_counter() - t0
+                if before is not None and self.servers is not None:
+                    traffic[method] = self.servers.traffic() - before
+                if i > 0:
+                    times[method].append(dt)
+            if i > 0 and time.perf_counter() - started > self.budget:
+                break
+        rows = []
+        for method, _ in methods:
+            result = results[method]
+            n_rows = None
+            if hasattr(result, "shape") and hasattr(result, "columns"):
+                n_rows = int(result.shape[0])
+                where = f"{store}/{case}/{method}"
+                if expect_rows is not None and n_rows != expect_rows:
+                    raise AssertionError(f"{where}: {n_rows} rows, want {expect_rows}")
+                if expect_cols is not None and sorted(result.columns) != sorted(expect_cols):
+                    raise AssertionError(f"{where}: columns {list(result.columns)}")
+            row = Row(store, case, method, times[method], traffic[method], n_rows)
+            if isinstance(result, dict):
+                row.extra = dict(result)
+            self.rows.append(row)
+            rows.append(row)
+            t = traffic[method]
+            mb = f"{t.bytes_down / 1e6:8.1f} MB down" if t else ""
+            up = f"{t.bytes_up / 1e6:7.1f} MB up" if t and t.bytes_up else ""
+            print(
+                f"  {store:5} {case:19} {method:31} {row.median:8.3f}s (n={len(row.times)})"
+                f" {mb} {up}",
+                flush=True,
+            )
+        return rows
+
+    def get(self, store: str, case: str, method: str) -> Row | None:
+        for r in self.rows:
+            if (r.store, r.case, r.method) == (store, case, method):
+                return r
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The cases
+
+
+CASES: list[tuple[str, tuple[date, date] | None, list[str] | None]] = [
+    ("full", None, None),
+    ("one year", (YEAR_START, YEAR_END), None),
+    ("two columns", None, TWO_COLUMNS),
+    ("one year x two cols", (YEAR_START, YEAR_END), TWO_COLUMNS),
+]
+
+M_OD = "od.load"
+M_A = "(a) obstore GET + pyarrow"
+M_B = "(b) pandas.read_parquet+s3fs"
+M_C = "(c) polars scan_parquet"
+M_D = "(d) pyarrow S3FileSystem"
+M_B_LOCAL = "(b) pandas.read_parquet"
+M_D_LOCAL = "(d) pyarrow pq.read_table"
+
+
+def _pa_filters(rng: tuple[date, date] | None) -> list[tuple[str, str, date]] | None:
+    if rng is None:
+        return None
+    return [("date", ">=", rng[0]), ("date", "<=", rng[1])]
+
+
+def bench_loads(
+    bench: Bench,
+    store: str,
+    client: Any,
+    dataset: str,
+    raw_get: Callable[[], Any],
+    pandas_source: str,
+    pandas_options: dict[str, Any] | None,
+    polars_source: str,
+    polars_options: dict[str, Any] | None,
+    pyarrow_path: str,
+    pyarrow_fs: Any,
+    n_rows: int,
+    year_rows: int,
+    all_cols: list[str],
+) -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for case, rng, cols in CASES:
+        want_rows = year_rows if rng else n_rows
+        want_cols = cols or all_cols
+        filters = _pa_filters(rng)
+        start, end = (rng[0].isoformat(), rng[1].isoformat()) if rng else (None, None)
+
+        def od_load(
+            _i: int, start: str | None = start, end: str | None = end, cols: Any = cols
+        ) -> Any:
+            return client.load(dataset, start=start, end=end, columns=cols)
+
+        def raw(_i: int, cols: Any = cols, filters: Any = filters) -> Any:
+            data = raw_get()
+            return pq.read_table(pa.BufferReader(data), columns=cols, filters=filters).to_pandas()
+
+        def pandas_read(_i: int, cols: Any = cols, filters: Any = filters) -> Any:
+            kw: dict[str, Any] = {"columns": cols, "filters": filters}
+            if pandas_options is not None:
+                kw["storage_options"] = pandas_options
+            return pd.read_parquet(pandas_source, **kw)
+
+        def polars_read(_i: int, cols: Any = cols, rng: Any = rng) -> Any:
+            lf = pl.scan_parquet(polars_source, storage_options=polars_options)
+            if rng is not None:
+                lf = lf.filter(pl.col("date").is_between(rng[0], rng[1]))
+            if cols is not None:
+                lf = lf.select(cols)
+            return lf.collect().to_pandas()
+
+        def pyarrow_read(_i: int, cols: Any = cols, filters: Any = filters) -> Any:
+            return pq.read_table(
+                pyarrow_path, filesystem=pyarrow_fs, columns=cols, filters=filters
+            ).to_pandas()
+
+        local = store == "local"
+        methods = [
+            (M_OD, od_load),
+            (M_A, raw),
+            (M_B_LOCAL if local else M_B, pandas_read),
+            (M_C, polars_read),
+            (M_D_LOCAL if local else M_D, pyarrow_read),
+        ]
+        bench.run_group(store, case, methods, expect_rows=want_rows, expect_cols=want_cols)
+
+
+def bench_floor(bench: Bench, single: bytes, shard: bytes) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def full(_i: int) -> Any:
+        return pq.read_table(pa.BufferReader(single)).to_pandas()
+
+    def year_shard(_i: int) -> Any:
+        return pq.read_table(pa.BufferReader(shard)).to_pandas()
+
+    def year_single(_i: int) -> Any:
+        f = _pa_filters((YEAR_START, YEAR_END))
+        return pq.read_table(pa.BufferReader(single), filters=f).to_pandas()
+
+    bench.run("mem", "full", "decode floor (single file)", full)
+    bench.run_group(
+        "mem",
+        "one year",
+        [
+            ("decode floor (2023 shard)", year_shard),
+            ("decode floor (single, filtered)", year_single),
+        ],
+    )
+
+
+M_PUSH = "od.push"
+M_RAW_PUSH = "pq.write_table(zstd) + 1 put"
+M_APPEND = "od.push(mode='append') 1 day"
+
+
+def bench_push(
+    bench: Bench,
+    store: str,
+    client: Any,
+    table: Any,
+    raw_put: Callable[[str, Any], None],
+    prefix: str,
+) -> str:
+    """Push the whole table (fresh id per run) and the raw baseline; returns the last id."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    last: list[str] = []
+
+    def od_push(i: int) -> dict[str, Any]:
+        ds = f"bench/{prefix}-{i}"
+        r = client.push(table, ds, time_column="date")
+        last[:] = [ds]
+        return {"shards_written": r.shards_written, "shards_reused": r.shards_reused}
+
+    def raw(i: int) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        raw_put(f"raw-push/{prefix}-{i}.parquet", sink.getvalue())
+
+    bench.run_group(store, "push whole table", [(M_PUSH, od_push), (M_RAW_PUSH, raw)])
+    return last[0]
+
+
+def _zero_copy(buf: Any) -> Any:
+    """A pyarrow Buffer as something obstore.put accepts, without copying it."""
+    import numpy as np
+
+    return np.frombuffer(buf, dtype=np.uint8)
+
+
+def bench_append(bench: Bench, store: str, client: Any, table: Any, dataset: str) -> None:
+    last_day = FIRST_DAY + timedelta(days=N_DAYS - 1)
+    results: list[dict[str, Any]] = []
+
+    def append(i: int) -> dict[str, Any]:
+        day = one_day(table, last_day + timedelta(days=i + 1), SEED + i + 1)
+        r = client.push(day, dataset, mode="append", time_column="date")
+        out = {"shards_written": r.shards_written, "shards_reused": r.shards_reused}
+        results.append(out)
+        return out
+
+    row = bench.run(store, "append one day", M_APPEND, append)
+    row.extra["all_runs"] = results
+    row.extra["day_rows"] = _n_symbols(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def machine_info() -> dict[str, str]:
+    import importlib.metadata as md
+
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for pkg in (
+        "opendata-client",
+        "pyarrow",
+        "pandas",
+        "polars",
+        "numpy",
+        "obstore",
+        "s3fs",
+        "moto",
+    ):
+        with contextlib.suppress(md.PackageNotFoundError):
+            info[pkg] = md.version(pkg)
+    return info
+
+
+def _fmt_bytes(t: Traffic | None) -> tuple[str, str, str]:
+    if t is None:
+        return "-", "-", "-"
+    return f"{t.bytes_down / 1e6:.1f}", f"{t.bytes_up / 1e6:.1f}", str(t.requests)
+
+
+def print_table(bench: Bench) -> list[str]:
+    """One table: every case, with od's speed-up over each baseline of the same store/case."""
+    header = (
+        f"{'store':6} {'case':20} {'method':32} {'median s':>9} {'n':>2} "
+        f"{'MB down':>8} {'MB up':>7} {'req':>5} {'od speed-up':>12}"
+    )
+    lines = [header, "-" * len(header)]
+    prev = None
+    for r in bench.rows:
+        if prev is not None and (prev.store, prev.case) != (r.store, r.case):
+            lines.append("")
+        prev = r
+        od = None
+        if r.store in ("s3", "local"):
+            od_method = {"push whole table": M_PUSH}.get(r.case, M_OD)
+            od = bench.get(r.store, r.case, od_method)
+        ratio = ""
+        if od is not None and od is not r and r.case != "append one day":
+            ratio = f"{r.median / od.median:.2f}x"
+        down, up, req = _fmt_bytes(r.traffic)
+        extra = ""
+        if "shards_written" in r.extra:
+            extra = (
+                f"  shards written/reused {r.extra['shards_written']}/{r.extra['shards_reused']}"
+            )
+        lines.append(
+            f"{r.store:6} {r.case:20} {r.method:32} {r.median:9.3f} {len(r.times):>2} "
+            f"{down:>8} {up:>7} {req:>5} {ratio:>12}{extra}"
+        )
+    lines.append("")
+    lines.append(
+        "od speed-up = baseline median / od median of the same store and case (> 1: od is "
+        "faster); MB down/up and req are counted by the proxy (last timed run)."
+    )
+    print("\n".join(lines))
+    return lines
+
+
+def evaluate_targets(bench: Bench, year_shard_bytes: int) -> list[tuple[str, str, bool]]:
+    def med(store: str, case: str, method: str) -> float:
+        r = bench.get(store, case, method)
+        assert r is not None, (store, case, method)
+        return r.median
+
+    out: list[tuple[str, str, bool]] = []
+    s = med("s3", "one year", M_B) / med("s3", "one year", M_OD)
+    out.append(
+        (
+            f"one year of ten >= {TARGET_YEAR_SPEEDUP:g}x faster than pandas+s3fs",
+            f"{s:.2f}x",
+            s >= TARGET_YEAR_SPEEDUP,
+        )
+    )
+    od_year = bench.get("s3", "one year", M_OD)
+    assert od_year is not None
+    assert od_year.traffic is not None
+    b = od_year.traffic.bytes_down / year_shard_bytes
+    out.append(
+        (
+            f"one year of ten <= {TARGET_YEAR_BYTES:g}x the bytes of its shard(s)",
+            f"{od_year.traffic.bytes_down:,} B / {year_shard_bytes:,} B = {b:.3f}x",
+            b <= TARGET_YEAR_BYTES,
+        )
+    )
+    s = med("s3", "two columns", M_B) / med("s3", "two columns", M_OD)
+    out.append(
+        (
+            f"two columns >= {TARGET_COLS_SPEEDUP:g}x faster than pandas+s3fs",
+            f"{s:.2f}x",
+            s >= TARGET_COLS_SPEEDUP,
+        )
+    )
+    s = med("s3", "full", M_OD) / med("s3", "full", M_A)
+    out.append(
+        (
+            f"full load <= {TARGET_FULL_VS_RAW:g}x (a) obstore GET + pyarrow",
+            f"{s:.2f}x ({med('s3', 'full', M_OD):.3f}s vs {med('s3', 'full', M_A):.3f}s)",
+            s <= TARGET_FULL_VS_RAW,
+        )
+    )
+    s = med("s3", "push whole table", M_PUSH) / med("s3", "push whole table", M_RAW_PUSH)
+    out.append(
+        (
+            f"push <= {TARGET_PUSH_VS_RAW:g}x raw write + put",
+            f"{s:.2f}x ({med('s3', 'push whole table', M_PUSH):.3f}s vs "
+            f"{med('s3', 'push whole table', M_RAW_PUSH):.3f}s)",
+            s <= TARGET_PUSH_VS_RAW,
+        )
+    )
+    ap = bench.get("s3", "append one day", M_APPEND)
+    assert ap is not None
+    written = [r["shards_written"] for r in ap.extra.get("all_runs", [])]
+    up = ap.traffic.bytes_up if ap.traffic else 0
+    out.append(
+        (
+            "one-day append uploads one partition",
+            f"shards written per run {written}, {up:,} B uploaded (last run)",
+            bool(written) and all(w == 1 for w in written),
+        )
+    )
+    return out
+
+
+def local_ratios(bench: Bench) -> list[str]:
+    """The same ratios on the local folder (for information; the targets are for S3)."""
+
+    def med(case: str, method: str) -> float | None:
+        r = bench.get("local", case, method)
+        return r.median if r else None
+
+    lines = []
+    pairs = [
+        ("one year: pandas / od", "one year", M_B_LOCAL, M_OD),
+        ("two columns: pandas / od", "two columns", M_B_LOCAL, M_OD),
+        ("full: od / (a)", "full", M_OD, M_A),
+        ("push: od / raw", "push whole table", M_PUSH, M_RAW_PUSH),
+    ]
+    for label, case, num, den in pairs:
+        a, b = med(case, num), med(case, den)
+        if a is not None and b:
+            lines.append(f"  local {label}: {a / b:.2f}x")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000, help="at least this many rows")
+    parser.add_argument("--quick", action="store_true", help="~300k rows, 2 repeats")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (5)")
+    parser.add_argument(
+        "--json", type=Path, default=DATA_DIR / "last-results.json", help="write results here"
+    )
+    args = parser.parse_args(argv)
+    rows = 300_000 if args.quick and args.rows == 2_000_000 else args.rows
+    repeats = args.repeats or (2 if args.quick else 5)
+    if repeats < 1 or rows < N_DAYS:
+        parser.error(f"--repeats must be >= 1 and --rows >= {N_DAYS}")
+
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(var, None)
+
+    started = time.perf_counter()
+    info = machine_info()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+
+    table, single_path = generate(rows)
+    n_rows = table.num_rows
+    n_sym = _n_symbols(table)
+    year_rows = 365 * n_sym
+    all_cols = table.column_names
+    single = single_path.read_bytes()
+    print(
+        f"dataset: {n_rows:,} rows = {N_DAYS} days x {n_sym} symbols, "
+        f"{FIRST_DAY} .. {FIRST_DAY + timedelta(days=N_DAYS - 1)}; single zstd file "
+        f"{len(single) / 1e6:.1f} MB ({single_path.name})",
+        flush=True,
+    )
+
+    servers = Servers()
+    try:
+        with tempfile.TemporaryDirectory(prefix="od-bench-") as tmp:
+            report = run_all(
+                servers, Path(tmp), table, single, single_path, n_rows, year_rows, all_cols, repeats
+            )
+    finally:
+        servers.stop()
+
+    bench, year_shard_bytes, shard_info = report
+    print()
+    print_table(bench)
+    print()
+    targets = evaluate_targets(bench, year_shard_bytes)
+    print("targets (moto S3 through the counting proxy):")
+    for name, measured, ok in targets:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {measured}")
+    print("same ratios on the local folder (information):")
+    print("\n".join(local_ratios(bench)))
+    elapsed = time.perf_counter() - started
+    print(f"\ntotal {elapsed:.0f}s; machine: {info['cpu']}, {info['cores']} cores, {info['date']}")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "machine": info,
+        "dataset": {
+            "rows": n_rows,
+            "symbols": n_sym,
+            "days": N_DAYS,
+            "single_file_bytes": len(single),
+            "shards": shard_info,
+        },
+        "repeats": repeats,
+        "elapsed_s": elapsed,
+        "rows": [
+            {**asdict(r), "median": r.median, "traffic": asdict(r.traffic) if r.traffic else None}
+            for r in bench.rows
+        ],
+        "targets": [{"target": n, "measured": m, "pass": ok} for n, m, ok in targets],
+    }
+    args.json.write_text(json.dumps(payload, indent=2, default=str))
+    print(f"results: {args.json}")
+    return 0 if all(ok for _, _, ok in targets) else 1
+
+
+def run_all(
+    servers: Servers,
+    tmp: Path,
+    table: Any,
+    single: bytes,
+    single_path: Path,
+    n_rows: int,
+    year_rows: int,
+    all_cols: list[str],
+    repeats: int,
+) -> tuple[Bench, int, list[dict[str, Any]]]:
+    import obstore
+    import pyarrow.fs as pafs
+    from obstore.store import LocalStore as ObLocalStore
+    from obstore.store import S3Store
+
+    from opendata import Client, LocalStore, S3CompatibleStore
+
+    bench = Bench(servers, repeats, CASE_BUDGET_S)
+    servers.create_bucket(BUCKET)
+    host_port = servers.url.removeprefix("http://")
+
+    # --- S3 (moto through the proxy) -----------------------------------------------------
+    raw_s3 = S3Store(
+        BUCKET,
+        endpoint=servers.url,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        region=REGION,
+        virtual_hosted_style_request=False,
+        client_options={"allow_http": True},
+    )
+    single_key = "single/ohlcv.parquet"
+    obstore.put(raw_s3, single_key, single)
+    s3_client = Client(store=S3CompatibleStore(BUCKET, endpoint=servers.url), prefix="od")
+    dataset = "bench/ohlcv"
+    setup = s3_client.push(table, dataset, time_column="date")
+    print(f"setup: {setup}", flush=True)
+    shards = s3_client.urls(dataset)
+    shard_info = [{"partition": s.partition, "rows": s.rows, "bytes": s.bytes} for s in shards]
+    year_urls = s3_client.urls(dataset, start=YEAR_START.isoformat(), end=YEAR_END.isoformat())
+    year_shard_bytes = sum(u.bytes for u in year_urls)
+    year_shard_key = year_urls[0].url.removeprefix(f"s3://{BUCKET}/")
+    year_shard = bytes(obstore.get(raw_s3, year_shard_key).bytes())
+    sizes = ", ".join(f"{s.partition}={s.bytes / 1e6:.1f}MB" for s in shards)
+    print(
+        f"shards: {len(shards)} ({sizes}); "
+        f"2023 covered by {len(year_urls)} shard(s), {year_shard_bytes:,} B",
+        flush=True,
+    )
+
+    s3fs_options = {
+        "key": ACCESS_KEY,
+        "secret": SECRET_KEY,
+        "client_kwargs": {"endpoint_url": servers.url, "region_name": REGION},
+        "config_kwargs": {"s3": {"addressing_style": "path"}},
+    }
+    polars_options = {
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        "aws_region": REGION,
+        "aws_endpoint_url": servers.url,
+        "aws_allow_http": "true",
+        "aws_virtual_hosted_style_request": "false",
+    }
+    s3_fs = pafs.S3FileSystem(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        endpoint_override=host_port,
+        scheme="http",
+        force_virtual_addressing=False,
+    )
+    print("\nload, moto S3 through the proxy:", flush=True)
+    bench_loads(
+        bench,
+        "s3",
+        s3_client,
+        dataset,
+        lambda: obstore.get(raw_s3, single_key).bytes(),
+        f"s3://{BUCKET}/{single_key}",
+        s3fs_options,
+        f"s3://{BUCKET}/{single_key}",
+        polars_options,
+        f"{BUCKET}/{single_key}",
+        s3_fs,
+        n_rows,
+        year_rows,
+        all_cols,
+    )
+
+    # --- local folder --------------------------------------------------------------------
+    local_root = tmp / "store"
+    local_client = Client(store=LocalStore(local_root))
+    local_client.push(table, dataset, time_column="date")
+    raw_local = ObLocalStore(prefix=str(single_path.parent))
+    print("\nload, local folder:", flush=True)
+    bench_loads(
+        bench,
+        "local",
+        local_client,
+        dataset,
+        lambda: obstore.get(raw_local, single_path.name).bytes(),
+        str(single_path),
+        None,
+        str(single_path),
+        None,
+        str(single_path),
+        None,
+        n_rows,
+        year_rows,
+        all_cols,
+    )
+
+    print("\ndecode floor (Parquet bytes already in memory -> pyarrow -> pandas):", flush=True)
+    bench_floor(bench, single, year_shard)
+
+    # --- push and append -----------------------------------------------------------------
+    print("\npush / append, moto S3 through the proxy:", flush=True)
+    last = bench_push(
+        bench,
+        "s3",
+        s3_client,
+        table,
+        lambda key, buf: obstore.put(raw_s3, key, _zero_copy(buf)),
+        "push-s3",
+    )
+    bench_append(bench, "s3", s3_client, table, last)
+
+    print("\npush / append, local folder:", flush=True)
+    raw_local_out = ObLocalStore(prefix=str(tmp / "raw"), mkdir=True)
+    last = bench_push(
+        bench,
+        "local",
+        local_client,
+        table,
+        lambda key, buf: obstore.put(raw_local_out, key, _zero_copy(buf)),
+        "push-local",
+    )
+    bench_append(bench, "local", local_client, table, last)
+    return bench, year_shard_bytes, shard_info
+
+
+if __name__ == "__main__":
+    sys.exit(main())
