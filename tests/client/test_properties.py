@@ -111,3 +111,9 @@ def test_urls_point_at_verifiable_files(published: tuple[od.Client, pd.DataFrame
         data = Path(urlparse(u.url).path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == u.sha256
         assert len(data) == u.bytes
+
+
+def test_import_opendata_does_not_load_yaml() -> None:
+    code = "import sys, opendata; print('ruamel.yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -724,10 +724,9 @@ def _manifest_stats(manifest: Manifest) -> Stats:
 
 def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
     from opendata_core.errors import DatasetNotFound
-    from opendata_core.ids import DatasetId
 
     try:
-        manifest, _ = client._manifest(DatasetId.parse(dataset_id))
+        manifest = client.manifest(dataset_id)
     except DatasetNotFound:
         return None
     return manifest

@@ -181,6 +181,10 @@ class Client:
             raise DatasetNotFound(str(ds), self._close_matches(ds)) from None
         return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
 
+    def manifest(self, id: str | DatasetId) -> Manifest:
+        """The dataset's current ``manifest.json`` (its shards, schema and coverage)."""
+        return self._manifest(DatasetId.parse(id))[0]
+
     def _manifest_or_none(self, ds: DatasetId) -> tuple[Manifest | None, str | None]:
         try:
             return self._manifest(ds)

@@ -18,17 +18,20 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from opendata_core._problems import Problem
 from opendata_core._reference import check_country, check_license
 from opendata_core.errors import InvalidDatasetId, MetadataError
 from opendata_core.ids import DatasetId, validate_github_owner
+
+if TYPE_CHECKING:
+    # ruamel.yaml costs ~0.1 s to import; it is loaded only when a file is read or written,
+    # so `import opendata` stays fast.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
 
 __all__ = [
     "FREQUENCIES",
@@ -210,6 +213,8 @@ class _Checker:
     def _position(
         self, parts: Sequence[str | int], *, key: bool = False
     ) -> tuple[int | None, int | None]:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         node: Any = self.root
         pos: tuple[int, int] | None = None
         if isinstance(node, CommentedMap | CommentedSeq):
@@ -550,6 +555,8 @@ def _plain(value: Any) -> Any:
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 100
@@ -558,6 +565,8 @@ def _yaml() -> YAML:
 
 
 def _parse_text(text: str, display: str) -> tuple[Any, list[Problem]]:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return _yaml().load(text), []
     except MarkedYAMLError as exc:
@@ -692,6 +701,8 @@ def validate_metadata(
 
 
 def _set_path(doc: CommentedMap, dotted: str, value: Any) -> None:
+    from ruamel.yaml.comments import CommentedMap
+
     parts = dotted.split(".")
     node = doc
     for p in parts[:-1]:
@@ -739,6 +750,8 @@ def update_metadata(path: str | os.PathLike[str], updates: Mapping[str, Any]) ->
     doc, problems = _parse_text(text, os.fspath(path))
     if problems:
         raise MetadataError(problems)
+    from ruamel.yaml.comments import CommentedMap
+
     if not isinstance(doc, CommentedMap):
         doc = CommentedMap()
     for key, value in _iter_updates(updates):
