@@ -102,3 +102,34 @@ def test_console_script_runs() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def main(:\n    pass\n", "main.py:1:10: syntax error"),
+        (
+            "def fetch():\n    return 1\n",
+            "main.py: main: main.py does not define main() (add `def main():`",
+        ),
+        (
+            "def main(url, *, key):\n    return 1\n",
+            "main.py:1:1: main: main() must take no arguments, but it needs url, key",
+        ),
+    ],
+)
+def test_main_py_is_checked_without_running_it(tmp_path: Path, source: str, message: str) -> None:
+    (tmp_path / "opendata.yaml").write_text(GOOD)
+    (tmp_path / "main.py").write_text(source)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_good_main_py_passes(tmp_path: Path) -> None:
+    (tmp_path / "opendata.yaml").write_text(GOOD)
+    (tmp_path / "main.py").write_text(
+        "raise SystemExit('never executed')\n\ndef main(limit=10):\n    return None\n"
+    )
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output

@@ -193,6 +193,7 @@ class _FaultProxy(http.server.ThreadingHTTPServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.fail_next = 0
+        self.fail_status = 503
         self.requests = 0
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
@@ -209,7 +210,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         if self.server.fail_next != 0:
             self.server.fail_next -= 1
-            self.send_response(503)
+            self.send_response(self.server.fail_status)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -304,3 +305,43 @@ def test_r2_needs_an_account_and_unknown_schemes_fail() -> None:
     assert "R2_ACCOUNT_ID" in info.value.hint
     with pytest.raises(od.OpenDataError, match="unknown store 'gs://b'"):
         od.Client(store="gs://b")
+
+
+def test_access_denied_is_permission_denied(fault_proxy: _FaultProxy, s3_env: str) -> None:
+    bucket = new_bucket(s3_env)
+    endpoint = f"http://127.0.0.1:{fault_proxy.server_address[1]}"
+    client = od.Client(
+        store=S3CompatibleStore(bucket, endpoint=endpoint, retry_config=FAST_RETRIES)
+    )
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    fault_proxy.fail_status, fault_proxy.fail_next = 403, -1
+    with pytest.raises(
+        od.PermissionDenied,
+        match=f"s3://{bucket} refused access to datasets/me/prices/manifest.json",
+    ) as info:
+        client.load("me/prices")
+    assert isinstance(info.value, PermissionError)
+
+
+def test_r2_urls_build_the_account_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("R2_ACCOUNT_ID", "abc123")
+    client = od.Client(store="r2://data/prod")
+    assert client.layout.prefix == "prod"
+    assert client.store.url == "s3://data"
+    config = client.store._store.config  # type: ignore[attr-defined]
+    assert config["endpoint"] == "https://abc123.r2.cloudflarestorage.com"
+    assert config["region"] == "auto"
+
+
+def test_metadata_id_must_match(client: od.Client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    yaml = tmp_path / "opendata.yaml"
+    yaml.write_text(
+        "id: me/other\ntitle: T\ndescription: d\nlicense: MIT\nrepo: https://github.com/me/other\nsource: {provider: P}\n"
+    )
+    with pytest.raises(
+        od.OpenDataError,
+        match="the metadata's id 'me/other' does not match the dataset id 'me/prices'",
+    ):
+        client.push(daily(("A",)), "me/prices", metadata=yaml)
+    with pytest.raises(od.DatasetNotFound):
+        client.load("me/prices")

@@ -4,25 +4,96 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["validate"]
+if TYPE_CHECKING:
+    from opendata_core import Problem
+
+__all__ = ["check_main_py", "validate"]
+
+
+def check_main_py(path: Path) -> list[Problem]:
+    """Check, without running it, that ``main.py`` parses and defines an argument-free ``main()``.
+
+    A missing main.py is not a problem here (``od run`` reports it).
+    """
+    import ast
+
+    from opendata_core import Problem
+
+    if not path.is_file():
+        return []
+    display = str(path)
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
+    except SyntaxError as exc:
+        return [
+            Problem(
+                path=display,
+                line=exc.lineno,
+                column=exc.offset,
+                field="",
+                message=f"syntax error: {exc.msg}",
+                hint="fix the Python syntax",
+            )
+        ]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [
+            Problem(path=display, line=None, column=None, field="", message=f"cannot read: {exc}")
+        ]
+    mains = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "main"
+    ]
+    if not mains:
+        return [
+            Problem(
+                path=display,
+                line=None,
+                column=None,
+                field="main",
+                message="main.py does not define main()",
+                hint="add `def main():` that downloads the data and returns a DataFrame",
+            )
+        ]
+    fn = mains[-1]
+    required = [a.arg for a in fn.args.args[: len(fn.args.args) - len(fn.args.defaults)]]
+    required += [
+        a.arg for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True) if d is None
+    ]
+    if required:
+        return [
+            Problem(
+                path=display,
+                line=fn.lineno,
+                column=fn.col_offset + 1,
+                field="main",
+                message=f"main() must take no arguments, but it needs {', '.join(required)}",
+                hint="give the parameters defaults, or read settings from the environment",
+            )
+        ]
+    return []
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Validate opendata.yaml files (default: ./opendata.yaml).
+    """Validate opendata.yaml files (default: ./opendata.yaml) and the main.py beside them.
 
-    A directory stands for the opendata.yaml inside it. Every problem is printed as
+    A directory stands for the opendata.yaml inside it. main.py is checked without running it:
+    it must parse and define main() with no required arguments. Every problem is printed as
     file:line:col: field: message (fix). Exits 1 when any file has errors; warnings alone exit 0.
     """
     from opendata_core.metadata import check_metadata
 
     targets = [p / "opendata.yaml" if p.is_dir() else p for p in (paths or (Path("."),))]
     reports = [check_metadata(t) for t in targets]
+    for target, report in zip(targets, reports, strict=True):
+        report.errors.extend(check_main_py(target.parent / "main.py"))
     if as_json:
         out = [
             {
