@@ -345,3 +345,23 @@ def test_metadata_id_must_match(client: od.Client, tmp_path) -> None:  # type: i
         client.push(daily(("A",)), "me/prices", metadata=yaml)
     with pytest.raises(od.DatasetNotFound):
         client.load("me/prices")
+
+
+def test_empty_ci_secrets_do_not_break_the_s3_store(
+    s3_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unset GitHub secrets arrive as empty strings; obstore panicked on an empty region."""
+    bucket = new_bucket(s3_env)
+    monkeypatch.setenv("AWS_REGION", "")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "")
+    monkeypatch.setenv("OPENDATA_STORE", f"s3://{bucket}/ci")
+    od.push(daily(("A",)), "me/prices", time_column="date")
+    assert len(od.load("me/prices", start="2024-12-31")) == 1
+
+
+def test_registry_mode_is_refused_not_silently_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENDATA_REGISTRY", "https://registry.example.org")
+    with pytest.raises(od.OpenDataError, match="cannot use a registry yet") as info:
+        od.Client()
+    assert info.value.hint is not None
+    assert "OPENDATA_STORE" in info.value.hint

@@ -145,6 +145,12 @@ class Client:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         s = settings()
+        if store is None and s.registry and not os.environ.get("OPENDATA_STORE"):
+            raise OpenDataError(
+                f"OPENDATA_REGISTRY is set ({s.registry}), but this version of opendata-client "
+                "cannot use a registry yet",
+                hint="unset OPENDATA_REGISTRY and set OPENDATA_STORE (s3://bucket/prefix) instead",
+            )
         if isinstance(store, Store):
             self.store, url_prefix = store, ""
         else:
@@ -152,6 +158,7 @@ class Client:
                 os.fspath(store) if store is not None else s.store,
                 r2_account_id=s.r2_account_id,
                 endpoint=s.aws_endpoint_url,
+                region=s.aws_region,
             )
         self.layout = Layout(prefix if prefix is not None else url_prefix)
         self.index = Index(self.store, self.layout)

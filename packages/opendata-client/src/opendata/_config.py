@@ -15,6 +15,8 @@ variable                 meaning
 ``AWS_*``                passed unchanged to obstore's S3 store (``AWS_ENDPOINT_URL``,
                          ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ...)
 ``R2_ACCOUNT_ID``        with ``r2://``: the Cloudflare account, giving the R2 endpoint
+``OPENDATA_REGISTRY``    a registry URL (registry mode); not supported by this version: set, it is
+                         an error rather than a silent fall-back to the local store
 ======================== =========================================================================
 """
 
@@ -44,6 +46,9 @@ class Settings:
     store: str
     r2_account_id: str | None
     aws_endpoint_url: str | None
+    aws_region: str | None
+    """``AWS_REGION``/``AWS_DEFAULT_REGION``; ``""`` when set but empty (an unset CI secret)."""
+    registry: str | None
     debug: bool
 
     @property
@@ -72,6 +77,8 @@ def settings() -> Settings:
         store=store,
         r2_account_id=os.environ.get("R2_ACCOUNT_ID") or _str(config.get("r2_account_id")),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT"),
+        aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION")),
+        registry=os.environ.get("OPENDATA_REGISTRY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
     )
 

@@ -258,6 +258,10 @@ class S3CompatibleStore(Store):
                 client_options["allow_http"] = True
         if region:
             kwargs["region"] = region
+        elif region == "":
+            # AWS_REGION set but empty (an unset GitHub secret): obstore would build an invalid
+            # URL from it and panic; S3's default region is what the user means.
+            kwargs["region"] = "us-east-1"
         self.bucket = bucket
         self.url = f"s3://{bucket}"
         self._store: S3Store = S3Store(
@@ -284,6 +288,13 @@ class S3CompatibleStore(Store):
             ) from None
         except (e.BaseError, OSError) as exc:
             raise StoreUnavailable(self.url, f"{key}: {_first_line(exc)}") from None
+        except BaseException as exc:
+            # A Rust panic inside obstore arrives as pyo3's PanicException (a BaseException).
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise StoreUnavailable(
+                self.url, f"{key}: the S3 client failed: {_first_line(exc)}"
+            ) from None
 
     def get(self, key: str) -> tuple[memoryview, str]:
         import obstore
@@ -349,7 +360,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_store(
-    url: str, *, r2_account_id: str | None = None, endpoint: str | None = None
+    url: str,
+    *,
+    r2_account_id: str | None = None,
+    endpoint: str | None = None,
+    region: str | None = None,
 ) -> tuple[Store, str]:
     """Open the store a URL names; returns the store and the key prefix inside it.
 
@@ -362,7 +377,7 @@ def open_store(
         return LocalStore(path), ""
     prefix = parsed.path.strip("/")
     if parsed.scheme == "s3":
-        return S3CompatibleStore(parsed.netloc, endpoint=endpoint), prefix
+        return S3CompatibleStore(parsed.netloc, endpoint=endpoint, region=region), prefix
     if parsed.scheme == "r2":
         if not r2_account_id:
             from opendata_core.errors import OpenDataError
