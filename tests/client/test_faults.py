@@ -365,3 +365,22 @@ def test_registry_mode_is_refused_not_silently_local(monkeypatch: pytest.MonkeyP
         od.Client()
     assert info.value.hint is not None
     assert "OPENDATA_STORE" in info.value.hint
+
+
+def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -> None:
+    client.push(daily(("OLD",)), "me/prices", time_column="date", partition="year")
+    other = _client_on(client.store, client)
+    original = client.store.get
+    state = {"raced": False}
+
+    def racing_get(key: str) -> Any:
+        if "/parts/" in key and not state["raced"]:
+            state["raced"] = True  # between our manifest read and our first shard read:
+            other.push(daily(("NEW",)), "me/prices", time_column="date", partition="year")
+            other.gc("me/prices", older_than=timedelta(0))
+        return original(key)
+
+    client.store.get = racing_get  # type: ignore[method-assign]
+    out = client.load("me/prices")
+    assert state["raced"]
+    assert set(out["symbol"]) == {"NEW"}

@@ -164,6 +164,7 @@ class Client:
         self.index = Index(self.store, self.layout)
         self._cache_dir = s.cache_dir
         self._progress = progress
+        self._last_publish_id: str | None = None
         self._lock = threading.Lock()
         self._done = 0
 
@@ -659,13 +660,29 @@ class Client:
             DatasetNotFound: with close matches. RangeOutsideCoverage: with the coverage.
             ColumnNotFound: listing the real columns. CorruptDataError: after one retry.
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
         ds = DatasetId.parse(id)
+        try:
+            table = self._load_table(ds, start, end, columns, filters)
+        except CorruptDataError:
+            # A publish may have replaced the manifest (and a collector its old shards) while we
+            # read: if the manifest changed, start again once on the new version (spec 4.2).
+            before = self._last_publish_id
+            if before is None or self._manifest(ds)[0].publish_id == before:
+                raise
+            table = self._load_table(ds, start, end, columns, filters)
+        return _convert(table, format)
+
+    def _load_table(
+        self, ds: DatasetId, start: object, end: object, columns: Sequence[str] | None, filters: Any
+    ) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._last_publish_id = None
         manifest, shards, bounds = self._select(ds, start, end)
+        self._last_publish_id = manifest.publish_id
         cols = self._check_columns(ds, manifest, columns)
         tc = manifest.time_column
         ar = _arrow()
@@ -693,8 +710,7 @@ class Client:
             with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(shards))) as pool:
                 tables = list(pool.map(read, shards))
         schema = tables[0].schema
-        table = pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
-        return _convert(table, format)
+        return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
 
     def scan(
         self, id: str | DatasetId, *, start: object = None, end: object = None
