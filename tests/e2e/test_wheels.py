@@ -1,7 +1,7 @@
 """Every member builds a wheel with its typing marker and data.
 
 Installing the core wheel into a clean venv needs its dependencies from the package index, which
-tests must not reach; `scripts/check-core-wheel.sh` (run by `.ci/run`) does that part.
+tests must not reach; `scripts/check-wheels.sh` (run by `.ci/run`) does that part.
 """
 
 from __future__ import annotations
