@@ -703,25 +703,6 @@ def _stats(result: PushResult, table: pa.Table) -> Stats:
     )
 
 
-def _manifest_stats(manifest: Manifest) -> Stats:
-    from opendata_core.documents import Stats
-
-    nulls: dict[str, int] = {}
-    for shard in manifest.shards:
-        for k, v in shard.null_counts.items():
-            nulls[k] = nulls.get(k, 0) + v
-    return Stats(
-        row_count=manifest.row_count,
-        bytes=manifest.bytes,
-        shard_count=len(manifest.shards),
-        schema_hash=manifest.schema_hash,
-        min_time=manifest.min_time,
-        max_time=manifest.max_time,
-        columns=len(manifest.schema),
-        null_counts=nulls,
-    )
-
-
 def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
     from opendata_core.errors import DatasetNotFound
 
@@ -945,7 +926,7 @@ def _self_published(
     outcome.min_time, outcome.max_time = manifest.min_time, manifest.max_time
     outcome.schema_hash = manifest.schema_hash
     if not outcome.dry_run:
-        outcome.stats = _manifest_stats(manifest)
+        outcome.stats = manifest.stats()
         outcome.publish_id = manifest.publish_id
     else:
         outcome.warnings.append(

@@ -27,7 +27,6 @@ from opendata_core.documents import (
     MetadataDocument,
     Provenance,
     Shard,
-    Stats,
     decode_document,
     encode_document,
     schema_hash,
@@ -518,20 +517,7 @@ class Client:
                     time_column=manifest.time_column,
                 )
             )
-        nulls: dict[str, int] = {}
-        for s in manifest.shards:
-            for k, v in s.null_counts.items():
-                nulls[k] = nulls.get(k, 0) + v
-        stats = Stats(
-            row_count=manifest.row_count,
-            bytes=manifest.bytes,
-            shard_count=len(manifest.shards),
-            schema_hash=manifest.schema_hash,
-            min_time=manifest.min_time,
-            max_time=manifest.max_time,
-            columns=len(manifest.schema),
-            null_counts=nulls,
-        )
+        stats = manifest.stats()
         preview = self._preview(ds, manifest, dict(groups))
         doc = MetadataDocument(
             dataset=meta,

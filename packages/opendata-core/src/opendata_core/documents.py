@@ -118,6 +118,23 @@ class Manifest(_Document, kw_only=True):
     max_time: str | None = None
     shards: list[Shard]
 
+    def stats(self) -> Stats:
+        """The quality statistics of this version (totals, coverage, nulls per column)."""
+        nulls: dict[str, int] = {}
+        for shard in self.shards:
+            for column, count in shard.null_counts.items():
+                nulls[column] = nulls.get(column, 0) + count
+        return Stats(
+            row_count=self.row_count,
+            bytes=self.bytes,
+            shard_count=len(self.shards),
+            schema_hash=self.schema_hash,
+            min_time=self.min_time,
+            max_time=self.max_time,
+            columns=len(self.schema),
+            null_counts=nulls,
+        )
+
 
 class Provenance(msgspec.Struct, kw_only=True, frozen=True):
     """Where a publish came from."""

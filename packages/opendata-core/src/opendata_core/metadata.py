@@ -623,37 +623,19 @@ def check_metadata(path: str | os.PathLike[str]) -> MetadataReport:
     A missing or unreadable file is reported as an error too.
     """
     display = os.fspath(path)
+
+    def unreadable(message: str, hint: str | None = None) -> MetadataReport:
+        problem = Problem(
+            path=display, line=None, column=None, field="", message=message, hint=hint
+        )
+        return MetadataReport(display, None, errors=[problem])
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return MetadataReport(
-            display,
-            None,
-            errors=[
-                Problem(
-                    path=display,
-                    line=None,
-                    column=None,
-                    field="",
-                    message="file not found",
-                    hint="run `od init` to create opendata.yaml",
-                )
-            ],
-        )
+        return unreadable("file not found", "run `od init` to create opendata.yaml")
     except (OSError, UnicodeDecodeError) as exc:
-        return MetadataReport(
-            display,
-            None,
-            errors=[
-                Problem(
-                    path=display,
-                    line=None,
-                    column=None,
-                    field="",
-                    message=f"cannot read the file: {exc}",
-                )
-            ],
-        )
+        return unreadable(f"cannot read the file: {exc}")
     return _report_from_text(text, display)
 
 
