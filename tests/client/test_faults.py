@@ -194,6 +194,7 @@ class _FaultProxy(http.server.ThreadingHTTPServer):
         self.upstream = upstream
         self.fail_next = 0
         self.fail_status = 503
+        self.delay = 0.0
         self.requests = 0
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
@@ -208,6 +209,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.server.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        if self.server.delay:
+            import time
+
+            time.sleep(self.server.delay)
         if self.server.fail_next != 0:
             self.server.fail_next -= 1
             self.send_response(self.server.fail_status)
@@ -384,3 +389,18 @@ def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -
     out = client.load("me/prices")
     assert state["raced"]
     assert set(out["symbol"]) == {"NEW"}
+
+
+def test_slow_store_times_out_then_unavailable(fault_proxy: _FaultProxy, s3_env: str) -> None:
+    bucket = new_bucket(s3_env)
+    endpoint = f"http://127.0.0.1:{fault_proxy.server_address[1]}"
+    store = S3CompatibleStore(
+        bucket, endpoint=endpoint, retry_config=FAST_RETRIES, client_options={"timeout": "300ms"}
+    )
+    client = od.Client(store=store)
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    fault_proxy.delay = 1.0  # every answer comes after the client's timeout
+    started = fault_proxy.requests
+    with pytest.raises(od.StoreUnavailable, match="manifest.json"):
+        client.load("me/prices")
+    assert fault_proxy.requests - started == 1 + FAST_RETRIES["max_retries"]  # obstore retried

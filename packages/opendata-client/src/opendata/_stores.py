@@ -243,19 +243,20 @@ class S3CompatibleStore(Store):
         endpoint: str | None = None,
         region: str | None = None,
         retry_config: RetryConfig | None = None,
+        client_options: ClientConfig | None = None,
         **config: Any,
     ) -> None:
         """Open ``bucket``; ``config`` is passed to :class:`obstore.store.S3Store` unchanged."""
         from obstore.store import S3Store
 
-        client_options: ClientConfig = {**CLIENT_TIMEOUTS}
+        options: ClientConfig = {**CLIENT_TIMEOUTS, **(client_options or {})}
         kwargs: dict[str, Any] = dict(config)
         if endpoint:
             kwargs["endpoint"] = endpoint
             # Custom endpoints (R2, MinIO, moto) are addressed path-style.
             kwargs.setdefault("virtual_hosted_style_request", False)
             if endpoint.startswith("http://"):
-                client_options["allow_http"] = True
+                options["allow_http"] = True
         if region:
             kwargs["region"] = region
         elif region == "":
@@ -266,7 +267,7 @@ class S3CompatibleStore(Store):
         self.url = f"s3://{bucket}"
         self._store: S3Store = S3Store(
             bucket,
-            client_options=client_options,
+            client_options=options,
             retry_config=retry_config or RETRY_CONFIG,
             **kwargs,
         )
