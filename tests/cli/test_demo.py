@@ -193,3 +193,30 @@ def test_route_matching() -> None:
     assert prefix.matches("/a/b/c", {})
     assert not prefix.matches("/b", {})
     assert route.specificity > Route("/api/v3/klines", Path("x")).specificity > prefix.specificity
+
+
+def _python_blocks(markdown: str) -> list[str]:
+    blocks, inside, current = [], False, []
+    for line in markdown.splitlines():
+        if line.strip() == "```python":
+            inside, current = True, []
+        elif line.strip() == "```" and inside:
+            inside = False
+            blocks.append("\n".join(current))
+        elif inside:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/consumer-guide.md"])
+def test_documented_python_runs_on_the_demo_data(
+    first_and_second: tuple[Result, Result, Path], monkeypatch: pytest.MonkeyPatch, doc: str
+) -> None:
+    """Every ```python block of the consumer-facing docs runs against what `od demo` published."""
+    _, _, home = first_and_second
+    monkeypatch.setenv("OPENDATA_HOME", str(home))
+    blocks = _python_blocks((REPO / doc).read_text())
+    assert blocks
+    namespace: dict[str, object] = {}  # one session per document, like a notebook
+    for block in blocks:
+        exec(compile(block, f"{doc} block", "exec"), namespace)  # noqa: S102 - our own docs
