@@ -219,4 +219,4 @@ def test_documented_python_runs_on_the_demo_data(
     assert blocks
     namespace: dict[str, object] = {}  # one session per document, like a notebook
     for block in blocks:
-        exec(compile(block, f"{doc} block", "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(block, f"{doc} block", "exec"), namespace)
