@@ -300,3 +300,19 @@ def test_auto_partitioning_keeps_small_data_in_one_shard(client: od.Client) -> N
     assert (result.shards_written, result.shards_reused) == (1, 0)
     assert [u.partition for u in client.urls("me/small")] == ["all"]
     assert len(client.load("me/small", start="2024-01-01", end="2024-01-31")) == 62
+
+
+def test_one_client_serves_concurrent_loads(client: od.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client.push(daily(), "me/prices", time_column="date", partition="year")
+    years = list(range(2019, 2025))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        frames = list(
+            pool.map(
+                lambda y: client.load("me/prices", start=f"{y}-01-01", end=f"{y}-12-31"), years
+            )
+        )
+    for year, frame in zip(years, frames, strict=True):
+        assert {d.year for d in frame["date"]} == {year}
+        assert len(frame) == (366 if year in (2020, 2024) else 365) * 2

@@ -163,17 +163,22 @@ class Client:
         self.index = Index(self.store, self.layout)
         self._cache_dir = s.cache_dir
         self._progress = progress
-        self._last_publish_id: str | None = None
-        self._lock = threading.Lock()
-        self._done = 0
 
-    def _report(self, phase: str, amount: int, total: int) -> None:
-        if self._progress is None:
-            return
-        with self._lock:
-            self._done += amount
-            done = self._done
-        self._progress(phase, done, total)
+    def _reporter(self, phase: str, total: int) -> Callable[[int], None]:
+        """A thread-safe counter for one transfer that calls ``progress`` as it grows."""
+        lock = threading.Lock()
+        done = 0
+
+        def add(amount: int) -> None:
+            nonlocal done
+            if self._progress is None:
+                return
+            with lock:
+                done += amount
+                now = done
+            self._progress(phase, now, total)
+
+        return add
 
     def __repr__(self) -> str:
         return f"Client(store={self.store.url!r}, prefix={self.layout.prefix!r})"
@@ -399,10 +404,10 @@ class Client:
                 max=hi,
                 null_counts=nulls,
             )
-            self._report("upload", 1, len(groups))
+            report(1)
             return shard, uploaded
 
-        self._done = 0
+        report = self._reporter("upload", len(groups))
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
             built = list(pool.map(build, groups))
         written = sum(1 for _, up in built if up)
@@ -649,38 +654,43 @@ class Client:
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
         ds = DatasetId.parse(id)
+        seen: dict[str, str] = {}
         try:
-            table = self._load_table(ds, start, end, columns, filters)
+            table = self._load_table(ds, start, end, columns, filters, seen)
         except CorruptDataError:
             # A publish may have replaced the manifest (and a collector its old shards) while we
             # read: if the manifest changed, start again once on the new version (spec 4.2).
-            before = self._last_publish_id
+            before = seen.get("publish_id")
             if before is None or self._manifest(ds)[0].publish_id == before:
                 raise
-            table = self._load_table(ds, start, end, columns, filters)
+            table = self._load_table(ds, start, end, columns, filters, seen)
         return _convert(table, format)
 
     def _load_table(
-        self, ds: DatasetId, start: object, end: object, columns: Sequence[str] | None, filters: Any
+        self,
+        ds: DatasetId,
+        start: object,
+        end: object,
+        columns: Sequence[str] | None,
+        filters: Any,
+        seen: dict[str, str],
     ) -> pa.Table:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._last_publish_id = None
         manifest, shards, bounds = self._select(ds, start, end)
-        self._last_publish_id = manifest.publish_id
+        seen["publish_id"] = manifest.publish_id
         cols = self._check_columns(ds, manifest, columns)
         tc = manifest.time_column
         ar = _arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
         user_filter = _filter_expression(filters)
 
-        total = sum(s.bytes for s in shards)
-        self._done = 0
+        report = self._reporter("download", sum(s.bytes for s in shards))
 
         def read(shard: Shard) -> pa.Table:
             data = self._fetch(ds, shard)
-            self._report("download", shard.bytes, total)
+            report(shard.bytes)
             expr = user_filter
             if tc is not None and not bounds.contains(
                 ar.shard_time(shard.min, dtype), ar.shard_time(shard.max, dtype)
