@@ -316,3 +316,15 @@ def test_one_client_serves_concurrent_loads(client: od.Client) -> None:
     for year, frame in zip(years, frames, strict=True):
         assert {d.year for d in frame["date"]} == {year}
         assert len(frame) == (366 if year in (2020, 2024) else 365) * 2
+
+
+def test_a_named_pandas_index_is_kept_as_columns(client: od.Client) -> None:
+    df = daily(("A",)).set_index("date")
+    client.push(df, "me/indexed", time_column="date")
+    out = client.load("me/indexed", start="2024-12-31")
+    assert list(out.columns) == ["date", "symbol", "close", "volume"]
+    assert out["date"].tolist() == [dt.date(2024, 12, 31)]
+    unnamed = daily(("A",))
+    unnamed.index = unnamed.index + 1000  # row numbering, not data
+    client.push(unnamed, "me/unnamed", time_column="date")
+    assert list(client.load("me/unnamed").columns) == ["date", "symbol", "close", "volume"]

@@ -54,6 +54,10 @@ def to_table(data: Any) -> pa.Table:
         raise ValueError(f"cannot push {path}: expected a .parquet or .csv file")
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
+        # A named index (df.set_index("date")) is data: keep it as columns. An unnamed one is
+        # row numbering and is dropped, so loads return plain columns for every library.
+        if any(name is not None for name in data.index.names):
+            data = data.reset_index()
         return pa.Table.from_pandas(data, preserve_index=False)
     if module == "polars":
         return data.to_arrow()
