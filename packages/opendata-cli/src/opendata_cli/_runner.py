@@ -642,12 +642,6 @@ def _check(table: pa.Table, meta: DatasetMetadata) -> None:
             )
 
 
-def _fields(table: pa.Table) -> list[Field]:
-    from opendata_core.documents import Field
-
-    return [Field(name=f.name, type=str(f.type), nullable=f.nullable) for f in table.schema]
-
-
 def _schema_diff(old: list[Field], new: list[Field]) -> str:
     before = {f.name: f.type for f in old}
     after = {f.name: f.type for f in new}
@@ -663,44 +657,6 @@ def _schema_diff(old: list[Field], new: list[Field]) -> str:
     if not parts:
         parts.append("columns re-ordered or nullability changed")
     return "; ".join(parts)
-
-
-def _coverage(table: pa.Table, tc: str | None) -> tuple[str | None, str | None]:
-    import pyarrow.compute as pc
-
-    if tc is None or tc not in table.column_names or table.num_rows == 0:
-        return None, None
-    mm = pc.min_max(table.column(tc))
-    lo, hi = mm["min"].as_py(), mm["max"].as_py()
-    return (_iso_time(lo), _iso_time(hi))
-
-
-def _iso_time(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-            return value.isoformat().replace("+00:00", "Z")
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _stats(result: PushResult, table: pa.Table) -> Stats:
-    from opendata_core.documents import Stats
-
-    return Stats(
-        row_count=result.rows,
-        bytes=result.bytes,
-        shard_count=result.shards_written + result.shards_reused,
-        schema_hash=result.schema_hash,
-        min_time=result.min_time,
-        max_time=result.max_time,
-        columns=table.num_columns,
-        null_counts={c: table.column(c).null_count for c in table.column_names},
-    )
 
 
 def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
@@ -862,8 +818,11 @@ def _produce_and_publish(
     outcome.rows = table.num_rows
     outcome.columns = list(table.column_names)
     _check(table, meta)
-    outcome.min_time, outcome.max_time = _coverage(table, meta.time_column)
-    fields = _fields(table)
+    from opendata._arrow import min_max, schema_fields
+
+    if meta.time_column in table.column_names:
+        outcome.min_time, outcome.max_time = min_max(table.column(meta.time_column))
+    fields = schema_fields(table.schema)
     outcome.schema_hash = schema_hash(fields)
     drift = None
     if previous is not None and previous.schema_hash != outcome.schema_hash:
@@ -894,7 +853,7 @@ def _produce_and_publish(
     outcome.publish_id = result.publish_id
     outcome.schema_hash = result.schema_hash
     outcome.min_time, outcome.max_time = result.min_time, result.max_time
-    outcome.stats = _stats(result, table)
+    outcome.stats = result.stats
     outcome.schema_changed = result.schema_changed
     if result.schema_changed:
         outcome.warnings.append(

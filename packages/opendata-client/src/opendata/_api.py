@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,7 @@ def urls(
     end: object = None,
     signed: bool = False,
     expires: timedelta = timedelta(hours=1),
-) -> builtins_list[ShardUrl]:
+) -> builtins.list[ShardUrl]:
     """Shard URLs with checksums; see :meth:`Client.urls`."""
     return _client().urls(id, start=start, end=end, signed=signed, expires=expires)
 
@@ -87,12 +88,12 @@ def info(id: str | DatasetId) -> MetadataDocument:
     return _client().info(id)
 
 
-def search(query: str = "", **filters: Any) -> builtins_list[IndexEntry]:
+def search(query: str = "", **filters: Any) -> builtins.list[IndexEntry]:
     """Search the index; see :meth:`Client.search` for the filters."""
     return _client().search(query, **filters)
 
 
-def list() -> builtins_list[IndexEntry]:
+def list() -> builtins.list[IndexEntry]:
     """Every dataset in the index."""
     return _client().list()
 
@@ -102,8 +103,3 @@ def gc(
 ) -> GcResult:
     """Remove unreferenced shards; see :meth:`Client.gc`."""
     return _client().gc(id, older_than=older_than, dry_run=dry_run)
-
-
-import builtins  # noqa: E402
-
-builtins_list = builtins.list

@@ -27,6 +27,7 @@ from opendata_core.documents import (
     MetadataDocument,
     Provenance,
     Shard,
+    Stats,
     decode_document,
     encode_document,
     schema_hash,
@@ -74,6 +75,8 @@ class PushResult:
     schema_changed: bool
     min_time: str | None = None
     max_time: str | None = None
+    stats: Stats | None = None
+    """The published version's statistics (as in ``metadata.json``)."""
 
     def __str__(self) -> str:
         cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
@@ -455,6 +458,7 @@ class Client:
             schema_changed=previous is not None and previous.schema_hash != shash,
             min_time=manifest.min_time,
             max_time=manifest.max_time,
+            stats=manifest.stats(),
         )
 
     def _fit_schema(

@@ -138,12 +138,6 @@ def get(
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _escape_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _write_safe_csv(table: Any, path: Path) -> None:
     """CSV with text cells escaped against formula injection (OWASP's recommendation)."""
     import pyarrow as pa
