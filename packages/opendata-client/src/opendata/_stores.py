@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LocalStore",
     "ObjectInfo",
-    "ObjectStore",
     "PreconditionFailed",
     "S3CompatibleStore",
     "Store",
@@ -350,9 +349,6 @@ class S3CompatibleStore(Store):
         import obstore
 
         return str(self._call(key, lambda: obstore.sign(self._store, "GET", key, expires)))
-
-
-ObjectStore = S3CompatibleStore
 
 
 def _first_line(exc: BaseException) -> str:
