@@ -13,6 +13,7 @@ MODULES = [
     "opendata_core.layout",
     "opendata_core.documents",
     "opendata_core.metadata",
+    "opendata_core.timerange",
 ]
 
 
