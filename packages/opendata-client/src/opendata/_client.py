@@ -193,7 +193,7 @@ class Client:
         try:
             data, etag = self.store.get(self.layout.manifest(ds))
         except StoreKeyNotFound:
-            raise DatasetNotFound(str(ds), self._close_matches(ds)) from None
+            raise self._not_found(ds) from None
         return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
 
     def manifest(self, id: str | DatasetId) -> Manifest:
@@ -206,7 +206,14 @@ class Client:
         except DatasetNotFound:
             return None, None
 
-    def _close_matches(self, ds: DatasetId) -> list[str]:
+    def _not_found(self, ds: DatasetId) -> DatasetNotFound:
+        """The error for an unknown id: close matches, else the store searched and its size."""
+        known = self._known_ids()
+        where = self.store.url + (f"/{self.layout.prefix}" if self.layout.prefix else "")
+        matches = difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return DatasetNotFound(str(ds), matches, store=where, store_size=len(known))
+
+    def _known_ids(self) -> list[str]:
         try:
             known = [e.id for e in self.index.load().datasets]
         except OpenDataError:
@@ -220,7 +227,7 @@ class Client:
                     if o.key.endswith("/manifest.json")
                 }
             )
-        return difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return known
 
     # -----------------------------------------------------------------------------------------
     # Shards
@@ -652,7 +659,7 @@ class Client:
         tc = manifest.time_column
         ar = _arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
-        user_filter = _filter_expression(filters)
+        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
 
         report = self._reporter("download", sum(s.bytes for s in shards))
 
@@ -750,7 +757,7 @@ class Client:
         ds = DatasetId.parse(id)
         doc = self._metadata_or_none(ds)
         if doc is None:
-            raise DatasetNotFound(str(ds), self._close_matches(ds))
+            raise self._not_found(ds)
         return doc
 
     def list(self) -> builtins.list[IndexEntry]:
@@ -861,25 +868,17 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     return table.take(last.take(pc.sort_indices(last)))
 
 
-def _filter_expression(filters: Any) -> Any:
-    if filters is None:
-        return None
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    if isinstance(filters, pc.Expression):
-        return filters
-    return pq.filters_to_expression(filters)
-
-
 def _convert(table: pa.Table, format: Format) -> Any:
+    """The one place a loaded table becomes the caller's format (the mapping is in the guide)."""
     if format == "arrow":
         return table
     if format == "polars":
         import polars as pl
 
         return pl.from_arrow(table)
-    return table.to_pandas()
+    # Dates become datetime64[ms] (not objects), so .dt, resample and date indexes work; the unit
+    # is pyarrow's and polars' (pl.DataFrame.to_pandas) own for dates, and never overflows.
+    return table.to_pandas(date_as_object=False)
 
 
 def _preview(table: pa.Table) -> list[dict[str, Any]]:

@@ -52,10 +52,14 @@ class OpenDataError(Exception):
     """Base class of every error raised by OpenData packages.
 
     Attributes:
-        hint: A short suggestion of how to fix the problem, or ``None``.
+        hint: A short suggestion of how to fix the problem, or ``None``; written for Python
+            callers (``od.Client(store=...)``).
+        shell_hint: The same advice as shell commands (``od demo``), for command-line tools;
+            ``None`` when ``hint`` fits both.
     """
 
     hint: str | None = None
+    shell_hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -126,18 +130,47 @@ class UnsupportedFormatVersion(FormatError):
 
 
 class DatasetNotFound(OpenDataError, LookupError):
-    """No dataset with this ID exists in the store or registry."""
+    """No dataset with this ID exists in the store or registry.
 
-    def __init__(self, dataset_id: str, close_matches: Sequence[str] = ()) -> None:
+    Without close matches the message names the store searched (``store``) and, when it holds no
+    dataset at all (``store_size == 0``, e.g. on a fresh machine), says how to get data.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        close_matches: Sequence[str] = (),
+        *,
+        store: str | None = None,
+        store_size: int | None = None,
+    ) -> None:
         self.dataset_id = dataset_id
         self.close_matches = list(close_matches)
+        self.store = store
         message = f"dataset {dataset_id!r} not found"
-        hint = None
+        hint = shell = None
         if self.close_matches:
             message += "; did you mean " + " or ".join(repr(m) for m in self.close_matches) + "?"
+        elif store_size == 0:
+            message += f": the store {store} holds no datasets" if store else ": no datasets"
+            hint = (
+                "publish the example datasets into it by running `od demo` in a shell, or read "
+                "another store: od.Client(store='s3://bucket/prefix') or the OPENDATA_STORE "
+                "environment variable"
+            )
+            shell = (
+                "run `od demo` to publish the example datasets into it, or read another store: "
+                "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
+            )
         else:
-            hint = "search for datasets with od.search('...') or `od search ...`"
+            if store:
+                message += f" in the store {store}"
+            hint = "search it with od.search('words'), or read another store: od.Client(store=...)"
+            shell = (
+                "search it with `od search WORDS`, or read another store: --store or OPENDATA_STORE"
+            )
         super().__init__(message, hint=hint)
+        self.shell_hint = shell
 
 
 class ColumnNotFound(OpenDataError, LookupError):
