@@ -614,17 +614,22 @@ class Client:
 
         Args:
             id: ``namespace/name``.
-            start: First date/time to include (date, datetime or ISO string). Dates are whole
-                days: ``start="2024-01-01", end="2024-12-31"`` is all of 2024.
+            start: First date/time to include: a date, datetime, ``pandas.Timestamp``,
+                ``numpy.datetime64`` or ISO text. Dates, months (``"2024-03"``) and years
+                (``"2024"``) are whole periods: ``start="2024", end="2024"`` is all of 2024.
             end: Last date/time to include (inclusive).
             columns: Columns to return (default all).
-            filters: Extra row filters: a pyarrow expression or DNF tuples
-                (``[("symbol", "=", "BTCUSDT")]``), applied while decoding.
-            format: ``"pandas"`` (default), ``"polars"`` or ``"arrow"``.
+            filters: Row filters, checked against the schema before anything is read:
+                ``[(column, op, value), ...]`` (all hold), a list of such lists (any holds) or a
+                pyarrow expression; values are converted to the column's type
+                (``[("date", ">=", "2024-03")]``).
+            format: ``"pandas"`` (default; dates become ``datetime64[ms]``), ``"polars"`` or
+                ``"arrow"``.
 
         Raises:
-            DatasetNotFound: with close matches. RangeOutsideCoverage: with the coverage.
-            ColumnNotFound: listing the real columns. CorruptDataError: after one retry.
+            DatasetNotFound: with close matches, or the store searched. RangeOutsideCoverage:
+                with the coverage. ColumnNotFound: listing the real columns (also for filters).
+            CorruptDataError: after one retry. ValueError: a malformed filter or bound.
         """
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
