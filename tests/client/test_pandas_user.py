@@ -16,6 +16,8 @@ import pytest
 
 import opendata as od
 
+from .conftest import record_gets
+
 DAYS = pd.date_range("2024-01-01", "2025-03-31", freq="D")
 
 
@@ -213,14 +215,7 @@ def test_malformed_filters_explain_the_accepted_forms(
 
 
 def test_filters_are_checked_before_any_shard_is_read(fx: od.Client) -> None:
-    fetched: list[str] = []
-    original = fx.store.get
-
-    def counting_get(key: str):  # type: ignore[no-untyped-def]
-        fetched.append(key)
-        return original(key)
-
-    fx.store.get = counting_get  # type: ignore[method-assign]
+    fetched = record_gets(fx)
     with pytest.raises(od.ColumnNotFound):
         fx.load("me/fx", filters=[("ccy", "=", "USD")])
     assert not [k for k in fetched if "/parts/" in k]

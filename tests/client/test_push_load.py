@@ -12,6 +12,8 @@ import pytest
 import opendata as od
 from opendata_core import DatasetId
 
+from .conftest import record_gets
+
 DAYS = pd.date_range("2019-01-01", "2024-12-31", freq="D")
 
 
@@ -86,14 +88,7 @@ def test_start_end_are_inclusive_days(
 
 def test_only_overlapping_shards_are_fetched(client: od.Client) -> None:
     client.push(daily(), "me/prices", time_column="date", partition="year")
-    fetched: list[str] = []
-    original = client.store.get
-
-    def counting_get(key: str):  # type: ignore[no-untyped-def]
-        fetched.append(key)
-        return original(key)
-
-    client.store.get = counting_get  # type: ignore[method-assign]
+    fetched = record_gets(client)
     client.load("me/prices", start="2022-01-01", end="2022-12-31")
     parts = [k for k in fetched if "/parts/" in k]
     assert len(parts) == 1
