@@ -13,6 +13,8 @@ MODULES = [
     "opendata_core.layout",
     "opendata_core.documents",
     "opendata_core.metadata",
+    "opendata_core.problems",
+    "opendata_core.api",
 ]
 
 
