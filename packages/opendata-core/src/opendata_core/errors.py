@@ -18,9 +18,13 @@ went wrong, where, and how to fix it.
     ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
     ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
+    │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
-    └── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    └── RateLimited                ConnectionError   the registry said 429 (.retry_after)
+
+Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_core.problems`.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ __all__ = [
     "OpenDataError",
     "PermissionDenied",
     "RangeOutsideCoverage",
+    "RateLimited",
     "SchemaMismatch",
     "StoreUnavailable",
+    "Unauthenticated",
     "UnsupportedFormatVersion",
 ]
 
@@ -224,8 +230,12 @@ class PermissionDenied(OpenDataError, PermissionError):
 class ConflictError(OpenDataError, RuntimeError):
     """Another publish of the same dataset committed first; nothing of ours was committed."""
 
-    def __init__(self, dataset_id: str, message: str | None = None) -> None:
+    def __init__(
+        self, dataset_id: str, message: str | None = None, *, publish_id: str | None = None
+    ) -> None:
         self.dataset_id = dataset_id
+        self.publish_id = publish_id
+        """The ``publish_id`` that is current now, when known."""
         super().__init__(
             message or f"{dataset_id}: another publish committed first; nothing was changed",
             hint="re-run the push: mode='append' retries on its own, 'replace' overwrites",
@@ -252,4 +262,29 @@ class StoreUnavailable(OpenDataError, ConnectionError):
         super().__init__(
             f"store {store} unavailable: {detail}",
             hint="check the endpoint and your network, then try again",
+        )
+
+
+class Unauthenticated(PermissionDenied):
+    """No valid API key or token was given (HTTP 401), or it was revoked or expired."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.hint = "set OPENDATA_API_KEY to a valid key (keys are shown once when created)"
+
+
+class RateLimited(OpenDataError, ConnectionError):
+    """The registry refused a request because a rate limit or quota was reached (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when the registry said."""
+        super().__init__(
+            message,
+            hint=(
+                f"wait {retry_after:g} s and try again"
+                if retry_after is not None
+                else "wait a minute and try again"
+            )
+            + ", or use an API key of a higher tier (OPENDATA_API_KEY)",
         )
