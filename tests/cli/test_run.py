@@ -800,3 +800,25 @@ def test_help_lists_exit_codes() -> None:
     assert result.exit_code == 0
     assert "--dry-run" in result.output
     assert "2 publishing failed" in result.output
+
+
+def test_a_failure_after_the_commit_still_reports_published(project: Path) -> None:
+    """metadata.json cannot be written, but the manifest committed: the run succeeded."""
+    client = opendata.Client()
+    from opendata_core.ids import DatasetId
+
+    (Path(client.store.local_path(client.layout.metadata(DatasetId.parse(DATASET))))).mkdir(
+        parents=True
+    )
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["published"] is True
+    assert out["status"] == "success"
+    assert out["publish_id"] == opendata.Client().manifest(DATASET).publish_id
+    (warning,) = out["warnings"]
+    assert "but writing metadata.json failed" in warning
+    assert "od index rebuild" in warning
+    assert len(opendata.load(DATASET)) == 3
+    (record,) = records()
+    assert record.status == "success"

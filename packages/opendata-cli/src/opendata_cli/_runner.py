@@ -670,6 +670,20 @@ def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
 
 
 @contextlib.contextmanager
+def _quiet_log(name: str) -> Iterator[None]:
+    """Keep a library logger's records from reaching stderr (Python's last-resort handler)."""
+    import logging
+
+    logger = logging.getLogger(name)
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
 def _env(**values: str | None) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -834,8 +848,9 @@ def _produce_and_publish(
         return
     assert client is not None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_log("opendata"):
             warnings.simplefilter("ignore", MetadataWarning)  # reported when the yaml was read
+            # Failures after the commit come back in result.warnings (printed once, below).
             result = client.push(table, meta.id, metadata=meta, provenance=provenance)
     except Exception as exc:
         error_class, _ = classify(exc)
@@ -850,6 +865,7 @@ def _produce_and_publish(
             cause=exc,
         ) from None
     outcome.result = result
+    outcome.warnings.extend(result.warnings)  # steps after the commit: the publish stands
     outcome.publish_id = result.publish_id
     outcome.schema_hash = result.schema_hash
     outcome.min_time, outcome.max_time = result.min_time, result.max_time

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import hashlib
+import logging
 import os
 import secrets
 import threading
@@ -20,7 +21,14 @@ import msgspec
 
 from opendata._config import settings
 from opendata._index import Index, entry_from
-from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, open_store
+from opendata._stores import (
+    PreconditionFailed,
+    Store,
+    StoreKeyNotFound,
+    _first_line,
+    backoff_sleep,
+    open_store,
+)
 from opendata_core.documents import (
     IndexEntry,
     Manifest,
@@ -37,9 +45,11 @@ from opendata_core.errors import (
     ConflictError,
     CorruptDataError,
     DatasetNotFound,
+    FormatError,
     OpenDataError,
     RangeOutsideCoverage,
     SchemaMismatch,
+    StoreUnavailable,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
@@ -54,6 +64,10 @@ __all__ = ["Client", "GcResult", "PushResult", "ShardUrl"]
 PREVIEW_ROWS = 100
 MAX_WORKERS = 8
 APPEND_RETRIES = 5
+COMMIT_ATTEMPTS = 4
+"""Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
+
+logger = logging.getLogger("opendata")
 DEFAULT_GC_GRACE = timedelta(hours=1)
 
 Mode = Literal["replace", "append"]
@@ -77,6 +91,9 @@ class PushResult:
     max_time: str | None = None
     stats: Stats | None = None
     """The published version's statistics (as in ``metadata.json``)."""
+    warnings: list[str] = field(default_factory=list)
+    """Steps after the commit that failed (metadata, README, index): the publish stands, and
+    ``od index rebuild`` (or the next publish) repairs them."""
 
     def __str__(self) -> str:
         cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
@@ -309,7 +326,9 @@ class Client:
                     f"{ds}: time column {tc!r} has {table.column(tc).null_count} null value(s)",
                     hint="drop or fill those rows before publishing",
                 )
-        for _attempt in range(APPEND_RETRIES if mode == "append" else 1):
+        for attempt in range(APPEND_RETRIES if mode == "append" else 1):
+            if attempt:
+                backoff_sleep(attempt)  # with jitter, so racing appenders spread out
             try:
                 return self._push_once(ds, table, meta, mode, tc, partition, provenance, started)
             except ConflictError:
@@ -437,15 +456,9 @@ class Client:
             max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
             shards=shards,
         )
-        # The publish: a conditional write of the manifest.
-        try:
-            if etag is None:
-                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_absent=True)
-            else:
-                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_match=etag)
-        except PreconditionFailed:
-            raise ConflictError(str(ds)) from None
-        self._write_metadata(ds, manifest, meta, groups, provenance)
+        # The publish: a conditional write of the manifest. Nothing after it may fail the push.
+        self._commit(ds, manifest, etag, previous)
+        notes = self._write_metadata(ds, manifest, meta, groups, provenance)
         return PushResult(
             dataset_id=str(ds),
             publish_id=publish_id,
@@ -459,6 +472,47 @@ class Client:
             min_time=manifest.min_time,
             max_time=manifest.max_time,
             stats=manifest.stats(),
+            warnings=notes,
+        )
+
+    def _commit(
+        self, ds: DatasetId, manifest: Manifest, etag: str | None, previous: Manifest | None
+    ) -> None:
+        """Write the manifest conditionally; settle an ambiguous reply by re-reading it (spec 4.1).
+
+        A 412 after the store client retried our own PUT, a 5xx or reset after the write took
+        effect, or a timeout all leave the outcome open. The manifest then says who won: our
+        ``publish_id`` → committed; another one → :class:`ConflictError`; still the one we read →
+        nothing happened, and the same conditional PUT is sent again (it can succeed only once).
+        """
+        key = self.layout.manifest(ds)
+        body = encode_document(manifest)
+        before = previous.publish_id if previous else None
+        failure: OpenDataError | None = None
+        for attempt in range(COMMIT_ATTEMPTS):
+            if attempt:
+                backoff_sleep(attempt)
+            try:
+                self.store.put(key, body, if_absent=etag is None, if_match=etag)
+                return
+            except PreconditionFailed:
+                lost = True
+            except StoreUnavailable as exc:
+                lost, failure = False, exc
+            try:
+                current = self._manifest_or_none(ds)[0]
+            except (StoreUnavailable, FormatError) as exc:
+                failure = exc
+                continue  # cannot tell yet: ask again
+            now = current.publish_id if current else None
+            if now == manifest.publish_id:
+                return  # ours is live: the reply was lost, or a retry of our own PUT lost to it
+            if lost or now != before:
+                raise ConflictError(str(ds)) from None
+        raise StoreUnavailable(
+            self.store.url,
+            f"{key}: could not confirm whether publish {manifest.publish_id} committed "
+            f"({failure}); check `od info {ds}` before publishing again",
         )
 
     def _fit_schema(
@@ -510,8 +564,15 @@ class Client:
         meta: DatasetMetadata | None,
         groups: list[tuple[str, pa.Table]],
         provenance: Provenance | None,
-    ) -> None:
-        previous_doc = self._metadata_or_none(ds)
+    ) -> list[str]:
+        """Write metadata.json, README.md and the index entry after a commit; never raises.
+
+        Returns the warnings of the steps that failed (also logged on the ``opendata`` logger).
+        """
+        try:
+            previous_doc = self._metadata_or_none(ds)
+        except Exception:  # unreadable: written afresh below (or its write fails and warns)
+            previous_doc = None
         if meta is None:
             meta = (
                 previous_doc.dataset
@@ -527,18 +588,35 @@ class Client:
                 )
             )
         stats = manifest.stats()
-        preview = self._preview(ds, manifest, dict(groups))
-        doc = MetadataDocument(
-            dataset=meta,
-            stats=stats,
-            schema=manifest.schema,
-            preview=preview,
-            updated_at=manifest.published_at,
-            provenance=provenance or Provenance(repo=meta.repo or None),
-        )
-        self.store.put(self.layout.metadata(ds), encode_document(doc))
-        self.store.put(self.layout.readme(ds), _readme(meta).encode())
-        self.index.update([entry_from(meta, stats, manifest.published_at)])
+        notes: list[str] = []
+
+        def step(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except Exception as exc:  # the publish stands whatever fails here
+                note = (
+                    f"{ds}: published {manifest.publish_id}, but writing {what} failed "
+                    f"({_first_line(exc)}); `od index rebuild` or the next publish repairs it"
+                )
+                logger.warning(note)
+                notes.append(note)
+
+        def write_metadata() -> None:
+            doc = MetadataDocument(
+                dataset=meta,
+                stats=stats,
+                schema=manifest.schema,
+                preview=self._preview(ds, manifest, dict(groups)),
+                updated_at=manifest.published_at,
+                provenance=provenance or Provenance(repo=meta.repo or None),
+            )
+            self.store.put(self.layout.metadata(ds), encode_document(doc))
+
+        step("metadata.json", write_metadata)
+        step("README.md", lambda: self.store.put(self.layout.readme(ds), _readme(meta).encode()))
+        entry = entry_from(meta, stats, manifest.published_at)
+        step("index.json", lambda: self.index.update([entry]))
+        return notes
 
     def _preview(
         self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound
+from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, backoff_sleep
 from opendata_core.documents import (
     Index as IndexDocument,
 )
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Index", "entry_from"]
 
-_RETRIES = 8
+_RETRIES = 10
 
 
 def entry_from(
@@ -93,7 +93,9 @@ class Index:
         """Insert or replace entries (by id) and remove ids, with a conditional write."""
         entries = list(entries)
         removed = set(remove)
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
+            if attempt:
+                backoff_sleep(attempt)
             index, etag = self._read()
             by_id = {e.id: e for e in index.datasets}
             for rid in removed:

@@ -10,7 +10,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import random
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +33,17 @@ __all__ = [
     "S3CompatibleStore",
     "Store",
     "StoreKeyNotFound",
+    "backoff_sleep",
     "open_store",
 ]
+
+
+def backoff_sleep(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None:
+    """Sleep before retry ``attempt`` (1, 2, ...): exponential, bounded, with full jitter.
+
+    Jitter keeps writers that collided once from colliding again in lockstep.
+    """
+    time.sleep(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))  # noqa: S311 - jitter
 
 
 class StoreKeyNotFound(KeyError):
