@@ -59,11 +59,11 @@ def test_corrupt_scan_and_transient_corruption_is_retried(client: od.Client) -> 
     calls = {"n": 0}
     original = client.store.get
 
-    def flaky(k: str) -> Any:
+    def flaky(k: str, **kw: Any) -> Any:
         if k == key and calls["n"] == 0:
             calls["n"] += 1
             return b"garbage", ""
-        return original(k)
+        return original(k, **kw)
 
     client.store.get = flaky  # type: ignore[method-assign]
     assert len(client.load("me/prices", start="2024-12-31")) == 2  # retried once, then fine
@@ -79,8 +79,8 @@ class _Wrapped(Store):
     def __init__(self, inner: Store, before_manifest: Any) -> None:
         self.inner, self.url, self.before_manifest = inner, inner.url, before_manifest
 
-    def get(self, key: str) -> Any:
-        return self.inner.get(key)
+    def get(self, key: str, *, max_bytes: int | None = None) -> Any:
+        return self.inner.get(key, max_bytes=max_bytes)
 
     def put(
         self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
@@ -378,12 +378,12 @@ def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -
     original = client.store.get
     state = {"raced": False}
 
-    def racing_get(key: str) -> Any:
+    def racing_get(key: str, **kw: Any) -> Any:
         if "/parts/" in key and not state["raced"]:
             state["raced"] = True  # between our manifest read and our first shard read:
             other.push(daily(("NEW",)), "me/prices", time_column="date", partition="year")
             other.gc("me/prices", older_than=timedelta(0))
-        return original(key)
+        return original(key, **kw)
 
     client.store.get = racing_get  # type: ignore[method-assign]
     out = client.load("me/prices")

@@ -86,9 +86,9 @@ def test_only_overlapping_shards_are_fetched(client: od.Client) -> None:
     fetched: list[str] = []
     original = client.store.get
 
-    def counting_get(key: str):  # type: ignore[no-untyped-def]
+    def counting_get(key: str, **kw):  # type: ignore[no-untyped-def]
         fetched.append(key)
-        return original(key)
+        return original(key, **kw)
 
     client.store.get = counting_get  # type: ignore[method-assign]
     client.load("me/prices", start="2022-01-01", end="2022-12-31")

@@ -22,6 +22,7 @@ import msgspec
 from opendata._config import settings
 from opendata._index import Index, entry_from
 from opendata._stores import (
+    ObjectTooLarge,
     PreconditionFailed,
     Store,
     StoreKeyNotFound,
@@ -66,6 +67,9 @@ MAX_WORKERS = 8
 APPEND_RETRIES = 5
 COMMIT_ATTEMPTS = 4
 """Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
+DECODE_FLOOR = 1 << 30
+DECODE_RATIO = 1000
+"""A shard may decode to at most DECODE_FLOOR + DECODE_RATIO times its size (and the setting)."""
 
 logger = logging.getLogger("opendata")
 DEFAULT_GC_GRACE = timedelta(hours=1)
@@ -182,6 +186,7 @@ class Client:
         self.layout = Layout(prefix if prefix is not None else url_prefix)
         self.index = Index(self.store, self.layout)
         self._cache_dir = s.cache_dir
+        self._max_decode_bytes = s.max_decode_bytes
         self._progress = progress
 
     def _reporter(self, phase: str, total: int) -> Callable[[int], None]:
@@ -243,20 +248,60 @@ class Client:
     # Shards
 
     def _fetch(self, ds: DatasetId, shard: Shard) -> bytes | memoryview:
-        """Download one shard and verify its sha256; retry once, then CorruptDataError."""
+        """Download one shard and verify it; retry once, then CorruptDataError.
+
+        The download stops at the manifest's ``bytes`` (a larger object is not downloaded at
+        all); the sha256 must match; then the footer must pass :meth:`_check_footer`.
+        """
         key = self.layout.resolve(ds, shard.path)
         detail = ""
         for _attempt in range(2):
             try:
-                data, _ = self.store.get(key)
+                data, _ = self.store.get(key, max_bytes=shard.bytes)
             except StoreKeyNotFound:
                 detail = "the shard is missing from the store"
                 continue
+            except ObjectTooLarge as exc:
+                detail = f"the object is {exc.size:,} bytes, the manifest lists {shard.bytes:,}"
+                continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == shard.sha256 and len(data) == shard.bytes:
+                self._check_footer(ds, key, shard, data)
                 return data
             detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
         raise CorruptDataError(str(ds), key, detail)
+
+    def _check_footer(
+        self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview
+    ) -> None:
+        """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
+
+        Only the footer is read (and, for dictionary-encoded text whose worst case is too large,
+        the dictionary indices): a 3 KB file that decodes to gigabytes is refused before a data
+        page is decoded. The limit is ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus
+        1,000 times the shard's size.
+        """
+        limit = min(self._max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+        try:
+            rows, estimate = _decoded_size(data, limit)
+        except CorruptDataError as exc:
+            raise CorruptDataError(str(ds), key, exc.message) from None
+        if rows != shard.rows:
+            raise CorruptDataError(
+                str(ds), key, f"the file holds {rows:,} rows, the manifest lists {shard.rows:,}"
+            )
+        if estimate > limit:
+            err = CorruptDataError(
+                str(ds),
+                key,
+                f"its {shard.bytes:,} bytes would decode to about {estimate:,} bytes, more than "
+                f"the {limit:,} allowed; refusing to decode it",
+            )
+            err.hint = (
+                "a shard this large is unusual (a decompression bomb?); if it is genuine, raise "
+                "OPENDATA_MAX_DECODE_BYTES"
+            )
+            raise err
 
     def _write_shard(self, ds: DatasetId, data: pa.Buffer, reusable: set[str]) -> tuple[str, bool]:
         digest = hashlib.sha256(memoryview(data)).hexdigest()
@@ -782,6 +827,9 @@ class Client:
                     expr = range_expr if expr is None else expr & range_expr
             return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
 
+        if not shards:  # a dataset version with no files: no rows, the published columns
+            empty = _empty_table(manifest)
+            return empty.select(cols) if cols is not None else empty
         if len(shards) == 1:
             tables = [read(shards[0])]
         else:
@@ -818,15 +866,26 @@ class Client:
         return lf
 
     def _local_verified(self, ds: DatasetId, shard: Shard) -> Path:
-        local = self.store.local_path(self.layout.resolve(ds, shard.path))
+        """A local file with the shard's exact bytes: in a local store, or in the cache.
+
+        Every use re-hashes the file (sha256 ≈ 1.8 GB/s here): a cached file that changed on
+        disk, even in one byte and keeping its size, is dropped and fetched again.
+        """
+        key = self.layout.resolve(ds, shard.path)
+        local = self.store.local_path(key)
         if local is not None:
             raw = local.read_bytes() if local.is_file() else b""
-            if hashlib.sha256(raw).hexdigest() == shard.sha256:
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self._check_footer(ds, key, shard, raw)
                 return local
             self._fetch(ds, shard)  # raises CorruptDataError with the detail
         target = self._cache_dir / f"{shard.sha256}.parquet"
-        if target.is_file() and target.stat().st_size == shard.bytes:
-            return target
+        if target.is_file():
+            raw = target.read_bytes()
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self._check_footer(ds, key, shard, raw)
+                return target
+            target.unlink(missing_ok=True)  # damaged: fetch it again
         data = self._fetch(ds, shard)
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp-{secrets.token_hex(4)}")
@@ -954,6 +1013,86 @@ class Client:
             deleted.append(obj.key)
             freed += obj.size
         return GcResult(str(ds), deleted, freed, kept)
+
+
+def _empty_table(manifest: Manifest) -> pa.Table:
+    """A table with the manifest's columns and no rows (types that do not parse become null)."""
+    import pyarrow as pa
+
+    ar = _arrow()
+    fields = []
+    for f in manifest.schema:
+        try:
+            dtype = ar.parse_type(f.type) if f.type.startswith(("date", "timestamp[")) else None
+            dtype = dtype or pa.type_for_alias(f.type)
+        except (ValueError, TypeError, KeyError):
+            dtype = pa.null()
+        fields.append(pa.field(f.name, dtype))
+    return pa.schema(fields).empty_table()
+
+
+_FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 8, "INT64": 8, "INT96": 8, "FLOAT": 8, "DOUBLE": 8}
+
+
+def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
+    """The rows a Parquet file's footer declares and an upper estimate of its decoded bytes.
+
+    Fixed-width columns: values times width. Text: the declared uncompressed size plus offsets,
+    except dictionary-encoded text, which can expand to values times the longest entry; when that
+    worst case passes ``limit``, the dictionaries and indices are read (not the expanded text)
+    to measure the exact expanded size. Raises CorruptDataError (key filled in by the caller)
+    when the footer cannot be read.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError("", "", f"not a readable Parquet file: {_first_line(exc)}") from None
+    estimate = 0
+    suspicious: set[str] = set()
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            values = max(col.num_values, 0)
+            physical = col.physical_type
+            if physical == "FIXED_LEN_BYTE_ARRAY":
+                estimate += values * max(meta.schema.column(c).length or 0, 1)
+            elif physical in _FIXED_WIDTH:
+                estimate += values * _FIXED_WIDTH[physical]
+            else:
+                plain = max(col.total_uncompressed_size, 0) + 8 * values
+                if (
+                    col.has_dictionary_page
+                    and values * plain > limit
+                    and "." not in col.path_in_schema
+                ):
+                    suspicious.add(col.path_in_schema)
+                else:
+                    estimate += plain
+    if suspicious and estimate <= limit:
+        try:
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=sorted(suspicious),
+                read_dictionary=sorted(suspicious),
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                "", "", f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        for column in table.columns:
+            for chunk in column.chunks:
+                if not pa.types.is_dictionary(chunk.type):
+                    estimate += chunk.nbytes
+                    continue
+                lengths = pc.binary_length(chunk.dictionary)
+                expanded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+                estimate += expanded + 8 * len(chunk)
+    return meta.num_rows, estimate
 
 
 def _sort(table: pa.Table, tc: str | None, primary_key: Sequence[str]) -> pa.Table:

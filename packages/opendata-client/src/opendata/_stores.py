@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LocalStore",
     "ObjectInfo",
+    "ObjectTooLarge",
     "PreconditionFailed",
     "S3CompatibleStore",
     "Store",
@@ -48,6 +49,15 @@ def backoff_sleep(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None
 
 class StoreKeyNotFound(KeyError):
     """Internal: the key does not exist (callers turn it into a user-facing error)."""
+
+
+class ObjectTooLarge(Exception):
+    """Internal: the object is larger than the caller allowed; it was not downloaded."""
+
+    def __init__(self, key: str, size: int) -> None:
+        super().__init__(f"{key} is {size:,} bytes")
+        self.key = key
+        self.size = size
 
 
 class PreconditionFailed(Exception):
@@ -70,8 +80,12 @@ class Store(ABC):
     """How the store is shown to users (``/path/to/folder``, ``s3://bucket``)."""
 
     @abstractmethod
-    def get(self, key: str) -> tuple[bytes | memoryview, str]:
-        """The object's bytes and its ETag."""
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes | memoryview, str]:
+        """The object's bytes and its ETag.
+
+        ``max_bytes``: raise :class:`ObjectTooLarge` without downloading an object whose size is
+        larger, and never read more than that.
+        """
 
     @abstractmethod
     def put(
@@ -140,10 +154,17 @@ class LocalStore(Store):
     def _etag(data: bytes | memoryview) -> str:
         return hashlib.sha256(data).hexdigest()[:32]
 
-    def get(self, key: str) -> tuple[bytes, str]:
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes, str]:
         try:
-            data = self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
+            with self._path(key).open("rb") as fh:
+                if max_bytes is None:
+                    data = fh.read()
+                else:
+                    size = os.fstat(fh.fileno()).st_size
+                    data = fh.read(max_bytes + 1)  # stops there even if the file grew
+                    if max(size, len(data)) > max_bytes:
+                        raise ObjectTooLarge(key, max(size, len(data)))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise StoreKeyNotFound(key) from None
         except PermissionError as exc:
             raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
@@ -307,12 +328,17 @@ class S3CompatibleStore(Store):
                 self.url, f"{key}: the S3 client failed: {_first_line(exc)}"
             ) from None
 
-    def get(self, key: str) -> tuple[memoryview, str]:
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[memoryview, str]:
         import obstore
 
         def run() -> tuple[memoryview, str]:
             result = obstore.get(self._store, key)
             etag = result.meta.get("e_tag") or ""
+            # The size comes from the response headers, before the body is read; the body is
+            # then read to exactly that length, so an oversized object is never downloaded.
+            size = int(result.meta["size"])
+            if max_bytes is not None and size > max_bytes:
+                raise ObjectTooLarge(key, size)
             return memoryview(result.bytes()), etag
 
         return self._call(key, run)

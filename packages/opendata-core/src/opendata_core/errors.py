@@ -26,7 +26,7 @@ went wrong, where, and how to fix it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from opendata_core._problems import Problem
@@ -45,7 +45,28 @@ __all__ = [
     "SchemaMismatch",
     "StoreUnavailable",
     "UnsupportedFormatVersion",
+    "shorten",
 ]
+
+SHOWN_CHARACTERS: Final = 120
+"""How much of an input an error message echoes (a 100,000-character id is not shown whole)."""
+
+
+def shorten(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``str(value)``, cut to ``limit`` characters with the count of what was left out.
+
+    Every error message that echoes user input passes it through here.
+
+    Example:
+        >>> shorten("x" * 200, 10)
+        'xxxxxxxxx… (200 characters)'
+        >>> shorten("ecb/rates")
+        'ecb/rates'
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 class OpenDataError(Exception):
