@@ -822,3 +822,18 @@ def test_a_failure_after_the_commit_still_reports_published(project: Path) -> No
     assert len(opendata.load(DATASET)) == 3
     (record,) = records()
     assert record.status == "success"
+
+
+def test_an_identical_run_succeeds_and_records_that_nothing_changed(project: Path) -> None:
+    assert od("run", str(project)).exit_code == 0
+    first = opendata.Client().manifest(DATASET).publish_id
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["status"], out["unchanged"], out["publish_id"]) == ("success", True, first)
+    assert opendata.Client().manifest(DATASET).publish_id == first
+    plain = od("run", str(project))
+    assert f"identical to publish {first}; nothing new was committed" in plain.stdout
+    records_ = records()
+    assert [r.unchanged for r in records_] == [False, True, True]
+    assert all(r.status == "success" and r.publish_id == first for r in records_)

@@ -154,6 +154,7 @@ class RunOutcome:
             "bytes": self.stats.bytes if self.stats else None,
             "schema_hash": self.schema_hash,
             "schema_changed": self.schema_changed,
+            "unchanged": r is not None and r.unchanged,
             "publish_id": self.publish_id,
             "shards_written": r.shards_written if r else None,
             "shards_reused": r.shards_reused if r else None,
@@ -926,6 +927,7 @@ def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | 
         stats=outcome.stats,
         publish_id=outcome.publish_id,
         schema_changed=outcome.schema_changed,
+        unchanged=outcome.result is not None and outcome.result.unchanged,
         provenance=provenance or Provenance(),
     )
     ds = DatasetId.parse(outcome.dataset_id)

@@ -98,9 +98,17 @@ class PushResult:
     warnings: list[str] = field(default_factory=list)
     """Steps after the commit that failed (metadata, README, index): the publish stands, and
     ``od index rebuild`` (or the next publish) repairs them."""
+    unchanged: bool = False
+    """The data was byte-identical to the live version: nothing was committed, and
+    ``publish_id`` is the live version's."""
 
     def __str__(self) -> str:
         cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
+        if self.unchanged:
+            return (
+                f"{self.dataset_id}: unchanged ({self.rows:,} rows{cov}); the data is identical "
+                f"to publish {self.publish_id}, nothing was committed"
+            )
         return (
             f"{self.dataset_id}: {self.rows:,} rows{cov}; {self.shards_written} shard(s) written, "
             f"{self.shards_reused} reused, {self.bytes:,} bytes, {self.duration:.2f}s"
@@ -483,6 +491,13 @@ class Client:
         )
         schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
         shash = schema_hash(schema)
+        if (
+            previous is not None
+            and [s.sha256 for s in shards] == [s.sha256 for s in previous.shards]
+            and (shash, tc, granularity)
+            == (previous.schema_hash, previous.time_column, previous.partition)
+        ):
+            return self._unchanged(ds, previous, meta, groups, provenance, started)
         now = datetime.now(UTC)
         publish_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         times = [(s.min, s.max) for s in shards if s.min is not None]
@@ -518,6 +533,45 @@ class Client:
             max_time=manifest.max_time,
             stats=manifest.stats(),
             warnings=notes,
+        )
+
+    def _unchanged(
+        self,
+        ds: DatasetId,
+        previous: Manifest,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        provenance: Provenance | None,
+        started: float,
+    ) -> PushResult:
+        """The data is byte-identical to the live version: commit nothing.
+
+        ``updated_at`` stays when the data last changed; changed yaml fields are still written to
+        ``metadata.json``.
+        """
+        notes: list[str] = []
+        try:
+            doc = self._metadata_or_none(ds)
+        except Exception:
+            doc = None
+        if doc is None or (meta is not None and doc.dataset != meta):
+            kept = doc.provenance if doc is not None else provenance
+            notes = self._write_metadata(ds, previous, meta, groups, kept)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id=previous.publish_id,
+            rows=previous.row_count,
+            bytes=previous.bytes,
+            shards_written=0,
+            shards_reused=len(previous.shards),
+            duration=time.perf_counter() - started,
+            schema_hash=previous.schema_hash,
+            schema_changed=False,
+            min_time=previous.min_time,
+            max_time=previous.max_time,
+            stats=previous.stats(),
+            warnings=notes,
+            unchanged=True,
         )
 
     def _commit(

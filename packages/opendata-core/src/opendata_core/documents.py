@@ -205,6 +205,8 @@ class RunRecord(_Document, kw_only=True):
     stats: Stats | None = None
     publish_id: str | None = None
     schema_changed: bool = False
+    unchanged: bool = False
+    """A success that committed nothing: the data was identical to ``publish_id``."""
     provenance: Provenance = Provenance()
 
 
