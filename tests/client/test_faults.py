@@ -404,3 +404,21 @@ def test_slow_store_times_out_then_unavailable(fault_proxy: _FaultProxy, s3_env:
     with pytest.raises(od.StoreUnavailable, match="manifest.json"):
         client.load("me/prices")
     assert fault_proxy.requests - started == 1 + FAST_RETRIES["max_retries"]  # obstore retried
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://AKIAEXAMPLE:s3cr3tValue@bucket/prefix", "r2://AKIAEXAMPLE:s3cr3tValue@b"]
+)
+def test_credentials_in_a_store_url_are_refused_and_not_echoed(url: str) -> None:
+    with pytest.raises(od.OpenDataError, match="has credentials in it") as info:
+        od.Client(store=url)
+    shown = f"{info.value} {info.value.hint}"
+    assert "s3cr3tValue" not in shown and "AKIAEXAMPLE" not in shown
+    assert info.value.hint is not None and "AWS_SECRET_ACCESS_KEY" in info.value.hint
+
+
+def test_a_long_column_name_is_cut_in_the_message(client: od.Client) -> None:
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    with pytest.raises(od.ColumnNotFound) as info:
+        client.load("me/prices", columns=["c" * 100_000])
+    assert len(str(info.value)) < 500

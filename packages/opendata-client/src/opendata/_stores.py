@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from opendata_core.errors import PermissionDenied, StoreUnavailable
+from opendata_core.errors import PermissionDenied, StoreUnavailable, shorten
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Store
@@ -406,6 +406,15 @@ def open_store(
     ``AWS_*`` environment; ``r2://bucket/prefix`` needs ``R2_ACCOUNT_ID``.
     """
     parsed = urlparse(url)
+    if parsed.scheme not in ("", "file") and "@" in parsed.netloc:
+        from opendata_core.errors import OpenDataError
+
+        shown = f"{parsed.scheme}://<credentials>@{parsed.netloc.rsplit('@', 1)[1]}"
+        raise OpenDataError(
+            f"the store URL {shorten(shown)} has credentials in it; they were not used",
+            hint="remove them from the URL (it ends up in logs and shell history) and set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+        )
     if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
         path = parsed.path if parsed.scheme == "file" else url
         return LocalStore(path), ""
@@ -417,7 +426,7 @@ def open_store(
             from opendata_core.errors import OpenDataError
 
             raise OpenDataError(
-                f"store {url!r} needs the Cloudflare account id",
+                f"store {shorten(repr(url))} needs the Cloudflare account id",
                 hint="set R2_ACCOUNT_ID, or use s3://bucket with AWS_ENDPOINT_URL",
             )
         return (
@@ -431,6 +440,6 @@ def open_store(
     from opendata_core.errors import OpenDataError
 
     raise OpenDataError(
-        f"unknown store {url!r}",
+        f"unknown store {shorten(repr(url))}",
         hint="use a folder path, file:///path, s3://bucket/prefix or r2://bucket/prefix",
     )

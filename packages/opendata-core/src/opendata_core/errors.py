@@ -50,6 +50,8 @@ __all__ = [
 
 SHOWN_CHARACTERS: Final = 120
 """How much of an input an error message echoes (a 100,000-character id is not shown whole)."""
+MESSAGE_CHARACTERS: Final = 2000
+"""The longest error message; anything longer is cut (a safety net behind :func:`shorten`)."""
 
 
 def shorten(value: object, limit: int = SHOWN_CHARACTERS) -> str:
@@ -79,6 +81,7 @@ class OpenDataError(Exception):
     hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = shorten(message, MESSAGE_CHARACTERS)  # whatever was echoed into it
         super().__init__(message)
         self.message = message
         if hint is not None:
@@ -95,7 +98,7 @@ class InvalidDatasetId(OpenDataError, ValueError):
         self.value = value
         self.rule = rule
         super().__init__(
-            f"invalid dataset id {value!r}: {rule}",
+            f"invalid dataset id {shorten(repr(value))}: {rule}",
             hint="IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'",
         )
 
@@ -169,7 +172,8 @@ class ColumnNotFound(OpenDataError, LookupError):
         self.column = column
         self.available = list(available)
         super().__init__(
-            f"{dataset_id}: no column {column!r}; columns are: {', '.join(self.available)}"
+            f"{dataset_id}: no column {shorten(repr(column))}; "
+            f"columns are: {shorten(', '.join(self.available), 500)}"
         )
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
@@ -184,7 +188,8 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
         self.coverage = coverage
         cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
         super().__init__(
-            f"{dataset_id}: requested range {requested} is outside the data's coverage ({cov})",
+            f"{dataset_id}: requested range {shorten(requested)} is outside the data's "
+            f"coverage ({cov})",
             hint="choose start/end inside the coverage, or omit them to load everything",
         )
 
