@@ -269,9 +269,9 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
         result.stderr
     )
     assert [r.schema_changed for r in records()] == [False, True]
-    # Re-running unchanged data reuses the shard and reports no drift.
+    # Re-running unchanged data commits nothing and reports no drift.
     again = od("run", str(project))
-    assert "0 shard(s) written, 1 reused" in again.stdout
+    assert "nothing new was committed" in again.stdout
     assert "warning" not in again.stderr
 
 
@@ -677,6 +677,23 @@ def test_unreachable_s3_store_exits_2(project: Path, monkeypatch: pytest.MonkeyP
     assert out["error_class"] == "upload"
     assert out["exit_code"] == 2
     assert out["message"].startswith("cannot open the store: store s3://od-bucket unavailable")
+    assert "cannot connect to the endpoint http://127.0.0.1:" in out["message"]
+    # The run record is kept in the dataset folder, and shown (an annotation in GitHub Actions).
+    (path,) = (project / ".opendata").rglob("*.json")
+    assert out["run_record"] == str(path)
+    record = decode_document(path.read_bytes(), RunRecord)
+    assert (record.status, record.error_class) == ("failure", "upload")
+    assert any("run record was kept in" in w and '"status":"failure"' in w for w in out["warnings"])
+
+
+def test_unopenable_store_in_github_actions_annotates_the_record(
+    project: Path, github: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDATA_STORE", "r2://bucket")  # no R2_ACCOUNT_ID: cannot open
+    result = od("run", str(project))
+    assert result.exit_code == 2, result.output
+    assert "::warning title=od run%3A acme/widgets::the store could not be opened" in result.stdout
+    assert "::error title=" in result.stdout
 
 
 def test_dry_run_does_not_need_the_store(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from opendata import Client, PushResult
-    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, Stats
+    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, RunRecord, Stats
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -754,8 +754,11 @@ def run_producer(
         outcome.exit_code = failure.exit_code
         outcome.exception = failure.cause or failure
     outcome.finished_at = datetime.now(UTC)
-    if not dry_run and client is not None and outcome.dataset_id is not None:
-        _write_record(client, outcome, provenance)
+    if not dry_run and outcome.dataset_id is not None:
+        if client is not None:
+            _write_record(client, outcome, provenance)
+        else:
+            _write_record_locally(outcome, provenance)
     return outcome
 
 
@@ -910,13 +913,57 @@ def _self_published(
         )
 
 
+def _write_record_locally(outcome: RunOutcome, provenance: Provenance | None) -> None:
+    """The store could not be opened: keep the run record in the dataset folder, and show it.
+
+    It goes to ``.opendata/`` in the folder (the store's layout) and, in GitHub Actions, into a
+    warning annotation (the run's page is where a failed CI run is read).
+    """
+    from opendata import LocalStore
+    from opendata_core.documents import encode_document
+    from opendata_core.ids import DatasetId
+    from opendata_core.layout import Layout
+
+    assert outcome.dataset_id is not None
+    record = encode_document(_record(outcome, provenance))
+    key = Layout().run_record(
+        DatasetId.parse(outcome.dataset_id), outcome.started_at, outcome.run_id
+    )
+    local = LocalStore(outcome.folder / ".opendata")
+    try:
+        local.put(key, record)
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = str(local.local_path(key))
+    outcome.warnings.append(
+        f"the store could not be opened, so the run record was kept in {outcome.record_key}: "
+        + record.decode()
+    )
+
+
 def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | None) -> None:
-    from opendata_core.documents import Provenance, RunRecord, encode_document
+    from opendata_core.documents import encode_document
     from opendata_core.ids import DatasetId
 
     assert outcome.dataset_id is not None
+    record = _record(outcome, provenance)
+    ds = DatasetId.parse(outcome.dataset_id)
+    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
+    try:
+        client.store.put(key, encode_document(record))
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = key
+
+
+def _record(outcome: RunOutcome, provenance: Provenance | None) -> RunRecord:
+    from opendata_core.documents import Provenance, RunRecord
+
+    assert outcome.dataset_id is not None
     assert outcome.finished_at is not None
-    record = RunRecord(
+    return RunRecord(
         dataset_id=outcome.dataset_id,
         run_id=outcome.run_id,
         status=outcome.status,
@@ -930,14 +977,6 @@ def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | 
         unchanged=outcome.result is not None and outcome.result.unchanged,
         provenance=provenance or Provenance(),
     )
-    ds = DatasetId.parse(outcome.dataset_id)
-    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
-    try:
-        client.store.put(key, encode_document(record))
-    except Exception as exc:
-        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
-        return
-    outcome.record_key = key
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1048,7 +1048,8 @@ class Client:
 
         A shard is deleted only when the current manifest does not list it, it is older than
         ``older_than``, and the current manifest itself was published more than ``older_than``
-        ago (a reader that read the previous manifest has had that long to finish).
+        ago (a reader that read the previous manifest has had that long to finish). Temporary
+        files that killed writes left in a local store are deleted once older than ``older_than``.
         """
         ds = DatasetId.parse(id)
         manifest, _ = self._manifest(ds)
@@ -1060,6 +1061,15 @@ class Client:
             if obj.key in referenced:
                 continue
             if not manifest_old or now - obj.last_modified < older_than:
+                kept += 1
+                continue
+            if not dry_run:
+                self.store.delete(obj.key)
+            deleted.append(obj.key)
+            freed += obj.size
+        # Temporaries of killed writes: no reader ever sees them; a live write is younger.
+        for obj in self.store.temporaries(self.layout.dataset_prefix(ds)):
+            if now - obj.last_modified < older_than:
                 kept += 1
                 continue
             if not dry_run:

@@ -121,9 +121,20 @@ class Store(ABC):
         """A pre-signed HTTPS GET URL; only object stores that sign support it."""
         raise NotImplementedError(f"{self.url} cannot sign URLs")
 
+    def temporaries(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Leftovers of writes that never finished (a killed push), under ``prefix``.
+
+        Object stores have none that a client can list cheaply: S3/R2 keep incomplete multipart
+        uploads, which a bucket lifecycle rule aborts (see the producer guide).
+        """
+        return iter(())
+
 
 # ---------------------------------------------------------------------------------------------
 # Local folder
+
+_TMP = ".tmp-"
+"""Temporary files of writes in progress; ``gc`` removes stale ones after the grace period."""
 
 
 class LocalStore(Store):
@@ -170,9 +181,12 @@ class LocalStore(Store):
             raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
         return data, self._etag(data)
 
+    INTERNAL = "~opendata"
+    """The store's own folder at the root; ``~`` is in no key (ids and prefixes exclude it)."""
+
     @contextlib.contextmanager
     def _lock(self, key: str) -> Iterator[None]:
-        lock_dir = self.root / ".locks"
+        lock_dir = self.root / self.INTERNAL / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(key.encode()).hexdigest()[:32]
         with open(lock_dir / name, "a+b") as fh:
@@ -188,7 +202,7 @@ class LocalStore(Store):
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP)
         except PermissionError as exc:
             raise PermissionDenied(f"cannot write {key} in {self.url}: {exc.strerror}") from None
         try:
@@ -223,9 +237,10 @@ class LocalStore(Store):
         if not base.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if d != ".locks"]
+            if Path(dirpath) == self.root:
+                dirnames[:] = [d for d in dirnames if d != self.INTERNAL]
             for name in filenames:
-                if name.startswith(".tmp-"):
+                if name.startswith(_TMP):
                     continue
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
@@ -233,6 +248,19 @@ class LocalStore(Store):
                     continue
                 st = full.stat()
                 yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def temporaries(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if not base.is_dir():
+            return
+        for dirpath, _, filenames in os.walk(base):
+            for name in filenames:
+                if name.startswith(_TMP):
+                    full = Path(dirpath) / name
+                    with contextlib.suppress(FileNotFoundError):
+                        st = full.stat()
+                        key = full.relative_to(self.root).as_posix()
+                        yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -296,6 +324,8 @@ class S3CompatibleStore(Store):
             kwargs["region"] = "us-east-1"
         self.bucket = bucket
         self.url = f"s3://{bucket}"
+        self.endpoint = endpoint or "AWS S3"
+        """How error messages name the server."""
         self._store: S3Store = S3Store(
             bucket,
             client_options=options,
@@ -310,16 +340,23 @@ class S3CompatibleStore(Store):
             return fn()
         # obstore raises the builtin FileNotFoundError/FileExistsError/PermissionError for some
         # of its errors, and its own classes for others: catch both spellings.
-        except (e.NotFoundError, FileNotFoundError):
+        except (e.NotFoundError, FileNotFoundError) as exc:
+            if "NoSuchBucket" in str(exc):
+                raise StoreUnavailable(
+                    self.url,
+                    f"the bucket {self.bucket!r} does not exist at {self.endpoint}",
+                    hint="create the bucket, or fix its name in OPENDATA_STORE (s3://BUCKET/...)",
+                    reason="no-bucket",
+                ) from None
             raise StoreKeyNotFound(key) from None
         except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
             raise PreconditionFailed(key) from None
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
             raise PermissionDenied(
-                f"{self.url} refused access to {key}: {_first_line(exc)}"
+                f"{self.url} ({self.endpoint}) refused access to {key}: {_first_line(exc)}"
             ) from None
         except (e.BaseError, OSError) as exc:
-            raise StoreUnavailable(self.url, f"{key}: {_first_line(exc)}") from None
+            raise self._unavailable(key, exc) from None
         except BaseException as exc:
             # A Rust panic inside obstore arrives as pyo3's PanicException (a BaseException).
             if type(exc).__name__ != "PanicException":
@@ -327,6 +364,34 @@ class S3CompatibleStore(Store):
             raise StoreUnavailable(
                 self.url, f"{key}: the S3 client failed: {_first_line(exc)}"
             ) from None
+
+    def _unavailable(self, key: str, exc: BaseException) -> StoreUnavailable:
+        """Say what obstore's "HTTP error: error sending request" meant, and the fix."""
+        text = str(exc)
+        fix_endpoint = "check AWS_ENDPOINT_URL (or R2_ACCOUNT_ID for r2://) and your network"
+        if "kind: Timeout" in text or "TimedOut" in text:
+            return StoreUnavailable(
+                self.url,
+                f"{key}: {self.endpoint} did not answer in time (the request timed out, and so "
+                "did its retries)",
+                hint="the store is slow or unreachable; try again later",
+                reason="timeout",
+            )
+        if "dns error" in text:
+            return StoreUnavailable(
+                self.url,
+                f"cannot find the endpoint {self.endpoint} (DNS lookup failed)",
+                hint=fix_endpoint,
+                reason="unreachable",
+            )
+        if "kind: Connect" in text:
+            return StoreUnavailable(
+                self.url,
+                f"cannot connect to the endpoint {self.endpoint} (nothing answers there)",
+                hint=fix_endpoint,
+                reason="unreachable",
+            )
+        return StoreUnavailable(self.url, f"{key}: {_first_line(exc)}")
 
     def get(self, key: str, *, max_bytes: int | None = None) -> tuple[memoryview, str]:
         import obstore

@@ -20,7 +20,7 @@ went wrong, where, and how to fix it.
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
-    └── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    └── StoreUnavailable           ConnectionError   the store failed after retries (.store .reason)
 """
 
 from __future__ import annotations
@@ -240,9 +240,13 @@ class CorruptDataError(OpenDataError, OSError):
 class StoreUnavailable(OpenDataError, ConnectionError):
     """The object store could not be reached or kept failing after its retries."""
 
-    def __init__(self, store: str, detail: str) -> None:
+    def __init__(
+        self, store: str, detail: str, *, hint: str | None = None, reason: str | None = None
+    ) -> None:
         self.store = store
+        self.reason = reason
+        """``"timeout"``, ``"unreachable"``, ``"no-bucket"`` or ``None`` (other failures)."""
         super().__init__(
             f"store {store} unavailable: {detail}",
-            hint="check the endpoint and your network, then try again",
+            hint=hint or "check the endpoint and your network, then try again",
         )
