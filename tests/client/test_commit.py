@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,18 +20,11 @@ from opendata_core import DatasetId
 from tests.faultproxy import Action, FaultProxy, Rule
 
 from .conftest import new_bucket
+from .test_faults import FAST_RETRIES
 
 DS = DatasetId.parse("me/ticks")
 MANIFEST = r"/datasets/me/ticks/manifest\.json$"
-FAST: Any = {
-    "max_retries": 2,
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=10),
-        "max_backoff": timedelta(milliseconds=50),
-        "base": 2,
-    },
-    "retry_timeout": timedelta(seconds=5),
-}
+FAST = FAST_RETRIES
 
 
 def rows(first: int, n: int, tag: str = "x") -> pd.DataFrame:

@@ -401,8 +401,11 @@ def test_slow_store_times_out_then_unavailable(fault_proxy: _FaultProxy, s3_env:
     client.push(daily(("A",)), "me/prices", time_column="date")
     fault_proxy.delay = 1.0  # every answer comes after the client's timeout
     started = fault_proxy.requests
-    with pytest.raises(od.StoreUnavailable, match="manifest.json"):
+    with pytest.raises(
+        od.StoreUnavailable, match="manifest.json: .* did not answer in time .*timed out"
+    ) as info:
         client.load("me/prices")
+    assert info.value.reason == "timeout"
     assert fault_proxy.requests - started == 1 + FAST_RETRIES["max_retries"]  # obstore retried
 
 
@@ -484,19 +487,3 @@ def test_a_dead_endpoint_is_named(s3_env: str) -> None:
     ) as info:
         client.load("me/prices")
     assert info.value.hint is not None and "AWS_ENDPOINT_URL" in info.value.hint
-
-
-def test_a_stalled_request_says_it_timed_out(fault_proxy: _FaultProxy, s3_env: str) -> None:
-    bucket = new_bucket(s3_env)
-    endpoint = f"http://127.0.0.1:{fault_proxy.server_address[1]}"
-    store = S3CompatibleStore(
-        bucket, endpoint=endpoint, retry_config=FAST_RETRIES, client_options={"timeout": "300ms"}
-    )
-    client = od.Client(store=store)
-    client.push(daily(("A",)), "me/prices", time_column="date")
-    fault_proxy.delay = 1.0
-    started = fault_proxy.requests
-    with pytest.raises(od.StoreUnavailable, match="did not answer in time .*timed out") as info:
-        client.load("me/prices")
-    assert info.value.reason == "timeout"
-    assert fault_proxy.requests - started == 1 + FAST_RETRIES["max_retries"]  # retried

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import hashlib
+import itertools
 import logging
 import os
 import secrets
@@ -1056,20 +1057,16 @@ class Client:
         now = datetime.now(UTC)
         referenced = {self.layout.resolve(ds, s.path) for s in manifest.shards}
         manifest_old = now - manifest.published_at >= older_than
-        deleted, freed, kept = [], 0, 0
-        for obj in self.store.list(self.layout.parts_prefix(ds)):
-            if obj.key in referenced:
-                continue
-            if not manifest_old or now - obj.last_modified < older_than:
-                kept += 1
-                continue
-            if not dry_run:
-                self.store.delete(obj.key)
-            deleted.append(obj.key)
-            freed += obj.size
+        unlisted = (
+            (obj, manifest_old)
+            for obj in self.store.list(self.layout.parts_prefix(ds))
+            if obj.key not in referenced
+        )
         # Temporaries of killed writes: no reader ever sees them; a live write is younger.
-        for obj in self.store.temporaries(self.layout.dataset_prefix(ds)):
-            if now - obj.last_modified < older_than:
+        leftovers = ((obj, True) for obj in self.store.temporaries(self.layout.dataset_prefix(ds)))
+        deleted, freed, kept = [], 0, 0
+        for obj, collectable in itertools.chain(unlisted, leftovers):
+            if not collectable or now - obj.last_modified < older_than:
                 kept += 1
                 continue
             if not dry_run:
