@@ -269,9 +269,9 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
         result.stderr
     )
     assert [r.schema_changed for r in records()] == [False, True]
-    # Re-running unchanged data reuses the shard and reports no drift.
+    # Re-running unchanged data commits nothing and reports no drift.
     again = od("run", str(project))
-    assert "0 shard(s) written, 1 reused" in again.stdout
+    assert "nothing new was committed" in again.stdout
     assert "warning" not in again.stderr
 
 
@@ -677,6 +677,23 @@ def test_unreachable_s3_store_exits_2(project: Path, monkeypatch: pytest.MonkeyP
     assert out["error_class"] == "upload"
     assert out["exit_code"] == 2
     assert out["message"].startswith("cannot open the store: store s3://od-bucket unavailable")
+    assert "cannot connect to the endpoint http://127.0.0.1:" in out["message"]
+    # The run record is kept in the dataset folder, and shown (an annotation in GitHub Actions).
+    (path,) = (project / ".opendata").rglob("*.json")
+    assert out["run_record"] == str(path)
+    record = decode_document(path.read_bytes(), RunRecord)
+    assert (record.status, record.error_class) == ("failure", "upload")
+    assert any("run record was kept in" in w and '"status":"failure"' in w for w in out["warnings"])
+
+
+def test_unopenable_store_in_github_actions_annotates_the_record(
+    project: Path, github: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDATA_STORE", "r2://bucket")  # no R2_ACCOUNT_ID: cannot open
+    result = od("run", str(project))
+    assert result.exit_code == 2, result.output
+    assert "::warning title=od run%3A acme/widgets::the store could not be opened" in result.stdout
+    assert "::error title=" in result.stdout
 
 
 def test_dry_run_does_not_need_the_store(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -800,3 +817,40 @@ def test_help_lists_exit_codes() -> None:
     assert result.exit_code == 0
     assert "--dry-run" in result.output
     assert "2 publishing failed" in result.output
+
+
+def test_a_failure_after_the_commit_still_reports_published(project: Path) -> None:
+    """metadata.json cannot be written, but the manifest committed: the run succeeded."""
+    client = opendata.Client()
+    from opendata_core.ids import DatasetId
+
+    (Path(client.store.local_path(client.layout.metadata(DatasetId.parse(DATASET))))).mkdir(
+        parents=True
+    )
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["published"] is True
+    assert out["status"] == "success"
+    assert out["publish_id"] == opendata.Client().manifest(DATASET).publish_id
+    (warning,) = out["warnings"]
+    assert "but writing metadata.json failed" in warning
+    assert "od index rebuild" in warning
+    assert len(opendata.load(DATASET)) == 3
+    (record,) = records()
+    assert record.status == "success"
+
+
+def test_an_identical_run_succeeds_and_records_that_nothing_changed(project: Path) -> None:
+    assert od("run", str(project)).exit_code == 0
+    first = opendata.Client().manifest(DATASET).publish_id
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["status"], out["unchanged"], out["publish_id"]) == ("success", True, first)
+    assert opendata.Client().manifest(DATASET).publish_id == first
+    plain = od("run", str(project))
+    assert f"identical to publish {first}; nothing new was committed" in plain.stdout
+    records_ = records()
+    assert [r.unchanged for r in records_] == [False, True, True]
+    assert all(r.status == "success" and r.publish_id == first for r in records_)

@@ -69,9 +69,9 @@ def record_gets(client: od.Client) -> list[str]:
     fetched: list[str] = []
     original = client.store.get
 
-    def recording_get(key: str):  # type: ignore[no-untyped-def]
+    def recording_get(key: str, **kw):  # type: ignore[no-untyped-def]
         fetched.append(key)
-        return original(key)
+        return original(key, **kw)
 
     client.store.get = recording_get  # type: ignore[method-assign]
     return fetched

@@ -326,3 +326,21 @@ def test_a_named_pandas_index_is_kept_as_columns(client: od.Client) -> None:
     unnamed.index = unnamed.index + 1000  # row numbering, not data
     client.push(unnamed, "me/unnamed", time_column="date")
     assert list(client.load("me/unnamed").columns) == ["date", "symbol", "close", "volume"]
+
+
+def test_identical_data_commits_nothing_new(client: od.Client) -> None:
+    df = daily()
+    first = client.push(df, "me/prices", time_column="date", partition="year")
+    updated = client.info("me/prices").updated_at
+    again = client.push(df.copy(), "me/prices", time_column="date", partition="year")
+    assert again.unchanged and not first.unchanged
+    assert again.publish_id == first.publish_id == client.manifest("me/prices").publish_id
+    assert client.info("me/prices").updated_at == updated
+    assert {e.id: e.updated_at for e in client.list()}["me/prices"] == updated
+    assert "unchanged" in str(again) and "nothing was committed" in str(again)
+    assert (again.rows, again.shards_written) == (len(df), 0)
+    changed = df.copy()
+    changed.loc[0, "close"] = -1.0
+    third = client.push(changed, "me/prices", time_column="date", partition="year")
+    assert not third.unchanged
+    assert client.manifest("me/prices").parent_publish_id == first.publish_id

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from opendata import Client, PushResult
-    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, Stats
+    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, RunRecord, Stats
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -154,6 +154,7 @@ class RunOutcome:
             "bytes": self.stats.bytes if self.stats else None,
             "schema_hash": self.schema_hash,
             "schema_changed": self.schema_changed,
+            "unchanged": r is not None and r.unchanged,
             "publish_id": self.publish_id,
             "shards_written": r.shards_written if r else None,
             "shards_reused": r.shards_reused if r else None,
@@ -670,6 +671,20 @@ def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
 
 
 @contextlib.contextmanager
+def _quiet_log(name: str) -> Iterator[None]:
+    """Keep a library logger's records from reaching stderr (Python's last-resort handler)."""
+    import logging
+
+    logger = logging.getLogger(name)
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
 def _env(**values: str | None) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -739,8 +754,11 @@ def run_producer(
         outcome.exit_code = failure.exit_code
         outcome.exception = failure.cause or failure
     outcome.finished_at = datetime.now(UTC)
-    if not dry_run and client is not None and outcome.dataset_id is not None:
-        _write_record(client, outcome, provenance)
+    if not dry_run and outcome.dataset_id is not None:
+        if client is not None:
+            _write_record(client, outcome, provenance)
+        else:
+            _write_record_locally(outcome, provenance)
     return outcome
 
 
@@ -834,8 +852,9 @@ def _produce_and_publish(
         return
     assert client is not None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_log("opendata"):
             warnings.simplefilter("ignore", MetadataWarning)  # reported when the yaml was read
+            # Failures after the commit come back in result.warnings (printed once, below).
             result = client.push(table, meta.id, metadata=meta, provenance=provenance)
     except Exception as exc:
         error_class, _ = classify(exc)
@@ -850,6 +869,7 @@ def _produce_and_publish(
             cause=exc,
         ) from None
     outcome.result = result
+    outcome.warnings.extend(result.warnings)  # steps after the commit: the publish stands
     outcome.publish_id = result.publish_id
     outcome.schema_hash = result.schema_hash
     outcome.min_time, outcome.max_time = result.min_time, result.max_time
@@ -893,13 +913,57 @@ def _self_published(
         )
 
 
+def _write_record_locally(outcome: RunOutcome, provenance: Provenance | None) -> None:
+    """The store could not be opened: keep the run record in the dataset folder, and show it.
+
+    It goes to ``.opendata/`` in the folder (the store's layout) and, in GitHub Actions, into a
+    warning annotation (the run's page is where a failed CI run is read).
+    """
+    from opendata import LocalStore
+    from opendata_core.documents import encode_document
+    from opendata_core.ids import DatasetId
+    from opendata_core.layout import Layout
+
+    assert outcome.dataset_id is not None
+    record = encode_document(_record(outcome, provenance))
+    key = Layout().run_record(
+        DatasetId.parse(outcome.dataset_id), outcome.started_at, outcome.run_id
+    )
+    local = LocalStore(outcome.folder / ".opendata")
+    try:
+        local.put(key, record)
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = str(local.local_path(key))
+    outcome.warnings.append(
+        f"the store could not be opened, so the run record was kept in {outcome.record_key}: "
+        + record.decode()
+    )
+
+
 def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | None) -> None:
-    from opendata_core.documents import Provenance, RunRecord, encode_document
+    from opendata_core.documents import encode_document
     from opendata_core.ids import DatasetId
 
     assert outcome.dataset_id is not None
+    record = _record(outcome, provenance)
+    ds = DatasetId.parse(outcome.dataset_id)
+    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
+    try:
+        client.store.put(key, encode_document(record))
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = key
+
+
+def _record(outcome: RunOutcome, provenance: Provenance | None) -> RunRecord:
+    from opendata_core.documents import Provenance, RunRecord
+
+    assert outcome.dataset_id is not None
     assert outcome.finished_at is not None
-    record = RunRecord(
+    return RunRecord(
         dataset_id=outcome.dataset_id,
         run_id=outcome.run_id,
         status=outcome.status,
@@ -910,16 +974,9 @@ def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | 
         stats=outcome.stats,
         publish_id=outcome.publish_id,
         schema_changed=outcome.schema_changed,
+        unchanged=outcome.result is not None and outcome.result.unchanged,
         provenance=provenance or Provenance(),
     )
-    ds = DatasetId.parse(outcome.dataset_id)
-    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
-    try:
-        client.store.put(key, encode_document(record))
-    except Exception as exc:
-        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
-        return
-    outcome.record_key = key
 
 
 # ---------------------------------------------------------------------------------------------

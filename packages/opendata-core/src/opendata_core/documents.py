@@ -13,13 +13,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NoReturn, TypeVar
 
 import msgspec
 
-from opendata_core.errors import FormatError, UnsupportedFormatVersion
+from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
 from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SchemaDiff",
     "Shard",
     "Stats",
+    "check_manifest",
     "decode_document",
     "diff_schemas",
     "encode_document",
@@ -290,6 +292,8 @@ class RunRecord(_Document, kw_only=True):
     stats: Stats | None = None
     publish_id: str | None = None
     schema_changed: bool = False
+    unchanged: bool = False
+    """A success that committed nothing: the data was identical to ``publish_id``."""
     provenance: Provenance = Provenance()
 
 
@@ -342,11 +346,76 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
     if found > supported:
         raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
     try:
-        return msgspec.json.decode(data, type=kind)
+        doc = msgspec.json.decode(data, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = str(exc)
         field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None
         raise FormatError(f"{document}: {text}", document=document, field=field) from None
+    if isinstance(doc, Manifest):
+        check_manifest(doc, document)
+    return doc
+
+
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def check_manifest(manifest: Manifest, document: str = "manifest.json") -> None:
+    """Check a manifest as a whole (spec 5.1); :func:`decode_document` calls it.
+
+    Every shard's ``sha256`` is 64 lower-case hex digits and its ``path`` exactly
+    ``parts/<sha256>.parquet``; no shard is listed twice; ``rows`` and ``bytes`` are ≥ 0 and the
+    totals are their sums; the time column is in the schema with a date or timestamp type; every
+    time bound is an ISO 8601 date or date-time.
+
+    Raises:
+        FormatError: naming the document and the field (``shards[2].path``), and the value.
+    """
+
+    def fail(field: str, problem: str) -> NoReturn:
+        raise FormatError(f"{document}: {field} {problem}", document=document, field=field)
+
+    def iso(field: str, value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            fail(field, f"= {shorten(value)!r} is not an ISO 8601 date or date-time")
+
+    names = {f.name: f.type for f in manifest.schema}
+    if len(names) != len(manifest.schema):
+        fail("schema", "lists a column name twice")
+    tc = manifest.time_column
+    if tc is not None:
+        if tc not in names:
+            fail("time_column", f"= {shorten(tc)!r} is not a column of the schema")
+        if not names[tc].startswith(("date", "timestamp[")):
+            fail(
+                "time_column",
+                f"= {shorten(tc)!r} has type {shorten(names[tc])!r}, not a date or timestamp",
+            )
+    seen: set[str] = set()
+    for i, shard in enumerate(manifest.shards):
+        where = f"shards[{i}]"
+        if not _SHA256.fullmatch(shard.sha256):
+            fail(f"{where}.sha256", f"= {shorten(shard.sha256)!r} is not 64 lower-case hex digits")
+        if shard.path != f"parts/{shard.sha256}.parquet":
+            fail(f"{where}.path", f"= {shorten(shard.path)!r} is not 'parts/<its sha256>.parquet'")
+        if shard.sha256 in seen:
+            fail(f"{where}.sha256", f"= {shard.sha256!r} lists the same shard twice")
+        seen.add(shard.sha256)
+        if shard.rows < 0 or shard.bytes < 0:
+            fail(f"{where}.rows", f"and .bytes must be ≥ 0 (got {shard.rows}, {shard.bytes})")
+        iso(f"{where}.min", shard.min)
+        iso(f"{where}.max", shard.max)
+    iso("min_time", manifest.min_time)
+    iso("max_time", manifest.max_time)
+    rows = sum(s.rows for s in manifest.shards)
+    if manifest.row_count != rows:
+        fail("row_count", f"= {manifest.row_count} is not the sum of the shards' rows ({rows})")
+    size = sum(s.bytes for s in manifest.shards)
+    if manifest.bytes != size:
+        fail("bytes", f"= {manifest.bytes} is not the sum of the shards' bytes ({size})")
 
 
 def encode_document(doc: msgspec.Struct) -> bytes:

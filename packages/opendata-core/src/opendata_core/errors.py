@@ -21,7 +21,7 @@ went wrong, where, and how to fix it.
     │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
-    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store .reason)
     └── RateLimited                ConnectionError   the registry said 429 (.retry_after)
 
 Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_core.problems`.
@@ -30,7 +30,7 @@ Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from opendata_core._problems import Problem
@@ -51,7 +51,30 @@ __all__ = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
+    "shorten",
 ]
+
+SHOWN_CHARACTERS: Final = 120
+"""How much of an input an error message echoes (a 100,000-character id is not shown whole)."""
+MESSAGE_CHARACTERS: Final = 2000
+"""The longest error message; anything longer is cut (a safety net behind :func:`shorten`)."""
+
+
+def shorten(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``str(value)``, cut to ``limit`` characters with the count of what was left out.
+
+    Every error message that echoes user input passes it through here.
+
+    Example:
+        >>> shorten("x" * 200, 10)
+        'xxxxxxxxx… (200 characters)'
+        >>> shorten("ecb/rates")
+        'ecb/rates'
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 class OpenDataError(Exception):
@@ -68,6 +91,7 @@ class OpenDataError(Exception):
     shell_hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = shorten(message, MESSAGE_CHARACTERS)  # whatever was echoed into it
         super().__init__(message)
         self.message = message
         if hint is not None:
@@ -84,7 +108,7 @@ class InvalidDatasetId(OpenDataError, ValueError):
         self.value = value
         self.rule = rule
         super().__init__(
-            f"invalid dataset id {value!r}: {rule}",
+            f"invalid dataset id {shorten(repr(value))}: {rule}",
             hint="IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'",
         )
 
@@ -187,7 +211,8 @@ class ColumnNotFound(OpenDataError, LookupError):
         self.column = column
         self.available = list(available)
         super().__init__(
-            f"{dataset_id}: no column {column!r}; columns are: {', '.join(self.available)}"
+            f"{dataset_id}: no column {shorten(repr(column))}; "
+            f"columns are: {shorten(', '.join(self.available), 500)}"
         )
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
@@ -202,7 +227,8 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
         self.coverage = coverage
         cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
         super().__init__(
-            f"{dataset_id}: requested range {requested} is outside the data's coverage ({cov})",
+            f"{dataset_id}: requested range {shorten(requested)} is outside the data's "
+            f"coverage ({cov})",
             hint="choose start/end inside the coverage, or omit them to load everything",
         )
 
@@ -257,11 +283,15 @@ class CorruptDataError(OpenDataError, OSError):
 class StoreUnavailable(OpenDataError, ConnectionError):
     """The object store could not be reached or kept failing after its retries."""
 
-    def __init__(self, store: str, detail: str) -> None:
+    def __init__(
+        self, store: str, detail: str, *, hint: str | None = None, reason: str | None = None
+    ) -> None:
         self.store = store
+        self.reason = reason
+        """``"timeout"``, ``"unreachable"``, ``"no-bucket"`` or ``None`` (other failures)."""
         super().__init__(
             f"store {store} unavailable: {detail}",
-            hint="check the endpoint and your network, then try again",
+            hint=hint or "check the endpoint and your network, then try again",
         )
 
 

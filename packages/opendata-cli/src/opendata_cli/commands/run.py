@@ -74,7 +74,13 @@ def print_outcome(outcome: RunOutcome) -> None:
         )
         return
     r = outcome.result
-    if r is not None:
+    if r is not None and r.unchanged:
+        click.secho(
+            f"unchanged {r.dataset_id}: {r.rows:,} rows{cov}, identical to publish "
+            f"{r.publish_id}; nothing new was committed",
+            fg="green",
+        )
+    elif r is not None:
         click.secho(
             f"published {r.dataset_id}: {r.rows:,} rows{cov}; {r.shards_written} shard(s) written, "
             f"{r.shards_reused} reused, {r.bytes:,} bytes (schema {r.schema_hash[:12]})",
