@@ -35,7 +35,7 @@ def run(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
     when it called od.push itself.
 
     Exit codes: 0 published (or checked, with --dry-run); 1 main.py failed or returned bad data;
-    2 publishing failed (store unreachable, permission denied, conflict).
+    3 publishing failed (store unreachable, permission denied, conflict); 2 is a usage error.
     """
     from opendata_cli._runner import debug_enabled, github_report, run_producer
 
@@ -58,7 +58,9 @@ def print_outcome(outcome: RunOutcome) -> None:
     for w in outcome.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
     if not outcome.ok:
-        click.secho(f"error: {outcome.message}", fg="red", err=True)
+        # The class (network, parse, validation, upload, permission, unknown), as in the run
+        # record, the JSON output and the GitHub annotation.
+        click.secho(f"error [{outcome.error_class}]: {outcome.message}", fg="red", err=True)
         if outcome.hint:
             click.echo(f"hint: {outcome.hint}", err=True)
         return

@@ -1,0 +1,80 @@
+"""CLI conventions shared by every command: exit codes, help, pipes, error hints."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from opendata_cli._exit import MEANINGS, ExitCode
+from opendata_cli.main import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def od(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def small_parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "small.parquet"
+    pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5).date, "v": range(5)}).to_parquet(
+        path
+    )
+    return path
+
+
+# ---- exit codes ---------------------------------------------------------------------------
+
+
+def test_bare_od_prints_help_and_exits_0() -> None:
+    result = od()
+    assert result.exit_code == 0, result.output
+    assert "[OPTIONS] [COMMAND] [ARGS]..." in result.output
+    assert "Commands:" in result.output
+    assert "Exit codes:" in result.output
+
+
+def test_usage_error_is_2() -> None:
+    result = od("get")
+    assert result.exit_code == ExitCode.USAGE == 2
+    assert "Missing argument 'DATASET_ID'" in result.output
+
+
+def test_failure_is_1() -> None:
+    result = od("info", "me/nothing-here")
+    assert result.exit_code == ExitCode.FAILED == 1
+    assert "error: dataset 'me/nothing-here' not found" in result.stderr
+
+
+def test_store_failure_is_3_not_usage(small_parquet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENDATA_STORE", "s3://od-bucket/prefix")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    result = od("push", str(small_parquet), "--id", "me/x", "--time-column", "date")
+    assert result.exit_code == ExitCode.STORE == 3, result.output
+    assert "error: store s3://od-bucket unavailable" in result.stderr
+
+
+def test_every_exit_code_is_documented() -> None:
+    reference = (REPO / "docs" / "cli-reference.md").read_text()
+    guide = (REPO / "docs" / "producer-guide.md").read_text()
+    help_text = od("--help").output
+    for code, meaning in MEANINGS.items():
+        first_words = " ".join(meaning.split()[:4])
+        assert f"{int(code)}  {first_words}" in help_text
+        assert f"{int(code)}  {first_words}" in reference
+        assert f"| {int(code)} | {meaning} |" in guide
+    assert {int(c) for c in ExitCode} == {0, 1, 2, 3}
