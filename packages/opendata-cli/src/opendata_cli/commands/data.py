@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
+
+from opendata_cli._export import FORMATS
+
+if TYPE_CHECKING:
+    from opendata_cli._export import Format
 
 __all__ = ["gc", "get", "index", "info", "list_", "push", "registry", "search"]
 
@@ -89,31 +94,52 @@ def push(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="out.parquet or out.csv",
+    help="Where to write: out.parquet, out.csv, out.json, or - for stdout.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format (default: from the file name's suffix; csv for stdout).",
 )
 @click.option("--start", help="First date/time (inclusive), e.g. 2024-01-01.")
 @click.option("--end", help="Last date/time (inclusive).")
 @click.option("--columns", help="Comma-separated column names.")
 @_store_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print what was written (rows, columns, path) as JSON; not with -o -.",
+)
 def get(
     dataset_id: str,
-    output: Path,
+    output: str,
+    fmt: str | None,
     start: str | None,
     end: str | None,
     columns: str | None,
     store: str | None,
+    as_json: bool,
 ) -> None:
-    """Download DATASET_ID (or a time range of it) to a Parquet or CSV file.
+    """Download DATASET_ID (or a time range of it) as CSV, Parquet or JSON.
 
-    CSV cells that start with = + - @ are prefixed with ' so spreadsheets do not run them.
+    CSV cells and column names that a spreadsheet would run as a formula (starting with
+    = + - @, a tab or a line break, also after spaces or in full-width form) are prefixed with '.
     """
-    suffix = output.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise click.BadParameter(
-            f"{output.name}: use a .parquet or .csv file name", param_hint="-o"
-        )
+    from opendata_cli._export import write_table
+
+    to_stdout = output == "-"
+    if fmt is None:
+        fmt = "csv" if to_stdout else Path(output).suffix.lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise click.BadParameter(
+                f"{output}: use a .parquet, .csv or .json file name, or --format",
+                param_hint="'-o'",
+            )
+    if to_stdout and as_json:
+        raise click.BadParameter("--json prints to stdout, where -o - writes the data")
     cols = [c.strip() for c in columns.split(",")] if columns else None
     from opendata_cli._progress import transfer_progress
 
@@ -121,41 +147,35 @@ def get(
         table = _client(store, progress).load(
             dataset_id, start=start, end=end, columns=cols, format="arrow"
         )
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
+    if to_stdout:
+        import sys
 
-            pq.write_table(table, tmp, compression="zstd")
-        else:
-            _write_safe_csv(table, tmp)
-        tmp.replace(output)
+        sink = sys.stdout.buffer
+        write_table(table, sink, cast("Format", fmt))
+        sink.flush()
+        click.echo(f"wrote {table.num_rows:,} rows ({fmt}) to stdout", err=True)
+        return
+    path = Path(output)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            write_table(table, fh, cast("Format", fmt))
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    click.secho(f"wrote {table.num_rows:,} rows to {output}", fg="green")
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _write_safe_csv(table: Any, path: Path) -> None:
-    """CSV with text cells escaped against formula injection (OWASP's recommendation)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
-    columns = []
-    for col in table.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            starts = pc.utf8_slice_codeunits(col, 0, 1)
-            risky = pc.is_in(starts, value_set=pa.array(list(_FORMULA_START), col.type))
-            col = pc.if_else(
-                pc.fill_null(risky, False),
-                pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type)),
-                col,
-            )
-        columns.append(col)
-    pacsv.write_csv(pa.table(columns, names=table.column_names), path)
+    if as_json:
+        _echo_json(
+            {
+                "dataset_id": dataset_id,
+                "path": str(path),
+                "format": fmt,
+                "rows": table.num_rows,
+                "columns": table.column_names,
+                "bytes": path.stat().st_size,
+            }
+        )
+    else:
+        click.secho(f"wrote {table.num_rows:,} rows to {path}", fg="green")
 
 
 @click.command()
