@@ -169,10 +169,10 @@ RISKY = [
     "  @x",
     "\u00a0=1",
     "\u3000+1",
-    "\uff1d1+1",  # ＝ (full-width equals)
-    "\uff0b1",  # ＋
-    "\uff0d1",  # －
-    "\uff20SUM(A1)",  # ＠
+    "\uff1d1+1",  # full-width equals
+    "\uff0b1",  # full-width plus
+    "\uff0d1",  # full-width minus
+    "\uff20SUM(A1)",  # full-width at
     "\tplain",
     "\nplain",
 ]

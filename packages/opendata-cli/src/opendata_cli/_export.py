@@ -16,12 +16,12 @@ __all__ = ["FORMATS", "FORMULA_PATTERN", "Format", "escape_formulas", "write_tab
 Format = Literal["csv", "parquet", "json"]
 FORMATS: Final[tuple[Format, ...]] = ("csv", "parquet", "json")
 
-# OWASP "CSV Injection": a cell must not begin with = + - @, TAB (0x09) or CR (0x0D); we add LF
-# (0x0A) and NUL, which spreadsheets also skip, the full-width forms ＝ ＋ － ＠ (U+FF1D, U+FF0B,
-# U+FF0D, U+FF20) that Excel and LibreOffice read as their ASCII twins, and any leading
-# whitespace (spaces, no-break and ideographic spaces, line breaks) before one of those signs,
-# which spreadsheets also skip. The pattern is RE2 (pyarrow) syntax and uses literal characters
-# only, so it means the same to Python's ``re``.
+# OWASP "CSV Injection": a cell must not begin with = + - @, TAB (0x09) or CR (0x0D). We add LF
+# (0x0A) and NUL, which spreadsheets also skip; the full-width equals, plus, minus and at signs
+# (U+FF1D, U+FF0B, U+FF0D, U+FF20), which Excel and LibreOffice read as their ASCII twins; and
+# any leading whitespace (spaces, no-break and ideographic spaces, line breaks) before one of
+# those signs. The pattern is RE2 (pyarrow) syntax with literal characters only, so it means the
+# same to Python's ``re``.
 _SPACES: Final = " \t\r\n\f\v\u00a0\u3000"
 FORMULA_PATTERN: Final = f"^(?:[\t\r\n\x00]|[{_SPACES}]*[=+@\\-\uff1d\uff0b\uff0d\uff20])"
 _BATCH_ROWS: Final = 65_536
