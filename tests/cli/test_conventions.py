@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -78,3 +80,55 @@ def test_every_exit_code_is_documented() -> None:
         assert f"{int(code)}  {first_words}" in reference
         assert f"| {int(code)} | {meaning} |" in guide
     assert {int(c) for c in ExitCode} == {0, 1, 2, 3}
+
+
+# ---- output for humans and pipes ----------------------------------------------------------
+
+LONG_ID = "statistics-office/consumer-price-index-by-region-and-product-group"
+
+
+@pytest.mark.parametrize("columns", ["20", "40", "80", "200"])
+@pytest.mark.parametrize("command", [["list"], ["search", "price"]])
+def test_list_and_search_never_cut_the_id(
+    small_parquet: Path, monkeypatch: pytest.MonkeyPatch, columns: str, command: list[str]
+) -> None:
+    import opendata
+
+    opendata.push(small_parquet, LONG_ID, time_column="date")
+    opendata.push(small_parquet, "me/price", time_column="date")
+    # rich takes the console width from COLUMNS when stdout is not a terminal.
+    monkeypatch.setenv("COLUMNS", columns)
+    result = od(*command)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(LONG_ID in line for line in lines), result.stdout
+    assert any("me/price" in line.split() for line in lines), result.stdout
+    assert "…" not in result.stdout
+
+
+def _shell(command: str) -> subprocess.CompletedProcess[str]:
+    od_bin = Path(sys.executable).parent / "od"
+    script = f'set -o pipefail; {od_bin} {command}; echo "od exited $?" >&2'
+    return subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_closed_pipe_exits_quietly(small_parquet: Path, tmp_path: Path) -> None:
+    import opendata
+
+    opendata.push(small_parquet, "me/small", time_column="date")
+    big = tmp_path / "big.parquet"
+    n = 200_000  # ~5 MB of CSV: far more than a pipe holds, so od is still writing
+    pd.DataFrame(
+        {"date": pd.date_range("2000-01-01", periods=n, freq="h"), "v": range(n)}
+    ).to_parquet(big)
+    opendata.push(big, "me/big", time_column="date")
+
+    for command in ("info me/small | head -3", "get me/big -o - --format csv | head -3"):
+        out = _shell(command)
+        assert len(out.stdout.splitlines()) == 3, (command, out.stdout)
+        assert out.stderr.strip().splitlines()[-1] == "od exited 0", (command, out.stderr)
+        assert "Traceback" not in out.stderr
+        assert "Broken pipe" not in out.stderr
+        assert "error" not in out.stderr, (command, out.stderr)

@@ -36,16 +36,6 @@ def _echo_json(value: Any) -> None:
     click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*columns, box=None, header_style="bold")
-    for row in rows:
-        table.add_row(*(str(row.get(c, "") if row.get(c) is not None else "") for c in columns))
-    Console().print(table)
-
-
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id", "dataset_id", required=True, help="namespace/name")
@@ -220,24 +210,50 @@ def list_(store: str | None, as_json: bool) -> None:
     _print_entries(_client(store).list(), as_json)
 
 
+_ROOM_FOR_DETAILS = 36
+"""Columns a table needs beside the ids; narrower consoles get one entry per two lines."""
+
+
 def _print_entries(entries: list[Any], as_json: bool) -> None:
+    """A table of index entries. The id (what users copy) is never shortened, at any width."""
     if as_json:
         _echo_json(entries)
         return
     if not entries:
         click.echo("no datasets found")
         return
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
     rows = [
-        {
-            "id": e.id,
-            "title": e.title,
-            "rows": f"{e.row_count:,}",
-            "coverage": f"{e.min_time} .. {e.max_time}" if e.min_time else "",
-            "license": e.license,
-        }
+        [
+            e.id,
+            e.title or "",
+            f"{e.row_count:,}",
+            f"{e.min_time} .. {e.max_time}" if e.min_time else "",
+            e.license or "",
+        ]
         for e in entries
     ]
-    _table(rows, ["id", "title", "rows", "coverage", "license"])
+    console = Console(highlight=False)
+    longest = max(len(row[0]) for row in rows)
+    if longest + _ROOM_FOR_DETAILS > console.width:
+        # Too narrow for a table: the id on a line of its own (never cut, however long), the
+        # details below it.
+        for row in rows:
+            console.print(Text(row[0], style="bold"), soft_wrap=True)
+            details = [row[1], f"{row[2]} rows", row[3], row[4]]
+            console.print(Padding(Text(" · ".join(d for d in details if d)), (0, 0, 0, 2)))
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=longest)
+    for name in ("title", "rows", "coverage", "license"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))
+    console.print(table)
 
 
 @click.command()
