@@ -132,3 +132,53 @@ def test_closed_pipe_exits_quietly(small_parquet: Path, tmp_path: Path) -> None:
         assert "Traceback" not in out.stderr
         assert "Broken pipe" not in out.stderr
         assert "error" not in out.stderr, (command, out.stderr)
+
+
+# ---- errors say how to fix them -------------------------------------------------------------
+
+
+def test_start_after_end_is_a_clear_message(small_parquet: Path) -> None:
+    import opendata
+
+    opendata.push(small_parquet, "me/small", time_column="date")
+    result = od("get", "me/small", "-o", "x.csv", "--start", "2024-01-04", "--end", "2024-01-02")
+    assert result.exit_code == 1
+    assert "error: start 2024-01-04 is after end" in result.stderr
+    assert "hint: `od get --help` lists what each option accepts" in result.stderr
+    assert "OPENDATA_DEBUG" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        ("store = [\n", "not valid TOML: ", "fix that line, or delete the file"),
+        ('stor = "/tmp/x"\n', "unknown key 'stor'", "did you mean 'store'? known keys: store"),
+        ('colour = "red"\n', "unknown key 'colour'", "known keys: store, r2_account_id"),
+        ("store = 3\n", "store must be a string, not 3", 'write it in quotes: store = "..."'),
+    ],
+)
+def test_broken_config_names_the_file(text: str, message: str, hint: str) -> None:
+    import os
+
+    config = Path(os.environ["OPENDATA_HOME"]) / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+    result = od("list")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {config}: {message}"), result.stderr
+    assert f"hint: {hint}" in result.stderr
+    assert "OPENDATA_DEBUG" not in result.stderr
+
+
+def test_a_file_error_names_the_file_without_a_debug_hint(
+    small_parquet: Path, tmp_path: Path
+) -> None:
+    import opendata
+
+    opendata.push(small_parquet, "me/small", time_column="date")
+    target = tmp_path / "missing-folder" / "x.csv"
+    result = od("get", "me/small", "-o", str(target))
+    assert result.exit_code == 1
+    assert "No such file or directory" in result.stderr
+    assert str(target.parent) in result.stderr
+    assert "OPENDATA_DEBUG" not in result.stderr

@@ -46,8 +46,16 @@ class _Group(click.Group):
             if os.environ.get("OPENDATA_DEBUG") == "1":
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
-            command = ctx.invoked_subcommand or "COMMAND"
-            click.echo(f"hint: `od {command} --help` lists what each option accepts", err=True)
+            if isinstance(exc, ValueError):
+                command = ctx.invoked_subcommand or "COMMAND"
+                click.echo(f"hint: `od {command} --help` lists what each option accepts", err=True)
+            elif isinstance(exc, TypeError):
+                click.echo(
+                    "hint: this is a bug in od; please report it with the output of the same "
+                    "command run with OPENDATA_DEBUG=1",
+                    err=True,
+                )
+            # An OSError names the file and what went wrong with it: no hint needed.
             ctx.exit(ExitCode.FAILED)
 
 
