@@ -226,3 +226,28 @@ def test_commands_keep_od_help_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_non_spdx_licence_warns_at_the_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
+    answers = ["acme/fx", "FX", "Rates.", "Public Domain", "ECB"]
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: 'Public Domain' is not an SPDX licence identifier; accepted, but tools cannot "
+        "check it (use one from https://spdx.org/licenses/" in result.stderr
+    )
+    report = check_metadata(tmp_path / "opendata.yaml")
+    assert report.metadata is not None
+    assert report.metadata.license == "Public Domain"
+    assert [p.field for p in report.warnings] == ["license"]  # validate says the same later
+
+
+def test_spdx_licence_gives_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
+    answers = ["acme/fx", "FX", "Rates.", "CC0-1.0", "ECB"]
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr

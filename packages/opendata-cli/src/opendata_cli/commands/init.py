@@ -114,6 +114,34 @@ def _check_line(value: str, *, what: str, limit: int = 200) -> str:
     return value
 
 
+def _check_licence(value: str) -> str:
+    """A licence answer: accepted like ``od validate`` accepts it, with its warning shown now."""
+    import warnings
+
+    from opendata_core import MetadataError, MetadataWarning, validate_metadata
+
+    value = _check_line(value, what="licence")
+    sample = {
+        "id": "a/b",
+        "title": "t",
+        "description": "d",
+        "license": value,
+        "repo": "https://github.com/a/b",
+        "source": {"provider": "p"},
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            validate_metadata(sample, source="licence")
+        except MetadataError as exc:
+            raise click.BadParameter(str(exc).split("license: ", 1)[-1]) from None
+    for w in caught:
+        text = str(w.message)
+        if isinstance(w.message, MetadataWarning) and "license: " in text:
+            click.secho(f"warning: {text.split('license: ', 1)[1]}", fg="yellow", err=True)
+    return value
+
+
 def _title_from(name: str) -> str:
     words = re.sub(r"[-_.]+", " ", name).strip()
     return (words[:1].upper() + words[1:]) or "My dataset"
@@ -198,7 +226,7 @@ def init(
         license_ = click.prompt(
             "Licence of the data (SPDX id)",
             default=DEFAULT_LICENSE,
-            value_proc=lambda v: _check_line(v, what="licence"),
+            value_proc=_check_licence,
         )
         provider = click.prompt(
             "Source provider (who publishes the original data)",
