@@ -154,9 +154,10 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate opendata.yaml files (default: ./opendata.yaml) and the main.py beside them.
 
     A directory stands for the opendata.yaml inside it. main.py is checked without running it:
-    it must exist, parse and define main() with no required arguments. The example texts `od
-    init` writes (description, source provider, the 'me' namespace) are warnings until replaced. Every problem is printed as
-    file:line:col: field: message (fix). Exits 1 when any file has errors; warnings alone exit 0.
+    it must exist, parse and define main() with no required arguments. The example texts of
+    `od init` (description, source provider, the 'me' namespace) are warnings until replaced.
+    Every problem is printed as file:line:col: field: message (fix). Exits 1 when any file has
+    errors; warnings alone exit 0.
     """
     from opendata_core.metadata import check_metadata
 
