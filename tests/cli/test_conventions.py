@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
@@ -65,7 +66,7 @@ def test_store_failure_is_3_not_usage(small_parquet: Path, monkeypatch: pytest.M
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    result = od("push", str(small_parquet), "--id", "me/x", "--time-column", "date")
+    result = od("push", str(small_parquet), "me/x", "--time-column", "date")
     assert result.exit_code == ExitCode.STORE == 3, result.output
     assert "error: store s3://od-bucket unavailable" in result.stderr
 
@@ -182,3 +183,127 @@ def test_a_file_error_names_the_file_without_a_debug_hint(
     assert "No such file or directory" in result.stderr
     assert str(target.parent) in result.stderr
     assert "OPENDATA_DEBUG" not in result.stderr
+
+
+# ---- every command: help text, --json, positional ids --------------------------------------
+
+
+def _leaf_commands() -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+
+    def walk(group: click.Group, prefix: str) -> None:
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            if isinstance(command, click.Group):
+                walk(command, f"{prefix}{name} ")
+            else:
+                out.append((f"{prefix}{name}", command))
+
+    walk(cli, "")
+    return out
+
+
+def test_every_option_has_help_text() -> None:
+    missing = [
+        f"od {name} {'/'.join(param.opts)}"
+        for name, command in _leaf_commands()
+        for param in command.params
+        if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()
+    ]
+    assert missing == []
+    assert len(_leaf_commands()) == 13  # a new command is walked too
+
+
+def test_every_command_that_prints_results_has_json() -> None:
+    without = [
+        name
+        for name, command in _leaf_commands()
+        if not any(isinstance(p, click.Option) and "--json" in p.opts for p in command.params)
+    ]
+    assert without == []
+
+
+def test_dataset_ids_are_positional_everywhere() -> None:
+    checked = []
+    for name, command in _leaf_commands():
+        ids = [p for p in command.params if p.name == "dataset_id"]
+        # `od init DIRECTORY` is the exception: its id is optional (derived from the folder
+        # and the git remote), so --id stays an option there.
+        if ids and name != "init":
+            assert isinstance(ids[0], click.Argument), f"od {name}: DATASET_ID is an option"
+            checked.append(name)
+    assert sorted(checked) == ["gc", "get", "info", "push"]
+
+
+def test_push_takes_the_id_as_an_argument_or_as_id(small_parquet: Path) -> None:
+    result = od("push", str(small_parquet), "me/a", "--time-column", "date")
+    assert result.exit_code == 0, result.output
+    assert "published me/a: 5 rows" in result.output
+    result = od("push", str(small_parquet), "--id", "me/b", "--time-column", "date")
+    assert result.exit_code == 0, result.output
+    result = od("push", str(small_parquet), "me/a", "--id", "me/b")
+    assert result.exit_code == 2
+    assert "two dataset ids: 'me/a' and --id 'me/b'" in result.output
+    result = od("push", str(small_parquet))
+    assert result.exit_code == 2
+    assert "Missing argument 'DATASET_ID'" in result.output
+
+
+def test_json_from_gc_index_registry_and_init(small_parquet: Path, tmp_path: Path) -> None:
+    import json
+
+    import opendata
+
+    opendata.push(small_parquet, "me/x", time_column="date")
+    opendata.push(pd.read_parquet(small_parquet).assign(v=1), "me/x", time_column="date")
+    out = json.loads(od("gc", "me/x", "--older-than", "0s", "--dry-run", "--json").stdout)
+    assert out["dry_run"] is True
+    assert out["dataset_id"] == "me/x"
+    assert len(out["deleted"]) == 1
+    assert out["bytes_freed"] > 0
+    assert json.loads(od("index", "rebuild", "--json").stdout) == {"datasets": ["me/x"]}
+
+    result = od("init", str(tmp_path / "new"), "--id", "acme/new", "--json")
+    assert result.exit_code == 0, result.output
+    init = json.loads(result.stdout)
+    assert init["dataset_id"] == "acme/new"
+    assert init["files"] == [
+        "opendata.yaml",
+        "main.py",
+        "README.md",
+        ".gitignore",
+        "requirements.txt",
+    ]
+    assert init["next_steps"][0] == f"cd {tmp_path / 'new'}"
+
+    result = od("registry", "add", str(tmp_path / "new" / "opendata.yaml"), "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)
+    assert entry["id"] == "acme/new"
+    assert entry["title"] == "New"
+
+
+def test_od_run_reports_upload_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    from collections.abc import Iterator
+
+    from opendata_cli import _progress
+
+    events: list[tuple[str, str, int, int]] = []
+
+    @contextlib.contextmanager
+    def recording(description: str) -> Iterator[object]:
+        yield lambda phase, done, total: events.append((description, phase, done, total))
+
+    # The bar itself only draws in a terminal after half a second; what matters here is that
+    # `od run` hands the store's transfers to it, as `od push` does.
+    monkeypatch.setattr(_progress, "transfer_progress", recording)
+    assert od("init", str(tmp_path), "--id", "acme/p", "--yes").exit_code == 0
+    result = od("run", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    uploads = [e for e in events if e[1] == "upload"]
+    assert uploads, events
+    assert uploads[-1][0] == "publishing"
+    assert uploads[-1][2] == uploads[-1][3] >= 1

@@ -688,6 +688,7 @@ def run_producer(
     dry_run: bool = False,
     store: str | None = None,
     quiet_stdout: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RunOutcome:
     """Run ``main.py`` in ``path`` and publish what ``main()`` returns.
 
@@ -697,6 +698,8 @@ def run_producer(
             calls ``od.push`` itself publishes into a throw-away store.
         store: The store to publish to (default: ``OPENDATA_STORE``, else the local store).
         quiet_stdout: Send what the producer prints to stderr (keeps ``--json`` output clean).
+        progress: Called as ``progress(phase, done, total)`` while the store transfers data
+            (``od run`` draws a progress bar with it).
 
     Returns:
         The outcome; failures are in it (``status``, ``error_class``, ``exit_code``), never
@@ -720,7 +723,7 @@ def run_producer(
         meta = _load_metadata(outcome.folder, outcome)
         outcome.dataset_id = meta.id
         provenance = _provenance(meta, ci)
-        client, previous = _open_store(outcome, store)
+        client, previous = _open_store(outcome, store, progress)
         _produce_and_publish(outcome, meta, client, previous, provenance, quiet_stdout)
     except _Failure as failure:
         outcome.status = "failure"
@@ -741,13 +744,15 @@ def _provenance(meta: DatasetMetadata, ci: _CI) -> Provenance:
     return Provenance(repo=meta.repo or None, commit=ci.sha, run_url=ci.run_url)
 
 
-def _open_store(outcome: RunOutcome, store: str | None) -> tuple[Client | None, Manifest | None]:
+def _open_store(
+    outcome: RunOutcome, store: str | None, progress: Callable[[str, int, int], None] | None
+) -> tuple[Client | None, Manifest | None]:
     """The client and the last publish; in a dry run, problems here are only warnings."""
     from opendata import Client
 
     assert outcome.dataset_id is not None
     try:
-        client = Client(store)
+        client = Client(store, progress=progress)
         outcome.store = client.store.url
         previous = _last_publish(client, outcome.dataset_id)
     except Exception as exc:

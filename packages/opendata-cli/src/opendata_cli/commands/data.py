@@ -38,20 +38,37 @@ def _echo_json(value: Any) -> None:
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--id", "dataset_id", required=True, help="namespace/name")
+@click.argument("dataset_id", required=False)
 @click.option(
-    "--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="opendata.yaml"
+    "--id",
+    "id_option",
+    metavar="NS/NAME",
+    help="The dataset id, as the DATASET_ID argument (kept for older scripts).",
 )
 @click.option(
-    "--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An opendata.yaml describing the dataset (title, licence, ...).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["replace", "append"]),
+    default="replace",
+    show_default=True,
+    help="replace: FILE becomes the dataset; append: FILE's rows are added to it.",
 )
 @click.option("--time-column", help="Column to shard and filter on.")
-@click.option("--partition", type=click.Choice(["year", "month", "day", "none"]))
+@click.option(
+    "--partition",
+    type=click.Choice(["year", "month", "day", "none"]),
+    help="Shard size on the time column (default: chosen from the data's size).",
+)
 @_store_option
 @_json_option
 def push(
     file: Path,
-    dataset_id: str,
+    dataset_id: str | None,
+    id_option: str | None,
     metadata: Path | None,
     mode: str,
     time_column: str | None,
@@ -59,9 +76,14 @@ def push(
     store: str | None,
     as_json: bool,
 ) -> None:
-    """Publish a Parquet or CSV FILE as dataset --id."""
+    """Publish a Parquet or CSV FILE as dataset DATASET_ID (namespace/name)."""
     from opendata_cli._progress import transfer_progress
 
+    if dataset_id is not None and id_option is not None and dataset_id != id_option:
+        raise click.UsageError(f"two dataset ids: {dataset_id!r} and --id {id_option!r}")
+    dataset_id = dataset_id or id_option
+    if dataset_id is None:
+        raise click.UsageError("Missing argument 'DATASET_ID' (e.g. od push data.csv acme/widgets)")
     with transfer_progress(f"publishing {dataset_id}") as progress:
         result = _client(store, progress).push(
             file,
@@ -72,9 +94,7 @@ def push(
             partition=partition,
         )
     if as_json:
-        import dataclasses
-
-        _echo_json(dataclasses.asdict(result))
+        _echo_json(result)
     else:
         click.secho(f"published {result}", fg="green")
 
@@ -170,12 +190,14 @@ def get(
 
 @click.command()
 @click.argument("query", required=False, default="")
-@click.option("--topic")
-@click.option("--namespace")
-@click.option("--license", "license_")
-@click.option("--frequency")
-@click.option("--country")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--topic", help="Only datasets with this topic.")
+@click.option("--namespace", help="Only datasets in this namespace (owner), e.g. ecb.")
+@click.option("--license", "license_", help="Only datasets under this licence, e.g. CC-BY-4.0.")
+@click.option("--frequency", help="Only datasets updated this often, e.g. daily.")
+@click.option("--country", help="Only datasets covering this ISO 3166-1 country code, e.g. DE.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most results."
+)
 @_store_option
 @_json_option
 def search(
@@ -288,15 +310,25 @@ def info(dataset_id: str, store: str | None, as_json: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
 @_store_option
-def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None) -> None:
+@_json_option
+def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None, as_json: bool) -> None:
     """Delete shards of DATASET_ID that no manifest references any more."""
     grace = _duration(older_than)
     result = _client(store).gc(dataset_id, older_than=grace, dry_run=dry_run)
+    if as_json:
+        _echo_json({"dry_run": dry_run, **_asdict(result)})
+        return
     verb = "would delete" if dry_run else "deleted"
     click.echo(
         f"{verb} {len(result.deleted)} shard(s), {result.bytes_freed:,} bytes; "
         f"{result.kept_in_grace} kept inside the grace period"
     )
+
+
+def _asdict(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(value)
 
 
 def _duration(text: str) -> timedelta:
@@ -316,9 +348,13 @@ def index() -> None:
 
 @index.command("rebuild")
 @_store_option
-def index_rebuild(store: str | None) -> None:
+@_json_option
+def index_rebuild(store: str | None, as_json: bool) -> None:
     """Recreate index.json from every dataset's metadata.json."""
     doc = _client(store).index.rebuild()
+    if as_json:
+        _echo_json({"datasets": [e.id for e in doc.datasets]})
+        return
     click.secho(f"index.json rebuilt: {len(doc.datasets)} dataset(s)", fg="green")
 
 
@@ -330,7 +366,11 @@ def registry() -> None:
 @registry.command("add")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("opendata.yaml"))
 @_store_option
-def registry_add(path: Path, store: str | None) -> None:
+@_json_option
+def registry_add(path: Path, store: str | None, as_json: bool) -> None:
     """Add or refresh the index entry of an opendata.yaml."""
     entry = _client(store).index.register_from_file(path)
+    if as_json:
+        _echo_json(entry)
+        return
     click.secho(f"registered {entry.id}", fg="green")

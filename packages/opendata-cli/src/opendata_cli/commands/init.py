@@ -161,8 +161,16 @@ def _existing(target: Path) -> list[str]:
 @click.option("--title", help="One-line title of the dataset.")
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt; use the flags and the defaults.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was written as JSON (implies --yes)."
+)
 def init(
-    directory: Path, dataset_id: str | None, title: str | None, yes: bool, force: bool
+    directory: Path,
+    dataset_id: str | None,
+    title: str | None,
+    yes: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Create opendata.yaml, main.py, README.md, .gitignore and requirements.txt in DIRECTORY.
 
@@ -188,7 +196,7 @@ def init(
         raise SystemExit(1)
 
     defaults = _defaults(directory)
-    interactive = not yes and _stdin_is_tty()
+    interactive = not yes and not as_json and _stdin_is_tty()
     default_id = f"{defaults.namespace}/{defaults.name}"
     description, license_, provider = DEFAULT_DESCRIPTION, DEFAULT_LICENSE, DEFAULT_PROVIDER
     if dataset_id is not None:
@@ -264,17 +272,13 @@ def init(
         path.write_text(text, encoding="utf-8")
 
     here = directory.resolve() == Path.cwd().resolve()
-    where = "the current folder" if here else str(directory)
-    replaced = f" (replaced {', '.join(existing)})" if existing else ""
-    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    notes = []
     if defaults.origin_note and namespace == PLACEHOLDER_NAMESPACE:
-        click.secho(f"note: {defaults.origin_note}", fg="yellow", err=True)
+        notes.append(defaults.origin_note)
     elif defaults.repo is None:
-        click.secho(
-            f"note: no GitHub remote 'origin' found; repo set to {repo}: correct it in "
-            "opendata.yaml if the repository is elsewhere",
-            fg="yellow",
-            err=True,
+        notes.append(
+            f"no GitHub remote 'origin' found; repo set to {repo}: correct it in "
+            "opendata.yaml if the repository is elsewhere"
         )
     steps = []
     if not here:
@@ -285,6 +289,22 @@ def init(
         "run it locally (publishes to your local store):            od run",
         "write the scheduled GitHub Actions workflow:               od deploy",
     ]
+    if as_json:
+        result = {
+            "dataset_id": dataset_id,
+            "directory": str(directory),
+            "files": list(FILES),
+            "replaced": existing,
+            "notes": notes,
+            "next_steps": [" ".join(step.split()) for step in steps],
+        }
+        click.echo(json.dumps(result, indent=2))
+        return
+    where = "the current folder" if here else str(directory)
+    replaced = f" (replaced {', '.join(existing)})" if existing else ""
+    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
     click.echo("\nNext steps:")
     for i, step in enumerate(steps, 1):
         click.echo(f"  {i}. {step}")
