@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from opendata_cli._git import GitHubRepo, parse_github_url
 from opendata_cli.commands import init as init_module
 from opendata_cli.main import cli
+from opendata_cli.templates import cli_requirement
 from opendata_core import check_metadata, load_metadata
 
 FILES = ["opendata.yaml", "main.py", "README.md", ".gitignore", "requirements.txt"]
@@ -50,8 +51,8 @@ def test_happy_path(tmp_path: Path) -> None:
     assert len(frame) > 0
     assert "date" in frame.columns
 
-    requirements = (target / "requirements.txt").read_text().split()
-    assert "opendata-cli" in requirements
+    requirements = (target / "requirements.txt").read_text().splitlines()
+    assert cli_requirement() in requirements  # opendata-cli==<this version>
     assert "pandas" in requirements
     readme = (target / "README.md").read_text()
     assert 'od.load("me/new-folder")' in readme

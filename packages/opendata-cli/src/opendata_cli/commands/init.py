@@ -179,7 +179,7 @@ def init(
     when run in a terminal, unless --yes is given. Existing files are never overwritten without
     --force.
     """
-    from opendata_cli.templates import render
+    from opendata_cli.templates import cli_requirement, render
     from opendata_core.ids import DatasetId
 
     if directory.exists() and not directory.is_dir():
@@ -254,6 +254,7 @@ def init(
     }
     plain = {
         **values,
+        "cli_requirement": cli_requirement(),
         "title": title,
         "description": description,
         "license": license_,
