@@ -270,6 +270,12 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
         result.stderr
     )
     assert [r.schema_changed for r in records()] == [False, True]
+    # The producer guide shows these exact lines.
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "producer-guide.md").read_text()
+    for output in (dry.stderr, result.stderr):
+        (warning,) = [line for line in output.splitlines() if "schema" in line]
+        assert f"\n{warning}\n" in guide, warning
+    assert "warning, not a gate" in guide
     # Re-running unchanged data reuses the shard and reports no drift.
     again = od("run", str(project))
     assert "0 shard(s) written, 1 reused" in again.stdout
