@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def od(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -60,12 +53,8 @@ def test_failure_is_1() -> None:
     assert "error: dataset 'me/nothing-here' not found" in result.stderr
 
 
-def test_store_failure_is_3_not_usage(small_parquet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENDATA_STORE", "s3://od-bucket/prefix")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+@pytest.mark.usefixtures("unreachable_s3_store")
+def test_store_failure_is_3_not_usage(small_parquet: Path) -> None:
     result = od("push", str(small_parquet), "me/x", "--time-column", "date")
     assert result.exit_code == ExitCode.STORE == 3, result.output
     assert "error: store s3://od-bucket unavailable" in result.stderr

@@ -4,7 +4,6 @@ nothing; a success publishes and records."""
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from pathlib import Path
 
@@ -88,12 +87,6 @@ def assert_one_error_line(result: Result, *fragments: str) -> str:
 def assert_nothing_published(dataset: str = DATASET) -> None:
     with pytest.raises(DatasetNotFound):
         opendata.Client().load(dataset)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,8 +425,8 @@ def test_main_raising_is_one_line_recorded_and_publishes_nothing(
     assert_nothing_published()
 
 
-def test_network_error(project: Path) -> None:
-    port = closed_port()
+def test_network_error(project: Path, closed_port: int) -> None:
+    port = closed_port
     write_main(
         project,
         f"""\
@@ -673,12 +666,8 @@ def test_unwritable_store_exits_3(
     assert "nothing was published; the last version is intact" in result.stderr
 
 
-def test_unreachable_s3_store_exits_3(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENDATA_STORE", "s3://od-bucket/prefix")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+@pytest.mark.usefixtures("unreachable_s3_store")
+def test_unreachable_s3_store_exits_3(project: Path) -> None:
     (project / "main.py").write_text("raise AssertionError('main.py must not run')\n")
     result = od("run", "--json", str(project))
     assert result.exit_code == 3, result.output
