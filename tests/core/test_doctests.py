@@ -13,6 +13,10 @@ MODULES = [
     "opendata_core.layout",
     "opendata_core.documents",
     "opendata_core.metadata",
+    "opendata_core.timerange",
+    "opendata_core.problems",
+    "opendata_core.api",
+    "opendata_core.readme",
 ]
 
 

@@ -37,8 +37,8 @@ class _Group(click.Group):
             if os.environ.get("OPENDATA_DEBUG") == "1":
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+            if exc.shell_hint or exc.hint:  # a shell command where the error has one
+                click.echo(f"hint: {exc.shell_hint or exc.hint}", err=True)
             ctx.exit(for_exception(exc))
         except (ValueError, TypeError, OSError) as exc:
             # Bad input that reached a library (a date that does not parse, a missing file):

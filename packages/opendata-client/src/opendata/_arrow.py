@@ -1,13 +1,14 @@
-"""Arrow helpers: turning user data into tables, time bounds, partitioning, Parquet bytes.
+"""Arrow helpers: user data to tables, range and filter expressions, partitions, Parquet bytes.
 
 Imported only by functions that need pyarrow, so ``import opendata`` stays light.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +17,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opendata_core.documents import Field
+from opendata_core.errors import ColumnNotFound
+from opendata_core.timerange import TimeRange, iso, parse_time, time_kind, to_column
 
 __all__ = [
-    "Bounds",
-    "parse_bounds",
+    "build_filter",
+    "range_expression",
     "schema_fields",
     "to_table",
     "write_parquet",
@@ -77,20 +80,6 @@ def schema_fields(schema: pa.Schema) -> list[Field]:
 def is_time_type(t: pa.DataType) -> bool:
     """Whether a column can be the time column."""
     return bool(pa.types.is_date(t) or pa.types.is_timestamp(t))
-
-
-def iso(value: date | datetime | None) -> str | None:
-    """ISO 8601 text of a time value; aware datetimes are given in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).isoformat()
-    return value.isoformat()
-
-
-def from_iso(text: str) -> date | datetime:
-    """Parse what :func:`iso` wrote."""
-    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
 
 
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -176,138 +165,20 @@ def partition_groups(
 
 
 # ---------------------------------------------------------------------------------------------
-# Time bounds
+# Time bounds (the rule lives in opendata_core.timerange; this is its pyarrow side)
 
 
-@dataclass(frozen=True)
-class Bounds:
-    """A time range in the column's own terms: ``lo <= t`` and ``t <= hi`` (or ``t < hi``)."""
-
-    lo: date | datetime | None
-    hi: date | datetime | None
-    hi_inclusive: bool
-    text: str
-
-    def overlaps(self, smin: date | datetime | None, smax: date | datetime | None) -> bool:
-        """Whether a shard with these min/max can hold rows in range."""
-        if smin is None or smax is None:
-            return True
-        if self.lo is not None and smax < self.lo:
-            return False
-        if self.hi is not None:
-            return smin <= self.hi if self.hi_inclusive else smin < self.hi
-        return True
-
-    def contains(self, smin: date | datetime | None, smax: date | datetime | None) -> bool:
-        """Whether every row of a shard with these min/max is in range (no row filter needed)."""
-        if smin is None or smax is None:
-            return self.lo is None and self.hi is None
-        if self.lo is not None and smin < self.lo:
-            return False
-        if self.hi is not None:
-            return smax <= self.hi if self.hi_inclusive else smax < self.hi
-        return True
-
-    def expression(self, column: str, dtype: pa.DataType) -> pc.Expression | None:
-        """A pyarrow filter expression for rows in range."""
-        expr: pc.Expression | None = None
-        field = pc.field(column)
-        if self.lo is not None:
-            expr = field >= pa.scalar(self.lo, type=dtype)
-        if self.hi is not None:
-            hi = pa.scalar(self.hi, type=dtype)
-            cond = field <= hi if self.hi_inclusive else field < hi
-            expr = cond if expr is None else expr & cond
-        return expr
-
-
-def _parse_one(value: object, name: str) -> date | datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return date.fromisoformat(text)
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        raise ValueError(
-            f"{name}={value!r} is not a date or time; use ISO 8601, e.g. '2024-01-31' or "
-            "'2024-01-31T12:00:00+00:00'"
-        )
-    # numpy.datetime64 and other date-likes
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()  # type: ignore[no-any-return]
-    raise TypeError(f"{name} must be a date, datetime or ISO string, not {type(value).__name__}")
-
-
-def _for_column(
-    value: date | datetime, dtype: pa.DataType, *, is_end: bool
-) -> tuple[date | datetime, bool]:
-    """Express a bound in the column's type; returns (value, inclusive) for the end bound."""
-    if pa.types.is_date(dtype):
-        if isinstance(value, datetime):
-            d = value.date()
-            if not is_end and value.time() != time(0):
-                d += timedelta(days=1)  # the day started before the bound: not in range
-            return d, True
-        return value, True
-    tz = dtype.tz  # timestamp column
-    if isinstance(value, datetime):
-        v = value
-        inclusive = True
-    else:  # a date: the whole day, so the end is the next midnight, exclusive
-        v = datetime.combine(value + timedelta(days=1) if is_end else value, time(0))
-        inclusive = not is_end
-    if tz is not None:
-        v = v.replace(tzinfo=UTC) if v.tzinfo is None else v
-    elif v.tzinfo is not None:
-        v = v.astimezone(UTC).replace(tzinfo=None)
-    return v, inclusive
-
-
-def parse_bounds(start: object, end: object, dtype: pa.DataType | None) -> Bounds:
-    """Turn user ``start``/``end`` into :class:`Bounds` for a column of type ``dtype``.
-
-    Dates are whole days, so both ends are inclusive: ``start="2024-01-01", end="2024-12-31"`` is
-    all of 2024. Datetimes are exact instants, both inclusive. A naive datetime compared with a
-    time-zone-aware column is taken as UTC; an aware one compared with a naive column is converted
-    to UTC (naive columns are assumed to hold UTC).
-    """
-    lo = _parse_one(start, "start") if start is not None else None
-    hi = _parse_one(end, "end") if end is not None else None
-    text = f"{lo.isoformat() if lo else '…'} .. {hi.isoformat() if hi else '…'}"
-    if lo is not None and hi is not None:
-        a = lo if isinstance(lo, datetime) else datetime.combine(lo, time(0))
-        b = hi if isinstance(hi, datetime) else datetime.combine(hi, time.max)
-        if (a.tzinfo is None) != (b.tzinfo is None):
-            a, b = a.replace(tzinfo=a.tzinfo or UTC), b.replace(tzinfo=b.tzinfo or UTC)
-        if a > b:
-            raise ValueError(f"start {lo.isoformat()} is after end {hi.isoformat()}")
-    if dtype is None:
-        return Bounds(None, None, True, text)
-    lo_v = _for_column(lo, dtype, is_end=False)[0] if lo is not None else None
-    hi_v, hi_inc = _for_column(hi, dtype, is_end=True) if hi is not None else (None, True)
-    return Bounds(lo_v, hi_v, hi_inc, text)
-
-
-def shard_time(text: str | None, dtype: pa.DataType) -> date | datetime | None:
-    """A manifest min/max in the same terms as :func:`parse_bounds` produces."""
-    if text is None:
-        return None
-    value = from_iso(text)
-    if pa.types.is_date(dtype):
-        return value.date() if isinstance(value, datetime) else value
-    if isinstance(value, datetime):
-        if dtype.tz is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        if dtype.tz is None and value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    return datetime.combine(value, time(0))
+def range_expression(tr: TimeRange, column: str, dtype: pa.DataType) -> pc.Expression | None:
+    """A pyarrow filter expression for the rows of ``column`` inside ``tr``."""
+    expr: pc.Expression | None = None
+    field = pc.field(column)
+    if tr.lo is not None:
+        expr = field >= pa.scalar(tr.lo, type=dtype)
+    if tr.hi is not None:
+        hi = pa.scalar(tr.hi, type=dtype)
+        cond = field <= hi if tr.hi_inclusive else field < hi
+        expr = cond if expr is None else expr & cond
+    return expr
 
 
 def min_max(col: pa.ChunkedArray | pa.Array) -> tuple[str | None, str | None]:
@@ -318,15 +189,172 @@ def min_max(col: pa.ChunkedArray | pa.Array) -> tuple[str | None, str | None]:
     return iso(mm["min"].as_py()), iso(mm["max"].as_py())
 
 
+def type_from_text(text: str) -> pa.DataType | None:
+    """Rebuild an Arrow type from the manifest's text of it; ``None`` for nested types."""
+    if text.startswith("timestamp[") and "tz=" in text:
+        unit, _, rest = text[len("timestamp[") : -1].partition(",")
+        return pa.timestamp(unit.strip(), tz=rest.strip().removeprefix("tz="))
+    if text.startswith("dictionary<values="):  # filters compare with the dictionary's values
+        return type_from_text(text[len("dictionary<values=") :].split(",")[0])
+    if text.startswith("decimal"):
+        bits, _, args = text.partition("(")
+        precision, _, scale = args.rstrip(")").partition(",")
+        make = pa.decimal256 if bits == "decimal256" else pa.decimal128
+        return make(int(precision), int(scale))
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        return None
+
+
 def parse_type(text: str) -> pa.DataType:
-    """Rebuild the few time types a manifest's time column can have from their text."""
-    if text.startswith("date32"):
-        return pa.date32()
-    if text.startswith("date64"):
-        return pa.date64()
-    if text.startswith("timestamp["):
-        inner = text[len("timestamp[") : -1]
-        unit, _, rest = inner.partition(",")
-        tz = rest.strip().removeprefix("tz=") or None
-        return pa.timestamp(unit.strip(), tz=tz)
-    raise ValueError(f"{text!r} is not a time type")
+    """Rebuild the time type of a manifest's time column from its text."""
+    dtype = type_from_text(text)
+    if dtype is None or not is_time_type(dtype):
+        raise ValueError(f"{text!r} is not a time type")
+    return dtype
+
+
+# ---------------------------------------------------------------------------------------------
+# Row filters
+
+OPERATORS = ("=", "==", "!=", "<", "<=", ">", ">=", "in", "not in")
+FILTER_FORMS = (
+    "filters take [(column, op, value), ...] (every condition holds), "
+    "[[(column, op, value), ...], [...]] (any one group holds) or a pyarrow.compute.Expression; "
+    f"op is one of {', '.join(OPERATORS)}; e.g. filters=[('currency', '=', 'USD')]"
+)
+
+
+def build_filter(filters: object, fields: Sequence[Field], dataset_id: str) -> pc.Expression | None:
+    """Check user filters against the dataset's schema and build one pyarrow expression.
+
+    Values are coerced to their column's type (ISO text for date and timestamp columns, as
+    ``start``/``end`` take it), so a mistake is reported before any shard is read.
+
+    Raises:
+        ColumnNotFound: a column that is not in the schema.
+        ValueError: a malformed filter or a value that does not fit its column (lists the forms).
+    """
+    if filters is None:
+        return None
+    if isinstance(filters, pc.Expression):
+        return filters
+    if not isinstance(filters, list | tuple):
+        raise ValueError(f"filters={_short(filters)} is a {type(filters).__name__}: {FILTER_FORMS}")
+    if not filters:
+        return None
+    if isinstance(filters[0], str):
+        raise ValueError(
+            f"filters={_short(filters)} is one bare condition: wrap it in a list, "
+            f"filters=[{_short(tuple(filters))}]; {FILTER_FORMS}"
+        )
+    groups = filters if all(isinstance(g, list) for g in filters) else [filters]
+    types = {f.name: f.type for f in fields}
+    expr: pc.Expression | None = None
+    for group in groups:
+        if not group:
+            raise ValueError(f"filters={_short(filters)} has an empty group: {FILTER_FORMS}")
+        conj: pc.Expression | None = None
+        for cond in group:
+            one = _condition(cond, types, dataset_id)
+            conj = one if conj is None else conj & one
+        expr = conj if expr is None else expr | conj
+    return expr
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _condition(cond: object, types: dict[str, str], dataset_id: str) -> pc.Expression:
+    if not isinstance(cond, tuple | list) or len(cond) != 3:
+        raise ValueError(f"filter {_short(cond)} is not (column, op, value): {FILTER_FORMS}")
+    column, op, value = cond
+    if not isinstance(column, str) or op not in OPERATORS:
+        what = (
+            f"column {column!r} is not a name"
+            if not isinstance(column, str)
+            else (f"operator {op!r} is not one of {', '.join(OPERATORS)}")
+        )
+        raise ValueError(f"filter {_short(cond)}: {what}")
+    if column not in types:
+        raise ColumnNotFound(dataset_id, column, list(types))
+    field = pc.field(column)
+    text = types[column]
+    if op in ("in", "not in"):
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise ValueError(
+                f"filter {_short(cond)}: {op!r} takes a list of values, "
+                f"e.g. ({column!r}, {op!r}, ['a', 'b'])"
+            )
+        values = [_value(cond, text, op, v)[1] for v in value]
+        dtype = type_from_text(text)
+        isin = field.isin(pa.array(values, type=dtype))
+        return ~isin if op == "not in" else isin
+    op, scalar = _value(cond, text, op, value)
+    return {
+        "=": field == scalar,
+        "==": field == scalar,
+        "!=": field != scalar,
+        "<": field < scalar,
+        "<=": field <= scalar,
+        ">": field > scalar,
+        ">=": field >= scalar,
+    }[op]
+
+
+def _value(cond: object, text: str, op: str, value: object) -> tuple[str, Any]:
+    """The condition's value in its column's type, and the operator (a whole day can move it)."""
+    column = cond[0]  # type: ignore[index]
+    if value is None:
+        raise ValueError(f"filter {_short(cond)}: None matches no row; compare with a value")
+    dtype = type_from_text(text)
+    if dtype is None:
+        return op, value
+    if is_time_type(dtype):
+        kind = time_kind(text)
+        first = parse_time(value, f"filter {column!r}")
+        last = parse_time(value, f"filter {column!r}", is_end=True)
+        if op in ("<=", ">"):  # through / after the end of a whole day, month or year
+            v, inclusive = to_column(last, kind, is_end=True)
+            return (op if inclusive else {"<=": "<", ">": ">="}[op]), pa.scalar(v, type=dtype)
+        if op in ("=", "==", "!=", "in", "not in"):
+            _check_exact(cond, text, kind, value, first, last)
+        return op, pa.scalar(to_column(first, kind, is_end=False)[0], type=dtype)
+    number_column = bool(
+        pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+    )
+    is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
+    if is_number and number_column and op not in ("in", "not in"):
+        return op, pa.scalar(value)  # compared as numbers: n < 10.5 must not become n < 10
+    try:
+        # a safe cast: '10' fits an integer column, 10.5 and 'abc' do not
+        given = pa.scalar(value)
+        return op, given if given.type == dtype else given.cast(dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        pass
+    raise ValueError(
+        f"filter {_short(cond)}: {value!r} does not fit column {column!r} of type {text}"
+    )
+
+
+def _check_exact(
+    cond: object, text: str, kind: str, value: object, first: date, last: date
+) -> None:
+    """Equality needs one exact value: not a month or year, nor a whole day for instants."""
+    column = cond[0]  # type: ignore[index]
+    span = f"[({column!r}, '>=', {value!r}), ({column!r}, '<=', {value!r})]"
+    if first != last:
+        problem = f"{value!r} is a period ({first} .. {last}); select it with {span}"
+    elif kind != "date" and not isinstance(first, datetime):
+        problem = (
+            f"{value!r} is a whole day but {column!r} holds instants ({text}); select the day "
+            f"with {span}, or give an exact time such as '{first}T00:00:00'"
+        )
+    elif kind == "date" and isinstance(first, datetime) and first.time() != time(0):
+        problem = f"{value!r} is an instant but {column!r} holds dates ({text}); give a date"
+    else:
+        return
+    raise ValueError(f"filter {_short(cond)}: {problem}")

@@ -38,12 +38,12 @@ from opendata_core.errors import (
     CorruptDataError,
     DatasetNotFound,
     OpenDataError,
-    RangeOutsideCoverage,
     SchemaMismatch,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
+from opendata_core.timerange import TimeRange, select_range
 
 if TYPE_CHECKING:
     import polars as pl
@@ -193,7 +193,7 @@ class Client:
         try:
             data, etag = self.store.get(self.layout.manifest(ds))
         except StoreKeyNotFound:
-            raise DatasetNotFound(str(ds), self._close_matches(ds)) from None
+            raise self._not_found(ds) from None
         return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
 
     def manifest(self, id: str | DatasetId) -> Manifest:
@@ -206,7 +206,14 @@ class Client:
         except DatasetNotFound:
             return None, None
 
-    def _close_matches(self, ds: DatasetId) -> list[str]:
+    def _not_found(self, ds: DatasetId) -> DatasetNotFound:
+        """The error for an unknown id: close matches, else the store searched and its size."""
+        known = self._known_ids()
+        where = self.store.url + (f"/{self.layout.prefix}" if self.layout.prefix else "")
+        matches = difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return DatasetNotFound(str(ds), matches, store=where, store_size=len(known))
+
+    def _known_ids(self) -> list[str]:
         try:
             known = [e.id for e in self.index.load().datasets]
         except OpenDataError:
@@ -220,7 +227,7 @@ class Client:
                     if o.key.endswith("/manifest.json")
                 }
             )
-        return difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return known
 
     # -----------------------------------------------------------------------------------------
     # Shards
@@ -572,46 +579,10 @@ class Client:
 
     def _select(
         self, ds: DatasetId, start: object, end: object
-    ) -> tuple[Manifest, list[Shard], Any]:
+    ) -> tuple[Manifest, list[Shard], TimeRange]:
         manifest, _ = self._manifest(ds)
-        ar = _arrow()
-        dtype = None
-        if manifest.time_column is not None:
-            ttype = next(f.type for f in manifest.schema if f.name == manifest.time_column)
-            dtype = ar.parse_type(ttype)
-        elif start is not None or end is not None:
-            raise OpenDataError(
-                f"{ds} has no time column, so start/end cannot select rows",
-                hint="load without start/end, or use filters=[('column', '>=', value)]",
-            )
-        bounds = ar.parse_bounds(start, end, dtype)
-        if dtype is None:
-            return manifest, list(manifest.shards), bounds
-        selected = [
-            s
-            for s in manifest.shards
-            if bounds.overlaps(ar.shard_time(s.min, dtype), ar.shard_time(s.max, dtype))
-        ]
-        if not selected and manifest.shards:
-            lo, hi = (
-                ar.shard_time(manifest.min_time, dtype),
-                ar.shard_time(manifest.max_time, dtype),
-            )
-            outside = (bounds.lo is not None and hi is not None and bounds.lo > hi) or (
-                bounds.hi is not None
-                and lo is not None
-                and (bounds.hi < lo if bounds.hi_inclusive else bounds.hi <= lo)
-            )
-            if outside:
-                cov = (
-                    (manifest.min_time, manifest.max_time)
-                    if manifest.min_time and manifest.max_time
-                    else None
-                )
-                raise RangeOutsideCoverage(str(ds), bounds.text, cov)
-            # A gap inside the coverage: an empty result with the right columns.
-            selected = [manifest.shards[0]]
-        return manifest, selected, bounds
+        time_range, shards = select_range(manifest, start, end)
+        return manifest, shards, time_range
 
     def _check_columns(
         self, ds: DatasetId, manifest: Manifest, columns: Sequence[str] | None
@@ -643,17 +614,22 @@ class Client:
 
         Args:
             id: ``namespace/name``.
-            start: First date/time to include (date, datetime or ISO string). Dates are whole
-                days: ``start="2024-01-01", end="2024-12-31"`` is all of 2024.
+            start: First date/time to include: a date, datetime, ``pandas.Timestamp``,
+                ``numpy.datetime64`` or ISO text. Dates, months (``"2024-03"``) and years
+                (``"2024"``) are whole periods: ``start="2024", end="2024"`` is all of 2024.
             end: Last date/time to include (inclusive).
             columns: Columns to return (default all).
-            filters: Extra row filters: a pyarrow expression or DNF tuples
-                (``[("symbol", "=", "BTCUSDT")]``), applied while decoding.
-            format: ``"pandas"`` (default), ``"polars"`` or ``"arrow"``.
+            filters: Row filters, checked against the schema before anything is read:
+                ``[(column, op, value), ...]`` (all hold), a list of such lists (any holds) or a
+                pyarrow expression; values are converted to the column's type
+                (``[("date", ">=", "2024-03")]``).
+            format: ``"pandas"`` (default; dates become ``datetime64[ms]``), ``"polars"`` or
+                ``"arrow"``.
 
         Raises:
-            DatasetNotFound: with close matches. RangeOutsideCoverage: with the coverage.
-            ColumnNotFound: listing the real columns. CorruptDataError: after one retry.
+            DatasetNotFound: with close matches, or the store searched. RangeOutsideCoverage:
+                with the coverage. ColumnNotFound: listing the real columns (also for filters).
+            CorruptDataError: after one retry. ValueError: a malformed filter or bound.
         """
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
@@ -688,7 +664,7 @@ class Client:
         tc = manifest.time_column
         ar = _arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
-        user_filter = _filter_expression(filters)
+        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
 
         report = self._reporter("download", sum(s.bytes for s in shards))
 
@@ -696,10 +672,8 @@ class Client:
             data = self._fetch(ds, shard)
             report(shard.bytes)
             expr = user_filter
-            if tc is not None and not bounds.contains(
-                ar.shard_time(shard.min, dtype), ar.shard_time(shard.max, dtype)
-            ):
-                range_expr = bounds.expression(tc, dtype)
+            if tc is not None and not bounds.contains(shard.min, shard.max):
+                range_expr = ar.range_expression(bounds, tc, dtype)
                 if range_expr is not None:
                     expr = range_expr if expr is None else expr & range_expr
             return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
@@ -788,7 +762,7 @@ class Client:
         ds = DatasetId.parse(id)
         doc = self._metadata_or_none(ds)
         if doc is None:
-            raise DatasetNotFound(str(ds), self._close_matches(ds))
+            raise self._not_found(ds)
         return doc
 
     def list(self) -> builtins.list[IndexEntry]:
@@ -899,25 +873,17 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     return table.take(last.take(pc.sort_indices(last)))
 
 
-def _filter_expression(filters: Any) -> Any:
-    if filters is None:
-        return None
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    if isinstance(filters, pc.Expression):
-        return filters
-    return pq.filters_to_expression(filters)
-
-
 def _convert(table: pa.Table, format: Format) -> Any:
+    """The one place a loaded table becomes the caller's format (the mapping is in the guide)."""
     if format == "arrow":
         return table
     if format == "polars":
         import polars as pl
 
         return pl.from_arrow(table)
-    return table.to_pandas()
+    # Dates become datetime64[ms] (not objects), so .dt, resample and date indexes work; the unit
+    # is pyarrow's and polars' (pl.DataFrame.to_pandas) own for dates, and never overflows.
+    return table.to_pandas(date_as_object=False)
 
 
 def _preview(table: pa.Table) -> list[dict[str, Any]]:

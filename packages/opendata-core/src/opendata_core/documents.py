@@ -32,9 +32,11 @@ __all__ = [
     "MetadataDocument",
     "Provenance",
     "RunRecord",
+    "SchemaDiff",
     "Shard",
     "Stats",
     "decode_document",
+    "diff_schemas",
     "encode_document",
     "schema_hash",
 ]
@@ -85,6 +87,59 @@ class Shard(msgspec.Struct, kw_only=True, frozen=True):
     max: str | None = None
     null_counts: dict[str, int] = {}
     """Null values per column (columns without nulls may be left out)."""
+
+
+class SchemaDiff(msgspec.Struct, kw_only=True, frozen=True):
+    """How a schema changed between two publishes (see :func:`diff_schemas`)."""
+
+    added: list[str] = []
+    removed: list[str] = []
+    retyped: list[tuple[str, str, str]] = []
+    """``(column, old type, new type)``; a nullability change counts as a retype."""
+    reordered: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped or self.reordered)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.added:
+            parts.append("added " + ", ".join(self.added))
+        if self.removed:
+            parts.append("removed " + ", ".join(self.removed))
+        if self.retyped:
+            parts.append("retyped " + ", ".join(f"{c} ({a} -> {b})" for c, a, b in self.retyped))
+        if self.reordered:
+            parts.append("columns reordered")
+        return "; ".join(parts) or "no change"
+
+
+def diff_schemas(old: Sequence[Field], new: Sequence[Field]) -> SchemaDiff:
+    """What changed from ``old`` to ``new``: added, removed and retyped columns.
+
+    Example:
+        >>> a = [Field(name="date", type="date32[day]"), Field(name="x", type="int64")]
+        >>> b = [Field(name="date", type="date32[day]"), Field(name="x", type="double")]
+        >>> str(diff_schemas(a, b))
+        'retyped x (int64 -> double)'
+    """
+
+    def kind(f: Field) -> str:
+        return f.type if f.nullable else f"{f.type} not null"
+
+    before = {f.name: f for f in old}
+    after = {f.name: f for f in new}
+    common = [f.name for f in new if f.name in before]
+    return SchemaDiff(
+        added=[f.name for f in new if f.name not in before],
+        removed=[f.name for f in old if f.name not in after],
+        retyped=[
+            (n, kind(before[n]), kind(after[n]))
+            for n in common
+            if kind(before[n]) != kind(after[n])
+        ],
+        reordered=[f.name for f in old if f.name in after] != common,
+    )
 
 
 class Stats(msgspec.Struct, kw_only=True, frozen=True):
@@ -181,6 +236,38 @@ class IndexEntry(msgspec.Struct, kw_only=True):
     def namespace(self) -> str:
         """The dataset's namespace."""
         return self.id.split("/", 1)[0]
+
+    @classmethod
+    def from_metadata(
+        cls,
+        meta: DatasetMetadata,
+        stats: Stats | None = None,
+        updated_at: datetime | None = None,
+    ) -> IndexEntry:
+        """The index summary of a dataset: its ``opendata.yaml`` fields plus published stats.
+
+        The one place that decides what ``index.json`` says about a dataset (the client, the CLI
+        and the registry all build entries here).
+        """
+        return cls(
+            id=meta.id,
+            title=meta.title,
+            description=meta.description,
+            license=meta.license,
+            repo=meta.repo,
+            provider=meta.source.provider,
+            topics=list(meta.topics),
+            frequency=meta.frequency,
+            geo_scope=meta.geo.scope if meta.geo else None,
+            countries=list(meta.geo.countries) if meta.geo else [],
+            time_column=meta.time_column,
+            row_count=stats.row_count if stats else 0,
+            bytes=stats.bytes if stats else 0,
+            min_time=stats.min_time if stats else None,
+            max_time=stats.max_time if stats else None,
+            schema_hash=stats.schema_hash if stats else None,
+            updated_at=updated_at,
+        )
 
 
 class Index(_Document, kw_only=True):

@@ -18,9 +18,13 @@ went wrong, where, and how to fix it.
     ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
     ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
+    │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
-    └── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    └── RateLimited                ConnectionError   the registry said 429 (.retry_after)
+
+Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_core.problems`.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ __all__ = [
     "OpenDataError",
     "PermissionDenied",
     "RangeOutsideCoverage",
+    "RateLimited",
     "SchemaMismatch",
     "StoreUnavailable",
+    "Unauthenticated",
     "UnsupportedFormatVersion",
 ]
 
@@ -52,10 +58,14 @@ class OpenDataError(Exception):
     """Base class of every error raised by OpenData packages.
 
     Attributes:
-        hint: A short suggestion of how to fix the problem, or ``None``.
+        hint: A short suggestion of how to fix the problem, or ``None``; written for Python
+            callers (``od.Client(store=...)``).
+        shell_hint: The same advice as shell commands (``od demo``), for command-line tools;
+            ``None`` when ``hint`` fits both.
     """
 
     hint: str | None = None
+    shell_hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -126,18 +136,47 @@ class UnsupportedFormatVersion(FormatError):
 
 
 class DatasetNotFound(OpenDataError, LookupError):
-    """No dataset with this ID exists in the store or registry."""
+    """No dataset with this ID exists in the store or registry.
 
-    def __init__(self, dataset_id: str, close_matches: Sequence[str] = ()) -> None:
+    Without close matches the message names the store searched (``store``) and, when it holds no
+    dataset at all (``store_size == 0``, e.g. on a fresh machine), says how to get data.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        close_matches: Sequence[str] = (),
+        *,
+        store: str | None = None,
+        store_size: int | None = None,
+    ) -> None:
         self.dataset_id = dataset_id
         self.close_matches = list(close_matches)
+        self.store = store
         message = f"dataset {dataset_id!r} not found"
-        hint = None
+        hint = shell = None
         if self.close_matches:
             message += "; did you mean " + " or ".join(repr(m) for m in self.close_matches) + "?"
+        elif store_size == 0:
+            message += f": the store {store} holds no datasets" if store else ": no datasets"
+            hint = (
+                "publish the example datasets into it by running `od demo` in a shell, or read "
+                "another store: od.Client(store='s3://bucket/prefix') or the OPENDATA_STORE "
+                "environment variable"
+            )
+            shell = (
+                "run `od demo` to publish the example datasets into it, or read another store: "
+                "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
+            )
         else:
-            hint = "search for datasets with od.search('...') or `od search ...`"
+            if store:
+                message += f" in the store {store}"
+            hint = "search it with od.search('words'), or read another store: od.Client(store=...)"
+            shell = (
+                "search it with `od search WORDS`, or read another store: --store or OPENDATA_STORE"
+            )
         super().__init__(message, hint=hint)
+        self.shell_hint = shell
 
 
 class ColumnNotFound(OpenDataError, LookupError):
@@ -191,8 +230,12 @@ class PermissionDenied(OpenDataError, PermissionError):
 class ConflictError(OpenDataError, RuntimeError):
     """Another publish of the same dataset committed first; nothing of ours was committed."""
 
-    def __init__(self, dataset_id: str, message: str | None = None) -> None:
+    def __init__(
+        self, dataset_id: str, message: str | None = None, *, publish_id: str | None = None
+    ) -> None:
         self.dataset_id = dataset_id
+        self.publish_id = publish_id
+        """The ``publish_id`` that is current now, when known."""
         super().__init__(
             message or f"{dataset_id}: another publish committed first; nothing was changed",
             hint="re-run the push: mode='append' retries on its own, 'replace' overwrites",
@@ -219,4 +262,29 @@ class StoreUnavailable(OpenDataError, ConnectionError):
         super().__init__(
             f"store {store} unavailable: {detail}",
             hint="check the endpoint and your network, then try again",
+        )
+
+
+class Unauthenticated(PermissionDenied):
+    """No valid API key or token was given (HTTP 401), or it was revoked or expired."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.hint = "set OPENDATA_API_KEY to a valid key (keys are shown once when created)"
+
+
+class RateLimited(OpenDataError, ConnectionError):
+    """The registry refused a request because a rate limit or quota was reached (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when the registry said."""
+        super().__init__(
+            message,
+            hint=(
+                f"wait {retry_after:g} s and try again"
+                if retry_after is not None
+                else "wait a minute and try again"
+            )
+            + ", or use an API key of a higher tier (OPENDATA_API_KEY)",
         )

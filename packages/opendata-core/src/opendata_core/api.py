@@ -1,0 +1,249 @@
+"""The registry's HTTP API v1: the JSON bodies the registry sends and the client and portal read.
+
+One home for the wire shapes, so that the service (``opendata-registry``), the client's registry
+mode and the portal encode and decode exactly the same documents. Errors are
+:class:`~opendata_core.problems.ProblemDetails` bodies. Like the other wire formats these tolerate
+unknown fields, so a newer registry can add fields without breaking older clients.
+
+Endpoints (all under the registry's base URL)::
+
+    GET  /v1/index.json                          Index (spec §5.5), ETag + gzip
+    GET  /v1/datasets?q=&topic=&...              SearchResults
+    GET  /v1/datasets/{ns}/{name}                DatasetDetail
+    GET  /v1/datasets/{ns}/{name}/runs           RunsPage
+    GET  /v1/datasets/{ns}/{name}/history        HistoryPage
+    POST /v1/datasets/{ns}/{name}/download       DownloadRequest -> DownloadResponse
+    GET  /v1/usage                               UsageReport
+    GET  /healthz, /readyz                       liveness / readiness
+
+Example:
+    >>> import msgspec
+    >>> body = b'{"start": "2024-01", "columns": ["date", "usd"]}'
+    >>> msgspec.json.decode(body, type=DownloadRequest).columns
+    ['date', 'usd']
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+from opendata_core.documents import (
+    ErrorClass,
+    Field,
+    IndexEntry,
+    Manifest,
+    MetadataDocument,
+    Provenance,
+)
+
+__all__ = [
+    "API_VERSION",
+    "DatasetDetail",
+    "DatasetHit",
+    "DownloadRequest",
+    "DownloadResponse",
+    "FacetCount",
+    "HealthStatus",
+    "HealthSummary",
+    "HistoryPage",
+    "PublishSummary",
+    "RunSummary",
+    "RunsPage",
+    "SearchResults",
+    "SignedShard",
+    "TierLimits",
+    "UsageDay",
+    "UsageReport",
+]
+
+API_VERSION = "v1"
+
+HealthStatus = Literal["ok", "failing", "stale", "unknown"]
+"""``ok``: the last runs succeeded and data is fresh; ``failing``: the last run failed; ``stale``:
+no successful publish within the dataset's ``frequency`` (plus grace); ``unknown``: no runs."""
+
+
+class _Wire(msgspec.Struct, kw_only=True):
+    pass
+
+
+class HealthSummary(_Wire, kw_only=True):
+    """A dataset's run health, computed by the registry from its run records (spec §5.6)."""
+
+    status: HealthStatus = "unknown"
+    stale: bool = False
+    stale_reason: str | None = None
+    """Why it is stale, e.g. "last run 63 days ago — the schedule may have been disabled"."""
+    success_rate: float | None = None
+    """Share of successful runs among the last ``runs_considered`` runs (``None``: no runs)."""
+    runs_considered: int = 0
+    recent: list[Literal["success", "failure"]] = []
+    """The last runs' statuses, newest first."""
+    last_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_class: ErrorClass | None = None
+    last_failure_message: str | None = None
+
+
+class DatasetHit(_Wire, kw_only=True):
+    """One search result: the index entry plus health at a glance."""
+
+    dataset: IndexEntry
+    health: HealthSummary = msgspec.field(default_factory=HealthSummary)
+
+
+class FacetCount(_Wire, kw_only=True):
+    """How many results have this value of a facet (topic, namespace, license, ...)."""
+
+    value: str
+    count: int
+
+
+class SearchResults(_Wire, kw_only=True):
+    """``GET /v1/datasets``: one page of results, with counts per facet value."""
+
+    query: str = ""
+    total: int
+    page: int
+    per_page: int
+    datasets: list[DatasetHit] = []
+    facets: dict[str, list[FacetCount]] = {}
+    """Facet name (``topic``, ``namespace``, ``license``, ``frequency``, ``geo``) → counts."""
+
+
+class PublishSummary(_Wire, kw_only=True):
+    """One published version of a dataset (a ``manifest.json`` without its shard list)."""
+
+    publish_id: str
+    published_at: datetime
+    parent_publish_id: str | None = None
+    row_count: int
+    bytes: int
+    shard_count: int
+    min_time: str | None = None
+    max_time: str | None = None
+    time_column: str | None = None
+    partition: str = "none"
+    schema: list[Field] = []
+    schema_hash: str
+    schema_changed: bool = False
+    """Whether ``schema_hash`` differs from the parent publish's."""
+    provenance: Provenance = Provenance()
+
+
+class DatasetDetail(_Wire, kw_only=True):
+    """``GET /v1/datasets/{ns}/{name}``: everything a dataset page shows."""
+
+    id: str
+    metadata: MetadataDocument
+    """The dataset's ``metadata.json`` (yaml fields, stats, schema, the 100-row preview)."""
+    manifest: PublishSummary
+    readme: str = ""
+    health: HealthSummary = msgspec.field(default_factory=HealthSummary)
+
+
+class RunSummary(_Wire, kw_only=True):
+    """One producer run (from ``runs/…json``)."""
+
+    run_id: str
+    status: Literal["success", "failure"]
+    error_class: ErrorClass | None = None
+    message: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    publish_id: str | None = None
+    schema_changed: bool = False
+    row_count: int | None = None
+    provenance: Provenance = Provenance()
+
+
+class RunsPage(_Wire, kw_only=True):
+    """``GET /v1/datasets/{ns}/{name}/runs``: run history, newest first."""
+
+    total: int
+    page: int
+    per_page: int
+    runs: list[RunSummary] = []
+
+
+class HistoryPage(_Wire, kw_only=True):
+    """``GET /v1/datasets/{ns}/{name}/history``: the publishes seen, oldest first.
+
+    Row counts and schema changes across publishes, for the portal's chart.
+    """
+
+    total: int
+    publishes: list[PublishSummary] = []
+
+
+class DownloadRequest(_Wire, kw_only=True):
+    """``POST /v1/datasets/{ns}/{name}/download``: which rows and columns will be read.
+
+    ``start``/``end`` take the same ISO 8601 forms as ``od.load`` (``"2024"``, ``"2024-03"``,
+    dates, date-times); the registry signs exactly the shards that overlap.
+    """
+
+    start: str | None = None
+    end: str | None = None
+    columns: list[str] | None = None
+    version: str | None = None
+    """A ``publish_id`` (or a unique prefix of one); default the current version."""
+
+
+class SignedShard(_Wire, kw_only=True):
+    """One shard to download: the manifest's entry plus a short-lived signed GET URL."""
+
+    path: str
+    sha256: str
+    rows: int
+    bytes: int
+    partition: str
+    min: str | None = None
+    max: str | None = None
+    url: str
+    """Pre-signed GET URL; supports ``Range``; valid until the response's ``expires_at``."""
+
+
+class DownloadResponse(_Wire, kw_only=True):
+    """The manifest to verify against, and signed URLs for exactly the shards needed."""
+
+    dataset_id: str
+    manifest: Manifest
+    shards: list[SignedShard]
+    expires_at: datetime
+
+
+class TierLimits(_Wire, kw_only=True):
+    """What a tier allows (the registry's settings)."""
+
+    name: str
+    requests_per_minute: int
+    download_bytes_per_day: int
+    url_expiry_minutes: int
+    max_page_size: int
+
+
+class UsageDay(_Wire, kw_only=True):
+    """One day of a caller's use of the registry (UTC days)."""
+
+    day: date
+    requests: int = 0
+    downloads: int = 0
+    """``download`` calls answered with URLs."""
+    bytes: int = 0
+    """Bytes of the shards signed for download."""
+    failures: int = 0
+    """Requests answered with an error."""
+
+
+class UsageReport(_Wire, kw_only=True):
+    """``GET /v1/usage``: the caller's usage by day (newest first) and its tier's limits."""
+
+    key_prefix: str | None = None
+    """The API key's public prefix (``od_live_abcd…``), or ``None`` for anonymous callers."""
+    tier: str
+    limits: TierLimits
+    days: list[UsageDay] = []
