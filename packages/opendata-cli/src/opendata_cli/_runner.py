@@ -12,9 +12,9 @@ One run, in order (any failure stops it, and nothing is published):
    failure (not with ``dry_run``).
 
 Every failure is classified (``network``, ``parse``, ``validation``, ``upload``, ``permission``,
-``unknown``) and gets an exit code: 1 when the producer failed (``main.py`` raised or returned bad
-data), 2 when publishing failed. :func:`run_producer` never raises for those: it returns a
-:class:`RunOutcome`, which the commands print.
+``unknown``) and gets an exit code (``opendata_cli._exit``): 1 when the producer failed
+(``main.py`` raised or returned bad data), 3 when publishing failed. :func:`run_producer` never
+raises for those: it returns a :class:`RunOutcome`, which the commands print.
 
 Environment variables read here (and only here, in the CLI): ``OPENDATA_SOURCE_URL`` is set by
 ``od demo`` for the producers, the ``GITHUB_*`` variables of GitHub Actions give the provenance,
@@ -44,6 +44,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from opendata_cli._exit import ExitCode, for_exception
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -52,9 +54,6 @@ if TYPE_CHECKING:
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
-    "EXIT_OK",
-    "EXIT_PRODUCER",
-    "EXIT_PUBLISH",
     "SOURCE_URL_ENV",
     "RunOutcome",
     "github_report",
@@ -64,10 +63,10 @@ __all__ = [
 SOURCE_URL_ENV: Final = "OPENDATA_SOURCE_URL"
 """Replaces the real source's base URL in the example producers (``od demo``, tests)."""
 
-EXIT_OK: Final = 0
-EXIT_PRODUCER: Final = 1
+EXIT_OK: Final = int(ExitCode.OK)
+EXIT_PRODUCER: Final = int(ExitCode.FAILED)
 """``main.py`` failed, returned bad data, or a check failed."""
-EXIT_PUBLISH: Final = 2
+EXIT_PUBLISH: Final = int(ExitCode.STORE)
 """The store refused or failed the publish."""
 
 _RUN_ID_RE: Final = re.compile(r"[a-z0-9]{1,32}")
@@ -268,7 +267,7 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
     """The error class and exit code of an exception raised by a producer or by a push.
 
     Store failures (``StoreUnavailable``, ``ConflictError``, ``CorruptDataError``) are ``upload``
-    and ``PermissionDenied`` is ``permission`` (exit 2); an HTTP or connection error is
+    and ``PermissionDenied`` is ``permission`` (exit 3); an HTTP or connection error is
     ``network``, a ``ValueError``/``KeyError`` (pandas' parser errors included) is ``parse``
     (exit 1). The exception's causes are consulted when the exception itself says nothing.
 
@@ -276,19 +275,11 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
         >>> classify(KeyError("Date"))
         ('parse', 1)
     """
-    from opendata_core.errors import (
-        ConflictError,
-        CorruptDataError,
-        OpenDataError,
-        PermissionDenied,
-        StoreUnavailable,
-    )
+    from opendata_core.errors import OpenDataError, PermissionDenied
 
     for e in _chain(exc):
-        if isinstance(e, PermissionDenied):
-            return "permission", EXIT_PUBLISH
-        if isinstance(e, StoreUnavailable | ConflictError | CorruptDataError):
-            return "upload", EXIT_PUBLISH
+        if for_exception(e) is ExitCode.STORE:
+            return ("permission" if isinstance(e, PermissionDenied) else "upload"), EXIT_PUBLISH
         if isinstance(e, OpenDataError):
             return "validation", EXIT_PRODUCER
         if _is_network(e):
@@ -712,6 +703,7 @@ def run_producer(
     dry_run: bool = False,
     store: str | None = None,
     quiet_stdout: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RunOutcome:
     """Run ``main.py`` in ``path`` and publish what ``main()`` returns.
 
@@ -721,6 +713,8 @@ def run_producer(
             calls ``od.push`` itself publishes into a throw-away store.
         store: The store to publish to (default: ``OPENDATA_STORE``, else the local store).
         quiet_stdout: Send what the producer prints to stderr (keeps ``--json`` output clean).
+        progress: Called as ``progress(phase, done, total)`` while the store transfers data
+            (``od run`` draws a progress bar with it).
 
     Returns:
         The outcome; failures are in it (``status``, ``error_class``, ``exit_code``), never
@@ -744,7 +738,7 @@ def run_producer(
         meta = _load_metadata(outcome.folder, outcome)
         outcome.dataset_id = meta.id
         provenance = _provenance(meta, ci)
-        client, previous = _open_store(outcome, store)
+        client, previous = _open_store(outcome, store, progress)
         _produce_and_publish(outcome, meta, client, previous, provenance, quiet_stdout)
     except _Failure as failure:
         outcome.status = "failure"
@@ -768,13 +762,15 @@ def _provenance(meta: DatasetMetadata, ci: _CI) -> Provenance:
     return Provenance(repo=meta.repo or None, commit=ci.sha, run_url=ci.run_url)
 
 
-def _open_store(outcome: RunOutcome, store: str | None) -> tuple[Client | None, Manifest | None]:
+def _open_store(
+    outcome: RunOutcome, store: str | None, progress: Callable[[str, int, int], None] | None
+) -> tuple[Client | None, Manifest | None]:
     """The client and the last publish; in a dry run, problems here are only warnings."""
     from opendata import Client
 
     assert outcome.dataset_id is not None
     try:
-        client = Client(store)
+        client = Client(store, progress=progress)
         outcome.store = client.store.url
         previous = _last_publish(client, outcome.dataset_id)
     except Exception as exc:

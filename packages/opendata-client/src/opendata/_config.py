@@ -62,12 +62,39 @@ class Settings:
         return self.home / "cache"
 
 
+_CONFIG_KEYS = ("store", "r2_account_id")
+"""The keys ``config.toml`` may set (each a string); anything else is a typo and an error."""
+
+
 def _config_file(home: Path) -> dict[str, object]:
     path = home / "config.toml"
     if not path.is_file():
         return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    from opendata_core.errors import FormatError
+
+    keys = ", ".join(_CONFIG_KEYS)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        error = FormatError(f"{path}: not valid TOML: {exc}", document=str(path))
+        error.hint = f"fix that line, or delete the file (it may set: {keys})"
+        raise error from None
+    for key, value in data.items():
+        if key not in _CONFIG_KEYS:
+            import difflib
+
+            close = difflib.get_close_matches(key, _CONFIG_KEYS, n=1)
+            error = FormatError(f"{path}: unknown key {key!r}", document=str(path), field=key)
+            error.hint = (f"did you mean {close[0]!r}? " if close else "") + f"known keys: {keys}"
+            raise error
+        if not isinstance(value, str):
+            error = FormatError(
+                f"{path}: {key} must be a string, not {value!r}", document=str(path), field=key
+            )
+            error.hint = f'write it in quotes: {key} = "..."'
+            raise error
+    return data
 
 
 def settings() -> Settings:
