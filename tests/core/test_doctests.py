@@ -15,6 +15,7 @@ MODULES = [
     "opendata_core.metadata",
     "opendata_core.problems",
     "opendata_core.api",
+    "opendata_core.timerange",
 ]
 
 
