@@ -6,7 +6,8 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from opendata_core.api import (
     DatasetDetail,
@@ -24,12 +25,13 @@ from opendata_registry.settings import Settings
 
 __all__ = ["DatasetController"]
 
-Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="1-based page number")]
+Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 PerPage = Annotated[
     int | None,
-    Parameter(ge=1, le=100_000, description="results per page (at most the tier's page size)"),
+    QueryParameter(ge=1, le=100_000, description="results per page (at most the tier's page size)"),
 ]
-Text = Annotated[str | None, Parameter(max_length=200)]
+Text = Annotated[str | None, QueryParameter(max_length=200)]
+Segment = Annotated[str, PathParameter(max_length=200)]
 
 
 def _per_page(per_page: int | None, caller: Caller, settings: Settings) -> int:
@@ -54,18 +56,18 @@ class DatasetController(Controller):
     @get("/", summary="Search datasets", description="Full-text search with filters and facets.")
     async def search(
         self,
-        catalogue: CatalogueService,
-        caller: Caller,
-        q: Annotated[str, Parameter(max_length=200)] = "",
+        catalogue: NamedDependency[CatalogueService],
+        caller: NamedDependency[Caller],
+        q: Annotated[str, QueryParameter(max_length=200)] = "",
         topic: Text = None,
         namespace: Text = None,
         license: Text = None,
         frequency: Text = None,
         geo: Text = None,
-        updated_since: date | None = None,
-        covers_from: date | None = None,
-        covers_to: date | None = None,
-        sort: Literal["relevance", "updated", "name"] | None = None,
+        updated_since: FromQuery[date | None] = None,
+        covers_from: FromQuery[date | None] = None,
+        covers_to: FromQuery[date | None] = None,
+        sort: FromQuery[Literal["relevance", "updated", "name"] | None] = None,
         page: Page = 1,
         per_page: PerPage = None,
     ) -> SearchResults:
@@ -87,17 +89,19 @@ class DatasetController(Controller):
         return await catalogue.search(query)
 
     @get("/{namespace:str}/{name:str}", summary="A dataset's page")
-    async def detail(self, catalogue: CatalogueService, namespace: str, name: str) -> DatasetDetail:
+    async def detail(
+        self, catalogue: NamedDependency[CatalogueService], namespace: Segment, name: Segment
+    ) -> DatasetDetail:
         """Metadata, current publish, README, preview and health."""
         return await catalogue.detail(f"{namespace}/{name}")
 
     @get("/{namespace:str}/{name:str}/runs", summary="Run history")
     async def runs(
         self,
-        catalogue: CatalogueService,
-        caller: Caller,
-        namespace: str,
-        name: str,
+        catalogue: NamedDependency[CatalogueService],
+        caller: NamedDependency[Caller],
+        namespace: Segment,
+        name: Segment,
         page: Page = 1,
         per_page: PerPage = None,
     ) -> RunsPage:
@@ -106,7 +110,9 @@ class DatasetController(Controller):
         return await catalogue.runs(f"{namespace}/{name}", page=page, per_page=size)
 
     @get("/{namespace:str}/{name:str}/history", summary="Publish history")
-    async def history(self, catalogue: CatalogueService, namespace: str, name: str) -> HistoryPage:
+    async def history(
+        self, catalogue: NamedDependency[CatalogueService], namespace: Segment, name: Segment
+    ) -> HistoryPage:
         """Every publish seen, oldest first (row counts and schema changes over time)."""
         return await catalogue.history(f"{namespace}/{name}")
 
@@ -114,11 +120,11 @@ class DatasetController(Controller):
     async def download(
         self,
         request: Request[Any, Any, Any],
-        downloads: DownloadService,
-        caller: Caller,
-        namespace: str,
-        name: str,
-        data: DownloadRequest,
+        downloads: NamedDependency[DownloadService],
+        caller: NamedDependency[Caller],
+        namespace: Segment,
+        name: Segment,
+        data: JSONBody[DownloadRequest],
     ) -> DownloadResponse:
         """The manifest and short-lived signed GET URLs for the shards overlapping [start, end]."""
         base_url = str(request.base_url).rstrip("/")

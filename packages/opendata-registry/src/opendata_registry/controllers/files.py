@@ -15,7 +15,8 @@ from typing import Annotated, Any, Final
 
 import anyio
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 
 from opendata_core.errors import OpenDataError, PermissionDenied
@@ -79,12 +80,12 @@ class FilesController(Controller):
     @get("/{key:path}", summary="A signed download (local store)")
     async def file(
         self,
-        registry: Registry,
-        key: str,
-        expires: str | None = None,
-        signature: str | None = None,
-        range_header: Annotated[str | None, Parameter(header="Range")] = None,
-        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+        registry: NamedDependency[Registry],
+        key: FromPath[str],
+        expires: FromQuery[str | None] = None,
+        signature: FromQuery[str | None] = None,
+        range_header: Annotated[str | None, HeaderParameter(name="Range")] = None,
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[Any]:
         """The object's bytes (or the requested range) when the signature is valid."""
         key = key.lstrip("/")

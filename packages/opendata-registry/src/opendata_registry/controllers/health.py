@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from sqlalchemy.exc import SQLAlchemyError
 
 from opendata_core.errors import StoreUnavailable
@@ -27,7 +28,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", summary="Readiness")
-    async def readyz(self, registry: Registry) -> dict[str, str]:
+    async def readyz(self, registry: NamedDependency[Registry]) -> dict[str, str]:
         """Ok when the database and the store answer; 503 otherwise."""
         try:
             checks = await registry.check_ready()

@@ -6,7 +6,8 @@ import hashlib
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter
 
 from opendata_core.documents import encode_document
 from opendata_registry.services.catalogue import CatalogueService
@@ -23,8 +24,8 @@ class IndexController(Controller):
     @get("/", summary="index.json", media_type="application/json")
     async def index(
         self,
-        catalogue: CatalogueService,
-        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+        catalogue: NamedDependency[CatalogueService],
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[Any]:
         """The index; ``If-None-Match`` with the current ETag gives 304."""
         body = encode_document(await catalogue.index())

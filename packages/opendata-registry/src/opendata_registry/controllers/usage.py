@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from opendata_core.api import UsageReport
 from opendata_registry.context import Registry
@@ -23,9 +24,9 @@ class UsageController(Controller):
     @get("/", summary="Your usage")
     async def usage(
         self,
-        registry: Registry,
-        caller: Caller,
-        days: Annotated[int, Parameter(ge=1, le=366)] = 30,
+        registry: NamedDependency[Registry],
+        caller: NamedDependency[Caller],
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
     ) -> UsageReport:
         """Requests, downloads, bytes and failures per UTC day, newest first."""
         return UsageReport(

@@ -339,7 +339,9 @@ async def sync_catalogue(sessions: SessionMaker, store: RegistryStore) -> SyncRe
                 )
             ).all()
         }
-        known_runs = set((await session.execute(select(Run.dataset_id, Run.key))).tuples().all())
+        known_runs = {
+            (d, k) for d, k in (await session.execute(select(Run.dataset_id, Run.key))).all()
+        }
     for ds, found in sorted(complete.items()):
         etags = found.etags
         docs_changed = rows.get(ds) != (
