@@ -228,3 +228,42 @@ def make_client() -> Iterator[Any]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+# -- S3 (moto's server over real HTTP on 127.0.0.1) ----------------------------------------------
+
+AWS = {"AWS_ACCESS_KEY_ID": "AKIDREGISTRYTEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t-registry-test"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1, one per session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """A fresh bucket and an obstore handle on it; the AWS_* keys are in the environment."""
+    import httpx
+    from obstore.store import S3Store
+
+    for key, value in AWS.items():
+        monkeypatch.setenv(key, value)
+    name = f"reg-{secrets.token_hex(6)}"
+    httpx.put(f"{moto_endpoint}/{name}").raise_for_status()
+    store = S3Store(
+        name,
+        endpoint=moto_endpoint,
+        region="us-east-1",
+        access_key_id=AWS["AWS_ACCESS_KEY_ID"],
+        secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"],
+        virtual_hosted_style_request=False,
+        client_options={"allow_http": True},
+    )
+    return name, store
