@@ -107,6 +107,7 @@ class Registry:
         try:
             await self.usage.flush()
         finally:
+            await self.limiter.close()
             await self.engine.dispose()
 
     async def _sync_loop(self) -> None:
