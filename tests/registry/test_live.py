@@ -114,7 +114,7 @@ def test_serve_on_embedded_defaults_picks_up_the_store(embedded: str, home: Path
     assert part.status_code == 206 and part.content == body.content[:10]
 
 
-def test_schemathesis_finds_no_server_error(home: Path) -> None:
+def test_schemathesis_finds_no_server_error(home: Path, tmp_path: Path) -> None:
     proc, url = start(
         home,
         {"OPENDATA_REGISTRY_TIERS": '{"anonymous": {"requests_per_minute": 1000000}}'},
@@ -140,6 +140,7 @@ def test_schemathesis_finds_no_server_error(home: Path) -> None:
             capture_output=True,
             text=True,
             timeout=600,
+            cwd=tmp_path,  # schemathesis keeps a cache folder in its working directory
             env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
         )
     finally:
