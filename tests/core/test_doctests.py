@@ -17,6 +17,7 @@ MODULES = [
     "opendata_core.problems",
     "opendata_core.api",
     "opendata_core.readme",
+    "opendata_core.storeurl",
 ]
 
 
