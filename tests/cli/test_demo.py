@@ -28,7 +28,7 @@ IDS = {
 
 
 def demo(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["demo", *args])
+    return CliRunner().invoke(cli, ["demo", "--no-serve", *args])
 
 
 def load_lines(output: str) -> list[str]:

@@ -186,14 +186,41 @@ def find_examples(start: Path | None = None) -> Path | None:
     help="The folder of example datasets (default: ./examples, found upwards).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="After publishing, run the registry and the portal on 127.0.0.1 until Ctrl-C.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="The portal's port (default: a free one).",
+)
+@click.option(
+    "--registry-port",
+    type=click.IntRange(1, 65535),
+    help="The registry's port (default: a free one).",
+)
 @click.pass_context
-def demo(ctx: click.Context, examples_dir: Path | None, as_json: bool) -> None:
-    """Publish every example dataset offline, then print how to load each one.
+def demo(
+    ctx: click.Context,
+    examples_dir: Path | None,
+    as_json: bool,
+    serve: bool,
+    port: int | None,
+    registry_port: int | None,
+) -> None:
+    """Publish every example dataset offline, then serve the portal and the registry over them.
 
     Each example's main.py runs exactly as `od run` runs it, but reads its source from the
     files in its fixtures/ folder, served on 127.0.0.1, and publishes into the local store
     ($OPENDATA_HOME/store). Nothing leaves the machine and no keys are needed. Running it again
-    re-uses every shard. Exits 1 if any example failed to run, 3 if publishing failed.
+    re-uses every shard.
+
+    Then (unless --no-serve) it starts the registry and the web portal on 127.0.0.1, prints the
+    portal's URL and a Python line that loads through the registry, and serves until Ctrl-C.
+    Exits 1 if any example failed to run, 3 if publishing failed.
     """
     import os
 
@@ -251,7 +278,41 @@ def demo(ctx: click.Context, examples_dir: Path | None, as_json: bool) -> None:
     else:
         ok = sum(o.ok for o in outcomes)
         click.echo(f"{ok} of {len(outcomes)} published. In Python: import opendata as od")
+    if serve and exit_code == 0:
+        first = next((o.dataset_id for o in outcomes if o.ok and o.dataset_id), None)
+        exit_code = _serve(settings().home, port, registry_port, first)
     ctx.exit(exit_code)
+
+
+def _serve(home: Path, port: int | None, registry_port: int | None, example: str | None) -> int:
+    """Run the registry and the portal until Ctrl-C; the exit code of ``od demo``."""
+    from opendata_cli._services import missing_servers, run_services
+
+    missing = missing_servers()
+    if missing:
+        click.echo(
+            f"\nTo browse these datasets in the web portal, install {' and '.join(missing)}: "
+            "pip install 'opendata-cli[demo]' (or pass --no-serve to skip this step)",
+            err=True,
+        )
+        return 0
+    click.echo("\nstarting the registry and the portal on 127.0.0.1 …", err=True)
+    with run_services(home, port=port, registry_port=registry_port) as services:
+        click.echo(f"\nPortal:        {services.portal_url}")
+        click.echo(f"Registry API:  {services.registry_url}/v1/datasets")
+        if example:
+            click.echo("\nLoad through the registry, in another terminal:")
+            click.echo(
+                f"  OPENDATA_REGISTRY={services.registry_url} uv run python -c "
+                f"'import opendata as od; print(od.load(\"{example}\").tail())'"
+            )
+        click.echo("\nServing until Ctrl-C.", err=True)
+        code = services.wait()
+    if code is None:
+        click.echo("stopped.", err=True)
+        return 0
+    click.secho(f"a server exited with code {code}; see {home / 'demo'}", fg="red", err=True)
+    return 1
 
 
 def _load_line(outcome: RunOutcome, store: str | None) -> str | None:
