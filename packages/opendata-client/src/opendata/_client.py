@@ -11,11 +11,11 @@ import builtins
 import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from opendata import _discovery, _gc
 from opendata._config import settings
-from opendata._index import Index
+from opendata._index import Catalog
 from opendata._publish import Publisher
 from opendata._read import Reader
 from opendata._results import (
@@ -28,14 +28,24 @@ from opendata._results import (
     ShardUrl,
 )
 from opendata._stores import Store, open_store
+from opendata_core.documents import encode_document
 from opendata_core.errors import OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
+from opendata_core.search import search as search_entries
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
+    import pyarrow as pa
 
-    from opendata_core.documents import IndexEntry, Manifest, MetadataDocument, Provenance
+    from opendata_core.documents import (
+        IndexEntry,
+        Manifest,
+        MetadataDocument,
+        Provenance,
+        RunRecord,
+    )
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = ["Client", "GcResult", "PushResult", "ShardUrl"]
@@ -73,7 +83,7 @@ class Client:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         s = settings()
-        if store is None and s.registry and not os.environ.get("OPENDATA_STORE"):
+        if store is None and s.registry and not s.store_env:
             raise OpenDataError(
                 f"OPENDATA_REGISTRY is set ({s.registry}), but this version of opendata-client "
                 "cannot use a registry yet",
@@ -89,7 +99,7 @@ class Client:
                 region=s.aws_region,
             )
         self.layout = Layout(prefix if prefix is not None else url_prefix)
-        self.index = Index(self.store, self.layout)
+        self.index = Catalog(self.store, self.layout)
         self._cache_dir = s.cache_dir
         self._reader = Reader(
             self.store,
@@ -100,6 +110,21 @@ class Client:
             progress=progress,
         )
         self._publisher = Publisher(self._reader)
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL (``file:///...``, ``s3://bucket``), without the key prefix."""
+        return self.store.url
+
+    def record_run(self, record: RunRecord) -> str:
+        """Write a producer run's record (``od run`` calls it after every run); its key.
+
+        Records live under ``datasets/<id>/runs/`` and are never read by loads.
+        """
+        ds = DatasetId.parse(record.dataset_id)
+        key = self.layout.run_record(ds, record.started_at, record.run_id)
+        self.store.put(key, encode_document(record))
+        return key
 
     def __repr__(self) -> str:
         return f"Client(store={self.store.url!r}, prefix={self.layout.prefix!r})"
@@ -118,11 +143,13 @@ class Client:
         time_column: str | None = None,
         partition: Partition | None = None,
         provenance: Provenance | None = None,
+        dry_run: bool = False,
     ) -> PushResult:
         """Publish a dataset: content-addressed shards first, then the manifest (the commit).
 
         Args:
-            data: A pandas or polars DataFrame, a pyarrow Table, or a path to a .parquet/.csv file.
+            data: A pandas or polars DataFrame (or LazyFrame), a pyarrow Table, a path to a
+                .parquet/.csv file, or a list of those (concatenated).
             id: ``namespace/name``.
             metadata: An ``opendata.yaml`` path or a :class:`DatasetMetadata`; its id must match.
             mode: ``"replace"`` publishes ``data`` as the whole dataset; ``"append"`` merges it into
@@ -130,8 +157,13 @@ class Client:
             time_column: Column to shard and filter on (default: the metadata's ``time_column``).
             partition: ``"year"``, ``"month"``, ``"day"`` or ``"none"`` (default: chosen from size).
             provenance: Repository, commit and run URL to record (``od run`` fills it in).
+            dry_run: Convert, check and build the shards, but write nothing; the result is what
+                the push would have done (``result.dry_run`` is true, ``publish_id`` empty).
 
         Raises:
+            InvalidData: the data fails a check (0 rows, duplicate column names, a time column
+                that is not a date/timestamp or has nulls, primary-key nulls or repeated keys).
+            ColumnNotFound: the time column or a primary-key column is not in the data.
             ConflictError: another publish committed first (``append`` retries on its own).
             SchemaMismatch: ``append`` with columns that do not fit the published ones.
         """
@@ -143,7 +175,44 @@ class Client:
             time_column=time_column,
             partition=partition,
             provenance=provenance,
+            dry_run=dry_run,
         )
+
+    @overload
+    def load(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        format: Literal["pandas"] = "pandas",
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def load(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        format: Literal["polars"],
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def load(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        format: Literal["arrow"],
+    ) -> pa.Table: ...
 
     def load(
         self,
@@ -202,7 +271,7 @@ class Client:
         end: object = None,
         signed: bool = False,
         expires: timedelta = timedelta(hours=1),
-    ) -> list[ShardUrl]:
+    ) -> builtins.list[ShardUrl]:
         """The shards overlapping ``[start, end]`` with their checksums, for other engines.
 
         URLs are ``file://`` for a local store and ``s3://`` for S3 (or pre-signed ``https://``
@@ -235,7 +304,7 @@ class Client:
         Results are ranked: matches in the id and title count more than in the description.
         Filters are exact (case-insensitive).
         """
-        return _discovery.search(
+        return search_entries(
             self.index.load().datasets,
             query,
             topic=topic,

@@ -5,29 +5,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from opendata._index import entry_from
+from opendata._checks import check_table, table_from
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._results import Mode, Partition, PushResult
-from opendata._stores import PreconditionFailed, _first_line, backoff_sleep
+from opendata._stores import _first_line
 from opendata_core.documents import (
+    IndexEntry,
     Manifest,
     MetadataDocument,
     Provenance,
     Shard,
     encode_document,
-    schema_hash,
 )
 from opendata_core.errors import (
-    ColumnNotFound,
     ConflictError,
     FormatError,
     OpenDataError,
@@ -36,6 +33,10 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
+from opendata_core.publish import build_manifest, same_data
+from opendata_core.readme import render_readme
+from opendata_core.retry import attempts
+from opendata_core.store import PreconditionFailed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,10 +57,18 @@ class Publisher:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
 
-    def write_shard(self, ds: DatasetId, data: pa.Buffer, reusable: set[str]) -> tuple[str, bool]:
+    def write_shard(
+        self, ds: DatasetId, data: pa.Buffer, reusable: set[str], *, dry_run: bool = False
+    ) -> tuple[str, bool]:
+        """Upload one shard unless the previous manifest lists it; ``(sha256, uploaded)``.
+
+        With ``dry_run`` nothing is uploaded; ``uploaded`` says whether it would have been.
+        """
         digest = hashlib.sha256(memoryview(data)).hexdigest()
         if digest in reusable:
             return digest, False
+        if dry_run:
+            return digest, True
         # Not listed by the previous manifest: upload even if the key exists, so a garbage
         # collection running now cannot delete it (the write refreshes its age).
         self.reader.store.put(self.reader.layout.shard(ds, digest), memoryview(data).tobytes())
@@ -75,6 +84,7 @@ class Publisher:
         time_column: str | None = None,
         partition: Partition | None = None,
         provenance: Provenance | None = None,
+        dry_run: bool = False,
     ) -> PushResult:
         """Publish ``data`` as :meth:`opendata.Client.push` documents."""
         started = time.perf_counter()
@@ -82,35 +92,18 @@ class Publisher:
         if mode not in ("replace", "append"):
             raise ValueError(f"mode={mode!r}: use 'replace' or 'append'")
         meta = self.resolve_metadata(ds, metadata)
-        ar = arrow()
-        table = ar.to_table(data)
-        if table.num_rows == 0:
-            raise ValueError(
-                f"{ds}: refusing to publish an empty table (0 rows); nothing was changed"
-            )
         tc = time_column or (meta.time_column if meta else None)
         if tc is None and mode == "append":
             published, _ = self.reader.manifest_or_none(ds)
             tc = published.time_column if published else None
-        if tc is not None:
-            if tc not in table.column_names:
-                raise ColumnNotFound(str(ds), tc, table.column_names)
-            if not ar.is_time_type(table.schema.field(tc).type):
-                raise OpenDataError(
-                    f"{ds}: time column {tc!r} has type {table.schema.field(tc).type}, "
-                    "not a date or timestamp",
-                    hint=f"convert it first, e.g. df[{tc!r}] = pd.to_datetime(df[{tc!r}])",
-                )
-            if table.column(tc).null_count:
-                raise OpenDataError(
-                    f"{ds}: time column {tc!r} has {table.column(tc).null_count} null value(s)",
-                    hint="drop or fill those rows before publishing",
-                )
-        for attempt in range(APPEND_RETRIES if mode == "append" else 1):
-            if attempt:
-                backoff_sleep(attempt)  # with jitter, so racing appenders spread out
+        table = table_from(data, str(ds))
+        check_table(table, str(ds), time_column=tc, primary_key=meta.primary_key if meta else ())
+        # With jitter between attempts, so racing appenders spread out.
+        for _ in attempts(APPEND_RETRIES if mode == "append" else 1):
             try:
-                return self.push_once(ds, table, meta, mode, tc, partition, provenance, started)
+                return self.push_once(
+                    ds, table, meta, mode, tc, partition, provenance, started, dry_run=dry_run
+                )
             except ConflictError:
                 if mode != "append":
                     raise
@@ -141,6 +134,8 @@ class Publisher:
         partition: str | None,
         provenance: Provenance | None,
         started: float,
+        *,
+        dry_run: bool = False,
     ) -> PushResult:
         import pyarrow as pa
 
@@ -193,7 +188,7 @@ class Publisher:
         def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool]:
             label, part = item
             buf = ar.write_parquet(part)
-            digest, uploaded = self.write_shard(ds, buf, reusable)
+            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=dry_run)
             lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
             nulls = {
                 c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
@@ -215,42 +210,27 @@ class Publisher:
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
             built = list(pool.map(build, groups))
         written = sum(1 for _, up in built if up)
-        shards = sorted(
-            [*carried, *(s for s, _ in built)], key=lambda s: (s.min or "", s.partition)
-        )
         schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
-        shash = schema_hash(schema)
-        if (
-            previous is not None
-            and [s.sha256 for s in shards] == [s.sha256 for s in previous.shards]
-            and (shash, tc, granularity)
-            == (previous.schema_hash, previous.time_column, previous.partition)
-        ):
-            return self.unchanged(ds, previous, meta, groups, provenance, started)
-        now = datetime.now(UTC)
-        publish_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
-        times = [(s.min, s.max) for s in shards if s.min is not None]
-        manifest = Manifest(
-            dataset_id=str(ds),
-            publish_id=publish_id,
-            published_at=now,
-            parent_publish_id=previous.publish_id if previous else None,
+        manifest = build_manifest(
+            str(ds),
+            [*carried, *(s for s, _ in built)],
+            schema=schema,
             time_column=tc,
             partition=granularity,
-            schema=schema,
-            schema_hash=shash,
-            row_count=sum(s.rows for s in shards),
-            bytes=sum(s.bytes for s in shards),
-            min_time=min(t[0] for t in times) if times else None,
-            max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
-            shards=shards,
+            previous=previous,
         )
-        # The publish: a conditional write of the manifest. Nothing after it may fail the push.
-        self.commit(ds, manifest, etag, previous)
-        notes = self.write_metadata(ds, manifest, meta, groups, provenance)
+        shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
+        if previous is not None and same_data(manifest, previous):
+            return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
+        if dry_run:
+            notes: list[str] = []
+        else:
+            # The publish: a conditional write of the manifest. Nothing after it may fail the push.
+            self.commit(ds, manifest, etag, previous)
+            notes = self.write_metadata(ds, manifest, meta, groups, provenance)
         return PushResult(
             dataset_id=str(ds),
-            publish_id=publish_id,
+            publish_id="" if dry_run else publish_id,
             rows=manifest.row_count,
             bytes=manifest.bytes,
             shards_written=written,
@@ -262,6 +242,8 @@ class Publisher:
             max_time=manifest.max_time,
             stats=manifest.stats(),
             warnings=notes,
+            schema=schema,
+            dry_run=dry_run,
         )
 
     def unchanged(
@@ -272,18 +254,20 @@ class Publisher:
         groups: list[tuple[str, pa.Table]],
         provenance: Provenance | None,
         started: float,
+        *,
+        dry_run: bool = False,
     ) -> PushResult:
         """The data is byte-identical to the live version: commit nothing.
 
         ``updated_at`` stays when the data last changed; changed yaml fields are still written to
-        ``metadata.json``.
+        ``metadata.json`` (not in a dry run).
         """
         notes: list[str] = []
         try:
             doc = self.reader.metadata_or_none(ds)
         except Exception:
             doc = None
-        if doc is None or (meta is not None and doc.dataset != meta):
+        if not dry_run and (doc is None or (meta is not None and doc.dataset != meta)):
             kept = doc.provenance if doc is not None else provenance
             notes = self.write_metadata(ds, previous, meta, groups, kept)
         return PushResult(
@@ -301,6 +285,8 @@ class Publisher:
             stats=previous.stats(),
             warnings=notes,
             unchanged=True,
+            schema=previous.schema,
+            dry_run=dry_run,
         )
 
     def commit(
@@ -317,9 +303,7 @@ class Publisher:
         body = encode_document(manifest)
         before = previous.publish_id if previous else None
         failure: OpenDataError | None = None
-        for attempt in range(COMMIT_ATTEMPTS):
-            if attempt:
-                backoff_sleep(attempt)
+        for _ in attempts(COMMIT_ATTEMPTS):
             try:
                 self.reader.store.put(key, body, if_absent=etag is None, if_match=etag)
                 return
@@ -429,9 +413,11 @@ class Publisher:
         step("metadata.json", write_metadata)
         step(
             "README.md",
-            lambda: self.reader.store.put(self.reader.layout.readme(ds), _readme(meta).encode()),
+            lambda: self.reader.store.put(
+                self.reader.layout.readme(ds), render_readme(meta).encode()
+            ),
         )
-        entry = entry_from(meta, stats, manifest.published_at)
+        entry = IndexEntry.from_metadata(meta, stats, manifest.published_at)
         step("index.json", lambda: self.reader.index.update([entry]))
         return notes
 
@@ -480,18 +466,3 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
 def _preview(table: pa.Table) -> list[dict[str, Any]]:
     rows = table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
     return msgspec.to_builtins(rows)  # type: ignore[no-any-return]
-
-
-def _readme(meta: DatasetMetadata) -> str:
-    lines = [f"# {meta.title}", "", meta.description.strip(), ""]
-    if meta.source.provider:
-        lines.append(
-            f"Source: {meta.source.provider}"
-            + (f" ({meta.source.homepage})" if meta.source.homepage else "")
-        )
-    if meta.license:
-        lines.append(f"License: {meta.license}")
-    if meta.repo:
-        lines.append(f"Repository: {meta.repo}")
-    lines += ["", "```python", "import opendata as od", f'df = od.load("{meta.id}")', "```", ""]
-    return "\n".join(lines)

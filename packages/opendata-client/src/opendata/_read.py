@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opendata._results import Format, ShardUrl
-from opendata._stores import ObjectTooLarge, StoreKeyNotFound, _first_line
+from opendata._stores import _first_line
 from opendata_core.documents import Manifest, MetadataDocument, Shard, decode_document
 from opendata_core.errors import (
     ColumnNotFound,
@@ -23,15 +23,16 @@ from opendata_core.errors import (
     OpenDataError,
 )
 from opendata_core.ids import DatasetId
+from opendata_core.store import NotFound, ObjectTooLarge
 from opendata_core.timerange import TimeRange, select_range
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-    from opendata._index import Index
-    from opendata._stores import Store
+    from opendata._index import Catalog
     from opendata_core.layout import Layout
+    from opendata_core.store import Store
 
 __all__ = ["Reader", "arrow"]
 
@@ -55,7 +56,7 @@ class Reader:
         self,
         store: Store,
         layout: Layout,
-        index: Index,
+        index: Catalog,
         *,
         cache_dir: Path,
         max_decode_bytes: int,
@@ -87,7 +88,7 @@ class Reader:
     def manifest(self, ds: DatasetId) -> tuple[Manifest, str]:
         try:
             data, etag = self.store.get(self.layout.manifest(ds))
-        except StoreKeyNotFound:
+        except NotFound:
             raise self.not_found(ds) from None
         return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
 
@@ -131,7 +132,7 @@ class Reader:
         for _attempt in range(2):
             try:
                 data, _ = self.store.get(key, max_bytes=shard.bytes)
-            except StoreKeyNotFound:
+            except NotFound:
                 detail = "the shard is missing from the store"
                 continue
             except ObjectTooLarge as exc:
@@ -191,7 +192,7 @@ class Reader:
     def metadata_or_none(self, ds: DatasetId) -> MetadataDocument | None:
         try:
             data, _ = self.store.get(self.layout.metadata(ds))
-        except StoreKeyNotFound:
+        except NotFound:
             return None
         return decode_document(bytes(data), MetadataDocument, name=f"{ds}/metadata.json")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from opendata_core.documents import Stats
+    from opendata_core.documents import Field, Stats
 
 __all__ = [
     "DEFAULT_GC_GRACE",
@@ -49,9 +49,19 @@ class PushResult:
     unchanged: bool = False
     """The data was byte-identical to the live version: nothing was committed, and
     ``publish_id`` is the live version's."""
+    schema: list[Field] = field(default_factory=list)
+    """The published (or, in a dry run, would-be) columns."""
+    dry_run: bool = False
+    """Nothing was written: the result describes what the push would have done
+    (``publish_id`` is empty unless the data is unchanged)."""
 
     def __str__(self) -> str:
         cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
+        if self.dry_run:
+            return (
+                f"{self.dataset_id}: dry run, nothing was written ({self.rows:,} rows{cov}; "
+                f"{self.shards_written} shard(s) to write, {self.shards_reused} reused)"
+            )
         if self.unchanged:
             return (
                 f"{self.dataset_id}: unchanged ({self.rows:,} rows{cov}); the data is identical "
