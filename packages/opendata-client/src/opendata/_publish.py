@@ -131,7 +131,7 @@ class Publisher:
         meta: DatasetMetadata | None,
         mode: Mode,
         tc: str | None,
-        partition: str | None,
+        partition: Partition | None,
         provenance: Provenance | None,
         started: float,
         *,

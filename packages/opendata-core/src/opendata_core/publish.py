@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from opendata_core.documents import Field, Manifest, Shard, schema_hash
+from opendata_core.documents import Field, Manifest, Partitioning, Shard, schema_hash
 
 __all__ = ["build_manifest", "new_publish_id", "same_data"]
 
@@ -31,7 +31,7 @@ def build_manifest(
     *,
     schema: Sequence[Field],
     time_column: str | None,
-    partition: str,
+    partition: Partitioning,
     previous: Manifest | None = None,
     now: datetime | None = None,
     publish_id: str | None = None,
