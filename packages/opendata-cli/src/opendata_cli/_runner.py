@@ -24,7 +24,6 @@ the annotations and the job summary.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import importlib.util
 import inspect
@@ -39,18 +38,17 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem
 from opendata_cli._exit import ExitCode, for_exception
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from opendata import Client, PushResult
-    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, RunRecord, Stats
+    from opendata_core.documents import ErrorClass, Manifest, Provenance, RunRecord, Stats
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -444,19 +442,11 @@ def _import_main(folder: Path) -> Callable[[], Any]:
             hint="add `def main():` that downloads the data and returns a DataFrame",
         )
     try:
-        required = [
-            p.name
-            for p in inspect.signature(func).parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        required = []
-    if required:
-        raise _Failure(
-            "validation",
-            f"main() must take no arguments, but it needs {', '.join(required)}",
-            hint="give the parameters defaults, or read settings from the environment",
-        )
+        problem = main_arguments_problem(inspect.signature(func))
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call decide
+        problem = None
+    if problem is not None:
+        raise _Failure("validation", problem, hint=MAIN_ARGUMENTS_HINT)
     return func  # type: ignore[no-any-return]
 
 
@@ -469,51 +459,17 @@ def _is_frame(value: object) -> bool:
     return hasattr(value, "__arrow_c_stream__")
 
 
-def _frame_to_table(value: Any) -> pa.Table:
-    import pyarrow as pa
-
-    module = type(value).__module__.split(".")[0]
-    try:
-        if module == "pandas":
-            import pandas as pd
-
-            frame = value
-            if not isinstance(frame.index, pd.RangeIndex) and any(
-                n is not None for n in frame.index.names
-            ):
-                # A named index (often the date after set_index) is data: keep it as columns.
-                frame = frame.reset_index()
-            return pa.Table.from_pandas(frame, preserve_index=False)
-        if module == "polars":
-            if hasattr(value, "collect") and not hasattr(value, "to_arrow"):
-                value = value.collect()  # a LazyFrame
-            return value.to_arrow()
-        if isinstance(value, pa.RecordBatch):
-            return pa.Table.from_batches([value])
-        if isinstance(value, pa.Table):
-            return value
-        return pa.table(value)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise _Failure(
-            "validation",
-            f"what main() returned cannot be stored: {_first_line(str(exc))}",
-            hint="give every column one type, e.g. df['x'] = pd.to_numeric(df['x'])",
-            cause=exc,
-        ) from None
-
-
 def _what(value: object) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
 
 
-def _to_table(value: Any, folder: Path) -> pa.Table | None:
-    """One table from what ``main()`` returned; ``None`` stays ``None``."""
-    import pyarrow as pa
+def _collect(value: Any, folder: Path) -> Any:
+    """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list of frames, or None.
 
-    if value is None:
-        return None
-    if _is_frame(value):
-        return _frame_to_table(value)
+    A generator is run here, so what it raises is reported as the producer's failure.
+    """
+    if value is None or _is_frame(value):
+        return value
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise _Failure(
             "validation",
@@ -521,7 +477,7 @@ def _to_table(value: Any, folder: Path) -> pa.Table | None:
             hint="return a pandas or polars DataFrame, a pyarrow Table, or a list or generator "
             "of them",
         )
-    tables: list[pa.Table] = []
+    pieces: list[Any] = []
     iterator = iter(value)
     while True:
         try:
@@ -533,122 +489,11 @@ def _to_table(value: Any, folder: Path) -> pa.Table | None:
         if not _is_frame(piece):
             raise _Failure(
                 "validation",
-                f"main() returned an iterable whose item {len(tables) + 1} is a {_what(piece)}",
+                f"main() returned an iterable whose item {len(pieces) + 1} is a {_what(piece)}",
                 hint="yield pandas or polars DataFrames or pyarrow Tables",
             )
-        tables.append(_frame_to_table(piece))
-    if not tables:
-        return pa.table({})  # an empty iterable: 0 rows, reported by the checks
-    try:
-        return pa.concat_tables(tables, promote_options="default")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _Failure(
-            "validation",
-            f"the {len(tables)} tables main() returned do not share one schema: "
-            f"{_first_line(str(exc))}",
-            hint="make every piece have the same columns and types",
-            cause=exc,
-        ) from None
-
-
-def _value_text(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return repr(value)
-
-
-def _check(table: pa.Table, meta: DatasetMetadata) -> None:
-    """The checks that keep bad data out of a publish; each failure is one line."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    names = table.column_names
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise _Failure(
-            "validation",
-            f"main() returned duplicate column name(s): {', '.join(duplicated)}",
-            hint="give every column a distinct name",
-        )
-    if table.num_rows == 0:
-        raise _Failure(
-            "validation",
-            "main() returned 0 rows; nothing was published",
-            hint="check what the source sent (`python main.py` prints the table)",
-        )
-    tc = meta.time_column
-    if tc is not None:
-        if tc not in names:
-            close = difflib.get_close_matches(tc, names, n=1)
-            raise _Failure(
-                "validation",
-                f"the time column {tc!r} (time_column in opendata.yaml) is not in the data; "
-                f"the columns are: {', '.join(names)}",
-                hint=(f"did you mean {close[0]!r}? " if close else "")
-                + "name the column in main.py as in opendata.yaml, or fix time_column",
-            )
-        ttype = table.schema.field(tc).type
-        if not (pa.types.is_date(ttype) or pa.types.is_timestamp(ttype)):
-            raise _Failure(
-                "validation",
-                f"the time column {tc!r} has type {ttype}, not a date or timestamp",
-                hint=f"convert it in main.py, e.g. df[{tc!r}] = pd.to_datetime(df[{tc!r}])",
-            )
-        nulls = table.column(tc).null_count
-        if nulls:
-            raise _Failure(
-                "validation",
-                f"the time column {tc!r} has {nulls:,} empty value(s)",
-                hint="drop or fix those rows in main.py",
-            )
-    keys = list(meta.primary_key)
-    if keys:
-        missing = [k for k in keys if k not in names]
-        if missing:
-            raise _Failure(
-                "validation",
-                f"primary_key column(s) {', '.join(map(repr, missing))} from opendata.yaml are not "
-                f"in the data; the columns are: {', '.join(names)}",
-                hint="return those columns from main(), or fix primary_key in opendata.yaml",
-            )
-        for k in keys:
-            if table.column(k).null_count:
-                raise _Failure(
-                    "validation",
-                    f"primary key column {k!r} has {table.column(k).null_count:,} empty value(s)",
-                    hint="every row needs a complete key: drop or fix those rows in main.py",
-                )
-        counts = table.select(keys).group_by(keys, use_threads=False).aggregate([([], "count_all")])
-        dups = counts.filter(pc.greater(counts.column("count_all"), 1))
-        if dups.num_rows:
-            extra = pc.sum(dups.column("count_all")).as_py() - dups.num_rows
-            first = dups.slice(0, 1).to_pylist()[0]
-            example = ", ".join(f"{k}={_value_text(first[k])}" for k in keys)
-            label = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
-            raise _Failure(
-                "validation",
-                f"primary key {label} is not unique: {extra:,} duplicate row(s) over "
-                f"{dups.num_rows:,} key(s), e.g. {example} appears {first['count_all']} times",
-                hint="drop the duplicates in main.py (e.g. df.drop_duplicates(...)), or fix "
-                "primary_key in opendata.yaml",
-            )
-
-
-def _schema_diff(old: list[Field], new: list[Field]) -> str:
-    before = {f.name: f.type for f in old}
-    after = {f.name: f.type for f in new}
-    parts = []
-    if added := [n for n in after if n not in before]:
-        parts.append("added " + ", ".join(added))
-    if removed := [n for n in before if n not in after]:
-        parts.append("removed " + ", ".join(removed))
-    if retyped := [
-        f"{n} {before[n]} → {after[n]}" for n in after if n in before and before[n] != after[n]
-    ]:
-        parts.append("retyped " + ", ".join(retyped))
-    if not parts:
-        parts.append("columns re-ordered or nullability changed")
-    return "; ".join(parts)
+        pieces.append(piece)
+    return pieces
 
 
 def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
@@ -771,7 +616,7 @@ def _open_store(
     assert outcome.dataset_id is not None
     try:
         client = Client(store, progress=progress)
-        outcome.store = client.store.url
+        outcome.store = client.store_url
         previous = _last_publish(client, outcome.dataset_id)
     except Exception as exc:
         if outcome.dry_run:
@@ -800,8 +645,8 @@ def _produce_and_publish(
     provenance: Provenance,
     quiet_stdout: bool,
 ) -> None:
-    from opendata_core.documents import schema_hash
-    from opendata_core.metadata import MetadataWarning
+    from opendata import Client
+    from opendata_core.documents import diff_schemas
 
     folder = outcome.folder
     scratch: str | None = None
@@ -824,34 +669,52 @@ def _produce_and_publish(
                     exc.__traceback__
                 )
             raise _producer_failure(exc, folder) from None
-        table = _to_table(value, folder)
+        data = _collect(value, folder)
         outcome.main_seconds = time.perf_counter() - started
-        if table is None:
+        if data is None:
             _self_published(outcome, client, before, scratch)
             return
-    outcome.rows = table.num_rows
-    outcome.columns = list(table.column_names)
-    _check(table, meta)
-    from opendata._arrow import min_max, schema_fields
-
-    if meta.time_column in table.column_names:
-        outcome.min_time, outcome.max_time = min_max(table.column(meta.time_column))
-    fields = schema_fields(table.schema)
-    outcome.schema_hash = schema_hash(fields)
+    with contextlib.ExitStack() as stack:
+        if client is None:  # a dry run that could not open the store: check against an empty one
+            client = Client(stack.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-")))
+        result = _push(client, data, meta, provenance, dry_run=outcome.dry_run)
+    outcome.rows = result.rows
+    outcome.columns = [f.name for f in result.schema]
+    outcome.schema_hash = result.schema_hash
+    outcome.min_time, outcome.max_time = result.min_time, result.max_time
     drift = None
-    if previous is not None and previous.schema_hash != outcome.schema_hash:
-        drift = _schema_diff(previous.schema, fields)
+    if previous is not None and previous.schema_hash != result.schema_hash:
+        drift = str(diff_schemas(previous.schema, result.schema))
     if outcome.dry_run:
         if drift:
             outcome.schema_changed = True
             outcome.warnings.append(f"the schema differs from the last publish: {drift}")
         return
-    assert client is not None
+    outcome.result = result
+    outcome.warnings.extend(result.warnings)  # steps after the commit: the publish stands
+    outcome.publish_id = result.publish_id
+    outcome.stats = result.stats
+    outcome.schema_changed = result.schema_changed
+    if result.schema_changed:
+        outcome.warnings.append(
+            f"the schema changed since the last publish: {drift or 'see the manifest'}"
+        )
+
+
+def _push(
+    client: Client, data: Any, meta: DatasetMetadata, provenance: Provenance, *, dry_run: bool
+) -> PushResult:
+    """``client.push`` (converts and checks, then publishes), its failures classified."""
+    from opendata import ColumnNotFound, InvalidData
+    from opendata_core.metadata import MetadataWarning
+
     try:
         with warnings.catch_warnings(), _quiet_log("opendata"):
             warnings.simplefilter("ignore", MetadataWarning)  # reported when the yaml was read
             # Failures after the commit come back in result.warnings (printed once, below).
-            result = client.push(table, meta.id, metadata=meta, provenance=provenance)
+            return client.push(data, meta.id, metadata=meta, provenance=provenance, dry_run=dry_run)
+    except (InvalidData, ColumnNotFound) as exc:  # the checks every publish passes
+        raise _Failure("validation", exc.message, hint=exc.hint, cause=exc) from None
     except Exception as exc:
         error_class, _ = classify(exc)
         if error_class not in ("upload", "permission"):
@@ -864,17 +727,6 @@ def _produce_and_publish(
             exit_code=EXIT_PUBLISH,
             cause=exc,
         ) from None
-    outcome.result = result
-    outcome.warnings.extend(result.warnings)  # steps after the commit: the publish stands
-    outcome.publish_id = result.publish_id
-    outcome.schema_hash = result.schema_hash
-    outcome.min_time, outcome.max_time = result.min_time, result.max_time
-    outcome.stats = result.stats
-    outcome.schema_changed = result.schema_changed
-    if result.schema_changed:
-        outcome.warnings.append(
-            f"the schema changed since the last publish: {drift or 'see the manifest'}"
-        )
 
 
 def _self_published(
@@ -939,19 +791,10 @@ def _write_record_locally(outcome: RunOutcome, provenance: Provenance | None) ->
 
 
 def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | None) -> None:
-    from opendata_core.documents import encode_document
-    from opendata_core.ids import DatasetId
-
-    assert outcome.dataset_id is not None
-    record = _record(outcome, provenance)
-    ds = DatasetId.parse(outcome.dataset_id)
-    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
     try:
-        client.store.put(key, encode_document(record))
+        outcome.record_key = client.record_run(_record(outcome, provenance))
     except Exception as exc:
         outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
-        return
-    outcome.record_key = key
 
 
 def _record(outcome: RunOutcome, provenance: Provenance | None) -> RunRecord:
@@ -1055,5 +898,7 @@ def step_summary(outcome: RunOutcome) -> str:
 
 
 def debug_enabled() -> bool:
-    """``OPENDATA_DEBUG=1``: show tracebacks."""
-    return os.environ.get("OPENDATA_DEBUG") == "1"
+    """``OPENDATA_DEBUG=1``: show tracebacks (read by the client's settings, the one place)."""
+    from opendata import settings
+
+    return settings(config_file=False).debug
