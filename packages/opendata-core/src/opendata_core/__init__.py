@@ -40,6 +40,7 @@ from opendata_core.errors import (
     SchemaMismatch,
     StoreUnavailable,
     UnsupportedFormatVersion,
+    VersionNotFound,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
@@ -50,6 +51,7 @@ from opendata_core.metadata import (
     Geo,
     MetadataReport,
     MetadataWarning,
+    Retention,
     Source,
     check_metadata,
     load_metadata,
@@ -88,6 +90,7 @@ __all__ = [
     "Problem",
     "Provenance",
     "RangeOutsideCoverage",
+    "Retention",
     "RunRecord",
     "SchemaMismatch",
     "Shard",
@@ -96,6 +99,7 @@ __all__ = [
     "StoreUnavailable",
     "TimeRange",
     "UnsupportedFormatVersion",
+    "VersionNotFound",
     "check_metadata",
     "decode_document",
     "encode_document",
