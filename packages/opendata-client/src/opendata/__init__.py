@@ -22,6 +22,7 @@ from opendata_core.errors import (
     RangeOutsideCoverage,
     SchemaMismatch,
     StoreUnavailable,
+    VersionNotFound,
 )
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "ShardUrl",
     "Store",
     "StoreUnavailable",
+    "VersionNotFound",
     "gc",
     "info",
     "list",

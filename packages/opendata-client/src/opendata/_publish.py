@@ -18,6 +18,7 @@ from opendata._index import entry_from
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._results import Mode, Partition, PushResult
 from opendata._stores import PreconditionFailed, _first_line, backoff_sleep
+from opendata._versions import write_entry
 from opendata_core.documents import (
     Manifest,
     MetadataDocument,
@@ -244,7 +245,12 @@ class Publisher:
             min_time=min(t[0] for t in times) if times else None,
             max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
             shards=shards,
+            primary_key=primary_key if meta or previous is None else list(previous.primary_key),
+            provenance=provenance or Provenance(),
         )
+        # The history entry first (spec 8.1): a committed version always has one; a failure
+        # here fails the push with nothing committed.
+        write_entry(self.reader, ds, manifest, previous)
         # The publish: a conditional write of the manifest. Nothing after it may fail the push.
         self.commit(ds, manifest, etag, previous)
         notes = self.write_metadata(ds, manifest, meta, groups, provenance)

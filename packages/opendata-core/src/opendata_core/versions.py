@@ -20,19 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Final, Literal, NamedTuple
 
+from opendata_core.api import PublishSummary
+from opendata_core.documents import Manifest
 from opendata_core.errors import OpenDataError, VersionNotFound, shorten
-from opendata_core.metadata import Retention
+from opendata_core.metadata import DatasetMetadata, Retention
 
 __all__ = [
     "DEFAULT_RETENTION",
     "MIN_PREFIX",
     "Version",
+    "citation",
     "history_chain",
     "parse_as_of",
     "retained_versions",
     "select_version",
+    "summaries",
 ]
 
 DEFAULT_RETENTION: Final = Retention()
@@ -47,6 +51,11 @@ class Version(NamedTuple):
     publish_id: str
     published_at: datetime
     parent_publish_id: str | None = None
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Version:
+        """The version a manifest (or history entry) describes."""
+        return cls(manifest.publish_id, manifest.published_at, manifest.parent_publish_id)
 
 
 def history_chain(current: Version, entries: Mapping[str, Version]) -> list[Version]:
@@ -221,3 +230,88 @@ def select_version(
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def summaries(history: Sequence[Manifest]) -> list[PublishSummary]:
+    """One summary per version of ``history`` (oldest first), in the same order.
+
+    ``schema_changed`` compares each version with the one before it (the first has none).
+    """
+    out = []
+    for i, m in enumerate(history):
+        out.append(
+            PublishSummary(
+                publish_id=m.publish_id,
+                published_at=m.published_at,
+                parent_publish_id=m.parent_publish_id,
+                row_count=m.row_count,
+                bytes=m.bytes,
+                shard_count=len(m.shards),
+                min_time=m.min_time,
+                max_time=m.max_time,
+                time_column=m.time_column,
+                partition=m.partition,
+                schema=list(m.schema),
+                schema_hash=m.schema_hash,
+                schema_changed=i > 0 and history[i - 1].schema_hash != m.schema_hash,
+                provenance=m.provenance,
+            )
+        )
+    return out
+
+
+def citation(
+    meta: DatasetMetadata,
+    version: Manifest,
+    url: str,
+    *,
+    style: Literal["text", "bibtex"] = "text",
+    accessed: date | None = None,
+) -> str:
+    """A citation of one pinned version: title, publisher, year, version, URL, licence.
+
+    The publisher is the original provider (``source.provider``); ``url`` is where the version
+    can be retrieved. BibTeX uses ``@misc`` with a key ``<namespace>_<name>_<year>``.
+
+    Example:
+        >>> from opendata_core.metadata import Source
+        >>> meta = DatasetMetadata(id="ecb/fx", title="FX rates", description="", license="CC-BY-4.0",
+        ...                        repo="https://github.com/ecb/fx", source=Source(provider="ECB"))
+        >>> m = Manifest(dataset_id="ecb/fx", publish_id="20250314T153112Z-9f8e7d6c",
+        ...              published_at=datetime(2025, 3, 14, tzinfo=UTC), schema=[],
+        ...              schema_hash="", row_count=0, bytes=0, shards=[])
+        >>> print(citation(meta, m, "s3://od/datasets/ecb/fx", accessed=date(2025, 4, 1)))
+        ECB (2025). FX rates (version 20250314T153112Z-9f8e7d6c) [Data set]. OpenData dataset ecb/fx. s3://od/datasets/ecb/fx. Licence: CC-BY-4.0. Accessed 2025-04-01.
+    """  # noqa: E501
+    year = version.published_at.astimezone(UTC).year
+    when = (accessed or datetime.now(UTC).date()).isoformat()
+    publisher = meta.source.provider or meta.dataset_id.namespace
+    if style == "text":
+        return (
+            f"{publisher} ({year}). {meta.title} (version {version.publish_id}) [Data set]. "
+            f"OpenData dataset {meta.id}. {url}. Licence: {meta.license or 'unspecified'}. "
+            f"Accessed {when}."
+        )
+    if style != "bibtex":
+        raise ValueError(f"style={style!r}: use 'text' or 'bibtex'")
+
+    def tex(value: str) -> str:
+        for char, escaped in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}")):
+            value = value.replace(char, escaped)
+        for char in "&%$#_":
+            value = value.replace(char, "\\" + char)
+        return value
+
+    key = "".join(c if c.isalnum() else "_" for c in f"{meta.id}_{year}")
+    fields = [
+        ("title", "{" + tex(meta.title) + "}"),
+        ("author", "{" + tex(publisher) + "}"),
+        ("publisher", "{" + tex(publisher) + "}"),
+        ("year", str(year)),
+        ("version", tex(version.publish_id)),
+        ("howpublished", "OpenData dataset " + tex(meta.id)),
+        ("url", url),
+        ("note", "Licence: " + tex(meta.license or "unspecified") + f". Accessed {when}"),
+    ]
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+    return f"@misc{{{key},\n{body}\n}}"
