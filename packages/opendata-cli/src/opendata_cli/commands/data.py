@@ -374,9 +374,10 @@ def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None, as_js
         _echo_json({"dry_run": dry_run, **_asdict(result)})
         return
     verb = "would delete" if dry_run else "deleted"
+    entries = sum("/versions/" in key for key in result.deleted)
     click.echo(
-        f"{verb} {len(result.deleted)} shard(s), {result.bytes_freed:,} bytes; "
-        f"{result.kept_in_grace} kept inside the grace period; "
+        f"{verb} {len(result.deleted) - entries} shard(s) and {entries} history entries, "
+        f"{result.bytes_freed:,} bytes; {result.kept_in_grace} kept inside the grace period; "
         f"{result.versions_kept} version(s) kept, {len(result.versions_removed)} removed by "
         "retention"
     )
