@@ -202,7 +202,7 @@ def test_every_option_has_help_text() -> None:
         if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()
     ]
     assert missing == []
-    assert len(_leaf_commands()) == 13  # a new command is walked too
+    assert len(_leaf_commands()) == 15  # a new command is walked too
 
 
 def test_every_command_that_prints_results_has_json() -> None:
@@ -223,7 +223,7 @@ def test_dataset_ids_are_positional_everywhere() -> None:
         if ids and name != "init":
             assert isinstance(ids[0], click.Argument), f"od {name}: DATASET_ID is an option"
             checked.append(name)
-    assert sorted(checked) == ["gc", "get", "info", "push"]
+    assert sorted(checked) == ["diff", "gc", "get", "info", "push", "versions"]
 
 
 def test_push_takes_the_id_as_an_argument_or_as_id(small_parquet: Path) -> None:
@@ -250,8 +250,9 @@ def test_json_from_gc_index_registry_and_init(small_parquet: Path, tmp_path: Pat
     out = json.loads(od("gc", "me/x", "--older-than", "0s", "--dry-run", "--json").stdout)
     assert out["dry_run"] is True
     assert out["dataset_id"] == "me/x"
-    assert len(out["deleted"]) == 1
-    assert out["bytes_freed"] > 0
+    # the default retention keeps both versions, so nothing is collectable
+    assert (out["deleted"], out["bytes_freed"], out["versions_kept"]) == ([], 0, 2)
+    assert out["versions_removed"] == []
     assert json.loads(od("index", "rebuild", "--json").stdout) == {"datasets": ["me/x"]}
 
     result = od("init", str(tmp_path / "new"), "--id", "acme/new", "--json")

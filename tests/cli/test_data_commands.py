@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import opendata as od
 from opendata_cli.main import cli
+from opendata_core import validate_metadata
 
 
 @pytest.fixture
@@ -104,10 +105,20 @@ def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
     df = pd.read_parquet(parquet)
     df["v"] = 0
     od.push(df, "me/x", time_column="date", partition="year")
-    _, out = run("gc", "me/x", "--older-than", "0s", "--dry-run")
-    assert "would delete 2 shard(s)" in out
     _, out = run("gc", "me/x", "--older-than", "0s")
-    assert "deleted 2 shard(s)" in out
+    assert "deleted 0 shard(s)" in out  # the default retention keeps the first version
+    assert "2 version(s) kept, 0 removed by retention" in out
+    keep_one = {"keep_versions": 1, "keep_days": 0}
+    meta = {"title": "X", "description": "d", "license": "MIT", "repo": "https://github.com/me/x"}
+    yaml = validate_metadata(
+        {"id": "me/x", **meta, "source": {"provider": "Me"}, "retention": keep_one}
+    )
+    df["v"] = 1
+    od.push(df, "me/x", time_column="date", partition="year", metadata=yaml)
+    _, out = run("gc", "me/x", "--older-than", "0s", "--dry-run")
+    assert "would delete 4 shard(s) and 2 history entries" in out
+    _, out = run("gc", "me/x", "--older-than", "0s")
+    assert "deleted 4 shard(s) and 2 history entries" in out and "2 removed by retention" in out
     assert len(od.load("me/x")) == 731
     _, out = run("index", "rebuild")
     assert out.strip() == "index.json rebuilt: 1 dataset(s)"
@@ -258,3 +269,40 @@ def test_get_format_option_and_json_summary(parquet: Path, tmp_path: Path) -> No
     code, out = run("get", "me/x", "-o", "-", "--json")
     assert code == 2
     assert "--json prints to stdout, where -o - writes the data" in out
+
+
+def test_versions_diff_cite_and_pinned_get(tmp_path: Path) -> None:
+    frames = [
+        pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n).date, "v": range(n)})
+        for n in (3, 4)
+    ]
+    ids = []
+    for i, df in enumerate(frames):
+        path = tmp_path / f"v{i}.parquet"
+        df.to_parquet(path)
+        code, out = run("push", str(path), "--id", "me/x", "--time-column", "date")
+        assert code == 0, out
+        ids.append(od.Client().manifest("me/x").publish_id)
+    code, out = run("versions", "me/x", "--json")
+    listed = json.loads(out)
+    assert [v["publish_id"] for v in listed] == ids[::-1]
+    assert [v["row_count"] for v in listed] == [4, 3]
+    code, out = run("versions", "me/x")
+    assert code == 0 and ids[0] in out and ids[1] in out, out
+    code, out = run("diff", "me/x", ids[0], ids[1])
+    assert code == 0, out
+    assert "rows: 3 -> 4 (+1)" in out and "schema: no change" in out
+    code, out = run("diff", "me/x", ids[0], ids[1], "--json")
+    assert json.loads(out)["rows_after"] == 4
+    target = tmp_path / "old.csv"
+    code, out = run("get", "me/x", "--version", ids[0], "-o", str(target))
+    assert code == 0, out
+    assert len(pd.read_csv(target)) == 3
+    code, out = run("info", "me/x", "--version", ids[0], "--cite")
+    assert code == 0 and f"(version {ids[0]})" in out, out
+    code, out = run("info", "me/x", "--as-of", "2000-01-01", "--cite", "--format", "bibtex")
+    assert code != 0 and "no version existed at 2000-01-01" in out, out
+    code, out = run("info", "me/x", "--version", ids[0], "--cite", "--format", "bibtex")
+    assert out.startswith("@misc{me_x_") and f"version = {{{ids[0]}}}" in out
+    code, out = run("get", "me/x", "--version", "zz", "-o", str(target))
+    assert code != 0 and "too short" in out, out

@@ -28,6 +28,8 @@ def test_every_command_is_documented() -> None:
         "gc",
         "index rebuild",
         "registry add",
+        "versions",
+        "diff",
     ):
         assert f"## `od {command}`" in text
 

@@ -71,6 +71,8 @@ AMBIGUOUS: list[tuple[str, str, Action, int, float]] = [
     # (what, path, action, times, hang)
     ("shard PUT, reply lost (503)", r"/parts/", "forward-503", 1, 0),
     ("shard PUT, connection reset", r"/parts/", "forward-reset", 1, 0),
+    ("history entry PUT, reply lost (503)", r"/versions/", "forward-503", 1, 0),
+    ("history entry PUT, connection reset", r"/versions/", "forward-reset", 1, 0),
     (
         "manifest PUT committed, answered 503 (obstore retries, gets 412)",
         MANIFEST,
@@ -109,6 +111,12 @@ def test_ambiguous_points_commit_exactly_once(
     assert result.publish_id == manifest.publish_id
     assert manifest.parent_publish_id == first.publish_id
     assert result.rows == manifest.row_count == 1100
+    # exactly one new version, with its history entry (spec 8.1), whatever was retried
+    assert [v.publish_id for v in client.versions("me/ticks")] == [
+        manifest.publish_id,
+        first.publish_id,
+    ]
+    assert len(client.load("me/ticks", version=first.publish_id)) == 1000
     out = client.load("me/ticks")
     assert len(out) == 1100
     assert out["v"].tolist() == list(range(1100))

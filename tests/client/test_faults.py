@@ -15,7 +15,7 @@ import pytest
 
 import opendata as od
 from opendata._stores import S3CompatibleStore, Store
-from opendata_core import DatasetId
+from opendata_core import DatasetId, DatasetMetadata, validate_metadata
 
 from .conftest import new_bucket
 from .test_push_load import daily
@@ -172,11 +172,12 @@ def test_gc_keeps_referenced_and_recent_shards(client: od.Client) -> None:
     old = set(_shards(client))
     changed = daily()
     changed["close"] = 0.0
-    client.push(changed, "me/prices", time_column="date", partition="year")
+    client.push(changed, "me/prices", time_column="date", partition="year", metadata=_keep_one())
     new = set(_shards(client))
     assert not old & new
-    recent = client.gc("me/prices")  # default grace: everything is too recent
-    assert recent.deleted == []
+    recent = client.gc("me/prices")  # default grace: every shard is too recent
+    dropped = client.layout.versions_prefix(DS)
+    assert [k for k in recent.deleted if not k.startswith(dropped)] == []
     assert recent.kept_in_grace == len(old)
     done = client.gc("me/prices", older_than=timedelta(0))
     assert set(done.deleted) == old
@@ -381,7 +382,13 @@ def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -
     def racing_get(key: str, **kw: Any) -> Any:
         if "/parts/" in key and not state["raced"]:
             state["raced"] = True  # between our manifest read and our first shard read:
-            other.push(daily(("NEW",)), "me/prices", time_column="date", partition="year")
+            other.push(
+                daily(("NEW",)),
+                "me/prices",
+                time_column="date",
+                partition="year",
+                metadata=_keep_one(),
+            )
             other.gc("me/prices", older_than=timedelta(0))
         return original(key, **kw)
 
@@ -487,3 +494,19 @@ def test_a_dead_endpoint_is_named(s3_env: str) -> None:
     ) as info:
         client.load("me/prices")
     assert info.value.hint is not None and "AWS_ENDPOINT_URL" in info.value.hint
+
+
+def _keep_one() -> DatasetMetadata:
+    """me/prices with a retention that keeps only the current version (gc drops the others)."""
+    return validate_metadata(
+        {
+            "id": "me/prices",
+            "title": "Prices",
+            "description": "d",
+            "license": "MIT",
+            "repo": "https://github.com/me/prices",
+            "source": {"provider": "Me"},
+            "time_column": "date",
+            "retention": {"keep_versions": 1, "keep_days": 0},
+        }
+    )

@@ -107,6 +107,7 @@ PUBLIC = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
+    "VersionNotFound",
     "gc",
     "info",
     "list",

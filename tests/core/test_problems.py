@@ -35,6 +35,11 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
     (e.DatasetNotFound("a/b", ["a/bc"]), "dataset_not_found", 404),
     (e.ColumnNotFound("a/b", "x", ["y", "z"]), "column_not_found", 422),
     (
+        e.VersionNotFound("a/b", "a/b: version 'x' removed", version="x", oldest_kept="01J"),
+        "version_not_found",
+        404,
+    ),
+    (
         e.RangeOutsideCoverage("a/b", "2030 .. …", ("2020-01-01", "2024-12-31")),
         "range_outside_coverage",
         422,
@@ -64,7 +69,8 @@ def test_round_trip_keeps_type_message_hint_and_details(
     assert type(back) is type(error)
     assert str(back) == str(error)
     assert back.hint == error.hint
-    for name in ("dataset_id", "close_matches", "column", "available", "retry_after", "key"):
+    names = ("dataset_id", "close_matches", "column", "available", "retry_after", "key")
+    for name in (*names, "version", "oldest_kept", "matches"):
         if hasattr(error, name):
             assert getattr(back, name) == getattr(error, name), name
     if isinstance(error, e.RangeOutsideCoverage):

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from opendata_core.documents import Index, Manifest, MetadataDocument, RunRecord, decode_document
+from opendata_core.documents import (
+    FORMAT_VERSION,
+    Index,
+    Manifest,
+    MetadataDocument,
+    RunRecord,
+    decode_document,
+)
 from opendata_core.errors import FormatError
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
@@ -37,7 +44,7 @@ def test_the_spec_has_examples_of_every_document() -> None:
 def test_spec_example_decodes(block: str) -> None:
     document = _document(json.loads(block))
     decoded = decode_document(block.encode(), document, name="docs/spec.md")
-    assert decoded.format == "1.0"
+    assert decoded.format == FORMAT_VERSION
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ from opendata_core.errors import (
     StoreUnavailable,
     Unauthenticated,
     UnsupportedFormatVersion,
+    VersionNotFound,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata
@@ -87,6 +88,7 @@ __all__ = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
+    "VersionNotFound",
     "gc",
     "info",
     "list",

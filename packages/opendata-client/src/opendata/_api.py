@@ -6,7 +6,7 @@ Each has exactly its method's signature (a test compares them).
 from __future__ import annotations
 
 import builtins
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from opendata._client import Client
@@ -49,6 +49,8 @@ def load(
     columns: Sequence[str] | None = None,
     filters: Any = None,
     format: Literal["pandas"] = "pandas",
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
 ) -> pd.DataFrame: ...
 
 
@@ -61,6 +63,8 @@ def load(
     columns: Sequence[str] | None = None,
     filters: Any = None,
     format: Literal["polars"],
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
 ) -> pl.DataFrame: ...
 
 
@@ -73,6 +77,8 @@ def load(
     columns: Sequence[str] | None = None,
     filters: Any = None,
     format: Literal["arrow"],
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
 ) -> pa.Table: ...
 
 
@@ -84,14 +90,27 @@ def load(
     columns: Sequence[str] | None = None,
     filters: Any = None,
     format: Format = "pandas",
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
 ) -> Any:
     """Load a dataset as a DataFrame; see :meth:`Client.load`.
 
     Example:
         >>> import opendata as od
         >>> df = od.load("ecb/euro-fx-reference-rates", start="2024-01-01")  # doctest: +SKIP
-    """
-    return _client().load(id, start=start, end=end, columns=columns, filters=filters, format=format)
+        >>> pinned = od.load("ecb/euro-fx-reference-rates", version="20250314T153112Z-9f8e")  # doctest: +SKIP
+    """  # noqa: E501
+    client: Any = _client()  # the overloads are keyed by `format`, which is not known here
+    return client.load(
+        id,
+        start=start,
+        end=end,
+        columns=columns,
+        filters=filters,
+        format=format,
+        version=version,
+        as_of=as_of,
+    )
 
 
 def push(
@@ -118,9 +137,16 @@ def push(
     )
 
 
-def scan(id: str | DatasetId, *, start: object = None, end: object = None) -> pl.LazyFrame:
+def scan(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
+) -> pl.LazyFrame:
     """A polars LazyFrame over the selected shards; see :meth:`Client.scan`."""
-    return _client().scan(id, start=start, end=end)
+    return _client().scan(id, start=start, end=end, version=version, as_of=as_of)
 
 
 def urls(
@@ -130,14 +156,23 @@ def urls(
     end: object = None,
     signed: bool = False,
     expires: timedelta = timedelta(hours=1),
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
 ) -> builtins.list[ShardUrl]:
     """Shard URLs with checksums; see :meth:`Client.urls`."""
-    return _client().urls(id, start=start, end=end, signed=signed, expires=expires)
+    return _client().urls(
+        id, start=start, end=end, signed=signed, expires=expires, version=version, as_of=as_of
+    )
 
 
-def info(id: str | DatasetId) -> MetadataDocument:
+def info(
+    id: str | DatasetId,
+    *,
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
+) -> MetadataDocument:
     """A dataset's metadata, stats and preview; see :meth:`Client.info`."""
-    return _client().info(id)
+    return _client().info(id, version=version, as_of=as_of)
 
 
 def search(

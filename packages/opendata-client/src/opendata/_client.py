@@ -10,10 +10,10 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from opendata import _discovery, _gc
+from opendata import _discovery, _gc, _versions
 from opendata._config import settings
 from opendata._index import Catalog
 from opendata._publish import Publisher
@@ -33,12 +33,14 @@ from opendata_core.errors import OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.search import search as search_entries
+from opendata_core.versions import citation, summaries
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow as pa
 
+    from opendata_core.api import PublishSummary
     from opendata_core.documents import (
         IndexEntry,
         Manifest,
@@ -188,6 +190,8 @@ class Client:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Literal["pandas"] = "pandas",
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -200,6 +204,8 @@ class Client:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Literal["polars"],
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> pl.DataFrame: ...
 
     @overload
@@ -212,6 +218,8 @@ class Client:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Literal["arrow"],
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> pa.Table: ...
 
     def load(
@@ -223,6 +231,8 @@ class Client:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Format = "pandas",
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> Any:
         """Load a dataset (or the rows in ``[start, end]``) as a DataFrame.
 
@@ -242,26 +252,45 @@ class Client:
                 (``[("date", ">=", "2024-03")]``).
             format: ``"pandas"`` (default; dates become ``datetime64[ms]``), ``"polars"`` or
                 ``"arrow"``.
+            version: Load this version instead of the current one: a ``publish_id`` or a unique
+                prefix of at least 8 characters (see :meth:`versions`).
+            as_of: Load the version that was current at this moment (a datetime, a date or ISO
+                text; dates mean 00:00 UTC, no time zone means UTC).
 
         Raises:
             DatasetNotFound: with close matches, or the store searched. RangeOutsideCoverage:
                 with the coverage. ColumnNotFound: listing the real columns (also for filters).
             CorruptDataError: after one retry. ValueError: a malformed filter or bound.
+            VersionNotFound: no kept version matches ``version``/``as_of`` (it names the oldest
+                kept version).
         """
         return self._reader.load(
-            id, start=start, end=end, columns=columns, filters=filters, format=format
+            id,
+            start=start,
+            end=end,
+            columns=columns,
+            filters=filters,
+            format=format,
+            version=(version, as_of),
         )
 
     def scan(
-        self, id: str | DatasetId, *, start: object = None, end: object = None
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> pl.LazyFrame:
         """A polars LazyFrame over exactly the shards that overlap ``[start, end]``.
 
         Shards are verified (sha256) once and kept in a local cache named by content hash
         (``$OPENDATA_HOME/cache``); polars then streams them from disk, so datasets larger than
-        memory work. Rows outside the range are filtered lazily.
+        memory work. Rows outside the range are filtered lazily. ``version`` and ``as_of``
+        pin a version as in :meth:`load`.
         """
-        return self._reader.scan(id, start=start, end=end)
+        return self._reader.scan(id, start=start, end=end, version=(version, as_of))
 
     def urls(
         self,
@@ -271,18 +300,74 @@ class Client:
         end: object = None,
         signed: bool = False,
         expires: timedelta = timedelta(hours=1),
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> builtins.list[ShardUrl]:
         """The shards overlapping ``[start, end]`` with their checksums, for other engines.
 
         URLs are ``file://`` for a local store and ``s3://`` for S3 (or pre-signed ``https://``
         with ``signed=True``). Rows outside the range are *not* removed: filter on the time
-        column in the reading engine.
+        column in the reading engine. ``version`` and ``as_of`` pin a version as in :meth:`load`.
         """
-        return self._reader.urls(id, start=start, end=end, signed=signed, expires=expires)
+        return self._reader.urls(
+            id, start=start, end=end, signed=signed, expires=expires, version=(version, as_of)
+        )
 
-    def info(self, id: str | DatasetId) -> MetadataDocument:
-        """The dataset's ``metadata.json``: yaml fields, stats, schema and a preview."""
-        return _discovery.info(self._reader, DatasetId.parse(id))
+    def info(
+        self,
+        id: str | DatasetId,
+        *,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
+    ) -> MetadataDocument:
+        """The dataset's ``metadata.json``: yaml fields, stats, schema and a preview.
+
+        With ``version`` or ``as_of`` (as in :meth:`load`): the stats, schema, time and
+        provenance of that version, the current yaml fields, and no preview.
+        """
+        ds = DatasetId.parse(id)
+        doc = _discovery.info(self._reader, ds)
+        if version is None and as_of is None:
+            return doc
+        return _versions.pinned_info(doc, _versions.resolve(self._reader, ds, version, as_of))
+
+    def versions(self, id: str | DatasetId) -> builtins.list[PublishSummary]:
+        """The dataset's kept versions, newest first (spec §8).
+
+        Each has its time, rows, bytes, coverage, schema change and provenance.
+        """
+        ds = DatasetId.parse(id)
+        return list(reversed(summaries(_versions.read_history(self._reader, ds).versions)))
+
+    def diff(
+        self, id: str | DatasetId, v1: str, v2: str, *, rows: bool = True
+    ) -> _versions.VersionDiff:
+        """What changed from version ``v1`` to ``v2`` (ids or unique prefixes, as in :meth:`load`).
+
+        Schema changes, row counts, coverage and, when the dataset has a primary key and
+        ``rows`` is true, the keys of rows added, removed and changed. Only the shards that
+        differ are read (shards with equal sha256 are skipped), so a one-day append is diffed
+        in time proportional to the day.
+        """
+        return _versions.diff(self._reader, DatasetId.parse(id), v1, v2, rows=rows)
+
+    def cite(
+        self,
+        id: str | DatasetId,
+        *,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
+        style: Literal["text", "bibtex"] = "text",
+    ) -> str:
+        """A citation of one version (default the current one), as plain text or BibTeX.
+
+        It names the title, publisher, year, version, retrieval URL and licence.
+        """
+        ds = DatasetId.parse(id)
+        doc = _discovery.info(self._reader, ds)
+        manifest = _versions.resolve(self._reader, ds, version, as_of)
+        url = self.store.uri(self.layout.version(ds, manifest.publish_id))
+        return citation(doc.dataset, manifest, url, style=style)
 
     def list(self) -> builtins.list[IndexEntry]:
         """Every dataset in the index."""
@@ -322,12 +407,15 @@ class Client:
         older_than: timedelta = DEFAULT_GC_GRACE,
         dry_run: bool = False,
     ) -> GcResult:
-        """Delete shards no manifest references, keeping a grace period for readers in flight.
+        """Delete what no kept version references, keeping a grace period for readers in flight.
 
-        A shard is deleted only when the current manifest does not list it, it is older than
-        ``older_than``, and the current manifest itself was published more than ``older_than``
-        ago (a reader that read the previous manifest has had that long to finish). Temporary
-        files that killed writes left in a local store are deleted once older than ``older_than``.
+        The dataset's ``retention`` (from its ``metadata.json``; default the last 10 versions and
+        90 days) says which versions are kept; the history entries of the others are deleted.
+        A shard is deleted only when no kept version lists it, it is older than ``older_than``,
+        and the current manifest itself was published more than ``older_than`` ago (a reader
+        that read the previous manifest has had that long to finish). History entries of failed
+        commits, and temporary files that killed writes left in a local store, are deleted once
+        older than ``older_than``.
         """
         return _gc.collect(
             self._reader, DatasetId.parse(id), older_than=older_than, dry_run=dry_run

@@ -16,6 +16,7 @@ from opendata._checks import check_table, table_from
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._results import Mode, Partition, PushResult
 from opendata._stores import _first_line
+from opendata._versions import write_entry
 from opendata_core.documents import (
     IndexEntry,
     Manifest,
@@ -218,6 +219,8 @@ class Publisher:
             time_column=tc,
             partition=granularity,
             previous=previous,
+            primary_key=primary_key if meta or previous is None else list(previous.primary_key),
+            provenance=provenance or Provenance(),
         )
         shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
         if previous is not None and same_data(manifest, previous):
@@ -225,6 +228,9 @@ class Publisher:
         if dry_run:
             notes: list[str] = []
         else:
+            # The history entry first (spec 8.1): a committed version always has one; a failure
+            # here fails the push with nothing committed.
+            write_entry(self.reader, ds, manifest, previous)
             # The publish: a conditional write of the manifest. Nothing after it may fail the push.
             self.commit(ds, manifest, etag, previous)
             notes = self.write_metadata(ds, manifest, meta, groups, provenance)

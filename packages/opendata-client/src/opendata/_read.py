@@ -9,7 +9,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from opendata_core.layout import Layout
     from opendata_core.store import Store
 
-__all__ = ["Reader", "arrow"]
+__all__ = ["Pin", "Reader", "arrow"]
+
+Pin = tuple[str | None, str | date | datetime | None]
+"""``(version, as_of)``: which version a read is pinned to; ``(None, None)`` is the current one."""
 
 MAX_WORKERS = 8
 DECODE_FLOOR = 1 << 30
@@ -197,9 +200,11 @@ class Reader:
         return decode_document(bytes(data), MetadataDocument, name=f"{ds}/metadata.json")
 
     def select(
-        self, ds: DatasetId, start: object, end: object
+        self, ds: DatasetId, start: object, end: object, version: Pin = (None, None)
     ) -> tuple[Manifest, list[Shard], TimeRange]:
-        manifest, _ = self.manifest(ds)
+        from opendata._versions import resolve
+
+        manifest = resolve(self, ds, *version)
         time_range, shards = select_range(manifest, start, end)
         return manifest, shards, time_range
 
@@ -225,6 +230,7 @@ class Reader:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Format = "pandas",
+        version: Pin = (None, None),
     ) -> Any:
         """Load as :meth:`opendata.Client.load` documents."""
         if format not in ("pandas", "polars", "arrow"):
@@ -232,12 +238,20 @@ class Reader:
         ds = DatasetId.parse(id)
         seen: dict[str, str] = {}
         try:
-            table = self.load_table(ds, start, end, columns, filters, seen)
+            table = self.load_table(ds, start, end, columns, filters, seen, version)
         except CorruptDataError:
             # A publish may have replaced the manifest (and a collector its old shards) while we
-            # read: if the manifest changed, start again once on the new version (spec 4.2).
+            # read: if the manifest changed, start again once on the new version (spec 4.2). A
+            # pinned version that retention removed meanwhile gives VersionNotFound here (8.2).
             before = seen.get("publish_id")
-            if before is None or self.manifest(ds)[0].publish_id == before:
+            if before is None:
+                raise
+            if version != (None, None):
+                from opendata._versions import resolve
+
+                resolve(self, ds, before)
+                raise
+            if self.manifest(ds)[0].publish_id == before:
                 raise
             table = self.load_table(ds, start, end, columns, filters, seen)
         return _convert(table, format)
@@ -250,11 +264,12 @@ class Reader:
         columns: Sequence[str] | None,
         filters: Any,
         seen: dict[str, str],
+        version: Pin = (None, None),
     ) -> pa.Table:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        manifest, shards, bounds = self.select(ds, start, end)
+        manifest, shards, bounds = self.select(ds, start, end, version)
         seen["publish_id"] = manifest.publish_id
         cols = self.check_columns(ds, manifest, columns)
         tc = manifest.time_column
@@ -286,13 +301,18 @@ class Reader:
         return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
 
     def scan(
-        self, id: str | DatasetId, *, start: object = None, end: object = None
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        version: Pin = (None, None),
     ) -> pl.LazyFrame:
         """A LazyFrame as :meth:`opendata.Client.scan` documents."""
         import polars as pl
 
         ds = DatasetId.parse(id)
-        manifest, shards, bounds = self.select(ds, start, end)
+        manifest, shards, bounds = self.select(ds, start, end, version)
         paths = [str(self.local_verified(ds, s)) for s in shards]
         lf = pl.scan_parquet(paths)
         tc = manifest.time_column
@@ -343,10 +363,11 @@ class Reader:
         end: object = None,
         signed: bool = False,
         expires: timedelta = timedelta(hours=1),
+        version: Pin = (None, None),
     ) -> list[ShardUrl]:
         """Shard URLs as :meth:`opendata.Client.urls` documents."""
         ds = DatasetId.parse(id)
-        _, shards, _ = self.select(ds, start, end)
+        _, shards, _ = self.select(ds, start, end, version)
         out = []
         for s in shards:
             key = self.layout.resolve(ds, s.path)

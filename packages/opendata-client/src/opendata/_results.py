@@ -94,3 +94,6 @@ class GcResult:
     deleted: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     kept_in_grace: int = 0
+    versions_removed: list[str] = field(default_factory=list)
+    """Versions the dataset's retention no longer keeps (their history entries were deleted)."""
+    versions_kept: int = 0

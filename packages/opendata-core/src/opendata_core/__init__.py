@@ -41,6 +41,7 @@ from opendata_core.errors import (
     SchemaMismatch,
     StoreUnavailable,
     UnsupportedFormatVersion,
+    VersionNotFound,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
@@ -51,6 +52,7 @@ from opendata_core.metadata import (
     Geo,
     MetadataReport,
     MetadataWarning,
+    Retention,
     Source,
     check_metadata,
     load_metadata,
@@ -90,6 +92,7 @@ __all__ = [
     "Problem",
     "Provenance",
     "RangeOutsideCoverage",
+    "Retention",
     "RunRecord",
     "SchemaMismatch",
     "Shard",
@@ -98,6 +101,7 @@ __all__ = [
     "StoreUnavailable",
     "TimeRange",
     "UnsupportedFormatVersion",
+    "VersionNotFound",
     "check_metadata",
     "decode_document",
     "encode_document",

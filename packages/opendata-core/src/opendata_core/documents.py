@@ -46,7 +46,7 @@ __all__ = [
     "schema_hash",
 ]
 
-FORMAT_VERSION: Final = "1.0"
+FORMAT_VERSION: Final = "1.1"
 """The format version this library writes; it reads any ``1.x``."""
 
 ErrorClass = Literal["network", "parse", "validation", "upload", "permission", "unknown"]
@@ -169,6 +169,14 @@ class Stats(msgspec.Struct, kw_only=True, frozen=True):
     null_counts: dict[str, Count] = {}
 
 
+class Provenance(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a publish came from."""
+
+    repo: str | None = None
+    commit: str | None = None
+    run_url: str | None = None
+
+
 class Manifest(_Document, kw_only=True):
     """``manifest.json``: the commit record. Writing it (conditionally) *is* the publish."""
 
@@ -186,6 +194,10 @@ class Manifest(_Document, kw_only=True):
     min_time: str | None = None
     max_time: str | None = None
     shards: list[Shard]
+    primary_key: list[str] = []
+    """Since format 1.1: the columns that identify a row (``opendata.yaml``'s ``primary_key``)."""
+    provenance: Provenance = Provenance()
+    """Since format 1.1: where this publish came from (also kept in its history entry)."""
 
     def stats(self) -> Stats:
         """The quality statistics of this version (totals, coverage, nulls per column)."""
@@ -203,14 +215,6 @@ class Manifest(_Document, kw_only=True):
             columns=len(self.schema),
             null_counts=nulls,
         )
-
-
-class Provenance(msgspec.Struct, kw_only=True, frozen=True):
-    """Where a publish came from."""
-
-    repo: str | None = None
-    commit: str | None = None
-    run_url: str | None = None
 
 
 class MetadataDocument(_Document, kw_only=True):

@@ -15,6 +15,8 @@ went wrong, where, and how to fix it.
     │   └── UnsupportedFormatVersion                 written by a newer major (.found .supported)
     ├── DatasetNotFound            LookupError       no such dataset (.dataset_id .close_matches)
     ├── ColumnNotFound             LookupError       no such column (.column .available)
+    ├── VersionNotFound            LookupError       no single kept version matches
+    │                                                (.dataset_id .version .oldest_kept .matches)
     ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
     ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
     ├── InvalidData                ValueError        data fails a check before publishing
@@ -54,6 +56,7 @@ __all__ = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
+    "VersionNotFound",
     "shorten",
 ]
 
@@ -220,6 +223,34 @@ class ColumnNotFound(OpenDataError, LookupError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.message
+
+
+class VersionNotFound(OpenDataError, LookupError):
+    """No single kept version matches the ``version`` or ``as_of`` a reader asked for.
+
+    ``oldest_kept`` is the oldest version still kept (retention removed anything older);
+    ``matches`` lists the versions an ambiguous prefix matches. Raised by
+    :func:`opendata_core.versions.select_version`, which writes the message.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        message: str,
+        *,
+        version: str | None = None,
+        oldest_kept: str | None = None,
+        matches: Sequence[str] = (),
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.version = version
+        self.oldest_kept = oldest_kept
+        self.matches = list(matches)
+        super().__init__(
+            message,
+            hint=f"list the kept versions with od.Client().versions({dataset_id!r}) "
+            f"or `od versions {dataset_id}`",
+        )
 
 
 class RangeOutsideCoverage(OpenDataError, ValueError):

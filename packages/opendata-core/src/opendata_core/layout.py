@@ -8,6 +8,7 @@
     [<prefix>/]datasets/<ns>/<name>/README.md
     [<prefix>/]datasets/<ns>/<name>/parts/<sha256>.parquet
     [<prefix>/]datasets/<ns>/<name>/runs/<YYYYMMDDTHHMMSSZ>-<run id>.json
+    [<prefix>/]datasets/<ns>/<name>/versions/<publish_id>.json
 
 Every key is built from a validated :class:`~opendata_core.ids.DatasetId`, so no ID can produce a
 key outside its own ``datasets/<ns>/<name>/`` prefix.
@@ -25,6 +26,7 @@ __all__ = ["Layout"]
 
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _RUN_ID_RE: Final = re.compile(r"[a-z0-9]{1,32}")
+_PUBLISH_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PREFIX_SEGMENT_RE: Final = re.compile(r"[A-Za-z0-9._=-]+")
 RUN_TIME_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 
@@ -107,6 +109,24 @@ class Layout:
             raise ValueError("started_at must be timezone-aware")
         stamp = started_at.astimezone(UTC).strftime(RUN_TIME_FORMAT)
         return f"{self.runs_prefix(dataset_id)}{stamp}-{run_id}.json"
+
+    def versions_prefix(self, dataset_id: DatasetId) -> str:
+        """The folder of the history: one immutable manifest per committed publish."""
+        return self.dataset_prefix(dataset_id) + "versions/"
+
+    def version(self, dataset_id: DatasetId, publish_id: str) -> str:
+        """The history entry of one publish: its manifest, written before the commit.
+
+        Example:
+            >>> from opendata_core import DatasetId, Layout
+            >>> Layout().version(DatasetId.parse("ecb/fx"), "01JPC7N4W0Q8V3K2D9XH5B6M1R")
+            'datasets/ecb/fx/versions/01JPC7N4W0Q8V3K2D9XH5B6M1R.json'
+        """
+        if not _PUBLISH_ID_RE.fullmatch(publish_id):
+            raise ValueError(
+                f"publish id {publish_id[:80]!r} must be 1-64 letters, digits, '-' or '_'"
+            )
+        return f"{self.versions_prefix(dataset_id)}{publish_id}.json"
 
     def relative(self, dataset_id: DatasetId, key: str) -> str:
         """``key`` relative to the dataset's folder (how manifests list shards)."""

@@ -40,6 +40,7 @@ __all__ = [
     "Geo",
     "MetadataReport",
     "MetadataWarning",
+    "Retention",
     "Source",
     "check_metadata",
     "load_metadata",
@@ -83,6 +84,20 @@ class Geo(msgspec.Struct, kw_only=True, frozen=True):
     """Free-form region names, e.g. ``"Euro area"``."""
 
 
+class Retention(msgspec.Struct, kw_only=True, frozen=True):
+    """Which published versions stay loadable (``retention`` in ``opendata.yaml``).
+
+    A version is kept while it is among the last ``keep_versions`` publishes, or while it was
+    current at some time in the last ``keep_days`` days; ``keep_all`` keeps every version. A
+    field left out of the yaml mapping takes the default; ``0`` turns ``keep_days`` off. The
+    rule itself is :func:`opendata_core.versions.retained_versions`.
+    """
+
+    keep_versions: int = 10
+    keep_days: int = 90
+    keep_all: bool = False
+
+
 class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     """The fields of ``opendata.yaml``.
 
@@ -104,6 +119,8 @@ class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     partition: Partition | None = None
     primary_key: list[str] = []
     runner: list[str] = []
+    retention: Retention | None = None
+    """``None``: the default :class:`Retention` (the last 10 versions and 90 days)."""
 
     @property
     def dataset_id(self) -> DatasetId:
@@ -143,6 +160,7 @@ _REQUIRED: Final = ("id", "title", "description", "license", "repo", "source")
 _TOP_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(DatasetMetadata))
 _SOURCE_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Source))
 _GEO_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Geo))
+_RETENTION_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Retention))
 _GITHUB_REPO_RE: Final = re.compile(
     r"https://github\.com/(?P<owner>[^/\s]+)/(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?"
 )
@@ -169,20 +187,19 @@ _CRON_FIELDS: Final[tuple[tuple[str, int, int, dict[str, int]], ...]] = (
 
 
 def _type_name(value: object) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-        type(None): "empty",
-    }.get(
-        type(value),
-        "a list"
-        if isinstance(value, list)
-        else "a mapping"
-        if isinstance(value, dict)
-        else type(value).__name__,
-    )
+    # isinstance, not type(): ruamel.yaml reads 1.5 as ScalarFloat, a float subclass
+    for kind, name in (
+        (bool, "a boolean"),
+        (str, "a string"),
+        (int, "an integer"),
+        (float, "a number"),
+        (type(None), "empty"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _did_you_mean(value: str, options: Sequence[str]) -> str | None:
@@ -541,7 +558,46 @@ def _check(checker: _Checker, doc: Any) -> dict[str, Any]:
                     "labels are letters, digits, '-', '_', '.', ':' and '/'",
                 )
         out["runner"] = labels
+    if "retention" in top and top["retention"] is not None:
+        _check_retention(c, top["retention"], out)
     return out
+
+
+def _check_retention(c: _Checker, value: Any, out: dict[str, Any]) -> None:
+    """``retention: all``, or a mapping of ``keep_versions``, ``keep_days`` and ``keep_all``."""
+    example = "e.g. 'retention: all' or 'retention: {keep_versions: 30, keep_days: 365}'"
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            out["retention"] = {"keep_all": True}
+        else:
+            c.error(["retention"], f"{value!r} is not a retention policy", example)
+        return
+    if not isinstance(value, Mapping):
+        c.error(["retention"], f"must be 'all' or a mapping, got {_type_name(value)}", example)
+        return
+    fields = c.mapping(["retention"], value, _RETENTION_FIELDS)
+    if fields is None:
+        return
+    policy: dict[str, Any] = {}
+    if "keep_all" in fields:
+        if isinstance(fields["keep_all"], bool):
+            policy["keep_all"] = fields["keep_all"]
+        else:
+            got = _type_name(fields["keep_all"])
+            c.error(["retention", "keep_all"], f"must be true or false, got {got}", example)
+    for key, least in (("keep_versions", 1), ("keep_days", 0)):
+        if key not in fields:
+            continue
+        number = fields[key]
+        if isinstance(number, bool) or not isinstance(number, int):
+            c.error(
+                ["retention", key], f"must be a whole number, got {_type_name(number)}", example
+            )
+        elif number < least:
+            c.error(["retention", key], f"must be at least {least}, got {number}", example)
+        else:
+            policy[key] = number
+    out["retention"] = policy
 
 
 def _plain(value: Any) -> Any:

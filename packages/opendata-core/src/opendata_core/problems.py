@@ -17,6 +17,8 @@ typed client errors). The table below is the only place where codes and statuses
     dataset_not_found           404     DatasetNotFound           dataset_id, close_matches
     not_found                   404     OpenDataError (no such route or object)
     column_not_found            422     ColumnNotFound            dataset_id, column, available
+    version_not_found           404     VersionNotFound           dataset_id, version, oldest_kept,
+                                                                  matches
     range_outside_coverage      422     RangeOutsideCoverage      dataset_id, coverage
     schema_mismatch             422     SchemaMismatch            dataset_id, column
     invalid_data                422     InvalidData               dataset_id, column
@@ -61,6 +63,7 @@ from opendata_core.errors import (
     StoreUnavailable,
     Unauthenticated,
     UnsupportedFormatVersion,
+    VersionNotFound,
 )
 
 __all__ = [
@@ -96,6 +99,7 @@ ERROR_CODES: Final[dict[str, tuple[type[OpenDataError], int]]] = {
     "permission_denied": (PermissionDenied, 403),
     "dataset_not_found": (DatasetNotFound, 404),
     "column_not_found": (ColumnNotFound, 422),
+    "version_not_found": (VersionNotFound, 404),
     "range_outside_coverage": (RangeOutsideCoverage, 422),
     "schema_mismatch": (SchemaMismatch, 422),
     "invalid_data": (InvalidData, 422),
@@ -115,6 +119,7 @@ _DETAILS: Final[dict[type[OpenDataError], tuple[str, ...]]] = {
     PermissionDenied: ("dataset_id",),
     DatasetNotFound: ("dataset_id", "close_matches"),
     ColumnNotFound: ("dataset_id", "column", "available"),
+    VersionNotFound: ("dataset_id", "version", "oldest_kept", "matches"),
     RangeOutsideCoverage: ("dataset_id", "coverage"),
     SchemaMismatch: ("dataset_id", "column"),
     InvalidData: ("dataset_id", "column"),
@@ -183,6 +188,13 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
         ),
         ColumnNotFound: lambda: ColumnNotFound(
             d.get("dataset_id", ""), d.get("column", ""), d.get("available", [])
+        ),
+        VersionNotFound: lambda: VersionNotFound(
+            d.get("dataset_id", ""),
+            p.message,
+            version=d.get("version"),
+            oldest_kept=d.get("oldest_kept"),
+            matches=d.get("matches", []),
         ),
         RangeOutsideCoverage: lambda: RangeOutsideCoverage(
             d.get("dataset_id", ""), "", tuple(d["coverage"]) if d.get("coverage") else None

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from opendata_core.documents import Field, Manifest, Partitioning, Shard, schema_hash
+from opendata_core.documents import Field, Manifest, Partitioning, Provenance, Shard, schema_hash
 
 __all__ = ["build_manifest", "new_publish_id", "same_data"]
 
@@ -35,6 +35,8 @@ def build_manifest(
     previous: Manifest | None = None,
     now: datetime | None = None,
     publish_id: str | None = None,
+    primary_key: Sequence[str] = (),
+    provenance: Provenance | None = None,
 ) -> Manifest:
     """The manifest of a new version: shards in time order, totals, coverage and schema hash.
 
@@ -47,6 +49,8 @@ def build_manifest(
         previous: The version this one replaces (its ``publish_id`` becomes the parent).
         now: The publish time (default: now).
         publish_id: Default: :func:`new_publish_id` of ``now``.
+        primary_key: The columns that identify a row (recorded since format 1.1).
+        provenance: Where the publish came from (recorded since format 1.1).
 
     Example:
         >>> s = Shard(path="parts/ab.parquet", sha256="ab", rows=2, bytes=10, partition="2024",
@@ -74,6 +78,8 @@ def build_manifest(
         min_time=min(t[0] for t in times) if times else None,
         max_time=max(t[1] for t in times) if times else None,
         shards=ordered,
+        primary_key=list(primary_key),
+        provenance=provenance or Provenance(),
     )
 
 

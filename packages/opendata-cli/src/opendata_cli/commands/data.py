@@ -13,7 +13,7 @@ from opendata_cli._export import FORMATS
 if TYPE_CHECKING:
     from opendata_cli._export import Format
 
-__all__ = ["gc", "get", "index", "info", "list_", "push", "registry", "search"]
+__all__ = ["diff", "gc", "get", "index", "info", "list_", "push", "registry", "search", "versions"]
 
 _store_option = click.option(
     "--store",
@@ -22,6 +22,18 @@ _store_option = click.option(
     help="Folder, s3://bucket/prefix or r2://bucket/prefix (default: the local store).",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+_version_option = click.option(
+    "--version",
+    "version",
+    metavar="ID",
+    help="A publish id, or a unique prefix of at least 8 characters (see `od versions`).",
+)
+_as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    metavar="TIME",
+    help="The version current at this time, e.g. 2025-03-01 or 2025-03-01T12:00Z (UTC).",
+)
 
 
 def _client(store: str | None, progress: Any = None) -> Any:
@@ -116,6 +128,8 @@ def push(
 @click.option("--start", help="First date/time (inclusive), e.g. 2024-01-01.")
 @click.option("--end", help="Last date/time (inclusive).")
 @click.option("--columns", help="Comma-separated column names.")
+@_version_option
+@_as_of_option
 @_store_option
 @click.option(
     "--json",
@@ -130,6 +144,8 @@ def get(
     start: str | None,
     end: str | None,
     columns: str | None,
+    version: str | None,
+    as_of: str | None,
     store: str | None,
     as_json: bool,
 ) -> None:
@@ -155,7 +171,13 @@ def get(
 
     with transfer_progress(f"downloading {dataset_id}") as progress:
         table = _client(store, progress).load(
-            dataset_id, start=start, end=end, columns=cols, format="arrow"
+            dataset_id,
+            start=start,
+            end=end,
+            columns=cols,
+            format="arrow",
+            version=version,
+            as_of=as_of,
         )
     if to_stdout:
         import sys
@@ -280,11 +302,39 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
 
 @click.command()
 @click.argument("dataset_id")
+@_version_option
+@_as_of_option
+@click.option("--cite", is_flag=True, help="Print a citation of the version instead.")
+@click.option(
+    "--format",
+    "style",
+    type=click.Choice(["text", "bibtex"]),
+    default="text",
+    show_default=True,
+    help="Citation style (with --cite).",
+)
 @_store_option
 @_json_option
-def info(dataset_id: str, store: str | None, as_json: bool) -> None:
-    """Show a dataset's metadata, stats and schema."""
-    doc = _client(store).info(dataset_id)
+def info(
+    dataset_id: str,
+    version: str | None,
+    as_of: str | None,
+    cite: bool,
+    style: str,
+    store: str | None,
+    as_json: bool,
+) -> None:
+    """Show a dataset's metadata, stats and schema (of one version with --version/--as-of).
+
+    With --cite, print a citation of that version (default the current one): title,
+    publisher, year, version, retrieval URL and licence, as text or BibTeX.
+    """
+    client = _client(store)
+    if cite:
+        text = client.cite(dataset_id, version=version, as_of=as_of, style=style)
+        _echo_json({"citation": text, "format": style}) if as_json else click.echo(text)
+        return
+    doc = client.info(dataset_id, version=version, as_of=as_of)
     if as_json:
         _echo_json(doc)
         return
@@ -300,7 +350,8 @@ def info(dataset_id: str, store: str | None, as_json: bool) -> None:
         f"license: {d.license or '-'}   repo: {d.repo or '-'}"
     )
     click.echo("columns: " + ", ".join(f"{f.name} ({f.type})" for f in doc.schema))
-    click.echo(f'load: od.load("{d.id}")')
+    pin = f', version="{version}"' if version else (f', as_of="{as_of}"' if as_of else "")
+    click.echo(f'load: od.load("{d.id}"{pin})')
 
 
 @click.command()
@@ -312,16 +363,23 @@ def info(dataset_id: str, store: str | None, as_json: bool) -> None:
 @_store_option
 @_json_option
 def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None, as_json: bool) -> None:
-    """Delete shards of DATASET_ID that no manifest references any more."""
+    """Delete what no kept version of DATASET_ID references any more.
+
+    The dataset's retention (opendata.yaml; default the last 10 versions and 90 days) says which
+    versions are kept; shards are deleted only after the grace period.
+    """
     grace = _duration(older_than)
     result = _client(store).gc(dataset_id, older_than=grace, dry_run=dry_run)
     if as_json:
         _echo_json({"dry_run": dry_run, **_asdict(result)})
         return
     verb = "would delete" if dry_run else "deleted"
+    entries = sum("/versions/" in key for key in result.deleted)
     click.echo(
-        f"{verb} {len(result.deleted)} shard(s), {result.bytes_freed:,} bytes; "
-        f"{result.kept_in_grace} kept inside the grace period"
+        f"{verb} {len(result.deleted) - entries} shard(s) and {entries} history entries, "
+        f"{result.bytes_freed:,} bytes; {result.kept_in_grace} kept inside the grace period; "
+        f"{result.versions_kept} version(s) kept, {len(result.versions_removed)} removed by "
+        "retention"
     )
 
 
@@ -374,3 +432,66 @@ def registry_add(path: Path, store: str | None, as_json: bool) -> None:
         _echo_json(entry)
         return
     click.secho(f"registered {entry.id}", fg="green")
+
+
+@click.command()
+@click.argument("dataset_id")
+@_store_option
+@_json_option
+def versions(dataset_id: str, store: str | None, as_json: bool) -> None:
+    """List the kept versions of DATASET_ID, newest first.
+
+    Each publish with its time, rows, bytes, coverage, schema change and provenance; load one
+    with `od get --version ID` or od.load(..., version="ID").
+    """
+    found = _client(store).versions(dataset_id)
+    if as_json:
+        _echo_json(found)
+        return
+    rows = []
+    for v in found:
+        where = v.provenance.commit[:12] if v.provenance.commit else (v.provenance.repo or "-")
+        rows.append(
+            (
+                v.publish_id,
+                v.published_at.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{v.row_count:,}",
+                f"{v.bytes:,}",
+                f"{v.min_time} .. {v.max_time}" if v.min_time else "-",
+                "yes" if v.schema_changed else "",
+                where,
+            )
+        )
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold")
+    table.add_column("version", no_wrap=True)  # what users copy: never shortened
+    for name in ("published (UTC)", "rows", "bytes", "coverage", "schema change", "from"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))
+    Console(highlight=False).print(table)
+
+
+@click.command()
+@click.argument("dataset_id")
+@click.argument("v1")
+@click.argument("v2")
+@click.option("--no-rows", is_flag=True, help="Skip the row comparison (schema and counts only).")
+@_store_option
+@_json_option
+def diff(
+    dataset_id: str, v1: str, v2: str, no_rows: bool, store: str | None, as_json: bool
+) -> None:
+    """Show what changed in DATASET_ID from version V1 to V2.
+
+    Schema changes, row counts and coverage; with a primary key, the rows added, removed and
+    changed. Only shards that differ between the versions are downloaded.
+    """
+    result = _client(store).diff(dataset_id, v1, v2, rows=not no_rows)
+    if as_json:
+        _echo_json({**_asdict(result), "schema": str(result.schema)})
+        return
+    click.echo(str(result))
