@@ -152,7 +152,7 @@ def test_newer_major_asks_for_an_upgrade(doc: msgspec.Struct) -> None:
     raw["format"] = "2.0"
     with pytest.raises(
         UnsupportedFormatVersion,
-        match=r"format 2\.0 is newer than the supported 1\.0; upgrade opendata-client",
+        match=r"format 2\.0 is newer than the supported 1\.1; upgrade opendata-client",
     ):
         decode_document(json.dumps(raw).encode(), type(doc))
 
