@@ -6,7 +6,8 @@ import builtins
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from opendata._client import DEFAULT_GC_GRACE, Client, Format, GcResult, Mode, PushResult, ShardUrl
+from opendata._client import Client
+from opendata._results import DEFAULT_GC_GRACE, Format, GcResult, Mode, PushResult, ShardUrl
 
 if TYPE_CHECKING:
     import os
