@@ -132,7 +132,7 @@ def main() -> None:
     # Worst case: a daily-partitioned ten-year dataset, one shard per day.
     day = table.filter(pc.equal(table.column("date"), pa.scalar(date(2023, 3, 1))))
     dbuf = _arrow.write_parquet(day)
-    dblocks = shard_blocks(dbuf)
+    dblocks = shard_blocks(dbuf, min_bytes=0)
     dshard = Shard(
         path="parts/" + "0" * 64 + ".parquet",
         sha256="0" * 64,

@@ -14,7 +14,10 @@ import pyarrow.parquet as pq
 from opendata_core.blocks import hash_blocks
 from opendata_core.documents import FOOTER_TAIL, Block
 
-__all__ = ["Chunk", "chunks", "footer_start", "shard_blocks"]
+__all__ = ["RANGED_MIN_BYTES", "Chunk", "chunks", "footer_start", "shard_blocks"]
+
+RANGED_MIN_BYTES = 1 << 20
+"""Shards smaller than this get no blocks: a ranged read of them saves too little (0004)."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,17 @@ def chunks(meta: pq.FileMetaData) -> list[Chunk]:
     return out
 
 
-def shard_blocks(data: pa.Buffer | bytes | memoryview) -> list[Block]:
-    """A shard's blocks (format 1.1): cut at every column-chunk start and at the footer."""
+def shard_blocks(
+    data: pa.Buffer | bytes | memoryview, min_bytes: int | None = None
+) -> list[Block]:
+    """A shard's blocks (format 1.1): cut at every column-chunk start and at the footer.
+
+    ``[]`` for shards under :data:`RANGED_MIN_BYTES` (``min_bytes``), which readers fetch whole.
+    """
     view = memoryview(data)
     size = len(view)
+    if size < (RANGED_MIN_BYTES if min_bytes is None else min_bytes):
+        return []
     meta = pq.ParquetFile(pa.BufferReader(data)).metadata
     footer = footer_start(view[-FOOTER_TAIL:], size)
     # The magic "PAR1" at offset 0 joins the first chunk's block (no 4-byte block).
