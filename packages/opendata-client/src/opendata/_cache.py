@@ -39,8 +39,7 @@ class CacheInfo:
 
 
 class Cache:
-    """Content-addressed local cache; ``enabled=False`` makes every lookup a miss and every
-    store a no-op."""
+    """Content-addressed local cache; ``enabled=False`` turns lookups into misses, stores off."""
 
     def __init__(self, path: Path, *, max_bytes: int, enabled: bool = True) -> None:
         self.path = path

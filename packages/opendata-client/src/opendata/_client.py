@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from opendata import _discovery, _gc
+from opendata._cache import Cache
 from opendata._config import settings
 from opendata._index import Index
 from opendata._publish import Publisher
-from opendata._cache import Cache
 from opendata._read import Reader
 from opendata._results import (
     DEFAULT_GC_GRACE,

@@ -123,7 +123,9 @@ def settings() -> Settings:
         registry=os.environ.get("OPENDATA_REGISTRY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
         max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
-        cache_dir_override=Path(d).expanduser() if (d := os.environ.get("OPENDATA_CACHE_DIR")) else None,
+        cache_dir_override=Path(d).expanduser()
+        if (d := os.environ.get("OPENDATA_CACHE_DIR"))
+        else None,
         cache=os.environ.get("OPENDATA_CACHE", "").strip() != "0",
         cache_max=_size("OPENDATA_CACHE_MAX", 10 << 30),
     )

@@ -61,9 +61,7 @@ def chunks(meta: pq.FileMetaData) -> list[Chunk]:
     return out
 
 
-def shard_blocks(
-    data: pa.Buffer | bytes | memoryview, min_bytes: int | None = None
-) -> list[Block]:
+def shard_blocks(data: pa.Buffer | bytes | memoryview, min_bytes: int | None = None) -> list[Block]:
     """A shard's blocks (format 1.1): cut at every column-chunk start and at the footer.
 
     ``[]`` for shards under :data:`RANGED_MIN_BYTES` (``min_bytes``), which readers fetch whole.

@@ -447,8 +447,11 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
 
 
 def footer_estimate(meta: Any, limit: int) -> tuple[int, set[str]]:
-    """From the footer alone: an upper estimate of the decoded bytes, and the dictionary-encoded
-    text columns whose worst case passes ``limit`` (only reading them can tell)."""
+    """From the footer alone: an upper estimate of the decoded bytes, and suspicious columns.
+
+    Suspicious: dictionary-encoded text whose worst case passes ``limit`` (only reading its
+    dictionary and indices can tell).
+    """
     estimate = 0
     suspicious: set[str] = set()
     for rg in range(meta.num_row_groups):

@@ -60,6 +60,10 @@ class ObjectTooLarge(Exception):
         self.size = size
 
 
+class RangeNotSatisfiable(Exception):
+    """A byte range starts past the end of the object (it is shorter than expected)."""
+
+
 class PreconditionFailed(Exception):
     """Internal: a conditional write lost (the object exists, or its ETag changed)."""
 
@@ -443,11 +447,17 @@ class S3CompatibleStore(Store):
             return []
         starts = [a for a, _ in ranges]
         ends = [b for _, b in ranges]
-        # The caller coalesces (it knows what a gap costs); obstore sends the ranges in parallel.
-        result = self._call(
-            key,
-            lambda: obstore.get_ranges(self._store, key, starts=starts, ends=ends, coalesce=0),
-        )
+
+        def run() -> Any:
+            try:
+                # The caller coalesces (it knows what a gap costs); obstore fetches in parallel.
+                return obstore.get_ranges(self._store, key, starts=starts, ends=ends, coalesce=0)
+            except Exception as exc:
+                if "416" in str(exc) or "Range Not Satisfiable" in str(exc):
+                    raise RangeNotSatisfiable(key) from None
+                raise
+
+        result = self._call(key, run)
         return [memoryview(r) for r in result]
 
     def put(
