@@ -258,3 +258,20 @@ def test_get_format_option_and_json_summary(parquet: Path, tmp_path: Path) -> No
     code, out = run("get", "me/x", "-o", "-", "--json")
     assert code == 2
     assert "--json prints to stdout, where -o - writes the data" in out
+
+
+def test_cache_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENDATA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENDATA_CACHE_MAX", "1000")
+    od.cache().put("ab" * 32, b"x")  # refused: the bytes do not hash to the name
+    blob = b"cached bytes"
+    import hashlib
+
+    assert od.cache().put(hashlib.sha256(blob).hexdigest(), blob) is not None
+    code, out = run("cache", "info")
+    assert code == 0 and f"{tmp_path / 'cache'}: 1 entries, 12 bytes of 1,000" in out
+    code, out = run("cache", "info", "--json")
+    assert json.loads(out)["entries"] == 1
+    code, out = run("cache", "clear")
+    assert code == 0 and "12 bytes freed" in out
+    assert od.cache().info().entries == 0

@@ -73,6 +73,9 @@ def test_import_opendata_is_light() -> None:
 def test_public_api_is_pinned() -> None:
     assert od.__all__ == sorted(od.__all__, key=lambda s: (s[0].islower(), s))
     assert set(od.__all__) == {
+        "Cache",
+        "CacheInfo",
+        "cache",
         "Client",
         "ColumnNotFound",
         "ConflictError",

@@ -12,7 +12,17 @@ from typing import Any
 import click
 
 from opendata_cli._exit import ExitCode, epilog, for_exception
-from opendata_cli.commands.data import gc, get, index, info, list_, push, registry, search
+from opendata_cli.commands.data import (
+    cache,
+    gc,
+    get,
+    index,
+    info,
+    list_,
+    push,
+    registry,
+    search,
+)
 from opendata_cli.commands.demo import demo
 from opendata_cli.commands.deploy import deploy
 from opendata_cli.commands.init import init
@@ -98,7 +108,7 @@ cli.add_command(init)
 cli.add_command(deploy)
 cli.add_command(run)
 cli.add_command(demo)
-for _command in (push, get, search, info, list_, gc, index, registry):
+for _command in (push, get, search, info, list_, gc, index, registry, cache):
     cli.add_command(_command)
 
 

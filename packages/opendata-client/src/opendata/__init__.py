@@ -8,7 +8,8 @@ Example:
 ``import opendata`` is light: pyarrow, polars and pandas are imported when first needed.
 """
 
-from opendata._api import gc, info, list, load, push, scan, search, urls
+from opendata._api import cache, gc, info, list, load, push, scan, search, urls
+from opendata._cache import Cache, CacheInfo
 from opendata._client import Client, GcResult, PushResult, ShardUrl
 from opendata._index import Index
 from opendata._stores import LocalStore, S3CompatibleStore, Store
@@ -27,6 +28,8 @@ from opendata_core.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cache",
+    "CacheInfo",
     "Client",
     "ColumnNotFound",
     "ConflictError",
@@ -44,6 +47,7 @@ __all__ = [
     "ShardUrl",
     "Store",
     "StoreUnavailable",
+    "cache",
     "gc",
     "info",
     "list",
