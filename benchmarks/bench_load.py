@@ -630,6 +630,32 @@ M_OD_COLD = "od.load after append, cold cache"
 M_OD_CACHED = "od.load after append, cached"
 
 
+def polars_options(endpoint: str) -> dict[str, str]:
+    """polars/object_store options for the moto bucket behind ``endpoint``."""
+    return {
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        "aws_region": REGION,
+        "aws_endpoint_url": endpoint,
+        "aws_allow_http": "true",
+        "aws_virtual_hosted_style_request": "false",
+    }
+
+
+def arrow_s3(endpoint: str) -> Any:
+    """pyarrow's S3 filesystem on the moto bucket behind ``endpoint``."""
+    import pyarrow.fs as pafs
+
+    return pafs.S3FileSystem(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        endpoint_override=endpoint.removeprefix("http://"),
+        scheme="http",
+        force_virtual_addressing=False,
+    )
+
+
 def needed_bytes(client: Any, dataset: str, cols: list[str] | None, rng: Any) -> int:
     """Bytes of the column chunks (of the row groups) a query needs, from the shards' footers."""
     import pyarrow as pa
@@ -667,7 +693,6 @@ def bench_link(
 ) -> dict[str, int]:
     """The shaped link: od ranged vs today's whole-shard path vs polars and pyarrow (cold)."""
     import polars as pl
-    import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
     from opendata import Cache, Client, S3CompatibleStore, _layout
@@ -682,22 +707,8 @@ def bench_link(
     finally:
         _layout.RANGED_MIN_BYTES = saved
     od_link = Client(store=link, prefix="od", cache=False)
-    polars_options = {
-        "aws_access_key_id": ACCESS_KEY,
-        "aws_secret_access_key": SECRET_KEY,
-        "aws_region": REGION,
-        "aws_endpoint_url": servers.link_url,
-        "aws_allow_http": "true",
-        "aws_virtual_hosted_style_request": "false",
-    }
-    fs = pafs.S3FileSystem(
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        region=REGION,
-        endpoint_override=servers.link_url.removeprefix("http://"),
-        scheme="http",
-        force_virtual_addressing=False,
-    )
+    link_options = polars_options(servers.link_url)
+    fs = arrow_s3(servers.link_url)
     month_rows = int(
         (table.column("date").to_numpy() >= MONTH[0]).sum()
         - (table.column("date").to_numpy() > MONTH[1]).sum()
@@ -715,7 +726,7 @@ def bench_link(
             return od_link.load(ds, start=start, end=end, columns=cols)
 
         def polars_read(_i: int, cols: Any = cols, rng: Any = rng) -> Any:
-            lf = pl.scan_parquet(f"s3://{BUCKET}/{single_key}", storage_options=polars_options)
+            lf = pl.scan_parquet(f"s3://{BUCKET}/{single_key}", storage_options=link_options)
             if rng is not None:
                 lf = lf.filter(pl.col("date").is_between(rng[0], rng[1]))
             if cols is not None:
@@ -1200,7 +1211,6 @@ def run_all(
     repeats: int,
 ) -> tuple[Bench, int, list[dict[str, Any]]]:
     import obstore
-    import pyarrow.fs as pafs
     from obstore.store import LocalStore as ObLocalStore
     from obstore.store import S3Store
 
@@ -1208,7 +1218,6 @@ def run_all(
 
     bench = Bench(servers, repeats, CASE_BUDGET_S)
     servers.create_bucket(BUCKET)
-    host_port = servers.url.removeprefix("http://")
 
     # --- S3 (moto through the proxy) -----------------------------------------------------
     raw_s3 = S3Store(
@@ -1248,22 +1257,7 @@ def run_all(
         "client_kwargs": {"endpoint_url": servers.url, "region_name": REGION},
         "config_kwargs": {"s3": {"addressing_style": "path"}},
     }
-    polars_options = {
-        "aws_access_key_id": ACCESS_KEY,
-        "aws_secret_access_key": SECRET_KEY,
-        "aws_region": REGION,
-        "aws_endpoint_url": servers.url,
-        "aws_allow_http": "true",
-        "aws_virtual_hosted_style_request": "false",
-    }
-    s3_fs = pafs.S3FileSystem(
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        region=REGION,
-        endpoint_override=host_port,
-        scheme="http",
-        force_virtual_addressing=False,
-    )
+    s3_fs = arrow_s3(servers.url)
     print("\nload, moto S3 through the proxy:", flush=True)
     bench_loads(
         bench,
@@ -1274,7 +1268,7 @@ def run_all(
         f"s3://{BUCKET}/{single_key}",
         s3fs_options,
         f"s3://{BUCKET}/{single_key}",
-        polars_options,
+        polars_options(servers.url),
         f"{BUCKET}/{single_key}",
         s3_fs,
         n_rows,

@@ -370,3 +370,22 @@ def test_ranged_load_equals_whole_shard_load(
     whole = client.load("me/whole", start=lo, end=hi, columns=columns, format="arrow")
     assert ranged.equals(whole)
     assert ranged.num_rows == len(expected(df, lo, hi, columns))
+
+
+def test_a_text_column_that_needs_a_data_check_does_not_stop_ranged_reads_of_others(
+    client: od.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dictionary-encoded text column whose worst case passes the decode bound is checked by
+    reading it (whole-shard path) only when it is decoded; other columns stay ranged."""
+    monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 1000)  # worst case 1000 x the text: flagged
+    df = publish(client)
+    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "200000")
+    strict = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
+    rec = Recorder(strict)
+    got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
+    assert rec.ranges and not [k for k in rec.gets if "/parts/" in k]
+    rec.ranges.clear()
+    got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["symbol"]))
+    assert [k for k in rec.gets if "/parts/" in k]  # the symbol column: whole shard, checked

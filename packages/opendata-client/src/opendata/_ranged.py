@@ -120,12 +120,6 @@ def read_ranged(
         ) from None
     from opendata._read import footer_estimate
 
-    limit = reader.decode_limit(shard)
-    estimate, suspicious = footer_estimate(meta, limit)
-    if suspicious and estimate <= limit:
-        return None  # only the data pages can tell: the whole-shard path checks them
-    reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
-
     arrow_schema = pf.schema_arrow
     names = arrow_schema.names
     if columns is None or user_filter is not None:
@@ -133,6 +127,12 @@ def read_ranged(
     else:
         extra = [time_column] if range_filter is not None and time_column not in columns else []
         wanted_cols = [n for n in names if n in columns or n in extra]
+
+    limit = reader.decode_limit(shard)
+    estimate, suspicious = footer_estimate(meta, limit)
+    if {s.split(".", 1)[0] for s in suspicious} & set(wanted_cols) and estimate <= limit:
+        return None  # only its data pages can tell: the whole-shard path checks them
+    reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
     leaf = next(
         (j for j in range(meta.num_columns) if meta.schema.column(j).path == time_column), None
     )
