@@ -372,11 +372,12 @@ def test_ranged_load_equals_whole_shard_load(
     assert ranged.num_rows == len(expected(df, lo, hi, columns))
 
 
-def test_a_text_column_that_needs_a_data_check_does_not_stop_ranged_reads_of_others(
+def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_chunks(
     client: od.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A dictionary-encoded text column whose worst case passes the decode bound is checked by
-    reading it (whole-shard path) only when it is decoded; other columns stay ranged."""
+    """Dictionary text whose worst case passes the decode bound is measured (dictionary x
+    indices) from the verified chunks when it is decoded, and ignored when it is not; a real
+    expansion past the bound is refused on the ranged path too."""
     monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 1000)  # worst case 1000 x the text: flagged
     df = publish(client)
     monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "200000")
@@ -385,7 +386,11 @@ def test_a_text_column_that_needs_a_data_check_does_not_stop_ranged_reads_of_oth
     got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
     pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
     assert rec.ranges and not [k for k in rec.gets if "/parts/" in k]
-    rec.ranges.clear()
     got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
     pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["symbol"]))
-    assert [k for k in rec.gets if "/parts/" in k]  # the symbol column: whole shard, checked
+    assert not [k for k in rec.gets if "/parts/" in k]
+    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "42000")
+    stricter = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
+    stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    with pytest.raises(od.CorruptDataError, match="would decode to about"):
+        stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])

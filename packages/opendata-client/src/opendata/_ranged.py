@@ -130,8 +130,9 @@ def read_ranged(
 
     limit = reader.decode_limit(shard)
     estimate, suspicious = footer_estimate(meta, limit)
-    if {s.split(".", 1)[0] for s in suspicious} & set(wanted_cols) and estimate <= limit:
-        return None  # only its data pages can tell: the whole-shard path checks them
+    # Dictionary text whose worst case is too large: measured below from its verified chunks,
+    # if it is decoded at all.
+    measure = sorted(c for c in suspicious if c.split(".", 1)[0] in wanted_cols)
     reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
     leaf = next(
         (j for j in range(meta.num_columns) if meta.schema.column(j).path == time_column), None
@@ -159,6 +160,17 @@ def read_ranged(
     got = _fetch_blocks(reader, ds, key, shard, sorted(idx))
     for i, data in got.items():
         sparse[starts[i] : starts[i + 1]] = data
+    if measure and groups:
+        from opendata._read import expanded_size
+
+        try:
+            dicts = pq.ParquetFile(pa.BufferReader(sparse), read_dictionary=measure)
+            estimate += expanded_size(dicts.read_row_groups(groups, columns=measure))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"verified blocks do not decode: {_first_line(exc)}"
+            ) from None
+        reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
     try:
         table = pf.read_row_groups(groups, columns=wanted_cols) if groups else None
     except (pa.ArrowException, OSError, ValueError) as exc:

@@ -435,15 +435,25 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
             raise CorruptDataError(
                 "", "", f"not a readable Parquet file: {_first_line(exc)}"
             ) from None
-        for column in table.columns:
-            for chunk in column.chunks:
-                if not pa.types.is_dictionary(chunk.type):
-                    estimate += chunk.nbytes
-                    continue
-                lengths = pc.binary_length(chunk.dictionary)
-                expanded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
-                estimate += expanded + 8 * len(chunk)
+        estimate += expanded_size(table)
     return meta.num_rows, estimate
+
+
+def expanded_size(table: pa.Table) -> int:
+    """The decoded bytes of columns read with ``read_dictionary``: each dictionary entry's length
+    times how often the indices select it, without expanding the text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for column in table.columns:
+        for chunk in column.chunks:
+            if not pa.types.is_dictionary(chunk.type):
+                total += chunk.nbytes
+                continue
+            lengths = pc.binary_length(chunk.dictionary)
+            total += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + 8 * len(chunk)
+    return total
 
 
 def footer_estimate(meta: Any, limit: int) -> tuple[int, set[str]]:
