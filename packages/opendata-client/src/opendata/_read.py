@@ -416,7 +416,6 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
     when the footer cannot be read.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -440,8 +439,10 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
 
 
 def expanded_size(table: pa.Table) -> int:
-    """The decoded bytes of columns read with ``read_dictionary``: each dictionary entry's length
-    times how often the indices select it, without expanding the text."""
+    """The decoded bytes of columns read with ``read_dictionary``, without expanding the text.
+
+    A dictionary column counts each entry's length times how often the indices select it.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
