@@ -99,7 +99,36 @@ def _moto_child(conn: Any) -> None:
     server.stop()
 
 
-def _proxy_child(upstream_port: int, conn: Any) -> None:
+LINK_RTT_S = 0.040
+LINK_RATE = 100e6 / 8  # 100 Mbit/s in bytes per second
+LINK_BURST = 64 << 10
+LINK_PIECE = 16 << 10
+
+
+class _TokenBucket:
+    """One shared link: every byte in either direction waits for its share of ``rate``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            self.tokens -= n  # reserve now, wait outside the lock: senders queue fairly
+            wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None:
+    """The counting proxy; with ``rtt``/``rate`` also a shaped link (a consumer's internet):
+    every request waits one round trip, and all bytes share one ``rate`` token bucket."""
+    bucket = _TokenBucket(rate, LINK_BURST) if rate else None
     lock = threading.Lock()
     counts: dict[str, Any] = {"requests": 0, "bytes_down": 0, "bytes_up": 0, "methods": {}}
 
@@ -153,6 +182,10 @@ def _proxy_child(upstream_port: int, conn: Any) -> None:
                 self._stats()
                 return
             body = self._read_body()
+            if rtt:
+                time.sleep(rtt)  # request out, first response byte back
+            if bucket is not None and body:
+                bucket.take(len(body))
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -188,16 +221,21 @@ def _proxy_child(upstream_port: int, conn: Any) -> None:
             elif length is not None:
                 self.send_header("Content-Length", length)
                 self.end_headers()
-                for _ in range(1 << 20):  # bounded: 1 MiB per iteration, up to 1 TiB
-                    chunk = resp.read(1 << 20)
+                piece = LINK_PIECE if bucket is not None else 1 << 20
+                for _ in range(1 << 26):  # bounded: up to 1 TiB
+                    chunk = resp.read(piece)
                     if not chunk:
                         break
+                    if bucket is not None:
+                        bucket.take(len(chunk))
                     self.wfile.write(chunk)
                     sent += len(chunk)
             else:
                 data = resp.read()
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if bucket is not None:
+                    bucket.take(len(data))
                 self.wfile.write(data)
                 sent = len(data)
             if resp.will_close:
@@ -243,16 +281,18 @@ class Traffic:
 
 
 class Servers:
-    """moto + the counting proxy, each in a child process; stopped on exit."""
+    """moto + the counting proxy + the shaped-link proxy, each in a child process."""
 
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self._procs: list[tuple[Any, Any]] = []
         moto_port = self._start(ctx, _moto_child, ())
         self.moto_url = f"http://127.0.0.1:{moto_port}"
-        proxy_port = self._start(ctx, _proxy_child, (moto_port,))
+        proxy_port = self._start(ctx, _proxy_child, (moto_port, 0.0, 0.0))
         self.port = proxy_port
         self.url = f"http://127.0.0.1:{proxy_port}"
+        self.link_port = self._start(ctx, _proxy_child, (moto_port, LINK_RTT_S, LINK_RATE))
+        self.link_url = f"http://127.0.0.1:{self.link_port}"
 
     def _start(self, ctx: Any, target: Callable[..., None], args: tuple[Any, ...]) -> int:
         parent, child = ctx.Pipe()
@@ -264,8 +304,9 @@ class Servers:
             raise RuntimeError(f"{target.__name__} did not start in {CHILD_START_TIMEOUT:.0f}s")
         return int(parent.recv())
 
-    def traffic(self) -> Traffic:
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+    def traffic(self, link: bool = False) -> Traffic:
+        port = self.link_port if link else self.port
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             c.request("GET", STATS_PATH)
             data = json.loads(c.getresponse().read())
@@ -408,6 +449,8 @@ class Bench:
         self.repeats = repeats
         self.budget = budget
         self.rows: list[Row] = []
+        self.needed: dict[str, int] = {}
+        """Bytes of the column chunks each shaped-link case needs (issue 12 targets)."""
 
     def run(
         self,
@@ -438,19 +481,20 @@ class Bench:
         Each ``fn(i)`` gets its run number (0 is the warm-up, not counted): pushes use it for a
         fresh dataset id. Stops repeating after ``budget`` seconds (at least one timed run).
         """
-        counted = store == "s3" and self.servers is not None
+        counted = store in ("s3", "link") and self.servers is not None
+        link = store == "link"
         times: dict[str, list[float]] = {m: [] for m, _ in methods}
         traffic: dict[str, Traffic | None] = {m: None for m, _ in methods}
         results: dict[str, Any] = {}
         started = time.perf_counter()
         for i in range(self.repeats + 1):
             for method, fn in methods:
-                before = self.servers.traffic() if counted and self.servers else None
+                before = self.servers.traffic(link) if counted and self.servers else None
                 t0 = time.perf_counter()
                 results[method] = fn(i)
                 dt = time.perf_counter() - t0
                 if before is not None and self.servers is not None:
-                    traffic[method] = self.servers.traffic() - before
+                    traffic[method] = self.servers.traffic(link) - before
                 if i > 0:
                     times[method].append(dt)
             if i > 0 and time.perf_counter() - started > self.budget:
@@ -580,6 +624,168 @@ def bench_loads(
         bench.run_group(store, case, methods, expect_rows=want_rows, expect_cols=want_cols)
 
 
+MONTH = (date(2023, 3, 1), date(2023, 3, 31))
+M_OD_WHOLE = "od.load, whole shards (format 1.0)"
+M_OD_COLD = "od.load after append, cold cache"
+M_OD_CACHED = "od.load after append, cached"
+
+
+def polars_options(endpoint: str) -> dict[str, str]:
+    """polars/object_store options for the moto bucket behind ``endpoint``."""
+    return {
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        "aws_region": REGION,
+        "aws_endpoint_url": endpoint,
+        "aws_allow_http": "true",
+        "aws_virtual_hosted_style_request": "false",
+    }
+
+
+def arrow_s3(endpoint: str) -> Any:
+    """pyarrow's S3 filesystem on the moto bucket behind ``endpoint``."""
+    import pyarrow.fs as pafs
+
+    return pafs.S3FileSystem(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        endpoint_override=endpoint.removeprefix("http://"),
+        scheme="http",
+        force_virtual_addressing=False,
+    )
+
+
+def needed_bytes(client: Any, dataset: str, cols: list[str] | None, rng: Any) -> int:
+    """Bytes of the column chunks (of the row groups) a query needs, from the shards' footers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from opendata._layout import chunks
+
+    total = 0
+    for url in client.urls(dataset):
+        key = url.url.split("/", 3)[3]
+        data, _ = client.store.get(key)
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+        groups = set()
+        for rg in range(meta.num_row_groups):
+            st = meta.row_group(rg).column(0).statistics  # the date column
+            if rng is None or (st.min <= rng[1] and st.max >= rng[0]):
+                groups.add(rg)
+        total += sum(
+            c.end - c.start
+            for c in chunks(meta)
+            if c.row_group in groups and (cols is None or c.column in cols)
+        )
+    return total
+
+
+def bench_link(
+    bench: Bench,
+    servers: Servers,
+    tmp: Path,
+    table: Any,
+    dataset: str,
+    single_key: str,
+    year_rows: int,
+    all_cols: list[str],
+) -> dict[str, int]:
+    """The shaped link: od ranged vs today's whole-shard path vs polars and pyarrow (cold)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from opendata import Cache, Client, S3CompatibleStore, _layout
+
+    link = S3CompatibleStore(BUCKET, endpoint=servers.link_url)
+    loop = Client(store=S3CompatibleStore(BUCKET, endpoint=servers.url), prefix="od", cache=False)
+    whole = "bench/ohlcv-whole"
+    saved = _layout.RANGED_MIN_BYTES
+    _layout.RANGED_MIN_BYTES = 1 << 62  # the same data as format 1.0 wrote it: no blocks
+    try:
+        loop.push(table, whole, time_column="date")
+    finally:
+        _layout.RANGED_MIN_BYTES = saved
+    od_link = Client(store=link, prefix="od", cache=False)
+    link_options = polars_options(servers.link_url)
+    fs = arrow_s3(servers.link_url)
+    month_rows = int(
+        (table.column("date").to_numpy() >= MONTH[0]).sum()
+        - (table.column("date").to_numpy() > MONTH[1]).sum()
+    )
+    needed = {}
+    for case, rng, cols, rows in [
+        ("two columns", None, TWO_COLUMNS, table.num_rows),
+        ("one month", MONTH, None, month_rows),
+        ("one year x two cols", (YEAR_START, YEAR_END), TWO_COLUMNS, year_rows),
+    ]:
+        needed[case] = needed_bytes(loop, dataset, cols, rng)
+        start, end = (rng[0].isoformat(), rng[1].isoformat()) if rng else (None, None)
+
+        def od(_i: int, ds: str, start: Any = start, end: Any = end, cols: Any = cols) -> Any:
+            return od_link.load(ds, start=start, end=end, columns=cols)
+
+        def polars_read(_i: int, cols: Any = cols, rng: Any = rng) -> Any:
+            lf = pl.scan_parquet(f"s3://{BUCKET}/{single_key}", storage_options=link_options)
+            if rng is not None:
+                lf = lf.filter(pl.col("date").is_between(rng[0], rng[1]))
+            if cols is not None:
+                lf = lf.select(cols)
+            return lf.collect().to_pandas()
+
+        def pyarrow_read(_i: int, cols: Any = cols, rng: Any = rng) -> Any:
+            return pq.read_table(
+                f"{BUCKET}/{single_key}", filesystem=fs, columns=cols, filters=_pa_filters(rng)
+            ).to_pandas()
+
+        bench.run_group(
+            "link",
+            case,
+            [
+                (M_OD, lambda i: od(i, dataset)),
+                (M_OD_WHOLE, lambda i: od(i, whole)),
+                (M_C, polars_read),
+                (M_D, pyarrow_read),
+            ],
+            expect_rows=rows,
+            expect_cols=cols or all_cols,
+        )
+
+    # Re-load after a one-day append: a client whose cache holds the previous version against
+    # one with an empty cache, both on the version with the new day.
+    appended = "bench/ohlcv-append"
+    loop.push(table, appended, time_column="date")
+    last_day = max(table.column("date").to_pylist())
+    times: dict[str, list[float]] = {M_OD_COLD: [], M_OD_CACHED: []}
+    traffic: dict[str, Traffic] = {}
+    for i in range(bench.repeats + 1):
+        cached = Client(store=link, prefix="od")
+        cached.cache = cached._reader.cache = Cache(tmp / f"cache-warm-{i}", max_bytes=1 << 40)
+        cached.load(appended)  # the version before the append, cached (not timed)
+        day = one_day(table, last_day + timedelta(days=i + 1), seed=i + 1)
+        loop.push(day, appended, mode="append")
+        cold = Client(store=link, prefix="od")
+        cold.cache = cold._reader.cache = Cache(tmp / f"cache-cold-{i}", max_bytes=1 << 40)
+        for method, client in ((M_OD_COLD, cold), (M_OD_CACHED, cached)):
+            before = servers.traffic(link=True)
+            t0 = time.perf_counter()
+            client.load(appended)
+            dt = time.perf_counter() - t0
+            traffic[method] = servers.traffic(link=True) - before
+            if i:
+                times[method].append(dt)
+    for method in (M_OD_COLD, M_OD_CACHED):
+        row = Row("link", "reload after append", method, times[method], traffic[method])
+        bench.rows.append(row)
+        t = traffic[method]
+        print(
+            f"  link  reload after append {method:31} {row.median:8.3f}s (n={len(row.times)})"
+            f" {t.bytes_down / 1e6:8.1f} MB down, {t.requests} req",
+            flush=True,
+        )
+    return needed
+
+
 def bench_floor(bench: Bench, single: bytes, shard: bytes) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -594,7 +800,11 @@ def bench_floor(bench: Bench, single: bytes, shard: bytes) -> None:
         f = _pa_filters((YEAR_START, YEAR_END))
         return pq.read_table(pa.BufferReader(single), filters=f).to_pandas()
 
+    def two_cols(_i: int) -> Any:
+        return pq.read_table(pa.BufferReader(single), columns=TWO_COLUMNS).to_pandas()
+
     bench.run("mem", "full", "decode floor (single file)", full)
+    bench.run("mem", "two columns", "decode floor (single file)", two_cols)
     bench.run_group(
         "mem",
         "one year",
@@ -806,6 +1016,76 @@ def evaluate_targets(bench: Bench, year_shard_bytes: int) -> list[tuple[str, str
     return out
 
 
+def link_targets(bench: Bench) -> list[tuple[str, str, bool]]:
+    """Issue 12's targets: the shaped link, bytes against the chunks needed, cache, local."""
+    out: list[tuple[str, str, bool]] = []
+
+    def med(store: str, case: str, method: str) -> float | None:
+        r = bench.get(store, case, method)
+        return r.median if r else None
+
+    def down(case: str, method: str = M_OD) -> int | None:
+        r = bench.get("link", case, method)
+        return r.traffic.bytes_down if r and r.traffic else None
+
+    for case, limit in (("two columns", 1.3), ("one month", 1.5)):
+        got, need = down(case), bench.needed.get(case)
+        if got and need:
+            out.append(
+                (
+                    f"{case}: bytes <= {limit}x the column chunks needed",
+                    f"{got:,} B / {need:,} B = {got / need:.2f}x",
+                    got / need <= limit,
+                )
+            )
+    od, whole = med("link", "two columns", M_OD), med("link", "two columns", M_OD_WHOLE)
+    if od and whole:
+        out.append(
+            (
+                "two columns, shaped link: >= 2.5x faster than the whole-shard path",
+                f"{whole:.3f} s / {od:.3f} s = {whole / od:.2f}x",
+                whole / od >= 2.5,
+            )
+        )
+        for m in (M_C, M_D):
+            other = med("link", "two columns", m)
+            if other:
+                out.append(
+                    (
+                        f"two columns, shaped link: faster than {m}",
+                        f"{other:.3f} s / {od:.3f} s = {other / od:.2f}x",
+                        other > od,
+                    )
+                )
+    local, floor = (
+        med("local", "two columns", M_OD),
+        med("mem", "two columns", "decode floor (single file)"),
+    )
+    if local and floor:
+        out.append(
+            (
+                "two columns, local folder: <= 1.5x the in-memory decode floor",
+                f"{local:.3f} s / {floor:.3f} s = {local / floor:.2f}x",
+                local / floor <= 1.5,
+            )
+        )
+    cold, cached = (
+        med("link", "reload after append", M_OD_COLD),
+        med("link", "reload after append", M_OD_CACHED),
+    )
+    row = bench.get("link", "reload after append", M_OD_CACHED)
+    if cold and cached and row and row.traffic:
+        out.append(
+            (
+                "reload after a one-day append, cached: >= 5x faster than cold",
+                f"{cold:.3f} s / {cached:.3f} s = {cold / cached:.2f}x; cached moved "
+                f"{row.traffic.bytes_down:,} B in {row.traffic.requests} requests",
+                cold / cached >= 5,
+            )
+        )
+    return out
+
+
 def local_ratios(bench: Bench) -> list[str]:
     """The same ratios on the local folder (for information; the targets are for S3)."""
 
@@ -887,7 +1167,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(bench)
     print()
-    targets = evaluate_targets(bench, year_shard_bytes)
+    targets = evaluate_targets(bench, year_shard_bytes) + link_targets(bench)
     print("targets (moto S3 through the counting proxy):")
     for name, measured, ok in targets:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {measured}")
@@ -931,7 +1211,6 @@ def run_all(
     repeats: int,
 ) -> tuple[Bench, int, list[dict[str, Any]]]:
     import obstore
-    import pyarrow.fs as pafs
     from obstore.store import LocalStore as ObLocalStore
     from obstore.store import S3Store
 
@@ -939,7 +1218,6 @@ def run_all(
 
     bench = Bench(servers, repeats, CASE_BUDGET_S)
     servers.create_bucket(BUCKET)
-    host_port = servers.url.removeprefix("http://")
 
     # --- S3 (moto through the proxy) -----------------------------------------------------
     raw_s3 = S3Store(
@@ -953,7 +1231,10 @@ def run_all(
     )
     single_key = "single/ohlcv.parquet"
     obstore.put(raw_s3, single_key, single)
-    s3_client = Client(store=S3CompatibleStore(BUCKET, endpoint=servers.url), prefix="od")
+    # cache=False: the loopback table measures the network path, as before the cache existed.
+    s3_client = Client(
+        store=S3CompatibleStore(BUCKET, endpoint=servers.url), prefix="od", cache=False
+    )
     dataset = "bench/ohlcv"
     setup = s3_client.push(table, dataset, time_column="date")
     print(f"setup: {setup}", flush=True)
@@ -976,22 +1257,7 @@ def run_all(
         "client_kwargs": {"endpoint_url": servers.url, "region_name": REGION},
         "config_kwargs": {"s3": {"addressing_style": "path"}},
     }
-    polars_options = {
-        "aws_access_key_id": ACCESS_KEY,
-        "aws_secret_access_key": SECRET_KEY,
-        "aws_region": REGION,
-        "aws_endpoint_url": servers.url,
-        "aws_allow_http": "true",
-        "aws_virtual_hosted_style_request": "false",
-    }
-    s3_fs = pafs.S3FileSystem(
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        region=REGION,
-        endpoint_override=host_port,
-        scheme="http",
-        force_virtual_addressing=False,
-    )
+    s3_fs = arrow_s3(servers.url)
     print("\nload, moto S3 through the proxy:", flush=True)
     bench_loads(
         bench,
@@ -1002,13 +1268,16 @@ def run_all(
         f"s3://{BUCKET}/{single_key}",
         s3fs_options,
         f"s3://{BUCKET}/{single_key}",
-        polars_options,
+        polars_options(servers.url),
         f"{BUCKET}/{single_key}",
         s3_fs,
         n_rows,
         year_rows,
         all_cols,
     )
+
+    print("\nload, shaped link (40 ms RTT, 100 Mbit/s) to moto:", flush=True)
+    bench.needed = bench_link(bench, servers, tmp, table, dataset, single_key, year_rows, all_cols)
 
     # --- local folder --------------------------------------------------------------------
     local_root = tmp / "store"

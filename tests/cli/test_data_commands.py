@@ -306,3 +306,20 @@ def test_versions_diff_cite_and_pinned_get(tmp_path: Path) -> None:
     assert out.startswith("@misc{me_x_") and f"version = {{{ids[0]}}}" in out
     code, out = run("get", "me/x", "--version", "zz", "-o", str(target))
     assert code != 0 and "too short" in out, out
+
+
+def test_cache_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENDATA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENDATA_CACHE_MAX", "1000")
+    od.cache().put("ab" * 32, b"x")  # refused: the bytes do not hash to the name
+    blob = b"cached bytes"
+    import hashlib
+
+    assert od.cache().put(hashlib.sha256(blob).hexdigest(), blob) is not None
+    code, out = run("cache", "info")
+    assert code == 0 and f"{tmp_path / 'cache'}: 1 entries, 12 bytes of 1,000" in out
+    code, out = run("cache", "info", "--json")
+    assert json.loads(out)["entries"] == 1
+    code, out = run("cache", "clear")
+    assert code == 0 and "12 bytes freed" in out
+    assert od.cache().info().entries == 0

@@ -210,7 +210,7 @@ def test_a_flipped_byte_in_the_cache_is_detected_and_refetched(s3_client: od.Cli
     s3_client.push(df, "me/prices", time_column="date")
     expected = s3_client.scan("me/prices").collect().to_pandas()
     (shard,) = s3_client.manifest("me/prices").shards
-    cached = s3_client._cache_dir / f"{shard.sha256}.parquet"
+    cached = s3_client.cache.path / shard.sha256
     raw = bytearray(cached.read_bytes())
     raw[len(raw) // 3] ^= 0x01  # same size, one bit different
     cached.write_bytes(bytes(raw))

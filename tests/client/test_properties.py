@@ -71,6 +71,8 @@ def test_import_opendata_is_light() -> None:
 
 
 PUBLIC = [
+    "Cache",
+    "CacheInfo",
     "Catalog",
     "Client",
     "ColumnNotFound",
@@ -108,6 +110,7 @@ PUBLIC = [
     "Unauthenticated",
     "UnsupportedFormatVersion",
     "VersionNotFound",
+    "cache",
     "gc",
     "info",
     "list",

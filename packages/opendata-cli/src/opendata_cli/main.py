@@ -13,6 +13,7 @@ import click
 
 from opendata_cli._exit import ExitCode, epilog, for_exception
 from opendata_cli.commands.data import (
+    cache,
     diff,
     gc,
     get,
@@ -110,7 +111,7 @@ cli.add_command(init)
 cli.add_command(deploy)
 cli.add_command(run)
 cli.add_command(demo)
-for _command in (push, get, search, info, versions, diff, list_, gc, index, registry):
+for _command in (push, get, search, info, versions, diff, list_, gc, index, registry, cache):
     cli.add_command(_command)
 
 

@@ -11,7 +11,8 @@ Every error the package raises and every type its functions take or return is ex
 (the documents and errors are defined in ``opendata-core`` and shared with the registry).
 """
 
-from opendata._api import gc, info, list, load, push, scan, search, urls
+from opendata._api import cache, gc, info, list, load, push, scan, search, urls
+from opendata._cache import Cache, CacheInfo
 from opendata._client import Client, GcResult, PushResult, ShardUrl
 from opendata._config import Settings, settings
 from opendata._index import Catalog
@@ -52,6 +53,8 @@ from opendata_core.metadata import DatasetMetadata
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cache",
+    "CacheInfo",
     "Catalog",
     "Client",
     "ColumnNotFound",
@@ -89,6 +92,7 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedFormatVersion",
     "VersionNotFound",
+    "cache",
     "gc",
     "info",
     "list",

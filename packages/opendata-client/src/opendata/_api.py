@@ -9,7 +9,9 @@ import builtins
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from opendata._cache import Cache
 from opendata._client import Client
+from opendata._config import settings
 from opendata._results import (
     DEFAULT_GC_GRACE,
     Format,
@@ -32,7 +34,16 @@ if TYPE_CHECKING:
     from opendata_core.ids import DatasetId
     from opendata_core.metadata import DatasetMetadata
 
-__all__ = ["gc", "info", "list", "load", "push", "scan", "search", "urls"]
+__all__ = ["cache", "gc", "info", "list", "load", "push", "scan", "search", "urls"]
+
+
+def cache() -> Cache:
+    """The local cache of verified shards and blocks: ``od.cache().info()``, ``.clear()``.
+
+    Where and how big come from ``OPENDATA_CACHE_DIR`` and ``OPENDATA_CACHE_MAX``.
+    """
+    s = settings()
+    return Cache(s.cache_dir, max_bytes=s.cache_max, enabled=s.cache)
 
 
 def _client() -> Client:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from opendata import _discovery, _gc, _versions
+from opendata._cache import Cache
 from opendata._config import settings
 from opendata._index import Catalog
 from opendata._publish import Publisher
@@ -64,6 +65,9 @@ class Client:
         progress: Called as ``progress(phase, done, total)`` while transferring:
             ``("download", bytes, total bytes)`` per shard loaded and
             ``("upload", shards, total shards)`` per shard published (the CLI draws bars).
+        cache: Keep verified shards and blocks in the local cache (``OPENDATA_CACHE_DIR``, default
+            ``$OPENDATA_HOME/cache``; size cap ``OPENDATA_CACHE_MAX``); default on unless
+            ``OPENDATA_CACHE=0``. A fully cached load makes one request (the manifest).
 
     Example:
         >>> import opendata as od
@@ -83,6 +87,7 @@ class Client:
         *,
         prefix: str | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        cache: bool | None = None,
     ) -> None:
         s = settings()
         if store is None and s.registry and not s.store_env:
@@ -102,12 +107,14 @@ class Client:
             )
         self.layout = Layout(prefix if prefix is not None else url_prefix)
         self.index = Catalog(self.store, self.layout)
-        self._cache_dir = s.cache_dir
+        self.cache = Cache(
+            s.cache_dir, max_bytes=s.cache_max, enabled=s.cache if cache is None else cache
+        )
         self._reader = Reader(
             self.store,
             self.layout,
             self.index,
-            cache_dir=s.cache_dir,
+            cache=self.cache,
             max_decode_bytes=s.max_decode_bytes,
             progress=progress,
         )

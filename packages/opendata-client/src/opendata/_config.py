@@ -15,6 +15,10 @@ variable                 meaning
 ``OPENDATA_MAX_DECODE_   the most bytes one shard may decode to (default 8 GiB; a shard may also
 BYTES``                  not decode to more than 1,000 times its size plus 1 GiB): a larger one is
                          refused before a byte is decoded
+``OPENDATA_CACHE``       ``0`` turns the local shard cache off (default on)
+``OPENDATA_CACHE_DIR``   where the cache lives (default ``$OPENDATA_HOME/cache``)
+``OPENDATA_CACHE_MAX``   the cache's size cap in bytes (default 10 GiB); least recently used
+                         entries are evicted beyond it
 ``AWS_*``                passed unchanged to obstore's S3 store (``AWS_ENDPOINT_URL``,
                          ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ...)
 ``R2_ACCOUNT_ID``        with ``r2://``: the Cloudflare account, giving the R2 endpoint
@@ -60,10 +64,16 @@ class Settings:
     default fill ``store`` in."""
     """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
 
+    cache_dir_override: Path | None = None
+    cache: bool = True
+    """``OPENDATA_CACHE`` is not ``0``."""
+    cache_max: int = 10 << 30
+    """``OPENDATA_CACHE_MAX``: the cache's size cap in bytes."""
+
     @property
     def cache_dir(self) -> Path:
-        """Verified shards, named by content hash (they never change)."""
-        return self.home / "cache"
+        """Verified shards and blocks, named by content hash (they never change)."""
+        return self.cache_dir_override or self.home / "cache"
 
 
 _CONFIG_KEYS = ("store", "r2_account_id")
@@ -127,6 +137,11 @@ def settings(*, config_file: bool = True) -> Settings:
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
         max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
         store_env=store_env,
+        cache_dir_override=Path(d).expanduser()
+        if (d := os.environ.get("OPENDATA_CACHE_DIR"))
+        else None,
+        cache=os.environ.get("OPENDATA_CACHE", "").strip() != "0",
+        cache_max=_size("OPENDATA_CACHE_MAX", 10 << 30),
     )
 
 

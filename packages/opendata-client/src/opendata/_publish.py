@@ -186,6 +186,8 @@ class Publisher:
         reusable = {s.sha256 for s in previous.shards} if previous else set()
         written = 0
 
+        from opendata._layout import shard_blocks
+
         def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool]:
             label, part = item
             buf = ar.write_parquet(part)
@@ -203,6 +205,7 @@ class Publisher:
                 min=lo,
                 max=hi,
                 null_counts=nulls,
+                blocks=shard_blocks(buf),
             )
             report(1)
             return shard, uploaded

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
-import secrets
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opendata._cache import Cache
 from opendata._results import Format, ShardUrl
 from opendata._stores import _first_line
 from opendata_core.documents import Manifest, MetadataDocument, Shard, decode_document
@@ -61,14 +61,14 @@ class Reader:
         layout: Layout,
         index: Catalog,
         *,
-        cache_dir: Path,
+        cache: Cache,
         max_decode_bytes: int,
         progress: Callable[[str, int, int], None] | None,
     ) -> None:
         self.store = store
         self.layout = layout
         self.index = index
-        self.cache_dir = cache_dir
+        self.cache = cache
         self.max_decode_bytes = max_decode_bytes
         self.progress = progress
 
@@ -131,6 +131,10 @@ class Reader:
         all); the sha256 must match; then the footer must pass :meth:`check_footer`.
         """
         key = self.layout.resolve(ds, shard.path)
+        cached = self.cache.get(shard.sha256, shard.bytes)
+        if cached is not None:
+            self.check_footer(ds, key, shard, cached)
+            return cached
         detail = ""
         for _attempt in range(2):
             try:
@@ -144,6 +148,8 @@ class Reader:
             digest = hashlib.sha256(data).hexdigest()
             if digest == shard.sha256 and len(data) == shard.bytes:
                 self.check_footer(ds, key, shard, data)
+                if self.store.local_path(key) is None:
+                    self.cache.put(shard.sha256, data)
                 return data
             detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
         raise CorruptDataError(str(ds), key, detail)
@@ -156,11 +162,21 @@ class Reader:
         page is decoded. The limit is ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus
         1,000 times the shard's size.
         """
-        limit = min(self.max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+        limit = self.decode_limit(shard)
         try:
             rows, estimate = _decoded_size(data, limit)
         except CorruptDataError as exc:
             raise CorruptDataError(str(ds), key, exc.message) from None
+        self.check_estimate(ds, key, shard, rows, estimate, limit)
+
+    def decode_limit(self, shard: Shard) -> int:
+        """The most bytes this shard may decode to."""
+        return min(self.max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+
+    def check_estimate(
+        self, ds: DatasetId, key: str, shard: Shard, rows: int, estimate: int, limit: int
+    ) -> None:
+        """The footer's rows must be the manifest's, and its decoded size within ``limit``."""
         if rows != shard.rows:
             raise CorruptDataError(
                 str(ds), key, f"the file holds {rows:,} rows, the manifest lists {shard.rows:,}"
@@ -280,13 +296,31 @@ class Reader:
         report = self.reporter("download", sum(s.bytes for s in shards))
 
         def read(shard: Shard) -> pa.Table:
-            data = self.fetch(ds, shard)
-            report(shard.bytes)
             expr = user_filter
-            if tc is not None and not bounds.contains(shard.min, shard.max):
+            range_expr = None
+            whole_range = tc is None or bounds.contains(shard.min, shard.max)
+            if not whole_range:
                 range_expr = ar.range_expression(bounds, tc, dtype)
                 if range_expr is not None:
                     expr = range_expr if expr is None else expr & range_expr
+            if shard.blocks and (cols is not None or not whole_range):
+                from opendata._ranged import read_ranged
+
+                table = read_ranged(
+                    self,
+                    ds,
+                    shard,
+                    cols,
+                    None if whole_range else bounds,
+                    user_filter,
+                    range_expr,
+                    tc,
+                )
+                if table is not None:
+                    report(shard.bytes)
+                    return table
+            data = self.fetch(ds, shard)
+            report(shard.bytes)
             return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
 
         if not shards:  # a dataset version with no files: no rows, the published columns
@@ -341,18 +375,17 @@ class Reader:
                 self.check_footer(ds, key, shard, raw)
                 return local
             self.fetch(ds, shard)  # raises CorruptDataError with the detail
-        target = self.cache_dir / f"{shard.sha256}.parquet"
-        if target.is_file():
-            raw = target.read_bytes()
-            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
-                self.check_footer(ds, key, shard, raw)
+        for _attempt in range(2):
+            data = self.fetch(ds, shard)  # from the cache (re-hashed) or the store (cached)
+            target = self.cache.path_of(shard.sha256, shard.bytes)
+            if target is not None:
                 return target
-            target.unlink(missing_ok=True)  # damaged: fetch it again
-        data = self.fetch(ds, shard)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp-{secrets.token_hex(4)}")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+            if not self.cache.enabled:
+                break
+        # The cache is off (or cannot keep the file): a private temporary copy for polars.
+        tmp_dir = Path(tempfile.mkdtemp(prefix="opendata-scan-"))
+        target = tmp_dir / f"{shard.sha256}.parquet"
+        target.write_bytes(data)
         return target
 
     def urls(
@@ -405,13 +438,53 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
     when the footer cannot be read.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
         meta = pq.ParquetFile(pa.BufferReader(data)).metadata
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptDataError("", "", f"not a readable Parquet file: {_first_line(exc)}") from None
+    estimate, suspicious = footer_estimate(meta, limit)
+    if suspicious and estimate <= limit:
+        try:
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=sorted(suspicious),
+                read_dictionary=sorted(suspicious),
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                "", "", f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        estimate += expanded_size(table)
+    return meta.num_rows, estimate
+
+
+def expanded_size(table: pa.Table) -> int:
+    """The decoded bytes of columns read with ``read_dictionary``, without expanding the text.
+
+    A dictionary column counts each entry's length times how often the indices select it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for column in table.columns:
+        for chunk in column.chunks:
+            if not pa.types.is_dictionary(chunk.type):
+                total += chunk.nbytes
+                continue
+            lengths = pc.binary_length(chunk.dictionary)
+            total += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + 8 * len(chunk)
+    return total
+
+
+def footer_estimate(meta: Any, limit: int) -> tuple[int, set[str]]:
+    """From the footer alone: an upper estimate of the decoded bytes, and suspicious columns.
+
+    Suspicious: dictionary-encoded text whose worst case passes ``limit`` (only reading its
+    dictionary and indices can tell).
+    """
     estimate = 0
     suspicious: set[str] = set()
     for rg in range(meta.num_row_groups):
@@ -434,26 +507,7 @@ def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
                     suspicious.add(col.path_in_schema)
                 else:
                     estimate += plain
-    if suspicious and estimate <= limit:
-        try:
-            table = pq.read_table(
-                pa.BufferReader(data),
-                columns=sorted(suspicious),
-                read_dictionary=sorted(suspicious),
-            )
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptDataError(
-                "", "", f"not a readable Parquet file: {_first_line(exc)}"
-            ) from None
-        for column in table.columns:
-            for chunk in column.chunks:
-                if not pa.types.is_dictionary(chunk.type):
-                    estimate += chunk.nbytes
-                    continue
-                lengths = pc.binary_length(chunk.dictionary)
-                expanded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
-                estimate += expanded + 8 * len(chunk)
-    return meta.num_rows, estimate
+    return estimate, suspicious
 
 
 def _convert(table: pa.Table, format: Format) -> Any:

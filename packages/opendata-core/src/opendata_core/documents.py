@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
 
@@ -24,7 +24,9 @@ from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
 from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
+    "FOOTER_TAIL",
     "FORMAT_VERSION",
+    "Block",
     "Count",
     "ErrorClass",
     "Field",
@@ -86,6 +88,19 @@ def schema_hash(fields: Sequence[Field]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+class Block(msgspec.Struct, array_like=True, frozen=True):
+    """A run of bytes of a shard and its SHA-256, written ``[length, "sha256"]`` (format 1.1).
+
+    A shard's blocks follow each other from offset 0 and cover it exactly; the last one is the
+    Parquet footer (from the start of the file metadata to the end of the file). Writers cut
+    blocks at column-chunk boundaries, so a reader fetching whole column chunks can verify every
+    byte it decodes without reading anything else (decision 0004).
+    """
+
+    length: int
+    sha256: str
+
+
 class Shard(msgspec.Struct, kw_only=True, frozen=True):
     """One immutable Parquet file of a dataset version."""
 
@@ -101,6 +116,9 @@ class Shard(msgspec.Struct, kw_only=True, frozen=True):
     max: str | None = None
     null_counts: dict[str, int] = {}
     """Null values per column (columns without nulls may be left out)."""
+    blocks: list[Block] = []
+    """Format 1.1: the shard cut into verified blocks, the footer last; empty for shards written
+    before 1.1, which readers fetch whole."""
 
 
 class SchemaDiff(msgspec.Struct, kw_only=True, frozen=True):
@@ -424,6 +442,7 @@ def check_manifest(manifest: Manifest, document: str = "manifest.json") -> None:
             fail(f"{where}.rows", f"and .bytes must be ≥ 0 (got {shard.rows}, {shard.bytes})")
         iso(f"{where}.min", shard.min)
         iso(f"{where}.max", shard.max)
+        _check_blocks(shard, where, fail)
     iso("min_time", manifest.min_time)
     iso("max_time", manifest.max_time)
     rows = sum(s.rows for s in manifest.shards)
@@ -432,6 +451,38 @@ def check_manifest(manifest: Manifest, document: str = "manifest.json") -> None:
     size = sum(s.bytes for s in manifest.shards)
     if manifest.bytes != size:
         fail("bytes", f"= {manifest.bytes} is not the sum of the shards' bytes ({size})")
+
+
+FOOTER_TAIL: Final = 8
+"""A Parquet file ends with the 4-byte footer length and the magic ``PAR1``."""
+
+
+def _check_blocks(shard: Shard, where: str, fail: Callable[[str, str], NoReturn]) -> None:
+    """A shard's ``blocks`` (format 1.1) cover its bytes exactly, each with a real SHA-256."""
+    if not shard.blocks:
+        return
+    total = 0
+    for j, block in enumerate(shard.blocks):
+        if block.length <= 0:
+            fail(f"{where}.blocks[{j}]", f"has length {block.length}; a block holds ≥ 1 byte")
+        if not _SHA256.fullmatch(block.sha256):
+            fail(
+                f"{where}.blocks[{j}]",
+                f"sha256 = {shorten(block.sha256)!r} is not 64 lower-case hex digits",
+            )
+        total += block.length
+    if total != shard.bytes:
+        fail(
+            f"{where}.blocks",
+            f"cover {total:,} bytes, but the shard has {shard.bytes:,}; the blocks must cover "
+            "the file exactly",
+        )
+    if shard.blocks[-1].length < FOOTER_TAIL:
+        fail(
+            f"{where}.blocks[{len(shard.blocks) - 1}]",
+            f"has length {shard.blocks[-1].length}; the last block is the Parquet footer "
+            f"(≥ {FOOTER_TAIL} bytes)",
+        )
 
 
 def encode_document(doc: msgspec.Struct) -> bytes:

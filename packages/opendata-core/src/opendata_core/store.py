@@ -7,13 +7,20 @@ it over its own bucket. Keys are ``/``-separated and relative to the bucket.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NotFound", "ObjectInfo", "ObjectTooLarge", "PreconditionFailed", "Store"]
+__all__ = [
+    "NotFound",
+    "ObjectInfo",
+    "ObjectTooLarge",
+    "PreconditionFailed",
+    "RangeNotSatisfiable",
+    "Store",
+]
 
 
 class NotFound(KeyError):
@@ -27,6 +34,10 @@ class ObjectTooLarge(Exception):
         super().__init__(f"{key} is {size:,} bytes")
         self.key = key
         self.size = size
+
+
+class RangeNotSatisfiable(Exception):
+    """A byte range starts past the end of the object (it is shorter than expected)."""
 
 
 class PreconditionFailed(Exception):
@@ -46,8 +57,8 @@ class ObjectInfo:
 class Store(Protocol):
     """The operations the engine needs.
 
-    Subclass it to inherit the defaults of :meth:`local_path`, :meth:`sign` and
-    :meth:`temporaries`.
+    Subclass it to inherit the defaults of :meth:`get_ranges`, :meth:`local_path`, :meth:`sign`
+    and :meth:`temporaries`.
     """
 
     url: str
@@ -86,6 +97,17 @@ class Store(Protocol):
     @abstractmethod
     def uri(self, key: str) -> str:
         """A URL other tools can read the object from (``file://``, ``s3://``)."""
+
+    def get_ranges(
+        self, key: str, ranges: Sequence[tuple[int, int]]
+    ) -> Sequence[bytes | memoryview]:
+        """The bytes ``[start, end)`` of each range, fetched concurrently (one round trip).
+
+        The default reads the whole object once; stores that can fetch ranges override it. A
+        range past the end of the object comes back short (the caller's hashes catch it).
+        """
+        data, _ = self.get(key)
+        return [memoryview(data)[a:b] for a, b in ranges]
 
     def local_path(self, key: str) -> Path | None:
         """The object's path when it is a local file (so it can be read in place)."""

@@ -417,6 +417,41 @@ def index_rebuild(store: str | None, as_json: bool) -> None:
 
 
 @click.group()
+def cache() -> None:
+    """The local cache of verified shards (OPENDATA_CACHE_DIR, OPENDATA_CACHE_MAX)."""
+
+
+@cache.command("info")
+@_json_option
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, how many entries and bytes it holds, and its cap."""
+    import opendata as od
+
+    info = od.cache().info()
+    if as_json:
+        _echo_json({**_asdict(info), "path": str(info.path)})
+        return
+    state = "on" if info.enabled else "off (OPENDATA_CACHE=0)"
+    click.echo(
+        f"{info.path}: {info.entries} entries, {info.bytes:,} bytes of {info.max_bytes:,} "
+        f"(OPENDATA_CACHE_MAX); cache {state}"
+    )
+
+
+@cache.command("clear")
+@_json_option
+def cache_clear(as_json: bool) -> None:
+    """Delete every cached entry (they are fetched again when needed)."""
+    import opendata as od
+
+    freed = od.cache().clear()
+    if as_json:
+        _echo_json({"bytes_freed": freed})
+        return
+    click.echo(f"cache cleared: {freed:,} bytes freed")
+
+
+@click.group()
 def registry() -> None:
     """Register datasets in the index."""
 

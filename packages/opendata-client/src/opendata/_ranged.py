@@ -1,0 +1,186 @@
+"""Verified ranged reads of format-1.1 shards (spec §6.1, decision 0004).
+
+Round trip 1: the footer block (its SHA-256 is in the manifest). Round trip 2: the blocks that
+cover the needed column chunks of the needed row groups, coalesced, fetched concurrently. Every
+block is checked against its SHA-256 (or comes from the cache, which re-hashes it) before a byte
+of it is decoded; the footer passes the same row-count and decode-size checks as a whole shard.
+Blocks already in the cache are not fetched; fetched blocks are cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from opendata._layout import chunks
+from opendata._stores import _first_line
+from opendata_core.blocks import block_starts, coalesce, covering
+from opendata_core.errors import CorruptDataError
+from opendata_core.store import NotFound, RangeNotSatisfiable
+from opendata_core.timerange import TimeRange, iso
+
+if TYPE_CHECKING:
+    from opendata._read import Reader
+    from opendata_core.documents import Shard
+    from opendata_core.ids import DatasetId
+
+__all__ = ["COALESCE_GAP", "WHOLE_RATIO", "read_ranged"]
+
+COALESCE_GAP = 128 << 10
+"""Blocks at most this far apart are fetched in one range (a gap costs ~10 ms at 100 Mbit/s)."""
+WHOLE_RATIO = 0.8
+"""Fetch the shard whole instead when the ranges would move more than this share of it."""
+
+
+def _fetch_blocks(
+    reader: Reader, ds: DatasetId, key: str, shard: Shard, wanted: list[int]
+) -> dict[int, bytes | memoryview]:
+    """The blocks ``wanted`` (indices), verified; from the cache, else fetched (retried once)."""
+    blocks = shard.blocks
+    starts = block_starts(blocks)
+    got: dict[int, bytes | memoryview] = {}
+    for i in wanted:
+        data = reader.cache.get(blocks[i].sha256, blocks[i].length)
+        if data is not None:
+            got[i] = data
+    detail = ""
+    for _attempt in range(2):
+        missing = [i for i in wanted if i not in got]
+        if not missing:
+            return got
+        spans = coalesce([(starts[i], starts[i + 1]) for i in missing], COALESCE_GAP)
+        try:
+            parts = reader.store.get_ranges(key, spans)
+        except NotFound:
+            detail = "the shard is missing from the store"
+            continue
+        except RangeNotSatisfiable:
+            detail = f"the object is shorter than the {shard.bytes:,} bytes the manifest lists"
+            continue
+        remote = reader.store.local_path(key) is None
+        for (a, b), part in zip(spans, parts, strict=True):
+            view = memoryview(part)
+            for i in missing:
+                if not (a <= starts[i] and starts[i + 1] <= b):
+                    continue
+                piece = view[starts[i] - a : starts[i + 1] - a]  # short if the object is
+                if hashlib.sha256(piece).hexdigest() == blocks[i].sha256:
+                    got[i] = piece
+                    if remote:
+                        reader.cache.put(blocks[i].sha256, piece)
+        bad = [i for i in missing if i not in got]
+        if bad:
+            i = bad[0]
+            detail = (
+                f"block {i} (bytes {starts[i]:,}..{starts[i + 1]:,}) does not match its sha256 "
+                f"{blocks[i].sha256[:12]}… in the manifest"
+            )
+    if all(i in got for i in wanted):
+        return got
+    raise CorruptDataError(str(ds), key, detail)
+
+
+def read_ranged(
+    reader: Reader,
+    ds: DatasetId,
+    shard: Shard,
+    columns: list[str] | None,
+    bounds: TimeRange | None,
+    user_filter: Any,
+    range_filter: Any,
+    time_column: str | None,
+) -> pa.Table | None:
+    """The shard's rows in ``bounds`` and ``columns``, from verified blocks only.
+
+    Row groups whose time statistics miss ``bounds`` are not fetched; ``range_filter`` (the
+    exact bounds) and ``user_filter`` are applied after decoding, reading the columns they need
+    (all columns for a user filter).
+
+    Returns None when a whole-shard read is the better (or the only safe) choice: the ranges
+    would move nearly the whole file, or the decode bound needs data pages to be checked.
+    """
+    key = reader.layout.resolve(ds, shard.path)
+    blocks = shard.blocks
+    starts = block_starts(blocks)
+    last = len(blocks) - 1
+    if reader.cache.get(shard.sha256, shard.bytes) is not None:
+        return None  # the whole shard is cached: no request at all
+    footer = _fetch_blocks(reader, ds, key, shard, [last])[last]
+    # A sparse file: zeros (untouched pages cost no memory) with verified blocks pasted in.
+    sparse = bytearray(shard.bytes)
+    sparse[starts[last] :] = footer
+    try:
+        pf = pq.ParquetFile(pa.BufferReader(sparse))
+        meta = pf.metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError(
+            str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+        ) from None
+    from opendata._read import footer_estimate
+
+    arrow_schema = pf.schema_arrow
+    names = arrow_schema.names
+    if columns is None or user_filter is not None:
+        wanted_cols = names
+    else:
+        extra = [time_column] if range_filter is not None and time_column not in columns else []
+        wanted_cols = [n for n in names if n in columns or n in extra]
+
+    limit = reader.decode_limit(shard)
+    estimate, suspicious = footer_estimate(meta, limit)
+    # Dictionary text whose worst case is too large: measured below from its verified chunks,
+    # if it is decoded at all.
+    measure = sorted(c for c in suspicious if c.split(".", 1)[0] in wanted_cols)
+    reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+    leaf = next(
+        (j for j in range(meta.num_columns) if meta.schema.column(j).path == time_column), None
+    )
+    groups = []
+    for rg in range(meta.num_row_groups):
+        if bounds is not None and leaf is not None:
+            stats = meta.row_group(rg).column(leaf).statistics
+            if (
+                stats is not None
+                and stats.has_min_max
+                and not bounds.overlaps(iso(stats.min), iso(stats.max))
+            ):
+                continue
+        groups.append(rg)
+    needed = [c for c in chunks(meta) if c.row_group in groups and c.column in wanted_cols]
+    idx: set[int] = set()
+    for c in needed:
+        first, stop, _, _ = covering(blocks, c.start, c.end, starts)
+        idx.update(range(first, stop))
+    idx.discard(last)
+    moved = sum(blocks[i].length for i in idx)
+    if moved > WHOLE_RATIO * shard.bytes:
+        return None
+    got = _fetch_blocks(reader, ds, key, shard, sorted(idx))
+    for i, data in got.items():
+        sparse[starts[i] : starts[i + 1]] = data
+    if measure and groups:
+        from opendata._read import expanded_size
+
+        try:
+            dicts = pq.ParquetFile(pa.BufferReader(sparse), read_dictionary=measure)
+            estimate += expanded_size(dicts.read_row_groups(groups, columns=measure))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"verified blocks do not decode: {_first_line(exc)}"
+            ) from None
+        reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+    try:
+        table = pf.read_row_groups(groups, columns=wanted_cols) if groups else None
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError(
+            str(ds), key, f"verified blocks do not decode: {_first_line(exc)}"
+        ) from None
+    if table is None:
+        table = arrow_schema.empty_table().select(wanted_cols)
+    for expr in (range_filter, user_filter):
+        if expr is not None:
+            table = table.filter(expr)
+    return table.select(columns) if columns is not None else table

@@ -1,0 +1,396 @@
+"""Format 1.1: verified ranged reads and the content-addressed cache (issue 12, spec §6.1).
+
+Shards here are tiny, so the tests lower the size under which shards get no blocks and the
+row-group size, giving every shard blocks and several row groups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import opendata as od
+from opendata import _arrow, _layout
+from opendata._cache import Cache
+from opendata_core import DatasetId
+from opendata_core.blocks import block_starts
+
+DS = DatasetId.parse("me/panel")
+COLUMNS = ["date", "symbol", "open", "close", "volume"]
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_layout, "RANGED_MIN_BYTES", 0)
+    monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 64)
+
+
+def panel(days: int = 400, symbols: int = 3, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-01", periods=days, freq="D").date
+    n = days * symbols
+    return pd.DataFrame(
+        {
+            "date": np.repeat(dates, symbols),
+            "symbol": np.tile([f"S{i}" for i in range(symbols)], days),
+            "open": rng.normal(size=n),
+            "close": rng.normal(size=n),
+            "volume": rng.integers(0, 10**6, n),
+        }
+    )
+
+
+def expected(df: pd.DataFrame, start: str | None, end: str | None, cols: list[str] | None) -> Any:
+    d = pd.to_datetime(df["date"])
+    keep = pd.Series(True, index=df.index)
+    if start:
+        keep &= d >= pd.Timestamp(start)
+    if end:
+        keep &= d <= pd.Timestamp(end)
+    out = df[keep]
+    out = out[cols] if cols else out
+    out = out.reset_index(drop=True).copy()
+    if "date" in out:
+        out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ms]")
+    return out
+
+
+class Recorder:
+    """Counts the requests a client makes: whole GETs and ranged GETs, per key."""
+
+    def __init__(self, client: od.Client) -> None:
+        self.gets: list[str] = []
+        self.ranges: list[tuple[str, list[tuple[int, int]]]] = []
+        get, get_ranges = client.store.get, client.store.get_ranges
+
+        def rec_get(key: str, **kw: Any) -> Any:
+            self.gets.append(key)
+            return get(key, **kw)
+
+        def rec_ranges(key: str, ranges: Any) -> Any:
+            self.ranges.append((key, list(ranges)))
+            return get_ranges(key, ranges)
+
+        client.store.get = rec_get  # type: ignore[method-assign]
+        client.store.get_ranges = rec_ranges  # type: ignore[method-assign]
+
+    @property
+    def requests(self) -> int:
+        return len(self.gets) + sum(len(r) for _, r in self.ranges)
+
+
+def publish(client: od.Client, df: pd.DataFrame | None = None) -> pd.DataFrame:
+    df = panel() if df is None else df
+    client.push(df, str(DS), time_column="date", partition="year")
+    assert all(s.blocks for s in client.manifest(str(DS)).shards)
+    return df
+
+
+def shard_key(client: od.Client, i: int = 0) -> tuple[str, Any]:
+    shard = client.manifest(str(DS)).shards[i]
+    return client.layout.resolve(DS, shard.path), shard
+
+
+# ---------------------------------------------------------------------------------------------
+# Correct rows, fewer bytes
+
+
+def test_ranged_load_returns_the_same_rows_and_moves_fewer_bytes(client: od.Client) -> None:
+    df = publish(client)
+    rec = Recorder(client)
+    got = client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["date", "close"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["date", "close"]))
+    shard_gets = [k for k in rec.gets if "/parts/" in k]
+    assert shard_gets == []  # no whole-shard download
+    (_, ranges) = rec.ranges[-1]
+    _, shard = shard_key(client)
+    assert sum(b - a for a, b in ranges) < shard.bytes / 4
+    assert len({k for k, _ in rec.ranges}) == 1  # only the 2023 shard; ≤ 2 round trips
+    assert len(rec.ranges) == 2
+
+
+def test_a_full_load_fetches_whole_shards(client: od.Client) -> None:
+    df = publish(client)
+    rec = Recorder(client)
+    pd.testing.assert_frame_equal(client.load(str(DS)), expected(df, None, None, None))
+    assert rec.ranges == []
+
+
+def test_a_1_0_dataset_loads_through_the_whole_shard_path(client: od.Client) -> None:
+    """Datasets published before 1.1 (no blocks) load as before."""
+    df = publish(client)
+    data, _ = client.store.get(client.layout.manifest(DS))
+    doc = msgspec.json.decode(bytes(data))
+    doc["format"] = "1.0"
+    for s in doc["shards"]:
+        del s["blocks"]
+    client.store.put(client.layout.manifest(DS), msgspec.json.encode(doc))
+    rec = Recorder(client)
+    got = client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
+    assert rec.ranges == [] and any("/parts/" in k for k in rec.gets)
+
+
+# ---------------------------------------------------------------------------------------------
+# Damage anywhere: CorruptDataError after one refetch, never wrong data
+
+
+def _damage(client: od.Client, where: str) -> None:
+    key, shard = shard_key(client)
+    raw = bytearray(client.store.get(key)[0])
+    starts = block_starts(shard.blocks)
+    if where == "footer":
+        raw[starts[-2] + 3] ^= 0x01
+    elif where == "chunk":  # one bit in the middle of every column-chunk block
+        for i in range(len(starts) - 2):
+            raw[(starts[i] + starts[i + 1]) // 2] ^= 0x01
+    elif where == "truncated":
+        raw = raw[: len(raw) - 100]
+    elif where == "substituted":  # another valid Parquet file of the same size class
+        other = _arrow.write_parquet(_arrow.to_table(panel(seed=99).iloc[: len(raw) // 100]))
+        raw = bytearray(memoryview(other))
+    client.store.put(key, bytes(raw))
+
+
+@pytest.mark.parametrize("where", ["footer", "chunk", "truncated", "substituted"])
+def test_damaged_bytes_are_refused_after_one_refetch(client: od.Client, where: str) -> None:
+    publish(client)
+    _damage(client, where)
+    client.cache.clear()
+    rec = Recorder(client)
+    with pytest.raises(od.CorruptDataError, match="sha256|shorter than|not a readable"):
+        client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["date", "close"])
+    key, _ = shard_key(client)
+    assert 2 <= sum(1 for k, _ in rec.ranges if k == key) <= 4  # fetched, then once more
+
+
+def test_a_tampered_block_list_is_refused(client: od.Client) -> None:
+    publish(client)
+    data, _ = client.store.get(client.layout.manifest(DS))
+    doc = msgspec.json.decode(bytes(data))
+    doc["shards"][0]["blocks"][0][1] = hashlib.sha256(b"other").hexdigest()
+    client.store.put(client.layout.manifest(DS), msgspec.json.encode(doc))
+    with pytest.raises(od.CorruptDataError, match="block 0 .* does not match its sha256"):
+        client.load(str(DS), start="2023-01-01", end="2023-01-31", columns=["date"])
+
+
+def test_transient_damage_is_retried_once(client: od.Client) -> None:
+    df = publish(client)
+    client.cache.clear()
+    original = client.store.get_ranges
+    calls = {"n": 0}
+
+    def flaky(key: str, ranges: Any) -> Any:
+        parts = original(key, ranges)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the chunk round trip: flip a byte once
+            first = bytearray(parts[0])
+            first[0] ^= 0xFF
+            return [bytes(first), *parts[1:]]
+        return parts
+
+    client.store.get_ranges = flaky  # type: ignore[method-assign]
+    got = client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
+    assert calls["n"] == 3
+
+
+def test_a_damaged_cached_block_is_dropped_and_refetched(s3_client: od.Client) -> None:
+    df = publish(s3_client)
+    args: dict[str, Any] = {"start": "2023-03-01", "end": "2023-03-31", "columns": ["close"]}
+    s3_client.load(str(DS), **args)
+    entries = [p for p in s3_client.cache.path.iterdir() if p.is_file()]
+    assert entries
+    for entry in entries:
+        raw = bytearray(entry.read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        entry.write_bytes(bytes(raw))
+    rec = Recorder(s3_client)
+    got = s3_client.load(str(DS), **args)
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
+    assert rec.ranges  # refetched
+    for entry in s3_client.cache.path.iterdir():
+        assert hashlib.sha256(entry.read_bytes()).hexdigest() == entry.name
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache
+
+
+@pytest.mark.parametrize("columns", [None, ["date", "close"]])
+def test_a_fully_cached_load_makes_one_request(s3_client: od.Client, columns: Any) -> None:
+    df = publish(s3_client)
+    first = s3_client.load(str(DS), start="2023-03-01", end="2024-01-31", columns=columns)
+    rec = Recorder(s3_client)
+    again = s3_client.load(str(DS), start="2023-03-01", end="2024-01-31", columns=columns)
+    pd.testing.assert_frame_equal(again, first)
+    pd.testing.assert_frame_equal(again, expected(df, "2023-03-01", "2024-01-31", columns))
+    assert rec.requests == 1 and rec.gets[0].endswith("manifest.json")
+
+
+def test_a_reload_after_an_append_fetches_only_the_new_shard(s3_client: od.Client) -> None:
+    df = publish(s3_client)
+    s3_client.load(str(DS))
+    day = panel(days=1).assign(date=pd.Timestamp("2025-06-01").date())
+    s3_client.push(day, str(DS), mode="append")
+    rec = Recorder(s3_client)
+    got = s3_client.load(str(DS))
+    assert len(got) == len(df) + len(day)
+    shards = [k for k in rec.gets if "/parts/" in k]
+    new = s3_client.manifest(str(DS)).shards[-1]
+    assert shards == [s3_client.layout.resolve(DS, new.path)]
+
+
+def test_cache_false_and_opendata_cache_0_write_nothing(
+    s3_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import new_bucket
+
+    url = f"s3://{new_bucket(s3_env)}"
+    monkeypatch.setenv("OPENDATA_CACHE_DIR", str(tmp_path / "c"))
+    publish(od.Client(store=url))
+    od.Client(store=url, cache=False).load(str(DS), columns=["close"])
+    monkeypatch.setenv("OPENDATA_CACHE", "0")
+    od.Client(store=url).load(str(DS))
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
+    monkeypatch.delenv("OPENDATA_CACHE")
+    client = od.Client(store=url)
+    client.load(str(DS))
+    assert client.cache.path == tmp_path / "c" and client.cache.info().entries == 2
+
+
+def test_least_recently_used_entries_are_evicted(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, max_bytes=300)
+    blobs = [bytes([i]) * 100 for i in range(4)]
+    names = [hashlib.sha256(b).hexdigest() for b in blobs]
+    for i in range(3):
+        cache.put(names[i], blobs[i])
+        os.utime(tmp_path / names[i], (1000 + i, 1000 + i))
+    assert cache.get(names[0], 100) == blobs[0]  # used now: newest
+    cache.put(names[3], blobs[3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0], names[2], names[3]])
+    assert cache.put(names[0], b"wrong bytes") is None  # verified on write
+
+
+_HAMMER = """
+import hashlib, sys, time
+from pathlib import Path
+from opendata._cache import Cache
+
+cache = Cache(Path(sys.argv[1]), max_bytes=3 * 200_000)
+blobs = [bytes([i]) * 200_000 for i in range(6)]
+names = [hashlib.sha256(b).hexdigest() for b in blobs]
+bad = hits = 0
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    for name, blob in zip(names, blobs):
+        got = cache.get(name, len(blob))
+        if got is None:
+            cache.put(name, blob)  # evicts others as it goes
+        elif got != blob:
+            bad += 1
+        else:
+            hits += 1
+        p = cache.path_of(name, len(blob))
+        if p is not None:
+            try:
+                data = p.read_bytes()
+            except FileNotFoundError:
+                continue  # evicted by the other process: a miss, not a partial file
+            bad += data != blob
+print(bad, hits)
+"""
+
+
+def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
+    tmp_path: Path,
+) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _HAMMER, str(tmp_path), "3"], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [tuple(map(int, p.communicate(timeout=60)[0].split())) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert all(bad == 0 for bad, _ in results), results
+    assert all(hits > 0 for _, hits in results), results
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: ranged == whole
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    days=st.integers(1, 500),
+    start=st.integers(0, 600) | st.none(),
+    span=st.integers(0, 400),
+    cols=st.sets(st.sampled_from(COLUMNS), min_size=1) | st.none(),
+)
+def test_ranged_load_equals_whole_shard_load(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    days: int,
+    start: int | None,
+    span: int,
+    cols: set[str] | None,
+) -> None:
+    client = od.Client(store=tmp_path_factory.mktemp("s"), cache=False)
+    df = panel(days=days, symbols=2, seed=seed)
+    client.push(df, "me/ranged", time_column="date", partition="year")
+    _layout.RANGED_MIN_BYTES = 1 << 40  # the same data without blocks: whole-shard reads
+    try:
+        client.push(df, "me/whole", time_column="date", partition="year")
+    finally:
+        _layout.RANGED_MIN_BYTES = 0
+    assert all(s.blocks for s in client.manifest("me/ranged").shards)
+    assert not any(s.blocks for s in client.manifest("me/whole").shards)
+    first = pd.Timestamp("2023-01-01")
+    lo = None if start is None else str((first + pd.Timedelta(days=start)).date())
+    hi = None if start is None else str((first + pd.Timedelta(days=start + span)).date())
+    columns = [c for c in COLUMNS if c in cols] if cols else None
+    if lo is not None and pd.Timestamp(lo) > first + pd.Timedelta(days=days - 1):
+        return  # outside the coverage: an error either way
+    ranged = client.load("me/ranged", start=lo, end=hi, columns=columns, format="arrow")
+    whole = client.load("me/whole", start=lo, end=hi, columns=columns, format="arrow")
+    assert ranged.equals(whole)
+    assert ranged.num_rows == len(expected(df, lo, hi, columns))
+
+
+def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_chunks(
+    client: od.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dictionary text whose worst case passes the decode bound is measured (dictionary x
+    indices) from the verified chunks when it is decoded, and ignored when it is not; a real
+    expansion past the bound is refused on the ranged path too."""
+    monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 1000)  # worst case 1000 x the text: flagged
+    df = publish(client)
+    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "200000")
+    strict = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
+    rec = Recorder(strict)
+    got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
+    assert rec.ranges and not [k for k in rec.gets if "/parts/" in k]
+    got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
+    pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["symbol"]))
+    assert not [k for k in rec.gets if "/parts/" in k]
+    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "42000")
+    stricter = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
+    stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
+    with pytest.raises(od.CorruptDataError, match="would decode to about"):
+        stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
