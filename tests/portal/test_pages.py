@@ -289,7 +289,4 @@ def test_readme_payloads_render_inert(portal: Portal, name: str) -> None:
     }, readme
     assert not re.search(r"<[^>]*\s(on[a-z]+|style)\s*=", readme, re.IGNORECASE), readme
     for url in re.findall(r'(?:href|src|action|formaction)\s*=\s*"([^"]*)"', readme):
-        assert (
-            url.startswith(("http://", "https://", "mailto:"))
-            or ":" not in url
-        ), (url, readme)
+        assert url.startswith(("http://", "https://", "mailto:")) or ":" not in url, (url, readme)
