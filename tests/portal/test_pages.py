@@ -88,7 +88,7 @@ def test_dataset_page_has_everything(portal: Portal) -> None:
     assert r.status_code == 200
     html = r.text
     assert "<h1>Euro foreign exchange reference rates</h1>" in html
-    assert "<h2>Rates</h2>" in html and "<strong>world</strong>" in html  # README, demoted headings
+    assert "<h3>Rates</h3>" in html and "<strong>world</strong>" in html  # README, demoted headings
     assert 'href="https://spdx.org/licenses/CC-BY-4.0.html"' in html
     assert "od.load(&#34;ecb/euro-fx-rates&#34;)" in html
     assert "od get ecb/euro-fx-rates -o euro-fx-rates.csv" in html
@@ -239,7 +239,7 @@ def test_pages_have_no_inline_script_or_style(portal: Portal) -> None:
 def test_static_assets_are_served_by_the_portal(portal: Portal) -> None:
     html = portal().get("/").text
     assets = re.findall(r'(?:src|href)="(/-/static/[^"]+)"', html)
-    assert {a.split("?")[0] for a in assets} == {"/-/static/portal.css", "/-/static/portal.js"}
+    assert {a.split("?")[0] for a in assets} == {"/-/static/portal.css", "/-/static/portal.js", "/-/static/favicon.svg"}
     client = portal()
     for asset in assets:
         assert client.get(asset).status_code == 200

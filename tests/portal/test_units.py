@@ -133,3 +133,28 @@ def test_spdx_links_only_identifiers() -> None:
     assert render.spdx_url("CC-BY-4.0") == "https://spdx.org/licenses/CC-BY-4.0.html"
     assert render.spdx_url("Public Domain") is None
     assert render.spdx_url('x" onclick="y') is None
+
+
+@pytest.mark.parametrize(
+    ("params", "sent"),
+    [
+        (
+            {"covers_from": "2020", "covers_to": "2021"},
+            {"covers_from": "2020-01-01", "covers_to": "2021-12-31"},
+        ),
+        (
+            {"covers_from": "2024-02", "covers_to": "2024-02"},
+            {"covers_from": "2024-02-01", "covers_to": "2024-02-29"},
+        ),
+        ({"updated_since": "2025-06"}, {"updated_since": "2025-06-01"}),
+        ({"updated_since": "2025-06-03"}, {"updated_since": "2025-06-03"}),
+    ],
+)
+def test_partial_dates_become_whole_dates_for_the_registry(
+    params: dict[str, str], sent: dict[str, str]
+) -> None:
+    q = SearchQuery.parse(params)
+    assert {k: v for k, v in q.registry_params(20).items() if k in sent} == sent
+    assert q.url() == "/?" + "&".join(
+        f"{k}={v}" for k, v in params.items()
+    )  # the URL keeps what was typed

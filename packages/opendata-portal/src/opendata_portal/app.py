@@ -160,7 +160,7 @@ async def publisher_page(
     params_in = {"sort": "name", **dict(request.query_params), "namespace": ns}
     query = SearchQuery.parse(params_in)
     registry = _registry(state)
-    params = query.registry_params(100)
+    params = query.registry_params(50)  # the anonymous tier's page size
     results = await registry.search(params)
     if results.total == 0:
         raise NotFoundException(f"no datasets are published under {ns!r}")

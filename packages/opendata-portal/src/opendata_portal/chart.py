@@ -54,16 +54,24 @@ def history_svg(publishes: Sequence[PublishSummary], *, title: str) -> bytes:
         height=280,
         title=title,
         legend_at_bottom=True,
-        show_minor_x_labels=len(publishes) <= 8,
-        x_labels_major_count=8,
+        show_minor_x_labels=len(publishes) <= 6,
+        x_labels_major_count=6,
+        show_minor_y_labels=False,
+        y_labels_major_count=5,
         truncate_label=-1,
-        x_label_rotation=0 if len(publishes) <= 4 else 20,
+        x_label_rotation=0 if len(publishes) <= 3 else 25,
+        margin_right=40,
         value_formatter=lambda v: f"{v:,.0f}",
         dots_size=3,
         include_x_axis=True,
         no_data_text="no publishes yet",
     )
-    chart.x_labels = [p.published_at.strftime("%Y-%m-%d %H:%M") for p in publishes]
+    days = [p.published_at.strftime("%Y-%m-%d") for p in publishes]
+    same_day = len(set(days)) < len(days)
+    chart.x_labels = [
+        p.published_at.strftime("%Y-%m-%d %H:%M") if same_day else day
+        for p, day in zip(publishes, days, strict=True)
+    ]
     chart.add("rows", [p.row_count for p in publishes])
     chart.add(
         "schema changed",

@@ -7,7 +7,7 @@ styles are removed.
 
 Example:
     >>> str(readme_html('# Hi <script>alert(1)</script><a href="javascript:alert(1)">x</a>'))
-    '<h2>Hi <a rel="noopener noreferrer nofollow ugc">x</a></h2>\n'
+    '<h3>Hi <a rel="noopener noreferrer nofollow ugc">x</a></h3>\n'
     >>> human_bytes(1_234_567), human_count(1234567)
     ('1.2 MB', '1,234,567')
 """
@@ -41,10 +41,11 @@ _TAGS: Final = frozenset(nh3.ALLOWED_TAGS - {"map", "area"})
 
 
 def _demote_headings(state: StateCore) -> None:
-    # The page's own <h1> is the dataset's title: README headings start one level lower.
+    # The page's <h1> is the dataset's title and <h2> the "README" section: README headings
+    # start at <h3>, so the page's outline stays in order.
     for token in state.tokens:
-        if token.type in ("heading_open", "heading_close") and token.tag in ("h1", "h2", "h3"):
-            token.tag = f"h{int(token.tag[1]) + 1}"
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
 
 
 _MD: Final = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(

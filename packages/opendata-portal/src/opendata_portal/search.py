@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -64,6 +65,18 @@ def _check_time(name: str, value: str) -> str:
     return value
 
 
+def _whole_date(value: str, *, end: bool) -> str:
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        return value
+    if len(parts) == 1:
+        return f"{parts[0]:04d}-12-31" if end else f"{parts[0]:04d}-01-01"
+    if not end:
+        return f"{parts[0]:04d}-{parts[1]:02d}-01"
+    last = calendar.monthrange(parts[0], parts[1])[1]
+    return f"{parts[0]:04d}-{parts[1]:02d}-{last:02d}"
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """One state of the search page (all fields optional; ``""`` means unset)."""
@@ -112,8 +125,15 @@ class SearchQuery:
         return [(k, str(v)) for k, v in pairs if v and not (k == "page" and v == 1)]
 
     def registry_params(self, per_page: int) -> dict[str, str]:
-        """The query for ``GET /v1/datasets``."""
+        """The query for ``GET /v1/datasets``.
+
+        The registry takes whole dates: ``covers_to=2020`` asks for coverage up to 2020-12-31,
+        ``covers_from=2020`` and ``updated_since=2020`` from 2020-01-01.
+        """
         params = dict(self._pairs())
+        for name in ("updated_since", "covers_from", "covers_to"):
+            if name in params:
+                params[name] = _whole_date(params[name], end=name == "covers_to")
         params["page"] = str(self.page)
         params["per_page"] = str(per_page)
         return params
