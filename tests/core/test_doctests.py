@@ -15,6 +15,8 @@ MODULES = [
     "opendata_core.metadata",
     "opendata_core.problems",
     "opendata_core.api",
+    "opendata_core.timerange",
+    "opendata_core.storeurl",
 ]
 
 

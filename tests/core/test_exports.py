@@ -45,12 +45,16 @@ def test_public_names_are_pinned() -> None:
         "Source",
         "Stats",
         "StoreUnavailable",
+        "TimeRange",
         "UnsupportedFormatVersion",
         "check_metadata",
         "decode_document",
         "encode_document",
         "load_metadata",
+        "parse_range",
         "schema_hash",
+        "select_range",
+        "select_shards",
         "update_metadata",
         "validate_metadata",
     }
@@ -102,6 +106,7 @@ def test_core_is_pure() -> None:
 
     code = (
         "import sys, opendata_core, opendata_core.metadata, opendata_core.documents;"
+        "opendata_core.parse_range('2024', '2024-03', 'timestamp[us]');"
         "opendata_core.check_metadata('x');"
         "heavy = {'pyarrow', 'polars', 'pandas', 'httpx', 'obstore', 'socket', 'urllib.request'};"
         "bad = heavy & set(sys.modules);"

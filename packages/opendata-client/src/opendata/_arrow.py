@@ -1,4 +1,4 @@
-"""Arrow helpers: turning user data into tables, time bounds, partitioning, Parquet bytes.
+"""Arrow helpers: user data to tables, range and filter expressions, partitions, Parquet bytes.
 
 Imported only by functions that need pyarrow, so ``import opendata`` stays light.
 """
@@ -6,8 +6,6 @@ Imported only by functions that need pyarrow, so ``import opendata`` stays light
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +14,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opendata_core.documents import Field
+from opendata_core.timerange import TimeRange, iso
 
 __all__ = [
-    "Bounds",
-    "parse_bounds",
+    "range_expression",
     "schema_fields",
     "to_table",
     "write_parquet",
@@ -77,20 +75,6 @@ def schema_fields(schema: pa.Schema) -> list[Field]:
 def is_time_type(t: pa.DataType) -> bool:
     """Whether a column can be the time column."""
     return bool(pa.types.is_date(t) or pa.types.is_timestamp(t))
-
-
-def iso(value: date | datetime | None) -> str | None:
-    """ISO 8601 text of a time value; aware datetimes are given in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).isoformat()
-    return value.isoformat()
-
-
-def from_iso(text: str) -> date | datetime:
-    """Parse what :func:`iso` wrote."""
-    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
 
 
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -176,138 +160,20 @@ def partition_groups(
 
 
 # ---------------------------------------------------------------------------------------------
-# Time bounds
+# Time bounds (the rule lives in opendata_core.timerange; this is its pyarrow side)
 
 
-@dataclass(frozen=True)
-class Bounds:
-    """A time range in the column's own terms: ``lo <= t`` and ``t <= hi`` (or ``t < hi``)."""
-
-    lo: date | datetime | None
-    hi: date | datetime | None
-    hi_inclusive: bool
-    text: str
-
-    def overlaps(self, smin: date | datetime | None, smax: date | datetime | None) -> bool:
-        """Whether a shard with these min/max can hold rows in range."""
-        if smin is None or smax is None:
-            return True
-        if self.lo is not None and smax < self.lo:
-            return False
-        if self.hi is not None:
-            return smin <= self.hi if self.hi_inclusive else smin < self.hi
-        return True
-
-    def contains(self, smin: date | datetime | None, smax: date | datetime | None) -> bool:
-        """Whether every row of a shard with these min/max is in range (no row filter needed)."""
-        if smin is None or smax is None:
-            return self.lo is None and self.hi is None
-        if self.lo is not None and smin < self.lo:
-            return False
-        if self.hi is not None:
-            return smax <= self.hi if self.hi_inclusive else smax < self.hi
-        return True
-
-    def expression(self, column: str, dtype: pa.DataType) -> pc.Expression | None:
-        """A pyarrow filter expression for rows in range."""
-        expr: pc.Expression | None = None
-        field = pc.field(column)
-        if self.lo is not None:
-            expr = field >= pa.scalar(self.lo, type=dtype)
-        if self.hi is not None:
-            hi = pa.scalar(self.hi, type=dtype)
-            cond = field <= hi if self.hi_inclusive else field < hi
-            expr = cond if expr is None else expr & cond
-        return expr
-
-
-def _parse_one(value: object, name: str) -> date | datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return date.fromisoformat(text)
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        raise ValueError(
-            f"{name}={value!r} is not a date or time; use ISO 8601, e.g. '2024-01-31' or "
-            "'2024-01-31T12:00:00+00:00'"
-        )
-    # numpy.datetime64 and other date-likes
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()  # type: ignore[no-any-return]
-    raise TypeError(f"{name} must be a date, datetime or ISO string, not {type(value).__name__}")
-
-
-def _for_column(
-    value: date | datetime, dtype: pa.DataType, *, is_end: bool
-) -> tuple[date | datetime, bool]:
-    """Express a bound in the column's type; returns (value, inclusive) for the end bound."""
-    if pa.types.is_date(dtype):
-        if isinstance(value, datetime):
-            d = value.date()
-            if not is_end and value.time() != time(0):
-                d += timedelta(days=1)  # the day started before the bound: not in range
-            return d, True
-        return value, True
-    tz = dtype.tz  # timestamp column
-    if isinstance(value, datetime):
-        v = value
-        inclusive = True
-    else:  # a date: the whole day, so the end is the next midnight, exclusive
-        v = datetime.combine(value + timedelta(days=1) if is_end else value, time(0))
-        inclusive = not is_end
-    if tz is not None:
-        v = v.replace(tzinfo=UTC) if v.tzinfo is None else v
-    elif v.tzinfo is not None:
-        v = v.astimezone(UTC).replace(tzinfo=None)
-    return v, inclusive
-
-
-def parse_bounds(start: object, end: object, dtype: pa.DataType | None) -> Bounds:
-    """Turn user ``start``/``end`` into :class:`Bounds` for a column of type ``dtype``.
-
-    Dates are whole days, so both ends are inclusive: ``start="2024-01-01", end="2024-12-31"`` is
-    all of 2024. Datetimes are exact instants, both inclusive. A naive datetime compared with a
-    time-zone-aware column is taken as UTC; an aware one compared with a naive column is converted
-    to UTC (naive columns are assumed to hold UTC).
-    """
-    lo = _parse_one(start, "start") if start is not None else None
-    hi = _parse_one(end, "end") if end is not None else None
-    text = f"{lo.isoformat() if lo else '…'} .. {hi.isoformat() if hi else '…'}"
-    if lo is not None and hi is not None:
-        a = lo if isinstance(lo, datetime) else datetime.combine(lo, time(0))
-        b = hi if isinstance(hi, datetime) else datetime.combine(hi, time.max)
-        if (a.tzinfo is None) != (b.tzinfo is None):
-            a, b = a.replace(tzinfo=a.tzinfo or UTC), b.replace(tzinfo=b.tzinfo or UTC)
-        if a > b:
-            raise ValueError(f"start {lo.isoformat()} is after end {hi.isoformat()}")
-    if dtype is None:
-        return Bounds(None, None, True, text)
-    lo_v = _for_column(lo, dtype, is_end=False)[0] if lo is not None else None
-    hi_v, hi_inc = _for_column(hi, dtype, is_end=True) if hi is not None else (None, True)
-    return Bounds(lo_v, hi_v, hi_inc, text)
-
-
-def shard_time(text: str | None, dtype: pa.DataType) -> date | datetime | None:
-    """A manifest min/max in the same terms as :func:`parse_bounds` produces."""
-    if text is None:
-        return None
-    value = from_iso(text)
-    if pa.types.is_date(dtype):
-        return value.date() if isinstance(value, datetime) else value
-    if isinstance(value, datetime):
-        if dtype.tz is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        if dtype.tz is None and value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    return datetime.combine(value, time(0))
+def range_expression(tr: TimeRange, column: str, dtype: pa.DataType) -> pc.Expression | None:
+    """A pyarrow filter expression for the rows of ``column`` inside ``tr``."""
+    expr: pc.Expression | None = None
+    field = pc.field(column)
+    if tr.lo is not None:
+        expr = field >= pa.scalar(tr.lo, type=dtype)
+    if tr.hi is not None:
+        hi = pa.scalar(tr.hi, type=dtype)
+        cond = field <= hi if tr.hi_inclusive else field < hi
+        expr = cond if expr is None else expr & cond
+    return expr
 
 
 def min_max(col: pa.ChunkedArray | pa.Array) -> tuple[str | None, str | None]:

@@ -38,12 +38,12 @@ from opendata_core.errors import (
     CorruptDataError,
     DatasetNotFound,
     OpenDataError,
-    RangeOutsideCoverage,
     SchemaMismatch,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
+from opendata_core.timerange import TimeRange, select_range
 
 if TYPE_CHECKING:
     import polars as pl
@@ -572,46 +572,10 @@ class Client:
 
     def _select(
         self, ds: DatasetId, start: object, end: object
-    ) -> tuple[Manifest, list[Shard], Any]:
+    ) -> tuple[Manifest, list[Shard], TimeRange]:
         manifest, _ = self._manifest(ds)
-        ar = _arrow()
-        dtype = None
-        if manifest.time_column is not None:
-            ttype = next(f.type for f in manifest.schema if f.name == manifest.time_column)
-            dtype = ar.parse_type(ttype)
-        elif start is not None or end is not None:
-            raise OpenDataError(
-                f"{ds} has no time column, so start/end cannot select rows",
-                hint="load without start/end, or use filters=[('column', '>=', value)]",
-            )
-        bounds = ar.parse_bounds(start, end, dtype)
-        if dtype is None:
-            return manifest, list(manifest.shards), bounds
-        selected = [
-            s
-            for s in manifest.shards
-            if bounds.overlaps(ar.shard_time(s.min, dtype), ar.shard_time(s.max, dtype))
-        ]
-        if not selected and manifest.shards:
-            lo, hi = (
-                ar.shard_time(manifest.min_time, dtype),
-                ar.shard_time(manifest.max_time, dtype),
-            )
-            outside = (bounds.lo is not None and hi is not None and bounds.lo > hi) or (
-                bounds.hi is not None
-                and lo is not None
-                and (bounds.hi < lo if bounds.hi_inclusive else bounds.hi <= lo)
-            )
-            if outside:
-                cov = (
-                    (manifest.min_time, manifest.max_time)
-                    if manifest.min_time and manifest.max_time
-                    else None
-                )
-                raise RangeOutsideCoverage(str(ds), bounds.text, cov)
-            # A gap inside the coverage: an empty result with the right columns.
-            selected = [manifest.shards[0]]
-        return manifest, selected, bounds
+        time_range, shards = select_range(manifest, start, end)
+        return manifest, shards, time_range
 
     def _check_columns(
         self, ds: DatasetId, manifest: Manifest, columns: Sequence[str] | None
@@ -696,10 +660,8 @@ class Client:
             data = self._fetch(ds, shard)
             report(shard.bytes)
             expr = user_filter
-            if tc is not None and not bounds.contains(
-                ar.shard_time(shard.min, dtype), ar.shard_time(shard.max, dtype)
-            ):
-                range_expr = bounds.expression(tc, dtype)
+            if tc is not None and not bounds.contains(shard.min, shard.max):
+                range_expr = ar.range_expression(bounds, tc, dtype)
                 if range_expr is not None:
                     expr = range_expr if expr is None else expr & range_expr
             return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)

@@ -56,6 +56,7 @@ from opendata_core.metadata import (
     update_metadata,
     validate_metadata,
 )
+from opendata_core.timerange import TimeRange, parse_range, select_range, select_shards
 
 __version__ = "0.1.0"
 
@@ -93,12 +94,16 @@ __all__ = [
     "Source",
     "Stats",
     "StoreUnavailable",
+    "TimeRange",
     "UnsupportedFormatVersion",
     "check_metadata",
     "decode_document",
     "encode_document",
     "load_metadata",
+    "parse_range",
     "schema_hash",
+    "select_range",
+    "select_shards",
     "update_metadata",
     "validate_metadata",
 ]
