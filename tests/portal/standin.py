@@ -17,7 +17,9 @@ async def anything(request: Request[Any, Any, Any], path: str) -> Response[bytes
     routes = samples.default_routes()
     body = routes.get(path)
     if body is None:
-        return Response(b'{"code":"dataset_not_found","message":"no","status":404}', status_code=404)
+        return Response(
+            b'{"code":"dataset_not_found","message":"no","status":404}', status_code=404
+        )
     return Response(msgspec.json.encode(body), media_type="application/json")
 
 

@@ -239,7 +239,11 @@ def test_pages_have_no_inline_script_or_style(portal: Portal) -> None:
 def test_static_assets_are_served_by_the_portal(portal: Portal) -> None:
     html = portal().get("/").text
     assets = re.findall(r'(?:src|href)="(/-/static/[^"]+)"', html)
-    assert {a.split("?")[0] for a in assets} == {"/-/static/portal.css", "/-/static/portal.js", "/-/static/favicon.svg"}
+    assert {a.split("?")[0] for a in assets} == {
+        "/-/static/portal.css",
+        "/-/static/portal.js",
+        "/-/static/favicon.svg",
+    }
     client = portal()
     for asset in assets:
         assert client.get(asset).status_code == 200
@@ -290,3 +294,9 @@ def test_readme_payloads_render_inert(portal: Portal, name: str) -> None:
     assert not re.search(r"<[^>]*\s(on[a-z]+|style)\s*=", readme, re.IGNORECASE), readme
     for url in re.findall(r'(?:href|src|action|formaction)\s*=\s*"([^"]*)"', readme):
         assert url.startswith(("http://", "https://", "mailto:")) or ":" not in url, (url, readme)
+
+
+def test_pages_report_server_timing(portal: Portal) -> None:
+    timing = portal().get("/ecb/euro-fx-rates").headers["server-timing"]
+    match = re.fullmatch(r'app;dur=([\d.]+), registry;dur=([\d.]+);desc="3 calls"', timing)
+    assert match and float(match[1]) >= float(match[2]) > 0

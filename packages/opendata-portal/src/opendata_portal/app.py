@@ -16,6 +16,7 @@ Every page is built from the registry's API alone (:mod:`opendata_portal.registr
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -38,7 +39,12 @@ from opendata_core.errors import (
 from opendata_core.ids import DatasetId
 from opendata_portal.chart import history_svg
 from opendata_portal.pages import STATIC_DIR, Pages
-from opendata_portal.registry import RegistryClient, RegistryUnavailable, dataset_path
+from opendata_portal.registry import (
+    REGISTRY_WAIT,
+    RegistryClient,
+    RegistryUnavailable,
+    dataset_path,
+)
 from opendata_portal.render import readme_html
 from opendata_portal.search import FACETS, SearchInputError, SearchQuery
 from opendata_portal.settings import Settings
@@ -69,13 +75,29 @@ _FACET_LABELS: Final = {
 _UPDATED_PRESETS: Final = (("1 day", 1), ("7 days", 7), ("30 days", 30), ("1 year", 365))
 
 
+async def _start_timer(request: Request[Any, Any, State]) -> None:
+    request.scope["state"]["portal_started"] = time.perf_counter()
+    REGISTRY_WAIT.set([])
+
+
 async def _security_headers(message: Message, scope: Scope) -> None:
-    """Add the security headers to every HTTP response (pages, static files, errors)."""
+    """Add the security headers to every HTTP response (pages, static files, errors).
+
+    Pages also get ``Server-Timing``: ``app`` is the whole server-side time, ``registry`` the
+    longest single registry call (a page makes its calls concurrently).
+    """
     if message["type"] == "http.response.start":
         headers = MutableScopeHeaders.from_message(message)
         for name, value in SECURITY_HEADERS.items():
             if name not in headers:
                 headers[name] = value
+        started = scope.get("state", {}).get("portal_started")
+        if started is not None:
+            waits = REGISTRY_WAIT.get() or []
+            headers["Server-Timing"] = (
+                f"app;dur={(time.perf_counter() - started) * 1000:.2f}, "
+                f'registry;dur={max(waits, default=0.0) * 1000:.2f};desc="{len(waits)} calls"'
+            )
 
 
 def _registry(state: State) -> RegistryClient:
@@ -284,6 +306,7 @@ def create_app(
             ),
         ],
         state=State({"settings": settings, "registry": registry, "pages": Pages()}),
+        before_request=_start_timer,
         before_send=[_security_headers],
         exception_handlers={Exception: _handle},
         on_shutdown=[close_registry],

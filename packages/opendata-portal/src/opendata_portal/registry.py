@@ -7,7 +7,9 @@ same typed exceptions the client raises (``DatasetNotFound`` with close matches,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TypeVar
 from urllib.parse import quote, urlencode
 
@@ -19,9 +21,12 @@ from opendata_core.errors import FormatError, OpenDataError
 from opendata_core.problems import ProblemDetails, error_from_problem
 from opendata_portal.settings import Settings
 
-__all__ = ["RegistryClient", "RegistryUnavailable"]
+__all__ = ["REGISTRY_WAIT", "RegistryClient", "RegistryUnavailable"]
 
 T = TypeVar("T")
+
+REGISTRY_WAIT: ContextVar[list[float] | None] = ContextVar("registry_wait", default=None)
+"""Seconds each registry call of the current request took (for the ``Server-Timing`` header)."""
 
 
 class RegistryUnavailable(OpenDataError, ConnectionError):
@@ -75,12 +80,17 @@ class RegistryClient:
         return f"{self.public_url}{path}{query}"
 
     async def _get(self, path: str, kind: type[T], params: Mapping[str, str] | None = None) -> T:
+        started = time.perf_counter()
         try:
             response = await self._http.get(path, params=dict(params or {}))
         except httpx.TimeoutException:
             raise RegistryUnavailable(self.base_url, "timed out") from None
         except httpx.TransportError as exc:
             raise RegistryUnavailable(self.base_url, type(exc).__name__) from None
+        finally:
+            waits = REGISTRY_WAIT.get()
+            if waits is not None:
+                waits.append(time.perf_counter() - started)
         if response.status_code >= 400:
             try:
                 problem = msgspec.json.decode(response.content, type=ProblemDetails)

@@ -57,6 +57,8 @@ _CLEANER: Final = nh3.Cleaner(
     url_schemes=set(_URL_SCHEMES),
     link_rel="noopener noreferrer nofollow ugc",
     strip_comments=True,
+    # A README's relative links point into the producer's repository, not into the portal.
+    url_relative="deny",
 )
 
 
