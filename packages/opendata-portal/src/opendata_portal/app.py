@@ -1,0 +1,315 @@
+"""``create_app(settings)``: the portal's Litestar application.
+
+Routes (``/-/`` is never a namespace: a GitHub owner cannot start with a hyphen)::
+
+    GET /                          search (keyword, filters, sort, pages)
+    GET /{ns}                      a publisher's datasets and their health
+    GET /{ns}/{name}               a dataset
+    GET /{ns}/{name}/history.svg   the dataset's history chart (pygal)
+    GET /-/publish                 "publish your data": od init → od run → od deploy
+    GET /-/static/...              stylesheet and scripts (no CDN)
+    GET /-/healthz                 liveness
+
+Every page is built from the registry's API alone (:mod:`opendata_portal.registry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import httpx
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.types import Message, Scope
+
+from opendata_core.api import SearchResults
+from opendata_core.errors import (
+    DatasetNotFound,
+    InvalidDatasetId,
+    OpenDataError,
+    RateLimited,
+)
+from opendata_core.ids import DatasetId
+from opendata_portal.chart import history_svg
+from opendata_portal.pages import STATIC_DIR, Pages
+from opendata_portal.registry import (
+    REGISTRY_WAIT,
+    RegistryClient,
+    RegistryUnavailable,
+    dataset_path,
+)
+from opendata_portal.render import readme_html
+from opendata_portal.search import FACETS, SearchInputError, SearchQuery
+from opendata_portal.settings import Settings
+
+__all__ = ["SECURITY_HEADERS", "create_app"]
+
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# pygal writes its stylesheet inside the SVG; the chart is shown through <img>, which never runs
+# scripts, so this one resource may use inline styles and nothing else.
+_SVG_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+_FACET_LABELS: Final = {
+    "topic": "Topic",
+    "namespace": "Publisher",
+    "license": "Licence",
+    "frequency": "Frequency",
+    "geo": "Geography",
+}
+_UPDATED_PRESETS: Final = (("1 day", 1), ("7 days", 7), ("30 days", 30), ("1 year", 365))
+
+
+async def _start_timer(request: Request[Any, Any, State]) -> None:
+    request.scope["state"]["portal_started"] = time.perf_counter()
+    REGISTRY_WAIT.set([])
+
+
+async def _security_headers(message: Message, scope: Scope) -> None:
+    """Add the security headers to every HTTP response (pages, static files, errors).
+
+    Pages also get ``Server-Timing``: ``app`` is the whole server-side time, ``registry`` the
+    longest single registry call (a page makes its calls concurrently).
+    """
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in SECURITY_HEADERS.items():
+            if name not in headers:
+                headers[name] = value
+        started = scope.get("state", {}).get("portal_started")
+        if started is not None:
+            waits = REGISTRY_WAIT.get() or []
+            headers["Server-Timing"] = (
+                f"app;dur={(time.perf_counter() - started) * 1000:.2f}, "
+                f'registry;dur={max(waits, default=0.0) * 1000:.2f};desc="{len(waits)} calls"'
+            )
+
+
+def _registry(state: State) -> RegistryClient:
+    client: RegistryClient = state.registry
+    return client
+
+
+def _pages(state: State) -> Pages:
+    pages: Pages = state.pages
+    return pages
+
+
+def _settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def _dataset_id(ns: str, name: str) -> DatasetId:
+    return DatasetId.parse(f"{ns}/{name}")
+
+
+@get("/", name="search")
+async def search_page(request: Request[Any, Any, State], state: State) -> Response[str]:
+    """The home page: search with filters, counts per value, chips, sort and pages."""
+    query = SearchQuery.parse(dict(request.query_params.items()))
+    registry, settings = _registry(state), _settings(state)
+    params = query.registry_params(settings.per_page)
+    results = await registry.search(params)
+    suggestions: SearchResults | None = None
+    if results.total == 0:
+        # The empty state offers a few datasets to look at instead.
+        suggestions = await registry.search({"sort": "updated", "per_page": "5"})
+    facets = []
+    for name in FACETS:
+        selected = getattr(query, name)
+        values = [
+            (fc.value, fc.count, query.url(**{name: None if fc.value == selected else fc.value}))
+            for fc in results.facets.get(name, [])
+        ]
+        if selected and selected not in {v for v, _, _ in values}:
+            values.insert(0, (selected, 0, query.without(name)))
+        facets.append((name, _FACET_LABELS[name], selected, values))
+    last_page = max(1, -(-results.total // max(1, results.per_page)))
+    now = datetime.now(UTC)
+    return _pages(state).render(
+        "search.html",
+        query=query,
+        results=results,
+        suggestions=suggestions,
+        facets=facets,
+        updated_presets=[
+            (label, (now - timedelta(days=days)).strftime("%Y-%m-%d"))
+            for label, days in _UPDATED_PRESETS
+        ],
+        page_url=lambda n: query.url(page=n),
+        now=now,
+        last_page=last_page,
+        json_url=registry.public("/v1/datasets", params),
+    )
+
+
+@get("/-/publish", name="publish")
+async def publish_page(state: State) -> Response[str]:
+    """How to publish a dataset: ``od init`` → ``od run`` → ``od deploy``."""
+    return _pages(state).render("publish.html", registry_url=_settings(state).public_registry_url)
+
+
+@get("/-/healthz", name="healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the portal process answers (it does not call the registry)."""
+    return {"status": "ok"}
+
+
+@get("/{ns:str}", name="publisher")
+async def publisher_page(
+    ns: FromPath[str], request: Request[Any, Any, State], state: State
+) -> Response[Any]:
+    """A publisher's datasets with their health at a glance."""
+    canonical = DatasetId.parse(f"{ns}/x").namespace
+    if canonical != ns:
+        return Redirect(f"/{canonical}", status_code=301)
+    params_in = {"sort": "name", **dict(request.query_params), "namespace": ns}
+    query = SearchQuery.parse(params_in)
+    registry = _registry(state)
+    params = query.registry_params(50)  # the anonymous tier's page size
+    results = await registry.search(params)
+    if results.total == 0:
+        raise NotFoundException(f"no datasets are published under {ns!r}")
+    last_page = max(1, -(-results.total // max(1, results.per_page)))
+    return _pages(state).render(
+        "publisher.html",
+        ns=ns,
+        results=results,
+        query=query,
+        last_page=last_page,
+        page_url=lambda n: f"/{ns}?page={n}",
+        json_url=registry.public("/v1/datasets", params),
+    )
+
+
+@get("/{ns:str}/{name:str}", name="dataset")
+async def dataset_page(ns: FromPath[str], name: FromPath[str], state: State) -> Response[Any]:
+    """A dataset: README, preview, schema, history, health, and how to use it."""
+    dataset_id = _dataset_id(ns, name)
+    if str(dataset_id) != f"{ns}/{name}":
+        return Redirect(f"/{dataset_id}", status_code=301)
+    registry, settings = _registry(state), _settings(state)
+    detail, history, runs = await asyncio.gather(
+        registry.dataset(str(dataset_id)),
+        registry.history(str(dataset_id)),
+        registry.runs(str(dataset_id), per_page=20),
+        return_exceptions=True,
+    )
+    if isinstance(detail, BaseException):
+        raise detail
+    api = dataset_path(str(dataset_id))
+    return _pages(state).render(
+        "dataset.html",
+        d=detail,
+        meta=detail.metadata.dataset,
+        history=None if isinstance(history, BaseException) else history,
+        history_error=str(history) if isinstance(history, BaseException) else None,
+        runs=None if isinstance(runs, BaseException) else runs,
+        null_counts=detail.metadata.stats.null_counts,
+        readme=readme_html(detail.readme),
+        registry_url=settings.public_registry_url,
+        json_url=registry.public(api),
+        runs_url=registry.public(api + "/runs"),
+        history_url=registry.public(api + "/history"),
+    )
+
+
+@get("/{ns:str}/{name:str}/history.svg", name="history_chart")
+async def history_chart(ns: FromPath[str], name: FromPath[str], state: State) -> Response[bytes]:
+    """The history chart as an SVG image (drawn by pygal)."""
+    dataset_id = _dataset_id(ns, name)
+    history = await _registry(state).history(str(dataset_id))
+    svg = await asyncio.to_thread(
+        history_svg, history.publishes, title=f"{dataset_id}: rows per publish"
+    )
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        headers={"Content-Security-Policy": _SVG_CSP, "Cache-Control": "public, max-age=60"},
+    )
+
+
+def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
+    """Every error as a page that says what happened and what to do."""
+    pages = _pages(request.app.state)
+    status, title, hint = 500, "Something went wrong", None
+    message = "the portal could not build this page"
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, DatasetNotFound):
+        status, title, message = 404, "Dataset not found", exc.message
+        extra["close_matches"] = list(exc.close_matches)
+    elif isinstance(exc, InvalidDatasetId):
+        status, title, message = 404, "Not a dataset address", exc.message
+    elif isinstance(exc, SearchInputError):
+        status, title, message, hint = 400, "That search cannot be run", exc.message, exc.hint
+    elif isinstance(exc, RateLimited):
+        status, title, message = 503, "The registry is busy", exc.message
+        if exc.retry_after:
+            headers["Retry-After"] = str(int(exc.retry_after))
+    elif isinstance(exc, RegistryUnavailable):
+        status, title, message, hint = 503, "The registry is not answering", exc.message, exc.hint
+    elif isinstance(exc, OpenDataError):
+        status, title, message, hint = 502, "The registry sent an error", exc.message, exc.hint
+    elif isinstance(exc, HTTPException):
+        status = exc.status_code
+        title = "Page not found" if status == 404 else "Request not accepted"
+        message = exc.detail
+    response = pages.render(
+        "error.html", status_code=status, title=title, message=message, hint=hint, **extra
+    )
+    response.headers.update(headers)
+    return response
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Litestar:
+    """Build the portal.
+
+    Args:
+        settings: from :meth:`Settings.from_env` when not given.
+        transport: an httpx transport for the registry client (tests inject faults with it).
+    """
+    settings = settings or Settings.from_env()
+    registry = RegistryClient(settings, transport=transport)
+
+    async def close_registry() -> None:
+        await registry.aclose()
+
+    return Litestar(
+        route_handlers=[
+            search_page,
+            publish_page,
+            healthz,
+            publisher_page,
+            dataset_page,
+            history_chart,
+            create_static_files_router(
+                path="/-/static", directories=[STATIC_DIR], name="static", include_in_schema=False
+            ),
+        ],
+        state=State({"settings": settings, "registry": registry, "pages": Pages()}),
+        before_request=_start_timer,
+        before_send=[_security_headers],
+        exception_handlers={Exception: _handle},
+        on_shutdown=[close_registry],
+        openapi_config=None,
+        debug=False,
+    )

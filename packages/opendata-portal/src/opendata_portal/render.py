@@ -1,0 +1,186 @@
+r"""Turning registry data into safe, readable HTML fragments and strings.
+
+READMEs are Markdown written by producers: anyone can publish one, so the HTML that markdown-it-py
+produces is sanitised by nh3 (ammonia) with an allow-list of tags and only ``http``, ``https``
+and ``mailto`` URLs: scripts, event handlers, ``javascript:`` and ``data:`` URLs, SVG, iframes and
+styles are removed.
+
+Example:
+    >>> str(readme_html('# Hi <script>alert(1)</script><a href="javascript:alert(1)">x</a>'))
+    '<h3>Hi <a rel="noopener noreferrer nofollow ugc">x</a></h3>\n'
+    >>> human_bytes(1_234_567), human_count(1234567)
+    ('1.2 MB', '1,234,567')
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markupsafe import Markup, escape
+
+__all__ = [
+    "absolute_time",
+    "coverage",
+    "highlight",
+    "human_bytes",
+    "human_count",
+    "readme_html",
+    "relative_time",
+    "safe_url",
+    "spdx_url",
+]
+
+_URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
+_TAGS: Final = frozenset(nh3.ALLOWED_TAGS - {"map", "area"})
+
+
+def _demote_headings(state: StateCore) -> None:
+    # The page's <h1> is the dataset's title and <h2> the "README" section: README headings
+    # start at <h3>, so the page's outline stays in order.
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+
+
+_MD: Final = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(
+    ["table", "strikethrough"]
+)
+_MD.core.ruler.push("demote_headings", _demote_headings)
+_CLEANER: Final = nh3.Cleaner(
+    tags=set(_TAGS),
+    url_schemes=set(_URL_SCHEMES),
+    link_rel="noopener noreferrer nofollow ugc",
+    strip_comments=True,
+    # A README's relative links point into the producer's repository, not into the portal.
+    url_relative="deny",
+)
+
+
+def readme_html(markdown: str) -> Markup:
+    """Render a README (Markdown, raw HTML allowed) to sanitised HTML."""
+    return Markup(_CLEANER.clean(_MD.render(markdown)))  # noqa: S704 - sanitised by nh3 above
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else ``None`` (never a ``javascript:`` link)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url.strip()
+    return None
+
+
+_SPDX_ID: Final = re.compile(r"[A-Za-z0-9.+-]{1,64}")
+
+
+def spdx_url(license_id: str) -> str | None:
+    """The SPDX page of a licence identifier (``None`` for free text like "Public Domain")."""
+    if _SPDX_ID.fullmatch(license_id):
+        return f"https://spdx.org/licenses/{license_id}.html"
+    return None
+
+
+def human_bytes(n: int | None) -> str:
+    """``1234567`` → ``"1.2 MB"`` (decimal units, like file managers)."""
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def human_count(n: int | None) -> str:
+    """``1234567`` → ``"1,234,567"``."""
+    return "—" if n is None else f"{n:,}"
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def relative_time(when: datetime | None, now: datetime | None = None) -> str:
+    """``"3 h ago"``, ``"2 days ago"``, ``"just now"``; ``"never"`` for ``None``."""
+    if when is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - _aware(when)).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day")):
+        if seconds >= size:
+            n = int(seconds // size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            break
+    else:
+        if seconds >= 3600:
+            text = f"{int(seconds // 3600)} h"
+        elif seconds >= 60:
+            text = f"{int(seconds // 60)} min"
+        else:
+            return "just now"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def absolute_time(when: datetime | None) -> str:
+    """``"2025-06-30 14:02 UTC"``."""
+    if when is None:
+        return "—"
+    return _aware(when).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_time(when: datetime | None) -> str:
+    """The machine-readable form for ``<time datetime=…>``."""
+    return "" if when is None else _aware(when).astimezone(UTC).isoformat()
+
+
+def coverage(min_time: str | None, max_time: str | None) -> str:
+    """``"2015-01-02 → 2025-06-30"``, shortened to dates; ``"—"`` without a time column."""
+    if not min_time and not max_time:
+        return "—"
+    return f"{(min_time or '?')[:10]} → {(max_time or '?')[:10]}"
+
+
+_WORD: Final = re.compile(r"\w+", re.UNICODE)
+
+
+def highlight(text: str, query: str, *, limit: int = 240) -> Markup:
+    """``text`` shortened to ``limit`` characters, HTML-escaped, with query words in ``<mark>``."""
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "…"
+    words = sorted({w for w in _WORD.findall(query.lower()) if len(w) > 1}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out = Markup()
+    last = 0
+    for match in pattern.finditer(text):
+        out += escape(text[last : match.start()]) + Markup("<mark>%s</mark>") % match.group(0)
+        last = match.end()
+    return out + escape(text[last:])
+
+
+def cell(value: Any) -> str:
+    """A preview cell as text (``None`` is handled by the template as a muted "null")."""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        import msgspec
+
+        return msgspec.json.encode(value).decode()
+    return str(value)
+
+
+def is_number(value: Any) -> bool:
+    """Right-align numbers in tables."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,302 @@
+"""The portal's pages rendered from registry answers (core Structs), in-process."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import msgspec
+import pytest
+
+from opendata_core.api import DatasetHit, HealthSummary
+from opendata_core.problems import ProblemDetails
+from tests.portal import samples
+from tests.portal.conftest import Portal
+from tests.portal.xss import PAYLOADS
+
+
+def test_search_page_shows_cards_facets_and_json_twin(portal: Portal) -> None:
+    seen: list[httpx.Request] = []
+    r = portal(seen=seen).get("/", params={"q": "rates", "topic": "finance"})
+    assert r.status_code == 200
+    html = r.text
+    assert "<code>ecb/euro-fx-rates</code>" in html
+    assert "Euro foreign exchange reference rates" in html
+    assert "<mark>rates</mark>" in html  # the match is highlighted in the snippet
+    assert "1999-01-04 → 2025-06-30" in html and "6,789" in html and "123.5 kB" in html
+    assert "3 h ago" in html and "healthy" in html
+    # the chip removes the topic and keeps the keyword
+    assert 'href="/?q=rates"' in html and "Remove filter topic: finance" in html
+    # the registry was asked exactly what the URL says
+    params = dict(seen[0].url.params)
+    assert params == {"q": "rates", "topic": "finance", "page": "1", "per_page": "20"}
+    assert (
+        'href="http://registry.test/v1/datasets?q=rates&amp;topic=finance&amp;page=1&amp;per_page=20"'
+        in html
+    )
+
+
+def test_facet_links_toggle_one_filter_and_reset_the_page(portal: Portal) -> None:
+    html = portal().get("/", params={"q": "x", "page": "3", "license": "CC-BY-4.0"}).text
+    assert 'href="/?q=x&amp;license=CC-BY-4.0&amp;frequency=daily"' in html
+    # the selected licence links to its removal
+    assert re.search(r'href="/\?q=x" class="selected" aria-current="true"', html)
+
+
+def test_empty_state_names_the_search_and_the_filters_to_remove(portal: Portal) -> None:
+    routes = samples.default_routes()
+    routes["/v1/datasets"] = lambda req: (
+        samples.search_results([], total=0) if req.url.params.get("q") else samples.search_results()
+    )
+    html = portal(routes).get("/", params={"q": "zzz", "topic": "finance"}).text
+    assert "No dataset matches" in html and "zzz" in html
+    assert "Remove topic: finance" in html
+    assert "Recently updated datasets" in html and "ecb/euro-fx-rates" in html
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "text"),
+    [
+        ({"sort": "popular"}, "sort", "choose one of relevance, updated, name"),
+        ({"page": "0"}, "page", "whole number from 1 to 10000"),
+        ({"page": "abc"}, "page", "whole number"),
+        ({"updated_since": "yesterday"}, "updated_since", "YYYY, YYYY-MM or YYYY-MM-DD"),
+        ({"covers_from": "2024-02-30"}, "covers_from", "not a real calendar date"),
+        (
+            {"covers_from": "2024", "covers_to": "2023-06"},
+            "covers_to",
+            "must not be before covers_from",
+        ),
+    ],
+)
+def test_bad_search_parameters_get_a_400_naming_them(
+    portal: Portal, params: dict[str, str], field: str, text: str
+) -> None:
+    r = portal().get("/", params=params)
+    assert r.status_code == 400
+    assert f"{field}=" in r.text and text in r.text
+
+
+def test_covers_range_within_one_year_is_accepted(portal: Portal) -> None:
+    assert (
+        portal().get("/", params={"covers_from": "2020-06", "covers_to": "2020"}).status_code == 200
+    )
+
+
+def test_dataset_page_has_everything(portal: Portal) -> None:
+    r = portal().get("/ecb/euro-fx-rates")
+    assert r.status_code == 200
+    html = r.text
+    assert "<h1>Euro foreign exchange reference rates</h1>" in html
+    assert "<h3>Rates</h3>" in html and "<strong>world</strong>" in html  # README, demoted headings
+    assert 'href="https://spdx.org/licenses/CC-BY-4.0.html"' in html
+    assert "od.load(&#34;ecb/euro-fx-rates&#34;)" in html
+    assert "od get ecb/euro-fx-rates -o euro-fx-rates.csv" in html
+    assert "123.5 kB" in html and "6,789" in html
+    assert "1999-01-04 → 2025-06-30" in html
+    assert (
+        'href="https://github.com/ecb/opendata-euro-fx-rates/commit/0123456789abcdef0123456789abcdef01234567"'
+        in html
+    )
+    assert 'href="https://github.com/ecb/opendata-euro-fx-rates/actions/runs/42"' in html
+    assert 'href="https://www.ecb.europa.eu/"' in html and "European Central Bank" in html
+    # preview: nulls muted, numbers right-aligned, cell text escaped
+    assert '<td class="null">null</td>' in html and '<td class="num">1.1789</td>' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    # schema with null counts
+    assert "<code>note</code>" in html and "<code>date32[day]</code>" in html
+    # health: success rate, run squares with their error class
+    assert "90%</strong> of the last 10 runs" in html
+    assert "failure (network)" in html
+    assert '<img src="/ecb/euro-fx-rates/history.svg"' in html
+    assert 'href="http://registry.test/v1/datasets/ecb/euro-fx-rates"' in html
+
+
+def test_dataset_page_failure_and_stale_badges(portal: Portal) -> None:
+    routes = samples.default_routes()
+    routes["/v1/datasets/ecb/euro-fx-rates"] = samples.detail(
+        status="stale",
+        stale=True,
+        stale_reason="last run 63 days ago",
+        last_failure_class="parse",
+        last_failure_message="unexpected column 'USD '",
+    )
+    html = portal(routes).get("/ecb/euro-fx-rates").text
+    assert 'class="badge badge-stale">stale</span>' in html and "last run 63 days ago" in html
+    assert "(<code>parse</code>): unexpected column &#39;USD &#39;" in html
+
+
+def test_dataset_page_survives_a_missing_history(portal: Portal) -> None:
+    routes = samples.default_routes()
+    del routes["/v1/datasets/ecb/euro-fx-rates/history"]
+    r = portal(routes).get("/ecb/euro-fx-rates")
+    assert r.status_code == 200 and "The history could not be loaded" in r.text
+
+
+def test_unknown_dataset_is_a_404_with_close_matches(portal: Portal) -> None:
+    routes = samples.default_routes()
+    routes["/v1/datasets/ecb/fx"] = ProblemDetails(
+        code="dataset_not_found",
+        message="no dataset 'ecb/fx'",
+        status=404,
+        details={"dataset_id": "ecb/fx", "close_matches": ["ecb/euro-fx-rates"]},
+    )
+    r = portal(routes).get("/ecb/fx")
+    assert r.status_code == 404
+    assert "no dataset &#39;ecb/fx&#39;" in r.text and 'href="/ecb/euro-fx-rates"' in r.text
+
+
+def test_upper_case_ids_redirect_to_the_canonical_page(portal: Portal) -> None:
+    r = portal().get("/ECB/Euro-FX-Rates", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/ecb/euro-fx-rates"
+
+
+def test_invalid_ids_are_404_naming_the_rule(portal: Portal) -> None:
+    r = portal().get("/-bad/x")
+    assert r.status_code == 404
+    assert "must not start or end with a hyphen" in r.text
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "text"),
+    [
+        (httpx.ConnectError("refused"), 503, "did not answer: ConnectError"),
+        (httpx.ReadTimeout("slow"), 503, "did not answer: timed out"),
+        (b"not json", 502, "is not a valid SearchResults"),
+        (
+            ProblemDetails(
+                code="rate_limited", message="slow down", status=429, details={"retry_after": 7}
+            ),
+            503,
+            "slow down",
+        ),
+    ],
+)
+def test_registry_failures_become_clear_error_pages(
+    portal: Portal, failure: object, status: int, text: str
+) -> None:
+    r = portal({"/v1/datasets": failure}).get("/")
+    assert r.status_code == status
+    assert text in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_publisher_page_lists_datasets_with_health(portal: Portal) -> None:
+    seen: list[httpx.Request] = []
+    hits = [
+        DatasetHit(
+            dataset=samples.entry("ecb/a"),
+            health=HealthSummary(status="failing", last_failure_class="network"),
+        ),
+        DatasetHit(
+            dataset=samples.entry("ecb/b"), health=HealthSummary(status="ok", success_rate=1.0)
+        ),
+    ]
+    routes = {"/v1/datasets": samples.search_results(hits)}
+    html = portal(routes, seen).get("/ecb", params={"namespace": "other"}).text
+    assert seen[0].url.params["namespace"] == "ecb"  # the path decides the namespace
+    assert "failing" in html and "last failure: network" in html and "100%" in html
+    assert 'href="/ecb/a"' in html and 'href="/ecb/b"' in html
+
+
+def test_publisher_without_datasets_is_404(portal: Portal) -> None:
+    r = portal({"/v1/datasets": samples.search_results([], total=0)}).get("/nobody")
+    assert r.status_code == 404 and "no datasets are published under" in r.text
+
+
+def test_publish_guide_walks_init_run_deploy(portal: Portal) -> None:
+    html = portal().get("/-/publish").text
+    assert html.index("od init") < html.index("od run") < html.index("od deploy")
+
+
+def test_history_chart_is_pygal_svg_without_script(portal: Portal) -> None:
+    r = portal().get("/ecb/euro-fx-rates/history.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"pygal" in r.content and b"<script" not in r.content
+    assert b"schema changed" in r.content and b"3,000" in r.content
+    assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none' covers it
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/ecb", "/ecb/euro-fx-rates", "/-/publish", "/-/static/portal.css", "/no/such/page/here"],
+)
+def test_security_headers_on_every_response(portal: Portal, path: str) -> None:
+    r = portal().get(path)
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_pages_have_no_inline_script_or_style(portal: Portal) -> None:
+    for path in ["/", "/ecb", "/ecb/euro-fx-rates", "/-/publish"]:
+        html = portal().get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert "<style" not in html and " style=" not in html, path
+
+
+def test_static_assets_are_served_by_the_portal(portal: Portal) -> None:
+    html = portal().get("/").text
+    assets = re.findall(r'(?:src|href)="(/-/static/[^"]+)"', html)
+    assert {a.split("?")[0] for a in assets} == {
+        "/-/static/portal.css",
+        "/-/static/portal.js",
+        "/-/static/favicon.svg",
+    }
+    client = portal()
+    for asset in assets:
+        assert client.get(asset).status_code == 200
+    assert not re.search(r'(?:src|href)="(?:https?:)?//[^"]*\.(?:js|css)', html)
+
+
+def test_healthz(portal: Portal) -> None:
+    assert portal({}).get("/-/healthz").json() == {"status": "ok"}
+
+
+def test_registry_receives_the_api_key() -> None:
+    from litestar.testing import TestClient
+
+    from opendata_portal.app import create_app
+    from opendata_portal.settings import Settings
+
+    seen: list[httpx.Request] = []
+    settings = Settings(
+        registry_url="http://r.test", public_registry_url="http://r.test", api_key="od_live_x"
+    )
+    with TestClient(
+        create_app(settings, transport=samples.transport(samples.default_routes(), seen=seen))
+    ) as c:
+        c.get("/")
+    assert seen[0].headers["authorization"] == "Bearer od_live_x"
+    assert msgspec.json.decode(b"{}") == {}
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_readme_payloads_render_inert(portal: Portal, name: str) -> None:
+    routes = samples.default_routes()
+    routes["/v1/datasets/ecb/euro-fx-rates"] = samples.detail(readme=PAYLOADS[name])
+    html = portal(routes).get("/ecb/euro-fx-rates").text
+    readme = html.split('<div class="readme">', 1)[1].split("</section>", 1)[0]
+    tags = {t.lower() for t in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9-]*)", readme)}
+    assert not tags & {
+        "script",
+        "svg",
+        "iframe",
+        "style",
+        "form",
+        "meta",
+        "object",
+        "embed",
+        "input",
+        "button",
+    }, readme
+    assert not re.search(r"<[^>]*\s(on[a-z]+|style)\s*=", readme, re.IGNORECASE), readme
+    for url in re.findall(r'(?:href|src|action|formaction)\s*=\s*"([^"]*)"', readme):
+        assert url.startswith(("http://", "https://", "mailto:")) or ":" not in url, (url, readme)
+
+
+def test_pages_report_server_timing(portal: Portal) -> None:
+    timing = portal().get("/ecb/euro-fx-rates").headers["server-timing"]
+    match = re.fullmatch(r'app;dur=([\d.]+), registry;dur=([\d.]+);desc="3 calls"', timing)
+    assert match and float(match[1]) >= float(match[2]) > 0

@@ -1,0 +1,160 @@
+"""Settings, search state, rendering helpers and the docstring examples of the portal."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from opendata_portal import render
+from opendata_portal.search import SearchQuery
+from opendata_portal.settings import Settings, SettingsError
+
+
+@pytest.mark.parametrize(
+    "name", ["opendata_portal.settings", "opendata_portal.search", "opendata_portal.render"]
+)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_settings_from_env() -> None:
+    s = Settings.from_env(
+        {
+            "OPENDATA_PORTAL_REGISTRY_URL": "http://10.0.0.5:8000/",
+            "OPENDATA_PORTAL_PUBLIC_REGISTRY_URL": "https://registry.example.org",
+            "OPENDATA_PORTAL_API_KEY": "od_live_abc",
+            "OPENDATA_PORTAL_TIMEOUT": "2.5",
+            "OPENDATA_PORTAL_PORT": "9001",
+            "OPENDATA_PORTAL_PER_PAGE": "50",
+        }
+    )
+    assert s == Settings(
+        registry_url="http://10.0.0.5:8000",
+        public_registry_url="https://registry.example.org",
+        api_key="od_live_abc",
+        timeout=2.5,
+        port=9001,
+        per_page=50,
+    )
+    assert Settings.from_env({}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "text"),
+    [
+        (
+            {"OPENDATA_PORTAL_REGISTRY_URL": "registry:8000"},
+            "OPENDATA_PORTAL_REGISTRY_URL='registry:8000' is not an http(s) URL",
+        ),
+        ({"OPENDATA_PORTAL_REGISTRY_URL": "ftp://x"}, "is not an http(s) URL"),
+        (
+            {"OPENDATA_PORTAL_TIMEOUT": "soon"},
+            "OPENDATA_PORTAL_TIMEOUT='soon' is not a number from 0.1 to 300",
+        ),
+        (
+            {"OPENDATA_PORTAL_PORT": "70000"},
+            "OPENDATA_PORTAL_PORT='70000' is not a number from 0 to 65535",
+        ),
+        ({"OPENDATA_PORTAL_PER_PAGE": "0"}, "OPENDATA_PORTAL_PER_PAGE='0'"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], text: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    assert text in str(info.value)
+    assert info.value.hint
+
+
+def test_search_query_round_trips_through_its_url() -> None:
+    q = SearchQuery.parse(
+        {"q": "fx", "license": "MIT", "covers_from": "2020", "sort": "name", "page": "2"}
+    )
+    again = SearchQuery.parse(dict(p.split("=") for p in q.url(page=2)[2:].split("&")))
+    assert again == q
+    assert [label for label, _, _ in q.chips()] == ["search", "licence", "covers from"]
+    assert SearchQuery().url() == "/" and not SearchQuery().filtered
+
+
+def test_relative_and_absolute_times() -> None:
+    now = datetime(2025, 6, 30, 12, tzinfo=UTC)
+    assert render.relative_time(now - timedelta(seconds=5), now) == "just now"
+    assert render.relative_time(now - timedelta(minutes=5), now) == "5 min ago"
+    assert render.relative_time(now - timedelta(hours=3), now) == "3 h ago"
+    assert render.relative_time(now - timedelta(days=1), now) == "1 day ago"
+    assert render.relative_time(now - timedelta(days=65), now) == "2 months ago"
+    assert render.relative_time(now - timedelta(days=800), now) == "2 years ago"
+    assert render.relative_time(now + timedelta(hours=2), now) == "in 2 h"
+    assert render.relative_time(None, now) == "never"
+    assert render.absolute_time(datetime(2025, 6, 30, 14, 2)) == "2025-06-30 14:02 UTC"
+
+
+def test_sizes_counts_and_coverage() -> None:
+    assert [render.human_bytes(n) for n in (0, 999, 1000, 1_500_000, 2 * 10**12, None)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "1.5 MB",
+        "2.0 TB",
+        "—",
+    ]
+    assert render.coverage("2015-01-02T00:00:00", "2025-06-30") == "2015-01-02 → 2025-06-30"
+    assert render.coverage(None, None) == "—"
+
+
+def test_highlight_escapes_and_marks() -> None:
+    out = str(render.highlight("<b>Rates</b> of rates", "rates"))
+    assert out == "&lt;b&gt;<mark>Rates</mark>&lt;/b&gt; of <mark>rates</mark>"
+    assert str(render.highlight("a <i>", "")) == "a &lt;i&gt;"
+    assert str(render.highlight("word " * 100, "x")).endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://github.com/a/b", "https://github.com/a/b"),
+        ("http://x.org", "http://x.org"),
+        ("javascript:alert(1)", None),
+        (" JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("//evil.example", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_url(url: str | None, safe: str | None) -> None:
+    assert render.safe_url(url) == safe
+
+
+def test_spdx_links_only_identifiers() -> None:
+    assert render.spdx_url("CC-BY-4.0") == "https://spdx.org/licenses/CC-BY-4.0.html"
+    assert render.spdx_url("Public Domain") is None
+    assert render.spdx_url('x" onclick="y') is None
+
+
+@pytest.mark.parametrize(
+    ("params", "sent"),
+    [
+        (
+            {"covers_from": "2020", "covers_to": "2021"},
+            {"covers_from": "2020-01-01", "covers_to": "2021-12-31"},
+        ),
+        (
+            {"covers_from": "2024-02", "covers_to": "2024-02"},
+            {"covers_from": "2024-02-01", "covers_to": "2024-02-29"},
+        ),
+        ({"updated_since": "2025-06"}, {"updated_since": "2025-06-01"}),
+        ({"updated_since": "2025-06-03"}, {"updated_since": "2025-06-03"}),
+    ],
+)
+def test_partial_dates_become_whole_dates_for_the_registry(
+    params: dict[str, str], sent: dict[str, str]
+) -> None:
+    q = SearchQuery.parse(params)
+    assert {k: v for k, v in q.registry_params(20).items() if k in sent} == sent
+    assert q.url() == "/?" + "&".join(
+        f"{k}={v}" for k, v in params.items()
+    )  # the URL keeps what was typed
