@@ -20,6 +20,7 @@ import msgspec
 
 from opendata._config import settings
 from opendata._index import Index, entry_from
+from opendata._registry import RegistryStore
 from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, open_store
 from opendata_core.documents import (
     IndexEntry,
@@ -120,8 +121,9 @@ class Client:
 
     Args:
         store: A folder path, ``file:///path``, ``s3://bucket/prefix``, ``r2://bucket/prefix`` or a
-            :class:`~opendata._stores.Store`; default ``OPENDATA_STORE``, then the user config,
-            then ``$OPENDATA_HOME/store``.
+            :class:`~opendata._stores.Store`; default ``OPENDATA_STORE``, then the registry at
+            ``OPENDATA_REGISTRY`` (read-only registry mode), then the user config, then
+            ``$OPENDATA_HOME/store``.
         prefix: Key prefix inside the bucket (overrides the one in the URL).
         progress: Called as ``progress(phase, done, total)`` while transferring:
             ``("download", bytes, total bytes)`` per shard loaded and
@@ -148,11 +150,7 @@ class Client:
     ) -> None:
         s = settings()
         if store is None and s.registry and not os.environ.get("OPENDATA_STORE"):
-            raise OpenDataError(
-                f"OPENDATA_REGISTRY is set ({s.registry}), but this version of opendata-client "
-                "cannot use a registry yet",
-                hint="unset OPENDATA_REGISTRY and set OPENDATA_STORE (s3://bucket/prefix) instead",
-            )
+            store = RegistryStore(s.registry, api_key=s.api_key)  # registry mode
         if isinstance(store, Store):
             self.store, url_prefix = store, ""
         else:
@@ -282,6 +280,8 @@ class Client:
         """
         started = time.perf_counter()
         ds = DatasetId.parse(id)
+        if isinstance(self.store, RegistryStore):
+            raise self.store.read_only(f"cannot publish {ds}")
         if mode not in ("replace", "append"):
             raise ValueError(f"mode={mode!r}: use 'replace' or 'append'")
         meta = self._resolve_metadata(ds, metadata)
@@ -573,7 +573,10 @@ class Client:
     def _select(
         self, ds: DatasetId, start: object, end: object
     ) -> tuple[Manifest, list[Shard], TimeRange]:
-        manifest, _ = self._manifest(ds)
+        if isinstance(self.store, RegistryStore):  # ask for exactly these shards to be signed
+            manifest = self.store.download(ds, start=start, end=end).manifest
+        else:
+            manifest, _ = self._manifest(ds)
         time_range, shards = select_range(manifest, start, end)
         return manifest, shards, time_range
 
@@ -771,8 +774,18 @@ class Client:
         """Datasets whose id, title, description or topics contain every word of ``query``.
 
         Results are ranked: matches in the id and title count more than in the description.
-        Filters are exact (case-insensitive).
+        Filters are exact (case-insensitive). In registry mode the registry's search engine ranks.
         """
+        if isinstance(self.store, RegistryStore):
+            return self.store.search(
+                query,
+                topic=topic,
+                namespace=namespace,
+                license=license,
+                frequency=frequency,
+                geo=country,
+                limit=limit,
+            )
         words = [w.lower() for w in query.split()]
         scored: list[tuple[int, IndexEntry]] = []
         for e in self.index.load().datasets:

@@ -15,8 +15,9 @@ variable                 meaning
 ``AWS_*``                passed unchanged to obstore's S3 store (``AWS_ENDPOINT_URL``,
                          ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ...)
 ``R2_ACCOUNT_ID``        with ``r2://``: the Cloudflare account, giving the R2 endpoint
-``OPENDATA_REGISTRY``    a registry URL (registry mode); not supported by this version: set, it is
-                         an error rather than a silent fall-back to the local store
+``OPENDATA_REGISTRY``    a registry URL: read through the registry (registry mode) when
+                         ``OPENDATA_STORE`` is not set; ``https://``, or ``http://`` for loopback
+``OPENDATA_API_KEY``     the registry API key (``od_live_…``), sent as ``Authorization: Bearer``
 ======================== =========================================================================
 """
 
@@ -49,6 +50,7 @@ class Settings:
     aws_region: str | None
     """``AWS_REGION``/``AWS_DEFAULT_REGION``; ``""`` when set but empty (an unset CI secret)."""
     registry: str | None
+    api_key: str | None
     debug: bool
 
     @property
@@ -79,6 +81,7 @@ def settings() -> Settings:
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT"),
         aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION")),
         registry=os.environ.get("OPENDATA_REGISTRY") or None,
+        api_key=os.environ.get("OPENDATA_API_KEY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
     )
 
