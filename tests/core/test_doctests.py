@@ -16,6 +16,7 @@ MODULES = [
     "opendata_core.problems",
     "opendata_core.api",
     "opendata_core.timerange",
+    "opendata_core.storeurl",
 ]
 
 
