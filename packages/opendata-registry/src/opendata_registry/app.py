@@ -1,0 +1,71 @@
+"""The application factory: ``create_app(settings)`` builds a configured Litestar app.
+
+Granian and uvicorn call :func:`create_app` with no argument (``--factory``), which reads the
+settings from the environment once.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
+
+from opendata_registry import __version__
+from opendata_registry.context import Registry
+from opendata_registry.controllers.datasets import DatasetController
+from opendata_registry.controllers.deps import (
+    provide_caller,
+    provide_catalogue,
+    provide_downloads,
+    provide_registry,
+)
+from opendata_registry.controllers.files import FilesController
+from opendata_registry.controllers.health import HealthController
+from opendata_registry.controllers.index import IndexController
+from opendata_registry.controllers.usage import UsageController
+from opendata_registry.errors import handle_exception
+from opendata_registry.middleware import AccessMiddleware
+from opendata_registry.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """A registry app; ``settings`` default to :meth:`Settings.from_env`.
+
+    Start-up migrates the database and syncs the catalogue from the store; shut-down writes the
+    buffered usage counts.
+    """
+    settings = settings or Settings.from_env()
+    registry = Registry(settings)
+    return Litestar(
+        route_handlers=[
+            IndexController,
+            DatasetController,
+            UsageController,
+            HealthController,
+            FilesController,
+        ],
+        dependencies={
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "catalogue": Provide(provide_catalogue),
+            "downloads": Provide(provide_downloads, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=False),
+        },
+        exception_handlers={Exception: handle_exception},
+        middleware=[AccessMiddleware()],
+        compression_config=CompressionConfig(backend="gzip", exclude="^/files/"),
+        openapi_config=OpenAPIConfig(
+            title="OpenData registry",
+            version=__version__,
+            description="Catalogue, search and signed downloads (API v1).",
+            path="/schema",
+            components=Components(),
+        ),
+        state=State({"registry": registry}),
+        on_startup=[registry.start],
+        on_shutdown=[registry.stop],
+    )

@@ -1,0 +1,135 @@
+"""Everything a running registry holds: settings, database, store, limiter, usage, signer.
+
+One :class:`Registry` per app (``app.state.registry``); the CLI builds one too for ``sync`` and
+``keys``. Start-up migrates the database, syncs the catalogue once and starts the periodic sync
+and the usage flusher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opendata_core.errors import OpenDataError
+from opendata_registry.db.engine import create_engine, migrate, session_factory
+from opendata_registry.services.limits import Limiter
+from opendata_registry.services.sync import (
+    SyncReport,
+    acquire_lease,
+    new_holder,
+    release_lease,
+    sync_catalogue,
+)
+from opendata_registry.services.usage import UsageRecorder
+from opendata_registry.settings import Settings
+from opendata_registry.signing import UrlSigner
+from opendata_registry.store import RegistryStore, open_store
+
+__all__ = ["Registry"]
+
+log = logging.getLogger("opendata_registry")
+
+_USAGE_FLUSH_SECONDS = 5.0
+
+
+class Registry:
+    """The registry's long-lived parts."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url, schema=settings.database_schema)
+        self.sessions = session_factory(self.engine)
+        self.store: RegistryStore = open_store(settings)
+        self.limiter = Limiter(settings.redis_url, prefix=settings.redis_prefix)
+        self.usage = UsageRecorder(self.sessions)
+        self.signer = UrlSigner(settings.secret)
+        self._holder = new_holder()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __repr__(self) -> str:
+        return f"Registry(store={self.store.url!r})"
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A database session for one unit of work."""
+        async with self.sessions() as session:
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the database to the current schema."""
+        await migrate(self.engine, schema=self.settings.database_schema)
+
+    async def sync(self, *, wait: bool = False) -> SyncReport | None:
+        """Sync the catalogue unless another process holds the sync lease (then ``None``).
+
+        ``wait=True`` waits for the other process's sync to finish and then syncs.
+        """
+        while True:
+            async with self.sessions() as session:
+                got = await acquire_lease(session, "sync", self._holder)
+            if got or not wait:
+                break
+            await asyncio.sleep(0.5)
+        if not got:
+            return None
+        try:
+            return await sync_catalogue(self.sessions, self.store)
+        finally:
+            async with self.sessions() as session:
+                await release_lease(session, "sync", self._holder)
+
+    async def start(self) -> None:
+        """Migrate, sync once, and start the background tasks."""
+        await self.migrate()
+        try:
+            await self.sync(wait=True)
+        except OpenDataError as exc:
+            log.warning("initial catalogue sync failed: %s", exc)
+        if self.settings.sync_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sync_loop()))
+        self._tasks.append(asyncio.create_task(self._flush_loop()))
+
+    async def stop(self) -> None:
+        """Stop the background tasks, write pending usage, close the database."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        try:
+            await self.usage.flush()
+        finally:
+            await self.engine.dispose()
+
+    async def _sync_loop(self) -> None:
+        interval = self.settings.sync_interval
+        while True:
+            # Jitter, so workers and replicas started together do not all ask at once.
+            await asyncio.sleep(interval * random.uniform(0.9, 1.1))  # noqa: S311
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("periodic catalogue sync failed")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_USAGE_FLUSH_SECONDS)
+            try:
+                await self.usage.flush()
+            except Exception:
+                log.exception("writing usage counts failed")
+
+    async def check_ready(self) -> dict[str, Any]:
+        """Whether the database and the store answer (raises the store's error if not)."""
+        async with self.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        await self.store.ping()
+        return {"database": "ok", "store": "ok"}

@@ -1,0 +1,39 @@
+"""Dependencies the controllers receive: services with their own session, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+
+from opendata_registry.context import Registry
+from opendata_registry.middleware import caller_of
+from opendata_registry.services.catalogue import CatalogueService
+from opendata_registry.services.downloads import DownloadService
+from opendata_registry.services.keys import Caller
+
+__all__ = ["provide_caller", "provide_catalogue", "provide_downloads", "provide_registry"]
+
+
+def provide_registry(state: State) -> Registry:
+    """The app's :class:`Registry`."""
+    registry: Registry = state.registry
+    return registry
+
+
+async def provide_catalogue(registry: Registry) -> AsyncGenerator[CatalogueService, None]:
+    """A catalogue service with a session that closes after the request."""
+    async with registry.sessions() as session:
+        yield CatalogueService(session, registry.settings)
+
+
+def provide_downloads(catalogue: CatalogueService, registry: Registry) -> DownloadService:
+    """The download signer."""
+    return DownloadService(catalogue, registry)
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """Who is calling (identified by the access middleware)."""
+    return caller_of(request.scope)

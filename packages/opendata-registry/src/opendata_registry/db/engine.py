@@ -1,0 +1,87 @@
+"""The database engine (SQLite by default, PostgreSQL for replicas) and migrations at start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from opendata_core.errors import OpenDataError
+
+__all__ = ["create_engine", "migrate", "session_factory"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An async engine for ``url``; ``schema`` (PostgreSQL) puts every table in that schema.
+
+    SQLite gets WAL mode and a busy timeout, so several server workers share the file.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise OpenDataError(
+            "OPENDATA_REGISTRY_DATABASE_URL is not a database URL",
+            hint="e.g. sqlite+aiosqlite:///path/registry.db or postgresql+asyncpg://host/db",
+        ) from None
+    kwargs: dict[str, Any] = {}
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    elif backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        if schema:
+            if not _SCHEMA_RE.fullmatch(schema):
+                raise OpenDataError(
+                    f"database schema {schema!r} must be lower-case letters, digits and '_'"
+                )
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+    else:
+        raise OpenDataError(
+            f"unsupported database {backend!r} in OPENDATA_REGISTRY_DATABASE_URL",
+            hint="use sqlite+aiosqlite:///… (embedded) or postgresql+asyncpg://… (replicas)",
+        )
+    engine = create_async_engine(parsed, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def migrate(engine: AsyncEngine, *, schema: str | None = None) -> None:
+    """Bring the database to the newest revision (idempotent; safe with several replicas)."""
+    if schema and engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

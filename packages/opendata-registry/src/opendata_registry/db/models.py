@@ -1,0 +1,171 @@
+"""The registry's tables (SQLAlchemy 2). Migrations live in ``db/migrations``; keep them in step.
+
+The full-text index is not declared here: it is database-specific (an FTS5 table kept by
+triggers on SQLite, a generated ``tsvector`` column on PostgreSQL) and is created by the
+migration; :mod:`opendata_registry.services.search` queries it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Dataset",
+    "DatasetTag",
+    "Lease",
+    "Publish",
+    "Run",
+    "UsageCounter",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Dataset(Base):
+    """One dataset of the catalogue: its current metadata, manifest and README."""
+
+    __tablename__ = "datasets"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(141), unique=True)
+    namespace: Mapped[str] = mapped_column(String(39), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    topics_text: Mapped[str] = mapped_column(Text, default="")
+    """The topics joined by spaces (what full-text search indexes)."""
+    license: Mapped[str] = mapped_column(String(200), index=True)
+    frequency: Mapped[str | None] = mapped_column(String(20), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    min_time: Mapped[str | None] = mapped_column(String(40))
+    max_time: Mapped[str | None] = mapped_column(String(40))
+    publish_id: Mapped[str] = mapped_column(String(100))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_json: Mapped[str] = mapped_column(Text)
+    """The dataset's ``index.json`` entry (IndexEntry JSON)."""
+    metadata_json: Mapped[str] = mapped_column(Text)
+    manifest_json: Mapped[str] = mapped_column(Text)
+    readme: Mapped[str] = mapped_column(Text, default="")
+    manifest_etag: Mapped[str] = mapped_column(String(200), default="")
+    metadata_etag: Mapped[str] = mapped_column(String(200), default="")
+    readme_etag: Mapped[str] = mapped_column(String(200), default="")
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DatasetTag(Base):
+    """A multi-valued facet value of a dataset: ``topic`` or ``geo`` (scope and countries)."""
+
+    __tablename__ = "dataset_tags"
+    __table_args__ = (Index("ix_dataset_tags_facet_value", "facet", "value"),)
+
+    dataset_pk: Mapped[int] = mapped_column(
+        ForeignKey("datasets.pk", ondelete="CASCADE"), primary_key=True
+    )
+    facet: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Publish(Base):
+    """Every distinct ``manifest.json`` publish the registry has seen (for history)."""
+
+    __tablename__ = "publishes"
+    __table_args__ = (Index("ix_publishes_dataset_time", "dataset_id", "published_at"),)
+
+    dataset_id: Mapped[str] = mapped_column(String(141), primary_key=True)
+    publish_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary_json: Mapped[str] = mapped_column(Text)
+    """The PublishSummary JSON."""
+    manifest_json: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Run(Base):
+    """One producer run record (``runs/…json``)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_dataset_started", "dataset_id", "started_at"),)
+
+    dataset_id: Mapped[str] = mapped_column(String(141), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    """The run record's file name inside ``runs/``."""
+    status: Mapped[str] = mapped_column(String(10))
+    publish_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary_json: Mapped[str] = mapped_column(Text)
+    """The RunSummary JSON."""
+
+
+class ApiKey(Base):
+    """An API key: only its sha256 is stored; ``prefix`` is the public part shown in lists."""
+
+    __tablename__ = "api_keys"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(40), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UsageCounter(Base):
+    """A caller's use per UTC day; ``subject`` is ``key:<pk>`` or ``ip:<address>``."""
+
+    __tablename__ = "usage"
+
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Lease(Base):
+    """A named lease, so only one process syncs the catalogue at a time."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

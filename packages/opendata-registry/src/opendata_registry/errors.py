@@ -1,0 +1,101 @@
+"""One exception handler: every error answer is a :class:`~opendata_core.problems.ProblemDetails`.
+
+OpenData errors take their code and status from core's table (``problem_from_error``); Litestar's
+own errors (no route 404, 405, bad parameters 400, ...) get the generic codes; anything else is an
+``internal`` 500 whose message never includes the exception text (it may hold secrets), while the
+traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from opendata_core.errors import RateLimited
+from opendata_core.problems import ProblemDetails, problem_from_error
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
+
+log = logging.getLogger("opendata_registry")
+
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+
+_GENERIC_BY_STATUS: Final = {
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    409: "conflict",
+    429: "rate_limited",
+}
+
+
+def problem_response(
+    problem: ProblemDetails, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """The HTTP response carrying ``problem``."""
+    return Response(
+        content=problem,
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for item in extra:
+        if isinstance(item, dict):
+            key = item.get("key")
+            message = item.get("message", "is invalid")
+            source = getattr(item.get("source"), "value", item.get("source"))
+            where = f"{source} parameter {key!r}" if key and source else (repr(key) if key else "")
+            parts.append(f"{where}: {message}".strip(": "))
+    detail = "; ".join(parts) if parts else str(exc.detail)
+    return f"invalid request: {detail}", "see /schema/openapi.json for the accepted parameters"
+
+
+def _http_problem(exc: HTTPException, request: Request[Any, Any, Any]) -> ProblemDetails:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        message, hint = _validation_message(exc)
+        return ProblemDetails(code="bad_request", message=message, status=400, hint=hint)
+    if status == 404:
+        return ProblemDetails(
+            code="not_found",
+            message=f"no such endpoint: {request.method} {request.url.path}",
+            status=404,
+            hint="the API is described at /schema/openapi.json",
+        )
+    if status == 405:
+        return ProblemDetails(
+            code="bad_request",
+            message=f"method {request.method} is not allowed on {request.url.path}",
+            status=405,
+            hint="the API is described at /schema/openapi.json",
+        )
+    if status >= 500:
+        return ProblemDetails(code="internal", message="internal server error", status=status)
+    code = _GENERIC_BY_STATUS.get(status, "bad_request")
+    return ProblemDetails(code=code, message=str(exc.detail), status=status)
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Turn any exception into a ProblemDetails response."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, HTTPException):
+        problem = _http_problem(exc, request)
+        headers.update(exc.headers or {})
+    else:
+        problem = problem_from_error(exc)
+        if problem.code == "internal":
+            log.exception("internal error on %s %s", request.method, request.url.path)
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    limit_headers = request.scope.get("state", {}).get("ratelimit_headers")
+    if limit_headers:
+        headers.update(limit_headers)
+    return problem_response(problem, headers or None)

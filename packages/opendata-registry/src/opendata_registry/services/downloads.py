@@ -1,0 +1,80 @@
+"""``download``: the manifest and short-lived signed GET URLs for exactly the overlapping shards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
+from opendata_core.errors import ColumnNotFound, FormatError, RateLimited
+from opendata_core.ids import DatasetId
+from opendata_core.timerange import select_shards
+from opendata_registry.context import Registry
+from opendata_registry.services.catalogue import CatalogueService
+from opendata_registry.services.keys import Caller
+
+__all__ = ["DownloadService"]
+
+
+class DownloadService:
+    """Signs downloads: by the store itself (S3/R2), or by the registry (local folder)."""
+
+    def __init__(self, catalogue: CatalogueService, registry: Registry) -> None:
+        self.catalogue = catalogue
+        self.registry = registry
+
+    async def download(
+        self, dataset_id: str, request: DownloadRequest, caller: Caller, base_url: str
+    ) -> DownloadResponse:
+        """Signed URLs for the shards of ``[start, end]``, counted against the byte budget."""
+        manifest = await self.catalogue.manifest(dataset_id, request.version)
+        ds = DatasetId.parse(manifest.dataset_id)
+        available = [f.name for f in manifest.schema]
+        for column in request.columns or []:
+            if column not in available:
+                raise ColumnNotFound(str(ds), column, available)
+        shards = select_shards(manifest, request.start, request.end)
+        settings = self.registry.settings
+        tier = settings.tier(caller.tier)
+        total = sum(s.bytes for s in shards)
+        budget = await self.registry.limiter.hit_bytes(caller.subject, tier, total)
+        if not budget.allowed:
+            raise RateLimited(
+                f"daily download budget of {tier.download_bytes_per_day} bytes reached "
+                f"({tier.name} tier; this request needs {total} bytes)",
+                retry_after=budget.reset_after,
+            )
+        lifetime = timedelta(minutes=tier.url_expiry_minutes)
+        expires_at = (datetime.now(UTC) + lifetime).replace(microsecond=0)
+        store = self.registry.store
+        signed = []
+        for shard in shards:
+            try:
+                key = store.layout.resolve(ds, shard.path)
+            except ValueError as exc:
+                raise FormatError(
+                    f"{ds}/manifest.json lists a shard outside the dataset: {exc}",
+                    document="manifest.json",
+                    field="shards",
+                ) from None
+            if store.can_sign:
+                url = store.sign_get(key, lifetime)
+            else:
+                url = self.registry.signer.sign(
+                    settings.public_url or base_url, key, expires=int(expires_at.timestamp())
+                )
+            signed.append(
+                SignedShard(
+                    path=shard.path,
+                    sha256=shard.sha256,
+                    rows=shard.rows,
+                    bytes=shard.bytes,
+                    partition=shard.partition,
+                    min=shard.min,
+                    max=shard.max,
+                    url=url,
+                )
+            )
+        self.registry.usage.record(caller.subject, downloads=1, nbytes=total)
+        return DownloadResponse(
+            dataset_id=str(ds), manifest=manifest, shards=signed, expires_at=expires_at
+        )

@@ -1,0 +1,81 @@
+"""Rate limits and download budgets with the ``limits`` library (memory, or Redis for replicas).
+
+Two budgets per caller (an API key, or the IP address of an anonymous caller): requests per
+minute and download bytes per day (the sum of the shard sizes signed for download). A sliding
+window counter keeps both cheap in Redis (two counters per caller), and every replica that shares
+the Redis URL and key prefix enforces one budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerDay, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from opendata_core.api import TierLimits
+
+__all__ = ["LimitState", "Limiter"]
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """The outcome of counting one request against a budget."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    """Seconds until the budget has room again."""
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-*`` headers (IETF draft) and, when refused, ``Retry-After``."""
+        reset = str(max(1, math.ceil(self.reset_after)))
+        out = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(0, self.remaining)),
+            "RateLimit-Reset": reset,
+            "RateLimit-Policy": f"{self.limit};w=60",
+        }
+        if not self.allowed:
+            out["Retry-After"] = reset
+        return out
+
+
+class Limiter:
+    """Counts requests and download bytes per caller."""
+
+    def __init__(self, redis_url: str | None = None, *, prefix: str = "opendata") -> None:
+        storage: Storage
+        if redis_url:
+            uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+            storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}:limits")
+        else:
+            storage = MemoryStorage()
+        self.storage = storage
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+
+    async def hit_request(self, subject: str, tier: TierLimits) -> LimitState:
+        """Count one request of ``subject`` against its tier's per-minute budget."""
+        item = RateLimitItemPerMinute(tier.requests_per_minute)
+        allowed = await self._limiter.hit(item, "requests", subject)
+        stats = await self._limiter.get_window_stats(item, "requests", subject)
+        return LimitState(
+            allowed, tier.requests_per_minute, stats.remaining, stats.reset_time - time.time()
+        )
+
+    async def hit_bytes(self, subject: str, tier: TierLimits, nbytes: int) -> LimitState:
+        """Count ``nbytes`` of downloads against the tier's daily byte budget."""
+        item = RateLimitItemPerDay(tier.download_bytes_per_day)
+        allowed = nbytes == 0 or await self._limiter.hit(item, "bytes", subject, cost=nbytes)
+        stats = await self._limiter.get_window_stats(item, "bytes", subject)
+        return LimitState(
+            allowed, tier.download_bytes_per_day, stats.remaining, stats.reset_time - time.time()
+        )
+
+    async def ping(self) -> bool:
+        """Whether the storage answers."""
+        return bool(await self.storage.check())

@@ -1,0 +1,238 @@
+"""The registry's settings: built once from the environment and injected (the only env reader).
+
+=================================== ==============================================================
+variable                            meaning (default)
+=================================== ==============================================================
+``OPENDATA_HOME``                   the user directory (``~/.local/share/opendata`` on Linux)
+``OPENDATA_STORE``                  the bucket to serve: a folder, ``file:///path``,
+                                    ``s3://bucket/prefix`` or ``r2://bucket/prefix``
+                                    (``$OPENDATA_HOME/store``, the client's default)
+``OPENDATA_REGISTRY_DATABASE_URL``  SQLAlchemy async URL (``sqlite+aiosqlite:///`` a file under
+                                    ``$OPENDATA_HOME/registry/``); ``postgresql+asyncpg://…`` for
+                                    several replicas
+``OPENDATA_REGISTRY_DATABASE_SCHEMA`` PostgreSQL: keep the tables in this schema (none: the
+                                    connection's default)
+``OPENDATA_REGISTRY_REDIS_URL``     ``redis://…``: rate-limit budgets shared by replicas (none:
+                                    in memory, per process)
+``OPENDATA_REGISTRY_REDIS_PREFIX``  key prefix in Redis (``opendata``)
+``OPENDATA_REGISTRY_SECRET``        the HMAC key for local-store download URLs (none: a random
+                                    key kept in ``$OPENDATA_HOME/registry/secret``; replicas must
+                                    share one)
+``OPENDATA_REGISTRY_TIERS``         JSON overriding tier limits, e.g.
+                                    ``{"free": {"requests_per_minute": 120}}``
+``OPENDATA_REGISTRY_SYNC_INTERVAL`` seconds between catalogue syncs while serving (60; 0: never)
+``OPENDATA_REGISTRY_PUBLIC_URL``    the registry's public base URL, for the URLs it hands out
+                                    (none: taken from each request)
+``OPENDATA_REGISTRY_TRUST_PROXY``   ``1``: take the client IP from ``X-Forwarded-For`` (only
+                                    behind a load balancer that sets it)
+``OPENDATA_REGISTRY_STALE_GRACE_HOURS`` hours added to a dataset's frequency before it is stale
+                                    (48)
+``AWS_ENDPOINT_URL``, ``AWS_REGION`` the S3 endpoint and region (other ``AWS_*`` variables, such
+                                    as the keys, are read by obstore itself)
+``R2_ACCOUNT_ID``                   with ``r2://``: the Cloudflare account
+=================================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from opendata_core.api import TierLimits
+from opendata_core.errors import OpenDataError
+
+__all__ = ["ANONYMOUS", "DEFAULT_TIERS", "TIERS", "Settings"]
+
+TIERS: Final = ("free", "pro", "enterprise")
+"""The tiers an API key can have."""
+ANONYMOUS: Final = "anonymous"
+"""The limits for callers without a key (counted per IP address)."""
+
+_GIB = 1024**3
+DEFAULT_TIERS: Final[dict[str, TierLimits]] = {
+    ANONYMOUS: TierLimits(
+        name=ANONYMOUS,
+        requests_per_minute=60,
+        download_bytes_per_day=2 * _GIB,
+        url_expiry_minutes=5,
+        max_page_size=50,
+    ),
+    "free": TierLimits(
+        name="free",
+        requests_per_minute=300,
+        download_bytes_per_day=10 * _GIB,
+        url_expiry_minutes=15,
+        max_page_size=100,
+    ),
+    "pro": TierLimits(
+        name="pro",
+        requests_per_minute=3000,
+        download_bytes_per_day=500 * _GIB,
+        url_expiry_minutes=60,
+        max_page_size=500,
+    ),
+    "enterprise": TierLimits(
+        name="enterprise",
+        requests_per_minute=30000,
+        download_bytes_per_day=20_000 * _GIB,
+        url_expiry_minutes=240,
+        max_page_size=1000,
+    ),
+}
+
+
+def _default_home() -> Path:
+    # The client's default (platformdirs' user data dir) without importing platformdirs.
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "opendata"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the registry is configured with. Build with :meth:`from_env` or directly.
+
+    Example:
+        >>> s = Settings.from_env({"OPENDATA_HOME": "/tmp/od"}, persist_secret=False)
+        >>> s.store, s.database_url
+        ('/tmp/od/store', 'sqlite+aiosqlite:////tmp/od/registry/registry.db')
+    """
+
+    home: Path
+    store: str
+    database_url: str
+    secret: bytes = field(repr=False)
+    database_schema: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "opendata"
+    tiers: Mapping[str, TierLimits] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    sync_interval: float = 60.0
+    public_url: str | None = None
+    trust_proxy: bool = False
+    stale_grace: timedelta = timedelta(hours=48)
+    health_runs: int = 10
+    """How many recent runs health looks at."""
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
+    r2_account_id: str | None = None
+
+    def tier(self, name: str) -> TierLimits:
+        """The limits of a tier (unknown names get the anonymous limits)."""
+        return self.tiers.get(name) or self.tiers[ANONYMOUS]
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, persist_secret: bool = True
+    ) -> Settings:
+        """Read the settings from ``environ`` (default: ``os.environ``).
+
+        Raises:
+            OpenDataError: a variable has a value that cannot be used; the message names it.
+        """
+        env = os.environ if environ is None else environ
+        home = Path(env["OPENDATA_HOME"]).expanduser() if env.get("OPENDATA_HOME") else None
+        home = home or _default_home()
+        registry_dir = home / "registry"
+        database_url = env.get("OPENDATA_REGISTRY_DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{registry_dir / 'registry.db'}"
+        )
+        secret_text = env.get("OPENDATA_REGISTRY_SECRET")
+        if secret_text:
+            if len(secret_text) < 32:
+                raise OpenDataError(
+                    "OPENDATA_REGISTRY_SECRET is too short (fewer than 32 characters)",
+                    hint="generate one: python -c 'import secrets; print(secrets.token_hex(32))'",
+                )
+            secret = secret_text.encode()
+        elif persist_secret:
+            secret = _stored_secret(registry_dir / "secret")
+        else:
+            secret = secrets.token_bytes(32)
+        region = env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION"))
+        return cls(
+            home=home,
+            store=env.get("OPENDATA_STORE") or str(home / "store"),
+            database_url=database_url,
+            secret=secret,
+            database_schema=env.get("OPENDATA_REGISTRY_DATABASE_SCHEMA") or None,
+            redis_url=env.get("OPENDATA_REGISTRY_REDIS_URL") or None,
+            redis_prefix=env.get("OPENDATA_REGISTRY_REDIS_PREFIX") or "opendata",
+            tiers=_tiers(env.get("OPENDATA_REGISTRY_TIERS")),
+            sync_interval=_number(env, "OPENDATA_REGISTRY_SYNC_INTERVAL", 60.0),
+            public_url=(env.get("OPENDATA_REGISTRY_PUBLIC_URL") or "").rstrip("/") or None,
+            trust_proxy=env.get("OPENDATA_REGISTRY_TRUST_PROXY") == "1",
+            stale_grace=timedelta(hours=_number(env, "OPENDATA_REGISTRY_STALE_GRACE_HOURS", 48)),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or env.get("AWS_ENDPOINT") or None,
+            aws_region=region,
+            r2_account_id=env.get("R2_ACCOUNT_ID") or None,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise OpenDataError(
+            f"{name}={text!r} is not a non-negative number", hint=f"e.g. {name}={default:g}"
+        )
+    return value
+
+
+def _tiers(text: str | None) -> dict[str, TierLimits]:
+    tiers = dict(DEFAULT_TIERS)
+    if not text:
+        return tiers
+    try:
+        overrides = msgspec.json.decode(text, type=dict[str, dict[str, int]])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise OpenDataError(
+            f"OPENDATA_REGISTRY_TIERS is not a JSON object of tier → limits: {exc}",
+            hint='e.g. {"free": {"requests_per_minute": 120, "url_expiry_minutes": 10}}',
+        ) from None
+    names = {f.name for f in msgspec.structs.fields(TierLimits)} - {"name"}
+    for tier, values in overrides.items():
+        if tier not in tiers:
+            raise OpenDataError(
+                f"OPENDATA_REGISTRY_TIERS: unknown tier {tier!r}",
+                hint=f"tiers are {', '.join(sorted(tiers))}",
+            )
+        for key, value in values.items():
+            if key not in names or value < 1:
+                raise OpenDataError(
+                    f"OPENDATA_REGISTRY_TIERS: {tier}.{key}={value!r} is not a known positive "
+                    "limit",
+                    hint=f"limits are {', '.join(sorted(names))}, each a positive integer",
+                )
+        tiers[tier] = msgspec.structs.replace(tiers[tier], **values)
+    return tiers
+
+
+def _stored_secret(path: Path) -> bytes:
+    """A random signing key kept in the home directory (created once, readable by the owner)."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret-{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+    try:
+        os.link(tmp, path)  # atomic create-if-absent: concurrent workers agree on one key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
