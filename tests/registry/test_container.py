@@ -111,8 +111,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
         {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "OPENDATA_HOME": str(tmp_path / "data"),
-            "OPENDATA_REGISTRY_HOST": "127.0.0.1",
-            "OPENDATA_REGISTRY_PORT": str(port),
+            "GRANIAN_HOST": "127.0.0.1",
+            "GRANIAN_PORT": str(port),
         }
     )
     log = (tmp_path / "server.log").open("w")

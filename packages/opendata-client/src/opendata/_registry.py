@@ -21,6 +21,7 @@ Publishing through the registry (signed PUTs, commit) is not available yet: writ
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import threading
 import time
@@ -65,7 +66,6 @@ _RETRIES: Final = 2
 _RENEW_MARGIN: Final = timedelta(seconds=5)
 """A signed URL this close to its expiry is renewed before use rather than after a 403."""
 _MAX_SIGNED: Final = 50_000
-_PAGE: Final = 100
 _PUBLISH_HINT: Final = (
     "publishing through the registry comes with registry part 2; to publish now, set "
     "OPENDATA_STORE to the bucket (s3://bucket/prefix) with its credentials"
@@ -180,22 +180,15 @@ class RegistryStore(Store):
     # HTTP
 
     def _client(self) -> httpx.Client:
+        if self._transport is None:
+            return _shared_client(self._timeout)
         with self._lock:
             if self._http is None:
-                import httpx
-
-                # No default Authorization header: signed URLs point at storage, which must
-                # never see the API key. _call adds it to registry requests only.
-                self._http = httpx.Client(
-                    headers={"User-Agent": _user_agent()},
-                    timeout=self._timeout,
-                    transport=self._transport,
-                    follow_redirects=False,
-                )
+                self._http = _new_client(self._timeout, self._transport)
             return self._http
 
     def close(self) -> None:
-        """Close the HTTP connections (the store stays usable: they reopen on demand)."""
+        """Close this store's own HTTP connections (those of an injected transport)."""
         with self._lock:
             http, self._http = self._http, None
         if http is not None:
@@ -305,14 +298,9 @@ class RegistryStore(Store):
             params["q"] = query
         out: list[IndexEntry] = []
         page = 1
+        # No per_page: the registry's default page is its tier's size; asking for more is a 400.
         while limit is None or len(out) < limit:
-            want = _PAGE if limit is None else min(_PAGE, limit - len(out))
-            resp = self._api(
-                "GET",
-                "/v1/datasets",
-                what="search",
-                params={**params, "page": page, "per_page": want},
-            )
+            resp = self._api("GET", "/v1/datasets", what="search", params={**params, "page": page})
             body = _decode(resp, SearchResults, "search")
             out.extend(hit.dataset for hit in body.datasets)
             if not body.datasets or body.page * body.per_page >= body.total:
@@ -441,6 +429,41 @@ class RegistryStore(Store):
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+_shared: dict[float, httpx.Client] = {}
+_shared_lock = threading.Lock()
+
+
+def _new_client(timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    import httpx
+
+    # No default Authorization header: signed URLs point at storage, which must never see the
+    # API key; RegistryStore._send adds it to registry requests only.
+    return httpx.Client(
+        headers={"User-Agent": _user_agent()},
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+def _shared_client(timeout: float) -> httpx.Client:
+    """One connection pool per process: od.load builds a client per call, connections stay."""
+    with _shared_lock:
+        client = _shared.get(timeout)
+        if client is None:
+            client = _shared[timeout] = _new_client(timeout)
+            if len(_shared) == 1:
+                atexit.register(_close_shared)
+        return client
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        clients = list(_shared.values())
+        _shared.clear()
+    for client in clients:
+        client.close()
 
 
 def _major(version: str) -> int:
