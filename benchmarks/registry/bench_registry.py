@@ -348,6 +348,7 @@ async def _search_backend(
             async with engine.begin() as conn:
                 await conn.execute(text("ANALYZE"))
         load_s = time.perf_counter() - started
+        print(f"{engine.dialect.name}: {n:,} rows in {load_s:.1f} s", file=sys.stderr, flush=True)
         timings = []
         queries = _queries(random.Random(7), 300)
         async with sessions() as session:
@@ -383,6 +384,7 @@ def bench_search(tmp: Path, n: int, pg_url: str | None) -> dict[str, Any]:
     }
     if pg_url:
         schema = f"bench_{secrets.token_hex(4)}"
+        print(json.dumps({"sqlite": out["sqlite"]}), file=sys.stderr, flush=True)
         out["postgresql"] = asyncio.run(_search_backend(pg_url, schema, tmp, n))
     return out
 
@@ -423,6 +425,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="od-bench-registry-") as tmp:
         if not args.skip_download:
             results["download"] = bench_download(Path(tmp), args.duration)
+            print(json.dumps({"download": results["download"]}), file=sys.stderr, flush=True)
         if not args.skip_search:
             results["search"] = bench_search(Path(tmp), args.datasets, args.pg_url or None)
     print(json.dumps(results, indent=2))

@@ -23,7 +23,6 @@ Every test starts its own registry with its own ``OPENDATA_HOME``: no order depe
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -41,17 +40,12 @@ from opendata._registry import RegistryStore
 from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
+from tests._processes import free_port, stop
 from tests.client.conftest import CREDENTIALS, moto_endpoint, new_bucket  # noqa: F401 (fixture)
 from tests.client.test_push_load import daily
 
 BIN = Path(sys.executable).parent
 DATASET = "me/prices"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _registry_env(home: Path, **extra: str) -> dict[str, str]:
@@ -63,7 +57,7 @@ def _registry_env(home: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def running_registry(home: Path, **extra: str) -> Iterator[str]:
     """The registry on a free loopback port until the block ends; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = _registry_env(home, **extra)
     log_path = home.parent / f"registry-{port}.log"
     with log_path.open("w") as log:
@@ -92,12 +86,7 @@ def running_registry(home: Path, **extra: str) -> Iterator[str]:
                 time.sleep(0.2)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def _sync(home: Path, **extra: str) -> str:

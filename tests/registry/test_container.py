@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests._processes import free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "packages" / "opendata-registry" / "Dockerfile"
@@ -70,12 +71,6 @@ def exec_form(word: str) -> list[str]:
     return [str(part) for part in command]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_hadolint_passes() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     result = subprocess.run(
@@ -122,12 +117,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
     try:
         yield f"http://127.0.0.1:{port}", env, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
