@@ -355,7 +355,9 @@ async def _search_backend(
             service = CatalogueService(session, settings)
             for params in queries[:20]:  # warm the caches
                 await service.search(SearchQuery(**params))
-            for params in queries:
+            for done, params in enumerate(queries, 1):
+                if done % 50 == 0:
+                    print(f"  {done} queries", file=sys.stderr, flush=True)
                 t0 = time.perf_counter()
                 result = await service.search(SearchQuery(**params))
                 timings.append((time.perf_counter() - t0) * 1000)
