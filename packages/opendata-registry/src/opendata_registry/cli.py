@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -63,11 +64,11 @@ def serve(host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
 
     settings = Settings.from_env()  # fails early on a bad setting, before any worker starts
-
-    async def prepare(registry: Any) -> None:
-        await registry.sync(wait=True)
-
-    _run(prepare)
+    # Migrate and sync once before the workers start, in a child process: the workers are
+    # forked, and obstore's runtime does not survive a fork of a process that used it.
+    done = subprocess.run([sys.executable, "-m", "opendata_registry.cli", "sync"], check=False)
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
     click.echo(
         f"opendata-registry serving {settings.store} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''})",

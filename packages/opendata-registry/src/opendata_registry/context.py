@@ -89,7 +89,8 @@ class Registry:
         """Migrate, sync once, and start the background tasks."""
         await self.migrate()
         try:
-            await self.sync(wait=True)
+            # Not waiting: when another worker or replica holds the lease, it is syncing.
+            await self.sync()
         except OpenDataError as exc:
             log.warning("initial catalogue sync failed: %s", exc)
         if self.settings.sync_interval > 0:
@@ -107,6 +108,7 @@ class Registry:
         try:
             await self.usage.flush()
         finally:
+            await self.limiter.close()
             await self.engine.dispose()
 
     async def _sync_loop(self) -> None:

@@ -40,6 +40,10 @@ def _client_ip(scope: Scope, trust_proxy: bool) -> str:
     return str(client[0]) if client else "unknown"
 
 
+def _outside_api(scope: Scope) -> bool:
+    return not scope["path"].startswith("/v1/")
+
+
 def caller_of(scope: Scope) -> Caller:
     """The caller the middleware identified for this request."""
     caller = scope.get("state", {}).get("caller")
@@ -69,7 +73,9 @@ class AccessMiddleware(ASGIMiddleware):
     """Identifies the caller, applies the per-minute budget and counts usage."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/healthz$", "^/readyz$", "^/schema", "^/files/")
+    # Only the API: health checks, the schema and signed file URLs (the signature is the
+    # credential) do not count against a caller's budget.
+    should_bypass_for_scope = staticmethod(_outside_api)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Identify, limit, then call the handler with headers added to its answer."""

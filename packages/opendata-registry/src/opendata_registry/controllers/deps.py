@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from opendata_registry.context import Registry
 from opendata_registry.middleware import caller_of
@@ -23,13 +24,17 @@ def provide_registry(state: State) -> Registry:
     return registry
 
 
-async def provide_catalogue(registry: Registry) -> AsyncGenerator[CatalogueService, None]:
+async def provide_catalogue(
+    registry: NamedDependency[Registry],
+) -> AsyncGenerator[CatalogueService, None]:
     """A catalogue service with a session that closes after the request."""
     async with registry.sessions() as session:
         yield CatalogueService(session, registry.settings)
 
 
-def provide_downloads(catalogue: CatalogueService, registry: Registry) -> DownloadService:
+def provide_downloads(
+    catalogue: NamedDependency[CatalogueService], registry: NamedDependency[Registry]
+) -> DownloadService:
     """The download signer."""
     return DownloadService(catalogue, registry)
 

@@ -15,13 +15,14 @@ from typing import Annotated, Any, Final
 
 import anyio
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 
 from opendata_core.errors import OpenDataError, PermissionDenied
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
-from opendata_registry.errors import problem_response
+from opendata_registry.errors import error_responses, problem_response
 
 __all__ = ["FilesController"]
 
@@ -76,15 +77,19 @@ class FilesController(Controller):
     path = "/files"
     tags = ["downloads"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/{key:path}", summary="A signed download (local store)")
+    @get(
+        "/{key:path}",
+        summary="A signed download (local store)",
+        responses=error_responses(403, 404, 416),
+    )
     async def file(
         self,
-        registry: Registry,
-        key: str,
-        expires: str | None = None,
-        signature: str | None = None,
-        range_header: Annotated[str | None, Parameter(header="Range")] = None,
-        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+        registry: NamedDependency[Registry],
+        key: FromPath[str],
+        expires: FromQuery[str | None] = None,
+        signature: FromQuery[str | None] = None,
+        range_header: Annotated[str | None, HeaderParameter(name="Range")] = None,
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[Any]:
         """The object's bytes (or the requested range) when the signature is valid."""
         key = key.lstrip("/")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from sqlalchemy.exc import SQLAlchemyError
 
 from opendata_core.errors import StoreUnavailable
 from opendata_registry.context import Registry
+from opendata_registry.errors import error_responses
 
 __all__ = ["HealthController"]
 
@@ -26,8 +28,8 @@ class HealthController(Controller):
         """Always ok while the process serves."""
         return {"status": "ok"}
 
-    @get("/readyz", summary="Readiness")
-    async def readyz(self, registry: Registry) -> dict[str, str]:
+    @get("/readyz", summary="Readiness", responses=error_responses(503))
+    async def readyz(self, registry: NamedDependency[Registry]) -> dict[str, str]:
         """Ok when the database and the store answer; 503 otherwise."""
         try:
             checks = await registry.check_ready()

@@ -6,9 +6,11 @@ import hashlib
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter
 
 from opendata_core.documents import encode_document
+from opendata_registry.errors import error_responses
 from opendata_registry.services.catalogue import CatalogueService
 
 __all__ = ["IndexController"]
@@ -20,11 +22,16 @@ class IndexController(Controller):
     path = "/v1/index.json"
     tags = ["catalogue"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/", summary="index.json", media_type="application/json")
+    @get(
+        "/",
+        summary="index.json",
+        media_type="application/json",
+        responses=error_responses(401, 422, 429, 503),
+    )
     async def index(
         self,
-        catalogue: CatalogueService,
-        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+        catalogue: NamedDependency[CatalogueService],
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[Any]:
         """The index; ``If-None-Match`` with the current ETag gives 304."""
         body = encode_document(await catalogue.index())

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from opendata_core.api import UsageReport
 from opendata_registry.context import Registry
+from opendata_registry.errors import error_responses
 from opendata_registry.services.keys import Caller
 
 __all__ = ["UsageController"]
@@ -20,12 +22,12 @@ class UsageController(Controller):
     path = "/v1/usage"
     tags = ["account"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/", summary="Your usage")
+    @get("/", summary="Your usage", responses=error_responses(401, 429, 503))
     async def usage(
         self,
-        registry: Registry,
-        caller: Caller,
-        days: Annotated[int, Parameter(ge=1, le=366)] = 30,
+        registry: NamedDependency[Registry],
+        caller: NamedDependency[Caller],
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
     ) -> UsageReport:
         """Requests, downloads, bytes and failures per UTC day, newest first."""
         return UsageReport(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
-from opendata_core.errors import ColumnNotFound, FormatError, RateLimited
+from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
 from opendata_registry.context import Registry
@@ -32,7 +32,14 @@ class DownloadService:
         for column in request.columns or []:
             if column not in available:
                 raise ColumnNotFound(str(ds), column, available)
-        shards = select_shards(manifest, request.start, request.end)
+        try:
+            shards = select_shards(manifest, request.start, request.end)
+        except OpenDataError:
+            raise
+        except ValueError as exc:  # core's message names the field and the accepted forms
+            raise OpenDataError(
+                str(exc), hint="start/end take ISO 8601: '2024', '2024-03'"
+            ) from None
         settings = self.registry.settings
         tier = settings.tier(caller.tier)
         total = sum(s.bytes for s in shards)

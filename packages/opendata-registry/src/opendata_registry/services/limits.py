@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -50,9 +51,19 @@ class Limiter:
 
     def __init__(self, redis_url: str | None = None, *, prefix: str = "opendata") -> None:
         storage: Storage
+        self._pool: Any = None
         if redis_url:
-            uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-            storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}:limits")
+            from redis.asyncio import ConnectionPool
+
+            plain = redis_url.removeprefix("async+")
+            # Our own pool, so that shutting down closes its connections.
+            self._pool = ConnectionPool.from_url(plain)
+            storage = RedisStorage(
+                f"async+{plain}",
+                implementation="redispy",
+                key_prefix=f"{prefix}:limits",
+                connection_pool=self._pool,
+            )
         else:
             storage = MemoryStorage()
         self.storage = storage
@@ -75,6 +86,11 @@ class Limiter:
         return LimitState(
             allowed, tier.download_bytes_per_day, stats.remaining, stats.reset_time - time.time()
         )
+
+    async def close(self) -> None:
+        """Close the Redis connections (nothing to do in memory)."""
+        if self._pool is not None:
+            await self._pool.disconnect()
 
     async def ping(self) -> bool:
         """Whether the storage answers."""

@@ -1,0 +1,269 @@
+"""Registry fixtures: a store with datasets written from core's Structs, a database, an app.
+
+Datasets are written without the client: :func:`publish` builds ``manifest.json``,
+``metadata.json``, ``README.md``, shards (dummy bytes with their real sha256) and run records.
+The database fixture runs every test on SQLite AND on the PostgreSQL server on 127.0.0.1 (each
+test in its own schema, dropped afterwards, so parallel runs do not collide).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from opendata_core.api import TierLimits
+from opendata_core.documents import (
+    Field,
+    Manifest,
+    MetadataDocument,
+    Provenance,
+    RunRecord,
+    Shard,
+    encode_document,
+    schema_hash,
+)
+from opendata_core.layout import Layout
+from opendata_core.metadata import DatasetMetadata, Geo, Source
+from opendata_registry.app import create_app
+from opendata_registry.settings import DEFAULT_TIERS, Settings
+
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+SECRET = b"test-secret-" + b"x" * 32
+SCHEMA = [
+    Field(name="date", type="date32[day]", nullable=False),
+    Field(name="value", type="double"),
+]
+
+
+@dataclass
+class Dataset:
+    """What :func:`publish` writes for one dataset."""
+
+    id: str
+    title: str = "A dataset"
+    description: str = "Numbers about things."
+    license: str = "CC-BY-4.0"
+    topics: list[str] = field(default_factory=lambda: ["finance"])
+    frequency: str | None = "daily"
+    geo: Geo | None = None
+    years: list[int] = field(default_factory=lambda: [2023, 2024])
+    published_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    publish_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    parent_publish_id: str | None = None
+    schema: list[Field] = field(default_factory=lambda: list(SCHEMA))
+    readme: str = "# Readme\n"
+    runs: list[tuple[str, datetime]] = field(default_factory=list)
+    """(status, started_at) of run records to write."""
+    shard_paths: list[str] | None = None
+    """Override the manifest's shard paths (to test escapes)."""
+
+
+def shard_bytes(dataset_id: str, year: int, publish_id: str = "") -> bytes:
+    return f"PAR1 {dataset_id} {year} {publish_id} ".encode() * 40
+
+
+def publish(store: Any, ds: Dataset, layout: Layout | None = None) -> Manifest:
+    """Write one dataset's documents and shards to an obstore store."""
+    import obstore
+
+    layout = layout or Layout()
+    shards = []
+    for i, year in enumerate(ds.years):
+        data = shard_bytes(ds.id, year)
+        digest = hashlib.sha256(data).hexdigest()
+        path = f"parts/{digest}.parquet"
+        if ds.shard_paths is not None:
+            path = ds.shard_paths[i]
+        else:
+            obstore.put(store, layout.shard(ds.id, digest), data)  # type: ignore[arg-type]
+        shards.append(
+            Shard(
+                path=path,
+                sha256=digest,
+                rows=365,
+                bytes=len(data),
+                partition=str(year),
+                min=f"{year}-01-01",
+                max=f"{year}-12-31",
+            )
+        )
+    manifest = Manifest(
+        dataset_id=ds.id,
+        publish_id=ds.publish_id,
+        published_at=ds.published_at,
+        parent_publish_id=ds.parent_publish_id,
+        time_column="date",
+        partition="year",
+        schema=ds.schema,
+        schema_hash=schema_hash(ds.schema),
+        row_count=365 * len(shards),
+        bytes=sum(s.bytes for s in shards),
+        min_time=shards[0].min if shards else None,
+        max_time=shards[-1].max if shards else None,
+        shards=shards,
+    )
+    meta = DatasetMetadata(
+        id=ds.id,
+        title=ds.title,
+        description=ds.description,
+        license=ds.license,
+        repo=f"https://github.com/{ds.id.split('/')[0]}/repo",
+        source=Source(provider="Provider"),
+        topics=ds.topics,
+        frequency=ds.frequency,
+        geo=ds.geo,
+        time_column="date",
+    )
+    provenance = Provenance(repo=meta.repo, commit="c0ffee", run_url="https://ci/run/1")
+    doc = MetadataDocument(
+        dataset=meta,
+        stats=manifest.stats(),
+        schema=ds.schema,
+        preview=[{"date": "2023-01-01", "value": 1.5}],
+        updated_at=ds.published_at,
+        provenance=provenance,
+    )
+    obstore.put(store, layout.metadata(ds.id), encode_document(doc))  # type: ignore[arg-type]
+    obstore.put(store, layout.readme(ds.id), ds.readme.encode())  # type: ignore[arg-type]
+    for n, (status, started) in enumerate(ds.runs):
+        run_id = f"r{n}{secrets.token_hex(3)}"
+        record = RunRecord(
+            dataset_id=ds.id,
+            run_id=run_id,
+            status=status,  # type: ignore[arg-type]
+            error_class="network" if status == "failure" else None,
+            message="GET upstream: 503 after 3 attempts" if status == "failure" else None,
+            started_at=started,
+            finished_at=started + timedelta(seconds=30),
+            stats=manifest.stats() if status == "success" else None,
+            publish_id=ds.publish_id if status == "success" else None,
+            provenance=provenance,
+        )
+        key = layout.run_record(ds.id, started, run_id)
+        obstore.put(store, key, encode_document(record))  # type: ignore[arg-type]
+    obstore.put(store, layout.manifest(ds.id), encode_document(manifest))  # type: ignore[arg-type]
+    return manifest
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """(database URL, schema): a fresh SQLite file, or a fresh schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}", None
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    yield PG_URL, schema
+    asyncio.run(_drop_schema(schema))
+
+
+async def _drop_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def local_store(store_root: Path) -> Any:
+    from obstore.store import LocalStore
+
+    return LocalStore(store_root)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_root: Path, database: tuple[str, str | None]) -> Settings:
+    url, schema = database
+    return Settings(
+        home=tmp_path / "home",
+        store=str(store_root),
+        database_url=url,
+        database_schema=schema,
+        secret=SECRET,
+        sync_interval=0,
+    )
+
+
+def with_tier(settings: Settings, name: str, **limits: int) -> Settings:
+    tiers: dict[str, TierLimits] = dict(settings.tiers or DEFAULT_TIERS)
+    tiers[name] = replace_struct(tiers[name], **limits)
+    return replace(settings, tiers=tiers)
+
+
+def replace_struct(limits: TierLimits, **values: int) -> TierLimits:
+    import msgspec
+
+    return msgspec.structs.replace(limits, **values)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Any]:
+    """Start apps for given settings; they are shut down after the test."""
+    clients: list[TestClient[Any]] = []
+
+    def make(settings: Settings) -> TestClient[Any]:
+        client: TestClient[Any] = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+# -- S3 (moto's server over real HTTP on 127.0.0.1) ----------------------------------------------
+
+AWS = {"AWS_ACCESS_KEY_ID": "AKIDREGISTRYTEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t-registry-test"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1, one per session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """A fresh bucket and an obstore handle on it; the AWS_* keys are in the environment."""
+    import httpx
+    from obstore.store import S3Store
+
+    for key, value in AWS.items():
+        monkeypatch.setenv(key, value)
+    name = f"reg-{secrets.token_hex(6)}"
+    httpx.put(f"{moto_endpoint}/{name}").raise_for_status()
+    store = S3Store(
+        name,
+        endpoint=moto_endpoint,
+        region="us-east-1",
+        access_key_id=AWS["AWS_ACCESS_KEY_ID"],
+        secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"],
+        virtual_hosted_style_request=False,
+        client_options={"allow_http": True},
+    )
+    return name, store
