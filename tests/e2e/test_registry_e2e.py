@@ -74,7 +74,7 @@ def running_registry(home: Path, **extra: str) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120  # a loaded CI machine starts slowly
             while True:
                 try:
                     if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
