@@ -366,14 +366,6 @@ def test_empty_ci_secrets_do_not_break_the_s3_store(
     assert len(od.load("me/prices", start="2024-12-31")) == 1
 
 
-def test_registry_mode_is_refused_not_silently_local(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENDATA_REGISTRY", "https://registry.example.org")
-    with pytest.raises(od.OpenDataError, match="cannot use a registry yet") as info:
-        od.Client()
-    assert info.value.hint is not None
-    assert "OPENDATA_STORE" in info.value.hint
-
-
 def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -> None:
     client.push(daily(("OLD",)), "me/prices", time_column="date", partition="year")
     other = _client_on(client.store, client)

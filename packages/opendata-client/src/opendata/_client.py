@@ -30,7 +30,6 @@ from opendata._results import (
 )
 from opendata._stores import Store, open_store
 from opendata_core.documents import encode_document
-from opendata_core.errors import OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.search import search as search_entries
@@ -91,11 +90,9 @@ class Client:
     ) -> None:
         s = settings()
         if store is None and s.registry and not s.store_env:
-            raise OpenDataError(
-                f"OPENDATA_REGISTRY is set ({s.registry}), but this version of opendata-client "
-                "cannot use a registry yet",
-                hint="unset OPENDATA_REGISTRY and set OPENDATA_STORE (s3://bucket/prefix) instead",
-            )
+            from opendata._registry import RegistryStore
+
+            store = RegistryStore(s.registry, api_key=s.api_key)  # registry mode (read-only)
         if isinstance(store, Store):
             self.store, url_prefix = store, ""
         else:
@@ -176,6 +173,10 @@ class Client:
             ConflictError: another publish committed first (``append`` retries on its own).
             SchemaMismatch: ``append`` with columns that do not fit the published ones.
         """
+        from opendata._registry import RegistryStore
+
+        if isinstance(self.store, RegistryStore):
+            raise self.store.read_only(f"cannot publish {DatasetId.parse(id)}")
         return self._publisher.push(
             data,
             id,
@@ -396,6 +397,18 @@ class Client:
         Results are ranked: matches in the id and title count more than in the description.
         Filters are exact (case-insensitive).
         """
+        from opendata._registry import RegistryStore
+
+        if isinstance(self.store, RegistryStore):  # the registry's search engine ranks
+            return self.store.search(
+                query,
+                topic=topic,
+                namespace=namespace,
+                license=license,
+                frequency=frequency,
+                geo=country,
+                limit=limit,
+            )
         return search_entries(
             self.index.load().datasets,
             query,

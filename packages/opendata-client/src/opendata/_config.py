@@ -22,8 +22,9 @@ BYTES``                  not decode to more than 1,000 times its size plus 1 GiB
 ``AWS_*``                passed unchanged to obstore's S3 store (``AWS_ENDPOINT_URL``,
                          ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ...)
 ``R2_ACCOUNT_ID``        with ``r2://``: the Cloudflare account, giving the R2 endpoint
-``OPENDATA_REGISTRY``    a registry URL (registry mode); not supported by this version: set, it is
-                         an error rather than a silent fall-back to the local store
+``OPENDATA_REGISTRY``    a registry URL: read through the registry (registry mode) when
+                         ``OPENDATA_STORE`` is not set; ``https://``, or ``http://`` for loopback
+``OPENDATA_API_KEY``     the registry API key (``od_live_…``), sent as ``Authorization: Bearer``
 ======================== =========================================================================
 """
 
@@ -56,6 +57,7 @@ class Settings:
     aws_region: str | None
     """``AWS_REGION``/``AWS_DEFAULT_REGION``; ``""`` when set but empty (an unset CI secret)."""
     registry: str | None
+    api_key: str | None
     debug: bool
     max_decode_bytes: int = 8 << 30
     """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
@@ -134,6 +136,7 @@ def settings(*, config_file: bool = True) -> Settings:
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT"),
         aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION")),
         registry=os.environ.get("OPENDATA_REGISTRY") or None,
+        api_key=os.environ.get("OPENDATA_API_KEY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
         max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
         store_env=store_env,

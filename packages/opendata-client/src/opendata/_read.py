@@ -218,9 +218,14 @@ class Reader:
     def select(
         self, ds: DatasetId, start: object, end: object, version: Pin = (None, None)
     ) -> tuple[Manifest, list[Shard], TimeRange]:
+        from opendata._registry import RegistryStore
         from opendata._versions import resolve
 
-        manifest = resolve(self, ds, *version)
+        if isinstance(self.store, RegistryStore) and version == (None, None):
+            # Ask the registry to sign exactly the shards that overlap (one request).
+            manifest = self.store.download(ds, start=start, end=end).manifest
+        else:
+            manifest = resolve(self, ds, *version)
         time_range, shards = select_range(manifest, start, end)
         return manifest, shards, time_range
 

@@ -1,0 +1,458 @@
+"""Registry benchmarks: ``download`` throughput and latency, and search over 100,000 datasets.
+
+    uv run python benchmarks/registry/bench_registry.py [--duration 10] [--skip-search]
+
+1. ``download``: the registry (granian, 2 workers, embedded SQLite and local store, an enterprise
+   key whose limits are raised so every request passes the key check, the rate-limit check and
+   signing) and a bare Litestar endpoint that only HMAC-signs a string (bare_app.py, granian,
+   2 workers) are loaded in the same run by ``wrk`` (Debian package; installed with apt-get when
+   missing and running as root) with 50 connections on 127.0.0.1. Targets: registry ≥ 50 % of
+   the bare endpoint's requests/s; registry p99 ≤ 20 ms.
+2. search: 100,000 generated datasets inserted into the registry's tables (SQLite file, then a
+   throw-away schema on the PostgreSQL server at 127.0.0.1:5432), then ``CatalogueService.search``
+   is timed in-process (the service layer: the SQL, the facets, the page; no HTTP). Target:
+   p95 ≤ 50 ms on each backend.
+
+Everything runs on 127.0.0.1; servers are stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+CONNECTIONS = 50
+QUERIES = 300
+WORDS = [
+    "exchange",
+    "rates",
+    "prices",
+    "inflation",
+    "unemployment",
+    "weather",
+    "rainfall",
+    "temperature",
+    "energy",
+    "power",
+    "electricity",
+    "gas",
+    "oil",
+    "trade",
+    "exports",
+    "imports",
+    "population",
+    "census",
+    "health",
+    "hospital",
+    "covid",
+    "transport",
+    "traffic",
+    "rail",
+    "air",
+    "quality",
+    "pollution",
+    "emissions",
+    "carbon",
+    "housing",
+    "rent",
+    "wages",
+    "income",
+    "tax",
+    "budget",
+    "debt",
+    "bonds",
+    "yields",
+    "stocks",
+    "crypto",
+    "bitcoin",
+    "futures",
+    "agriculture",
+    "wheat",
+    "corn",
+    "water",
+    "river",
+    "flood",
+    "earthquake",
+    "ocean",
+    "fisheries",
+    "forest",
+    "land",
+    "satellite",
+    "elections",
+    "votes",
+    "crime",
+    "police",
+]
+TOPICS = ["finance", "economy", "climate", "health", "energy", "transport", "society", "science"]
+LICENSES = ["CC-BY-4.0", "CC0-1.0", "MIT", "ODbL-1.0", "Public Domain"]
+FREQUENCIES = ["daily", "weekly", "monthly", "hourly", "adhoc"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    return found
+
+
+def run_wrk(wrk: str, url: str, body: str, key: str, duration: int) -> dict[str, float]:
+    env = {**os.environ, "BENCH_BODY": body, "BENCH_KEY": key}
+    base = [wrk, "-t2", f"-c{CONNECTIONS}", "--latency", "-s", str(HERE / "post.lua")]
+    subprocess.run([*base, "-d3s", url], env=env, check=True, capture_output=True)  # warm-up
+    out = subprocess.run(
+        [*base, f"-d{duration}s", url], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    lat = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M)}
+    return {
+        "rps": rps,
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "non_2xx": float(non2xx[1]) if non2xx else 0.0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("w") as fh:
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. download vs the bare endpoint
+
+
+def bench_download(tmp: Path, duration: int) -> dict[str, Any]:
+    import pandas as pd
+
+    import opendata as od
+
+    wrk = ensure_wrk()
+    home = tmp / "home"
+    days = pd.date_range("2022-01-01", "2024-12-31", freq="D")
+    frame = pd.DataFrame({"date": days.date, "x": range(len(days))})
+    od.Client(store=home / "store").push(
+        frame, "bench/prices", time_column="date", partition="year"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
+    env.update(
+        OPENDATA_HOME=str(home),
+        OPENDATA_REGISTRY_SYNC_INTERVAL="0",
+        OPENDATA_REGISTRY_TIERS=json.dumps({"enterprise": {"requests_per_minute": 10**9}}),
+    )
+    created = subprocess.run(
+        [str(BIN / "opendata-registry"), "keys", "create", "--tier", "enterprise", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = json.loads(created.stdout)["key"]
+    reg_port, bare_port = free_port(), free_port()
+    granian = [str(BIN / "granian"), "--interface", "asgi", "--workers", "2", "--host", "127.0.0.1"]
+    registry = start(
+        [*granian, "--port", str(reg_port), "--factory", "opendata_registry.app:create_app"],
+        env,
+        tmp,
+        tmp / "registry.log",
+    )
+    bare = start(
+        [*granian, "--port", str(bare_port), "bare_app:app"],
+        {**env, "PYTHONPATH": str(HERE)},
+        HERE,
+        tmp / "bare.log",
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{reg_port}/readyz", registry)
+        wait_ready(f"http://127.0.0.1:{bare_port}/schema", bare)
+        body = json.dumps({"start": "2024-01-01", "end": "2024-12-31"})
+        url = f"http://127.0.0.1:{reg_port}/v1/datasets/bench/prices/download"
+        check = httpx.post(url, content=body, headers={"Authorization": f"Bearer {key}"})
+        check.raise_for_status()
+        assert len(check.json()["shards"]) == 1
+        results = {
+            "bare": run_wrk(wrk, f"http://127.0.0.1:{bare_port}/v1/sign", body, "", duration),
+            "download": run_wrk(wrk, url, body, key, duration),
+        }
+    finally:
+        stop(registry)
+        stop(bare)
+    results["ratio"] = results["download"]["rps"] / results["bare"]["rps"]
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. search over 100,000 datasets
+
+
+def _rows(n: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from opendata_core.documents import IndexEntry
+
+    now = datetime.now(UTC)
+    datasets, tags = [], []
+    for i in range(n):
+        ns = f"org{i % 2000}"
+        name = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i}"
+        title = " ".join(rng.choice(WORDS) for _ in range(4)).capitalize()
+        description = " ".join(rng.choice(WORDS) for _ in range(30))
+        topics = rng.sample(TOPICS, 2)
+        updated = now - timedelta(days=rng.randrange(3000))
+        entry = IndexEntry(
+            id=f"{ns}/{name}",
+            title=title,
+            description=description,
+            license=rng.choice(LICENSES),
+            repo=f"https://github.com/{ns}/{name}",
+            provider="Generated",
+            topics=topics,
+            frequency=rng.choice(FREQUENCIES),
+            row_count=rng.randrange(10**6),
+            updated_at=updated,
+        )
+        datasets.append(
+            {
+                "pk": i + 1,
+                "id": entry.id,
+                "namespace": ns,
+                "title": title,
+                "description": description,
+                "topics_text": " ".join(topics),
+                "license": entry.license,
+                "frequency": entry.frequency,
+                "updated_at": updated,
+                "min_time": "2015-01-01",
+                "max_time": "2024-12-31",
+                "publish_id": secrets.token_hex(8),
+                "published_at": updated,
+                "entry_json": json.dumps(__import__("msgspec").to_builtins(entry)),
+                "metadata_json": "{}",
+                "manifest_json": "{}",
+                "readme": "",
+                "manifest_etag": "",
+                "metadata_etag": "",
+                "readme_etag": "",
+                "synced_at": now,
+            }
+        )
+        tags += [{"dataset_pk": i + 1, "facet": "topic", "value": t} for t in topics]
+    return datasets, tags
+
+
+def _queries(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = i % 5
+        if kind == 0:
+            out.append({"q": rng.choice(WORDS)})
+        elif kind == 1:
+            out.append({"q": f"{rng.choice(WORDS)} {rng.choice(WORDS)}"})
+        elif kind == 2:
+            out.append({"q": rng.choice(WORDS), "topic": rng.choice(TOPICS)})
+        elif kind == 3:
+            out.append({"namespace": f"org{rng.randrange(2000)}"})
+        else:
+            out.append({"q": "", "sort": "updated", "page": rng.randrange(1, 20)})
+    return out
+
+
+async def _search_backend(
+    database_url: str, schema: str | None, tmp: Path, n: int, n_queries: int
+) -> dict[str, Any]:
+    from sqlalchemy import insert, text
+
+    from opendata_registry.db.models import Dataset, DatasetTag
+    from opendata_registry.services.catalogue import CatalogueService, SearchQuery
+    from opendata_registry.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "OPENDATA_HOME": str(tmp / "search-home"),
+            "OPENDATA_REGISTRY_DATABASE_URL": database_url,
+            **({"OPENDATA_REGISTRY_DATABASE_SCHEMA": schema} if schema else {}),
+        },
+        persist_secret=False,
+    )
+    from opendata_registry.db.engine import create_engine, migrate, session_factory
+
+    engine = create_engine(settings.database_url, schema=schema)
+    try:
+        await migrate(engine, schema=schema)
+        sessions = session_factory(engine)
+        rng = random.Random(42)
+        datasets, tags = _rows(n, rng)
+        started = time.perf_counter()
+        async with sessions() as session, session.begin():
+            for i in range(0, n, 5000):
+                await session.execute(insert(Dataset), datasets[i : i + 5000])
+            for i in range(0, len(tags), 10000):
+                await session.execute(insert(DatasetTag), tags[i : i + 10000])
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                await conn.execute(text("ANALYZE"))
+        load_s = time.perf_counter() - started
+        print(f"{engine.dialect.name}: {n:,} rows in {load_s:.1f} s", file=sys.stderr, flush=True)
+        timings = []
+        queries = _queries(random.Random(7), n_queries)
+        async with sessions() as session:
+            service = CatalogueService(session, settings)
+            for params in queries[:5]:  # warm the caches
+                await service.search(SearchQuery(**params))
+            for done, params in enumerate(queries, 1):
+                if done % 50 == 0:
+                    print(f"  {done} queries", file=sys.stderr, flush=True)
+                t0 = time.perf_counter()
+                result = await service.search(SearchQuery(**params))
+                timings.append((time.perf_counter() - t0) * 1000)
+                assert result.total >= 0
+        timings.sort()
+        return {
+            "datasets": n,
+            "queries": len(timings),
+            "load_s": round(load_s, 1),
+            "p50_ms": round(statistics.median(timings), 2),
+            "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
+            "max_ms": round(timings[-1], 2),
+        }
+    finally:
+        if schema and engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+
+def bench_search(tmp: Path, n: int, pg_url: str | None, n_queries: int) -> dict[str, Any]:
+    out = {
+        "sqlite": asyncio.run(
+            _search_backend(f"sqlite+aiosqlite:///{tmp / 'search.db'}", None, tmp, n, n_queries)
+        )
+    }
+    if pg_url:
+        schema = f"bench_{secrets.token_hex(4)}"
+        print(json.dumps({"sqlite": out["sqlite"]}), file=sys.stderr, flush=True)
+        out["postgresql"] = asyncio.run(_search_backend(pg_url, schema, tmp, n, n_queries))
+    return out
+
+
+def machine() -> dict[str, str]:
+    model = ""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next(
+            (
+                ln.split(":", 1)[1].strip()
+                for ln in lscpu.splitlines()
+                if ln.startswith("Model name")
+            ),
+            "",
+        )
+    except OSError:
+        pass
+    return {
+        "date": subprocess.run(
+            ["date", "-u"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--datasets", type=int, default=100_000)
+    parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--queries", type=int, default=QUERIES, help="timed search queries")
+    parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-download", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="od-bench-registry-") as tmp:
+        if not args.skip_download:
+            results["download"] = bench_download(Path(tmp), args.duration)
+            print(json.dumps({"download": results["download"]}), file=sys.stderr, flush=True)
+        if not args.skip_search:
+            results["search"] = bench_search(
+                Path(tmp), args.datasets, args.pg_url or None, args.queries
+            )
+    print(json.dumps(results, indent=2))
+    ok = True
+    if "download" in results:
+        d = results["download"]
+        ok &= d["ratio"] >= 0.5 and d["download"]["p99_ms"] <= 20 and not d["download"]["non_2xx"]
+        print(
+            f"download: {d['download']['rps']:.0f} req/s = {d['ratio']:.0%} of bare "
+            f"({d['bare']['rps']:.0f}); p99 {d['download']['p99_ms']:.1f} ms"
+            " (target ≥ 50 %, ≤ 20 ms)"
+        )
+    for backend, s in results.get("search", {}).items():
+        ok &= s["p95_ms"] <= 50
+        print(
+            f"search {backend}: p95 {s['p95_ms']} ms over {s['datasets']:,} datasets"
+            " (target ≤ 50 ms)"
+        )
+    print("PASS" if ok else "FAIL: a target was missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,562 @@
+"""Registry mode: read through an OpenData registry instead of straight from a bucket.
+
+:class:`RegistryStore` is a read-only :class:`~opendata._stores.Store` whose keys are answered by
+the registry's API v1 (``opendata_core.api``): ``manifest.json`` by ``POST …/download`` (which
+also signs the shard URLs), ``metadata.json`` and ``README.md`` by ``GET /v1/datasets/{ns}/{name}``,
+``index.json`` by ``GET /v1/index.json``, and a shard by a plain GET of its signed URL, straight
+from storage (the registry never carries data bytes). The client verifies every shard's sha256
+exactly as it does for any other store.
+
+Behaviour at the edges:
+
+* a signed URL refused with 403 (it expired mid-download) is renewed with one new ``download``
+  call, shared by all threads waiting on the same URL;
+* a 429 is waited out (``Retry-After``) while the total wait stays within ``max_wait`` seconds,
+  then :class:`~opendata_core.errors.RateLimited` is raised;
+* error bodies (:class:`~opendata_core.problems.ProblemDetails`) become the same typed exceptions
+  the registry raised (``DatasetNotFound`` with its close matches, ``PermissionDenied``, …).
+
+Publishing through the registry (signed PUTs, commit) is not available yet: writes are refused.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import quote, urlsplit
+
+import msgspec
+
+from opendata_core.api import DatasetDetail, DownloadRequest, DownloadResponse, SearchResults
+from opendata_core.documents import FORMAT_VERSION, IndexEntry, encode_document
+from opendata_core.errors import (
+    DatasetNotFound,
+    OpenDataError,
+    PermissionDenied,
+    RateLimited,
+    StoreUnavailable,
+    Unauthenticated,
+    UnsupportedFormatVersion,
+)
+from opendata_core.ids import DatasetId
+from opendata_core.layout import Layout
+from opendata_core.problems import ProblemDetails, error_from_problem
+from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, Store
+from opendata_core.timerange import iso, parse_time
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["RegistryStore", "check_registry_url"]
+
+_T = TypeVar("_T")
+
+DEFAULT_MAX_WAIT: Final = 30.0
+"""Seconds a call may spend waiting out 429 answers before it raises RateLimited."""
+DEFAULT_TIMEOUT: Final = 30.0
+_RETRIES: Final = 2
+"""Extra attempts after a connection error or a 502/503/504."""
+_RENEW_MARGIN: Final = timedelta(seconds=5)
+"""A signed URL this close to its expiry is renewed before use rather than after a 403."""
+_MAX_SIGNED: Final = 50_000
+_PUBLISH_HINT: Final = (
+    "publishing through the registry comes with registry part 2; to publish now, set "
+    "OPENDATA_STORE to the bucket (s3://bucket/prefix) with its credentials"
+)
+
+
+def check_registry_url(url: str) -> str:
+    """Validate a registry base URL and return it without a trailing slash.
+
+    ``https://`` is required; plain ``http://`` is allowed only for loopback hosts (127.0.0.0/8,
+    ``::1``, ``localhost``), so an API key never crosses a network in clear text.
+
+    >>> check_registry_url("http://127.0.0.1:8000/")
+    'http://127.0.0.1:8000'
+    >>> check_registry_url("http://registry.example.org")
+    Traceback (most recent call last):
+    ...
+    opendata_core.errors.OpenDataError: OPENDATA_REGISTRY='http://registry.example.org' uses plain http for a host that is not loopback
+    """  # noqa: E501
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    fix = "use https://host[:port][/path] (plain http only for 127.0.0.1, ::1 or localhost)"
+    if parts.scheme not in ("http", "https") or not host:
+        raise OpenDataError(f"OPENDATA_REGISTRY={url!r} is not an http(s) URL", hint=fix)
+    if parts.query or parts.fragment:
+        raise OpenDataError(f"OPENDATA_REGISTRY={url!r} has a query or fragment", hint=fix)
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise OpenDataError(
+            f"OPENDATA_REGISTRY={url!r} uses plain http for a host that is not loopback", hint=fix
+        )
+    return url.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"opendata-client/{version('opendata-client')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+        return "opendata-client/unknown"
+
+
+def _bound(value: object, name: str, *, is_end: bool = False) -> str | None:
+    """``start``/``end`` as the ISO text the registry parses (the same rule, from core)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parse_time(value, name, is_end=is_end)  # a bad value fails here, with the local message
+        return value.strip()
+    return iso(parse_time(value, name, is_end=is_end))
+
+
+@dataclass(frozen=True)
+class _Signed:
+    url: str
+    expires_at: datetime
+    dataset: DatasetId
+    request: DownloadRequest
+    """The request that signed it: a renewal asks the same question again."""
+
+
+class RegistryStore(Store):
+    """A read-only store answered by an OpenData registry (``OPENDATA_REGISTRY``).
+
+    Args:
+        url: The registry's base URL (``https://…``; ``http://`` for loopback hosts only).
+        api_key: Sent as ``Authorization: Bearer``; ``None`` reads anonymously (lowest tier).
+        max_wait: Seconds one call may spend waiting out 429 answers before it raises.
+        timeout: Seconds per HTTP request.
+        transport: An httpx transport (tests inject faults a real server cannot produce).
+
+    Example:
+        >>> import opendata as od
+        >>> from opendata._registry import RegistryStore
+        >>> client = od.Client(RegistryStore("http://127.0.0.1:8000"))  # doctest: +SKIP
+        >>> client.load("ecb/euro-fx-reference-rates", start="2024")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = check_registry_url(url)
+        self.max_wait = max_wait
+        self._api_key = api_key or None
+        self._timeout = timeout
+        self._transport = transport
+        self._layout = Layout("")
+        self._lock = threading.Lock()
+        self._renewing = threading.Lock()
+        self._signed: dict[str, _Signed] = {}
+        self._http: httpx.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"RegistryStore({self.url!r}, api_key={'***' if self._api_key else None})"
+
+    # -----------------------------------------------------------------------------------------
+    # HTTP
+
+    def _client(self) -> httpx.Client:
+        if self._transport is None:
+            return _shared_client(self._timeout)
+        with self._lock:
+            if self._http is None:
+                self._http = _new_client(self._timeout, self._transport)
+            return self._http
+
+    def close(self) -> None:
+        """Close this store's own HTTP connections (those of an injected transport)."""
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    def _send(
+        self, method: str, url: str, *, registry: bool, what: str, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, retrying transport errors and 502/503/504 and waiting out 429s."""
+        import httpx
+
+        headers = dict(kwargs.pop("headers", None) or {})
+        if registry and self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        waited = 0.0
+        failures = 0
+        while True:
+            try:
+                resp = self._client().request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > _RETRIES:
+                    raise StoreUnavailable(
+                        self.url, f"{what}: cannot reach {_origin(url)}: {exc}"
+                    ) from None
+                time.sleep(0.2 * 2**failures)
+                continue
+            if resp.status_code == 429:
+                wait = _retry_after(resp)
+                if waited + wait > self.max_wait:
+                    raise _rate_limited(resp, wait, waited, what)
+                time.sleep(wait)
+                waited += wait
+                continue
+            if resp.status_code in (502, 503, 504) and failures < _RETRIES:
+                failures += 1
+                time.sleep(0.2 * 2**failures)
+                continue
+            return resp
+
+    def _api(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        resp = self._send(method, f"{self.url}{path}", registry=True, what=what, **kwargs)
+        if resp.status_code >= 400:
+            raise _error_for(resp, what, self.url)
+        return resp
+
+    # -----------------------------------------------------------------------------------------
+    # The API calls
+
+    def download(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: list[str] | None = None,
+    ) -> DownloadResponse:
+        """``POST /v1/datasets/{ns}/{name}/download``: the manifest and signed shard URLs."""
+        ds = DatasetId.parse(id)
+        request = DownloadRequest(
+            start=_bound(start, "start"), end=_bound(end, "end", is_end=True), columns=columns
+        )
+        return self._download(ds, request)
+
+    def _download(self, ds: DatasetId, request: DownloadRequest) -> DownloadResponse:
+        resp = self._api(
+            "POST",
+            f"{_dataset_path(ds)}/download",
+            what=f"{ds}: download",
+            content=msgspec.json.encode(request),
+            headers={"Content-Type": "application/json"},
+        )
+        body = _decode(resp, DownloadResponse, f"{ds}: download")
+        found = body.manifest.format
+        if _major(found) > _major(FORMAT_VERSION):
+            raise UnsupportedFormatVersion(
+                document=f"{ds}/manifest.json", found=found, supported=FORMAT_VERSION
+            )
+        with self._lock:
+            if len(self._signed) > _MAX_SIGNED:
+                self._signed.clear()
+            for shard in body.shards:
+                key = self._layout.resolve(ds, shard.path)
+                self._signed[key] = _Signed(shard.url, body.expires_at, ds, request)
+        return body
+
+    def detail(self, id: str | DatasetId) -> DatasetDetail:
+        """``GET /v1/datasets/{ns}/{name}``: metadata, manifest summary, README and health."""
+        ds = DatasetId.parse(id)
+        resp = self._api("GET", _dataset_path(ds), what=f"{ds}: info")
+        return _decode(resp, DatasetDetail, f"{ds}: info")
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        limit: int | None = None,
+        **filters: str | None,
+    ) -> list[IndexEntry]:
+        """``GET /v1/datasets``: the registry's ranked search, paged until ``limit`` results.
+
+        ``filters`` are the API's query parameters (``topic``, ``namespace``, ``license``,
+        ``frequency``, ``geo``, ...); ``None`` values are left out.
+        """
+        params: dict[str, str | int] = {k: v for k, v in filters.items() if v is not None}
+        if query:
+            params["q"] = query
+        out: list[IndexEntry] = []
+        page = 1
+        # No per_page: the registry's default page is its tier's size; asking for more is a 400.
+        while limit is None or len(out) < limit:
+            resp = self._api("GET", "/v1/datasets", what="search", params={**params, "page": page})
+            body = _decode(resp, SearchResults, "search")
+            out.extend(hit.dataset for hit in body.datasets)
+            if not body.datasets or body.page * body.per_page >= body.total:
+                break
+            page += 1
+        return out if limit is None else out[:limit]
+
+    # -----------------------------------------------------------------------------------------
+    # Shards
+
+    def _signed_for(self, key: str) -> _Signed:
+        with self._lock:
+            signed = self._signed.get(key)
+        if signed is not None and signed.expires_at - _RENEW_MARGIN > datetime.now(UTC):
+            return signed
+        if signed is not None:
+            return self._renew(key, signed)
+        ds, _ = self._split(key)
+        self._download(ds, DownloadRequest())
+        return self._lookup(key)
+
+    def _lookup(self, key: str) -> _Signed:
+        with self._lock:
+            signed = self._signed.get(key)
+        if signed is None:
+            # The current version no longer lists this shard (a publish replaced it).
+            raise NotFound(key)
+        return signed
+
+    def _renew(self, key: str, stale: _Signed) -> _Signed:
+        """One new ``download`` call for ``stale``'s request, shared by concurrent callers."""
+        with self._renewing:  # threads that hit the same expiry wait for the first one's call
+            with self._lock:
+                current = self._signed.get(key)
+            if current is not None and current.url != stale.url:
+                return current  # another thread renewed it meanwhile
+            self._download(stale.dataset, stale.request)
+        return self._lookup(key)
+
+    def _fetch_shard(
+        self, key: str, byte_range: tuple[int, int] | None = None
+    ) -> tuple[bytes, str]:
+        signed = self._signed_for(key)
+        headers = {"Range": f"bytes={byte_range[0]}-{byte_range[1] - 1}"} if byte_range else {}
+        for attempt in range(2):
+            resp = self._send(
+                "GET", signed.url, registry=False, what=f"download {key}", headers=headers
+            )
+            if resp.status_code in (200, 206):
+                return resp.content, resp.headers.get("ETag", "").strip('"')
+            if resp.status_code == 404:
+                raise NotFound(key)
+            if resp.status_code == 403 and attempt == 0:
+                signed = self._renew(key, signed)
+                continue
+            raise _error_for(resp, f"download {key}", _origin(signed.url))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -----------------------------------------------------------------------------------------
+    # The Store interface (read-only)
+
+    def _split(self, key: str) -> tuple[DatasetId, str]:
+        parts = key.split("/", 3)
+        if len(parts) != 4 or parts[0] != "datasets":
+            raise NotFound(key)
+        return DatasetId.parse(f"{parts[1]}/{parts[2]}"), parts[3]
+
+    def get_ranges(
+        self, key: str, ranges: Sequence[tuple[int, int]]
+    ) -> Sequence[bytes | memoryview]:
+        """Byte ranges of a shard through its signed URL (HTTP ``Range``), fetched concurrently."""
+        if not ranges:
+            return []
+        if len(ranges) == 1:
+            return [self._fetch_shard(key, ranges[0])[0]]
+        with ThreadPoolExecutor(max_workers=min(8, len(ranges))) as pool:
+            return list(pool.map(lambda r: self._fetch_shard(key, r)[0], ranges))
+
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes | memoryview, str]:
+        """Answer a store key from the registry (see the module docstring for the mapping)."""
+        if key == self._layout.index():
+            resp = self._api("GET", "/v1/index.json", what="index.json")
+            return resp.content, resp.headers.get("ETag", "").strip('"')
+        ds, rest = self._split(key)
+        if rest == "manifest.json":
+            body = self._download(ds, DownloadRequest())
+            return encode_document(body.manifest), body.manifest.publish_id
+        if rest == "metadata.json":
+            detail = self.detail(ds)
+            return encode_document(detail.metadata), detail.manifest.publish_id
+        if rest == "README.md":
+            detail = self.detail(ds)
+            return detail.readme.encode(), detail.manifest.publish_id
+        if rest.startswith("parts/"):
+            data, etag = self._fetch_shard(key)
+            if max_bytes is not None and len(data) > max_bytes:
+                raise ObjectTooLarge(key, len(data))
+            return data, etag
+        raise NotFound(key)
+
+    def read_only(self, what: str) -> OpenDataError:
+        """The error for any write: publishing through the registry is not available yet."""
+        return OpenDataError(
+            f"{what}: publishing through the registry ({self.url}) is not supported by this "
+            "version of opendata-client",
+            hint=_PUBLISH_HINT,
+        )
+
+    def put(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
+    ) -> str:
+        """Refused (see :meth:`read_only`)."""
+        raise self.read_only(f"cannot write {key}")
+
+    def delete(self, key: str) -> None:
+        """Refused (see :meth:`read_only`)."""
+        raise self.read_only(f"cannot delete {key}")
+
+    def exists(self, key: str) -> bool:
+        """Whether the registry has ``key`` (manifest, metadata or README of a dataset)."""
+        try:
+            self.get(key)
+        except NotFound:
+            return False
+        except DatasetNotFound:
+            return False
+        return True
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Refused: a registry does not list its bucket (use ``search`` or ``index.json``)."""
+        raise OpenDataError(
+            f"cannot list {prefix!r} through the registry ({self.url})",
+            hint="od.list() and od.search() read the registry's catalogue; garbage collection "
+            "and index rebuilds run against the bucket (OPENDATA_STORE)",
+        )
+
+    def uri(self, key: str) -> str:
+        """The shard's signed URL (the only address a registry gives out)."""
+        return self._signed_for(key).url
+
+    def sign(self, key: str, expires: timedelta) -> str:
+        """The registry's signed URL; its expiry is the registry's (per tier), not ``expires``."""
+        return self._signed_for(key).url
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+_shared: dict[float, httpx.Client] = {}
+_shared_lock = threading.Lock()
+
+
+def _new_client(timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    import httpx
+
+    # No default Authorization header: signed URLs point at storage, which must never see the
+    # API key; RegistryStore._send adds it to registry requests only.
+    return httpx.Client(
+        headers={"User-Agent": _user_agent()},
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+def _shared_client(timeout: float) -> httpx.Client:
+    """One connection pool per process: od.load builds a client per call, connections stay."""
+    with _shared_lock:
+        client = _shared.get(timeout)
+        if client is None:
+            client = _shared[timeout] = _new_client(timeout)
+            if len(_shared) == 1:
+                atexit.register(_close_shared)
+        return client
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        clients = list(_shared.values())
+        _shared.clear()
+    for client in clients:
+        client.close()
+
+
+def _major(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _dataset_path(ds: DatasetId) -> str:
+    return f"/v1/datasets/{quote(ds.namespace, safe='')}/{quote(ds.name, safe='')}"
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port only: a signed URL's query holds a signature, never print it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    value = resp.headers.get("Retry-After", "").strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                pass
+            else:
+                return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    err = _problem_error(resp)
+    if isinstance(err, RateLimited) and err.retry_after is not None:
+        return float(err.retry_after)
+    return 1.0
+
+
+def _rate_limited(resp: httpx.Response, wait: float, waited: float, what: str) -> RateLimited:
+    """The error once waiting longer would break the budget: the registry's message, if any."""
+    err = _problem_error(resp)
+    message = err.message if isinstance(err, RateLimited) else f"{what}: rate limited (HTTP 429)"
+    if waited:
+        message += f" (still limited after waiting {waited:.0f} s)"
+    return RateLimited(message, retry_after=round(wait, 1))
+
+
+def _problem_error(resp: httpx.Response) -> OpenDataError | None:
+    """The typed error of a ProblemDetails body, or ``None`` when the body is not one."""
+    try:
+        problem = msgspec.json.decode(resp.content, type=ProblemDetails)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return error_from_problem(problem)
+
+
+def _error_for(resp: httpx.Response, what: str, where: str) -> OpenDataError:
+    """The exception for an error answer: the registry's own when it sent a problem body."""
+    err = _problem_error(resp)
+    if err is not None:
+        return err
+    status = resp.status_code
+    if status == 401:
+        return Unauthenticated(f"{what}: {where} asked for authentication (HTTP 401)")
+    if status == 403:
+        return PermissionDenied(f"{what}: {where} refused access (HTTP 403)")
+    if status >= 500:
+        return StoreUnavailable(where, f"{what}: {where} answered HTTP {status}")
+    return OpenDataError(f"{what}: {where} answered HTTP {status}")
+
+
+def _decode(resp: httpx.Response, kind: type[_T], what: str) -> _T:
+    try:
+        return msgspec.json.decode(resp.content, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise OpenDataError(
+            f"{what}: the registry's answer is not a valid {kind.__name__}: {exc}",
+            hint="the registry may run an incompatible version; upgrade opendata-client",
+        ) from None
