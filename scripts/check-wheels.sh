@@ -26,7 +26,7 @@ uv pip install --quiet --python full/bin/python dist/opendata_core-*.whl dist/op
 export OPENDATA_HOME="$work/home"
 full/bin/od validate "$repo/examples/ecb-euro-fx-rates/opendata.yaml"
 full/bin/python -c 'import pandas as pd; pd.DataFrame({"date": pd.date_range("2024-01-01", periods=10).date, "v": range(10)}).to_parquet("x.parquet")'
-full/bin/od push x.parquet --id me/wheel-check --time-column date
+full/bin/od push x.parquet me/wheel-check --time-column date
 full/bin/python - <<'PY'
 import opendata as od
 assert "site-packages" in od.__file__, od.__file__

@@ -82,7 +82,7 @@ def test_csv_export_escapes_formulas(parquet: Path, tmp_path: Path) -> None:
             ["get", "me/x", "--start", "2030-01-01", "-o", "o.csv"],
             "is outside the data's coverage (2023-01-01 .. 2024-12-31)",
         ),
-        (["get", "me/x", "-o", "o.xlsx"], "use a .parquet or .csv file name"),
+        (["get", "me/x", "-o", "o.xlsx"], "use a .parquet, .csv or .json file name, or --format"),
         (["push", "x.parquet", "--id", "bad id"], "error: invalid dataset id 'bad id'"),
         (["gc", "me/x", "--older-than", "soon"], "use a number and a unit, e.g. 30m, 1h, 7d"),
     ],
@@ -154,3 +154,107 @@ def test_progress_bar_is_silent_off_a_terminal(
     with _progress.transfer_progress("x") as progress:
         progress("download", 1, 2)  # stderr is captured, not a terminal: draws nothing
     assert capsys.readouterr().err == ""
+
+
+# Every form a spreadsheet runs as a formula, and text that only looks close.
+RISKY = [
+    "=1+1",
+    "+1",
+    "-2",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\n=1",
+    " =1",
+    "  @x",
+    "\u00a0=1",
+    "\u3000+1",
+    "\uff1d1+1",  # full-width equals
+    "\uff0b1",  # full-width plus
+    "\uff0d1",  # full-width minus
+    "\uff20SUM(A1)",  # full-width at
+    "\tplain",
+    "\nplain",
+]
+SAFE = ["plain", "a=b", "1-2", "x@y.org", " plain", "", "'already"]
+
+
+def test_escape_formulas_covers_every_text_type() -> None:
+    import pyarrow as pa
+
+    from opendata_cli._export import escape_formulas
+
+    values = RISKY + SAFE
+    table = pa.table(
+        {
+            "string": pa.array(values, pa.string()),
+            "large": pa.array(values, pa.large_string()),
+            "view": pa.array(values, pa.string_view()),
+            "dict": pa.array(values, pa.string()).dictionary_encode(),
+            "binary": pa.array([v.encode() for v in values], pa.binary()),
+            "=header": pa.array(range(len(values))),
+            "\uff20name": pa.array(range(len(values))),
+        }
+    )
+    out = escape_formulas(table)
+    assert out.column_names[-2:] == ["'=header", "'\uff20name"]
+    expected = ["'" + v for v in RISKY] + SAFE
+    for name in ("string", "large", "view", "dict", "binary"):
+        assert [str(v) for v in out.column(name).to_pylist()] == expected, name
+    assert out.column("'=header").to_pylist() == list(range(len(values)))
+
+
+def test_csv_export_escapes_categoricals_headers_and_lookalikes(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=len(RISKY)).date,
+            "cat": pd.Categorical(RISKY),
+            '=HYPERLINK("http://x")': RISKY,
+        }
+    )
+    od.push(frame, "me/risky", time_column="date")
+    target = tmp_path / "out.csv"
+    code, out = run("get", "me/risky", "-o", str(target))
+    assert code == 0, out
+    got = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert list(got.columns) == ["date", "cat", '\'=HYPERLINK("http://x")']
+    assert got["cat"].tolist() == ["'" + v for v in RISKY]
+    assert got['\'=HYPERLINK("http://x")'].tolist() == ["'" + v for v in RISKY]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_get_to_stdout_in_each_format(parquet: Path, fmt: str) -> None:
+    import io
+
+    od.push(parquet, "me/x", time_column="date", partition="year")
+    result = CliRunner().invoke(
+        cli, ["get", "me/x", "--end", "2023-01-03", "-o", "-", "--format", fmt]
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 rows (" + fmt + ") to stdout" in result.stderr
+    data = result.stdout_bytes
+    if fmt == "csv":
+        got = pd.read_csv(io.BytesIO(data))
+        assert got["name"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-2"]
+    elif fmt == "parquet":
+        got = pd.read_parquet(io.BytesIO(data))
+        assert got["name"].tolist() == ["=cmd|' /C calc'!A0", "+1", "-2"]
+    else:
+        rows = json.loads(data)
+        assert rows[0] == {"date": "2023-01-01", "name": "=cmd|' /C calc'!A0", "v": 0}
+        assert len(rows) == 3
+
+
+def test_get_format_option_and_json_summary(parquet: Path, tmp_path: Path) -> None:
+    od.push(parquet, "me/x", time_column="date", partition="year")
+    target = tmp_path / "data.out"
+    code, out = run("get", "me/x", "-o", str(target), "--format", "json", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["rows"] == 731
+    assert summary["format"] == "json"
+    assert summary["path"] == str(target)
+    assert len(json.loads(target.read_text())) == 731
+    code, out = run("get", "me/x", "-o", "-", "--json")
+    assert code == 2
+    assert "--json prints to stdout, where -o - writes the data" in out

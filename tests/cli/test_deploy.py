@@ -13,8 +13,10 @@ from ruamel.yaml import YAML
 
 from opendata_cli.commands.deploy import SCHEDULES, STORE_SECRETS
 from opendata_cli.main import cli
+from opendata_cli.templates import cli_requirement
 
 BIN = Path(sys.executable).parent
+PIN = cli_requirement()  # opendata-cli==<the version running these tests>
 REPO = Path(__file__).resolve().parents[2]
 GOOD = """\
 id: acme/widgets
@@ -26,6 +28,7 @@ source:
   provider: Acme
 """
 WORKFLOW = Path(".github/workflows/opendata.yml")
+RELEASE = REPO / ".github" / "workflows" / "release.yml"
 
 # name -> (lines added to opendata.yaml, od deploy options, write requirements.txt)
 VARIANTS: dict[str, tuple[str, list[str], bool]] = {
@@ -119,10 +122,11 @@ def test_workflow_content(tmp_path: Path, variant: str) -> None:
     install = steps["Install opendata-cli and what main.py needs"]["run"]
     if requirements:
         assert setup["with"]["cache"] == "pip"
-        assert install == "python -m pip install opendata-cli -r requirements.txt"
+        assert setup["with"]["cache-dependency-path"] == "requirements.txt"
+        assert install == f"python -m pip install {PIN} -r requirements.txt"
     else:
         assert "cache" not in setup["with"]
-        assert install == "python -m pip install opendata-cli"
+        assert install == f"python -m pip install {PIN}"
 
     publish = steps["Run main.py and publish"]
     assert publish["run"] == "od run"
@@ -163,6 +167,8 @@ def all_variants(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         result = _deploy(project)
         assert result.exit_code == 0, result.output
         files.append(project / WORKFLOW)
+    # The repository's own release workflow is held to the same checks.
+    files.append(RELEASE)
     return files
 
 
@@ -250,7 +256,9 @@ def test_json_output(tmp_path: Path) -> None:
         "schedule": None,
         "runs_on": ["self-hosted"],
         "registry": None,
+        "store_kind": None,
         "secrets": list(STORE_SECRETS),
+        "working_directory": None,
         "actions_url": "https://github.com/Acme/widgets/actions/workflows/opendata.yml",
     }
 
@@ -335,3 +343,158 @@ def test_producer_guide_shows_the_current_workflow(tmp_path: Path) -> None:
     result = _deploy(project, "--dry-run")
     assert result.exit_code == 0, result.output
     assert block[1] == result.stdout, "docs/producer-guide.md: paste `od deploy --dry-run` output"
+
+
+def test_release_workflow_publishes_with_trusted_publishing() -> None:
+    text = RELEASE.read_text()
+    doc = _load(RELEASE)
+    assert doc["on"] == {"push": {"tags": ["v*"]}}
+    assert doc["permissions"] == {}
+    build, publish = doc["jobs"]["build"], doc["jobs"]["publish"]
+    # Only the publish job can mint an OIDC token, and it runs no code from the repository.
+    assert build["permissions"] == {"contents": "read"}
+    assert publish["permissions"] == {"id-token": "write"}
+    assert publish["needs"] == "build"
+    assert publish["environment"]["name"] == "pypi"
+    assert all("run" not in step for step in publish["steps"])
+    upload = publish["steps"][-1]
+    assert upload["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert "password" not in upload.get("with", {})
+    assert "secrets." not in text
+    build_run = "\n".join(step.get("run", "") for step in build["steps"])
+    for package in ("core", "client", "cli", "registry", "portal"):
+        assert f"opendata-{package}" in build_run
+    assert "uv build --package" in build_run
+    # Every action pinned to a full commit SHA with its release in a comment.
+    uses = re.findall(r"uses: (\S+)@(\S+) # (v\d+\.\d+\.\d+)", text)
+    assert len(uses) == text.count("uses: ") == 5
+    assert all(re.fullmatch(r"[0-9a-f]{40}", sha) for _, sha, _ in uses)
+
+
+def test_workflow_and_requirements_pin_this_opendata_cli(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    assert f"opendata-cli=={version('opendata-cli')}" == PIN
+    assert CliRunner().invoke(cli, ["init", str(tmp_path), "--yes"]).exit_code == 0
+    requirements = (tmp_path / "requirements.txt").read_text().splitlines()
+    assert PIN in requirements
+    assert "opendata-cli" not in requirements  # never unpinned
+    result = _deploy(tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"run: python -m pip install {PIN} -r requirements.txt\n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("store", "kind", "secrets"),
+    [
+        (
+            "r2://bucket/data",
+            "r2",
+            ["OPENDATA_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "R2_ACCOUNT_ID"],
+        ),
+        (
+            "s3://bucket/data",
+            "s3",
+            ["OPENDATA_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"],
+        ),
+        (None, None, list(STORE_SECRETS)),
+        ("/home/me/store", None, list(STORE_SECRETS)),
+    ],
+)
+def test_deploy_lists_the_secrets_of_the_store(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str | None,
+    kind: str | None,
+    secrets: list[str],
+) -> None:
+    project = _project(tmp_path)
+    if store is not None:
+        monkeypatch.setenv("OPENDATA_STORE", store)
+    out = json.loads(_deploy(project, "--json").stdout)
+    assert out["store_kind"] == kind
+    assert out["secrets"] == secrets
+    (project / WORKFLOW).unlink()
+    text = _deploy(project).output
+    if kind is None:
+        assert "OPENDATA_STORE (s3://bucket/prefix or r2://bucket/prefix)" in text
+        assert "for r2:// R2_ACCOUNT_ID" in text
+    else:
+        assert (
+            f"add the repository secrets for your {kind}:// store (gh secret set NAME): "
+            + ", ".join(secrets)
+        ) in text
+    # Whatever the store, the workflow passes every secret, R2_ACCOUNT_ID included.
+    env = _steps(_load(project / WORKFLOW))["Run main.py and publish"]["env"]
+    assert env["R2_ACCOUNT_ID"] == "${{ secrets.R2_ACCOUNT_ID }}"
+
+
+def test_r2_store_opens_with_the_secrets_the_workflow_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import opendata
+
+    # What the runner sees: R2_ACCOUNT_ID set, the s3-only secrets unset and so empty.
+    monkeypatch.setenv("OPENDATA_STORE", "r2://bucket/data")
+    monkeypatch.setenv("R2_ACCOUNT_ID", "0123456789abcdef")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    monkeypatch.setenv("AWS_REGION", "")
+    assert opendata.Client().store.url == "s3://bucket"
+    # Without the secret the store cannot be opened at all: that is why the workflow passes it.
+    monkeypatch.delenv("R2_ACCOUNT_ID")
+    with pytest.raises(opendata.OpenDataError, match="needs the Cloudflare account id"):
+        opendata.Client()
+
+
+needs_git = pytest.mark.skipif(
+    subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0,
+    reason="git is not installed",
+)
+
+
+@needs_git
+def test_dataset_in_a_sub_folder_gets_a_working_directory(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    project = _project(repo / "datasets" / "fx", "frequency: daily\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (project / "main.py").write_text(
+        "import pandas as pd\n\ndef main():\n"
+        "    return pd.DataFrame({'date': pd.to_datetime(['2024-01-01']), 'v': [1]})\n"
+    )
+    result = _deploy(project)
+    assert result.exit_code == 0, result.output
+    workflow = repo / ".github" / "workflows" / "opendata-datasets-fx.yml"
+    assert f"created: {workflow}" in result.output
+    assert "The workflow runs main.py in datasets/fx/ of the repository." in result.output
+    assert "warning" not in result.output
+    assert f"cd {repo} && git add datasets/fx/opendata.yaml datasets/fx/main.py" in result.output
+    assert ".github/workflows/opendata-datasets-fx.yml" in result.output
+    assert "gh workflow run opendata-datasets-fx.yml" in result.output
+    assert not (project / ".github").exists()
+
+    steps = _steps(_load(workflow))
+    assert steps["Set up Python"]["with"]["cache-dependency-path"] == (
+        "datasets/fx/requirements.txt"
+    )
+    install = steps["Install opendata-cli and what main.py needs"]
+    publish = steps["Run main.py and publish"]
+    assert install["working-directory"] == publish["working-directory"] == "datasets/fx"
+    # The check runs before the checkout, so it must not depend on the folder.
+    assert "working-directory" not in steps["Check that the store is configured"]
+    # What the runner does after the checkout, from the repository's top: it works.
+    folder = repo / publish["working-directory"]
+    assert (folder / "requirements.txt").is_file()
+    run = subprocess.run(
+        [str(BIN / "od"), "run", "--dry-run"], cwd=folder, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "dry run: acme/widgets passed the checks" in run.stdout
+
+    for tool in (
+        [str(_tool("check-jsonschema")), "--builtin-schema", "vendor.github-workflows"],
+        [str(_tool("zizmor")), "--offline", "--no-config", "--no-progress", "--persona=pedantic"],
+    ):
+        out = subprocess.run([*tool, str(workflow)], capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from opendata_cli._git import GitHubRepo, parse_github_url
 from opendata_cli.commands import init as init_module
 from opendata_cli.main import cli
+from opendata_cli.templates import cli_requirement
 from opendata_core import check_metadata, load_metadata
 
 FILES = ["opendata.yaml", "main.py", "README.md", ".gitignore", "requirements.txt"]
@@ -50,8 +51,8 @@ def test_happy_path(tmp_path: Path) -> None:
     assert len(frame) > 0
     assert "date" in frame.columns
 
-    requirements = (target / "requirements.txt").read_text().split()
-    assert "opendata-cli" in requirements
+    requirements = (target / "requirements.txt").read_text().splitlines()
+    assert cli_requirement() in requirements  # opendata-cli==<this version>
     assert "pandas" in requirements
     readme = (target / "README.md").read_text()
     assert 'od.load("me/new-folder")' in readme
@@ -226,3 +227,28 @@ def test_commands_keep_od_help_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_non_spdx_licence_warns_at_the_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
+    answers = ["acme/fx", "FX", "Rates.", "Public Domain", "ECB"]
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: 'Public Domain' is not an SPDX licence identifier; accepted, but tools cannot "
+        "check it (use one from https://spdx.org/licenses/" in result.stderr
+    )
+    report = check_metadata(tmp_path / "opendata.yaml")
+    assert report.metadata is not None
+    assert report.metadata.license == "Public Domain"
+    assert [p.field for p in report.warnings] == ["license"]  # validate says the same later
+
+
+def test_spdx_licence_gives_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
+    answers = ["acme/fx", "FX", "Rates.", "CC0-1.0", "ECB"]
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr

@@ -4,7 +4,6 @@ nothing; a success publishes and records."""
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def records(dataset: str = DATASET) -> list[RunRecord]:
 
 def assert_one_error_line(result: Result, *fragments: str) -> str:
     assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1, result.output
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
@@ -88,12 +87,6 @@ def assert_one_error_line(result: Result, *fragments: str) -> str:
 def assert_nothing_published(dataset: str = DATASET) -> None:
     with pytest.raises(DatasetNotFound):
         opendata.Client().load(dataset)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +243,8 @@ def test_main_returning_none_without_pushing(project: Path) -> None:
     write_main(project, "def main():\n    pass\n")
     result = od("run", str(project))
     assert result.exit_code == 1
-    assert_one_error_line(result, "main() returned None and published nothing")
+    line = assert_one_error_line(result, "main() returned None and published nothing")
+    assert line.startswith("error [validation]: "), line
     assert records()[0].error_class == "validation"
 
 
@@ -269,9 +263,15 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
         result.stderr
     )
     assert [r.schema_changed for r in records()] == [False, True]
-    # Re-running unchanged data reuses the shard and reports no drift.
+    # The producer guide shows these exact lines.
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "producer-guide.md").read_text()
+    for output in (dry.stderr, result.stderr):
+        (warning,) = [line for line in output.splitlines() if "schema" in line]
+        assert f"\n{warning}\n" in guide, warning
+    assert "warning, not a gate" in guide
+    # Re-running unchanged data commits nothing and reports no drift.
     again = od("run", str(project))
-    assert "0 shard(s) written, 1 reused" in again.stdout
+    assert "nothing new was committed" in again.stdout
     assert "warning" not in again.stderr
 
 
@@ -425,8 +425,8 @@ def test_main_raising_is_one_line_recorded_and_publishes_nothing(
     assert_nothing_published()
 
 
-def test_network_error(project: Path) -> None:
-    port = closed_port()
+def test_network_error(project: Path, closed_port: int) -> None:
+    port = closed_port
     write_main(
         project,
         f"""\
@@ -438,7 +438,9 @@ def test_network_error(project: Path) -> None:
     )
     result = od("run", str(project))
     assert result.exit_code == 1
-    assert_one_error_line(result, f"ConnectError: GET http://127.0.0.1:{port}/data.csv")
+    line = assert_one_error_line(result, f"ConnectError: GET http://127.0.0.1:{port}/data.csv")
+    # The terminal line names the class, as the run record and the annotation do.
+    assert line.startswith("error [network]: main.py:3: ConnectError"), line
     assert records()[0].error_class == "network"
     assert_nothing_published()
 
@@ -647,10 +649,10 @@ def test_dry_run_with_a_main_that_pushes_itself(project: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Publish failures: exit 2
+# Publish failures: exit 3 (2 is click's usage error)
 
 
-def test_unwritable_store_exits_2(
+def test_unwritable_store_exits_3(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "not-a-folder"
@@ -658,25 +660,38 @@ def test_unwritable_store_exits_2(
     # Works for root too (a chmod would not stop root): the store's path runs through a file.
     monkeypatch.setenv("OPENDATA_STORE", str(blocker / "store"))
     result = od("run", str(project))
-    assert result.exit_code == 2, result.output
-    assert_one_error_line(result, "publishing failed: NotADirectoryError")
+    assert result.exit_code == 3, result.output
+    assert_one_error_line(result, "error [upload]: publishing failed: NotADirectoryError")
     assert "warning: could not write the run record" in result.stderr
     assert "nothing was published; the last version is intact" in result.stderr
 
 
-def test_unreachable_s3_store_exits_2(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENDATA_STORE", "s3://od-bucket/prefix")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+@pytest.mark.usefixtures("unreachable_s3_store")
+def test_unreachable_s3_store_exits_3(project: Path) -> None:
     (project / "main.py").write_text("raise AssertionError('main.py must not run')\n")
     result = od("run", "--json", str(project))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     out = json.loads(result.stdout)
     assert out["error_class"] == "upload"
-    assert out["exit_code"] == 2
+    assert out["exit_code"] == 3
     assert out["message"].startswith("cannot open the store: store s3://od-bucket unavailable")
+    assert "cannot connect to the endpoint http://127.0.0.1:" in out["message"]
+    # The run record is kept in the dataset folder, and shown (an annotation in GitHub Actions).
+    (path,) = (project / ".opendata").rglob("*.json")
+    assert out["run_record"] == str(path)
+    record = decode_document(path.read_bytes(), RunRecord)
+    assert (record.status, record.error_class) == ("failure", "upload")
+    assert any("run record was kept in" in w and '"status":"failure"' in w for w in out["warnings"])
+
+
+def test_unopenable_store_in_github_actions_annotates_the_record(
+    project: Path, github: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDATA_STORE", "r2://bucket")  # no R2_ACCOUNT_ID: cannot open
+    result = od("run", str(project))
+    assert result.exit_code == 3, result.output
+    assert "::warning title=od run%3A acme/widgets::the store could not be opened" in result.stdout
+    assert "::error title=" in result.stdout
 
 
 def test_dry_run_does_not_need_the_store(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -689,9 +704,9 @@ def test_dry_run_does_not_need_the_store(project: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (PermissionDenied("no"), ("permission", 2)),
-        (StoreUnavailable("s3://b", "down"), ("upload", 2)),
-        (ConflictError("a/b"), ("upload", 2)),
+        (PermissionDenied("no"), ("permission", 3)),
+        (StoreUnavailable("s3://b", "down"), ("upload", 3)),
+        (ConflictError("a/b"), ("upload", 3)),
         (ConnectionRefusedError(), ("network", 1)),
         (TimeoutError(), ("network", 1)),
         (KeyError("x"), ("parse", 1)),
@@ -799,4 +814,41 @@ def test_help_lists_exit_codes() -> None:
     result = od("run", "--help")
     assert result.exit_code == 0
     assert "--dry-run" in result.output
-    assert "2 publishing failed" in result.output
+    assert "3 publishing failed" in result.output
+
+
+def test_a_failure_after_the_commit_still_reports_published(project: Path) -> None:
+    """metadata.json cannot be written, but the manifest committed: the run succeeded."""
+    client = opendata.Client()
+    from opendata_core.ids import DatasetId
+
+    (Path(client.store.local_path(client.layout.metadata(DatasetId.parse(DATASET))))).mkdir(
+        parents=True
+    )
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["published"] is True
+    assert out["status"] == "success"
+    assert out["publish_id"] == opendata.Client().manifest(DATASET).publish_id
+    (warning,) = out["warnings"]
+    assert "but writing metadata.json failed" in warning
+    assert "od index rebuild" in warning
+    assert len(opendata.load(DATASET)) == 3
+    (record,) = records()
+    assert record.status == "success"
+
+
+def test_an_identical_run_succeeds_and_records_that_nothing_changed(project: Path) -> None:
+    assert od("run", str(project)).exit_code == 0
+    first = opendata.Client().manifest(DATASET).publish_id
+    result = od("run", "--json", str(project))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["status"], out["unchanged"], out["publish_id"]) == ("success", True, first)
+    assert opendata.Client().manifest(DATASET).publish_id == first
+    plain = od("run", str(project))
+    assert f"identical to publish {first}; nothing new was committed" in plain.stdout
+    records_ = records()
+    assert [r.unchanged for r in records_] == [False, True, True]
+    assert all(r.status == "success" and r.publish_id == first for r in records_)

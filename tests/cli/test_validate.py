@@ -22,6 +22,7 @@ repo: https://github.com/acme/widgets
 source:
   provider: Acme
 """
+MAIN = "def main():\n    return None\n"
 
 
 def test_examples_exist_and_validate() -> None:
@@ -33,6 +34,7 @@ def test_examples_exist_and_validate() -> None:
 
 def test_directory_and_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "opendata.yaml").write_text(GOOD)
+    (tmp_path / "main.py").write_text(MAIN)
     result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert result.exit_code == 0
     assert "ok: " in result.output
@@ -46,6 +48,7 @@ def test_every_problem_printed_and_exit_1(tmp_path: Path) -> None:
     bad.write_text(
         GOOD.replace("MIT", "Public Domain") + "frequency: daly\ngeo:\n  countries: [USA]\n"
     )
+    (tmp_path / "main.py").write_text(MAIN)
     result = CliRunner().invoke(cli, ["validate", str(bad)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -61,6 +64,7 @@ def test_every_problem_printed_and_exit_1(tmp_path: Path) -> None:
 def test_warnings_alone_exit_0(tmp_path: Path) -> None:
     path = tmp_path / "opendata.yaml"
     path.write_text(GOOD.replace("MIT", "Public Domain"))
+    (tmp_path / "main.py").write_text(MAIN)
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 0
     assert "ok: " in result.output
@@ -70,6 +74,7 @@ def test_warnings_alone_exit_0(tmp_path: Path) -> None:
 def test_json_output(tmp_path: Path) -> None:
     path = tmp_path / "opendata.yaml"
     path.write_text(GOOD.replace("acme/widgets\n", "acme/\n"))
+    (tmp_path / "main.py").write_text(MAIN)
     result = CliRunner().invoke(cli, ["validate", "--json", str(path)])
     assert result.exit_code == 1
     (report,) = json.loads(result.output)
@@ -133,3 +138,44 @@ def test_good_main_py_passes(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert result.exit_code == 0, result.output
+
+
+def test_missing_main_py_fails(tmp_path: Path) -> None:
+    (tmp_path / "opendata.yaml").write_text(GOOD)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert (
+        f"{tmp_path / 'main.py'}: file not found: `od run` calls main() in main.py beside "
+        "opendata.yaml (create it with a main() that returns the data" in result.output
+    )
+
+
+def test_scaffold_placeholders_are_warnings_until_replaced(tmp_path: Path) -> None:
+    assert CliRunner().invoke(cli, ["init", str(tmp_path), "--yes"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "opendata.yaml"
+    lines = result.output.splitlines()
+    assert any(
+        line.startswith(f"{path}:9: id: the namespace 'me' is the placeholder `od init` writes")
+        for line in lines
+    ), result.output
+    assert any(
+        line.startswith(f"{path}:") and ": description: still the example text of `od init`" in line
+        for line in lines
+    ), result.output
+    assert any(
+        ": source.provider: still the example text of `od init` (name who publishes" in line
+        for line in lines
+    ), result.output
+    assert "(3 warning(s))" in result.output
+
+    yaml = path.read_text()
+    yaml = yaml.replace("id: me/", "id: acme/").replace("github.com/me/", "github.com/acme/")
+    yaml = yaml.replace("Who publishes the original data", "Acme")
+    yaml = yaml.replace("Describe the dataset here", "One row per day")
+    path.write_text(yaml)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert f"ok: {path} (acme/" in result.output

@@ -62,3 +62,16 @@ def s3_client(s3_env: str) -> od.Client:
 
 def s3_store(endpoint: str, bucket: str, **kwargs: object) -> S3CompatibleStore:
     return S3CompatibleStore(bucket, endpoint=endpoint, **kwargs)  # type: ignore[arg-type]
+
+
+def record_gets(client: od.Client) -> list[str]:
+    """Make ``client.store.get`` append every key it is asked for to the returned list."""
+    fetched: list[str] = []
+    original = client.store.get
+
+    def recording_get(key: str, **kw):  # type: ignore[no-untyped-def]
+        fetched.append(key)
+        return original(key, **kw)
+
+    client.store.get = recording_get  # type: ignore[method-assign]
+    return fetched

@@ -59,11 +59,11 @@ def test_corrupt_scan_and_transient_corruption_is_retried(client: od.Client) -> 
     calls = {"n": 0}
     original = client.store.get
 
-    def flaky(k: str) -> Any:
+    def flaky(k: str, **kw: Any) -> Any:
         if k == key and calls["n"] == 0:
             calls["n"] += 1
             return b"garbage", ""
-        return original(k)
+        return original(k, **kw)
 
     client.store.get = flaky  # type: ignore[method-assign]
     assert len(client.load("me/prices", start="2024-12-31")) == 2  # retried once, then fine
@@ -79,8 +79,8 @@ class _Wrapped(Store):
     def __init__(self, inner: Store, before_manifest: Any) -> None:
         self.inner, self.url, self.before_manifest = inner, inner.url, before_manifest
 
-    def get(self, key: str) -> Any:
-        return self.inner.get(key)
+    def get(self, key: str, *, max_bytes: int | None = None) -> Any:
+        return self.inner.get(key, max_bytes=max_bytes)
 
     def put(
         self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
@@ -322,7 +322,7 @@ def test_access_denied_is_permission_denied(fault_proxy: _FaultProxy, s3_env: st
     fault_proxy.fail_status, fault_proxy.fail_next = 403, -1
     with pytest.raises(
         od.PermissionDenied,
-        match=f"s3://{bucket} refused access to datasets/me/prices/manifest.json",
+        match=rf"s3://{bucket} \({endpoint}\) refused access to datasets/me/prices/manifest.json",
     ) as info:
         client.load("me/prices")
     assert isinstance(info.value, PermissionError)
@@ -378,12 +378,12 @@ def test_reader_restarts_once_when_a_publish_and_gc_race_it(client: od.Client) -
     original = client.store.get
     state = {"raced": False}
 
-    def racing_get(key: str) -> Any:
+    def racing_get(key: str, **kw: Any) -> Any:
         if "/parts/" in key and not state["raced"]:
             state["raced"] = True  # between our manifest read and our first shard read:
             other.push(daily(("NEW",)), "me/prices", time_column="date", partition="year")
             other.gc("me/prices", older_than=timedelta(0))
-        return original(key)
+        return original(key, **kw)
 
     client.store.get = racing_get  # type: ignore[method-assign]
     out = client.load("me/prices")
@@ -401,6 +401,89 @@ def test_slow_store_times_out_then_unavailable(fault_proxy: _FaultProxy, s3_env:
     client.push(daily(("A",)), "me/prices", time_column="date")
     fault_proxy.delay = 1.0  # every answer comes after the client's timeout
     started = fault_proxy.requests
-    with pytest.raises(od.StoreUnavailable, match="manifest.json"):
+    with pytest.raises(
+        od.StoreUnavailable, match="manifest.json: .* did not answer in time .*timed out"
+    ) as info:
         client.load("me/prices")
+    assert info.value.reason == "timeout"
     assert fault_proxy.requests - started == 1 + FAST_RETRIES["max_retries"]  # obstore retried
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://AKIAEXAMPLE:s3cr3tValue@bucket/prefix", "r2://AKIAEXAMPLE:s3cr3tValue@b"]
+)
+def test_credentials_in_a_store_url_are_refused_and_not_echoed(url: str) -> None:
+    with pytest.raises(od.OpenDataError, match="has credentials in it") as info:
+        od.Client(store=url)
+    shown = f"{info.value} {info.value.hint}"
+    assert "s3cr3tValue" not in shown and "AKIAEXAMPLE" not in shown
+    assert info.value.hint is not None and "AWS_SECRET_ACCESS_KEY" in info.value.hint
+
+
+def test_a_long_column_name_is_cut_in_the_message(client: od.Client) -> None:
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    with pytest.raises(od.ColumnNotFound) as info:
+        client.load("me/prices", columns=["c" * 100_000])
+    assert len(str(info.value)) < 500
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores: internal folders, temporaries, messages that name the bucket and endpoint
+
+
+def test_a_dataset_named_like_an_internal_folder_is_listed(tmp_path: Any) -> None:
+    client = od.Client(store=tmp_path / "store")
+    client.push(daily(("A",)), "ns/.locks", time_column="date")
+    client.push(daily(("A",)), "ns/x", time_column="date")
+    assert [e.id for e in client.index.rebuild().datasets] == ["ns/.locks", "ns/x"]
+    assert len(client.load("ns/.locks", start="2024-12-31")) == 1
+
+
+def test_gc_removes_stale_temporaries_of_killed_writes(tmp_path: Any) -> None:
+    import os
+    import time
+
+    client = od.Client(store=tmp_path / "store")
+    client.push(daily(("A",)), "me/prices", time_column="date")
+    parts = client.store.local_path(client.layout.parts_prefix(DS).rstrip("/"))
+    assert parts is not None
+    stale, fresh = parts / ".tmp-killed", parts / ".tmp-writing"
+    stale.write_bytes(b"x" * 100)
+    fresh.write_bytes(b"y" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    dry = client.gc("me/prices", dry_run=True)
+    assert dry.deleted == [client.layout.parts_prefix(DS) + ".tmp-killed"] and stale.exists()
+    done = client.gc("me/prices")
+    assert done.bytes_freed == 100 and done.kept_in_grace == 1
+    assert not stale.exists() and fresh.exists()
+    assert len(client.load("me/prices")) == len(daily(("A",)))
+
+
+def test_a_missing_bucket_is_named(s3_env: str) -> None:
+    client = od.Client(store=S3CompatibleStore("no-such-bucket", endpoint=s3_env))
+    for action in (
+        lambda: client.load("me/prices"),
+        lambda: client.push(daily(("A",)), "me/prices"),
+    ):
+        with pytest.raises(
+            od.StoreUnavailable, match=f"the bucket 'no-such-bucket' does not exist at {s3_env}"
+        ) as info:
+            action()
+        assert info.value.reason == "no-bucket"
+        assert info.value.hint is not None and "create the bucket" in info.value.hint
+
+
+def test_a_dead_endpoint_is_named(s3_env: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    client = od.Client(store=S3CompatibleStore("b", endpoint=endpoint, retry_config=FAST_RETRIES))
+    with pytest.raises(
+        od.StoreUnavailable, match=f"cannot connect to the endpoint {endpoint}"
+    ) as info:
+        client.load("me/prices")
+    assert info.value.hint is not None and "AWS_ENDPOINT_URL" in info.value.hint

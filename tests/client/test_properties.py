@@ -50,6 +50,7 @@ def test_load_range_equals_filtering(
     if end is not None:
         mask &= full["date"] <= end
     expected = full[mask].reset_index(drop=True)
+    expected["date"] = pd.to_datetime(expected["date"]).astype("datetime64[ms]")
     outside = (start is not None and start > full["date"].max()) or (
         end is not None and end < full["date"].min()
     )
@@ -58,7 +59,7 @@ def test_load_range_equals_filtering(
             client.load("me/series", start=start, end=end)
         return
     got = client.load("me/series", start=start, end=end)
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(got, expected)
     lazy = client.scan("me/series", start=start, end=end).collect().to_pandas()
     assert lazy["v"].tolist() == expected["v"].tolist()
 

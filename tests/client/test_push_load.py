@@ -12,6 +12,8 @@ import pytest
 import opendata as od
 from opendata_core import DatasetId
 
+from .conftest import record_gets
+
 DAYS = pd.date_range("2019-01-01", "2024-12-31", freq="D")
 
 
@@ -40,6 +42,9 @@ def test_push_then_load_round_trip(client: od.Client) -> None:
     assert (result.min_time, result.max_time) == ("2019-01-01", "2024-12-31")
     out = client.load("me/prices")
     expected = df.sort_values(["date"], kind="stable").reset_index(drop=True)
+    expected["date"] = pd.to_datetime(expected["date"]).astype(
+        "datetime64[ms]"
+    )  # dates load as datetimes
     pd.testing.assert_frame_equal(out, expected)
     assert out["date"].is_monotonic_increasing
 
@@ -76,21 +81,14 @@ def test_start_end_are_inclusive_days(
 ) -> None:
     client.push(daily(), "me/prices", time_column="date", partition="year")
     out = client.load("me/prices", start=start, end=end)
-    assert out["date"].min() == first
-    assert out["date"].max() == last
+    assert out["date"].min() == pd.Timestamp(first)
+    assert out["date"].max() == pd.Timestamp(last)
     assert len(out) == ((last - first).days + 1) * 2
 
 
 def test_only_overlapping_shards_are_fetched(client: od.Client) -> None:
     client.push(daily(), "me/prices", time_column="date", partition="year")
-    fetched: list[str] = []
-    original = client.store.get
-
-    def counting_get(key: str):  # type: ignore[no-untyped-def]
-        fetched.append(key)
-        return original(key)
-
-    client.store.get = counting_get  # type: ignore[method-assign]
+    fetched = record_gets(client)
     client.load("me/prices", start="2022-01-01", end="2022-12-31")
     parts = [k for k in fetched if "/parts/" in k]
     assert len(parts) == 1
@@ -187,7 +185,7 @@ def test_all_dtypes_round_trip(client: od.Client) -> None:
     )
     client.push(df, "me/types", time_column="ts")
     out = client.load("me/types")
-    pd.testing.assert_frame_equal(out, df)
+    pd.testing.assert_frame_equal(out, df.assign(day=df["day"].astype("datetime64[ms]")))
     part = client.load(
         "me/types", start="2024-01-01T00:00:00+01:00", end="2024-01-01T12:00:00+01:00"
     )
@@ -323,8 +321,26 @@ def test_a_named_pandas_index_is_kept_as_columns(client: od.Client) -> None:
     client.push(df, "me/indexed", time_column="date")
     out = client.load("me/indexed", start="2024-12-31")
     assert list(out.columns) == ["date", "symbol", "close", "volume"]
-    assert out["date"].tolist() == [dt.date(2024, 12, 31)]
+    assert out["date"].tolist() == [pd.Timestamp(2024, 12, 31)]
     unnamed = daily(("A",))
     unnamed.index = unnamed.index + 1000  # row numbering, not data
     client.push(unnamed, "me/unnamed", time_column="date")
     assert list(client.load("me/unnamed").columns) == ["date", "symbol", "close", "volume"]
+
+
+def test_identical_data_commits_nothing_new(client: od.Client) -> None:
+    df = daily()
+    first = client.push(df, "me/prices", time_column="date", partition="year")
+    updated = client.info("me/prices").updated_at
+    again = client.push(df.copy(), "me/prices", time_column="date", partition="year")
+    assert again.unchanged and not first.unchanged
+    assert again.publish_id == first.publish_id == client.manifest("me/prices").publish_id
+    assert client.info("me/prices").updated_at == updated
+    assert {e.id: e.updated_at for e in client.list()}["me/prices"] == updated
+    assert "unchanged" in str(again) and "nothing was committed" in str(again)
+    assert (again.rows, again.shards_written) == (len(df), 0)
+    changed = df.copy()
+    changed.loc[0, "close"] = -1.0
+    third = client.push(changed, "me/prices", time_column="date", partition="year")
+    assert not third.unchanged
+    assert client.manifest("me/prices").parent_publish_id == first.publish_id

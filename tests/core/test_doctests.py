@@ -17,6 +17,7 @@ MODULES = [
     "opendata_core.api",
     "opendata_core.timerange",
     "opendata_core.storeurl",
+    "opendata_core.readme",
 ]
 
 

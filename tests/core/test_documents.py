@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import msgspec
@@ -25,6 +26,7 @@ from opendata_core import (
     encode_document,
     schema_hash,
 )
+from opendata_core.errors import shorten
 
 NOW = datetime(2024, 5, 1, 6, 30, tzinfo=UTC)
 SCHEMA = [
@@ -206,3 +208,60 @@ def test_schema_hash_changes_with_the_schema(changed: list[Field]) -> None:
 def test_index_entry_namespace() -> None:
     entry = documents()[2].datasets[0]  # type: ignore[attr-defined]
     assert entry.namespace == "ecb"
+
+
+def _mutated(**changes: object) -> bytes:
+    doc = msgspec.to_builtins(manifest())
+    for key, value in changes.items():
+        if key.startswith("shard0_"):
+            doc["shards"][0][key.removeprefix("shard0_")] = value
+        else:
+            doc[key] = value
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"time_column": "when"}, "time_column", "'when' is not a column of the schema"),
+        ({"time_column": "currency"}, "time_column", "not a date or timestamp"),
+        ({"min_time": "garbage"}, "min_time", "'garbage' is not an ISO 8601"),
+        ({"shard0_max": "2024-13-45"}, "shards[0].max", "is not an ISO 8601"),
+        ({"shard0_sha256": "XYZ"}, "shards[0].sha256", "'XYZ' is not 64 lower-case hex digits"),
+        ({"shard0_path": "parts/../../x.parquet"}, "shards[0].path", "is not 'parts/<its"),
+        ({"shard0_path": f"other/{SHA}.parquet"}, "shards[0].path", "is not 'parts/<its"),
+        ({"shard0_rows": -1, "row_count": -1}, "shards[0].rows", "must be ≥ 0"),
+        ({"row_count": 5}, "row_count", "= 5 is not the sum of the shards' rows (10)"),
+        ({"bytes": 5}, "bytes", "is not the sum of the shards' bytes"),
+        ({"shard0_path": "x" * 5000}, "shards[0].path", "(5,000 characters)"),
+    ],
+)
+def test_manifest_is_checked_as_a_whole(changes: dict[str, object], field: str, text: str) -> None:
+    with pytest.raises(FormatError, match=re.escape(text)) as info:
+        decode_document(_mutated(**changes), Manifest, name="x/y/manifest.json")
+    assert info.value.field == field
+    assert info.value.document == "x/y/manifest.json"
+    assert str(info.value).startswith(f"x/y/manifest.json: {field}")
+    assert len(str(info.value)) < 400
+
+
+def test_duplicate_shards_are_refused() -> None:
+    doc = msgspec.to_builtins(manifest())
+    doc["shards"].append(doc["shards"][0])
+    doc["row_count"] += doc["shards"][0]["rows"]
+    doc["bytes"] += doc["shards"][0]["bytes"]
+    with pytest.raises(FormatError, match=r"shards\[1\]\.sha256 = .* lists the same shard twice"):
+        decode_document(json.dumps(doc).encode(), Manifest)
+
+
+def test_an_empty_manifest_is_valid() -> None:
+    doc = msgspec.to_builtins(manifest())
+    doc.update(shards=[], row_count=0, bytes=0, min_time=None, max_time=None)
+    assert decode_document(json.dumps(doc).encode(), Manifest).shards == []
+
+
+def test_shorten_cuts_long_inputs() -> None:
+    assert shorten("abc") == "abc"
+    cut = shorten("y" * 100_000)
+    assert len(cut) < 200
+    assert cut.endswith("… (100,000 characters)")

@@ -146,3 +146,14 @@ def _assert_contained(raw: str) -> None:
         segments = key.split("/")
         assert ".." not in segments and "." not in segments and "" not in segments[:-1]
         assert segments[:5] == ["pre", "fix", "datasets", ds.namespace, ds.name]
+
+
+@pytest.mark.parametrize("value", ["a/" + "b" * 100_000, "x" * 100_000, "a/b c" + "d" * 100_000])
+def test_long_ids_are_cut_in_the_message(value: str) -> None:
+    from opendata_core.errors import InvalidDatasetId
+
+    with pytest.raises(InvalidDatasetId) as info:
+        DatasetId.parse(value)
+    assert len(str(info.value)) < 400
+    assert "characters)" in str(info.value)
+    assert info.value.value == value  # the attribute keeps the whole input

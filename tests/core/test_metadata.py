@@ -384,3 +384,17 @@ def test_validate_metadata_from_python() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate_metadata(meta)
+
+
+@pytest.mark.parametrize(
+    "deep", ["title: " + "[" * 4000 + "]" * 4000 + "\n", "title:\n" + "- " * 4000 + "x\n"]
+)
+def test_deeply_nested_yaml_is_a_metadata_error(tmp_path: Path, deep: str) -> None:
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import load_metadata
+
+    path = tmp_path / "opendata.yaml"
+    path.write_text("id: me/x\n" + deep)
+    with pytest.raises(MetadataError, match="nested too deeply") as info:
+        load_metadata(path)
+    assert info.value.hint is not None

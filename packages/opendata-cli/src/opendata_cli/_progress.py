@@ -41,8 +41,15 @@ def transfer_progress(description: str) -> Iterator[Any]:
                 if phase == "download"
                 else [MofNCompleteColumn()]
             )
+            from rich.console import Console
+
             progress = Progress(
-                f"[bold]{description}", BarColumn(), *amount, TimeRemainingColumn(), transient=True
+                f"[bold]{description}",
+                BarColumn(),
+                *amount,
+                TimeRemainingColumn(),
+                console=Console(stderr=True),  # stdout may carry data (od get -o -) or JSON
+                transient=True,
             )
             progress.start()
             state["progress"], state["task"] = progress, progress.add_task(description, total=total)

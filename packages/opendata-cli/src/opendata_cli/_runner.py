@@ -12,9 +12,9 @@ One run, in order (any failure stops it, and nothing is published):
    failure (not with ``dry_run``).
 
 Every failure is classified (``network``, ``parse``, ``validation``, ``upload``, ``permission``,
-``unknown``) and gets an exit code: 1 when the producer failed (``main.py`` raised or returned bad
-data), 2 when publishing failed. :func:`run_producer` never raises for those: it returns a
-:class:`RunOutcome`, which the commands print.
+``unknown``) and gets an exit code (``opendata_cli._exit``): 1 when the producer failed
+(``main.py`` raised or returned bad data), 3 when publishing failed. :func:`run_producer` never
+raises for those: it returns a :class:`RunOutcome`, which the commands print.
 
 Environment variables read here (and only here, in the CLI): ``OPENDATA_SOURCE_URL`` is set by
 ``od demo`` for the producers, the ``GITHUB_*`` variables of GitHub Actions give the provenance,
@@ -44,17 +44,16 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from opendata_cli._exit import ExitCode, for_exception
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from opendata import Client, PushResult
-    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, Stats
+    from opendata_core.documents import ErrorClass, Field, Manifest, Provenance, RunRecord, Stats
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
-    "EXIT_OK",
-    "EXIT_PRODUCER",
-    "EXIT_PUBLISH",
     "SOURCE_URL_ENV",
     "RunOutcome",
     "github_report",
@@ -64,10 +63,10 @@ __all__ = [
 SOURCE_URL_ENV: Final = "OPENDATA_SOURCE_URL"
 """Replaces the real source's base URL in the example producers (``od demo``, tests)."""
 
-EXIT_OK: Final = 0
-EXIT_PRODUCER: Final = 1
+EXIT_OK: Final = int(ExitCode.OK)
+EXIT_PRODUCER: Final = int(ExitCode.FAILED)
 """``main.py`` failed, returned bad data, or a check failed."""
-EXIT_PUBLISH: Final = 2
+EXIT_PUBLISH: Final = int(ExitCode.STORE)
 """The store refused or failed the publish."""
 
 _RUN_ID_RE: Final = re.compile(r"[a-z0-9]{1,32}")
@@ -154,6 +153,7 @@ class RunOutcome:
             "bytes": self.stats.bytes if self.stats else None,
             "schema_hash": self.schema_hash,
             "schema_changed": self.schema_changed,
+            "unchanged": r is not None and r.unchanged,
             "publish_id": self.publish_id,
             "shards_written": r.shards_written if r else None,
             "shards_reused": r.shards_reused if r else None,
@@ -267,7 +267,7 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
     """The error class and exit code of an exception raised by a producer or by a push.
 
     Store failures (``StoreUnavailable``, ``ConflictError``, ``CorruptDataError``) are ``upload``
-    and ``PermissionDenied`` is ``permission`` (exit 2); an HTTP or connection error is
+    and ``PermissionDenied`` is ``permission`` (exit 3); an HTTP or connection error is
     ``network``, a ``ValueError``/``KeyError`` (pandas' parser errors included) is ``parse``
     (exit 1). The exception's causes are consulted when the exception itself says nothing.
 
@@ -275,19 +275,11 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
         >>> classify(KeyError("Date"))
         ('parse', 1)
     """
-    from opendata_core.errors import (
-        ConflictError,
-        CorruptDataError,
-        OpenDataError,
-        PermissionDenied,
-        StoreUnavailable,
-    )
+    from opendata_core.errors import OpenDataError, PermissionDenied
 
     for e in _chain(exc):
-        if isinstance(e, PermissionDenied):
-            return "permission", EXIT_PUBLISH
-        if isinstance(e, StoreUnavailable | ConflictError | CorruptDataError):
-            return "upload", EXIT_PUBLISH
+        if for_exception(e) is ExitCode.STORE:
+            return ("permission" if isinstance(e, PermissionDenied) else "upload"), EXIT_PUBLISH
         if isinstance(e, OpenDataError):
             return "validation", EXIT_PRODUCER
         if _is_network(e):
@@ -670,6 +662,20 @@ def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
 
 
 @contextlib.contextmanager
+def _quiet_log(name: str) -> Iterator[None]:
+    """Keep a library logger's records from reaching stderr (Python's last-resort handler)."""
+    import logging
+
+    logger = logging.getLogger(name)
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
 def _env(**values: str | None) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -697,6 +703,7 @@ def run_producer(
     dry_run: bool = False,
     store: str | None = None,
     quiet_stdout: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RunOutcome:
     """Run ``main.py`` in ``path`` and publish what ``main()`` returns.
 
@@ -706,6 +713,8 @@ def run_producer(
             calls ``od.push`` itself publishes into a throw-away store.
         store: The store to publish to (default: ``OPENDATA_STORE``, else the local store).
         quiet_stdout: Send what the producer prints to stderr (keeps ``--json`` output clean).
+        progress: Called as ``progress(phase, done, total)`` while the store transfers data
+            (``od run`` draws a progress bar with it).
 
     Returns:
         The outcome; failures are in it (``status``, ``error_class``, ``exit_code``), never
@@ -729,7 +738,7 @@ def run_producer(
         meta = _load_metadata(outcome.folder, outcome)
         outcome.dataset_id = meta.id
         provenance = _provenance(meta, ci)
-        client, previous = _open_store(outcome, store)
+        client, previous = _open_store(outcome, store, progress)
         _produce_and_publish(outcome, meta, client, previous, provenance, quiet_stdout)
     except _Failure as failure:
         outcome.status = "failure"
@@ -739,8 +748,11 @@ def run_producer(
         outcome.exit_code = failure.exit_code
         outcome.exception = failure.cause or failure
     outcome.finished_at = datetime.now(UTC)
-    if not dry_run and client is not None and outcome.dataset_id is not None:
-        _write_record(client, outcome, provenance)
+    if not dry_run and outcome.dataset_id is not None:
+        if client is not None:
+            _write_record(client, outcome, provenance)
+        else:
+            _write_record_locally(outcome, provenance)
     return outcome
 
 
@@ -750,13 +762,15 @@ def _provenance(meta: DatasetMetadata, ci: _CI) -> Provenance:
     return Provenance(repo=meta.repo or None, commit=ci.sha, run_url=ci.run_url)
 
 
-def _open_store(outcome: RunOutcome, store: str | None) -> tuple[Client | None, Manifest | None]:
+def _open_store(
+    outcome: RunOutcome, store: str | None, progress: Callable[[str, int, int], None] | None
+) -> tuple[Client | None, Manifest | None]:
     """The client and the last publish; in a dry run, problems here are only warnings."""
     from opendata import Client
 
     assert outcome.dataset_id is not None
     try:
-        client = Client(store)
+        client = Client(store, progress=progress)
         outcome.store = client.store.url
         previous = _last_publish(client, outcome.dataset_id)
     except Exception as exc:
@@ -834,8 +848,9 @@ def _produce_and_publish(
         return
     assert client is not None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_log("opendata"):
             warnings.simplefilter("ignore", MetadataWarning)  # reported when the yaml was read
+            # Failures after the commit come back in result.warnings (printed once, below).
             result = client.push(table, meta.id, metadata=meta, provenance=provenance)
     except Exception as exc:
         error_class, _ = classify(exc)
@@ -850,6 +865,7 @@ def _produce_and_publish(
             cause=exc,
         ) from None
     outcome.result = result
+    outcome.warnings.extend(result.warnings)  # steps after the commit: the publish stands
     outcome.publish_id = result.publish_id
     outcome.schema_hash = result.schema_hash
     outcome.min_time, outcome.max_time = result.min_time, result.max_time
@@ -893,13 +909,57 @@ def _self_published(
         )
 
 
+def _write_record_locally(outcome: RunOutcome, provenance: Provenance | None) -> None:
+    """The store could not be opened: keep the run record in the dataset folder, and show it.
+
+    It goes to ``.opendata/`` in the folder (the store's layout) and, in GitHub Actions, into a
+    warning annotation (the run's page is where a failed CI run is read).
+    """
+    from opendata import LocalStore
+    from opendata_core.documents import encode_document
+    from opendata_core.ids import DatasetId
+    from opendata_core.layout import Layout
+
+    assert outcome.dataset_id is not None
+    record = encode_document(_record(outcome, provenance))
+    key = Layout().run_record(
+        DatasetId.parse(outcome.dataset_id), outcome.started_at, outcome.run_id
+    )
+    local = LocalStore(outcome.folder / ".opendata")
+    try:
+        local.put(key, record)
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = str(local.local_path(key))
+    outcome.warnings.append(
+        f"the store could not be opened, so the run record was kept in {outcome.record_key}: "
+        + record.decode()
+    )
+
+
 def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | None) -> None:
-    from opendata_core.documents import Provenance, RunRecord, encode_document
+    from opendata_core.documents import encode_document
     from opendata_core.ids import DatasetId
 
     assert outcome.dataset_id is not None
+    record = _record(outcome, provenance)
+    ds = DatasetId.parse(outcome.dataset_id)
+    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
+    try:
+        client.store.put(key, encode_document(record))
+    except Exception as exc:
+        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
+        return
+    outcome.record_key = key
+
+
+def _record(outcome: RunOutcome, provenance: Provenance | None) -> RunRecord:
+    from opendata_core.documents import Provenance, RunRecord
+
+    assert outcome.dataset_id is not None
     assert outcome.finished_at is not None
-    record = RunRecord(
+    return RunRecord(
         dataset_id=outcome.dataset_id,
         run_id=outcome.run_id,
         status=outcome.status,
@@ -910,16 +970,9 @@ def _write_record(client: Client, outcome: RunOutcome, provenance: Provenance | 
         stats=outcome.stats,
         publish_id=outcome.publish_id,
         schema_changed=outcome.schema_changed,
+        unchanged=outcome.result is not None and outcome.result.unchanged,
         provenance=provenance or Provenance(),
     )
-    ds = DatasetId.parse(outcome.dataset_id)
-    key = client.layout.run_record(ds, outcome.started_at, outcome.run_id)
-    try:
-        client.store.put(key, encode_document(record))
-    except Exception as exc:
-        outcome.warnings.append(f"could not write the run record: {_first_line(str(exc))}")
-        return
-    outcome.record_key = key
 
 
 # ---------------------------------------------------------------------------------------------

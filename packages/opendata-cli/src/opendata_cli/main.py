@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from opendata_cli._exit import ExitCode, epilog, for_exception
 from opendata_cli.commands.data import gc, get, index, info, list_, push, registry, search
 from opendata_cli.commands.demo import demo
 from opendata_cli.commands.deploy import deploy
@@ -29,30 +30,67 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_closed_pipe()
+            ctx.exit(ExitCode.OK)
         except OpenDataError as exc:
             if os.environ.get("OPENDATA_DEBUG") == "1":
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            ctx.exit(1)
+            if exc.shell_hint or exc.hint:  # a shell command where the error has one
+                click.echo(f"hint: {exc.shell_hint or exc.hint}", err=True)
+            ctx.exit(for_exception(exc))
         except (ValueError, TypeError, OSError) as exc:
             # Bad input that reached a library (a date that does not parse, a missing file):
-            # still one line, never a bare traceback.
+            # still one line, never a bare traceback, and a hint that helps with the input.
             if os.environ.get("OPENDATA_DEBUG") == "1":
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
-            click.echo("hint: set OPENDATA_DEBUG=1 to see the traceback", err=True)
-            ctx.exit(1)
+            if isinstance(exc, ValueError):
+                command = ctx.invoked_subcommand or "COMMAND"
+                click.echo(f"hint: `od {command} --help` lists what each option accepts", err=True)
+            elif isinstance(exc, TypeError):
+                click.echo(
+                    "hint: this is a bug in od; please report it with the output of the same "
+                    "command run with OPENDATA_DEBUG=1",
+                    err=True,
+                )
+            # An OSError names the file and what went wrong with it: no hint needed.
+            ctx.exit(ExitCode.FAILED)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def _quiet_closed_pipe() -> None:
+    """The reader of our stdout went away (``od list | head``): stop without a word.
+
+    Python would complain again when it flushes stdout at exit, so stdout is pointed at
+    /dev/null first (the recipe of the ``signal`` module's documentation).
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests); nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+    epilog=epilog(),
+)
 @click.version_option(package_name="opendata-cli", prog_name="od")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """OpenData: publish and load open datasets.
 
     Set OPENDATA_DEBUG=1 to see tracebacks.
     """
+    if ctx.invoked_subcommand is None:
+        # Bare `od` is a request for help, not a mistake.
+        click.echo(ctx.get_help())
+        ctx.exit(ExitCode.OK)
 
 
 cli.add_command(validate)

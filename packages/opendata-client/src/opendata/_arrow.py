@@ -5,7 +5,10 @@ Imported only by functions that need pyarrow, so ``import opendata`` stays light
 
 from __future__ import annotations
 
+import numbers
 import os
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,9 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opendata_core.documents import Field
-from opendata_core.timerange import TimeRange, iso
+from opendata_core.errors import ColumnNotFound
+from opendata_core.timerange import TimeRange, iso, parse_time, time_kind, to_column
 
 __all__ = [
+    "build_filter",
     "range_expression",
     "schema_fields",
     "to_table",
@@ -184,15 +189,172 @@ def min_max(col: pa.ChunkedArray | pa.Array) -> tuple[str | None, str | None]:
     return iso(mm["min"].as_py()), iso(mm["max"].as_py())
 
 
+def type_from_text(text: str) -> pa.DataType | None:
+    """Rebuild an Arrow type from the manifest's text of it; ``None`` for nested types."""
+    if text.startswith("timestamp[") and "tz=" in text:
+        unit, _, rest = text[len("timestamp[") : -1].partition(",")
+        return pa.timestamp(unit.strip(), tz=rest.strip().removeprefix("tz="))
+    if text.startswith("dictionary<values="):  # filters compare with the dictionary's values
+        return type_from_text(text[len("dictionary<values=") :].split(",")[0])
+    if text.startswith("decimal"):
+        bits, _, args = text.partition("(")
+        precision, _, scale = args.rstrip(")").partition(",")
+        make = pa.decimal256 if bits == "decimal256" else pa.decimal128
+        return make(int(precision), int(scale))
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        return None
+
+
 def parse_type(text: str) -> pa.DataType:
-    """Rebuild the few time types a manifest's time column can have from their text."""
-    if text.startswith("date32"):
-        return pa.date32()
-    if text.startswith("date64"):
-        return pa.date64()
-    if text.startswith("timestamp["):
-        inner = text[len("timestamp[") : -1]
-        unit, _, rest = inner.partition(",")
-        tz = rest.strip().removeprefix("tz=") or None
-        return pa.timestamp(unit.strip(), tz=tz)
-    raise ValueError(f"{text!r} is not a time type")
+    """Rebuild the time type of a manifest's time column from its text."""
+    dtype = type_from_text(text)
+    if dtype is None or not is_time_type(dtype):
+        raise ValueError(f"{text!r} is not a time type")
+    return dtype
+
+
+# ---------------------------------------------------------------------------------------------
+# Row filters
+
+OPERATORS = ("=", "==", "!=", "<", "<=", ">", ">=", "in", "not in")
+FILTER_FORMS = (
+    "filters take [(column, op, value), ...] (every condition holds), "
+    "[[(column, op, value), ...], [...]] (any one group holds) or a pyarrow.compute.Expression; "
+    f"op is one of {', '.join(OPERATORS)}; e.g. filters=[('currency', '=', 'USD')]"
+)
+
+
+def build_filter(filters: object, fields: Sequence[Field], dataset_id: str) -> pc.Expression | None:
+    """Check user filters against the dataset's schema and build one pyarrow expression.
+
+    Values are coerced to their column's type (ISO text for date and timestamp columns, as
+    ``start``/``end`` take it), so a mistake is reported before any shard is read.
+
+    Raises:
+        ColumnNotFound: a column that is not in the schema.
+        ValueError: a malformed filter or a value that does not fit its column (lists the forms).
+    """
+    if filters is None:
+        return None
+    if isinstance(filters, pc.Expression):
+        return filters
+    if not isinstance(filters, list | tuple):
+        raise ValueError(f"filters={_short(filters)} is a {type(filters).__name__}: {FILTER_FORMS}")
+    if not filters:
+        return None
+    if isinstance(filters[0], str):
+        raise ValueError(
+            f"filters={_short(filters)} is one bare condition: wrap it in a list, "
+            f"filters=[{_short(tuple(filters))}]; {FILTER_FORMS}"
+        )
+    groups = filters if all(isinstance(g, list) for g in filters) else [filters]
+    types = {f.name: f.type for f in fields}
+    expr: pc.Expression | None = None
+    for group in groups:
+        if not group:
+            raise ValueError(f"filters={_short(filters)} has an empty group: {FILTER_FORMS}")
+        conj: pc.Expression | None = None
+        for cond in group:
+            one = _condition(cond, types, dataset_id)
+            conj = one if conj is None else conj & one
+        expr = conj if expr is None else expr | conj
+    return expr
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _condition(cond: object, types: dict[str, str], dataset_id: str) -> pc.Expression:
+    if not isinstance(cond, tuple | list) or len(cond) != 3:
+        raise ValueError(f"filter {_short(cond)} is not (column, op, value): {FILTER_FORMS}")
+    column, op, value = cond
+    if not isinstance(column, str) or op not in OPERATORS:
+        what = (
+            f"column {column!r} is not a name"
+            if not isinstance(column, str)
+            else (f"operator {op!r} is not one of {', '.join(OPERATORS)}")
+        )
+        raise ValueError(f"filter {_short(cond)}: {what}")
+    if column not in types:
+        raise ColumnNotFound(dataset_id, column, list(types))
+    field = pc.field(column)
+    text = types[column]
+    if op in ("in", "not in"):
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise ValueError(
+                f"filter {_short(cond)}: {op!r} takes a list of values, "
+                f"e.g. ({column!r}, {op!r}, ['a', 'b'])"
+            )
+        values = [_value(cond, text, op, v)[1] for v in value]
+        dtype = type_from_text(text)
+        isin = field.isin(pa.array(values, type=dtype))
+        return ~isin if op == "not in" else isin
+    op, scalar = _value(cond, text, op, value)
+    return {
+        "=": field == scalar,
+        "==": field == scalar,
+        "!=": field != scalar,
+        "<": field < scalar,
+        "<=": field <= scalar,
+        ">": field > scalar,
+        ">=": field >= scalar,
+    }[op]
+
+
+def _value(cond: object, text: str, op: str, value: object) -> tuple[str, Any]:
+    """The condition's value in its column's type, and the operator (a whole day can move it)."""
+    column = cond[0]  # type: ignore[index]
+    if value is None:
+        raise ValueError(f"filter {_short(cond)}: None matches no row; compare with a value")
+    dtype = type_from_text(text)
+    if dtype is None:
+        return op, value
+    if is_time_type(dtype):
+        kind = time_kind(text)
+        first = parse_time(value, f"filter {column!r}")
+        last = parse_time(value, f"filter {column!r}", is_end=True)
+        if op in ("<=", ">"):  # through / after the end of a whole day, month or year
+            v, inclusive = to_column(last, kind, is_end=True)
+            return (op if inclusive else {"<=": "<", ">": ">="}[op]), pa.scalar(v, type=dtype)
+        if op in ("=", "==", "!=", "in", "not in"):
+            _check_exact(cond, text, kind, value, first, last)
+        return op, pa.scalar(to_column(first, kind, is_end=False)[0], type=dtype)
+    number_column = bool(
+        pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+    )
+    is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
+    if is_number and number_column and op not in ("in", "not in"):
+        return op, pa.scalar(value)  # compared as numbers: n < 10.5 must not become n < 10
+    try:
+        # a safe cast: '10' fits an integer column, 10.5 and 'abc' do not
+        given = pa.scalar(value)
+        return op, given if given.type == dtype else given.cast(dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        pass
+    raise ValueError(
+        f"filter {_short(cond)}: {value!r} does not fit column {column!r} of type {text}"
+    )
+
+
+def _check_exact(
+    cond: object, text: str, kind: str, value: object, first: date, last: date
+) -> None:
+    """Equality needs one exact value: not a month or year, nor a whole day for instants."""
+    column = cond[0]  # type: ignore[index]
+    span = f"[({column!r}, '>=', {value!r}), ({column!r}, '<=', {value!r})]"
+    if first != last:
+        problem = f"{value!r} is a period ({first} .. {last}); select it with {span}"
+    elif kind != "date" and not isinstance(first, datetime):
+        problem = (
+            f"{value!r} is a whole day but {column!r} holds instants ({text}); select the day "
+            f"with {span}, or give an exact time such as '{first}T00:00:00'"
+        )
+    elif kind == "date" and isinstance(first, datetime) and first.time() != time(0):
+        problem = f"{value!r} is an instant but {column!r} holds dates ({text}); give a date"
+    else:
+        return
+    raise ValueError(f"filter {_short(cond)}: {problem}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 import difflib
 import hashlib
+import itertools
+import logging
 import os
 import secrets
 import threading
@@ -20,7 +22,15 @@ import msgspec
 
 from opendata._config import settings
 from opendata._index import Index, entry_from
-from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, open_store
+from opendata._stores import (
+    ObjectTooLarge,
+    PreconditionFailed,
+    Store,
+    StoreKeyNotFound,
+    _first_line,
+    backoff_sleep,
+    open_store,
+)
 from opendata_core.documents import (
     IndexEntry,
     Manifest,
@@ -37,8 +47,10 @@ from opendata_core.errors import (
     ConflictError,
     CorruptDataError,
     DatasetNotFound,
+    FormatError,
     OpenDataError,
     SchemaMismatch,
+    StoreUnavailable,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
@@ -54,6 +66,13 @@ __all__ = ["Client", "GcResult", "PushResult", "ShardUrl"]
 PREVIEW_ROWS = 100
 MAX_WORKERS = 8
 APPEND_RETRIES = 5
+COMMIT_ATTEMPTS = 4
+"""Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
+DECODE_FLOOR = 1 << 30
+DECODE_RATIO = 1000
+"""A shard may decode to at most DECODE_FLOOR + DECODE_RATIO times its size (and the setting)."""
+
+logger = logging.getLogger("opendata")
 DEFAULT_GC_GRACE = timedelta(hours=1)
 
 Mode = Literal["replace", "append"]
@@ -77,9 +96,20 @@ class PushResult:
     max_time: str | None = None
     stats: Stats | None = None
     """The published version's statistics (as in ``metadata.json``)."""
+    warnings: list[str] = field(default_factory=list)
+    """Steps after the commit that failed (metadata, README, index): the publish stands, and
+    ``od index rebuild`` (or the next publish) repairs them."""
+    unchanged: bool = False
+    """The data was byte-identical to the live version: nothing was committed, and
+    ``publish_id`` is the live version's."""
 
     def __str__(self) -> str:
         cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
+        if self.unchanged:
+            return (
+                f"{self.dataset_id}: unchanged ({self.rows:,} rows{cov}); the data is identical "
+                f"to publish {self.publish_id}, nothing was committed"
+            )
         return (
             f"{self.dataset_id}: {self.rows:,} rows{cov}; {self.shards_written} shard(s) written, "
             f"{self.shards_reused} reused, {self.bytes:,} bytes, {self.duration:.2f}s"
@@ -165,6 +195,7 @@ class Client:
         self.layout = Layout(prefix if prefix is not None else url_prefix)
         self.index = Index(self.store, self.layout)
         self._cache_dir = s.cache_dir
+        self._max_decode_bytes = s.max_decode_bytes
         self._progress = progress
 
     def _reporter(self, phase: str, total: int) -> Callable[[int], None]:
@@ -193,7 +224,7 @@ class Client:
         try:
             data, etag = self.store.get(self.layout.manifest(ds))
         except StoreKeyNotFound:
-            raise DatasetNotFound(str(ds), self._close_matches(ds)) from None
+            raise self._not_found(ds) from None
         return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
 
     def manifest(self, id: str | DatasetId) -> Manifest:
@@ -206,7 +237,14 @@ class Client:
         except DatasetNotFound:
             return None, None
 
-    def _close_matches(self, ds: DatasetId) -> list[str]:
+    def _not_found(self, ds: DatasetId) -> DatasetNotFound:
+        """The error for an unknown id: close matches, else the store searched and its size."""
+        known = self._known_ids()
+        where = self.store.url + (f"/{self.layout.prefix}" if self.layout.prefix else "")
+        matches = difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return DatasetNotFound(str(ds), matches, store=where, store_size=len(known))
+
+    def _known_ids(self) -> list[str]:
         try:
             known = [e.id for e in self.index.load().datasets]
         except OpenDataError:
@@ -220,26 +258,66 @@ class Client:
                     if o.key.endswith("/manifest.json")
                 }
             )
-        return difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return known
 
     # -----------------------------------------------------------------------------------------
     # Shards
 
     def _fetch(self, ds: DatasetId, shard: Shard) -> bytes | memoryview:
-        """Download one shard and verify its sha256; retry once, then CorruptDataError."""
+        """Download one shard and verify it; retry once, then CorruptDataError.
+
+        The download stops at the manifest's ``bytes`` (a larger object is not downloaded at
+        all); the sha256 must match; then the footer must pass :meth:`_check_footer`.
+        """
         key = self.layout.resolve(ds, shard.path)
         detail = ""
         for _attempt in range(2):
             try:
-                data, _ = self.store.get(key)
+                data, _ = self.store.get(key, max_bytes=shard.bytes)
             except StoreKeyNotFound:
                 detail = "the shard is missing from the store"
                 continue
+            except ObjectTooLarge as exc:
+                detail = f"the object is {exc.size:,} bytes, the manifest lists {shard.bytes:,}"
+                continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == shard.sha256 and len(data) == shard.bytes:
+                self._check_footer(ds, key, shard, data)
                 return data
             detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
         raise CorruptDataError(str(ds), key, detail)
+
+    def _check_footer(
+        self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview
+    ) -> None:
+        """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
+
+        Only the footer is read (and, for dictionary-encoded text whose worst case is too large,
+        the dictionary indices): a 3 KB file that decodes to gigabytes is refused before a data
+        page is decoded. The limit is ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus
+        1,000 times the shard's size.
+        """
+        limit = min(self._max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+        try:
+            rows, estimate = _decoded_size(data, limit)
+        except CorruptDataError as exc:
+            raise CorruptDataError(str(ds), key, exc.message) from None
+        if rows != shard.rows:
+            raise CorruptDataError(
+                str(ds), key, f"the file holds {rows:,} rows, the manifest lists {shard.rows:,}"
+            )
+        if estimate > limit:
+            err = CorruptDataError(
+                str(ds),
+                key,
+                f"its {shard.bytes:,} bytes would decode to about {estimate:,} bytes, more than "
+                f"the {limit:,} allowed; refusing to decode it",
+            )
+            err.hint = (
+                "a shard this large is unusual (a decompression bomb?); if it is genuine, raise "
+                "OPENDATA_MAX_DECODE_BYTES"
+            )
+            raise err
 
     def _write_shard(self, ds: DatasetId, data: pa.Buffer, reusable: set[str]) -> tuple[str, bool]:
         digest = hashlib.sha256(memoryview(data)).hexdigest()
@@ -309,7 +387,9 @@ class Client:
                     f"{ds}: time column {tc!r} has {table.column(tc).null_count} null value(s)",
                     hint="drop or fill those rows before publishing",
                 )
-        for _attempt in range(APPEND_RETRIES if mode == "append" else 1):
+        for attempt in range(APPEND_RETRIES if mode == "append" else 1):
+            if attempt:
+                backoff_sleep(attempt)  # with jitter, so racing appenders spread out
             try:
                 return self._push_once(ds, table, meta, mode, tc, partition, provenance, started)
             except ConflictError:
@@ -419,6 +499,13 @@ class Client:
         )
         schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
         shash = schema_hash(schema)
+        if (
+            previous is not None
+            and [s.sha256 for s in shards] == [s.sha256 for s in previous.shards]
+            and (shash, tc, granularity)
+            == (previous.schema_hash, previous.time_column, previous.partition)
+        ):
+            return self._unchanged(ds, previous, meta, groups, provenance, started)
         now = datetime.now(UTC)
         publish_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         times = [(s.min, s.max) for s in shards if s.min is not None]
@@ -437,15 +524,9 @@ class Client:
             max_time=max(t[1] for t in times) if times else None,  # type: ignore[type-var]
             shards=shards,
         )
-        # The publish: a conditional write of the manifest.
-        try:
-            if etag is None:
-                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_absent=True)
-            else:
-                self.store.put(self.layout.manifest(ds), encode_document(manifest), if_match=etag)
-        except PreconditionFailed:
-            raise ConflictError(str(ds)) from None
-        self._write_metadata(ds, manifest, meta, groups, provenance)
+        # The publish: a conditional write of the manifest. Nothing after it may fail the push.
+        self._commit(ds, manifest, etag, previous)
+        notes = self._write_metadata(ds, manifest, meta, groups, provenance)
         return PushResult(
             dataset_id=str(ds),
             publish_id=publish_id,
@@ -459,6 +540,86 @@ class Client:
             min_time=manifest.min_time,
             max_time=manifest.max_time,
             stats=manifest.stats(),
+            warnings=notes,
+        )
+
+    def _unchanged(
+        self,
+        ds: DatasetId,
+        previous: Manifest,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        provenance: Provenance | None,
+        started: float,
+    ) -> PushResult:
+        """The data is byte-identical to the live version: commit nothing.
+
+        ``updated_at`` stays when the data last changed; changed yaml fields are still written to
+        ``metadata.json``.
+        """
+        notes: list[str] = []
+        try:
+            doc = self._metadata_or_none(ds)
+        except Exception:
+            doc = None
+        if doc is None or (meta is not None and doc.dataset != meta):
+            kept = doc.provenance if doc is not None else provenance
+            notes = self._write_metadata(ds, previous, meta, groups, kept)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id=previous.publish_id,
+            rows=previous.row_count,
+            bytes=previous.bytes,
+            shards_written=0,
+            shards_reused=len(previous.shards),
+            duration=time.perf_counter() - started,
+            schema_hash=previous.schema_hash,
+            schema_changed=False,
+            min_time=previous.min_time,
+            max_time=previous.max_time,
+            stats=previous.stats(),
+            warnings=notes,
+            unchanged=True,
+        )
+
+    def _commit(
+        self, ds: DatasetId, manifest: Manifest, etag: str | None, previous: Manifest | None
+    ) -> None:
+        """Write the manifest conditionally; settle an ambiguous reply by re-reading it (spec 4.1).
+
+        A 412 after the store client retried our own PUT, a 5xx or reset after the write took
+        effect, or a timeout all leave the outcome open. The manifest then says who won: our
+        ``publish_id`` → committed; another one → :class:`ConflictError`; still the one we read →
+        nothing happened, and the same conditional PUT is sent again (it can succeed only once).
+        """
+        key = self.layout.manifest(ds)
+        body = encode_document(manifest)
+        before = previous.publish_id if previous else None
+        failure: OpenDataError | None = None
+        for attempt in range(COMMIT_ATTEMPTS):
+            if attempt:
+                backoff_sleep(attempt)
+            try:
+                self.store.put(key, body, if_absent=etag is None, if_match=etag)
+                return
+            except PreconditionFailed:
+                lost = True
+            except StoreUnavailable as exc:
+                lost, failure = False, exc
+            try:
+                current = self._manifest_or_none(ds)[0]
+            except (StoreUnavailable, FormatError) as exc:
+                failure = exc
+                continue  # cannot tell yet: ask again
+            now = current.publish_id if current else None
+            if now == manifest.publish_id:
+                return  # ours is live: the reply was lost, or a retry of our own PUT lost to it
+            if lost or now != before:
+                raise ConflictError(str(ds)) from None
+        raise StoreUnavailable(
+            self.store.url,
+            f"{key}: could not confirm whether publish {manifest.publish_id} committed "
+            f"({failure}); check `od info {ds}` before publishing again",
         )
 
     def _fit_schema(
@@ -510,8 +671,15 @@ class Client:
         meta: DatasetMetadata | None,
         groups: list[tuple[str, pa.Table]],
         provenance: Provenance | None,
-    ) -> None:
-        previous_doc = self._metadata_or_none(ds)
+    ) -> list[str]:
+        """Write metadata.json, README.md and the index entry after a commit; never raises.
+
+        Returns the warnings of the steps that failed (also logged on the ``opendata`` logger).
+        """
+        try:
+            previous_doc = self._metadata_or_none(ds)
+        except Exception:  # unreadable: written afresh below (or its write fails and warns)
+            previous_doc = None
         if meta is None:
             meta = (
                 previous_doc.dataset
@@ -527,18 +695,35 @@ class Client:
                 )
             )
         stats = manifest.stats()
-        preview = self._preview(ds, manifest, dict(groups))
-        doc = MetadataDocument(
-            dataset=meta,
-            stats=stats,
-            schema=manifest.schema,
-            preview=preview,
-            updated_at=manifest.published_at,
-            provenance=provenance or Provenance(repo=meta.repo or None),
-        )
-        self.store.put(self.layout.metadata(ds), encode_document(doc))
-        self.store.put(self.layout.readme(ds), _readme(meta).encode())
-        self.index.update([entry_from(meta, stats, manifest.published_at)])
+        notes: list[str] = []
+
+        def step(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except Exception as exc:  # the publish stands whatever fails here
+                note = (
+                    f"{ds}: published {manifest.publish_id}, but writing {what} failed "
+                    f"({_first_line(exc)}); `od index rebuild` or the next publish repairs it"
+                )
+                logger.warning(note)
+                notes.append(note)
+
+        def write_metadata() -> None:
+            doc = MetadataDocument(
+                dataset=meta,
+                stats=stats,
+                schema=manifest.schema,
+                preview=self._preview(ds, manifest, dict(groups)),
+                updated_at=manifest.published_at,
+                provenance=provenance or Provenance(repo=meta.repo or None),
+            )
+            self.store.put(self.layout.metadata(ds), encode_document(doc))
+
+        step("metadata.json", write_metadata)
+        step("README.md", lambda: self.store.put(self.layout.readme(ds), _readme(meta).encode()))
+        entry = entry_from(meta, stats, manifest.published_at)
+        step("index.json", lambda: self.index.update([entry]))
+        return notes
 
     def _preview(
         self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]
@@ -607,17 +792,22 @@ class Client:
 
         Args:
             id: ``namespace/name``.
-            start: First date/time to include (date, datetime or ISO string). Dates are whole
-                days: ``start="2024-01-01", end="2024-12-31"`` is all of 2024.
+            start: First date/time to include: a date, datetime, ``pandas.Timestamp``,
+                ``numpy.datetime64`` or ISO text. Dates, months (``"2024-03"``) and years
+                (``"2024"``) are whole periods: ``start="2024", end="2024"`` is all of 2024.
             end: Last date/time to include (inclusive).
             columns: Columns to return (default all).
-            filters: Extra row filters: a pyarrow expression or DNF tuples
-                (``[("symbol", "=", "BTCUSDT")]``), applied while decoding.
-            format: ``"pandas"`` (default), ``"polars"`` or ``"arrow"``.
+            filters: Row filters, checked against the schema before anything is read:
+                ``[(column, op, value), ...]`` (all hold), a list of such lists (any holds) or a
+                pyarrow expression; values are converted to the column's type
+                (``[("date", ">=", "2024-03")]``).
+            format: ``"pandas"`` (default; dates become ``datetime64[ms]``), ``"polars"`` or
+                ``"arrow"``.
 
         Raises:
-            DatasetNotFound: with close matches. RangeOutsideCoverage: with the coverage.
-            ColumnNotFound: listing the real columns. CorruptDataError: after one retry.
+            DatasetNotFound: with close matches, or the store searched. RangeOutsideCoverage:
+                with the coverage. ColumnNotFound: listing the real columns (also for filters).
+            CorruptDataError: after one retry. ValueError: a malformed filter or bound.
         """
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
@@ -652,7 +842,7 @@ class Client:
         tc = manifest.time_column
         ar = _arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
-        user_filter = _filter_expression(filters)
+        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
 
         report = self._reporter("download", sum(s.bytes for s in shards))
 
@@ -666,6 +856,9 @@ class Client:
                     expr = range_expr if expr is None else expr & range_expr
             return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
 
+        if not shards:  # a dataset version with no files: no rows, the published columns
+            empty = _empty_table(manifest)
+            return empty.select(cols) if cols is not None else empty
         if len(shards) == 1:
             tables = [read(shards[0])]
         else:
@@ -702,15 +895,26 @@ class Client:
         return lf
 
     def _local_verified(self, ds: DatasetId, shard: Shard) -> Path:
-        local = self.store.local_path(self.layout.resolve(ds, shard.path))
+        """A local file with the shard's exact bytes: in a local store, or in the cache.
+
+        Every use re-hashes the file (sha256 ≈ 1.8 GB/s here): a cached file that changed on
+        disk, even in one byte and keeping its size, is dropped and fetched again.
+        """
+        key = self.layout.resolve(ds, shard.path)
+        local = self.store.local_path(key)
         if local is not None:
             raw = local.read_bytes() if local.is_file() else b""
-            if hashlib.sha256(raw).hexdigest() == shard.sha256:
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self._check_footer(ds, key, shard, raw)
                 return local
             self._fetch(ds, shard)  # raises CorruptDataError with the detail
         target = self._cache_dir / f"{shard.sha256}.parquet"
-        if target.is_file() and target.stat().st_size == shard.bytes:
-            return target
+        if target.is_file():
+            raw = target.read_bytes()
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self._check_footer(ds, key, shard, raw)
+                return target
+            target.unlink(missing_ok=True)  # damaged: fetch it again
         data = self._fetch(ds, shard)
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp-{secrets.token_hex(4)}")
@@ -750,7 +954,7 @@ class Client:
         ds = DatasetId.parse(id)
         doc = self._metadata_or_none(ds)
         if doc is None:
-            raise DatasetNotFound(str(ds), self._close_matches(ds))
+            raise self._not_found(ds)
         return doc
 
     def list(self) -> builtins.list[IndexEntry]:
@@ -819,18 +1023,24 @@ class Client:
 
         A shard is deleted only when the current manifest does not list it, it is older than
         ``older_than``, and the current manifest itself was published more than ``older_than``
-        ago (a reader that read the previous manifest has had that long to finish).
+        ago (a reader that read the previous manifest has had that long to finish). Temporary
+        files that killed writes left in a local store are deleted once older than ``older_than``.
         """
         ds = DatasetId.parse(id)
         manifest, _ = self._manifest(ds)
         now = datetime.now(UTC)
         referenced = {self.layout.resolve(ds, s.path) for s in manifest.shards}
         manifest_old = now - manifest.published_at >= older_than
+        unlisted = (
+            (obj, manifest_old)
+            for obj in self.store.list(self.layout.parts_prefix(ds))
+            if obj.key not in referenced
+        )
+        # Temporaries of killed writes: no reader ever sees them; a live write is younger.
+        leftovers = ((obj, True) for obj in self.store.temporaries(self.layout.dataset_prefix(ds)))
         deleted, freed, kept = [], 0, 0
-        for obj in self.store.list(self.layout.parts_prefix(ds)):
-            if obj.key in referenced:
-                continue
-            if not manifest_old or now - obj.last_modified < older_than:
+        for obj, collectable in itertools.chain(unlisted, leftovers):
+            if not collectable or now - obj.last_modified < older_than:
                 kept += 1
                 continue
             if not dry_run:
@@ -838,6 +1048,86 @@ class Client:
             deleted.append(obj.key)
             freed += obj.size
         return GcResult(str(ds), deleted, freed, kept)
+
+
+def _empty_table(manifest: Manifest) -> pa.Table:
+    """A table with the manifest's columns and no rows (types that do not parse become null)."""
+    import pyarrow as pa
+
+    ar = _arrow()
+    fields = []
+    for f in manifest.schema:
+        try:
+            dtype = ar.parse_type(f.type) if f.type.startswith(("date", "timestamp[")) else None
+            dtype = dtype or pa.type_for_alias(f.type)
+        except (ValueError, TypeError, KeyError):
+            dtype = pa.null()
+        fields.append(pa.field(f.name, dtype))
+    return pa.schema(fields).empty_table()
+
+
+_FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 8, "INT64": 8, "INT96": 8, "FLOAT": 8, "DOUBLE": 8}
+
+
+def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
+    """The rows a Parquet file's footer declares and an upper estimate of its decoded bytes.
+
+    Fixed-width columns: values times width. Text: the declared uncompressed size plus offsets,
+    except dictionary-encoded text, which can expand to values times the longest entry; when that
+    worst case passes ``limit``, the dictionaries and indices are read (not the expanded text)
+    to measure the exact expanded size. Raises CorruptDataError (key filled in by the caller)
+    when the footer cannot be read.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError("", "", f"not a readable Parquet file: {_first_line(exc)}") from None
+    estimate = 0
+    suspicious: set[str] = set()
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            values = max(col.num_values, 0)
+            physical = col.physical_type
+            if physical == "FIXED_LEN_BYTE_ARRAY":
+                estimate += values * max(meta.schema.column(c).length or 0, 1)
+            elif physical in _FIXED_WIDTH:
+                estimate += values * _FIXED_WIDTH[physical]
+            else:
+                plain = max(col.total_uncompressed_size, 0) + 8 * values
+                if (
+                    col.has_dictionary_page
+                    and values * plain > limit
+                    and "." not in col.path_in_schema
+                ):
+                    suspicious.add(col.path_in_schema)
+                else:
+                    estimate += plain
+    if suspicious and estimate <= limit:
+        try:
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=sorted(suspicious),
+                read_dictionary=sorted(suspicious),
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                "", "", f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        for column in table.columns:
+            for chunk in column.chunks:
+                if not pa.types.is_dictionary(chunk.type):
+                    estimate += chunk.nbytes
+                    continue
+                lengths = pc.binary_length(chunk.dictionary)
+                expanded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+                estimate += expanded + 8 * len(chunk)
+    return meta.num_rows, estimate
 
 
 def _sort(table: pa.Table, tc: str | None, primary_key: Sequence[str]) -> pa.Table:
@@ -861,25 +1151,17 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     return table.take(last.take(pc.sort_indices(last)))
 
 
-def _filter_expression(filters: Any) -> Any:
-    if filters is None:
-        return None
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    if isinstance(filters, pc.Expression):
-        return filters
-    return pq.filters_to_expression(filters)
-
-
 def _convert(table: pa.Table, format: Format) -> Any:
+    """The one place a loaded table becomes the caller's format (the mapping is in the guide)."""
     if format == "arrow":
         return table
     if format == "polars":
         import polars as pl
 
         return pl.from_arrow(table)
-    return table.to_pandas()
+    # Dates become datetime64[ms] (not objects), so .dt, resample and date indexes work; the unit
+    # is pyarrow's and polars' (pl.DataFrame.to_pandas) own for dates, and never overflows.
+    return table.to_pandas(date_as_object=False)
 
 
 def _preview(table: pa.Table) -> list[dict[str, Any]]:

@@ -12,6 +12,9 @@ variable                 meaning
                          ``s3://bucket/prefix`` or ``r2://bucket/prefix``; default:
                          ``$OPENDATA_HOME/store``
 ``OPENDATA_DEBUG``       ``1`` shows tracebacks in the CLI
+``OPENDATA_MAX_DECODE_   the most bytes one shard may decode to (default 8 GiB; a shard may also
+BYTES``                  not decode to more than 1,000 times its size plus 1 GiB): a larger one is
+                         refused before a byte is decoded
 ``AWS_*``                passed unchanged to obstore's S3 store (``AWS_ENDPOINT_URL``,
                          ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ...)
 ``R2_ACCOUNT_ID``        with ``r2://``: the Cloudflare account, giving the R2 endpoint
@@ -50,6 +53,8 @@ class Settings:
     """``AWS_REGION``/``AWS_DEFAULT_REGION``; ``""`` when set but empty (an unset CI secret)."""
     registry: str | None
     debug: bool
+    max_decode_bytes: int = 8 << 30
+    """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
 
     @property
     def cache_dir(self) -> Path:
@@ -57,12 +62,39 @@ class Settings:
         return self.home / "cache"
 
 
+_CONFIG_KEYS = ("store", "r2_account_id")
+"""The keys ``config.toml`` may set (each a string); anything else is a typo and an error."""
+
+
 def _config_file(home: Path) -> dict[str, object]:
     path = home / "config.toml"
     if not path.is_file():
         return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    from opendata_core.errors import FormatError
+
+    keys = ", ".join(_CONFIG_KEYS)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        error = FormatError(f"{path}: not valid TOML: {exc}", document=str(path))
+        error.hint = f"fix that line, or delete the file (it may set: {keys})"
+        raise error from None
+    for key, value in data.items():
+        if key not in _CONFIG_KEYS:
+            import difflib
+
+            close = difflib.get_close_matches(key, _CONFIG_KEYS, n=1)
+            error = FormatError(f"{path}: unknown key {key!r}", document=str(path), field=key)
+            error.hint = (f"did you mean {close[0]!r}? " if close else "") + f"known keys: {keys}"
+            raise error
+        if not isinstance(value, str):
+            error = FormatError(
+                f"{path}: {key} must be a string, not {value!r}", document=str(path), field=key
+            )
+            error.hint = f'write it in quotes: {key} = "..."'
+            raise error
+    return data
 
 
 def settings() -> Settings:
@@ -80,7 +112,26 @@ def settings() -> Settings:
         aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION")),
         registry=os.environ.get("OPENDATA_REGISTRY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
+        max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
     )
+
+
+def _size(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        from opendata_core.errors import OpenDataError
+
+        raise OpenDataError(
+            f"{name}={text[:40]!r} is not a positive number of bytes",
+            hint=f"set {name} to e.g. {default}, or unset it",
+        )
+    return value
 
 
 def _str(value: object) -> str | None:

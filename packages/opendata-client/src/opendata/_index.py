@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound
+from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, backoff_sleep
 from opendata_core.documents import (
     Index as IndexDocument,
 )
@@ -18,6 +18,7 @@ from opendata_core.documents import (
     encode_document,
 )
 from opendata_core.errors import ConflictError, FormatError
+from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, load_metadata
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Index", "entry_from"]
 
-_RETRIES = 8
+_RETRIES = 10
 
 
 def entry_from(
@@ -93,7 +94,9 @@ class Index:
         """Insert or replace entries (by id) and remove ids, with a conditional write."""
         entries = list(entries)
         removed = set(remove)
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
+            if attempt:
+                backoff_sleep(attempt)
             index, etag = self._read()
             by_id = {e.id: e for e in index.datasets}
             for rid in removed:
@@ -126,8 +129,14 @@ class Index:
         return entry
 
     def rebuild(self) -> IndexDocument:
-        """Recreate the index from every ``metadata.json`` in the store."""
-        entries = []
+        """Recreate the index from every ``metadata.json`` in the store, with a conditional write.
+
+        Entries that no ``metadata.json`` backs are kept when they were registered but never
+        published (``od registry add``) or when their dataset's ``metadata.json`` appeared after
+        the listing (a producer publishing meanwhile); an entry newer than its ``metadata.json``
+        wins. The write is conditional and retried, so a concurrent update is never lost.
+        """
+        published: dict[str, IndexEntry] = {}
         for obj in self.store.list(self.layout.datasets_root()):
             if not obj.key.endswith("/metadata.json"):
                 continue
@@ -136,9 +145,37 @@ class Index:
                 doc = decode_document(bytes(data), MetadataDocument, name=obj.key)
             except (StoreKeyNotFound, FormatError):
                 continue  # deleted meanwhile, or written by something else: skip, do not fail all
-            entries.append(entry_from(doc.dataset, doc.stats, doc.updated_at))
-        index = IndexDocument(
-            updated_at=datetime.now(UTC), datasets=sorted(entries, key=lambda e: e.id)
-        )
-        self.save(index)
-        return index
+            published[doc.dataset.id] = entry_from(doc.dataset, doc.stats, doc.updated_at)
+        for attempt in range(_RETRIES):
+            if attempt:
+                backoff_sleep(attempt)
+            current, etag = self._read()
+            by_id = dict(published)
+            for entry in current.datasets:
+                mine = by_id.get(entry.id)
+                if mine is not None:
+                    if entry.updated_at and mine.updated_at and entry.updated_at > mine.updated_at:
+                        by_id[entry.id] = entry  # published after we read its metadata.json
+                elif entry.updated_at is None or self._published(entry.id):
+                    by_id[entry.id] = entry
+            index = IndexDocument(
+                updated_at=datetime.now(UTC), datasets=sorted(by_id.values(), key=lambda e: e.id)
+            )
+            try:
+                self.store.put(
+                    self.layout.index(),
+                    encode_document(index),
+                    if_absent=etag is None,
+                    if_match=etag,
+                )
+            except PreconditionFailed:
+                continue
+            return index
+        raise ConflictError("index.json", "index.json kept changing under us; try again")
+
+    def _published(self, dataset_id: str) -> bool:
+        try:
+            ds = DatasetId.parse(dataset_id)
+        except ValueError:
+            return False
+        return self.store.exists(self.layout.metadata(ds))

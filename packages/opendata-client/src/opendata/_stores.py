@@ -10,7 +10,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import random
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from opendata_core.errors import PermissionDenied, StoreUnavailable
+from opendata_core.errors import PermissionDenied, StoreUnavailable, shorten
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Store
@@ -27,16 +29,35 @@ if TYPE_CHECKING:
 __all__ = [
     "LocalStore",
     "ObjectInfo",
+    "ObjectTooLarge",
     "PreconditionFailed",
     "S3CompatibleStore",
     "Store",
     "StoreKeyNotFound",
+    "backoff_sleep",
     "open_store",
 ]
 
 
+def backoff_sleep(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None:
+    """Sleep before retry ``attempt`` (1, 2, ...): exponential, bounded, with full jitter.
+
+    Jitter keeps writers that collided once from colliding again in lockstep.
+    """
+    time.sleep(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))  # noqa: S311 - jitter
+
+
 class StoreKeyNotFound(KeyError):
     """Internal: the key does not exist (callers turn it into a user-facing error)."""
+
+
+class ObjectTooLarge(Exception):
+    """Internal: the object is larger than the caller allowed; it was not downloaded."""
+
+    def __init__(self, key: str, size: int) -> None:
+        super().__init__(f"{key} is {size:,} bytes")
+        self.key = key
+        self.size = size
 
 
 class PreconditionFailed(Exception):
@@ -59,8 +80,12 @@ class Store(ABC):
     """How the store is shown to users (``/path/to/folder``, ``s3://bucket``)."""
 
     @abstractmethod
-    def get(self, key: str) -> tuple[bytes | memoryview, str]:
-        """The object's bytes and its ETag."""
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes | memoryview, str]:
+        """The object's bytes and its ETag.
+
+        ``max_bytes``: raise :class:`ObjectTooLarge` without downloading an object whose size is
+        larger, and never read more than that.
+        """
 
     @abstractmethod
     def put(
@@ -96,9 +121,20 @@ class Store(ABC):
         """A pre-signed HTTPS GET URL; only object stores that sign support it."""
         raise NotImplementedError(f"{self.url} cannot sign URLs")
 
+    def temporaries(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Leftovers of writes that never finished (a killed push), under ``prefix``.
+
+        Object stores have none that a client can list cheaply: S3/R2 keep incomplete multipart
+        uploads, which a bucket lifecycle rule aborts (see the producer guide).
+        """
+        return iter(())
+
 
 # ---------------------------------------------------------------------------------------------
 # Local folder
+
+_TMP = ".tmp-"
+"""Temporary files of writes in progress; ``gc`` removes stale ones after the grace period."""
 
 
 class LocalStore(Store):
@@ -129,18 +165,28 @@ class LocalStore(Store):
     def _etag(data: bytes | memoryview) -> str:
         return hashlib.sha256(data).hexdigest()[:32]
 
-    def get(self, key: str) -> tuple[bytes, str]:
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes, str]:
         try:
-            data = self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
+            with self._path(key).open("rb") as fh:
+                if max_bytes is None:
+                    data = fh.read()
+                else:
+                    size = os.fstat(fh.fileno()).st_size
+                    data = fh.read(max_bytes + 1)  # stops there even if the file grew
+                    if max(size, len(data)) > max_bytes:
+                        raise ObjectTooLarge(key, max(size, len(data)))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise StoreKeyNotFound(key) from None
         except PermissionError as exc:
             raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
         return data, self._etag(data)
 
+    INTERNAL = "~opendata"
+    """The store's own folder at the root; ``~`` is in no key (ids and prefixes exclude it)."""
+
     @contextlib.contextmanager
     def _lock(self, key: str) -> Iterator[None]:
-        lock_dir = self.root / ".locks"
+        lock_dir = self.root / self.INTERNAL / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(key.encode()).hexdigest()[:32]
         with open(lock_dir / name, "a+b") as fh:
@@ -156,7 +202,7 @@ class LocalStore(Store):
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP)
         except PermissionError as exc:
             raise PermissionDenied(f"cannot write {key} in {self.url}: {exc.strerror}") from None
         try:
@@ -191,9 +237,10 @@ class LocalStore(Store):
         if not base.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if d != ".locks"]
+            if Path(dirpath) == self.root:
+                dirnames[:] = [d for d in dirnames if d != self.INTERNAL]
             for name in filenames:
-                if name.startswith(".tmp-"):
+                if name.startswith(_TMP):
                     continue
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
@@ -201,6 +248,19 @@ class LocalStore(Store):
                     continue
                 st = full.stat()
                 yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def temporaries(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if not base.is_dir():
+            return
+        for dirpath, _, filenames in os.walk(base):
+            for name in filenames:
+                if name.startswith(_TMP):
+                    full = Path(dirpath) / name
+                    with contextlib.suppress(FileNotFoundError):
+                        st = full.stat()
+                        key = full.relative_to(self.root).as_posix()
+                        yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -264,6 +324,8 @@ class S3CompatibleStore(Store):
             kwargs["region"] = "us-east-1"
         self.bucket = bucket
         self.url = f"s3://{bucket}"
+        self.endpoint = endpoint or "AWS S3"
+        """How error messages name the server."""
         self._store: S3Store = S3Store(
             bucket,
             client_options=options,
@@ -278,16 +340,23 @@ class S3CompatibleStore(Store):
             return fn()
         # obstore raises the builtin FileNotFoundError/FileExistsError/PermissionError for some
         # of its errors, and its own classes for others: catch both spellings.
-        except (e.NotFoundError, FileNotFoundError):
+        except (e.NotFoundError, FileNotFoundError) as exc:
+            if "NoSuchBucket" in str(exc):
+                raise StoreUnavailable(
+                    self.url,
+                    f"the bucket {self.bucket!r} does not exist at {self.endpoint}",
+                    hint="create the bucket, or fix its name in OPENDATA_STORE (s3://BUCKET/...)",
+                    reason="no-bucket",
+                ) from None
             raise StoreKeyNotFound(key) from None
         except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
             raise PreconditionFailed(key) from None
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
             raise PermissionDenied(
-                f"{self.url} refused access to {key}: {_first_line(exc)}"
+                f"{self.url} ({self.endpoint}) refused access to {key}: {_first_line(exc)}"
             ) from None
         except (e.BaseError, OSError) as exc:
-            raise StoreUnavailable(self.url, f"{key}: {_first_line(exc)}") from None
+            raise self._unavailable(key, exc) from None
         except BaseException as exc:
             # A Rust panic inside obstore arrives as pyo3's PanicException (a BaseException).
             if type(exc).__name__ != "PanicException":
@@ -296,12 +365,45 @@ class S3CompatibleStore(Store):
                 self.url, f"{key}: the S3 client failed: {_first_line(exc)}"
             ) from None
 
-    def get(self, key: str) -> tuple[memoryview, str]:
+    def _unavailable(self, key: str, exc: BaseException) -> StoreUnavailable:
+        """Say what obstore's "HTTP error: error sending request" meant, and the fix."""
+        text = str(exc)
+        fix_endpoint = "check AWS_ENDPOINT_URL (or R2_ACCOUNT_ID for r2://) and your network"
+        if "kind: Timeout" in text or "TimedOut" in text:
+            return StoreUnavailable(
+                self.url,
+                f"{key}: {self.endpoint} did not answer in time (the request timed out, and so "
+                "did its retries)",
+                hint="the store is slow or unreachable; try again later",
+                reason="timeout",
+            )
+        if "dns error" in text:
+            return StoreUnavailable(
+                self.url,
+                f"cannot find the endpoint {self.endpoint} (DNS lookup failed)",
+                hint=fix_endpoint,
+                reason="unreachable",
+            )
+        if "kind: Connect" in text:
+            return StoreUnavailable(
+                self.url,
+                f"cannot connect to the endpoint {self.endpoint} (nothing answers there)",
+                hint=fix_endpoint,
+                reason="unreachable",
+            )
+        return StoreUnavailable(self.url, f"{key}: {_first_line(exc)}")
+
+    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[memoryview, str]:
         import obstore
 
         def run() -> tuple[memoryview, str]:
             result = obstore.get(self._store, key)
             etag = result.meta.get("e_tag") or ""
+            # The size comes from the response headers, before the body is read; the body is
+            # then read to exactly that length, so an oversized object is never downloaded.
+            size = int(result.meta["size"])
+            if max_bytes is not None and size > max_bytes:
+                raise ObjectTooLarge(key, size)
             return memoryview(result.bytes()), etag
 
         return self._call(key, run)
@@ -369,6 +471,15 @@ def open_store(
     ``AWS_*`` environment; ``r2://bucket/prefix`` needs ``R2_ACCOUNT_ID``.
     """
     parsed = urlparse(url)
+    if parsed.scheme not in ("", "file") and "@" in parsed.netloc:
+        from opendata_core.errors import OpenDataError
+
+        shown = f"{parsed.scheme}://<credentials>@{parsed.netloc.rsplit('@', 1)[1]}"
+        raise OpenDataError(
+            f"the store URL {shorten(shown)} has credentials in it; they were not used",
+            hint="remove them from the URL (it ends up in logs and shell history) and set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+        )
     if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
         path = parsed.path if parsed.scheme == "file" else url
         return LocalStore(path), ""
@@ -380,7 +491,7 @@ def open_store(
             from opendata_core.errors import OpenDataError
 
             raise OpenDataError(
-                f"store {url!r} needs the Cloudflare account id",
+                f"store {shorten(repr(url))} needs the Cloudflare account id",
                 hint="set R2_ACCOUNT_ID, or use s3://bucket with AWS_ENDPOINT_URL",
             )
         return (
@@ -394,6 +505,6 @@ def open_store(
     from opendata_core.errors import OpenDataError
 
     raise OpenDataError(
-        f"unknown store {url!r}",
+        f"unknown store {shorten(repr(url))}",
         hint="use a folder path, file:///path, s3://bucket/prefix or r2://bucket/prefix",
     )

@@ -13,13 +13,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NoReturn, TypeVar
 
 import msgspec
 
-from opendata_core.errors import FormatError, UnsupportedFormatVersion
+from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
 from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -32,9 +33,12 @@ __all__ = [
     "MetadataDocument",
     "Provenance",
     "RunRecord",
+    "SchemaDiff",
     "Shard",
     "Stats",
+    "check_manifest",
     "decode_document",
+    "diff_schemas",
     "encode_document",
     "schema_hash",
 ]
@@ -85,6 +89,59 @@ class Shard(msgspec.Struct, kw_only=True, frozen=True):
     max: str | None = None
     null_counts: dict[str, int] = {}
     """Null values per column (columns without nulls may be left out)."""
+
+
+class SchemaDiff(msgspec.Struct, kw_only=True, frozen=True):
+    """How a schema changed between two publishes (see :func:`diff_schemas`)."""
+
+    added: list[str] = []
+    removed: list[str] = []
+    retyped: list[tuple[str, str, str]] = []
+    """``(column, old type, new type)``; a nullability change counts as a retype."""
+    reordered: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped or self.reordered)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.added:
+            parts.append("added " + ", ".join(self.added))
+        if self.removed:
+            parts.append("removed " + ", ".join(self.removed))
+        if self.retyped:
+            parts.append("retyped " + ", ".join(f"{c} ({a} -> {b})" for c, a, b in self.retyped))
+        if self.reordered:
+            parts.append("columns reordered")
+        return "; ".join(parts) or "no change"
+
+
+def diff_schemas(old: Sequence[Field], new: Sequence[Field]) -> SchemaDiff:
+    """What changed from ``old`` to ``new``: added, removed and retyped columns.
+
+    Example:
+        >>> a = [Field(name="date", type="date32[day]"), Field(name="x", type="int64")]
+        >>> b = [Field(name="date", type="date32[day]"), Field(name="x", type="double")]
+        >>> str(diff_schemas(a, b))
+        'retyped x (int64 -> double)'
+    """
+
+    def kind(f: Field) -> str:
+        return f.type if f.nullable else f"{f.type} not null"
+
+    before = {f.name: f for f in old}
+    after = {f.name: f for f in new}
+    common = [f.name for f in new if f.name in before]
+    return SchemaDiff(
+        added=[f.name for f in new if f.name not in before],
+        removed=[f.name for f in old if f.name not in after],
+        retyped=[
+            (n, kind(before[n]), kind(after[n]))
+            for n in common
+            if kind(before[n]) != kind(after[n])
+        ],
+        reordered=[f.name for f in old if f.name in after] != common,
+    )
 
 
 class Stats(msgspec.Struct, kw_only=True, frozen=True):
@@ -182,6 +239,38 @@ class IndexEntry(msgspec.Struct, kw_only=True):
         """The dataset's namespace."""
         return self.id.split("/", 1)[0]
 
+    @classmethod
+    def from_metadata(
+        cls,
+        meta: DatasetMetadata,
+        stats: Stats | None = None,
+        updated_at: datetime | None = None,
+    ) -> IndexEntry:
+        """The index summary of a dataset: its ``opendata.yaml`` fields plus published stats.
+
+        The one place that decides what ``index.json`` says about a dataset (the client, the CLI
+        and the registry all build entries here).
+        """
+        return cls(
+            id=meta.id,
+            title=meta.title,
+            description=meta.description,
+            license=meta.license,
+            repo=meta.repo,
+            provider=meta.source.provider,
+            topics=list(meta.topics),
+            frequency=meta.frequency,
+            geo_scope=meta.geo.scope if meta.geo else None,
+            countries=list(meta.geo.countries) if meta.geo else [],
+            time_column=meta.time_column,
+            row_count=stats.row_count if stats else 0,
+            bytes=stats.bytes if stats else 0,
+            min_time=stats.min_time if stats else None,
+            max_time=stats.max_time if stats else None,
+            schema_hash=stats.schema_hash if stats else None,
+            updated_at=updated_at,
+        )
+
 
 class Index(_Document, kw_only=True):
     """``index.json``: one summary per dataset, sorted by id."""
@@ -203,6 +292,8 @@ class RunRecord(_Document, kw_only=True):
     stats: Stats | None = None
     publish_id: str | None = None
     schema_changed: bool = False
+    unchanged: bool = False
+    """A success that committed nothing: the data was identical to ``publish_id``."""
     provenance: Provenance = Provenance()
 
 
@@ -255,11 +346,76 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
     if found > supported:
         raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
     try:
-        return msgspec.json.decode(data, type=kind)
+        doc = msgspec.json.decode(data, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = str(exc)
         field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None
         raise FormatError(f"{document}: {text}", document=document, field=field) from None
+    if isinstance(doc, Manifest):
+        check_manifest(doc, document)
+    return doc
+
+
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def check_manifest(manifest: Manifest, document: str = "manifest.json") -> None:
+    """Check a manifest as a whole (spec 5.1); :func:`decode_document` calls it.
+
+    Every shard's ``sha256`` is 64 lower-case hex digits and its ``path`` exactly
+    ``parts/<sha256>.parquet``; no shard is listed twice; ``rows`` and ``bytes`` are ≥ 0 and the
+    totals are their sums; the time column is in the schema with a date or timestamp type; every
+    time bound is an ISO 8601 date or date-time.
+
+    Raises:
+        FormatError: naming the document and the field (``shards[2].path``), and the value.
+    """
+
+    def fail(field: str, problem: str) -> NoReturn:
+        raise FormatError(f"{document}: {field} {problem}", document=document, field=field)
+
+    def iso(field: str, value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            fail(field, f"= {shorten(value)!r} is not an ISO 8601 date or date-time")
+
+    names = {f.name: f.type for f in manifest.schema}
+    if len(names) != len(manifest.schema):
+        fail("schema", "lists a column name twice")
+    tc = manifest.time_column
+    if tc is not None:
+        if tc not in names:
+            fail("time_column", f"= {shorten(tc)!r} is not a column of the schema")
+        if not names[tc].startswith(("date", "timestamp[")):
+            fail(
+                "time_column",
+                f"= {shorten(tc)!r} has type {shorten(names[tc])!r}, not a date or timestamp",
+            )
+    seen: set[str] = set()
+    for i, shard in enumerate(manifest.shards):
+        where = f"shards[{i}]"
+        if not _SHA256.fullmatch(shard.sha256):
+            fail(f"{where}.sha256", f"= {shorten(shard.sha256)!r} is not 64 lower-case hex digits")
+        if shard.path != f"parts/{shard.sha256}.parquet":
+            fail(f"{where}.path", f"= {shorten(shard.path)!r} is not 'parts/<its sha256>.parquet'")
+        if shard.sha256 in seen:
+            fail(f"{where}.sha256", f"= {shard.sha256!r} lists the same shard twice")
+        seen.add(shard.sha256)
+        if shard.rows < 0 or shard.bytes < 0:
+            fail(f"{where}.rows", f"and .bytes must be ≥ 0 (got {shard.rows}, {shard.bytes})")
+        iso(f"{where}.min", shard.min)
+        iso(f"{where}.max", shard.max)
+    iso("min_time", manifest.min_time)
+    iso("max_time", manifest.max_time)
+    rows = sum(s.rows for s in manifest.shards)
+    if manifest.row_count != rows:
+        fail("row_count", f"= {manifest.row_count} is not the sum of the shards' rows ({rows})")
+    size = sum(s.bytes for s in manifest.shards)
+    if manifest.bytes != size:
+        fail("bytes", f"= {manifest.bytes} is not the sum of the shards' bytes ({size})")
 
 
 def encode_document(doc: msgspec.Struct) -> bytes:

@@ -21,7 +21,7 @@ went wrong, where, and how to fix it.
     │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
-    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store)
+    ├── StoreUnavailable           ConnectionError   the store failed after retries (.store .reason)
     └── RateLimited                ConnectionError   the registry said 429 (.retry_after)
 
 Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_core.problems`.
@@ -30,7 +30,7 @@ Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from opendata_core._problems import Problem
@@ -51,19 +51,47 @@ __all__ = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
+    "shorten",
 ]
+
+SHOWN_CHARACTERS: Final = 120
+"""How much of an input an error message echoes (a 100,000-character id is not shown whole)."""
+MESSAGE_CHARACTERS: Final = 2000
+"""The longest error message; anything longer is cut (a safety net behind :func:`shorten`)."""
+
+
+def shorten(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``str(value)``, cut to ``limit`` characters with the count of what was left out.
+
+    Every error message that echoes user input passes it through here.
+
+    Example:
+        >>> shorten("x" * 200, 10)
+        'xxxxxxxxx… (200 characters)'
+        >>> shorten("ecb/rates")
+        'ecb/rates'
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 class OpenDataError(Exception):
     """Base class of every error raised by OpenData packages.
 
     Attributes:
-        hint: A short suggestion of how to fix the problem, or ``None``.
+        hint: A short suggestion of how to fix the problem, or ``None``; written for Python
+            callers (``od.Client(store=...)``).
+        shell_hint: The same advice as shell commands (``od demo``), for command-line tools;
+            ``None`` when ``hint`` fits both.
     """
 
     hint: str | None = None
+    shell_hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = shorten(message, MESSAGE_CHARACTERS)  # whatever was echoed into it
         super().__init__(message)
         self.message = message
         if hint is not None:
@@ -80,7 +108,7 @@ class InvalidDatasetId(OpenDataError, ValueError):
         self.value = value
         self.rule = rule
         super().__init__(
-            f"invalid dataset id {value!r}: {rule}",
+            f"invalid dataset id {shorten(repr(value))}: {rule}",
             hint="IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'",
         )
 
@@ -132,18 +160,47 @@ class UnsupportedFormatVersion(FormatError):
 
 
 class DatasetNotFound(OpenDataError, LookupError):
-    """No dataset with this ID exists in the store or registry."""
+    """No dataset with this ID exists in the store or registry.
 
-    def __init__(self, dataset_id: str, close_matches: Sequence[str] = ()) -> None:
+    Without close matches the message names the store searched (``store``) and, when it holds no
+    dataset at all (``store_size == 0``, e.g. on a fresh machine), says how to get data.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        close_matches: Sequence[str] = (),
+        *,
+        store: str | None = None,
+        store_size: int | None = None,
+    ) -> None:
         self.dataset_id = dataset_id
         self.close_matches = list(close_matches)
+        self.store = store
         message = f"dataset {dataset_id!r} not found"
-        hint = None
+        hint = shell = None
         if self.close_matches:
             message += "; did you mean " + " or ".join(repr(m) for m in self.close_matches) + "?"
+        elif store_size == 0:
+            message += f": the store {store} holds no datasets" if store else ": no datasets"
+            hint = (
+                "publish the example datasets into it by running `od demo` in a shell, or read "
+                "another store: od.Client(store='s3://bucket/prefix') or the OPENDATA_STORE "
+                "environment variable"
+            )
+            shell = (
+                "run `od demo` to publish the example datasets into it, or read another store: "
+                "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
+            )
         else:
-            hint = "search for datasets with od.search('...') or `od search ...`"
+            if store:
+                message += f" in the store {store}"
+            hint = "search it with od.search('words'), or read another store: od.Client(store=...)"
+            shell = (
+                "search it with `od search WORDS`, or read another store: --store or OPENDATA_STORE"
+            )
         super().__init__(message, hint=hint)
+        self.shell_hint = shell
 
 
 class ColumnNotFound(OpenDataError, LookupError):
@@ -154,7 +211,8 @@ class ColumnNotFound(OpenDataError, LookupError):
         self.column = column
         self.available = list(available)
         super().__init__(
-            f"{dataset_id}: no column {column!r}; columns are: {', '.join(self.available)}"
+            f"{dataset_id}: no column {shorten(repr(column))}; "
+            f"columns are: {shorten(', '.join(self.available), 500)}"
         )
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
@@ -169,7 +227,8 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
         self.coverage = coverage
         cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
         super().__init__(
-            f"{dataset_id}: requested range {requested} is outside the data's coverage ({cov})",
+            f"{dataset_id}: requested range {shorten(requested)} is outside the data's "
+            f"coverage ({cov})",
             hint="choose start/end inside the coverage, or omit them to load everything",
         )
 
@@ -224,11 +283,15 @@ class CorruptDataError(OpenDataError, OSError):
 class StoreUnavailable(OpenDataError, ConnectionError):
     """The object store could not be reached or kept failing after its retries."""
 
-    def __init__(self, store: str, detail: str) -> None:
+    def __init__(
+        self, store: str, detail: str, *, hint: str | None = None, reason: str | None = None
+    ) -> None:
         self.store = store
+        self.reason = reason
+        """``"timeout"``, ``"unreachable"``, ``"no-bucket"`` or ``None`` (other failures)."""
         super().__init__(
             f"store {store} unavailable: {detail}",
-            hint="check the endpoint and your network, then try again",
+            hint=hint or "check the endpoint and your network, then try again",
         )
 
 

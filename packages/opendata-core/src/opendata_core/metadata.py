@@ -588,6 +588,17 @@ def _parse_text(text: str, display: str) -> tuple[Any, list[Problem]]:
         return None, [
             Problem(path=display, line=None, column=None, field="", message=f"invalid YAML: {exc}")
         ]
+    except RecursionError:
+        return None, [
+            Problem(
+                path=display,
+                line=None,
+                column=None,
+                field="",
+                message="invalid YAML: lists or mappings are nested too deeply to read",
+                hint="opendata.yaml needs only a few levels of nesting; remove the deep structure",
+            )
+        ]
 
 
 def _report_from_text(text: str, display: str) -> MetadataReport:

@@ -42,6 +42,7 @@ __all__ = [
     "select_range",
     "select_shards",
     "time_kind",
+    "to_column",
 ]
 
 TimeValue = date | datetime
@@ -136,8 +137,12 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _in_kind(value: TimeValue, kind: Kind, *, is_end: bool) -> tuple[TimeValue, bool]:
-    """Express a bound in the column's kind; returns ``(value, inclusive)``."""
+def to_column(value: TimeValue, kind: Kind, *, is_end: bool) -> tuple[TimeValue, bool]:
+    """Express a bound in a column's kind; returns ``(value, inclusive)``.
+
+    A date against a timestamp column is a whole day, so as an end it becomes the next midnight,
+    exclusive; a datetime against a date column starts from the first whole day at or after it.
+    """
     if kind == "date":
         if isinstance(value, datetime):
             d = value.date()
@@ -253,8 +258,8 @@ def parse_range(start: object, end: object, time_type: str | None) -> TimeRange:
     if time_type is None:
         return TimeRange(None, None, True, text)
     kind = time_kind(time_type)
-    lo_v = _in_kind(lo, kind, is_end=False)[0] if lo is not None else None
-    hi_v, hi_inc = _in_kind(hi, kind, is_end=True) if hi is not None else (None, True)
+    lo_v = to_column(lo, kind, is_end=False)[0] if lo is not None else None
+    hi_v, hi_inc = to_column(hi, kind, is_end=True) if hi is not None else (None, True)
     return TimeRange(lo_v, hi_v, hi_inc, text, kind)
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
+
+from opendata_cli._export import FORMATS
+
+if TYPE_CHECKING:
+    from opendata_cli._export import Format
 
 __all__ = ["gc", "get", "index", "info", "list_", "push", "registry", "search"]
 
@@ -31,32 +36,39 @@ def _echo_json(value: Any) -> None:
     click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*columns, box=None, header_style="bold")
-    for row in rows:
-        table.add_row(*(str(row.get(c, "") if row.get(c) is not None else "") for c in columns))
-    Console().print(table)
-
-
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--id", "dataset_id", required=True, help="namespace/name")
+@click.argument("dataset_id", required=False)
 @click.option(
-    "--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="opendata.yaml"
+    "--id",
+    "id_option",
+    metavar="NS/NAME",
+    help="The dataset id, as the DATASET_ID argument (kept for older scripts).",
 )
 @click.option(
-    "--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An opendata.yaml describing the dataset (title, licence, ...).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["replace", "append"]),
+    default="replace",
+    show_default=True,
+    help="replace: FILE becomes the dataset; append: FILE's rows are added to it.",
 )
 @click.option("--time-column", help="Column to shard and filter on.")
-@click.option("--partition", type=click.Choice(["year", "month", "day", "none"]))
+@click.option(
+    "--partition",
+    type=click.Choice(["year", "month", "day", "none"]),
+    help="Shard size on the time column (default: chosen from the data's size).",
+)
 @_store_option
 @_json_option
 def push(
     file: Path,
-    dataset_id: str,
+    dataset_id: str | None,
+    id_option: str | None,
     metadata: Path | None,
     mode: str,
     time_column: str | None,
@@ -64,9 +76,14 @@ def push(
     store: str | None,
     as_json: bool,
 ) -> None:
-    """Publish a Parquet or CSV FILE as dataset --id."""
+    """Publish a Parquet or CSV FILE as dataset DATASET_ID (namespace/name)."""
     from opendata_cli._progress import transfer_progress
 
+    if dataset_id is not None and id_option is not None and dataset_id != id_option:
+        raise click.UsageError(f"two dataset ids: {dataset_id!r} and --id {id_option!r}")
+    dataset_id = dataset_id or id_option
+    if dataset_id is None:
+        raise click.UsageError("Missing argument 'DATASET_ID' (e.g. od push data.csv acme/widgets)")
     with transfer_progress(f"publishing {dataset_id}") as progress:
         result = _client(store, progress).push(
             file,
@@ -77,9 +94,7 @@ def push(
             partition=partition,
         )
     if as_json:
-        import dataclasses
-
-        _echo_json(dataclasses.asdict(result))
+        _echo_json(result)
     else:
         click.secho(f"published {result}", fg="green")
 
@@ -89,31 +104,52 @@ def push(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="out.parquet or out.csv",
+    help="Where to write: out.parquet, out.csv, out.json, or - for stdout.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format (default: from the file name's suffix; csv for stdout).",
 )
 @click.option("--start", help="First date/time (inclusive), e.g. 2024-01-01.")
 @click.option("--end", help="Last date/time (inclusive).")
 @click.option("--columns", help="Comma-separated column names.")
 @_store_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print what was written (rows, columns, path) as JSON; not with -o -.",
+)
 def get(
     dataset_id: str,
-    output: Path,
+    output: str,
+    fmt: str | None,
     start: str | None,
     end: str | None,
     columns: str | None,
     store: str | None,
+    as_json: bool,
 ) -> None:
-    """Download DATASET_ID (or a time range of it) to a Parquet or CSV file.
+    """Download DATASET_ID (or a time range of it) as CSV, Parquet or JSON.
 
-    CSV cells that start with = + - @ are prefixed with ' so spreadsheets do not run them.
+    CSV cells and column names that a spreadsheet would run as a formula (starting with
+    = + - @, a tab or a line break, also after spaces or in full-width form) are prefixed with '.
     """
-    suffix = output.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise click.BadParameter(
-            f"{output.name}: use a .parquet or .csv file name", param_hint="-o"
-        )
+    from opendata_cli._export import write_table
+
+    to_stdout = output == "-"
+    if fmt is None:
+        fmt = "csv" if to_stdout else Path(output).suffix.lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise click.BadParameter(
+                f"{output}: use a .parquet, .csv or .json file name, or --format",
+                param_hint="'-o'",
+            )
+    if to_stdout and as_json:
+        raise click.BadParameter("--json prints to stdout, where -o - writes the data")
     cols = [c.strip() for c in columns.split(",")] if columns else None
     from opendata_cli._progress import transfer_progress
 
@@ -121,51 +157,47 @@ def get(
         table = _client(store, progress).load(
             dataset_id, start=start, end=end, columns=cols, format="arrow"
         )
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
+    if to_stdout:
+        import sys
 
-            pq.write_table(table, tmp, compression="zstd")
-        else:
-            _write_safe_csv(table, tmp)
-        tmp.replace(output)
+        sink = sys.stdout.buffer
+        write_table(table, sink, cast("Format", fmt))
+        sink.flush()
+        click.echo(f"wrote {table.num_rows:,} rows ({fmt}) to stdout", err=True)
+        return
+    path = Path(output)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            write_table(table, fh, cast("Format", fmt))
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    click.secho(f"wrote {table.num_rows:,} rows to {output}", fg="green")
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _write_safe_csv(table: Any, path: Path) -> None:
-    """CSV with text cells escaped against formula injection (OWASP's recommendation)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
-    columns = []
-    for col in table.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            starts = pc.utf8_slice_codeunits(col, 0, 1)
-            risky = pc.is_in(starts, value_set=pa.array(list(_FORMULA_START), col.type))
-            col = pc.if_else(
-                pc.fill_null(risky, False),
-                pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type)),
-                col,
-            )
-        columns.append(col)
-    pacsv.write_csv(pa.table(columns, names=table.column_names), path)
+    if as_json:
+        _echo_json(
+            {
+                "dataset_id": dataset_id,
+                "path": str(path),
+                "format": fmt,
+                "rows": table.num_rows,
+                "columns": table.column_names,
+                "bytes": path.stat().st_size,
+            }
+        )
+    else:
+        click.secho(f"wrote {table.num_rows:,} rows to {path}", fg="green")
 
 
 @click.command()
 @click.argument("query", required=False, default="")
-@click.option("--topic")
-@click.option("--namespace")
-@click.option("--license", "license_")
-@click.option("--frequency")
-@click.option("--country")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--topic", help="Only datasets with this topic.")
+@click.option("--namespace", help="Only datasets in this namespace (owner), e.g. ecb.")
+@click.option("--license", "license_", help="Only datasets under this licence, e.g. CC-BY-4.0.")
+@click.option("--frequency", help="Only datasets updated this often, e.g. daily.")
+@click.option("--country", help="Only datasets covering this ISO 3166-1 country code, e.g. DE.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most results."
+)
 @_store_option
 @_json_option
 def search(
@@ -200,24 +232,50 @@ def list_(store: str | None, as_json: bool) -> None:
     _print_entries(_client(store).list(), as_json)
 
 
+_ROOM_FOR_DETAILS = 36
+"""Columns a table needs beside the ids; narrower consoles get one entry per two lines."""
+
+
 def _print_entries(entries: list[Any], as_json: bool) -> None:
+    """A table of index entries. The id (what users copy) is never shortened, at any width."""
     if as_json:
         _echo_json(entries)
         return
     if not entries:
         click.echo("no datasets found")
         return
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
     rows = [
-        {
-            "id": e.id,
-            "title": e.title,
-            "rows": f"{e.row_count:,}",
-            "coverage": f"{e.min_time} .. {e.max_time}" if e.min_time else "",
-            "license": e.license,
-        }
+        [
+            e.id,
+            e.title or "",
+            f"{e.row_count:,}",
+            f"{e.min_time} .. {e.max_time}" if e.min_time else "",
+            e.license or "",
+        ]
         for e in entries
     ]
-    _table(rows, ["id", "title", "rows", "coverage", "license"])
+    console = Console(highlight=False)
+    longest = max(len(row[0]) for row in rows)
+    if longest + _ROOM_FOR_DETAILS > console.width:
+        # Too narrow for a table: the id on a line of its own (never cut, however long), the
+        # details below it.
+        for row in rows:
+            console.print(Text(row[0], style="bold"), soft_wrap=True)
+            details = [row[1], f"{row[2]} rows", row[3], row[4]]
+            console.print(Padding(Text(" · ".join(d for d in details if d)), (0, 0, 0, 2)))
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=longest)
+    for name in ("title", "rows", "coverage", "license"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))
+    console.print(table)
 
 
 @click.command()
@@ -252,15 +310,25 @@ def info(dataset_id: str, store: str | None, as_json: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
 @_store_option
-def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None) -> None:
+@_json_option
+def gc(dataset_id: str, older_than: str, dry_run: bool, store: str | None, as_json: bool) -> None:
     """Delete shards of DATASET_ID that no manifest references any more."""
     grace = _duration(older_than)
     result = _client(store).gc(dataset_id, older_than=grace, dry_run=dry_run)
+    if as_json:
+        _echo_json({"dry_run": dry_run, **_asdict(result)})
+        return
     verb = "would delete" if dry_run else "deleted"
     click.echo(
         f"{verb} {len(result.deleted)} shard(s), {result.bytes_freed:,} bytes; "
         f"{result.kept_in_grace} kept inside the grace period"
     )
+
+
+def _asdict(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(value)
 
 
 def _duration(text: str) -> timedelta:
@@ -280,9 +348,13 @@ def index() -> None:
 
 @index.command("rebuild")
 @_store_option
-def index_rebuild(store: str | None) -> None:
+@_json_option
+def index_rebuild(store: str | None, as_json: bool) -> None:
     """Recreate index.json from every dataset's metadata.json."""
     doc = _client(store).index.rebuild()
+    if as_json:
+        _echo_json({"datasets": [e.id for e in doc.datasets]})
+        return
     click.secho(f"index.json rebuilt: {len(doc.datasets)} dataset(s)", fg="green")
 
 
@@ -294,7 +366,11 @@ def registry() -> None:
 @registry.command("add")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("opendata.yaml"))
 @_store_option
-def registry_add(path: Path, store: str | None) -> None:
+@_json_option
+def registry_add(path: Path, store: str | None, as_json: bool) -> None:
     """Add or refresh the index entry of an opendata.yaml."""
     entry = _client(store).index.register_from_file(path)
+    if as_json:
+        _echo_json(entry)
+        return
     click.secho(f"registered {entry.id}", fg="green")

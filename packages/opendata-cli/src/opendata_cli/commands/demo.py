@@ -193,7 +193,7 @@ def demo(ctx: click.Context, examples_dir: Path | None, as_json: bool) -> None:
     Each example's main.py runs exactly as `od run` runs it, but reads its source from the
     files in its fixtures/ folder, served on 127.0.0.1, and publishes into the local store
     ($OPENDATA_HOME/store). Nothing leaves the machine and no keys are needed. Running it again
-    re-uses every shard. Exits 1 if any example failed to run, 2 if publishing failed.
+    re-uses every shard. Exits 1 if any example failed to run, 3 if publishing failed.
     """
     import os
 
@@ -266,7 +266,7 @@ def _print_one(outcome: RunOutcome, store: str | None) -> None:
     name = outcome.dataset_id or outcome.folder.name
     if not outcome.ok:
         click.secho(f"✗ {name}: failed ({outcome.error_class})", fg="red")
-        click.secho(f"    error: {outcome.message}", fg="red", err=True)
+        click.secho(f"    error [{outcome.error_class}]: {outcome.message}", fg="red", err=True)
         if outcome.hint:
             click.echo(f"    hint: {outcome.hint}", err=True)
         click.echo()

@@ -27,10 +27,13 @@ __all__ = [
     "deploy",
     "render_workflow",
     "schedule_for",
+    "secrets_for",
 ]
 
 WORKFLOW_PATH: Final = Path(".github/workflows/opendata.yml")
-"""Where the workflow is written, relative to the folder of opendata.yaml."""
+"""Where the workflow is written, relative to the folder of opendata.yaml, when that folder is
+the top of its repository (or in none). A dataset in a sub-folder gets
+``<top>/.github/workflows/opendata-<sub-folder>.yml``, which runs in the sub-folder."""
 DEFAULT_PYTHON: Final = "3.12"
 DEFAULT_TIMEOUT_MINUTES: Final = 60
 
@@ -48,13 +51,23 @@ SCHEDULES: Final[dict[str, str | None]] = {
 """The cron (UTC) ``od deploy`` derives from ``frequency``; ``None``: manual runs only."""
 
 STORE_SECRETS: Final = {
-    "OPENDATA_STORE": "where to publish: s3://bucket/prefix (or r2://bucket/prefix)",
+    "OPENDATA_STORE": "where to publish: s3://bucket/prefix or r2://bucket/prefix",
     "AWS_ACCESS_KEY_ID": "the store's access key id (for Cloudflare R2: an R2 API token's)",
     "AWS_SECRET_ACCESS_KEY": "the matching secret access key",
-    "AWS_ENDPOINT_URL": "the S3 endpoint, e.g. https://<account-id>.r2.cloudflarestorage.com",
-    "AWS_REGION": "the region, e.g. auto for Cloudflare R2",
+    "AWS_REGION": "s3:// only: the bucket's region, e.g. eu-central-1",
+    "AWS_ENDPOINT_URL": "s3:// only, for stores other than AWS: the endpoint URL",
+    "R2_ACCOUNT_ID": "r2:// only: the Cloudflare account id (it gives the R2 endpoint)",
 }
-"""Repository secrets the workflow passes to ``od run`` as environment variables (store mode)."""
+"""Repository secrets the workflow passes to ``od run`` as environment variables (store mode).
+
+The workflow passes all of them, so one file serves every store; a secret that is not set
+arrives empty and is ignored. :func:`secrets_for` says which ones a given store needs."""
+
+_SECRETS_BY_KIND: Final = {
+    "s3": ("OPENDATA_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"),
+    "r2": ("OPENDATA_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "R2_ACCOUNT_ID"),
+}
+_WORKDIR_RE: Final = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
 _REGISTRY_RE: Final = re.compile(
     r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
@@ -72,6 +85,22 @@ class _Plan:
     cron: str | None
     cron_origin: str
     runner: list[str]
+
+
+def secrets_for(store: str | None) -> tuple[str | None, list[str]]:
+    """The kind of ``store`` (``"s3"``, ``"r2"`` or ``None``) and the secrets it needs.
+
+    ``AWS_ENDPOINT_URL`` is named for ``s3://`` stores too, as optional: AWS needs none, other
+    S3-compatible services do. An unknown or local store lists every secret.
+
+    Example:
+        >>> secrets_for("r2://bucket/prefix")
+        ('r2', ['OPENDATA_STORE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'R2_ACCOUNT_ID'])
+    """
+    kind = store.split("://", 1)[0].lower() if store and "://" in store else None
+    if kind not in _SECRETS_BY_KIND:
+        return None, list(STORE_SECRETS)
+    return kind, list(_SECRETS_BY_KIND[kind])
 
 
 def _q(value: str) -> str:
@@ -104,18 +133,18 @@ def schedule_for(meta: DatasetMetadata, override: str | None = None) -> tuple[st
     return SCHEDULES["daily"], "the daily default (opendata.yaml sets no frequency)"
 
 
-def _triggers(cron: str | None, origin: str) -> str:
+def _triggers(cron: str | None, origin: str, workflow_file: str) -> str:
     if cron is None:
         return (
             f"  # No schedule ({origin}): start runs from the Actions tab or with\n"
-            "  # `gh workflow run opendata.yml`.\n"
+            f"  # `gh workflow run {workflow_file}`.\n"
             "  workflow_dispatch:"
         )
     return (
         "  schedule:\n"
         f"    # From {origin}. UTC; GitHub may start scheduled runs late.\n"
         f"    - cron: {_q(cron)}\n"
-        "  # Also runnable by hand: the Actions tab or `gh workflow run opendata.yml`.\n"
+        f"  # Also runnable by hand: the Actions tab or `gh workflow run {workflow_file}`.\n"
         "  workflow_dispatch:"
     )
 
@@ -138,7 +167,8 @@ def _credentials(registry: str | None, dataset_id: str) -> str:
     width = max(map(len, STORE_SECRETS))
     lines = [
         "# Publishing uses store credentials from these repository secrets (Settings > Secrets and",
-        "# variables > Actions, or `gh secret set NAME`); a secret that is not set arrives empty:",
+        "# variables > Actions, or `gh secret set NAME`); a secret that is not set arrives empty",
+        "# and is ignored. `od deploy` lists the ones your store needs:",
         *(f"#   {name:<{width}}  {what}" for name, what in STORE_SECRETS.items()),
     ]
     return "\n".join(lines)
@@ -153,6 +183,8 @@ def render_workflow(
     registry: str | None = None,
     timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
     requirements: bool = True,
+    working_directory: str | None = None,
+    workflow_file: str = WORKFLOW_PATH.name,
 ) -> str:
     """Render the GitHub Actions workflow for one dataset.
 
@@ -168,6 +200,9 @@ def render_workflow(
             secrets.
         timeout_minutes: The job's time limit.
         requirements: Whether a requirements.txt exists next to opendata.yaml.
+        working_directory: The dataset's folder relative to the repository's top, when it is a
+            sub-folder: the install and run steps run there.
+        workflow_file: The workflow's file name (in ``gh workflow run`` hints).
 
     Returns:
         The workflow file's text.
@@ -175,7 +210,7 @@ def render_workflow(
     Example:
         >>> text = render_workflow(meta, registry="https://registry.example.org")  # doctest: +SKIP
     """
-    from opendata_cli.templates import render
+    from opendata_cli.templates import cli_requirement, render
 
     cron, origin = schedule_for(meta, schedule)
     labels = runner or meta.runner or ["ubuntu-latest"]
@@ -197,24 +232,29 @@ def render_workflow(
         "        run: |\n"
         '          if [ -z "$OPENDATA_STORE" ]; then\n'
         '            echo "::error::Set the repository secret OPENDATA_STORE (see the top of '
-        f'{WORKFLOW_PATH.as_posix()})."\n'
+        f'.github/workflows/{workflow_file})."\n'
         "            exit 1\n"
         "          fi\n\n"
     )
+    folder = f"{working_directory}/" if working_directory else ""
     cache = (
-        "          cache: pip\n          cache-dependency-path: requirements.txt\n"
+        "          cache: pip\n"
+        f"          cache-dependency-path: {_q(folder + 'requirements.txt')}\n"
         if requirements
         else ""
     )
-    install = "python -m pip install opendata-cli" + (
+    # The exact release that wrote this file: never a newer or a look-alike package next to the
+    # store's secrets.
+    install = f"python -m pip install {cli_requirement()}" + (
         " -r requirements.txt" if requirements else ""
     )
+    workdir = f"        working-directory: {_q(working_directory)}\n" if working_directory else ""
     return render(
         "workflow.yml.tmpl",
         id=meta.id,
         credentials=_credentials(registry, meta.id),
         workflow_name=_q(f"OpenData: {meta.id}"),
-        triggers=_triggers(cron, origin),
+        triggers=_triggers(cron, origin, workflow_file),
         concurrency_group=_q(f"opendata-{meta.id}"),
         job_name=_q(f"Publish {meta.id}"),
         runs_on=runs_on,
@@ -224,6 +264,7 @@ def render_workflow(
         cache=cache,
         install=install,
         preflight=preflight,
+        workdir=workdir,
         env=env,
     )
 
@@ -263,6 +304,42 @@ def _check_overrides(meta: DatasetMetadata, schedule: str | None, runner: str | 
                 ) from None
     cron, origin = schedule_for(meta, schedule)
     return _Plan(cron, origin, labels or meta.runner or ["ubuntu-latest"])
+
+
+def _workflow_target(base: Path, top: Path | None) -> tuple[Path, Path, str | None]:
+    """``(root, workflow file, working directory)`` for the dataset folder ``base``.
+
+    GitHub runs only workflows in the repository's top ``.github/workflows``: a dataset in a
+    sub-folder gets its own file there, named after the sub-folder, that runs in it.
+    """
+    if top is None or top == base.resolve():
+        return base, base / WORKFLOW_PATH, None
+    workdir = base.resolve().relative_to(top).as_posix()
+    if not _WORKDIR_RE.fullmatch(workdir):
+        raise click.UsageError(
+            f"the dataset's folder {workdir!r} has characters a workflow cannot use safely; "
+            "use letters, digits, '.', '_' and '-' in its path"
+        )
+    slug = re.sub(r"[^a-z0-9]+", "-", workdir.lower()).strip("-")
+    return top, top / WORKFLOW_PATH.parent / f"opendata-{slug}.yml", workdir
+
+
+def _secrets_step(kind: str | None, secrets: list[str]) -> str:
+    """The "add the repository secrets" step of the next steps, for the store detected."""
+    names = ", ".join(secrets)
+    if kind == "s3":
+        return (
+            f"add the repository secrets for your s3:// store (gh secret set NAME): {names}; "
+            "also AWS_ENDPOINT_URL unless the bucket is on AWS"
+        )
+    if kind == "r2":
+        return f"add the repository secrets for your r2:// store (gh secret set NAME): {names}"
+    return (
+        "add the repository secrets the workflow reads (gh secret set NAME): OPENDATA_STORE "
+        "(s3://bucket/prefix or r2://bucket/prefix), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "and for s3:// AWS_REGION (plus AWS_ENDPOINT_URL off AWS), for r2:// R2_ACCOUNT_ID. "
+        "Pass --store URL (or set OPENDATA_STORE) to list only the ones your store needs"
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -333,6 +410,14 @@ def _diff(old: str, new: str, path: str) -> tuple[list[str], int, int]:
     metavar="MINUTES",
     help="The job's time limit.",
 )
+@click.option(
+    "--store",
+    metavar="URL",
+    envvar="OPENDATA_STORE",
+    show_envvar=True,
+    help="The store the workflow will publish to; only its kind (s3:// or r2://) is used, to "
+    "list the secrets to set. The URL itself goes in the OPENDATA_STORE secret.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the workflow; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def deploy(
@@ -342,15 +427,19 @@ def deploy(
     python_version: str,
     registry: str | None,
     timeout_minutes: int,
+    store: str | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Write .github/workflows/opendata.yml: run main.py on a schedule and publish.
 
     PATH is opendata.yaml or its folder (default: the current folder); the workflow is written
-    beside it. The schedule comes from --schedule, else `schedule` in opendata.yaml, else
-    `frequency` (adhoc: manual runs only). Re-running is safe: an unchanged file is left alone,
-    a changed one is shown as a diff and rewritten.
+    beside it. A dataset in a sub-folder of a git repository gets
+    .github/workflows/opendata-<sub-folder>.yml at the repository's top (the only place GitHub
+    runs workflows from), which runs in the sub-folder. The schedule comes from --schedule, else
+    `schedule` in opendata.yaml, else `frequency` (adhoc: manual runs only). The workflow pins
+    opendata-cli to this version. Re-running is safe: an unchanged file is left alone, a changed
+    one is shown as a diff and rewritten.
     """
     from opendata_cli import _git
     from opendata_core.errors import MetadataError
@@ -379,7 +468,7 @@ def deploy(
     plan = _check_overrides(meta, schedule, runner)
 
     base = yaml_path.parent
-    target = base / WORKFLOW_PATH
+    root, target, workdir = _workflow_target(base, _git.toplevel(base))
     text = render_workflow(
         meta,
         schedule=schedule,
@@ -388,8 +477,11 @@ def deploy(
         registry=registry,
         timeout_minutes=timeout_minutes,
         requirements=(base / "requirements.txt").is_file(),
+        working_directory=workdir,
+        workflow_file=target.name,
     )
-    actions_url = f"{meta.repo}/actions/workflows/{WORKFLOW_PATH.name}"
+    actions_url = f"{meta.repo}/actions/workflows/{target.name}"
+    store_kind, secrets = (None, []) if registry else secrets_for(store)
     old = target.read_text(encoding="utf-8") if target.is_file() else None
     if dry_run:
         status = "dry-run"
@@ -410,7 +502,9 @@ def deploy(
             "schedule": plan.cron,
             "runs_on": plan.runner,
             "registry": registry,
-            "secrets": [] if registry else list(STORE_SECRETS),
+            "store_kind": store_kind,
+            "secrets": secrets,
+            "working_directory": workdir,
             "actions_url": actions_url,
         }
         if dry_run:
@@ -421,49 +515,40 @@ def deploy(
         click.echo(text, nl=False)
         return
 
-    top = _git.toplevel(base)
-    if top is not None and top != base.resolve():
-        click.secho(
-            f"warning: GitHub only runs workflows from {top / '.github/workflows'}; "
-            f"{target} will not run until it is moved there",
-            fg="yellow",
-            err=True,
-        )
     if status == "unchanged":
         click.echo(f"unchanged: {target}")
         click.echo(f"Runs: {actions_url}")
         return
     if status == "updated":
         assert old is not None
-        lines, added, removed = _diff(old, text, WORKFLOW_PATH.as_posix())
+        lines, added, removed = _diff(old, text, target.relative_to(root).as_posix())
         for line in lines:
             colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
             click.secho(line.rstrip("\n"), fg=colour)
         click.echo(f"updated: {target} (+{added} -{removed} lines)")
     else:
         click.secho(f"created: {target}", fg="green")
+    if workdir:
+        click.echo(f"The workflow runs main.py in {workdir}/ of the repository.")
     when = f"cron {plan.cron!r} (UTC, from {plan.cron_origin})" if plan.cron else "manual only"
     click.echo(f"Schedule: {when}; runs on {', '.join(plan.runner)}.")
 
     added_files = [
-        name
+        (base / name).relative_to(root).as_posix()
         for name in ("opendata.yaml", "main.py", "requirements.txt", "README.md", ".gitignore")
         if (base / name).is_file()
     ]
     steps = []
     if registry is None:
-        steps.append(
-            "add the repository secrets the workflow reads (gh secret set NAME): "
-            + ", ".join(STORE_SECRETS)
-        )
+        steps.append(_secrets_step(store_kind, secrets))
     else:
         steps.append(f"register this repository for {meta.id} with the registry at {registry}")
-    cd = f"cd {base} && " if base.resolve() != Path.cwd().resolve() else ""
+    cd = f"cd {root} && " if root.resolve() != Path.cwd().resolve() else ""
     steps += [
-        f"{cd}git add {' '.join([*added_files, WORKFLOW_PATH.as_posix()])}",
+        f"{cd}git add {' '.join([*added_files, target.relative_to(root).as_posix()])}",
         f'git commit -m "Publish {meta.id} with OpenData" && git push',
         f"watch the runs: {actions_url}",
-        "start one now: gh workflow run opendata.yml (or 'Run workflow' on that page)",
+        f"start one now: gh workflow run {target.name} (or 'Run workflow' on that page)",
     ]
     click.echo("\nNext steps:")
     for i, step in enumerate(steps, 1):

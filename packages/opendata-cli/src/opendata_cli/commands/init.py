@@ -114,6 +114,34 @@ def _check_line(value: str, *, what: str, limit: int = 200) -> str:
     return value
 
 
+def _check_licence(value: str) -> str:
+    """A licence answer: accepted like ``od validate`` accepts it, with its warning shown now."""
+    import warnings
+
+    from opendata_core import MetadataError, MetadataWarning, validate_metadata
+
+    value = _check_line(value, what="licence")
+    sample = {
+        "id": "a/b",
+        "title": "t",
+        "description": "d",
+        "license": value,
+        "repo": "https://github.com/a/b",
+        "source": {"provider": "p"},
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            validate_metadata(sample, source="licence")
+        except MetadataError as exc:
+            raise click.BadParameter(str(exc).split("license: ", 1)[-1]) from None
+    for w in caught:
+        text = str(w.message)
+        if isinstance(w.message, MetadataWarning) and "license: " in text:
+            click.secho(f"warning: {text.split('license: ', 1)[1]}", fg="yellow", err=True)
+    return value
+
+
 def _title_from(name: str) -> str:
     words = re.sub(r"[-_.]+", " ", name).strip()
     return (words[:1].upper() + words[1:]) or "My dataset"
@@ -133,8 +161,16 @@ def _existing(target: Path) -> list[str]:
 @click.option("--title", help="One-line title of the dataset.")
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt; use the flags and the defaults.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was written as JSON (implies --yes)."
+)
 def init(
-    directory: Path, dataset_id: str | None, title: str | None, yes: bool, force: bool
+    directory: Path,
+    dataset_id: str | None,
+    title: str | None,
+    yes: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Create opendata.yaml, main.py, README.md, .gitignore and requirements.txt in DIRECTORY.
 
@@ -143,7 +179,7 @@ def init(
     when run in a terminal, unless --yes is given. Existing files are never overwritten without
     --force.
     """
-    from opendata_cli.templates import render
+    from opendata_cli.templates import cli_requirement, render
     from opendata_core.ids import DatasetId
 
     if directory.exists() and not directory.is_dir():
@@ -160,7 +196,7 @@ def init(
         raise SystemExit(1)
 
     defaults = _defaults(directory)
-    interactive = not yes and _stdin_is_tty()
+    interactive = not yes and not as_json and _stdin_is_tty()
     default_id = f"{defaults.namespace}/{defaults.name}"
     description, license_, provider = DEFAULT_DESCRIPTION, DEFAULT_LICENSE, DEFAULT_PROVIDER
     if dataset_id is not None:
@@ -198,7 +234,7 @@ def init(
         license_ = click.prompt(
             "Licence of the data (SPDX id)",
             default=DEFAULT_LICENSE,
-            value_proc=lambda v: _check_line(v, what="licence"),
+            value_proc=_check_licence,
         )
         provider = click.prompt(
             "Source provider (who publishes the original data)",
@@ -218,6 +254,7 @@ def init(
     }
     plain = {
         **values,
+        "cli_requirement": cli_requirement(),
         "title": title,
         "description": description,
         "license": license_,
@@ -236,17 +273,13 @@ def init(
         path.write_text(text, encoding="utf-8")
 
     here = directory.resolve() == Path.cwd().resolve()
-    where = "the current folder" if here else str(directory)
-    replaced = f" (replaced {', '.join(existing)})" if existing else ""
-    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    notes = []
     if defaults.origin_note and namespace == PLACEHOLDER_NAMESPACE:
-        click.secho(f"note: {defaults.origin_note}", fg="yellow", err=True)
+        notes.append(defaults.origin_note)
     elif defaults.repo is None:
-        click.secho(
-            f"note: no GitHub remote 'origin' found; repo set to {repo}: correct it in "
-            "opendata.yaml if the repository is elsewhere",
-            fg="yellow",
-            err=True,
+        notes.append(
+            f"no GitHub remote 'origin' found; repo set to {repo}: correct it in "
+            "opendata.yaml if the repository is elsewhere"
         )
     steps = []
     if not here:
@@ -257,6 +290,22 @@ def init(
         "run it locally (publishes to your local store):            od run",
         "write the scheduled GitHub Actions workflow:               od deploy",
     ]
+    if as_json:
+        result = {
+            "dataset_id": dataset_id,
+            "directory": str(directory),
+            "files": list(FILES),
+            "replaced": existing,
+            "notes": notes,
+            "next_steps": [" ".join(step.split()) for step in steps],
+        }
+        click.echo(json.dumps(result, indent=2))
+        return
+    where = "the current folder" if here else str(directory)
+    replaced = f" (replaced {', '.join(existing)})" if existing else ""
+    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
     click.echo("\nNext steps:")
     for i, step in enumerate(steps, 1):
         click.echo(f"  {i}. {step}")

@@ -35,11 +35,14 @@ def run(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
     when it called od.push itself.
 
     Exit codes: 0 published (or checked, with --dry-run); 1 main.py failed or returned bad data;
-    2 publishing failed (store unreachable, permission denied, conflict).
+    3 publishing failed (store unreachable, permission denied, conflict); 2 is a usage error.
     """
+    from opendata_cli._progress import transfer_progress
     from opendata_cli._runner import debug_enabled, github_report, run_producer
 
-    outcome = run_producer(path, dry_run=dry_run, quiet_stdout=as_json)
+    # The same bar as `od push`: drawn on stderr, only in a terminal, only for long uploads.
+    with transfer_progress("publishing") as progress:
+        outcome = run_producer(path, dry_run=dry_run, quiet_stdout=as_json, progress=progress)
     if debug_enabled() and outcome.exception is not None:
         import traceback
 
@@ -58,7 +61,9 @@ def print_outcome(outcome: RunOutcome) -> None:
     for w in outcome.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
     if not outcome.ok:
-        click.secho(f"error: {outcome.message}", fg="red", err=True)
+        # The class (network, parse, validation, upload, permission, unknown), as in the run
+        # record, the JSON output and the GitHub annotation.
+        click.secho(f"error [{outcome.error_class}]: {outcome.message}", fg="red", err=True)
         if outcome.hint:
             click.echo(f"hint: {outcome.hint}", err=True)
         return
@@ -74,7 +79,13 @@ def print_outcome(outcome: RunOutcome) -> None:
         )
         return
     r = outcome.result
-    if r is not None:
+    if r is not None and r.unchanged:
+        click.secho(
+            f"unchanged {r.dataset_id}: {r.rows:,} rows{cov}, identical to publish "
+            f"{r.publish_id}; nothing new was committed",
+            fg="green",
+        )
+    elif r is not None:
         click.secho(
             f"published {r.dataset_id}: {r.rows:,} rows{cov}; {r.shards_written} shard(s) written, "
             f"{r.shards_reused} reused, {r.bytes:,} bytes (schema {r.schema_hash[:12]})",

@@ -9,23 +9,32 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from opendata_core import Problem
+    from opendata_core import DatasetMetadata, Problem
 
-__all__ = ["check_main_py", "validate"]
+__all__ = ["check_main_py", "check_placeholders", "validate"]
 
 
 def check_main_py(path: Path) -> list[Problem]:
-    """Check, without running it, that ``main.py`` parses and defines an argument-free ``main()``.
+    """Check, without running it, that ``main.py`` exists, parses and defines ``main()``.
 
-    A missing main.py is not a problem here (``od run`` reports it).
+    ``main()`` must take no required arguments (``od run`` calls it without any).
     """
     import ast
 
     from opendata_core import Problem
 
-    if not path.is_file():
-        return []
     display = str(path)
+    if not path.is_file():
+        return [
+            Problem(
+                path=display,
+                line=None,
+                column=None,
+                field="",
+                message="file not found: `od run` calls main() in main.py beside opendata.yaml",
+                hint="create it with a main() that returns the data (`od init` writes an example)",
+            )
+        ]
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
     except SyntaxError as exc:
@@ -78,6 +87,66 @@ def check_main_py(path: Path) -> list[Problem]:
     return []
 
 
+def check_placeholders(path: Path, meta: DatasetMetadata) -> list[Problem]:
+    """Warnings for the example texts ``od init`` writes, while they are still there."""
+    from opendata_cli.commands.init import (
+        DEFAULT_DESCRIPTION,
+        DEFAULT_PROVIDER,
+        PLACEHOLDER_NAMESPACE,
+    )
+    from opendata_core import Problem
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+
+    def warning(field: str, needle: str, message: str, hint: str) -> Problem:
+        line = next(
+            (i for i, t in enumerate(lines, 1) if needle in t and not t.lstrip().startswith("#")),
+            None,
+        )
+        return Problem(
+            path=str(path),
+            line=line,
+            column=None,
+            field=field,
+            message=message,
+            hint=hint,
+            severity="warning",
+        )
+
+    found = []
+    if meta.id.split("/")[0] == PLACEHOLDER_NAMESPACE:
+        found.append(
+            warning(
+                "id",
+                "id:",
+                f"the namespace {PLACEHOLDER_NAMESPACE!r} is the placeholder `od init` writes",
+                "use your GitHub user or organisation, in `repo` too",
+            )
+        )
+    if " ".join(meta.description.split()) == DEFAULT_DESCRIPTION:
+        found.append(
+            warning(
+                "description",
+                DEFAULT_DESCRIPTION.split(":")[0],
+                "still the example text of `od init`",
+                "say what one row is, the columns and their units, the coverage and caveats",
+            )
+        )
+    if meta.source.provider == DEFAULT_PROVIDER:
+        found.append(
+            warning(
+                "source.provider",
+                DEFAULT_PROVIDER,
+                "still the example text of `od init`",
+                "name who publishes the original data",
+            )
+        )
+    return found
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
@@ -85,15 +154,20 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate opendata.yaml files (default: ./opendata.yaml) and the main.py beside them.
 
     A directory stands for the opendata.yaml inside it. main.py is checked without running it:
-    it must parse and define main() with no required arguments. Every problem is printed as
-    file:line:col: field: message (fix). Exits 1 when any file has errors; warnings alone exit 0.
+    it must exist, parse and define main() with no required arguments. The example texts of
+    `od init` (description, source provider, the 'me' namespace) are warnings until replaced.
+    Every problem is printed as file:line:col: field: message (fix). Exits 1 when any file has
+    errors; warnings alone exit 0.
     """
     from opendata_core.metadata import check_metadata
 
     targets = [p / "opendata.yaml" if p.is_dir() else p for p in (paths or (Path("."),))]
     reports = [check_metadata(t) for t in targets]
     for target, report in zip(targets, reports, strict=True):
-        report.errors.extend(check_main_py(target.parent / "main.py"))
+        if report.metadata is not None:
+            report.warnings.extend(check_placeholders(target, report.metadata))
+        if target.is_file():  # a missing opendata.yaml is the one problem worth saying
+            report.errors.extend(check_main_py(target.parent / "main.py"))
     if as_json:
         out = [
             {

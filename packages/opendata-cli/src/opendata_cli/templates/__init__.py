@@ -11,7 +11,17 @@ from __future__ import annotations
 import string
 from importlib.resources import files
 
-__all__ = ["render"]
+__all__ = ["cli_requirement", "render"]
+
+
+def cli_requirement() -> str:
+    """``opendata-cli==<this version>``, the pin in every file ``od init``/``od deploy`` write.
+
+    The workflow then runs exactly the release that wrote it, never a newer or a look-alike one.
+    """
+    from importlib.metadata import version
+
+    return f"opendata-cli=={version('opendata-cli')}"
 
 
 class _Template(string.Template):
@@ -22,7 +32,7 @@ def render(name: str, /, **values: str) -> str:
     """Render the packaged template ``name`` with ``values``.
 
     Example:
-        >>> render("requirements.txt.tmpl").splitlines()[-1]
+        >>> render("requirements.txt.tmpl", cli_requirement="opendata-cli==0.1.0").splitlines()[-1]
         'pandas'
 
     Raises:
