@@ -174,6 +174,8 @@ class Manifest(_Document, kw_only=True):
     min_time: str | None = None
     max_time: str | None = None
     shards: list[Shard]
+    provenance: Provenance | None = None
+    """Where this publish came from (a registry fills it from the verified CI token)."""
 
     def stats(self) -> Stats:
         """The quality statistics of this version (totals, coverage, nulls per column)."""
@@ -199,6 +201,11 @@ class Provenance(msgspec.Struct, kw_only=True, frozen=True):
     repo: str | None = None
     commit: str | None = None
     run_url: str | None = None
+    workflow_ref: str | None = None
+    """The CI workflow that ran, e.g. ``owner/repo/.github/workflows/x.yml@refs/heads/main``."""
+    verified_by: str | None = None
+    """Who vouches for these fields: ``"github-oidc"`` when a registry took them from a verified
+    GitHub Actions token; ``None`` when the producer stated them itself."""
 
 
 class MetadataDocument(_Document, kw_only=True):
