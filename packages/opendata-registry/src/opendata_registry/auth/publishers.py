@@ -253,9 +253,7 @@ class ProducerTokens:
             rows = (await self.session.execute(stmt)).scalars().all()
             if len(rows) != 1:
                 problem = "matches several tokens; use the id" if rows else "matches no token"
-                raise OpenDataError(
-                    f"{ident!r} {problem}", hint="opendata-registry tokens list"
-                )
+                raise OpenDataError(f"{ident!r} {problem}", hint="opendata-registry tokens list")
             if rows[0].revoked_at is None:
                 rows[0].revoked_at = datetime.now(UTC)
         return _info(rows[0])

@@ -147,8 +147,11 @@ class PublishController(DatasetController):
 
 
 class UploadController(FilesController):
-    """Signed downloads plus signed shard uploads into a local folder store (a subclass for the
-    same reason as :class:`PublishController`; S3/R2 upload URLs point at the bucket)."""
+    """Signed downloads plus signed shard uploads into a local folder store.
+
+    A subclass for the same reason as :class:`PublishController`; S3/R2 upload URLs point at the
+    bucket itself.
+    """
 
     @put(
         "/{key:path}",
@@ -199,7 +202,7 @@ class UploadController(FilesController):
         tmp = path.with_name(f".tmp-{secrets.token_hex(8)}")
         digest, received = hashlib.sha256(), 0
         try:
-            with open(tmp, "wb") as fh:  # noqa: ASYNC230 - small writes between awaits
+            with open(tmp, "wb") as fh:
                 async for chunk in request.stream():
                     received += len(chunk)
                     if received > expected:

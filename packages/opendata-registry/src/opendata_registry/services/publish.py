@@ -25,6 +25,7 @@ import hashlib
 import random
 import re
 import time
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -45,7 +46,6 @@ from opendata_core.api import (
 from opendata_core.documents import (
     Manifest,
     MetadataDocument,
-    Provenance,
     RunRecord,
     check_manifest,
     decode_document,
@@ -63,7 +63,7 @@ from opendata_core.errors import (
     shorten,
 )
 from opendata_core.ids import DatasetId
-from opendata_core.metadata import validate_metadata
+from opendata_core.metadata import DatasetMetadata, MetadataWarning, validate_metadata
 from opendata_core.readme import render_readme
 from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
@@ -129,7 +129,8 @@ class PublishService:
                     f"{ds}: this producer token may publish only {scope}", dataset_id=str(ds)
                 )
             return False
-        assert publisher.repository and publisher.repository_owner
+        assert publisher.repository
+        assert publisher.repository_owner
         repository = publisher.repository.lower()
         if repo is not None and repository_of(repo) != repository:
             raise PermissionDenied(
@@ -190,7 +191,8 @@ class PublishService:
 
     async def _register(self, publisher: Publisher, ds: DatasetId) -> bool:
         """Pin ``ds`` to the publisher's repository; ``False`` when someone registered first."""
-        assert publisher.repository and publisher.repository_id
+        assert publisher.repository
+        assert publisher.repository_id
         assert publisher.repository_owner_id
         try:
             async with self.registry.session() as session, session.begin():
@@ -246,7 +248,9 @@ class PublishService:
             _check_shard(f"shards[{i}]", shard.sha256, shard.bytes, cap)
         current, _ = await self._current(ds)
         live = {s.sha256 for s in current.shards} if current else set()
-        lifetime = timedelta(minutes=self.settings.tier(self.settings.publish_tier).url_expiry_minutes)
+        lifetime = timedelta(
+            minutes=self.settings.tier(self.settings.publish_tier).url_expiry_minutes
+        )
         expires_at = (datetime.now(UTC) + lifetime).replace(microsecond=0)
         uploads: list[SignedUpload] = []
         reusable: list[str] = []
@@ -321,7 +325,7 @@ class PublishService:
                 field="run_id",
             )
         check_manifest(manifest, "manifest")
-        meta = validate_metadata(request.metadata)
+        meta = _validated(request.metadata)
         register = await self.authorize(publisher, ds, repo=meta.repo)
         await self._limit(ds)
         current, _ = await self._current(ds)
@@ -402,7 +406,8 @@ class PublishService:
         if allow == "allow":
             return True
         diff = diff_schemas(parent.schema, manifest.schema)
-        column = (diff.added or diff.removed or [c for c, _, _ in diff.retyped] or [None])[0]
+        changed = [*diff.added, *diff.removed, *(c for c, _, _ in diff.retyped)]
+        column = changed[0] if changed else None
         err = SchemaMismatch(
             str(ds),
             column,
@@ -462,7 +467,7 @@ class PublishService:
         Also run for a commit found already live, so a retry completes what a lost first
         attempt may not have.
         """
-        meta = validate_metadata(request.metadata)
+        meta = _validated(request.metadata)
         provenance = manifest.provenance or publisher.provenance(meta.repo)
         warnings: list[str] = []
         layout = self.store.layout
@@ -485,11 +490,15 @@ class PublishService:
             updated_at=manifest.published_at,
             provenance=provenance,
         )
-        await run("writing metadata.json", self.store.put(layout.metadata(ds), encode_document(doc)))
+        await run(
+            "writing metadata.json", self.store.put(layout.metadata(ds), encode_document(doc))
+        )
         readme = request.readme if request.readme is not None else render_readme(meta)
         await run("writing README.md", self.store.put(layout.readme(ds), readme.encode()))
         started = request.started_at or manifest.published_at
-        run_id = request.run_id or _run_id(publisher, manifest.publish_id)
+        # Unique per publish and the same when a commit is retried (the CI run's id is in
+        # provenance.run_url; one CI run may publish more than once).
+        run_id = request.run_id or _derived_id(manifest.publish_id)
         record = RunRecord(
             dataset_id=str(ds),
             run_id=run_id,
@@ -544,7 +553,7 @@ class PublishService:
         ds = DatasetId.parse(dataset_id)
         await self.authorize(publisher, ds, repo=None)
         await self._limit(ds)
-        run_id = run.run_id or _run_id(publisher, f"{run.started_at.isoformat()}")
+        run_id = run.run_id or _derived_id(f"{publisher.subject} {run.started_at.isoformat()}")
         if not _RUN_ID_RE.fullmatch(run_id):
             raise FormatError(
                 f"run_id = {shorten(run_id)!r} must be 1-32 lower-case letters or digits",
@@ -616,6 +625,13 @@ class PublishService:
                 await release_lease(session, name, holder)
 
 
+def _validated(meta: DatasetMetadata) -> DatasetMetadata:
+    """The yaml rules applied to the sent metadata; warnings are the producer's to see, not ours."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        return validate_metadata(meta)
+
+
 def put_method(size: int) -> str:
     """What a local-store PUT URL's signature binds besides key and expiry: method and size."""
     return f"PUT\n{size}"
@@ -630,15 +646,12 @@ def _check_shard(where: str, sha256: str, size: int, cap: int) -> None:
         )
     if size <= 0 or size > cap:
         raise FormatError(
-            f"{where}.bytes = {size} is outside 1..{cap} (the largest shard this registry "
-            "accepts)",
+            f"{where}.bytes = {size} is outside 1..{cap} (the largest shard this registry accepts)",
             document="request",
             field=f"{where}.bytes",
         )
 
 
-def _run_id(publisher: Publisher, seed: str) -> str:
-    """A run id: the CI run's own when it fits the layout's rule, else derived from ``seed``."""
-    if publisher.run_id and _RUN_ID_RE.fullmatch(publisher.run_id):
-        return publisher.run_id
+def _derived_id(seed: str) -> str:
+    """A run id (``[a-z0-9]{16}``) derived from ``seed``."""
     return hashlib.sha256(seed.encode()).hexdigest()[:16]

@@ -89,8 +89,9 @@ class Issuer:
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def token(self, repo: Repo | None = None, *, headers: dict[str, Any] | None = None,
-              **overrides: Any) -> str:
+    def token(
+        self, repo: Repo | None = None, *, headers: dict[str, Any] | None = None, **overrides: Any
+    ) -> str:
         return jwt.encode(
             self.claims(repo, **overrides),
             self.key,

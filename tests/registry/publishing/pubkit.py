@@ -1,46 +1,16 @@
-"""Publishing helpers and fixtures: the local issuer, publish tokens, shards, manifests, commits.
-
-Test modules import the fixtures they use from here (``from tests.registry.pubkit import …``).
-"""
+"""Publishing helpers: publish tokens, shards, manifests, uploads and commits."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from opendata_core.documents import Field, Manifest, Shard, schema_hash
 from opendata_core.metadata import DatasetMetadata, Source
-from opendata_registry.settings import Settings
 from tests.registry.conftest import SCHEMA
-from tests.registry.issuer import AUDIENCE, Issuer, Repo, serve
-
-
-@pytest.fixture(scope="session")
-def issuer() -> Iterator[Issuer]:
-    """The local OIDC issuer (one per session)."""
-    found = Issuer()
-    server, _ = serve(found)
-    yield found
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def pub_settings(settings: Settings, issuer: Issuer) -> Settings:
-    """Registry settings that trust the local issuer."""
-    return replace(settings, oidc_issuer=issuer.url, oidc_audience=AUDIENCE)
-
-
-@pytest.fixture
-def reg(pub_settings: Settings, make_client: Any) -> Any:
-    """A registry test client that trusts the local issuer."""
-    return make_client(pub_settings)
+from tests.registry.publishing.issuer import Issuer, Repo
 
 
 def exchange(client: Any, issuer: Issuer, repo: Repo | None = None, **claims: Any) -> str:
@@ -154,9 +124,13 @@ def publish(
     schema: list[Field] | None = None,
     **extra: Any,
 ) -> tuple[Manifest, Any]:
-    """Upload and commit; returns the manifest sent and the commit's response."""
-    upload(client, token, ds, parts)
+    """Upload and commit; returns the manifest sent and the commit's (or refused upload's) reply."""
     m = manifest(ds, parts, parent=parent, schema=schema)
+    shards = [{"sha256": s.sha256, "bytes": s.bytes} for s in m.shards]
+    r = client.post(f"/v1/datasets/{ds}/uploads", json={"shards": shards}, headers=auth(token))
+    if r.status_code != 200:
+        return m, r
+    upload(client, token, ds, parts)
     r = client.post(
         f"/v1/datasets/{ds}/commit", json=commit_body(m, ds, repo, **extra), headers=auth(token)
     )

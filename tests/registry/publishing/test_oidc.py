@@ -18,8 +18,7 @@ from litestar.testing import AsyncTestClient
 from opendata_registry.app import create_app
 from opendata_registry.auth.oidc import JwksCache
 from opendata_registry.settings import Settings
-from tests.registry.issuer import AUDIENCE, Issuer, Repo
-from tests.registry.pubkit import issuer, pub_settings, reg  # noqa: F401 - fixtures
+from tests.registry.publishing.issuer import AUDIENCE, Issuer, Repo
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
