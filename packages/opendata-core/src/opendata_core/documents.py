@@ -40,6 +40,7 @@ __all__ = [
     "decode_document",
     "diff_schemas",
     "encode_document",
+    "index_entry",
     "schema_hash",
 ]
 
@@ -277,6 +278,39 @@ class IndexEntry(msgspec.Struct, kw_only=True):
             schema_hash=stats.schema_hash if stats else None,
             updated_at=updated_at,
         )
+
+
+def index_entry(
+    meta: DatasetMetadata, stats: Stats | None = None, updated_at: datetime | None = None
+) -> IndexEntry:
+    """The ``index.json`` summary of a dataset from its metadata and (published) stats.
+
+    Example:
+        >>> from opendata_core.metadata import Source
+        >>> meta = DatasetMetadata(id="a/b", title="T", description="D", license="MIT",
+        ...                        repo="https://github.com/a/b", source=Source(provider="P"))
+        >>> index_entry(meta).provider, index_entry(meta).row_count
+        ('P', 0)
+    """
+    return IndexEntry(
+        id=meta.id,
+        title=meta.title,
+        description=meta.description,
+        license=meta.license,
+        repo=meta.repo,
+        provider=meta.source.provider,
+        topics=list(meta.topics),
+        frequency=meta.frequency,
+        geo_scope=meta.geo.scope if meta.geo else None,
+        countries=list(meta.geo.countries) if meta.geo else [],
+        time_column=meta.time_column,
+        row_count=stats.row_count if stats else 0,
+        bytes=stats.bytes if stats else 0,
+        min_time=stats.min_time if stats else None,
+        max_time=stats.max_time if stats else None,
+        schema_hash=stats.schema_hash if stats else None,
+        updated_at=updated_at,
+    )
 
 
 class Index(_Document, kw_only=True):

@@ -99,3 +99,31 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if limit_headers:
         headers.update(limit_headers)
     return problem_response(problem, headers or None)
+
+
+_DESCRIPTIONS: Final = {
+    400: "Bad request: a parameter or the body is invalid (the message names it)",
+    401: "The API key is malformed, unknown or revoked",
+    403: "Not allowed, or a signed URL that is invalid or expired",
+    404: "No such dataset (with close matches) or object",
+    405: "Method not allowed",
+    416: "The requested byte range is outside the object",
+    422: "Valid syntax, but not for this dataset (column, range, version, document)",
+    429: "A rate limit or the daily download budget was reached (see Retry-After)",
+    503: "The store or the database does not answer",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI entries documenting ProblemDetails answers for ``statuses`` (and 400)."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in sorted({400, *statuses})
+    }

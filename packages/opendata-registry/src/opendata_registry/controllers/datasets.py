@@ -17,7 +17,7 @@ from opendata_core.api import (
     RunsPage,
     SearchResults,
 )
-from opendata_core.errors import OpenDataError
+from opendata_registry.errors import error_responses
 from opendata_registry.services.catalogue import CatalogueService, SearchQuery
 from opendata_registry.services.downloads import DownloadService
 from opendata_registry.services.keys import Caller
@@ -28,23 +28,35 @@ __all__ = ["DatasetController"]
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 PerPage = Annotated[
     int | None,
-    QueryParameter(ge=1, le=100_000, description="results per page (at most the tier's page size)"),
+    QueryParameter(
+        ge=1,
+        le=100_000,
+        description="results per page; capped at the tier's page size (see per_page in the answer)",
+    ),
 ]
 Text = Annotated[str | None, QueryParameter(max_length=200)]
-Segment = Annotated[str, PathParameter(max_length=200)]
+# The ID rules (core's DatasetId) are documented for clients and fuzzers but checked by core,
+# whose error names the rule that failed (Litestar's would only quote the pattern).
+Namespace = Annotated[
+    str,
+    PathParameter(
+        description="the publisher, e.g. 'ecb' (GitHub owner rules)",
+        schema_extra={"pattern": r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$", "maxLength": 39},
+    ),
+]
+Name = Annotated[
+    str,
+    PathParameter(
+        description="the dataset's name, e.g. 'euro-fx-rates'",
+        schema_extra={"pattern": r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$", "maxLength": 100},
+    ),
+]
 
 
 def _per_page(per_page: int | None, caller: Caller, settings: Settings) -> int:
-    tier = settings.tier(caller.tier)
-    if per_page is None:
-        return min(20, tier.max_page_size)
-    if per_page > tier.max_page_size:
-        raise OpenDataError(
-            f"per_page={per_page} is above the {tier.name} tier's page size of "
-            f"{tier.max_page_size}",
-            hint=f"ask for per_page={tier.max_page_size} or less, and use page= to go on",
-        )
-    return per_page
+    """The page size: at most the tier's (a larger ask is capped, as the response shows)."""
+    limit = settings.tier(caller.tier).max_page_size
+    return min(per_page or 20, limit)
 
 
 class DatasetController(Controller):
@@ -53,7 +65,12 @@ class DatasetController(Controller):
     path = "/v1/datasets"
     tags = ["datasets"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/", summary="Search datasets", description="Full-text search with filters and facets.")
+    @get(
+        "/",
+        summary="Search datasets",
+        description="Full-text search with filters and facets.",
+        responses=error_responses(401, 429, 503),
+    )
     async def search(
         self,
         catalogue: NamedDependency[CatalogueService],
@@ -88,20 +105,28 @@ class DatasetController(Controller):
         )
         return await catalogue.search(query)
 
-    @get("/{namespace:str}/{name:str}", summary="A dataset's page")
+    @get(
+        "/{namespace:str}/{name:str}",
+        summary="A dataset's page",
+        responses=error_responses(401, 404, 422, 429, 503),
+    )
     async def detail(
-        self, catalogue: NamedDependency[CatalogueService], namespace: Segment, name: Segment
+        self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
     ) -> DatasetDetail:
         """Metadata, current publish, README, preview and health."""
         return await catalogue.detail(f"{namespace}/{name}")
 
-    @get("/{namespace:str}/{name:str}/runs", summary="Run history")
+    @get(
+        "/{namespace:str}/{name:str}/runs",
+        summary="Run history",
+        responses=error_responses(401, 404, 429, 503),
+    )
     async def runs(
         self,
         catalogue: NamedDependency[CatalogueService],
         caller: NamedDependency[Caller],
-        namespace: Segment,
-        name: Segment,
+        namespace: Namespace,
+        name: Name,
         page: Page = 1,
         per_page: PerPage = None,
     ) -> RunsPage:
@@ -109,21 +134,30 @@ class DatasetController(Controller):
         size = _per_page(per_page, caller, catalogue.settings)
         return await catalogue.runs(f"{namespace}/{name}", page=page, per_page=size)
 
-    @get("/{namespace:str}/{name:str}/history", summary="Publish history")
+    @get(
+        "/{namespace:str}/{name:str}/history",
+        summary="Publish history",
+        responses=error_responses(401, 404, 429, 503),
+    )
     async def history(
-        self, catalogue: NamedDependency[CatalogueService], namespace: Segment, name: Segment
+        self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
     ) -> HistoryPage:
         """Every publish seen, oldest first (row counts and schema changes over time)."""
         return await catalogue.history(f"{namespace}/{name}")
 
-    @post("/{namespace:str}/{name:str}/download", summary="Signed download URLs", status_code=200)
+    @post(
+        "/{namespace:str}/{name:str}/download",
+        summary="Signed download URLs",
+        status_code=200,
+        responses=error_responses(401, 403, 404, 422, 429, 503),
+    )
     async def download(
         self,
         request: Request[Any, Any, Any],
         downloads: NamedDependency[DownloadService],
         caller: NamedDependency[Caller],
-        namespace: Segment,
-        name: Segment,
+        namespace: Namespace,
+        name: Name,
         data: JSONBody[DownloadRequest],
     ) -> DownloadResponse:
         """The manifest and short-lived signed GET URLs for the shards overlapping [start, end]."""

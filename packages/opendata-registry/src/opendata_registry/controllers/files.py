@@ -22,7 +22,7 @@ from litestar.response import Stream
 from opendata_core.errors import OpenDataError, PermissionDenied
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
-from opendata_registry.errors import problem_response
+from opendata_registry.errors import error_responses, problem_response
 
 __all__ = ["FilesController"]
 
@@ -77,7 +77,11 @@ class FilesController(Controller):
     path = "/files"
     tags = ["downloads"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/{key:path}", summary="A signed download (local store)")
+    @get(
+        "/{key:path}",
+        summary="A signed download (local store)",
+        responses=error_responses(403, 404, 416),
+    )
     async def file(
         self,
         registry: NamedDependency[Registry],

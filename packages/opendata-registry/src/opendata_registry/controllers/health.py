@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opendata_core.errors import StoreUnavailable
 from opendata_registry.context import Registry
+from opendata_registry.errors import error_responses
 
 __all__ = ["HealthController"]
 
@@ -27,7 +28,7 @@ class HealthController(Controller):
         """Always ok while the process serves."""
         return {"status": "ok"}
 
-    @get("/readyz", summary="Readiness")
+    @get("/readyz", summary="Readiness", responses=error_responses(503))
     async def readyz(self, registry: NamedDependency[Registry]) -> dict[str, str]:
         """Ok when the database and the store answer; 503 otherwise."""
         try:

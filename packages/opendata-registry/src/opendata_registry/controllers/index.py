@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from opendata_core.documents import encode_document
+from opendata_registry.errors import error_responses
 from opendata_registry.services.catalogue import CatalogueService
 
 __all__ = ["IndexController"]
@@ -21,7 +22,12 @@ class IndexController(Controller):
     path = "/v1/index.json"
     tags = ["catalogue"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/", summary="index.json", media_type="application/json")
+    @get(
+        "/",
+        summary="index.json",
+        media_type="application/json",
+        responses=error_responses(401, 422, 429, 503),
+    )
     async def index(
         self,
         catalogue: NamedDependency[CatalogueService],

@@ -10,6 +10,7 @@ from litestar.params import QueryParameter
 
 from opendata_core.api import UsageReport
 from opendata_registry.context import Registry
+from opendata_registry.errors import error_responses
 from opendata_registry.services.keys import Caller
 
 __all__ = ["UsageController"]
@@ -21,7 +22,7 @@ class UsageController(Controller):
     path = "/v1/usage"
     tags = ["account"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/", summary="Your usage")
+    @get("/", summary="Your usage", responses=error_responses(401, 429, 503))
     async def usage(
         self,
         registry: NamedDependency[Registry],

@@ -33,6 +33,7 @@ from opendata_core.documents import (
     RunRecord,
     decode_document,
     encode_document,
+    index_entry,
 )
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
@@ -81,28 +82,11 @@ class _Listing:
     """Run record file name → its key."""
 
 
-def index_entry(doc: MetadataDocument, manifest: Manifest) -> IndexEntry:
-    """The ``index.json`` entry of a dataset: its metadata, with stats from the manifest."""
-    meta, stats = doc.dataset, manifest.stats()
-    return IndexEntry(
-        id=manifest.dataset_id,
-        title=meta.title,
-        description=meta.description,
-        license=meta.license,
-        repo=meta.repo,
-        provider=meta.source.provider,
-        topics=list(meta.topics),
-        frequency=meta.frequency,
-        geo_scope=meta.geo.scope if meta.geo else None,
-        countries=list(meta.geo.countries) if meta.geo else [],
-        time_column=manifest.time_column or meta.time_column,
-        row_count=stats.row_count,
-        bytes=stats.bytes,
-        min_time=stats.min_time,
-        max_time=stats.max_time,
-        schema_hash=stats.schema_hash,
-        updated_at=max(doc.updated_at, manifest.published_at),
-    )
+def _entry(doc: MetadataDocument, manifest: Manifest) -> IndexEntry:
+    """The dataset's index entry: metadata, with stats from the manifest (the commit record)."""
+    entry = index_entry(doc.dataset, manifest.stats(), max(doc.updated_at, manifest.published_at))
+    entry.time_column = manifest.time_column or entry.time_column
+    return entry
 
 
 async def _list(store: RegistryStore, prefix: str | None = None) -> dict[str, _Listing]:
@@ -284,7 +268,7 @@ async def _sync_dataset(
     manifest_json = got_manifest[0].decode()
     if await _record_publish(session, ds, manifest, manifest_json, metadata, now):
         report.publishes_added += 1
-    entry = index_entry(metadata, manifest)
+    entry = _entry(metadata, manifest)
     meta = metadata.dataset
     values: dict[str, Any] = {
         "namespace": dsid.namespace,
