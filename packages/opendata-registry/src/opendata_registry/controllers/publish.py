@@ -14,7 +14,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import (
     FromPath,
     FromQuery,
-    HeaderParameter,
     JSONBody,
     PathParameter,
     QueryParameter,
@@ -34,14 +33,14 @@ from opendata_core.api import (
 from opendata_core.errors import FormatError, PermissionDenied, Unauthenticated
 from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
-from opendata_registry.controllers.datasets import DatasetController
+from opendata_registry.errors import error_responses
+from opendata_registry.controllers.datasets import DatasetController, Name, Namespace
 from opendata_registry.controllers.files import FilesController
 from opendata_registry.services.keys import Caller
 from opendata_registry.services.publish import PublishService, put_method
 
 __all__ = ["AuthController", "PublishController", "UploadController"]
 
-Segment = Annotated[str, PathParameter(max_length=200)]
 _SHARD_KEY: Final = re.compile(r"(?:.+/)?datasets/[^/]+/[^/]+/parts/([0-9a-f]{64})\.parquet")
 
 
@@ -66,13 +65,18 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["publishing"]  # noqa: RUF012 - Litestar's declared type
 
-    @get("/github-oidc", summary="What to ask GitHub for")
+    @get("/github-oidc", summary="What to ask GitHub for", responses=error_responses(429))
     async def oidc_config(self, registry: NamedDependency[Registry]) -> OidcConfig:
         """The issuer this registry trusts and the audience a token must carry."""
         settings = registry.settings
         return OidcConfig(issuer=settings.oidc_issuer, audience=settings.audience)
 
-    @post("/github-oidc", summary="Exchange a GitHub Actions OIDC token", status_code=200)
+    @post(
+        "/github-oidc",
+        summary="Exchange a GitHub Actions OIDC token",
+        status_code=200,
+        responses=error_responses(401, 429, 503),
+    )
     async def exchange(
         self, registry: NamedDependency[Registry], data: JSONBody[OidcExchange]
     ) -> PublishToken:
@@ -96,6 +100,7 @@ class PublishController(DatasetController):
         "/{namespace:str}/{name:str}/uploads",
         summary="Signed upload URLs",
         status_code=200,
+        responses=error_responses(401, 403, 422, 429, 503),
         tags=["publishing"],
     )
     async def uploads(
@@ -103,8 +108,8 @@ class PublishController(DatasetController):
         request: Request[Any, Any, Any],
         publish: NamedDependency[PublishService],
         publisher: NamedDependency[Publisher],
-        namespace: Segment,
-        name: Segment,
+        namespace: Namespace,
+        name: Name,
         data: JSONBody[UploadRequest],
     ) -> UploadResponse:
         """Pre-signed PUT URLs for the shards the live manifest does not list."""
@@ -115,14 +120,15 @@ class PublishController(DatasetController):
         "/{namespace:str}/{name:str}/commit",
         summary="Commit a publish",
         status_code=200,
+        responses=error_responses(401, 403, 409, 422, 429, 503),
         tags=["publishing"],
     )
     async def commit(
         self,
         publish: NamedDependency[PublishService],
         publisher: NamedDependency[Publisher],
-        namespace: Segment,
-        name: Segment,
+        namespace: Namespace,
+        name: Name,
         data: JSONBody[CommitRequest],
     ) -> CommitResponse:
         """Verify the shards, apply the schema gate and write manifest.json conditionally."""
@@ -132,14 +138,15 @@ class PublishController(DatasetController):
         "/{namespace:str}/{name:str}/runs",
         summary="Record a run",
         status_code=201,
+        responses=error_responses(401, 403, 422, 429, 503),
         tags=["publishing"],
     )
     async def record_run(
         self,
         publish: NamedDependency[PublishService],
         publisher: NamedDependency[Publisher],
-        namespace: Segment,
-        name: Segment,
+        namespace: Namespace,
+        name: Name,
         data: JSONBody[RunPost],
     ) -> RunSummary:
         """Write a run record (failures too, with their error class) for the dataset's health."""
@@ -157,6 +164,7 @@ class UploadController(FilesController):
         "/{key:path}",
         summary="A signed upload (local store)",
         status_code=200,
+        responses=error_responses(403, 422),
         tags=["publishing"],
         request_max_body_size=None,  # bounded by the signed size below
     )
@@ -168,7 +176,6 @@ class UploadController(FilesController):
         expires: FromQuery[str | None] = None,
         signature: FromQuery[str | None] = None,
         size: Annotated[str | None, QueryParameter(name="bytes", max_length=20)] = None,
-        content_length: Annotated[str | None, HeaderParameter(name="Content-Length")] = None,
     ) -> Response[Any]:
         """Store the body under ``key`` when the URL is valid and the bytes are the signed ones.
 
@@ -188,7 +195,8 @@ class UploadController(FilesController):
         match = _SHARD_KEY.fullmatch(key)
         if store.root is None or match is None or not key.startswith(store.layout.datasets_root()):
             raise PermissionDenied("uploads go only to a dataset's parts/ folder")
-        if content_length and content_length.isdigit() and int(content_length) != expected:
+        content_length = request.headers.get("content-length", "")
+        if content_length.isdigit() and int(content_length) != expected:
             raise FormatError(
                 f"the body has {content_length} bytes; this URL is for exactly {expected}",
                 document="upload",
