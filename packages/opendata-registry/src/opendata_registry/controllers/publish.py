@@ -15,7 +15,6 @@ from litestar.params import (
     FromPath,
     FromQuery,
     JSONBody,
-    PathParameter,
     QueryParameter,
 )
 
@@ -33,9 +32,9 @@ from opendata_core.api import (
 from opendata_core.errors import FormatError, PermissionDenied, Unauthenticated
 from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
-from opendata_registry.errors import error_responses
 from opendata_registry.controllers.datasets import DatasetController, Name, Namespace
 from opendata_registry.controllers.files import FilesController
+from opendata_registry.errors import error_responses
 from opendata_registry.services.keys import Caller
 from opendata_registry.services.publish import PublishService, put_method
 
