@@ -60,9 +60,9 @@ class RunOutcome:
     @property
     def coverage(self) -> str | None:
         """``min .. max`` of the time column, if there is one."""
-        if self.min_time is None or self.max_time is None:
-            return None
-        return f"{self.min_time} .. {self.max_time}"
+        from opendata_core.timerange import coverage_text
+
+        return coverage_text(self.min_time, self.max_time)
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as JSON-ready data (``--json``)."""

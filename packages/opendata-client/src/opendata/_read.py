@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
-import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ from opendata_core.errors import (
     DatasetNotFound,
     OpenDataError,
 )
+from opendata_core.files import write_atomic
 from opendata_core.ids import DatasetId
 from opendata_core.store import NotFound, ObjectTooLarge
 from opendata_core.timerange import TimeRange, select_range
@@ -330,9 +329,7 @@ class Reader:
             target.unlink(missing_ok=True)  # damaged: fetch it again
         data = self.fetch(ds, shard)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp-{secrets.token_hex(4)}")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_atomic(target, bytes(data))
         return target
 
     def urls(
