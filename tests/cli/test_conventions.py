@@ -296,3 +296,30 @@ def test_od_run_reports_upload_progress(tmp_path: Path, monkeypatch: pytest.Monk
     assert uploads, events
     assert uploads[-1][0] == "publishing"
     assert uploads[-1][2] == uploads[-1][3] >= 1
+
+
+def test_opendata_variables_are_read_in_one_module() -> None:
+    # Issue 8: OPENDATA_DEBUG and OPENDATA_STORE were read in several places; now only the
+    # client's settings module reads OPENDATA_* variables (public as opendata.settings()).
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "packages"
+    reads = re.compile(r"(environ\.get|getenv|environ\[)\(?\s*[\"']OPENDATA_")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for package in ("opendata-client", "opendata-cli")
+        for path in sorted((root / package / "src").rglob("*.py"))
+        if path.name != "_config.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offenders == []
+
+
+def test_debug_is_read_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opendata
+
+    monkeypatch.setenv("OPENDATA_DEBUG", "1")
+    assert opendata.settings().debug
+    result = CliRunner().invoke(cli, ["info", "no/such-dataset"])
+    assert isinstance(result.exception, Exception)  # re-raised for the traceback

@@ -254,7 +254,7 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
     dry = od("run", "--dry-run", str(project))
     assert dry.exit_code == 0
     assert (
-        "warning: the schema differs from the last publish: added x; retyped sold int64 → double"
+        "warning: the schema differs from the last publish: added x; retyped sold (int64 -> double)"
         in dry.stderr
     )
     result = od("run", str(project))
@@ -318,6 +318,8 @@ def test_main_py_missing(project: Path) -> None:
     [
         ("x = 1\n", "main.py does not define main()", "def main():"),
         ("def main(url):\n    pass\n", "main() must take no arguments, but it needs url", None),
+        ("def main(x, /):\n    pass\n", "main() must take no arguments, but it needs x", None),
+        ("def main(*, key):\n    pass\n", "main() must take no arguments, but it needs key", None),
         ("def main(:\n", "main.py:1: SyntaxError:", "fix the syntax error"),
         (
             "import no_such_package_xyz\n",
@@ -327,7 +329,16 @@ def test_main_py_missing(project: Path) -> None:
         ("def main():\n    return {'a': [1]}\n", "main() returned a dict", "pandas or polars"),
         ("def main():\n    return 'data.csv'\n", "main() returned a str", None),
     ],
-    ids=["no-main", "arguments", "syntax", "missing-package", "dict", "str"],
+    ids=[
+        "no-main",
+        "arguments",
+        "positional-only",
+        "keyword-only",
+        "syntax",
+        "missing-package",
+        "dict",
+        "str",
+    ],
 )
 def test_main_py_contract(project: Path, body: str, message: str, hint: str | None) -> None:
     (project / "main.py").write_text(body)
@@ -492,11 +503,11 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
             def main():
                 return pd.DataFrame({"date": pd.Series([], dtype="datetime64[ns]"), "shop": []})
             """,
-            ["main() returned 0 rows; nothing was published"],
+            ["refusing to publish an empty table (0 rows); nothing was published"],
         ),
         (
             "def main():\n    return []\n",
-            ["main() returned 0 rows; nothing was published"],
+            ["refusing to publish an empty table (0 rows); nothing was published"],
         ),
         (
             """\
@@ -505,8 +516,7 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
                 return pd.DataFrame({"day": pd.to_datetime(["2024-01-01"]), "shop": ["a"]})
             """,
             [
-                "the time column 'date' (time_column in opendata.yaml) is not in the data",
-                "the columns are: day, shop",
+                "acme/widgets: no column 'date'; columns are: day, shop",
             ],
         ),
         (
@@ -531,7 +541,7 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
             def main():
                 return pd.DataFrame({"date": pd.to_datetime(["2024-01-01"]), "store": ["a"]})
             """,
-            ["primary_key column(s) 'shop' from opendata.yaml are not in the data"],
+            ["acme/widgets: no column 'shop'; columns are: date, store"],
         ),
         (
             """\
@@ -563,7 +573,7 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
             def main():
                 return pd.DataFrame({"date": pd.to_datetime(["2024-01-01"]), "shop": ["a"], "x": [object()]})
             """,
-            ["what main() returned cannot be stored"],
+            ["the data cannot be stored"],
         ),
         (
             """\
@@ -572,7 +582,7 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
                 yield pd.DataFrame({"date": pd.to_datetime(["2024-01-01"]), "shop": ["a"]})
                 yield pd.DataFrame({"date": ["2024-01-02"], "shop": ["a"]})
             """,
-            ["the 2 tables main() returned do not share one schema"],
+            ["the 2 tables do not share one schema"],
         ),
     ],
     ids=[
@@ -626,7 +636,7 @@ def test_dry_run_still_fails_checks(project: Path) -> None:
     write_main(project, "import pandas as pd\ndef main():\n    return pd.DataFrame()\n")
     result = od("run", "--dry-run", str(project))
     assert result.exit_code == 1
-    assert_one_error_line(result, "main() returned 0 rows")
+    assert_one_error_line(result, "refusing to publish an empty table (0 rows)")
     assert records() == []
 
 

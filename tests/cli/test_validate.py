@@ -121,6 +121,10 @@ def test_console_script_runs() -> None:
             "def main(url, *, key):\n    return 1\n",
             "main.py:1:1: main: main() must take no arguments, but it needs url, key",
         ),
+        (  # regression: positional-only parameters passed od validate, then failed od run
+            "def main(x, /, y=1, *args, **kw):\n    return 1\n",
+            "main.py:1:1: main: main() must take no arguments, but it needs x",
+        ),
     ],
 )
 def test_main_py_is_checked_without_running_it(tmp_path: Path, source: str, message: str) -> None:

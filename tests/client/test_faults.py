@@ -24,7 +24,7 @@ DS = DatasetId.parse("me/prices")
 
 
 def _shards(client: od.Client) -> list[str]:
-    manifest, _ = client._manifest(DS)
+    manifest, _ = client._reader.manifest(DS)
     return [client.layout.resolve(DS, s.path) for s in manifest.shards]
 
 

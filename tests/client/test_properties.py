@@ -70,35 +70,83 @@ def test_import_opendata_is_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+PUBLIC = [
+    "Catalog",
+    "Client",
+    "ColumnNotFound",
+    "ConflictError",
+    "CorruptDataError",
+    "DatasetId",
+    "DatasetMetadata",
+    "DatasetNotFound",
+    "Field",
+    "FormatError",
+    "GcResult",
+    "Index",
+    "IndexEntry",
+    "InvalidData",
+    "InvalidDatasetId",
+    "LocalStore",
+    "Manifest",
+    "MetadataDocument",
+    "MetadataError",
+    "OpenDataError",
+    "PermissionDenied",
+    "Provenance",
+    "PushResult",
+    "RangeOutsideCoverage",
+    "RateLimited",
+    "RunRecord",
+    "S3CompatibleStore",
+    "SchemaMismatch",
+    "Settings",
+    "Shard",
+    "ShardUrl",
+    "Stats",
+    "Store",
+    "StoreUnavailable",
+    "Unauthenticated",
+    "UnsupportedFormatVersion",
+    "gc",
+    "info",
+    "list",
+    "load",
+    "push",
+    "scan",
+    "search",
+    "settings",
+    "urls",
+]
+
+
 def test_public_api_is_pinned() -> None:
+    assert od.__all__ == PUBLIC  # sorted: classes first, then functions
     assert od.__all__ == sorted(od.__all__, key=lambda s: (s[0].islower(), s))
-    assert set(od.__all__) == {
-        "Client",
-        "ColumnNotFound",
-        "ConflictError",
-        "CorruptDataError",
-        "DatasetNotFound",
-        "GcResult",
-        "Index",
-        "LocalStore",
-        "OpenDataError",
-        "PermissionDenied",
-        "PushResult",
-        "RangeOutsideCoverage",
-        "S3CompatibleStore",
-        "SchemaMismatch",
-        "ShardUrl",
-        "Store",
-        "StoreUnavailable",
-        "gc",
-        "info",
-        "list",
-        "load",
-        "push",
-        "scan",
-        "search",
-        "urls",
-    }
+    for name in PUBLIC:
+        assert getattr(od, name) is not None
+
+
+def test_every_core_error_is_exported() -> None:
+    from opendata_core import errors
+
+    classes = {n for n in errors.__all__ if isinstance(getattr(errors, n), type)}
+    assert classes <= set(od.__all__), classes - set(od.__all__)
+
+
+def test_public_names_say_opendata() -> None:
+    assert repr(od.Client).startswith("<class 'opendata.Client'>")
+    for name in ("Catalog", "Client", "GcResult", "PushResult", "ShardUrl", "Settings", "load"):
+        assert getattr(od, name).__module__ == "opendata", name
+
+
+@pytest.mark.parametrize("name", ["gc", "info", "list", "load", "push", "scan", "search", "urls"])
+def test_module_functions_have_the_methods_signatures(name: str) -> None:
+    import inspect
+
+    method = inspect.signature(getattr(od.Client, name))
+    function = inspect.signature(getattr(od, name))
+    params = [p for p in method.parameters.values() if p.name != "self"]
+    assert function == method.replace(parameters=params)
 
 
 def test_urls_point_at_verifiable_files(published: tuple[od.Client, pd.DataFrame]) -> None:
@@ -118,3 +166,10 @@ def test_import_opendata_does_not_load_yaml() -> None:
     code = "import sys, opendata; print('ruamel.yaml' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_opendata_needs_no_fcntl() -> None:
+    # fcntl is POSIX-only: only the local store's conditional writes import it.
+    code = "import sys; sys.modules['fcntl'] = None; import opendata; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"

@@ -152,7 +152,7 @@ def test_bad_pushes_change_nothing(client: od.Client) -> None:
         client.push(df, "me/prices", time_column="symbol")
     with pytest.raises(ValueError, match="refusing to publish an empty table"):
         client.push(df.iloc[0:0], "me/prices", time_column="date")
-    with pytest.raises(TypeError, match="cannot push a list"):
+    with pytest.raises(TypeError, match="cannot push a list whose item 1 is a int"):
         client.push([1, 2], "me/prices")
     with pytest.raises(od.OpenDataError, match="invalid dataset id"):
         client.push(df, "no-slash")

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import pkgutil
 
 import pytest
 
+import opendata_core
+
+# Every module, so a new one cannot be forgotten here.
 MODULES = [
     "opendata_core",
-    "opendata_core.ids",
-    "opendata_core.layout",
-    "opendata_core.documents",
-    "opendata_core.metadata",
-    "opendata_core.problems",
-    "opendata_core.api",
-    "opendata_core.timerange",
-    "opendata_core.storeurl",
-    "opendata_core.readme",
+    *sorted(m.name for m in pkgutil.iter_modules(opendata_core.__path__, "opendata_core.")),
 ]
 
 

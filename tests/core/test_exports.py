@@ -27,6 +27,7 @@ def test_public_names_are_pinned() -> None:
         "Geo",
         "Index",
         "IndexEntry",
+        "InvalidData",
         "InvalidDatasetId",
         "Layout",
         "Manifest",
@@ -65,6 +66,7 @@ def test_public_names_are_pinned() -> None:
 @pytest.mark.parametrize(
     ("error", "builtin"),
     [
+        ("InvalidData", ValueError),
         ("InvalidDatasetId", ValueError),
         ("MetadataError", ValueError),
         ("FormatError", ValueError),

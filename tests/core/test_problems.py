@@ -40,6 +40,11 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
         422,
     ),
     (e.SchemaMismatch("a/b", "x", "column x changed type"), "schema_mismatch", 422),
+    (
+        e.InvalidData("a/b: 2 null keys", dataset_id="a/b", column="k", hint="drop them"),
+        "invalid_data",
+        422,
+    ),
     (e.ConflictError("a/b", publish_id="p2"), "conflict", 409),
     (e.RateLimited("slow down", retry_after=12), "rate_limited", 429),
     (e.CorruptDataError("a/b", "parts/x.parquet", "sha256 mismatch"), "corrupt_data", 502),

@@ -26,6 +26,7 @@ class _Group(click.Group):
     """Turns every ``OpenDataError`` into one red line plus a hint, and a non-zero exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from opendata_cli._runner import debug_enabled
         from opendata_core.errors import OpenDataError
 
         try:
@@ -34,7 +35,7 @@ class _Group(click.Group):
             _quiet_closed_pipe()
             ctx.exit(ExitCode.OK)
         except OpenDataError as exc:
-            if os.environ.get("OPENDATA_DEBUG") == "1":
+            if debug_enabled():
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
             if exc.shell_hint or exc.hint:  # a shell command where the error has one
@@ -43,7 +44,7 @@ class _Group(click.Group):
         except (ValueError, TypeError, OSError) as exc:
             # Bad input that reached a library (a date that does not parse, a missing file):
             # still one line, never a bare traceback, and a hint that helps with the input.
-            if os.environ.get("OPENDATA_DEBUG") == "1":
+            if debug_enabled():
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
             if isinstance(exc, ValueError):

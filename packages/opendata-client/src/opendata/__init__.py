@@ -6,44 +6,87 @@ Example:
     >>> od.search("exchange rates")  # doctest: +SKIP
 
 ``import opendata`` is light: pyarrow, polars and pandas are imported when first needed.
+
+Every error the package raises and every type its functions take or return is exported here
+(the documents and errors are defined in ``opendata-core`` and shared with the registry).
 """
 
 from opendata._api import gc, info, list, load, push, scan, search, urls
 from opendata._client import Client, GcResult, PushResult, ShardUrl
-from opendata._index import Index
+from opendata._config import Settings, settings
+from opendata._index import Catalog
 from opendata._stores import LocalStore, S3CompatibleStore, Store
+from opendata_core.documents import (
+    Field,
+    Index,
+    IndexEntry,
+    Manifest,
+    MetadataDocument,
+    Provenance,
+    RunRecord,
+    Shard,
+    Stats,
+)
 from opendata_core.errors import (
     ColumnNotFound,
     ConflictError,
     CorruptDataError,
     DatasetNotFound,
+    FormatError,
+    InvalidData,
+    InvalidDatasetId,
+    MetadataError,
     OpenDataError,
     PermissionDenied,
     RangeOutsideCoverage,
+    RateLimited,
     SchemaMismatch,
     StoreUnavailable,
+    Unauthenticated,
+    UnsupportedFormatVersion,
 )
+from opendata_core.ids import DatasetId
+from opendata_core.metadata import DatasetMetadata
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Catalog",
     "Client",
     "ColumnNotFound",
     "ConflictError",
     "CorruptDataError",
+    "DatasetId",
+    "DatasetMetadata",
     "DatasetNotFound",
+    "Field",
+    "FormatError",
     "GcResult",
     "Index",
+    "IndexEntry",
+    "InvalidData",
+    "InvalidDatasetId",
     "LocalStore",
+    "Manifest",
+    "MetadataDocument",
+    "MetadataError",
     "OpenDataError",
     "PermissionDenied",
+    "Provenance",
     "PushResult",
     "RangeOutsideCoverage",
+    "RateLimited",
+    "RunRecord",
     "S3CompatibleStore",
     "SchemaMismatch",
+    "Settings",
+    "Shard",
     "ShardUrl",
+    "Stats",
     "Store",
     "StoreUnavailable",
+    "Unauthenticated",
+    "UnsupportedFormatVersion",
     "gc",
     "info",
     "list",
@@ -51,5 +94,29 @@ __all__ = [
     "push",
     "scan",
     "search",
+    "settings",
     "urls",
 ]
+
+# Reprs and docs name the public module (``opendata.Client``), not the private one it lives in.
+for _obj in (
+    Catalog,
+    Client,
+    GcResult,
+    LocalStore,
+    PushResult,
+    S3CompatibleStore,
+    Settings,
+    ShardUrl,
+    gc,
+    info,
+    list,
+    load,
+    push,
+    scan,
+    search,
+    settings,
+    urls,
+):
+    _obj.__module__ = __name__
+del _obj

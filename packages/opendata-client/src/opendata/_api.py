@@ -1,18 +1,32 @@
-"""Module-level functions: the same methods as :class:`Client`, on the default store."""
+"""Module-level functions: the same methods as :class:`Client`, on the default store.
+
+Each has exactly its method's signature (a test compares them).
+"""
 
 from __future__ import annotations
 
 import builtins
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from opendata._client import DEFAULT_GC_GRACE, Client, Format, GcResult, Mode, PushResult, ShardUrl
+from opendata._client import Client
+from opendata._results import (
+    DEFAULT_GC_GRACE,
+    Format,
+    GcResult,
+    Mode,
+    Partition,
+    PushResult,
+    ShardUrl,
+)
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
 
+    import pandas as pd
     import polars as pl
+    import pyarrow as pa
 
     from opendata_core.documents import IndexEntry, MetadataDocument, Provenance
     from opendata_core.ids import DatasetId
@@ -24,6 +38,42 @@ __all__ = ["gc", "info", "list", "load", "push", "scan", "search", "urls"]
 def _client() -> Client:
     # Built per call: cheap, and it follows changes to OPENDATA_STORE in a running notebook.
     return Client()
+
+
+@overload
+def load(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+    format: Literal["pandas"] = "pandas",
+) -> pd.DataFrame: ...
+
+
+@overload
+def load(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+    format: Literal["polars"],
+) -> pl.DataFrame: ...
+
+
+@overload
+def load(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+    format: Literal["arrow"],
+) -> pa.Table: ...
 
 
 def load(
@@ -51,8 +101,9 @@ def push(
     metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
     mode: Mode = "replace",
     time_column: str | None = None,
-    partition: Any = None,
+    partition: Partition | None = None,
     provenance: Provenance | None = None,
+    dry_run: bool = False,
 ) -> PushResult:
     """Publish a dataset; see :meth:`Client.push`."""
     return _client().push(
@@ -63,6 +114,7 @@ def push(
         time_column=time_column,
         partition=partition,
         provenance=provenance,
+        dry_run=dry_run,
     )
 
 
@@ -88,9 +140,26 @@ def info(id: str | DatasetId) -> MetadataDocument:
     return _client().info(id)
 
 
-def search(query: str = "", **filters: Any) -> builtins.list[IndexEntry]:
+def search(
+    query: str = "",
+    *,
+    topic: str | None = None,
+    namespace: str | None = None,
+    license: str | None = None,
+    frequency: str | None = None,
+    country: str | None = None,
+    limit: int | None = None,
+) -> builtins.list[IndexEntry]:
     """Search the index; see :meth:`Client.search` for the filters."""
-    return _client().search(query, **filters)
+    return _client().search(
+        query,
+        topic=topic,
+        namespace=namespace,
+        license=license,
+        frequency=frequency,
+        country=country,
+        limit=limit,
+    )
 
 
 def list() -> builtins.list[IndexEntry]:

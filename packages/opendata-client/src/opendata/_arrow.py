@@ -63,12 +63,14 @@ def to_table(data: Any) -> pa.Table:
             data = data.reset_index()
         return pa.Table.from_pandas(data, preserve_index=False)
     if module == "polars":
+        if hasattr(data, "collect") and not hasattr(data, "to_arrow"):
+            data = data.collect()  # a LazyFrame
         return data.to_arrow()
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
     raise TypeError(
         f"cannot push a {type(data).__name__}: pass a pandas or polars DataFrame, "
-        "a pyarrow Table, or a path to a .parquet/.csv file"
+        "a pyarrow Table, a path to a .parquet/.csv file, or a list of those"
     )
 
 

@@ -55,6 +55,10 @@ class Settings:
     debug: bool
     max_decode_bytes: int = 8 << 30
     """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
+    store_env: str | None = None
+    """``OPENDATA_STORE`` as set (``None`` when unset or empty), before the config file and the
+    default fill ``store`` in."""
+    """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
 
     @property
     def cache_dir(self) -> Path:
@@ -97,13 +101,22 @@ def _config_file(home: Path) -> dict[str, object]:
     return data
 
 
-def settings() -> Settings:
-    """Read the settings now (the environment may have changed since the last call)."""
+def settings(*, config_file: bool = True) -> Settings:
+    """Read the settings now (the environment may have changed since the last call).
+
+    Args:
+        config_file: Also read ``$OPENDATA_HOME/config.toml`` (``False``: the environment only,
+            for an error handler that must not fail on a broken config file).
+
+    Example:
+        >>> import opendata as od
+        >>> od.settings().home  # doctest: +SKIP
+        PosixPath('/home/me/.local/share/opendata')
+    """
     home = _home()
-    config = _config_file(home)
-    store = (
-        os.environ.get("OPENDATA_STORE") or str(config.get("store") or "") or str(home / "store")
-    )
+    config = _config_file(home) if config_file else {}
+    store_env = os.environ.get("OPENDATA_STORE") or None
+    store = store_env or str(config.get("store") or "") or str(home / "store")
     return Settings(
         home=home,
         store=store,
@@ -113,6 +126,7 @@ def settings() -> Settings:
         registry=os.environ.get("OPENDATA_REGISTRY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
         max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
+        store_env=store_env,
     )
 
 

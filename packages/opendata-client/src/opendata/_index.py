@@ -5,13 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from opendata._stores import PreconditionFailed, Store, StoreKeyNotFound, backoff_sleep
 from opendata_core.documents import (
-    Index as IndexDocument,
-)
-from opendata_core.documents import (
+    Index,
     IndexEntry,
     MetadataDocument,
     decode_document,
@@ -20,43 +16,17 @@ from opendata_core.documents import (
 from opendata_core.errors import ConflictError, FormatError
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
-from opendata_core.metadata import DatasetMetadata, load_metadata
+from opendata_core.metadata import load_metadata
+from opendata_core.retry import attempts
+from opendata_core.store import NotFound, PreconditionFailed, Store
 
-if TYPE_CHECKING:
-    from opendata_core.documents import Stats
-
-__all__ = ["Index", "entry_from"]
+__all__ = ["Catalog"]
 
 _RETRIES = 10
 
 
-def entry_from(
-    meta: DatasetMetadata, stats: Stats | None = None, updated_at: datetime | None = None
-) -> IndexEntry:
-    """The index summary of a dataset."""
-    return IndexEntry(
-        id=meta.id,
-        title=meta.title,
-        description=meta.description,
-        license=meta.license,
-        repo=meta.repo,
-        provider=meta.source.provider,
-        topics=list(meta.topics),
-        frequency=meta.frequency,
-        geo_scope=meta.geo.scope if meta.geo else None,
-        countries=list(meta.geo.countries) if meta.geo else [],
-        time_column=meta.time_column,
-        row_count=stats.row_count if stats else 0,
-        bytes=stats.bytes if stats else 0,
-        min_time=stats.min_time if stats else None,
-        max_time=stats.max_time if stats else None,
-        schema_hash=stats.schema_hash if stats else None,
-        updated_at=updated_at,
-    )
-
-
-class Index:
-    """Read and write a store's ``index.json``.
+class Catalog:
+    """Read and write a store's ``index.json`` (an :class:`~opendata.Index` document).
 
     Updates of one entry are conditional writes retried on conflict, so producers finishing at
     the same time do not lose each other's entries. :meth:`rebuild` recreates the whole index from
@@ -72,38 +42,34 @@ class Index:
         self.store = store
         self.layout = layout
 
-    def _read(self) -> tuple[IndexDocument, str | None]:
+    def _read(self) -> tuple[Index, str | None]:
         try:
             data, etag = self.store.get(self.layout.index())
-        except StoreKeyNotFound:
-            return IndexDocument(updated_at=datetime.now(UTC)), None
-        return decode_document(bytes(data), IndexDocument), etag
+        except NotFound:
+            return Index(updated_at=datetime.now(UTC)), None
+        return decode_document(bytes(data), Index), etag
 
-    def load(self) -> IndexDocument:
+    def load(self) -> Index:
         """The index (empty when none was written yet)."""
         return self._read()[0]
 
-    def save(self, index: IndexDocument) -> None:
+    def save(self, index: Index) -> None:
         """Overwrite the index."""
         index.datasets.sort(key=lambda e: e.id)
         self.store.put(self.layout.index(), encode_document(index))
 
-    def update(
-        self, entries: Iterable[IndexEntry] = (), *, remove: Iterable[str] = ()
-    ) -> IndexDocument:
+    def update(self, entries: Iterable[IndexEntry] = (), *, remove: Iterable[str] = ()) -> Index:
         """Insert or replace entries (by id) and remove ids, with a conditional write."""
         entries = list(entries)
         removed = set(remove)
-        for attempt in range(_RETRIES):
-            if attempt:
-                backoff_sleep(attempt)
+        for _ in attempts(_RETRIES):
             index, etag = self._read()
             by_id = {e.id: e for e in index.datasets}
             for rid in removed:
                 by_id.pop(rid, None)
             for entry in entries:
                 by_id[entry.id] = entry
-            new = IndexDocument(
+            new = Index(
                 updated_at=datetime.now(UTC), datasets=sorted(by_id.values(), key=lambda e: e.id)
             )
             try:
@@ -120,7 +86,7 @@ class Index:
         """Add (or refresh) the entry for an ``opendata.yaml``, keeping any published stats."""
         meta = load_metadata(path)
         current = {e.id: e for e in self.load().datasets}.get(meta.id)
-        entry = entry_from(meta)
+        entry = IndexEntry.from_metadata(meta)
         if current is not None:
             entry.row_count, entry.bytes = current.row_count, current.bytes
             entry.min_time, entry.max_time = current.min_time, current.max_time
@@ -128,7 +94,7 @@ class Index:
         self.update([entry])
         return entry
 
-    def rebuild(self) -> IndexDocument:
+    def rebuild(self) -> Index:
         """Recreate the index from every ``metadata.json`` in the store, with a conditional write.
 
         Entries that no ``metadata.json`` backs are kept when they were registered but never
@@ -143,12 +109,12 @@ class Index:
             try:
                 data, _ = self.store.get(obj.key)
                 doc = decode_document(bytes(data), MetadataDocument, name=obj.key)
-            except (StoreKeyNotFound, FormatError):
+            except (NotFound, FormatError):
                 continue  # deleted meanwhile, or written by something else: skip, do not fail all
-            published[doc.dataset.id] = entry_from(doc.dataset, doc.stats, doc.updated_at)
-        for attempt in range(_RETRIES):
-            if attempt:
-                backoff_sleep(attempt)
+            published[doc.dataset.id] = IndexEntry.from_metadata(
+                doc.dataset, doc.stats, doc.updated_at
+            )
+        for _ in attempts(_RETRIES):
             current, etag = self._read()
             by_id = dict(published)
             for entry in current.datasets:
@@ -158,7 +124,7 @@ class Index:
                         by_id[entry.id] = entry  # published after we read its metadata.json
                 elif entry.updated_at is None or self._published(entry.id):
                     by_id[entry.id] = entry
-            index = IndexDocument(
+            index = Index(
                 updated_at=datetime.now(UTC), datasets=sorted(by_id.values(), key=lambda e: e.id)
             )
             try:

@@ -1,27 +1,24 @@
-"""Object stores: one small interface, a local folder and S3-compatible storage (via obstore).
+"""Object stores: a local folder and S3-compatible storage (via obstore).
 
-The registry store (pre-signed URLs from the OpenData registry) plugs in behind the same
-interface; :func:`open_store` is the one place that maps a store URL to an implementation.
+Both implement :class:`opendata_core.store.Store` (the interface lives in core, so the registry
+implements the same one); :func:`open_store` is the one place that maps a store URL to an
+implementation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
-import random
 import tempfile
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from opendata_core.errors import PermissionDenied, StoreUnavailable, shorten
+from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, PreconditionFailed, Store
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Store
@@ -33,101 +30,8 @@ __all__ = [
     "PreconditionFailed",
     "S3CompatibleStore",
     "Store",
-    "StoreKeyNotFound",
-    "backoff_sleep",
     "open_store",
 ]
-
-
-def backoff_sleep(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> None:
-    """Sleep before retry ``attempt`` (1, 2, ...): exponential, bounded, with full jitter.
-
-    Jitter keeps writers that collided once from colliding again in lockstep.
-    """
-    time.sleep(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))  # noqa: S311 - jitter
-
-
-class StoreKeyNotFound(KeyError):
-    """Internal: the key does not exist (callers turn it into a user-facing error)."""
-
-
-class ObjectTooLarge(Exception):
-    """Internal: the object is larger than the caller allowed; it was not downloaded."""
-
-    def __init__(self, key: str, size: int) -> None:
-        super().__init__(f"{key} is {size:,} bytes")
-        self.key = key
-        self.size = size
-
-
-class PreconditionFailed(Exception):
-    """Internal: a conditional write lost (the object exists, or its ETag changed)."""
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One listed object."""
-
-    key: str
-    size: int
-    last_modified: datetime
-
-
-class Store(ABC):
-    """The operations the engine needs; keys are ``/``-separated and relative to the bucket."""
-
-    url: str
-    """How the store is shown to users (``/path/to/folder``, ``s3://bucket``)."""
-
-    @abstractmethod
-    def get(self, key: str, *, max_bytes: int | None = None) -> tuple[bytes | memoryview, str]:
-        """The object's bytes and its ETag.
-
-        ``max_bytes``: raise :class:`ObjectTooLarge` without downloading an object whose size is
-        larger, and never read more than that.
-        """
-
-    @abstractmethod
-    def put(
-        self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None
-    ) -> str:
-        """Write an object atomically and return its new ETag.
-
-        ``if_absent``: fail with :class:`PreconditionFailed` if the key exists.
-        ``if_match``: fail with :class:`PreconditionFailed` unless the current ETag equals it.
-        """
-
-    @abstractmethod
-    def exists(self, key: str) -> bool:
-        """Whether the key exists."""
-
-    @abstractmethod
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``."""
-
-    @abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete a key; a missing key is not an error."""
-
-    @abstractmethod
-    def uri(self, key: str) -> str:
-        """A URL other tools can read the object from (``file://``, ``s3://``)."""
-
-    def local_path(self, key: str) -> Path | None:
-        """The object's path when it is a local file (so it can be read in place)."""
-        return None
-
-    def sign(self, key: str, expires: timedelta) -> str:
-        """A pre-signed HTTPS GET URL; only object stores that sign support it."""
-        raise NotImplementedError(f"{self.url} cannot sign URLs")
-
-    def temporaries(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Leftovers of writes that never finished (a killed push), under ``prefix``.
-
-        Object stores have none that a client can list cheaply: S3/R2 keep incomplete multipart
-        uploads, which a bucket lifecycle rule aborts (see the producer guide).
-        """
-        return iter(())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +80,7 @@ class LocalStore(Store):
                     if max(size, len(data)) > max_bytes:
                         raise ObjectTooLarge(key, max(size, len(data)))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise StoreKeyNotFound(key) from None
+            raise NotFound(key) from None
         except PermissionError as exc:
             raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
         return data, self._etag(data)
@@ -189,6 +93,10 @@ class LocalStore(Store):
         lock_dir = self.root / self.INTERNAL / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(key.encode()).hexdigest()[:32]
+        # Imported here: fcntl is POSIX-only, and only conditional writes to a local folder need
+        # it (reading, and every S3/R2 store, work on Windows too).
+        import fcntl
+
         with open(lock_dir / name, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -279,7 +187,7 @@ class LocalStore(Store):
 T = TypeVar("T")
 
 # obstore retries transient failures itself (exponential backoff); we only bound it so that a
-# dead endpoint fails in seconds, not minutes. See docs/decisions/0003-stores.md.
+# dead endpoint fails in seconds, not minutes (at most 3 retries within 20 s).
 RETRY_CONFIG: RetryConfig = {
     "max_retries": 3,
     "backoff": {
@@ -348,7 +256,7 @@ class S3CompatibleStore(Store):
                     hint="create the bucket, or fix its name in OPENDATA_STORE (s3://BUCKET/...)",
                     reason="no-bucket",
                 ) from None
-            raise StoreKeyNotFound(key) from None
+            raise NotFound(key) from None
         except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
             raise PreconditionFailed(key) from None
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
@@ -426,7 +334,7 @@ class S3CompatibleStore(Store):
 
         try:
             self._call(key, lambda: obstore.head(self._store, key))
-        except StoreKeyNotFound:
+        except NotFound:
             return False
         return True
 
@@ -441,7 +349,7 @@ class S3CompatibleStore(Store):
     def delete(self, key: str) -> None:
         import obstore
 
-        with contextlib.suppress(StoreKeyNotFound):
+        with contextlib.suppress(NotFound):
             self._call(key, lambda: obstore.delete(self._store, key))
 
     def uri(self, key: str) -> str:

@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
 
 import msgspec
 
@@ -25,15 +25,18 @@ from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
     "FORMAT_VERSION",
+    "Count",
     "ErrorClass",
     "Field",
     "Index",
     "IndexEntry",
     "Manifest",
     "MetadataDocument",
+    "Partitioning",
     "Provenance",
     "RunRecord",
     "SchemaDiff",
+    "Sha256Hex",
     "Shard",
     "Stats",
     "check_manifest",
@@ -48,6 +51,15 @@ FORMAT_VERSION: Final = "1.0"
 """The format version this library writes; it reads any ``1.x``."""
 
 ErrorClass = Literal["network", "parse", "validation", "upload", "permission", "unknown"]
+
+# Constraints checked while decoding, so a bad document is refused with its JSON path
+# (``$.stats.row_count``). Shards are checked as a whole by check_manifest, with its own messages.
+Sha256Hex: TypeAlias = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+"""64 lower-case hex digits."""
+Count: TypeAlias = Annotated[int, msgspec.Meta(ge=0)]
+"""A number of rows, bytes, shards, columns or nulls."""
+Partitioning: TypeAlias = Literal["year", "month", "day", "none"]
+"""How a dataset's shards are split on its time column."""
 """Why a producer run failed."""
 
 
@@ -148,14 +160,14 @@ def diff_schemas(old: Sequence[Field], new: Sequence[Field]) -> SchemaDiff:
 class Stats(msgspec.Struct, kw_only=True, frozen=True):
     """Quality statistics recorded at every publish."""
 
-    row_count: int
-    bytes: int
-    shard_count: int
-    schema_hash: str
+    row_count: Count
+    bytes: Count
+    shard_count: Count
+    schema_hash: Sha256Hex
     min_time: str | None = None
     max_time: str | None = None
-    columns: int = 0
-    null_counts: dict[str, int] = {}
+    columns: Count = 0
+    null_counts: dict[str, Count] = {}
 
 
 class Manifest(_Document, kw_only=True):
@@ -167,9 +179,9 @@ class Manifest(_Document, kw_only=True):
     parent_publish_id: str | None = None
     """The publish this one replaced (``None`` for the first)."""
     time_column: str | None = None
-    partition: str = "none"
+    partition: Partitioning = "none"
     schema: list[Field]
-    schema_hash: str
+    schema_hash: Sha256Hex
     row_count: int
     bytes: int
     min_time: str | None = None
@@ -235,11 +247,11 @@ class IndexEntry(msgspec.Struct, kw_only=True):
     geo_scope: str | None = None
     countries: list[str] = []
     time_column: str | None = None
-    row_count: int = 0
-    bytes: int = 0
+    row_count: Count = 0
+    bytes: Count = 0
     min_time: str | None = None
     max_time: str | None = None
-    schema_hash: str | None = None
+    schema_hash: Sha256Hex | None = None
     updated_at: datetime | None = None
 
     @property

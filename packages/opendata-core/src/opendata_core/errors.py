@@ -17,6 +17,8 @@ went wrong, where, and how to fix it.
     ├── ColumnNotFound             LookupError       no such column (.column .available)
     ├── RangeOutsideCoverage       ValueError        start/end outside the data (.coverage)
     ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
+    ├── InvalidData                ValueError        data fails a check before publishing
+    │                                                (.dataset_id .column)
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
     │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
@@ -41,6 +43,7 @@ __all__ = [
     "CorruptDataError",
     "DatasetNotFound",
     "FormatError",
+    "InvalidData",
     "InvalidDatasetId",
     "MetadataError",
     "OpenDataError",
@@ -225,7 +228,9 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
     def __init__(self, dataset_id: str, requested: str, coverage: tuple[str, str] | None) -> None:
         self.dataset_id = dataset_id
         self.coverage = coverage
-        cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
+        from opendata_core.timerange import coverage_text
+
+        cov = coverage_text(*coverage) if coverage else "no rows"
         super().__init__(
             f"{dataset_id}: requested range {shorten(requested)} is outside the data's "
             f"coverage ({cov})",
@@ -243,6 +248,25 @@ class SchemaMismatch(OpenDataError, ValueError):
             f"{dataset_id}: {detail}",
             hint="make the new rows match the published columns, or push with mode='replace'",
         )
+
+
+class InvalidData(OpenDataError, ValueError):
+    """Data fails a check before publishing (0 rows, null or duplicate keys, a bad time column).
+
+    ``od.push`` and ``od run`` run the same checks, so what one refuses the other refuses too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dataset_id: str,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.column = column
+        super().__init__(message, hint=hint)
 
 
 class PermissionDenied(OpenDataError, PermissionError):

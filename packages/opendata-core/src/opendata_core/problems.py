@@ -19,6 +19,7 @@ typed client errors). The table below is the only place where codes and statuses
     column_not_found            422     ColumnNotFound            dataset_id, column, available
     range_outside_coverage      422     RangeOutsideCoverage      dataset_id, coverage
     schema_mismatch             422     SchemaMismatch            dataset_id, column
+    invalid_data                422     InvalidData               dataset_id, column
     conflict                    409     ConflictError             dataset_id, publish_id
     rate_limited                429     RateLimited               retry_after
     corrupt_data                502     CorruptDataError          dataset_id, key
@@ -49,6 +50,7 @@ from opendata_core.errors import (
     CorruptDataError,
     DatasetNotFound,
     FormatError,
+    InvalidData,
     InvalidDatasetId,
     MetadataError,
     OpenDataError,
@@ -96,6 +98,7 @@ ERROR_CODES: Final[dict[str, tuple[type[OpenDataError], int]]] = {
     "column_not_found": (ColumnNotFound, 422),
     "range_outside_coverage": (RangeOutsideCoverage, 422),
     "schema_mismatch": (SchemaMismatch, 422),
+    "invalid_data": (InvalidData, 422),
     "conflict": (ConflictError, 409),
     "rate_limited": (RateLimited, 429),
     "corrupt_data": (CorruptDataError, 502),
@@ -114,6 +117,7 @@ _DETAILS: Final[dict[type[OpenDataError], tuple[str, ...]]] = {
     ColumnNotFound: ("dataset_id", "column", "available"),
     RangeOutsideCoverage: ("dataset_id", "coverage"),
     SchemaMismatch: ("dataset_id", "column"),
+    InvalidData: ("dataset_id", "column"),
     ConflictError: ("dataset_id", "publish_id"),
     RateLimited: ("retry_after",),
     CorruptDataError: ("dataset_id", "key"),
@@ -184,6 +188,9 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
             d.get("dataset_id", ""), "", tuple(d["coverage"]) if d.get("coverage") else None
         ),
         SchemaMismatch: lambda: SchemaMismatch(d.get("dataset_id", ""), d.get("column"), p.message),
+        InvalidData: lambda: InvalidData(
+            p.message, dataset_id=d.get("dataset_id", ""), column=d.get("column"), hint=p.hint
+        ),
         ConflictError: lambda: ConflictError(
             d.get("dataset_id", ""), p.message, publish_id=d.get("publish_id")
         ),

@@ -195,10 +195,9 @@ def demo(ctx: click.Context, examples_dir: Path | None, as_json: bool) -> None:
     ($OPENDATA_HOME/store). Nothing leaves the machine and no keys are needed. Running it again
     re-uses every shard. Exits 1 if any example failed to run, 3 if publishing failed.
     """
-    import os
-
-    from opendata._config import settings
-    from opendata_cli._runner import SOURCE_URL_ENV, _env, run_producer
+    from opendata import settings
+    from opendata_cli._producer import _env
+    from opendata_cli._runner import SOURCE_URL_ENV, run_producer
     from opendata_core.errors import OpenDataError
 
     if examples_dir is not None:
@@ -217,9 +216,10 @@ def demo(ctx: click.Context, examples_dir: Path | None, as_json: bool) -> None:
         for d in root.iterdir()
         if (d / "opendata.yaml").is_file() and (d / "fixtures" / ROUTES_FILE).is_file()
     )
-    store = str(settings().home / "store")
+    current = settings()
+    store = str(current.home / "store")
     # od.load() reads OPENDATA_STORE when it is set: then the printed lines name the store.
-    custom_store = os.environ.get("OPENDATA_STORE") not in (None, "", store)
+    custom_store = current.store_env not in (None, store)
     outcomes: list[RunOutcome] = []
     if not as_json:
         click.echo(f"publishing {len(folders)} example datasets into {store} (offline)\n")

@@ -21,6 +21,7 @@ def check_main_py(path: Path) -> list[Problem]:
     """
     import ast
 
+    from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem, signature_of
     from opendata_core import Problem
 
     display = str(path)
@@ -69,19 +70,16 @@ def check_main_py(path: Path) -> list[Problem]:
             )
         ]
     fn = mains[-1]
-    required = [a.arg for a in fn.args.args[: len(fn.args.args) - len(fn.args.defaults)]]
-    required += [
-        a.arg for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True) if d is None
-    ]
-    if required:
+    problem = main_arguments_problem(signature_of(fn))
+    if problem is not None:
         return [
             Problem(
                 path=display,
                 line=fn.lineno,
                 column=fn.col_offset + 1,
                 field="main",
-                message=f"main() must take no arguments, but it needs {', '.join(required)}",
-                hint="give the parameters defaults, or read settings from the environment",
+                message=problem,
+                hint=MAIN_ARGUMENTS_HINT,
             )
         ]
     return []

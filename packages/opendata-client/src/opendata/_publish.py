@@ -1,0 +1,468 @@
+"""Publishing: shards, the manifest commit (spec 4.1), and metadata.json, README and index."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from opendata._checks import check_table, table_from
+from opendata._read import MAX_WORKERS, Reader, arrow
+from opendata._results import Mode, Partition, PushResult
+from opendata._stores import _first_line
+from opendata_core.documents import (
+    IndexEntry,
+    Manifest,
+    MetadataDocument,
+    Provenance,
+    Shard,
+    encode_document,
+)
+from opendata_core.errors import (
+    ConflictError,
+    FormatError,
+    OpenDataError,
+    SchemaMismatch,
+    StoreUnavailable,
+)
+from opendata_core.ids import DatasetId
+from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
+from opendata_core.publish import build_manifest, same_data
+from opendata_core.readme import render_readme
+from opendata_core.retry import attempts
+from opendata_core.store import PreconditionFailed
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["Publisher"]
+
+PREVIEW_ROWS = 100
+APPEND_RETRIES = 5
+COMMIT_ATTEMPTS = 4
+"""Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
+
+logger = logging.getLogger("opendata")
+
+
+class Publisher:
+    """Publishes datasets into the store that ``reader`` reads."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    def write_shard(
+        self, ds: DatasetId, data: pa.Buffer, reusable: set[str], *, dry_run: bool = False
+    ) -> tuple[str, bool]:
+        """Upload one shard unless the previous manifest lists it; ``(sha256, uploaded)``.
+
+        With ``dry_run`` nothing is uploaded; ``uploaded`` says whether it would have been.
+        """
+        digest = hashlib.sha256(memoryview(data)).hexdigest()
+        if digest in reusable:
+            return digest, False
+        if dry_run:
+            return digest, True
+        # Not listed by the previous manifest: upload even if the key exists, so a garbage
+        # collection running now cannot delete it (the write refreshes its age).
+        self.reader.store.put(self.reader.layout.shard(ds, digest), memoryview(data).tobytes())
+        return digest, True
+
+    def push(
+        self,
+        data: Any,
+        id: str | DatasetId,
+        *,
+        metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
+        mode: Mode = "replace",
+        time_column: str | None = None,
+        partition: Partition | None = None,
+        provenance: Provenance | None = None,
+        dry_run: bool = False,
+    ) -> PushResult:
+        """Publish ``data`` as :meth:`opendata.Client.push` documents."""
+        started = time.perf_counter()
+        ds = DatasetId.parse(id)
+        if mode not in ("replace", "append"):
+            raise ValueError(f"mode={mode!r}: use 'replace' or 'append'")
+        meta = self.resolve_metadata(ds, metadata)
+        tc = time_column or (meta.time_column if meta else None)
+        if tc is None and mode == "append":
+            published, _ = self.reader.manifest_or_none(ds)
+            tc = published.time_column if published else None
+        table = table_from(data, str(ds))
+        check_table(table, str(ds), time_column=tc, primary_key=meta.primary_key if meta else ())
+        # With jitter between attempts, so racing appenders spread out.
+        for _ in attempts(APPEND_RETRIES if mode == "append" else 1):
+            try:
+                return self.push_once(
+                    ds, table, meta, mode, tc, partition, provenance, started, dry_run=dry_run
+                )
+            except ConflictError:
+                if mode != "append":
+                    raise
+        raise ConflictError(str(ds), f"{ds}: gave up after {APPEND_RETRIES} conflicting publishes")
+
+    def resolve_metadata(
+        self, ds: DatasetId, metadata: str | os.PathLike[str] | DatasetMetadata | None
+    ) -> DatasetMetadata | None:
+        if metadata is None:
+            return None
+        meta = metadata if isinstance(metadata, DatasetMetadata) else load_metadata(metadata)
+        if isinstance(metadata, DatasetMetadata):
+            meta = validate_metadata(metadata)
+        if meta.id != str(ds):
+            raise OpenDataError(
+                f"the metadata's id {meta.id!r} does not match the dataset id {str(ds)!r}",
+                hint="push to the id in opendata.yaml, or fix the yaml",
+            )
+        return meta
+
+    def push_once(
+        self,
+        ds: DatasetId,
+        table: pa.Table,
+        meta: DatasetMetadata | None,
+        mode: Mode,
+        tc: str | None,
+        partition: Partition | None,
+        provenance: Provenance | None,
+        started: float,
+        *,
+        dry_run: bool = False,
+    ) -> PushResult:
+        import pyarrow as pa
+
+        ar = arrow()
+        previous, etag = self.reader.manifest_or_none(ds)
+        if mode == "append" and previous is not None:
+            if previous.time_column != tc:
+                raise SchemaMismatch(
+                    str(ds),
+                    tc,
+                    f"append needs the published time column {previous.time_column!r}, got {tc!r}",
+                )
+            granularity = previous.partition
+        elif tc is None:
+            granularity = "none"
+        else:
+            granularity = (
+                partition
+                or (meta.partition if meta and meta.partition else None)
+                or ar.choose_granularity(table, tc)
+            )
+        primary_key = list(meta.primary_key) if meta else []
+
+        carried: list[Shard] = []
+        groups: list[tuple[str, pa.Table]]
+        read_cache: dict[str, pa.Table] = {}
+        if mode == "append" and previous is not None:
+            table = self.fit_schema(ds, table, previous, read_cache)
+            by_label: dict[str, list[Shard]] = {}
+            for s in previous.shards:
+                by_label.setdefault(s.partition, []).append(s)
+            new_groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
+            touched = {label for label, _ in new_groups}
+            carried = [s for s in previous.shards if s.partition not in touched]
+            groups = []
+            for label, new_rows in new_groups:
+                old = [
+                    self.reader.read_table(ds, s, cache=read_cache) for s in by_label.get(label, [])
+                ]
+                merged = pa.concat_tables([*(t.cast(new_rows.schema) for t in old), new_rows])
+                if primary_key:
+                    merged = _dedupe_last(merged, primary_key)
+                groups.append((label, _sort(merged, tc, primary_key)))
+        else:
+            groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
+
+        reusable = {s.sha256 for s in previous.shards} if previous else set()
+        written = 0
+
+        def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool]:
+            label, part = item
+            buf = ar.write_parquet(part)
+            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=dry_run)
+            lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
+            nulls = {
+                c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
+            }
+            shard = Shard(
+                path=f"parts/{digest}.parquet",
+                sha256=digest,
+                rows=part.num_rows,
+                bytes=buf.size,
+                partition=label,
+                min=lo,
+                max=hi,
+                null_counts=nulls,
+            )
+            report(1)
+            return shard, uploaded
+
+        report = self.reader.reporter("upload", len(groups))
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
+            built = list(pool.map(build, groups))
+        written = sum(1 for _, up in built if up)
+        schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
+        manifest = build_manifest(
+            str(ds),
+            [*carried, *(s for s, _ in built)],
+            schema=schema,
+            time_column=tc,
+            partition=granularity,
+            previous=previous,
+        )
+        shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
+        if previous is not None and same_data(manifest, previous):
+            return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
+        if dry_run:
+            notes: list[str] = []
+        else:
+            # The publish: a conditional write of the manifest. Nothing after it may fail the push.
+            self.commit(ds, manifest, etag, previous)
+            notes = self.write_metadata(ds, manifest, meta, groups, provenance)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id="" if dry_run else publish_id,
+            rows=manifest.row_count,
+            bytes=manifest.bytes,
+            shards_written=written,
+            shards_reused=len(shards) - written,
+            duration=time.perf_counter() - started,
+            schema_hash=shash,
+            schema_changed=previous is not None and previous.schema_hash != shash,
+            min_time=manifest.min_time,
+            max_time=manifest.max_time,
+            stats=manifest.stats(),
+            warnings=notes,
+            schema=schema,
+            dry_run=dry_run,
+        )
+
+    def unchanged(
+        self,
+        ds: DatasetId,
+        previous: Manifest,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        provenance: Provenance | None,
+        started: float,
+        *,
+        dry_run: bool = False,
+    ) -> PushResult:
+        """The data is byte-identical to the live version: commit nothing.
+
+        ``updated_at`` stays when the data last changed; changed yaml fields are still written to
+        ``metadata.json`` (not in a dry run).
+        """
+        notes: list[str] = []
+        try:
+            doc = self.reader.metadata_or_none(ds)
+        except Exception:
+            doc = None
+        if not dry_run and (doc is None or (meta is not None and doc.dataset != meta)):
+            kept = doc.provenance if doc is not None else provenance
+            notes = self.write_metadata(ds, previous, meta, groups, kept)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id=previous.publish_id,
+            rows=previous.row_count,
+            bytes=previous.bytes,
+            shards_written=0,
+            shards_reused=len(previous.shards),
+            duration=time.perf_counter() - started,
+            schema_hash=previous.schema_hash,
+            schema_changed=False,
+            min_time=previous.min_time,
+            max_time=previous.max_time,
+            stats=previous.stats(),
+            warnings=notes,
+            unchanged=True,
+            schema=previous.schema,
+            dry_run=dry_run,
+        )
+
+    def commit(
+        self, ds: DatasetId, manifest: Manifest, etag: str | None, previous: Manifest | None
+    ) -> None:
+        """Write the manifest conditionally; settle an ambiguous reply by re-reading it (spec 4.1).
+
+        A 412 after the store client retried our own PUT, a 5xx or reset after the write took
+        effect, or a timeout all leave the outcome open. The manifest then says who won: our
+        ``publish_id`` → committed; another one → :class:`ConflictError`; still the one we read →
+        nothing happened, and the same conditional PUT is sent again (it can succeed only once).
+        """
+        key = self.reader.layout.manifest(ds)
+        body = encode_document(manifest)
+        before = previous.publish_id if previous else None
+        failure: OpenDataError | None = None
+        for _ in attempts(COMMIT_ATTEMPTS):
+            try:
+                self.reader.store.put(key, body, if_absent=etag is None, if_match=etag)
+                return
+            except PreconditionFailed:
+                lost = True
+            except StoreUnavailable as exc:
+                lost, failure = False, exc
+            try:
+                current = self.reader.manifest_or_none(ds)[0]
+            except (StoreUnavailable, FormatError) as exc:
+                failure = exc
+                continue  # cannot tell yet: ask again
+            now = current.publish_id if current else None
+            if now == manifest.publish_id:
+                return  # ours is live: the reply was lost, or a retry of our own PUT lost to it
+            if lost or now != before:
+                raise ConflictError(str(ds)) from None
+        raise StoreUnavailable(
+            self.reader.store.url,
+            f"{key}: could not confirm whether publish {manifest.publish_id} committed "
+            f"({failure}); check `od info {ds}` before publishing again",
+        )
+
+    def fit_schema(
+        self, ds: DatasetId, table: pa.Table, previous: Manifest, cache: dict[str, pa.Table]
+    ) -> pa.Table:
+        names = [f.name for f in previous.schema]
+        missing = [n for n in names if n not in table.column_names]
+        extra = [n for n in table.column_names if n not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected column(s) {', '.join(extra)}")
+            raise SchemaMismatch(
+                str(ds), (missing or extra)[0], "appended data has " + " and ".join(parts)
+            )
+        table = table.select(names)
+        target = (
+            self.reader.read_table(ds, previous.shards[-1], cache=cache).schema
+            if previous.shards
+            else table.schema
+        )
+        try:
+            return table.cast(target)
+        except Exception as exc:  # pyarrow raises several types for impossible casts
+            raise SchemaMismatch(
+                str(ds), None, f"appended data does not fit the published types: {exc}"
+            ) from None
+
+    def write_metadata(
+        self,
+        ds: DatasetId,
+        manifest: Manifest,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        provenance: Provenance | None,
+    ) -> list[str]:
+        """Write metadata.json, README.md and the index entry after a commit; never raises.
+
+        Returns the warnings of the steps that failed (also logged on the ``opendata`` logger).
+        """
+        try:
+            previous_doc = self.reader.metadata_or_none(ds)
+        except Exception:  # unreadable: written afresh below (or its write fails and warns)
+            previous_doc = None
+        if meta is None:
+            meta = (
+                previous_doc.dataset
+                if previous_doc
+                else DatasetMetadata(
+                    id=str(ds),
+                    title=ds.name,
+                    description="",
+                    license="",
+                    repo="",
+                    source=Source(provider=""),
+                    time_column=manifest.time_column,
+                )
+            )
+        stats = manifest.stats()
+        notes: list[str] = []
+
+        def step(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except Exception as exc:  # the publish stands whatever fails here
+                note = (
+                    f"{ds}: published {manifest.publish_id}, but writing {what} failed "
+                    f"({_first_line(exc)}); `od index rebuild` or the next publish repairs it"
+                )
+                logger.warning(note)
+                notes.append(note)
+
+        def write_metadata() -> None:
+            doc = MetadataDocument(
+                dataset=meta,
+                stats=stats,
+                schema=manifest.schema,
+                preview=self.preview(ds, manifest, dict(groups)),
+                updated_at=manifest.published_at,
+                provenance=provenance or Provenance(repo=meta.repo or None),
+            )
+            self.reader.store.put(self.reader.layout.metadata(ds), encode_document(doc))
+
+        step("metadata.json", write_metadata)
+        step(
+            "README.md",
+            lambda: self.reader.store.put(
+                self.reader.layout.readme(ds), render_readme(meta).encode()
+            ),
+        )
+        entry = IndexEntry.from_metadata(meta, stats, manifest.published_at)
+        step("index.json", lambda: self.reader.index.update([entry]))
+        return notes
+
+    def preview(
+        self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]
+    ) -> list[dict[str, Any]]:
+        """The last rows in time order (newest data is what people look at first)."""
+        import pyarrow as pa
+
+        tables: list[pa.Table] = []
+        rows = 0
+        for shard in reversed(manifest.shards):
+            t = in_memory.get(shard.partition)
+            if t is None or t.num_rows != shard.rows:
+                t = self.reader.read_table(ds, shard)
+            tables.insert(0, t)
+            rows += t.num_rows
+            if rows >= PREVIEW_ROWS:
+                break
+        if not tables:
+            return []
+        return _preview(pa.concat_tables([t.cast(tables[-1].schema) for t in tables]))
+
+
+def _sort(table: pa.Table, tc: str | None, primary_key: Sequence[str]) -> pa.Table:
+    keys = ([tc] if tc else []) + [k for k in primary_key if k != tc and k in table.column_names]
+    if not keys:
+        return table
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """Keep the last row of each primary-key value (appended rows win)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise OpenDataError(f"primary_key column(s) {', '.join(missing)} are not in the data")
+    idx = "__opendata_row__"
+    t = table.append_column(idx, pa.array(range(table.num_rows), pa.int64()))
+    last = t.group_by(list(keys), use_threads=False).aggregate([(idx, "max")]).column(f"{idx}_max")
+    return table.take(last.take(pc.sort_indices(last)))
+
+
+def _preview(table: pa.Table) -> list[dict[str, Any]]:
+    rows = table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
+    return msgspec.to_builtins(rows)  # type: ignore[no-any-return]

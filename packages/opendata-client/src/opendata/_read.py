@@ -1,0 +1,445 @@
+"""Reading: the manifest, verified shards (fetch, footer check, cache), load, scan and urls."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opendata._results import Format, ShardUrl
+from opendata._stores import _first_line
+from opendata_core.documents import Manifest, MetadataDocument, Shard, decode_document
+from opendata_core.errors import (
+    ColumnNotFound,
+    CorruptDataError,
+    DatasetNotFound,
+    OpenDataError,
+)
+from opendata_core.files import write_atomic
+from opendata_core.ids import DatasetId
+from opendata_core.store import NotFound, ObjectTooLarge
+from opendata_core.timerange import TimeRange, select_range
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+    from opendata._index import Catalog
+    from opendata_core.layout import Layout
+    from opendata_core.store import Store
+
+__all__ = ["Reader", "arrow"]
+
+MAX_WORKERS = 8
+DECODE_FLOOR = 1 << 30
+DECODE_RATIO = 1000
+"""A shard may decode to at most DECODE_FLOOR + DECODE_RATIO times its size (and the setting)."""
+
+
+def arrow() -> Any:
+    """The pyarrow helpers module, imported on first use (``import opendata`` stays light)."""
+    from opendata import _arrow
+
+    return _arrow
+
+
+class Reader:
+    """Reads one store's documents and verified shards; the other parts of the client use it."""
+
+    def __init__(
+        self,
+        store: Store,
+        layout: Layout,
+        index: Catalog,
+        *,
+        cache_dir: Path,
+        max_decode_bytes: int,
+        progress: Callable[[str, int, int], None] | None,
+    ) -> None:
+        self.store = store
+        self.layout = layout
+        self.index = index
+        self.cache_dir = cache_dir
+        self.max_decode_bytes = max_decode_bytes
+        self.progress = progress
+
+    def reporter(self, phase: str, total: int) -> Callable[[int], None]:
+        """A thread-safe counter for one transfer that calls ``progress`` as it grows."""
+        lock = threading.Lock()
+        done = 0
+
+        def add(amount: int) -> None:
+            nonlocal done
+            if self.progress is None:
+                return
+            with lock:
+                done += amount
+                now = done
+            self.progress(phase, now, total)
+
+        return add
+
+    def manifest(self, ds: DatasetId) -> tuple[Manifest, str]:
+        try:
+            data, etag = self.store.get(self.layout.manifest(ds))
+        except NotFound:
+            raise self.not_found(ds) from None
+        return decode_document(bytes(data), Manifest, name=f"{ds}/manifest.json"), etag
+
+    def manifest_or_none(self, ds: DatasetId) -> tuple[Manifest | None, str | None]:
+        try:
+            return self.manifest(ds)
+        except DatasetNotFound:
+            return None, None
+
+    def not_found(self, ds: DatasetId) -> DatasetNotFound:
+        """The error for an unknown id: close matches, else the store searched and its size."""
+        known = self.known_ids()
+        where = self.store.url + (f"/{self.layout.prefix}" if self.layout.prefix else "")
+        matches = difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
+        return DatasetNotFound(str(ds), matches, store=where, store_size=len(known))
+
+    def known_ids(self) -> list[str]:
+        try:
+            known = [e.id for e in self.index.load().datasets]
+        except OpenDataError:
+            known = []
+        if not known:
+            root = self.layout.datasets_root()
+            known = sorted(
+                {
+                    "/".join(o.key[len(root) :].split("/")[:2])
+                    for o in self.store.list(root)
+                    if o.key.endswith("/manifest.json")
+                }
+            )
+        return known
+
+    def fetch(self, ds: DatasetId, shard: Shard) -> bytes | memoryview:
+        """Download one shard and verify it; retry once, then CorruptDataError.
+
+        The download stops at the manifest's ``bytes`` (a larger object is not downloaded at
+        all); the sha256 must match; then the footer must pass :meth:`check_footer`.
+        """
+        key = self.layout.resolve(ds, shard.path)
+        detail = ""
+        for _attempt in range(2):
+            try:
+                data, _ = self.store.get(key, max_bytes=shard.bytes)
+            except NotFound:
+                detail = "the shard is missing from the store"
+                continue
+            except ObjectTooLarge as exc:
+                detail = f"the object is {exc.size:,} bytes, the manifest lists {shard.bytes:,}"
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == shard.sha256 and len(data) == shard.bytes:
+                self.check_footer(ds, key, shard, data)
+                return data
+            detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
+        raise CorruptDataError(str(ds), key, detail)
+
+    def check_footer(self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview) -> None:
+        """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
+
+        Only the footer is read (and, for dictionary-encoded text whose worst case is too large,
+        the dictionary indices): a 3 KB file that decodes to gigabytes is refused before a data
+        page is decoded. The limit is ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus
+        1,000 times the shard's size.
+        """
+        limit = min(self.max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+        try:
+            rows, estimate = _decoded_size(data, limit)
+        except CorruptDataError as exc:
+            raise CorruptDataError(str(ds), key, exc.message) from None
+        if rows != shard.rows:
+            raise CorruptDataError(
+                str(ds), key, f"the file holds {rows:,} rows, the manifest lists {shard.rows:,}"
+            )
+        if estimate > limit:
+            err = CorruptDataError(
+                str(ds),
+                key,
+                f"its {shard.bytes:,} bytes would decode to about {estimate:,} bytes, more than "
+                f"the {limit:,} allowed; refusing to decode it",
+            )
+            err.hint = (
+                "a shard this large is unusual (a decompression bomb?); if it is genuine, raise "
+                "OPENDATA_MAX_DECODE_BYTES"
+            )
+            raise err
+
+    def read_table(
+        self, ds: DatasetId, shard: Shard, *, cache: dict[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """A whole shard, verified; ``cache`` (by sha256) avoids reading it twice in one push."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if cache is not None and shard.sha256 in cache:
+            return cache[shard.sha256]
+        table = pq.read_table(pa.BufferReader(self.fetch(ds, shard)))
+        if cache is not None:
+            cache[shard.sha256] = table
+        return table
+
+    def metadata_or_none(self, ds: DatasetId) -> MetadataDocument | None:
+        try:
+            data, _ = self.store.get(self.layout.metadata(ds))
+        except NotFound:
+            return None
+        return decode_document(bytes(data), MetadataDocument, name=f"{ds}/metadata.json")
+
+    def select(
+        self, ds: DatasetId, start: object, end: object
+    ) -> tuple[Manifest, list[Shard], TimeRange]:
+        manifest, _ = self.manifest(ds)
+        time_range, shards = select_range(manifest, start, end)
+        return manifest, shards, time_range
+
+    def check_columns(
+        self, ds: DatasetId, manifest: Manifest, columns: Sequence[str] | None
+    ) -> list[str] | None:
+        if columns is None:
+            return None
+        if isinstance(columns, str):
+            columns = [columns]
+        names = [f.name for f in manifest.schema]
+        for c in columns:
+            if c not in names:
+                raise ColumnNotFound(str(ds), c, names)
+        return list(columns)
+
+    def load(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        format: Format = "pandas",
+    ) -> Any:
+        """Load as :meth:`opendata.Client.load` documents."""
+        if format not in ("pandas", "polars", "arrow"):
+            raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
+        ds = DatasetId.parse(id)
+        seen: dict[str, str] = {}
+        try:
+            table = self.load_table(ds, start, end, columns, filters, seen)
+        except CorruptDataError:
+            # A publish may have replaced the manifest (and a collector its old shards) while we
+            # read: if the manifest changed, start again once on the new version (spec 4.2).
+            before = seen.get("publish_id")
+            if before is None or self.manifest(ds)[0].publish_id == before:
+                raise
+            table = self.load_table(ds, start, end, columns, filters, seen)
+        return _convert(table, format)
+
+    def load_table(
+        self,
+        ds: DatasetId,
+        start: object,
+        end: object,
+        columns: Sequence[str] | None,
+        filters: Any,
+        seen: dict[str, str],
+    ) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        manifest, shards, bounds = self.select(ds, start, end)
+        seen["publish_id"] = manifest.publish_id
+        cols = self.check_columns(ds, manifest, columns)
+        tc = manifest.time_column
+        ar = arrow()
+        dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
+        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
+
+        report = self.reporter("download", sum(s.bytes for s in shards))
+
+        def read(shard: Shard) -> pa.Table:
+            data = self.fetch(ds, shard)
+            report(shard.bytes)
+            expr = user_filter
+            if tc is not None and not bounds.contains(shard.min, shard.max):
+                range_expr = ar.range_expression(bounds, tc, dtype)
+                if range_expr is not None:
+                    expr = range_expr if expr is None else expr & range_expr
+            return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
+
+        if not shards:  # a dataset version with no files: no rows, the published columns
+            empty = _empty_table(manifest)
+            return empty.select(cols) if cols is not None else empty
+        if len(shards) == 1:
+            tables = [read(shards[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(shards))) as pool:
+                tables = list(pool.map(read, shards))
+        schema = tables[0].schema
+        return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+
+    def scan(
+        self, id: str | DatasetId, *, start: object = None, end: object = None
+    ) -> pl.LazyFrame:
+        """A LazyFrame as :meth:`opendata.Client.scan` documents."""
+        import polars as pl
+
+        ds = DatasetId.parse(id)
+        manifest, shards, bounds = self.select(ds, start, end)
+        paths = [str(self.local_verified(ds, s)) for s in shards]
+        lf = pl.scan_parquet(paths)
+        tc = manifest.time_column
+        if tc is not None:
+            if bounds.lo is not None:
+                lf = lf.filter(pl.col(tc) >= pl.lit(bounds.lo))
+            if bounds.hi is not None:
+                lf = lf.filter(
+                    pl.col(tc) <= pl.lit(bounds.hi)
+                    if bounds.hi_inclusive
+                    else pl.col(tc) < pl.lit(bounds.hi)
+                )
+        return lf
+
+    def local_verified(self, ds: DatasetId, shard: Shard) -> Path:
+        """A local file with the shard's exact bytes: in a local store, or in the cache.
+
+        Every use re-hashes the file (sha256 ≈ 1.8 GB/s here): a cached file that changed on
+        disk, even in one byte and keeping its size, is dropped and fetched again.
+        """
+        key = self.layout.resolve(ds, shard.path)
+        local = self.store.local_path(key)
+        if local is not None:
+            raw = local.read_bytes() if local.is_file() else b""
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self.check_footer(ds, key, shard, raw)
+                return local
+            self.fetch(ds, shard)  # raises CorruptDataError with the detail
+        target = self.cache_dir / f"{shard.sha256}.parquet"
+        if target.is_file():
+            raw = target.read_bytes()
+            if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
+                self.check_footer(ds, key, shard, raw)
+                return target
+            target.unlink(missing_ok=True)  # damaged: fetch it again
+        data = self.fetch(ds, shard)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, bytes(data))
+        return target
+
+    def urls(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        signed: bool = False,
+        expires: timedelta = timedelta(hours=1),
+    ) -> list[ShardUrl]:
+        """Shard URLs as :meth:`opendata.Client.urls` documents."""
+        ds = DatasetId.parse(id)
+        _, shards, _ = self.select(ds, start, end)
+        out = []
+        for s in shards:
+            key = self.layout.resolve(ds, s.path)
+            url = self.store.sign(key, expires) if signed else self.store.uri(key)
+            out.append(ShardUrl(url, s.sha256, s.rows, s.bytes, s.partition, s.min, s.max))
+        return out
+
+
+def _empty_table(manifest: Manifest) -> pa.Table:
+    """A table with the manifest's columns and no rows (types that do not parse become null)."""
+    import pyarrow as pa
+
+    ar = arrow()
+    fields = []
+    for f in manifest.schema:
+        try:
+            dtype = ar.parse_type(f.type) if f.type.startswith(("date", "timestamp[")) else None
+            dtype = dtype or pa.type_for_alias(f.type)
+        except (ValueError, TypeError, KeyError):
+            dtype = pa.null()
+        fields.append(pa.field(f.name, dtype))
+    return pa.schema(fields).empty_table()
+
+
+_FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 8, "INT64": 8, "INT96": 8, "FLOAT": 8, "DOUBLE": 8}
+
+
+def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
+    """The rows a Parquet file's footer declares and an upper estimate of its decoded bytes.
+
+    Fixed-width columns: values times width. Text: the declared uncompressed size plus offsets,
+    except dictionary-encoded text, which can expand to values times the longest entry; when that
+    worst case passes ``limit``, the dictionaries and indices are read (not the expanded text)
+    to measure the exact expanded size. Raises CorruptDataError (key filled in by the caller)
+    when the footer cannot be read.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError("", "", f"not a readable Parquet file: {_first_line(exc)}") from None
+    estimate = 0
+    suspicious: set[str] = set()
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            values = max(col.num_values, 0)
+            physical = col.physical_type
+            if physical == "FIXED_LEN_BYTE_ARRAY":
+                estimate += values * max(meta.schema.column(c).length or 0, 1)
+            elif physical in _FIXED_WIDTH:
+                estimate += values * _FIXED_WIDTH[physical]
+            else:
+                plain = max(col.total_uncompressed_size, 0) + 8 * values
+                if (
+                    col.has_dictionary_page
+                    and values * plain > limit
+                    and "." not in col.path_in_schema
+                ):
+                    suspicious.add(col.path_in_schema)
+                else:
+                    estimate += plain
+    if suspicious and estimate <= limit:
+        try:
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=sorted(suspicious),
+                read_dictionary=sorted(suspicious),
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                "", "", f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        for column in table.columns:
+            for chunk in column.chunks:
+                if not pa.types.is_dictionary(chunk.type):
+                    estimate += chunk.nbytes
+                    continue
+                lengths = pc.binary_length(chunk.dictionary)
+                expanded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+                estimate += expanded + 8 * len(chunk)
+    return meta.num_rows, estimate
+
+
+def _convert(table: pa.Table, format: Format) -> Any:
+    """The one place a loaded table becomes the caller's format (the mapping is in the guide)."""
+    if format == "arrow":
+        return table
+    if format == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    # Dates become datetime64[ms] (not objects), so .dt, resample and date indexes work; the unit
+    # is pyarrow's and polars' (pl.DataFrame.to_pandas) own for dates, and never overflows.
+    return table.to_pandas(date_as_object=False)

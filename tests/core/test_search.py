@@ -1,0 +1,33 @@
+"""The search ranking in core: the same order for the client and the static portal."""
+
+from __future__ import annotations
+
+from opendata_core.documents import IndexEntry
+from opendata_core.search import search
+
+
+def _entry(id: str, title: str, description: str = "", **kw: object) -> IndexEntry:
+    return IndexEntry(
+        id=id, title=title, description=description, license="CC0", repo="", provider="P", **kw
+    )  # type: ignore[arg-type]
+
+
+ENTRIES = [
+    _entry("me/weather", "Weather", "daily rates of rain", topics=["climate"], countries=["DE"]),
+    _entry("ecb/fx-rates", "Euro FX rates", "reference rates", topics=["finance"]),
+    _entry("imf/rates", "Interest rates", frequency="monthly"),
+]
+
+
+def test_every_word_must_match_and_id_and_title_weigh_most() -> None:
+    assert [e.id for e in search(ENTRIES, "rates")] == ["ecb/fx-rates", "imf/rates", "me/weather"]
+    assert [e.id for e in search(ENTRIES, "euro rates")] == ["ecb/fx-rates"]
+    assert search(ENTRIES, "rates nothing") == []
+
+
+def test_filters_are_exact_and_case_insensitive() -> None:
+    assert [e.id for e in search(ENTRIES, topic="CLIMATE")] == ["me/weather"]
+    assert [e.id for e in search(ENTRIES, country="de")] == ["me/weather"]
+    assert [e.id for e in search(ENTRIES, frequency="Monthly")] == ["imf/rates"]
+    assert [e.id for e in search(ENTRIES, namespace="ECB")] == ["ecb/fx-rates"]
+    assert [e.id for e in search(ENTRIES, "", limit=1)] == ["ecb/fx-rates"]
