@@ -44,6 +44,7 @@ __all__ = [
     "diff_schemas",
     "encode_document",
     "index_entry",
+    "schema_gate",
     "schema_hash",
 ]
 
@@ -155,6 +156,39 @@ def diff_schemas(old: Sequence[Field], new: Sequence[Field]) -> SchemaDiff:
         ],
         reordered=[f.name for f in old if f.name in after] != common,
     )
+
+
+def schema_gate(dataset_id: str, parent: Manifest | None, new: Manifest, *, allow: bool) -> bool:
+    """The schema-drift gate: whether ``new`` changes the schema of ``parent`` (its publish).
+
+    A change is refused unless ``allow`` (``od run --allow-schema-change``, a commit's
+    ``schema_change: allow``); the error names the added, removed and retyped columns.
+
+    Raises:
+        SchemaMismatch: the schema changed and ``allow`` is false.
+
+    Example:
+        >>> schema_gate("a/b", None, None, allow=False)  # type: ignore[arg-type]
+        False
+    """
+    from opendata_core.errors import SchemaMismatch
+
+    if parent is None or parent.schema_hash == new.schema_hash:
+        return False
+    if allow:
+        return True
+    diff = diff_schemas(parent.schema, new.schema)
+    changed = [*diff.added, *diff.removed, *(c for c, _, _ in diff.retyped)]
+    err = SchemaMismatch(
+        dataset_id,
+        changed[0] if changed else None,
+        f"the schema changed ({diff}); refused, nothing was changed",
+    )
+    err.hint = (
+        "if the change is intended, publish again with `od run --allow-schema-change` "
+        "(schema_change: allow); readers' code may depend on the old columns"
+    )
+    raise err
 
 
 class Stats(msgspec.Struct, kw_only=True, frozen=True):

@@ -49,8 +49,8 @@ from opendata_core.documents import (
     RunRecord,
     check_manifest,
     decode_document,
-    diff_schemas,
     encode_document,
+    schema_gate,
 )
 from opendata_core.errors import (
     ConflictError,
@@ -58,7 +58,6 @@ from opendata_core.errors import (
     OpenDataError,
     PermissionDenied,
     RateLimited,
-    SchemaMismatch,
     StoreUnavailable,
     shorten,
 )
@@ -344,7 +343,9 @@ class PublishService:
                     "; nothing was changed",
                     publish_id=live,
                 )
-            changed = self._schema_gate(ds, current, manifest, request.schema_change)
+            changed = schema_gate(
+                str(ds), current, manifest, allow=request.schema_change == "allow"
+            )
             registered = await self._register(publisher, ds) if register else False
             provenance = publisher.provenance(meta.repo)
             final = msgspec.structs.replace(manifest, provenance=provenance)
@@ -397,27 +398,6 @@ class PublishService:
                 )
 
         await asyncio.gather(*(check(i, s.sha256, s.bytes) for i, s in todo))
-
-    def _schema_gate(
-        self, ds: DatasetId, parent: Manifest | None, manifest: Manifest, allow: str
-    ) -> bool:
-        if parent is None or parent.schema_hash == manifest.schema_hash:
-            return False
-        if allow == "allow":
-            return True
-        diff = diff_schemas(parent.schema, manifest.schema)
-        changed = [*diff.added, *diff.removed, *(c for c, _, _ in diff.retyped)]
-        column = changed[0] if changed else None
-        err = SchemaMismatch(
-            str(ds),
-            column,
-            f"the schema changed ({diff}); refused, nothing was changed",
-        )
-        err.hint = (
-            "if the change is intended, publish again with `od run --allow-schema-change` "
-            "(schema_change: allow); readers' code may depend on the old columns"
-        )
-        raise err
 
     async def _write_manifest(
         self, ds: DatasetId, manifest: Manifest, etag: str | None, before: str | None
