@@ -68,6 +68,9 @@ from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
 from opendata_registry.db.models import NamespaceGrant, Owner
 from opendata_registry.services.sync import (
+    _run_summary as run_summary,
+)
+from opendata_registry.services.sync import (
     acquire_lease,
     new_holder,
     release_lease,
@@ -569,18 +572,7 @@ class PublishService:
         await self.store.put(key, encode_document(record))
         with contextlib.suppress(OpenDataError):
             await sync_dataset(self.registry.sessions, self.store, str(ds))
-        return RunSummary(
-            run_id=record.run_id,
-            status=record.status,
-            error_class=record.error_class,
-            message=record.message,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            publish_id=record.publish_id,
-            schema_changed=record.schema_changed,
-            row_count=record.stats.row_count if record.stats else None,
-            provenance=record.provenance,
-        )
+        return run_summary(record)
 
     # -- leases ----------------------------------------------------------------------------
 
