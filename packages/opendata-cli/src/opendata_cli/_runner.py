@@ -16,484 +16,48 @@ Every failure is classified (``network``, ``parse``, ``validation``, ``upload``,
 (``main.py`` raised or returned bad data), 3 when publishing failed. :func:`run_producer` never
 raises for those: it returns a :class:`RunOutcome`, which the commands print.
 
-Environment variables read here (and only here, in the CLI): ``OPENDATA_SOURCE_URL`` is set by
-``od demo`` for the producers, the ``GITHUB_*`` variables of GitHub Actions give the provenance,
-the annotations and the job summary.
+The run's parts live in their own modules: ``_outcome`` (RunOutcome), ``_failures``
+(classification), ``_producer`` (folder, opendata.yaml, main.py, what main() returns) and
+``_github`` (the ``GITHUB_*`` environment, annotations, job summary). ``OPENDATA_SOURCE_URL`` is
+set by ``od demo`` for the producers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
-import inspect
-import io
 import os
-import re
 import secrets
 import sys
 import tempfile
 import time
-import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem
-from opendata_cli._exit import ExitCode, for_exception
+from opendata_cli._failures import _describe, _first_line, _producer_failure, classify
+from opendata_cli._github import _CI, _ci, github_report, step_summary
+from opendata_cli._outcome import EXIT_PUBLISH, RunOutcome, _Failure
+from opendata_cli._producer import _collect, _env, _folder, _import_main, _inside, _load_metadata
 
 if TYPE_CHECKING:
     from opendata import Client, PushResult
-    from opendata_core.documents import ErrorClass, Manifest, Provenance, RunRecord, Stats
+    from opendata_core.documents import Manifest, Provenance, RunRecord
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
     "SOURCE_URL_ENV",
     "RunOutcome",
+    "classify",
+    "debug_enabled",
     "github_report",
     "run_producer",
+    "step_summary",
 ]
 
 SOURCE_URL_ENV: Final = "OPENDATA_SOURCE_URL"
 """Replaces the real source's base URL in the example producers (``od demo``, tests)."""
-
-EXIT_OK: Final = int(ExitCode.OK)
-EXIT_PRODUCER: Final = int(ExitCode.FAILED)
-"""``main.py`` failed, returned bad data, or a check failed."""
-EXIT_PUBLISH: Final = int(ExitCode.STORE)
-"""The store refused or failed the publish."""
-
-_RUN_ID_RE: Final = re.compile(r"[a-z0-9]{1,32}")
-_MESSAGE_MAX: Final = 500
-
-_HINTS: Final[dict[str, str]] = {
-    "network": "the source did not answer as expected; nothing was published. Try again later, "
-    "or set OPENDATA_DEBUG=1 for the traceback",
-    "parse": "main.py could not read what the source sent (did its format change?); nothing was "
-    "published. Set OPENDATA_DEBUG=1 for the traceback",
-    "unknown": "fix main.py and run it again (OPENDATA_DEBUG=1 shows the traceback); nothing was "
-    "published",
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# The outcome
-
-
-@dataclass
-class RunOutcome:
-    """What one run did: printed by ``od run``/``od demo`` and recorded in the run record."""
-
-    folder: Path
-    dry_run: bool
-    started_at: datetime
-    run_id: str
-    dataset_id: str | None = None
-    status: Literal["success", "failure"] = "success"
-    error_class: ErrorClass | None = None
-    message: str | None = None
-    hint: str | None = None
-    exit_code: int = EXIT_OK
-    finished_at: datetime | None = None
-    main_seconds: float | None = None
-    rows: int | None = None
-    columns: list[str] = field(default_factory=list)
-    min_time: str | None = None
-    max_time: str | None = None
-    schema_hash: str | None = None
-    schema_changed: bool = False
-    result: PushResult | None = None
-    publish_id: str | None = None
-    stats: Stats | None = None
-    self_published: bool = False
-    store: str | None = None
-    record_key: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    exception: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the run succeeded."""
-        return self.status == "success"
-
-    @property
-    def coverage(self) -> str | None:
-        """``min .. max`` of the time column, if there is one."""
-        if self.min_time is None or self.max_time is None:
-            return None
-        return f"{self.min_time} .. {self.max_time}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as JSON-ready data (``--json``)."""
-        r = self.result
-        return {
-            "dataset_id": self.dataset_id,
-            "path": str(self.folder),
-            "status": self.status,
-            "dry_run": self.dry_run,
-            "published": r is not None or self.self_published,
-            "exit_code": self.exit_code,
-            "error_class": self.error_class,
-            "message": self.message,
-            "hint": self.hint,
-            "run_id": self.run_id,
-            "started_at": _iso_z(self.started_at),
-            "finished_at": _iso_z(self.finished_at) if self.finished_at else None,
-            "main_seconds": round(self.main_seconds, 3) if self.main_seconds is not None else None,
-            "rows": self.rows,
-            "columns": self.columns,
-            "min_time": self.min_time,
-            "max_time": self.max_time,
-            "bytes": self.stats.bytes if self.stats else None,
-            "schema_hash": self.schema_hash,
-            "schema_changed": self.schema_changed,
-            "unchanged": r is not None and r.unchanged,
-            "publish_id": self.publish_id,
-            "shards_written": r.shards_written if r else None,
-            "shards_reused": r.shards_reused if r else None,
-            "store": self.store,
-            "run_record": self.record_key,
-            "warnings": self.warnings,
-        }
-
-
-class _Failure(Exception):
-    """Internal: stops a run with a classified, one-line message."""
-
-    def __init__(
-        self,
-        error_class: ErrorClass,
-        message: str,
-        *,
-        hint: str | None = None,
-        exit_code: int = EXIT_PRODUCER,
-        cause: BaseException | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.error_class: ErrorClass = error_class
-        self.message = message
-        self.hint = hint
-        self.exit_code = exit_code
-        self.cause = cause
-
-
-def _iso_z(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# ---------------------------------------------------------------------------------------------
-# Environment (GitHub Actions)
-
-
-@dataclass(frozen=True)
-class _CI:
-    github_actions: bool
-    sha: str | None
-    run_url: str | None
-    run_id: str | None
-    step_summary: str | None
-
-
-def _ci() -> _CI:
-    env = os.environ
-    server, repository, run = (
-        env.get("GITHUB_SERVER_URL"),
-        env.get("GITHUB_REPOSITORY"),
-        env.get("GITHUB_RUN_ID"),
-    )
-    run_url = (
-        f"{server.rstrip('/')}/{repository}/actions/runs/{run}"
-        if server and repository and run
-        else None
-    )
-    run_id = None
-    if run:
-        attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
-        run_id = run if attempt in ("", "1") else f"{run}a{attempt}"
-        if not _RUN_ID_RE.fullmatch(run_id):
-            run_id = None
-    return _CI(
-        github_actions=env.get("GITHUB_ACTIONS") == "true",
-        sha=env.get("GITHUB_SHA") or None,
-        run_url=run_url,
-        run_id=run_id,
-        step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Classifying failures
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _is_network(exc: BaseException) -> bool:
-    import socket
-    import ssl
-    import urllib.error
-
-    httpx = sys.modules.get("httpx")
-    if httpx is not None and isinstance(exc, httpx.HTTPError):
-        return True
-    requests = sys.modules.get("requests")
-    if requests is not None and isinstance(exc, requests.exceptions.RequestException):
-        return True
-    return isinstance(
-        exc, urllib.error.URLError | ConnectionError | TimeoutError | socket.gaierror | ssl.SSLError
-    )
-
-
-def _is_parse(exc: BaseException) -> bool:
-    import csv
-    import zipfile
-
-    return isinstance(exc, ValueError | KeyError | IndexError | zipfile.BadZipFile | csv.Error)
-
-
-def classify(exc: BaseException) -> tuple[ErrorClass, int]:
-    """The error class and exit code of an exception raised by a producer or by a push.
-
-    Store failures (``StoreUnavailable``, ``ConflictError``, ``CorruptDataError``) are ``upload``
-    and ``PermissionDenied`` is ``permission`` (exit 3); an HTTP or connection error is
-    ``network``, a ``ValueError``/``KeyError`` (pandas' parser errors included) is ``parse``
-    (exit 1). The exception's causes are consulted when the exception itself says nothing.
-
-    Example:
-        >>> classify(KeyError("Date"))
-        ('parse', 1)
-    """
-    from opendata_core.errors import OpenDataError, PermissionDenied
-
-    for e in _chain(exc):
-        if for_exception(e) is ExitCode.STORE:
-            return ("permission" if isinstance(e, PermissionDenied) else "upload"), EXIT_PUBLISH
-        if isinstance(e, OpenDataError):
-            return "validation", EXIT_PRODUCER
-        if _is_network(e):
-            return "network", EXIT_PRODUCER
-        if _is_parse(e):
-            return "parse", EXIT_PRODUCER
-    return "unknown", EXIT_PRODUCER
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    return line if len(line) <= _MESSAGE_MAX else line[: _MESSAGE_MAX - 1] + "…"
-
-
-def _describe(exc: BaseException) -> str:
-    """``Type: first line``, with the request for HTTP errors."""
-    httpx = sys.modules.get("httpx")
-    name = type(exc).__name__
-    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
-        response = exc.response
-        return (
-            f"{name}: {exc.request.method} {exc.request.url}: "
-            f"{response.status_code} {response.reason_phrase}"
-        )
-    if httpx is not None and isinstance(exc, httpx.RequestError):
-        with contextlib.suppress(RuntimeError):  # .request is unset for some errors
-            detail = _first_line(str(exc)) or "no details"
-            return f"{name}: {exc.request.method} {exc.request.url}: {detail}"
-    detail = _first_line(str(exc))
-    if isinstance(exc, KeyError) and exc.args:
-        detail = f"missing key {exc.args[0]!r}"
-    return f"{name}: {detail}" if detail else name
-
-
-def _where(tb: TracebackType | None, folder: Path) -> str | None:
-    """``main.py:42``: the innermost frame inside the dataset folder."""
-    found = None
-    for frame, line in traceback.walk_tb(tb):
-        try:
-            relative = Path(frame.f_code.co_filename).resolve().relative_to(folder)
-        except ValueError:
-            continue
-        # A virtual environment inside the repository (.venv/...) is library code, not theirs.
-        if not any(p.startswith(".") or p == "site-packages" for p in relative.parts):
-            found = f"{relative.as_posix()}:{line}"
-    return found
-
-
-def _producer_failure(exc: BaseException, folder: Path, what: str = "main()") -> _Failure:
-    error_class, exit_code = classify(exc)
-    where = _where(exc.__traceback__, folder) or what
-    hint = getattr(exc, "hint", None) if error_class in ("upload", "permission") else None
-    return _Failure(
-        error_class,
-        f"{where}: {_describe(exc)}",
-        hint=hint or _HINTS.get(error_class),
-        exit_code=exit_code,
-        cause=exc,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Steps
-
-
-def _folder(path: Path) -> Path:
-    path = path.expanduser()
-    if path.is_file() or path.suffix in (".yaml", ".yml"):
-        path = path.parent
-    return path.resolve()
-
-
-def _load_metadata(folder: Path, outcome: RunOutcome) -> DatasetMetadata:
-    from opendata_core.errors import MetadataError
-    from opendata_core.metadata import load_metadata
-
-    yaml_path = folder / "opendata.yaml"
-    if not yaml_path.is_file():
-        hint = (
-            f"{folder} does not exist"
-            if not folder.is_dir()
-            else "run `od init` to create one, or pass the dataset's folder: od run PATH"
-        )
-        raise _Failure("validation", f"no opendata.yaml in {folder}", hint=hint)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            meta = load_metadata(yaml_path)
-        except MetadataError as exc:
-            raise _Failure(
-                "validation",
-                str(exc),
-                hint="`od validate` lists every problem",
-                cause=exc,
-            ) from None
-    outcome.warnings.extend(str(w.message) for w in caught)
-    return meta
-
-
-@contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
-    """Run producer code the way ``python main.py`` would: from its folder, importable siblings."""
-    previous = Path.cwd()
-    loaded = set(sys.modules)
-    sys.path.insert(0, str(folder))
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(folder))
-        # Forget the producer's own modules (helpers.py, ...): the next producer run in this
-        # process (od demo) may have a different module of the same name.
-        for name in set(sys.modules) - loaded:
-            file = getattr(sys.modules[name], "__file__", None)
-            if file and Path(file).resolve().is_relative_to(folder):
-                del sys.modules[name]
-
-
-def _import_main(folder: Path) -> Callable[[], Any]:
-    path = folder / "main.py"
-    if not path.is_file():
-        raise _Failure(
-            "validation",
-            f"no main.py in {folder}",
-            hint="create it with a main() that returns a DataFrame (`od init` writes an example)",
-        )
-    name = "_opendata_producer_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
-        raise _Failure("unknown", f"cannot import {path}")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise _Failure(
-            "unknown",
-            f"main.py:{exc.lineno}: SyntaxError: {exc.msg}",
-            hint="fix the syntax error (`python main.py` shows it too)",
-            cause=exc,
-        ) from None
-    except ModuleNotFoundError as exc:
-        missing = exc.name or "a module"
-        raise _Failure(
-            "unknown",
-            f"main.py imports {missing!r}, which is not installed",
-            hint=f"pip install {missing.split('.')[0]} (and list it in requirements.txt)",
-            cause=exc,
-        ) from None
-    except Exception as exc:
-        raise _producer_failure(exc, folder, "main.py") from None
-    finally:
-        sys.modules.pop(name, None)
-    func = getattr(module, "main", None)
-    if not callable(func):
-        raise _Failure(
-            "validation",
-            "main.py does not define main()",
-            hint="add `def main():` that downloads the data and returns a DataFrame",
-        )
-    try:
-        problem = main_arguments_problem(inspect.signature(func))
-    except (TypeError, ValueError):  # no signature to read (a builtin): let the call decide
-        problem = None
-    if problem is not None:
-        raise _Failure("validation", problem, hint=MAIN_ARGUMENTS_HINT)
-    return func  # type: ignore[no-any-return]
-
-
-def _is_frame(value: object) -> bool:
-    module = type(value).__module__.split(".")[0]
-    if module in ("pandas", "polars"):
-        return hasattr(value, "columns")
-    if module == "pyarrow":
-        return type(value).__name__ in ("Table", "RecordBatch")
-    return hasattr(value, "__arrow_c_stream__")
-
-
-def _what(value: object) -> str:
-    return f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-
-
-def _collect(value: Any, folder: Path) -> Any:
-    """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list of frames, or None.
-
-    A generator is run here, so what it raises is reported as the producer's failure.
-    """
-    if value is None or _is_frame(value):
-        return value
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise _Failure(
-            "validation",
-            f"main() returned a {_what(value)}",
-            hint="return a pandas or polars DataFrame, a pyarrow Table, or a list or generator "
-            "of them",
-        )
-    pieces: list[Any] = []
-    iterator = iter(value)
-    while True:
-        try:
-            piece = next(iterator)
-        except StopIteration:
-            break
-        except Exception as exc:  # raised by the producer's generator: a producer failure
-            raise _producer_failure(exc, folder) from None
-        if not _is_frame(piece):
-            raise _Failure(
-                "validation",
-                f"main() returned an iterable whose item {len(pieces) + 1} is a {_what(piece)}",
-                hint="yield pandas or polars DataFrames or pyarrow Tables",
-            )
-        pieces.append(piece)
-    return pieces
 
 
 def _last_publish(client: Client, dataset_id: str) -> Manifest | None:
@@ -518,28 +82,6 @@ def _quiet_log(name: str) -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
-
-
-@contextlib.contextmanager
-def _env(**values: str | None) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-# ---------------------------------------------------------------------------------------------
-# The run
 
 
 def run_producer(
@@ -816,85 +358,6 @@ def _record(outcome: RunOutcome, provenance: Provenance | None) -> RunRecord:
         unchanged=outcome.result is not None and outcome.result.unchanged,
         provenance=provenance or Provenance(),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# GitHub Actions
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def github_report(outcome: RunOutcome, echo: Callable[[str], None]) -> None:
-    """In GitHub Actions: annotations through ``echo`` and a Markdown job summary.
-
-    Does nothing outside GitHub Actions (``GITHUB_ACTIONS`` is not ``true``).
-    """
-    ci = _ci()
-    if not ci.github_actions:
-        return
-    name = outcome.dataset_id or str(outcome.folder)
-    for w in outcome.warnings:
-        echo(f"::warning title={_escape_property('od run: ' + name)}::{_escape_data(w)}")
-    if outcome.ok:
-        title = f"{'Checked' if outcome.dry_run else 'Published'} {name}"
-        body = f"{outcome.rows or 0:,} rows" + (f", {outcome.coverage}" if outcome.coverage else "")
-        echo(f"::notice title={_escape_property(title)}::{_escape_data(body)}")
-    else:
-        title = f"od run failed ({outcome.error_class}): {name}"
-        body = outcome.message or "failed"
-        if outcome.hint:
-            body += f"\n{outcome.hint}"
-        echo(f"::error title={_escape_property(title)}::{_escape_data(body)}")
-    if ci.step_summary:
-        try:
-            with open(ci.step_summary, "a", encoding="utf-8") as fh:
-                fh.write(step_summary(outcome))
-        except OSError as exc:
-            echo(f"::warning::could not write the job summary: {_escape_data(str(exc))}")
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def step_summary(outcome: RunOutcome) -> str:
-    """The Markdown block appended to ``$GITHUB_STEP_SUMMARY``."""
-    name = outcome.dataset_id or str(outcome.folder)
-    out = io.StringIO()
-    if outcome.ok:
-        verb = "Dry run of" if outcome.dry_run else "Published"
-        out.write(f"### ✅ {verb} `{name}`\n\n| | |\n|---|---|\n")
-        rows: list[tuple[str, str]] = [("rows", f"{outcome.rows or 0:,}")]
-        if outcome.stats is not None:
-            rows.append(("bytes", f"{outcome.stats.bytes:,}"))
-        rows.append(("coverage", outcome.coverage or "—"))
-        if outcome.schema_hash:
-            rows.append(("schema hash", f"`{outcome.schema_hash[:16]}`"))
-        rows.append(("schema changed", "**yes**" if outcome.schema_changed else "no"))
-        if outcome.result is not None:
-            rows.append(("shards written", str(outcome.result.shards_written)))
-            rows.append(("shards reused", str(outcome.result.shards_reused)))
-            rows.append(("publish id", f"`{outcome.result.publish_id}`"))
-        if outcome.main_seconds is not None:
-            rows.append(("main() took", f"{outcome.main_seconds:.1f} s"))
-        for k, v in rows:
-            out.write(f"| {k} | {_md(v)} |\n")
-    else:
-        out.write(f"### ❌ `{name}`: failed ({outcome.error_class})\n\n")
-        out.write(f"{_md(outcome.message or '')}\n\n")
-        if outcome.hint:
-            out.write(f"*{_md(outcome.hint)}*\n\n")
-        out.write("Nothing was published; the last version stays as it was.\n")
-    for w in outcome.warnings:
-        out.write(f"\n> ⚠️ {_md(w)}\n")
-    out.write("\n")
-    return out.getvalue()
 
 
 def debug_enabled() -> bool:

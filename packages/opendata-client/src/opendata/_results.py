@@ -56,7 +56,9 @@ class PushResult:
     (``publish_id`` is empty unless the data is unchanged)."""
 
     def __str__(self) -> str:
-        cov = f", {self.min_time} .. {self.max_time}" if self.min_time else ""
+        from opendata_core.timerange import coverage_text
+
+        cov = f", {text}" if (text := coverage_text(self.min_time, self.max_time)) else ""
         if self.dry_run:
             return (
                 f"{self.dataset_id}: dry run, nothing was written ({self.rows:,} rows{cov}; "

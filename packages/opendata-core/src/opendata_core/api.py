@@ -14,6 +14,11 @@ Endpoints (all under the registry's base URL)::
     GET  /v1/datasets/{ns}/{name}/history        HistoryPage
     POST /v1/datasets/{ns}/{name}/download       DownloadRequest -> DownloadResponse
     GET  /v1/usage                               UsageReport
+    GET  /v1/auth/github-oidc                    OidcConfig (the audience to ask GitHub for)
+    POST /v1/auth/github-oidc                    OidcExchange -> PublishToken
+    POST /v1/datasets/{ns}/{name}/uploads        UploadRequest -> UploadResponse
+    POST /v1/datasets/{ns}/{name}/commit         CommitRequest -> CommitResponse
+    POST /v1/datasets/{ns}/{name}/runs           RunPost -> RunSummary
     GET  /healthz, /readyz                       liveness / readiness
 
 Example:
@@ -26,7 +31,7 @@ Example:
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -37,10 +42,14 @@ from opendata_core.documents import (
     Manifest,
     MetadataDocument,
     Provenance,
+    Stats,
 )
+from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
     "API_VERSION",
+    "CommitRequest",
+    "CommitResponse",
     "DatasetDetail",
     "DatasetHit",
     "DownloadRequest",
@@ -49,12 +58,20 @@ __all__ = [
     "HealthStatus",
     "HealthSummary",
     "HistoryPage",
+    "OidcConfig",
+    "OidcExchange",
     "PublishSummary",
+    "PublishToken",
+    "RunPost",
     "RunSummary",
     "RunsPage",
     "SearchResults",
+    "ShardUpload",
     "SignedShard",
+    "SignedUpload",
     "TierLimits",
+    "UploadRequest",
+    "UploadResponse",
     "UsageDay",
     "UsageReport",
 ]
@@ -224,6 +241,8 @@ class TierLimits(_Wire, kw_only=True):
     download_bytes_per_day: int
     url_expiry_minutes: int
     max_page_size: int
+    max_shard_bytes: int = 1024**3
+    """The largest shard a producer of this tier may upload through the registry."""
 
 
 class UsageDay(_Wire, kw_only=True):
@@ -247,3 +266,118 @@ class UsageReport(_Wire, kw_only=True):
     tier: str
     limits: TierLimits
     days: list[UsageDay] = []
+
+
+# -- publishing (registry part 2) ---------------------------------------------------------------
+
+
+class OidcConfig(_Wire, kw_only=True):
+    """``GET /v1/auth/github-oidc``: what a GitHub Actions job asks GitHub for."""
+
+    issuer: str
+    audience: str
+    """Request the job's OIDC token with this ``audience``."""
+
+
+class OidcExchange(_Wire, kw_only=True):
+    """``POST /v1/auth/github-oidc``: a GitHub Actions OIDC token (a JWT) to exchange."""
+
+    token: str
+
+
+class PublishToken(_Wire, kw_only=True):
+    """A short-lived token to publish the datasets of one repository (``Authorization: Bearer``)."""
+
+    token: str
+    expires_at: datetime
+    repository: str
+    """``owner/name`` of the repository whose datasets the token may publish."""
+
+
+class ShardUpload(_Wire, kw_only=True):
+    """One shard the producer wants to upload: its sha256 (64 lower-case hex) and size."""
+
+    sha256: str
+    bytes: int
+
+
+class UploadRequest(_Wire, kw_only=True):
+    """``POST /v1/datasets/{ns}/{name}/uploads``: the shards of the publish being prepared."""
+
+    shards: list[ShardUpload]
+
+
+class SignedUpload(_Wire, kw_only=True):
+    """Where to PUT one shard: the URL and the headers to send with it."""
+
+    sha256: str
+    bytes: int
+    path: str
+    """``parts/<sha256>.parquet``, as the manifest lists it."""
+    url: str
+    headers: dict[str, str] = {}
+
+
+class UploadResponse(_Wire, kw_only=True):
+    """Signed PUT URLs for the shards to write; ``reusable``: listed by the current manifest."""
+
+    uploads: list[SignedUpload] = []
+    reusable: list[str] = []
+    expires_at: datetime
+    current_publish_id: str | None = None
+    """The live publish (the ``parent_publish_id`` to commit on)."""
+
+
+class CommitRequest(_Wire, kw_only=True):
+    """``POST /v1/datasets/{ns}/{name}/commit``: make ``manifest`` the live version.
+
+    ``parent_publish_id`` is the publish the manifest was built on (``None``: the first). The
+    registry verifies the shards, applies the schema gate, writes ``manifest.json``
+    conditionally, then ``metadata.json``, ``README.md``, the run record and ``index.json``.
+    Sending the same ``manifest.publish_id`` again is safe: a publish already live is a success.
+    """
+
+    parent_publish_id: str | None = None
+    manifest: Manifest
+    metadata: DatasetMetadata
+    """The dataset's ``opendata.yaml`` fields."""
+    preview: list[dict[str, Any]] = []
+    """Up to 100 rows for ``metadata.json`` (the registry cannot read Parquet)."""
+    readme: str | None = None
+    """``README.md``; default: rendered from ``metadata``."""
+    schema_change: Literal["refuse", "allow"] = "refuse"
+    """``allow``: accept a ``schema_hash`` that differs from the parent's (it is recorded)."""
+    run_id: str | None = None
+    """The run record's id (``[a-z0-9]{1,32}``); default: the CI run id, else random."""
+    started_at: datetime | None = None
+
+
+class CommitResponse(_Wire, kw_only=True):
+    """The outcome of a commit (also when the same publish was already live)."""
+
+    dataset_id: str
+    publish_id: str
+    published_at: datetime
+    registered: bool = False
+    """This commit registered the dataset to the token's repository."""
+    already_committed: bool = False
+    """The publish was already live (a retried commit whose first reply was lost)."""
+    schema_changed: bool = False
+    provenance: Provenance = Provenance()
+    warnings: list[str] = []
+    """Post-commit steps that failed; the publish stands (spec §4.1 step 7)."""
+
+
+class RunPost(_Wire, kw_only=True):
+    """``POST /v1/datasets/{ns}/{name}/runs``: record a producer run, a failure in particular."""
+
+    run_id: str | None = None
+    status: Literal["success", "failure"]
+    error_class: ErrorClass | None = None
+    message: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    publish_id: str | None = None
+    stats: Stats | None = None
+    schema_changed: bool = False
+    unchanged: bool = False

@@ -45,6 +45,7 @@ __all__ = [
     "decode_document",
     "diff_schemas",
     "encode_document",
+    "schema_gate",
     "schema_hash",
 ]
 
@@ -174,6 +175,39 @@ def diff_schemas(old: Sequence[Field], new: Sequence[Field]) -> SchemaDiff:
     )
 
 
+def schema_gate(dataset_id: str, parent: Manifest | None, new: Manifest, *, allow: bool) -> bool:
+    """The schema-drift gate: whether ``new`` changes the schema of ``parent`` (its publish).
+
+    A change is refused unless ``allow`` (``od run --allow-schema-change``, a commit's
+    ``schema_change: allow``); the error names the added, removed and retyped columns.
+
+    Raises:
+        SchemaMismatch: the schema changed and ``allow`` is false.
+
+    Example:
+        >>> schema_gate("a/b", None, None, allow=False)  # type: ignore[arg-type]
+        False
+    """
+    from opendata_core.errors import SchemaMismatch
+
+    if parent is None or parent.schema_hash == new.schema_hash:
+        return False
+    if allow:
+        return True
+    diff = diff_schemas(parent.schema, new.schema)
+    changed = [*diff.added, *diff.removed, *(c for c, _, _ in diff.retyped)]
+    err = SchemaMismatch(
+        dataset_id,
+        changed[0] if changed else None,
+        f"the schema changed ({diff}); refused, nothing was changed",
+    )
+    err.hint = (
+        "if the change is intended, publish again with `od run --allow-schema-change` "
+        "(schema_change: allow); readers' code may depend on the old columns"
+    )
+    raise err
+
+
 class Stats(msgspec.Struct, kw_only=True, frozen=True):
     """Quality statistics recorded at every publish."""
 
@@ -193,6 +227,11 @@ class Provenance(msgspec.Struct, kw_only=True, frozen=True):
     repo: str | None = None
     commit: str | None = None
     run_url: str | None = None
+    workflow_ref: str | None = None
+    """The CI workflow that ran, e.g. ``owner/repo/.github/workflows/x.yml@refs/heads/main``."""
+    verified_by: str | None = None
+    """Who vouches for these fields: ``"github-oidc"`` when a registry took them from a verified
+    GitHub Actions token; ``None`` when the producer stated them itself."""
 
 
 class Manifest(_Document, kw_only=True):

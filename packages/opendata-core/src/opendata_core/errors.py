@@ -259,7 +259,9 @@ class RangeOutsideCoverage(OpenDataError, ValueError):
     def __init__(self, dataset_id: str, requested: str, coverage: tuple[str, str] | None) -> None:
         self.dataset_id = dataset_id
         self.coverage = coverage
-        cov = f"{coverage[0]} .. {coverage[1]}" if coverage else "no rows"
+        from opendata_core.timerange import coverage_text
+
+        cov = coverage_text(*coverage) if coverage else "no rows"
         super().__init__(
             f"{dataset_id}: requested range {shorten(requested)} is outside the data's "
             f"coverage ({cov})",

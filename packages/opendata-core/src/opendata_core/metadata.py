@@ -13,7 +13,6 @@ import difflib
 import io
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import msgspec
 from opendata_core._problems import Problem
 from opendata_core._reference import check_country, check_license
 from opendata_core.errors import InvalidDatasetId, MetadataError
+from opendata_core.files import write_atomic
 from opendata_core.ids import DatasetId, validate_github_owner
 
 if TYPE_CHECKING:
@@ -809,12 +809,5 @@ def update_metadata(path: str | os.PathLike[str], updates: Mapping[str, Any]) ->
     _yaml().dump(doc, buf)
     new_text = buf.getvalue()
     meta = _raise_or_warn(_report_from_text(new_text, os.fspath(path)), stacklevel=2)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new_text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, new_text)
     return meta

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TimeRange",
+    "coverage_text",
     "from_iso",
     "iso",
     "parse_range",
@@ -46,6 +47,22 @@ __all__ = [
 ]
 
 TimeValue = date | datetime
+
+
+def coverage_text(min_time: str | None, max_time: str | None) -> str | None:
+    """How OpenData shows a time coverage everywhere: ``min .. max`` (``None`` without one).
+
+    Example:
+        >>> coverage_text("2024-01-01", "2024-12-31")
+        '2024-01-01 .. 2024-12-31'
+        >>> coverage_text(None, None) is None
+        True
+    """
+    if min_time is None or max_time is None:
+        return None
+    return f"{min_time} .. {max_time}"
+
+
 Kind = Literal["date", "naive", "aware"]
 """A time column's kind: dates, naive timestamps (taken as UTC) or time-zone-aware timestamps."""
 

@@ -15,16 +15,19 @@ from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
 from opendata_registry.context import Registry
-from opendata_registry.controllers.datasets import DatasetController
 from opendata_registry.controllers.deps import (
     provide_caller,
     provide_catalogue,
     provide_downloads,
     provide_registry,
 )
-from opendata_registry.controllers.files import FilesController
 from opendata_registry.controllers.health import HealthController
 from opendata_registry.controllers.index import IndexController
+from opendata_registry.controllers.publish import (
+    AuthController,
+    PublishController,
+    UploadController,
+)
 from opendata_registry.controllers.usage import UsageController
 from opendata_registry.errors import handle_exception
 from opendata_registry.middleware import AccessMiddleware
@@ -44,10 +47,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             IndexController,
-            DatasetController,
+            PublishController,  # DatasetController + uploads/commit/runs
             UsageController,
             HealthController,
-            FilesController,
+            UploadController,  # FilesController + signed local-store uploads
+            AuthController,
         ],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),

@@ -22,7 +22,7 @@ __all__ = ["main"]
 T = TypeVar("T")
 
 
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+def run_with_registry(work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(registry)`` on a migrated database, then close it."""
     from opendata_registry.context import Registry
 
@@ -35,6 +35,9 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
             await registry.engine.dispose()
 
     return asyncio.run(go())
+
+
+_run = run_with_registry
 
 
 class _Group(click.Group):
@@ -183,6 +186,15 @@ def keys_revoke(key_id: str) -> None:
     info = _run(work)
     click.echo(f"key {info.id} ({info.prefix}…) revoked")
 
+
+def _add_publishing_commands() -> None:
+    from opendata_registry.cli_publishing import datasets, namespaces, tokens
+
+    for group in (namespaces, tokens, datasets):
+        main.add_command(group)
+
+
+_add_publishing_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

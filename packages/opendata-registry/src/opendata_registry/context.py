@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
+from opendata_registry.publishing import Publishing
 from opendata_registry.services.limits import Limiter
 from opendata_registry.services.sync import (
     SyncReport,
@@ -50,6 +51,7 @@ class Registry:
         self.limiter = Limiter(settings.redis_url, prefix=settings.redis_prefix)
         self.usage = UsageRecorder(self.sessions)
         self.signer = UrlSigner(settings.secret)
+        self.publishing = Publishing(settings, self.sessions)
         self._holder = new_holder()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -109,6 +111,7 @@ class Registry:
             await self.usage.flush()
         finally:
             await self.limiter.close()
+            await self.publishing.close()
             await self.engine.dispose()
 
     async def _sync_loop(self) -> None:

@@ -107,6 +107,7 @@ _DESCRIPTIONS: Final = {
     403: "Not allowed, or a signed URL that is invalid or expired",
     404: "No such dataset (with close matches) or object",
     405: "Method not allowed",
+    409: "Another publish committed first (details.publish_id is the live one)",
     416: "The requested byte range is outside the object",
     422: "Valid syntax, but not for this dataset (column, range, version, document)",
     429: "A rate limit or the daily download budget was reached (see Retry-After)",

@@ -13,6 +13,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
 from opendata_core.errors import RateLimited, Unauthenticated
+from opendata_registry.auth.publishers import is_publisher_token
 from opendata_registry.services.keys import Caller, KeyService
 from opendata_registry.settings import ANONYMOUS
 
@@ -65,6 +66,10 @@ async def identify(registry: Registry, scope: Scope) -> Caller:
     if key is None:
         ip = _client_ip(scope, registry.settings.trust_proxy)
         return Caller(tier=ANONYMOUS, subject=f"ip:{ip}")
+    if is_publisher_token(key):
+        publisher = await registry.publishing.authenticate(key)
+        tier = registry.settings.publish_tier
+        return Caller(tier=tier, subject=publisher.subject, publisher=publisher)
     async with registry.sessions() as session:
         return await KeyService(session).authenticate(key)
 

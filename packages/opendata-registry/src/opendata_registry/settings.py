@@ -27,6 +27,12 @@ variable                            meaning (default)
                                     behind a load balancer that sets it)
 ``OPENDATA_REGISTRY_STALE_GRACE_HOURS`` hours added to a dataset's frequency before it is stale
                                     (48)
+``OPENDATA_REGISTRY_OIDC_ISSUER``   the trusted OIDC issuer
+                                    (``https://token.actions.githubusercontent.com``)
+``OPENDATA_REGISTRY_OIDC_JWKS_URL`` where its signing keys are (``<issuer>/.well-known/jwks``)
+``OPENDATA_REGISTRY_OIDC_AUDIENCE`` the ``aud`` a token must carry (the public URL, else
+                                    ``opendata-registry``)
+``OPENDATA_REGISTRY_PUBLISH_TOKEN_MINUTES`` lifetime of a publish token (15, at most 15)
 ``AWS_ENDPOINT_URL``, ``AWS_REGION`` the S3 endpoint and region (other ``AWS_*`` variables, such
                                     as the keys, are read by obstore itself)
 ``R2_ACCOUNT_ID``                   with ``r2://``: the Cloudflare account
@@ -48,10 +54,12 @@ import msgspec
 from opendata_core.api import TierLimits
 from opendata_core.errors import OpenDataError
 
-__all__ = ["ANONYMOUS", "DEFAULT_TIERS", "TIERS", "Settings"]
+__all__ = ["ANONYMOUS", "DEFAULT_TIERS", "GITHUB_ISSUER", "TIERS", "Settings"]
 
 TIERS: Final = ("free", "pro", "enterprise")
 """The tiers an API key can have."""
+GITHUB_ISSUER: Final = "https://token.actions.githubusercontent.com"
+"""The issuer of GitHub Actions OIDC tokens."""
 ANONYMOUS: Final = "anonymous"
 """The limits for callers without a key (counted per IP address)."""
 
@@ -121,6 +129,25 @@ class Settings:
     aws_endpoint_url: str | None = None
     aws_region: str | None = None
     r2_account_id: str | None = None
+    oidc_issuer: str = GITHUB_ISSUER
+    oidc_jwks_url: str | None = None
+    """Default: ``<oidc_issuer>/.well-known/jwks`` (GitHub's)."""
+    oidc_audience: str | None = None
+    """Default: ``public_url``, else ``opendata-registry``."""
+    oidc_leeway: timedelta = timedelta(seconds=30)
+    publish_token_lifetime: timedelta = timedelta(minutes=15)
+    publish_tier: str = "free"
+    """The tier whose ``max_shard_bytes`` applies to producers."""
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` an OIDC token must carry to be exchanged here."""
+        return self.oidc_audience or self.public_url or "opendata-registry"
+
+    @property
+    def jwks_url(self) -> str:
+        """The issuer's JWKS document."""
+        return self.oidc_jwks_url or f"{self.oidc_issuer.rstrip('/')}/.well-known/jwks"
 
     def tier(self, name: str) -> TierLimits:
         """The limits of a tier (unknown names get the anonymous limits)."""
@@ -171,6 +198,12 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or env.get("AWS_ENDPOINT") or None,
             aws_region=region,
             r2_account_id=env.get("R2_ACCOUNT_ID") or None,
+            oidc_issuer=(env.get("OPENDATA_REGISTRY_OIDC_ISSUER") or GITHUB_ISSUER).rstrip("/"),
+            oidc_jwks_url=env.get("OPENDATA_REGISTRY_OIDC_JWKS_URL") or None,
+            oidc_audience=env.get("OPENDATA_REGISTRY_OIDC_AUDIENCE") or None,
+            publish_token_lifetime=timedelta(
+                minutes=min(15.0, _number(env, "OPENDATA_REGISTRY_PUBLISH_TOKEN_MINUTES", 15))
+            ),
         )
 
 

@@ -187,14 +187,11 @@ def get(
         sink.flush()
         click.echo(f"wrote {table.num_rows:,} rows ({fmt}) to stdout", err=True)
         return
+    from opendata_core.files import atomic_writer
+
     path = Path(output)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            write_table(table, fh, cast("Format", fmt))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_writer(path) as fh:
+        write_table(table, fh, cast("Format", fmt))
     if as_json:
         _echo_json(
             {
@@ -260,6 +257,8 @@ _ROOM_FOR_DETAILS = 36
 
 def _print_entries(entries: list[Any], as_json: bool) -> None:
     """A table of index entries. The id (what users copy) is never shortened, at any width."""
+    from opendata_core.timerange import coverage_text
+
     if as_json:
         _echo_json(entries)
         return
@@ -276,7 +275,7 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
             e.id,
             e.title or "",
             f"{e.row_count:,}",
-            f"{e.min_time} .. {e.max_time}" if e.min_time else "",
+            coverage_text(e.min_time, e.max_time) or "",
             e.license or "",
         ]
         for e in entries
@@ -329,6 +328,8 @@ def info(
     With --cite, print a citation of that version (default the current one): title,
     publisher, year, version, retrieval URL and licence, as text or BibTeX.
     """
+    from opendata_core.timerange import coverage_text
+
     client = _client(store)
     if cite:
         text = client.cite(dataset_id, version=version, as_of=as_of, style=style)
@@ -343,8 +344,8 @@ def info(
     if d.description:
         click.echo(d.description.strip())
     click.echo(f"rows: {s.row_count:,}   bytes: {s.bytes:,}   shards: {s.shard_count}")
-    if s.min_time:
-        click.echo(f"coverage: {s.min_time} .. {s.max_time}")
+    if cov := coverage_text(s.min_time, s.max_time):
+        click.echo(f"coverage: {cov}")
     click.echo(
         f"updated: {doc.updated_at.isoformat()}   "
         f"license: {d.license or '-'}   repo: {d.repo or '-'}"

@@ -223,7 +223,8 @@ def demo(
     Exits 1 if any example failed to run, 3 if publishing failed.
     """
     from opendata import settings
-    from opendata_cli._runner import SOURCE_URL_ENV, _env, run_producer
+    from opendata_cli._producer import _env
+    from opendata_cli._runner import SOURCE_URL_ENV, run_producer
     from opendata_core.errors import OpenDataError
 
     if examples_dir is not None:

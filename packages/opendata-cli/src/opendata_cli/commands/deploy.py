@@ -343,18 +343,10 @@ def _secrets_step(kind: str | None, secrets: list[str]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from opendata_core.files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 def _diff(old: str, new: str, path: str) -> tuple[list[str], int, int]:

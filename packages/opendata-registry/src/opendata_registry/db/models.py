@@ -29,9 +29,13 @@ __all__ = [
     "Dataset",
     "DatasetTag",
     "Lease",
+    "NamespaceGrant",
+    "Owner",
+    "ProducerToken",
     "Publish",
     "Run",
     "UsageCounter",
+    "UsedJti",
 ]
 
 
@@ -169,3 +173,64 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- publishing (registry part 2, migration 0002) ------------------------------------------------
+
+
+class Owner(Base):
+    """Who may publish a dataset: the repository that registered it, pinned by numeric ids.
+
+    Kept apart from ``datasets`` (which mirrors the bucket and is rebuilt by sync): ownership is
+    the registry's own state.
+    """
+
+    __tablename__ = "owners"
+
+    dataset_id: Mapped[str] = mapped_column(String(141), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(200))
+    """``owner/name`` as the token named it at registration (lower-case)."""
+    repository_id: Mapped[str] = mapped_column(String(40))
+    repository_owner_id: Mapped[str] = mapped_column(String(40))
+    workflow_ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    """Policy: only this workflow file may publish (``owner/repo/.github/workflows/x.yml``)."""
+    ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    """Policy: only this git ref (``refs/heads/main``) or environment may publish."""
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NamespaceGrant(Base):
+    """An admin grant: the GitHub owner ``github_owner`` may register datasets in ``namespace``."""
+
+    __tablename__ = "namespace_grants"
+
+    namespace: Mapped[str] = mapped_column(String(39), primary_key=True)
+    github_owner: Mapped[str] = mapped_column(String(39), primary_key=True)
+    """Lower-case GitHub user or organisation name."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProducerToken(Base):
+    """An admin-created publish token for CI other than GitHub Actions (stored as its sha256)."""
+
+    __tablename__ = "producer_tokens"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(40), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    namespace: Mapped[str | None] = mapped_column(String(39), nullable=True)
+    """Scope: every dataset of this namespace (or ``None`` when ``dataset_id`` is set)."""
+    dataset_id: Mapped[str | None] = mapped_column(String(141), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UsedJti(Base):
+    """OIDC token ids already exchanged (single use), kept until the token expires."""
+
+    __tablename__ = "used_jtis"
+
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

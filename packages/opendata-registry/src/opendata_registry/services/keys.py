@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.errors import OpenDataError, Unauthenticated
+from opendata_registry.auth.publishers import Publisher
 from opendata_registry.db.models import ApiKey
 from opendata_registry.settings import TIERS
 
@@ -80,6 +81,8 @@ class Caller:
     subject: str
     """``key:<id>`` or ``ip:<address>``: what limits and usage are counted against."""
     key_prefix: str | None = None
+    publisher: Publisher | None = None
+    """Set when the bearer is a publish or producer token (see ``auth.publishers``)."""
 
 
 @dataclass(frozen=True)

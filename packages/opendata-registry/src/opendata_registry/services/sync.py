@@ -9,7 +9,9 @@ After a sync that changed anything, ``index.json`` is rewritten in the bucket fo
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +40,14 @@ from opendata_registry.db.models import Dataset, DatasetTag, Lease, Publish, Run
 from opendata_registry.services.catalogue import build_index
 from opendata_registry.store import Conflict, RegistryStore
 
-__all__ = ["SyncReport", "acquire_lease", "release_lease", "sync_catalogue"]
+__all__ = [
+    "SyncReport",
+    "acquire_lease",
+    "release_lease",
+    "sync_catalogue",
+    "sync_dataset",
+    "write_index",
+]
 
 log = logging.getLogger("opendata_registry.sync")
 
@@ -81,10 +90,10 @@ def _entry(doc: MetadataDocument, manifest: Manifest) -> IndexEntry:
     return entry
 
 
-async def _list(store: RegistryStore) -> dict[str, _Listing]:
+async def _list(store: RegistryStore, prefix: str | None = None) -> dict[str, _Listing]:
     root = store.layout.datasets_root()
     found: dict[str, _Listing] = {}
-    async for obj in store.list(root):
+    async for obj in store.list(prefix or root):
         parts = obj.key[len(root) :].split("/", 2)
         if len(parts) != 3:
             continue
@@ -361,27 +370,56 @@ async def sync_catalogue(sessions: SessionMaker, store: RegistryStore) -> SyncRe
     return report
 
 
-async def write_index(sessions: SessionMaker, store: RegistryStore) -> bool:
-    """Write the catalogue's ``index.json`` to the bucket unless it already says the same."""
+async def sync_dataset(sessions: SessionMaker, store: RegistryStore, dataset_id: str) -> SyncReport:
+    """Bring one dataset's catalogue rows in line with the bucket (after a registry commit)."""
+    report = SyncReport()
+    ds = DatasetId.parse(dataset_id)
+    found = (await _list(store, store.layout.dataset_prefix(ds))).get(str(ds))
+    if found is None or not {"manifest.json", "metadata.json"} <= set(found.etags):
+        return report
+    report.datasets = 1
     async with sessions() as session:
-        index = await build_index(session)
-    key = store.layout.index()
-    current = await store.get_or_none(key)
-    if current is not None:
-        try:
-            old = decode_document(current[0], Index)
-        except FormatError:
-            old = None
-        if old is not None and old.datasets == index.datasets:
-            return False
-    if not index.datasets and current is None:
-        return False
-    index = Index(updated_at=datetime.now(UTC), datasets=index.datasets)
+        known = set(
+            (await session.execute(select(Run.key).where(Run.dataset_id == str(ds)))).scalars()
+        )
+    new_runs = {n: k for n, k in found.runs.items() if n not in known}
     try:
-        await store.put(key, encode_document(index), if_match=current[1] if current else "")
-    except Conflict:
-        return False  # a producer just updated it; the next sync writes ours if still needed
-    return True
+        async with sessions() as session, session.begin():
+            await _sync_dataset(session, store, str(ds), found, new_runs, True, report)
+    except IntegrityError:
+        log.info("sync: %s was synced concurrently by another process", ds)
+    return report
+
+
+async def write_index(sessions: SessionMaker, store: RegistryStore, *, attempts: int = 1) -> bool:
+    """Write the catalogue's ``index.json`` to the bucket unless it already says the same.
+
+    The current document is read *before* the catalogue: a writer that commits after that read
+    makes our conditional write fail (retried up to ``attempts`` times), so no entry is lost.
+    """
+    key = store.layout.index()
+    for attempt in range(attempts):
+        current = await store.get_or_none(key)
+        async with sessions() as session:
+            index = await build_index(session)
+        if current is not None:
+            try:
+                old = decode_document(current[0], Index)
+            except FormatError:
+                old = None
+            if old is not None and old.datasets == index.datasets:
+                return False
+        if not index.datasets and current is None:
+            return False
+        index = Index(updated_at=datetime.now(UTC), datasets=index.datasets)
+        try:
+            await store.put(key, encode_document(index), if_match=current[1] if current else "")
+        except Conflict:
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))  # noqa: S311
+            continue  # another writer won; the next sync writes ours if still needed
+        return True
+    return False
 
 
 async def acquire_lease(

@@ -1,0 +1,193 @@
+"""Loading a producer: its folder and opendata.yaml, main.py, and what main() returns."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import inspect
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem
+
+if TYPE_CHECKING:
+    from opendata_core.metadata import DatasetMetadata
+
+from opendata_cli._failures import _producer_failure
+from opendata_cli._outcome import RunOutcome, _Failure
+
+
+def _folder(path: Path) -> Path:
+    path = path.expanduser()
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        path = path.parent
+    return path.resolve()
+
+
+def _load_metadata(folder: Path, outcome: RunOutcome) -> DatasetMetadata:
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import load_metadata
+
+    yaml_path = folder / "opendata.yaml"
+    if not yaml_path.is_file():
+        hint = (
+            f"{folder} does not exist"
+            if not folder.is_dir()
+            else "run `od init` to create one, or pass the dataset's folder: od run PATH"
+        )
+        raise _Failure("validation", f"no opendata.yaml in {folder}", hint=hint)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            meta = load_metadata(yaml_path)
+        except MetadataError as exc:
+            raise _Failure(
+                "validation",
+                str(exc),
+                hint="`od validate` lists every problem",
+                cause=exc,
+            ) from None
+    outcome.warnings.extend(str(w.message) for w in caught)
+    return meta
+
+
+@contextlib.contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """Run producer code the way ``python main.py`` would: from its folder, importable siblings."""
+    previous = Path.cwd()
+    loaded = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))
+        # Forget the producer's own modules (helpers.py, ...): the next producer run in this
+        # process (od demo) may have a different module of the same name.
+        for name in set(sys.modules) - loaded:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file and Path(file).resolve().is_relative_to(folder):
+                del sys.modules[name]
+
+
+def _import_main(folder: Path) -> Callable[[], Any]:
+    path = folder / "main.py"
+    if not path.is_file():
+        raise _Failure(
+            "validation",
+            f"no main.py in {folder}",
+            hint="create it with a main() that returns a DataFrame (`od init` writes an example)",
+        )
+    name = "_opendata_producer_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise _Failure("unknown", f"cannot import {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise _Failure(
+            "unknown",
+            f"main.py:{exc.lineno}: SyntaxError: {exc.msg}",
+            hint="fix the syntax error (`python main.py` shows it too)",
+            cause=exc,
+        ) from None
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "a module"
+        raise _Failure(
+            "unknown",
+            f"main.py imports {missing!r}, which is not installed",
+            hint=f"pip install {missing.split('.')[0]} (and list it in requirements.txt)",
+            cause=exc,
+        ) from None
+    except Exception as exc:
+        raise _producer_failure(exc, folder, "main.py") from None
+    finally:
+        sys.modules.pop(name, None)
+    func = getattr(module, "main", None)
+    if not callable(func):
+        raise _Failure(
+            "validation",
+            "main.py does not define main()",
+            hint="add `def main():` that downloads the data and returns a DataFrame",
+        )
+    try:
+        problem = main_arguments_problem(inspect.signature(func))
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call decide
+        problem = None
+    if problem is not None:
+        raise _Failure("validation", problem, hint=MAIN_ARGUMENTS_HINT)
+    return func  # type: ignore[no-any-return]
+
+
+def _is_frame(value: object) -> bool:
+    module = type(value).__module__.split(".")[0]
+    if module in ("pandas", "polars"):
+        return hasattr(value, "columns")
+    if module == "pyarrow":
+        return type(value).__name__ in ("Table", "RecordBatch")
+    return hasattr(value, "__arrow_c_stream__")
+
+
+def _what(value: object) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
+
+
+def _collect(value: Any, folder: Path) -> Any:
+    """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list of frames, or None.
+
+    A generator is run here, so what it raises is reported as the producer's failure.
+    """
+    if value is None or _is_frame(value):
+        return value
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise _Failure(
+            "validation",
+            f"main() returned a {_what(value)}",
+            hint="return a pandas or polars DataFrame, a pyarrow Table, or a list or generator "
+            "of them",
+        )
+    pieces: list[Any] = []
+    iterator = iter(value)
+    while True:
+        try:
+            piece = next(iterator)
+        except StopIteration:
+            break
+        except Exception as exc:  # raised by the producer's generator: a producer failure
+            raise _producer_failure(exc, folder) from None
+        if not _is_frame(piece):
+            raise _Failure(
+                "validation",
+                f"main() returned an iterable whose item {len(pieces) + 1} is a {_what(piece)}",
+                hint="yield pandas or polars DataFrames or pyarrow Tables",
+            )
+        pieces.append(piece)
+    return pieces
+
+
+@contextlib.contextmanager
+def _env(**values: str | None) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

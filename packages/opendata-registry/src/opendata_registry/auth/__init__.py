@@ -1,0 +1,1 @@
+"""Publisher authentication: GitHub Actions OIDC tokens, publish tokens and producer tokens."""
