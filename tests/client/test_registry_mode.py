@@ -191,16 +191,18 @@ def test_environment_selects_registry_mode_and_store_wins(
     assert isinstance(od.Client().store, od.LocalStore)
 
 
-def test_publishing_through_the_registry_is_refused_before_any_request(
-    fake: FaultyRegistry,
+def test_publishing_through_the_registry_without_credentials_is_refused_before_any_request(
+    fake: FaultyRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("ACTIONS_ID_TOKEN_REQUEST_URL", "OPENDATA_PUBLISH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     client = _client(fake)
     with pytest.raises(
-        od.OpenDataError, match="cannot publish me/prices: publishing through the registry"
+        od.PermissionDenied, match="cannot publish me/prices: publishing through the registry"
     ) as info:
         client.push(daily(), "me/prices", time_column="date")
     assert info.value.hint is not None
-    assert "OPENDATA_STORE" in info.value.hint
+    assert "OPENDATA_PUBLISH_TOKEN" in info.value.hint and "id-token: write" in info.value.hint
     assert fake.requests == []
     with pytest.raises(od.OpenDataError, match="cannot list"):
         client.index.rebuild()

@@ -91,6 +91,7 @@ def run_producer(
     store: str | None = None,
     quiet_stdout: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    allow_schema_change: bool = False,
 ) -> RunOutcome:
     """Run ``main.py`` in ``path`` and publish what ``main()`` returns.
 
@@ -102,6 +103,8 @@ def run_producer(
         quiet_stdout: Send what the producer prints to stderr (keeps ``--json`` output clean).
         progress: Called as ``progress(phase, done, total)`` while the store transfers data
             (``od run`` draws a progress bar with it).
+        allow_schema_change: Publish even when the schema differs from the last publish (else
+            such a run fails with ``validation``).
 
     Returns:
         The outcome; failures are in it (``status``, ``error_class``, ``exit_code``), never
@@ -126,7 +129,9 @@ def run_producer(
         outcome.dataset_id = meta.id
         provenance = _provenance(meta, ci)
         client, previous = _open_store(outcome, store, progress)
-        _produce_and_publish(outcome, meta, client, previous, provenance, quiet_stdout)
+        _produce_and_publish(
+            outcome, meta, client, previous, provenance, quiet_stdout, allow_schema_change
+        )
     except _Failure as failure:
         outcome.status = "failure"
         outcome.error_class = failure.error_class
@@ -186,6 +191,7 @@ def _produce_and_publish(
     previous: Manifest | None,
     provenance: Provenance,
     quiet_stdout: bool,
+    allow_schema_change: bool = False,
 ) -> None:
     from opendata import Client
     from opendata_core.documents import diff_schemas
@@ -219,7 +225,14 @@ def _produce_and_publish(
     with contextlib.ExitStack() as stack:
         if client is None:  # a dry run that could not open the store: check against an empty one
             client = Client(stack.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-")))
-        result = _push(client, data, meta, provenance, dry_run=outcome.dry_run)
+        result = _push(
+            client,
+            data,
+            meta,
+            provenance,
+            dry_run=outcome.dry_run,
+            allow_schema_change=allow_schema_change,
+        )
     outcome.rows = result.rows
     outcome.columns = [f.name for f in result.schema]
     outcome.schema_hash = result.schema_hash
@@ -244,19 +257,35 @@ def _produce_and_publish(
 
 
 def _push(
-    client: Client, data: Any, meta: DatasetMetadata, provenance: Provenance, *, dry_run: bool
+    client: Client,
+    data: Any,
+    meta: DatasetMetadata,
+    provenance: Provenance,
+    *,
+    dry_run: bool,
+    allow_schema_change: bool = False,
 ) -> PushResult:
     """``client.push`` (converts and checks, then publishes), its failures classified."""
-    from opendata import ColumnNotFound, InvalidData
+    from opendata import ColumnNotFound, InvalidData, SchemaMismatch
     from opendata_core.metadata import MetadataWarning
 
     try:
         with warnings.catch_warnings(), _quiet_log("opendata"):
             warnings.simplefilter("ignore", MetadataWarning)  # reported when the yaml was read
             # Failures after the commit come back in result.warnings (printed once, below).
-            return client.push(data, meta.id, metadata=meta, provenance=provenance, dry_run=dry_run)
+            return client.push(
+                data,
+                meta.id,
+                metadata=meta,
+                provenance=provenance,
+                dry_run=dry_run,
+                allow_schema_change=allow_schema_change,
+            )
     except (InvalidData, ColumnNotFound) as exc:  # the checks every publish passes
         raise _Failure("validation", exc.message, hint=exc.hint, cause=exc) from None
+    except SchemaMismatch as exc:  # the schema-drift gate (or an append that does not fit)
+        hint = exc.hint or "if the change is intended: od run --allow-schema-change"
+        raise _Failure("validation", exc.message, hint=hint, cause=exc) from None
     except Exception as exc:
         error_class, _ = classify(exc)
         if error_class not in ("upload", "permission"):

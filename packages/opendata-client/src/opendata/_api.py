@@ -134,6 +134,7 @@ def push(
     partition: Partition | None = None,
     provenance: Provenance | None = None,
     dry_run: bool = False,
+    allow_schema_change: bool = False,
 ) -> PushResult:
     """Publish a dataset; see :meth:`Client.push`."""
     return _client().push(
@@ -145,6 +146,7 @@ def push(
         partition=partition,
         provenance=provenance,
         dry_run=dry_run,
+        allow_schema_change=allow_schema_change,
     )
 
 

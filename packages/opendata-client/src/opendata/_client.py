@@ -92,7 +92,7 @@ class Client:
         if store is None and s.registry and not s.store_env:
             from opendata._registry import RegistryStore
 
-            store = RegistryStore(s.registry, api_key=s.api_key)  # registry mode (read-only)
+            store = RegistryStore(s.registry, api_key=s.api_key)  # registry mode
         if isinstance(store, Store):
             self.store, url_prefix = store, ""
         else:
@@ -128,6 +128,10 @@ class Client:
         Records live under ``datasets/<id>/runs/`` and are never read by loads.
         """
         ds = DatasetId.parse(record.dataset_id)
+        if self._publisher.registry is not None:
+            if record.status == "success" and record.publish_id and not record.unchanged:
+                return ""  # the registry's commit wrote this run's record
+            return self._publisher.registry.record_run(record)
         key = self.layout.run_record(ds, record.started_at, record.run_id)
         self.store.put(key, encode_document(record))
         return key
@@ -150,6 +154,7 @@ class Client:
         partition: Partition | None = None,
         provenance: Provenance | None = None,
         dry_run: bool = False,
+        allow_schema_change: bool = False,
     ) -> PushResult:
         """Publish a dataset: content-addressed shards first, then the manifest (the commit).
 
@@ -165,18 +170,21 @@ class Client:
             provenance: Repository, commit and run URL to record (``od run`` fills it in).
             dry_run: Convert, check and build the shards, but write nothing; the result is what
                 the push would have done (``result.dry_run`` is true, ``publish_id`` empty).
+            allow_schema_change: Accept a schema that differs from the live version's (without
+                it such a publish is refused: ``od run --allow-schema-change``).
+
+        In registry mode (``OPENDATA_REGISTRY``) the shards go to the registry's signed upload
+        URLs and the registry commits; credentials: the GitHub Actions OIDC token, else
+        ``OPENDATA_PUBLISH_TOKEN``.
 
         Raises:
             InvalidData: the data fails a check (0 rows, duplicate column names, a time column
                 that is not a date/timestamp or has nulls, primary-key nulls or repeated keys).
             ColumnNotFound: the time column or a primary-key column is not in the data.
             ConflictError: another publish committed first (``append`` retries on its own).
-            SchemaMismatch: ``append`` with columns that do not fit the published ones.
+            SchemaMismatch: ``append`` with columns that do not fit the published ones, or a
+                changed schema without ``allow_schema_change``.
         """
-        from opendata._registry import RegistryStore
-
-        if isinstance(self.store, RegistryStore):
-            raise self.store.read_only(f"cannot publish {DatasetId.parse(id)}")
         return self._publisher.push(
             data,
             id,
@@ -186,6 +194,7 @@ class Client:
             partition=partition,
             provenance=provenance,
             dry_run=dry_run,
+            allow_schema_change=allow_schema_change,
         )
 
     @overload

@@ -25,6 +25,10 @@ BYTES``                  not decode to more than 1,000 times its size plus 1 GiB
 ``OPENDATA_REGISTRY``    a registry URL: read through the registry (registry mode) when
                          ``OPENDATA_STORE`` is not set; ``https://``, or ``http://`` for loopback
 ``OPENDATA_API_KEY``     the registry API key (``od_live_…``), sent as ``Authorization: Bearer``
+``OPENDATA_PUBLISH_      a producer token (``od_prod_…``) to publish through the registry outside
+TOKEN``                  GitHub Actions
+``ACTIONS_ID_TOKEN_      set by GitHub Actions (``permissions: id-token: write``): where the job
+REQUEST_URL`` / ``_TOKEN`` asks for its OIDC token, exchanged at the registry for a publish token
 ======================== =========================================================================
 """
 
@@ -71,6 +75,12 @@ class Settings:
     """``OPENDATA_CACHE`` is not ``0``."""
     cache_max: int = 10 << 30
     """``OPENDATA_CACHE_MAX``: the cache's size cap in bytes."""
+    publish_token: str | None = None
+    """``OPENDATA_PUBLISH_TOKEN``: a producer token for publishing through the registry."""
+    actions_token_url: str | None = None
+    """``ACTIONS_ID_TOKEN_REQUEST_URL``: a GitHub Actions job's OIDC token endpoint."""
+    actions_token: str | None = None
+    """``ACTIONS_ID_TOKEN_REQUEST_TOKEN``: the bearer token for that endpoint."""
 
     @property
     def cache_dir(self) -> Path:
@@ -145,6 +155,9 @@ def settings(*, config_file: bool = True) -> Settings:
         else None,
         cache=os.environ.get("OPENDATA_CACHE", "").strip() != "0",
         cache_max=_size("OPENDATA_CACHE_MAX", 10 << 30),
+        publish_token=os.environ.get("OPENDATA_PUBLISH_TOKEN") or None,
+        actions_token_url=os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") or None,
+        actions_token=os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") or None,
     )
 
 

@@ -14,6 +14,7 @@ import msgspec
 
 from opendata._checks import check_table, table_from
 from opendata._read import MAX_WORKERS, Reader, arrow
+from opendata._registry_publish import RegistryPublisher, require_metadata
 from opendata._results import Mode, Partition, PushResult
 from opendata._stores import _first_line
 from opendata._versions import write_entry
@@ -24,6 +25,7 @@ from opendata_core.documents import (
     Provenance,
     Shard,
     encode_document,
+    schema_gate,
 )
 from opendata_core.errors import (
     ConflictError,
@@ -56,7 +58,13 @@ class Publisher:
     """Publishes datasets into the store that ``reader`` reads."""
 
     def __init__(self, reader: Reader) -> None:
+        from opendata._registry import RegistryStore
+
         self.reader = reader
+        self.registry = (
+            RegistryPublisher(reader.store) if isinstance(reader.store, RegistryStore) else None
+        )
+        """Registry mode: shards go to signed URLs and the registry commits."""
 
     def write_shard(
         self, ds: DatasetId, data: pa.Buffer, reusable: set[str], *, dry_run: bool = False
@@ -86,6 +94,7 @@ class Publisher:
         partition: Partition | None = None,
         provenance: Provenance | None = None,
         dry_run: bool = False,
+        allow_schema_change: bool = False,
     ) -> PushResult:
         """Publish ``data`` as :meth:`opendata.Client.push` documents."""
         started = time.perf_counter()
@@ -93,6 +102,8 @@ class Publisher:
         if mode not in ("replace", "append"):
             raise ValueError(f"mode={mode!r}: use 'replace' or 'append'")
         meta = self.resolve_metadata(ds, metadata)
+        if self.registry is not None and not dry_run:
+            self.registry.check_credentials(ds)
         tc = time_column or (meta.time_column if meta else None)
         if tc is None and mode == "append":
             published, _ = self.reader.manifest_or_none(ds)
@@ -103,7 +114,16 @@ class Publisher:
         for _ in attempts(APPEND_RETRIES if mode == "append" else 1):
             try:
                 return self.push_once(
-                    ds, table, meta, mode, tc, partition, provenance, started, dry_run=dry_run
+                    ds,
+                    table,
+                    meta,
+                    mode,
+                    tc,
+                    partition,
+                    provenance,
+                    started,
+                    dry_run=dry_run,
+                    allow_schema_change=allow_schema_change,
                 )
             except ConflictError:
                 if mode != "append":
@@ -137,6 +157,7 @@ class Publisher:
         started: float,
         *,
         dry_run: bool = False,
+        allow_schema_change: bool = False,
     ) -> PushResult:
         import pyarrow as pa
 
@@ -188,10 +209,12 @@ class Publisher:
 
         from opendata._layout import shard_blocks
 
-        def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool]:
+        def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool, pa.Buffer]:
             label, part = item
             buf = ar.write_parquet(part)
-            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=dry_run)
+            # Registry mode: uploaded below, in one batch of signed URLs.
+            later = dry_run or self.registry is not None
+            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=later)
             lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
             nulls = {
                 c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
@@ -208,16 +231,16 @@ class Publisher:
                 blocks=shard_blocks(buf),
             )
             report(1)
-            return shard, uploaded
+            return shard, uploaded, buf
 
         report = self.reader.reporter("upload", len(groups))
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
             built = list(pool.map(build, groups))
-        written = sum(1 for _, up in built if up)
+        written = sum(1 for _, up, _ in built if up)
         schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
         manifest = build_manifest(
             str(ds),
-            [*carried, *(s for s, _ in built)],
+            [*carried, *(s for s, _, _ in built)],
             schema=schema,
             time_column=tc,
             partition=granularity,
@@ -228,8 +251,29 @@ class Publisher:
         shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
         if previous is not None and same_data(manifest, previous):
             return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
+        # The schema-drift gate, the registry's rule: refused unless allowed. An append was
+        # already fitted to the published columns and types (fit_schema), so what differs then is
+        # only how Parquet round-trips a type (dictionary<large_string> read back as <string>).
+        fitted = mode == "append" and previous is not None
+        allow_schema_change = allow_schema_change or fitted
+        if not dry_run:
+            schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
         if dry_run:
             notes: list[str] = []
+        elif self.registry is not None:
+            written = self.registry.upload(
+                ds, [(s.sha256, memoryview(buf)) for s, up, buf in built if up]
+            )
+            answer = self.registry.commit(
+                ds,
+                manifest,
+                previous,
+                require_metadata(ds, meta),
+                self.preview(ds, manifest, dict(groups)),
+                render_readme(require_metadata(ds, meta)),
+                allow_schema_change=allow_schema_change,
+            )
+            notes = list(answer.warnings)
         else:
             # The history entry first (spec 8.1): a committed version always has one; a failure
             # here fails the push with nothing committed.
@@ -276,7 +320,11 @@ class Publisher:
             doc = self.reader.metadata_or_none(ds)
         except Exception:
             doc = None
-        if not dry_run and (doc is None or (meta is not None and doc.dataset != meta)):
+        if (
+            not dry_run
+            and self.registry is None  # the registry writes metadata.json on its commits
+            and (doc is None or (meta is not None and doc.dataset != meta))
+        ):
             kept = doc.provenance if doc is not None else provenance
             notes = self.write_metadata(ds, previous, meta, groups, kept)
         return PushResult(

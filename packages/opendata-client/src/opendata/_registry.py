@@ -16,7 +16,8 @@ Behaviour at the edges:
 * error bodies (:class:`~opendata_core.problems.ProblemDetails`) become the same typed exceptions
   the registry raised (``DatasetNotFound`` with its close matches, ``PermissionDenied``, …).
 
-Publishing through the registry (signed PUTs, commit) is not available yet: writes are refused.
+Publishing through the registry (signed PUTs, then the registry's commit) is
+:mod:`opendata._registry_publish`; every other write (delete, index rebuild, gc) is refused.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ _RENEW_MARGIN: Final = timedelta(seconds=5)
 """A signed URL this close to its expiry is renewed before use rather than after a 403."""
 _MAX_SIGNED: Final = 50_000
 _PUBLISH_HINT: Final = (
-    "publishing through the registry comes with registry part 2; to publish now, set "
+    "the registry only accepts publishes (od push, od run); to maintain the store itself, set "
     "OPENDATA_STORE to the bucket (s3://bucket/prefix) with its credentials"
 )
 
@@ -403,10 +404,9 @@ class RegistryStore(Store):
         raise NotFound(key)
 
     def read_only(self, what: str) -> OpenDataError:
-        """The error for any write: publishing through the registry is not available yet."""
+        """The error for a direct write: only publishes go through the registry."""
         return OpenDataError(
-            f"{what}: publishing through the registry ({self.url}) is not supported by this "
-            "version of opendata-client",
+            f"{what}: the registry ({self.url}) takes publishes only, not direct writes",
             hint=_PUBLISH_HINT,
         )
 

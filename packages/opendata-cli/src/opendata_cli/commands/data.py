@@ -75,6 +75,11 @@ def _echo_json(value: Any) -> None:
     type=click.Choice(["year", "month", "day", "none"]),
     help="Shard size on the time column (default: chosen from the data's size).",
 )
+@click.option(
+    "--allow-schema-change",
+    is_flag=True,
+    help="Publish even if the columns or their types changed since the last publish.",
+)
 @_store_option
 @_json_option
 def push(
@@ -85,10 +90,15 @@ def push(
     mode: str,
     time_column: str | None,
     partition: str | None,
+    allow_schema_change: bool,
     store: str | None,
     as_json: bool,
 ) -> None:
-    """Publish a Parquet or CSV FILE as dataset DATASET_ID (namespace/name)."""
+    """Publish a Parquet or CSV FILE as dataset DATASET_ID (namespace/name).
+
+    A changed schema (added, removed or retyped columns) is refused unless --allow-schema-change.
+    With OPENDATA_REGISTRY (and no OPENDATA_STORE) it publishes through the registry.
+    """
     from opendata_cli._progress import transfer_progress
 
     if dataset_id is not None and id_option is not None and dataset_id != id_option:
@@ -104,6 +114,7 @@ def push(
             mode=mode,
             time_column=time_column,
             partition=partition,
+            allow_schema_change=allow_schema_change,
         )
     if as_json:
         _echo_json(result)

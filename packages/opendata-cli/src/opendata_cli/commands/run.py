@@ -21,15 +21,24 @@ __all__ = ["print_outcome", "run"]
     is_flag=True,
     help="Run main.py and check what it returns; publish nothing and write no run record.",
 )
+@click.option(
+    "--allow-schema-change",
+    is_flag=True,
+    help="Publish even if the columns or their types changed since the last publish.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
-def run(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
+def run(
+    ctx: click.Context, path: Path, dry_run: bool, allow_schema_change: bool, as_json: bool
+) -> None:
     """Run main.py in PATH (default: .) and publish what main() returns.
 
     Reads opendata.yaml, imports main.py, calls main() from PATH and checks the result: it has
     rows, the time_column is there and is a date or timestamp, the primary_key is unique. Then it
     publishes to the store (OPENDATA_STORE, else the local store) and writes a run record, for a
-    failure too. A failed check publishes nothing.
+    failure too. A failed check publishes nothing; so does a changed schema (added, removed or
+    retyped columns) unless --allow-schema-change. With OPENDATA_REGISTRY (and no
+    OPENDATA_STORE) it publishes through the registry.
 
     main() may return a pandas or polars DataFrame, a pyarrow Table, an iterable of them, or None
     when it called od.push itself.
@@ -42,7 +51,13 @@ def run(ctx: click.Context, path: Path, dry_run: bool, as_json: bool) -> None:
 
     # The same bar as `od push`: drawn on stderr, only in a terminal, only for long uploads.
     with transfer_progress("publishing") as progress:
-        outcome = run_producer(path, dry_run=dry_run, quiet_stdout=as_json, progress=progress)
+        outcome = run_producer(
+            path,
+            dry_run=dry_run,
+            quiet_stdout=as_json,
+            progress=progress,
+            allow_schema_change=allow_schema_change,
+        )
     if debug_enabled() and outcome.exception is not None:
         import traceback
 
