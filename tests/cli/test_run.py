@@ -248,7 +248,7 @@ def test_main_returning_none_without_pushing(project: Path) -> None:
     assert records()[0].error_class == "validation"
 
 
-def test_schema_drift_is_a_warning(project: Path) -> None:
+def test_a_schema_change_is_refused_unless_allowed(project: Path) -> None:
     assert od("run", str(project)).exit_code == 0
     write_main(project, GOOD_MAIN.replace('"sold": [1, 2, 3]', '"sold": [1.5, 2, 3], "x": 1'))
     dry = od("run", "--dry-run", str(project))
@@ -257,18 +257,28 @@ def test_schema_drift_is_a_warning(project: Path) -> None:
         "warning: the schema differs from the last publish: added x; retyped sold (int64 -> double)"
         in dry.stderr
     )
-    result = od("run", str(project))
+    live = opendata.Client().manifest(DATASET).publish_id
+    refused = od("run", str(project))
+    assert refused.exit_code == 1
+    line = assert_one_error_line(refused, "added x; retyped sold (int64 -> double)")
+    assert line.startswith("error [validation]: "), line
+    assert "--allow-schema-change" in refused.stderr
+    assert opendata.Client().manifest(DATASET).publish_id == live  # nothing was published
+    result = od("run", "--allow-schema-change", str(project))
     assert result.exit_code == 0
     assert "warning: the schema changed since the last publish: added x; retyped sold" in (
         result.stderr
     )
-    assert [r.schema_changed for r in records()] == [False, True]
+    assert [(r.status, r.schema_changed) for r in records()] == [
+        ("success", False),
+        ("failure", False),
+        ("success", True),
+    ]
     # The producer guide shows these exact lines.
     guide = (Path(__file__).resolve().parents[2] / "docs" / "producer-guide.md").read_text()
-    for output in (dry.stderr, result.stderr):
-        (warning,) = [line for line in output.splitlines() if "schema" in line]
-        assert f"\n{warning}\n" in guide, warning
-    assert "warning, not a gate" in guide
+    for output in (dry.stderr, refused.stderr, result.stderr):
+        (message, *_) = [line for line in output.splitlines() if "schema" in line]
+        assert f"\n{message}\n" in guide, message
     # Re-running unchanged data commits nothing and reports no drift.
     again = od("run", str(project))
     assert "nothing new was committed" in again.stdout
