@@ -256,11 +256,29 @@ def test_json_output(tmp_path: Path) -> None:
         "schedule": None,
         "runs_on": ["self-hosted"],
         "registry": None,
+        "mode": "store",
         "store_kind": None,
         "secrets": list(STORE_SECRETS),
         "working_directory": None,
         "actions_url": "https://github.com/Acme/widgets/actions/workflows/opendata.yml",
     }
+
+
+def test_deploy_says_which_mode_it_chose(tmp_path: Path) -> None:
+    direct = _deploy(_project(tmp_path / "a"))
+    assert direct.exit_code == 0, direct.output
+    assert "Mode: direct store mode: publishes straight to the store" in direct.output
+    assert "use --registry URL" in direct.output
+    keyless = _deploy(_project(tmp_path / "b"), "--registry", "https://registry.example.org")
+    assert keyless.exit_code == 0, keyless.output
+    assert (
+        "Mode: registry mode: publishes through https://registry.example.org with the job's OIDC "
+        "token; no storage secret in the repository." in keyless.output
+    )
+    out = json.loads(
+        _deploy(_project(tmp_path / "c"), "--registry", "https://r.example", "--json").stdout
+    )
+    assert out["mode"] == "registry"
 
 
 def test_next_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -474,6 +474,13 @@ def deploy(
     )
     actions_url = f"{meta.repo}/actions/workflows/{target.name}"
     store_kind, secrets = (None, []) if registry else secrets_for(store)
+    mode = (
+        f"registry mode: publishes through {registry} with the job's OIDC token; no storage "
+        "secret in the repository"
+        if registry
+        else "direct store mode: publishes straight to the store with the repository secrets "
+        "below (use --registry URL for keyless publishing through an OpenData registry)"
+    )
     old = target.read_text(encoding="utf-8") if target.is_file() else None
     if dry_run:
         status = "dry-run"
@@ -494,6 +501,7 @@ def deploy(
             "schedule": plan.cron,
             "runs_on": plan.runner,
             "registry": registry,
+            "mode": "registry" if registry else "store",
             "store_kind": store_kind,
             "secrets": secrets,
             "working_directory": workdir,
@@ -524,6 +532,7 @@ def deploy(
         click.echo(f"The workflow runs main.py in {workdir}/ of the repository.")
     when = f"cron {plan.cron!r} (UTC, from {plan.cron_origin})" if plan.cron else "manual only"
     click.echo(f"Schedule: {when}; runs on {', '.join(plan.runner)}.")
+    click.echo(f"Mode: {mode}.")
 
     added_files = [
         (base / name).relative_to(root).as_posix()
