@@ -67,9 +67,12 @@ def test_five_versions_load_by_id_prefix_and_as_of_and_survive_default_gc(
     pushes = [
         lambda: client.push(days("2023-12-30", 5), DS, metadata=meta()),  # replace
         lambda: client.push(days("2024-01-04", 2, 50), DS, metadata=meta(), mode="append"),
-        lambda: client.push(days("2022-06-01", 3, 7), DS, metadata=meta()),  # replace
+        lambda: client.push(days("2022-06-01", 3, 7.0), DS, metadata=meta()),  # replace
         lambda: client.push(
-            days("2022-06-01", 3, 7).assign(note="x"), DS, metadata=meta()
+            days("2022-06-01", 3, 7.0).assign(note="x"),
+            DS,
+            metadata=meta(),
+            allow_schema_change=True,
         ),  # schema change
         lambda: client.push(
             days("2022-06-04", 1, 9).assign(note="y"), DS, metadata=meta(), mode="append"

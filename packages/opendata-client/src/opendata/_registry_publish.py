@@ -206,18 +206,8 @@ class RegistryPublisher:
     def record_run(self, record: RunRecord) -> str:
         """``POST …/runs``: a run the commit did not record (a failure, an unchanged run)."""
         ds = DatasetId.parse(record.dataset_id)
-        post = RunPost(
-            run_id=record.run_id,
-            status=record.status,
-            error_class=record.error_class,
-            message=record.message,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            publish_id=record.publish_id,
-            stats=record.stats,
-            schema_changed=record.schema_changed,
-            unchanged=record.unchanged,
-        )
+        # Every field of RunPost is one of the record's (provenance comes from the token).
+        post = RunPost(**{name: getattr(record, name) for name in RunPost.__struct_fields__})
         self._call(
             "POST",
             f"{_dataset_path(ds)}/runs",
