@@ -57,6 +57,8 @@ def test_happy_path(tmp_path: Path) -> None:
     readme = (target / "README.md").read_text()
     assert 'od.load("me/new-folder")' in readme
     assert "\n## Use the data\n" in readme
+    # Run records kept locally when the store cannot be opened are not committed by accident.
+    assert ".opendata/" in (target / ".gitignore").read_text().splitlines()
 
     # No remote: a note says the owner is a placeholder; the next steps name every command.
     assert "note: no GitHub remote 'origin' found" in result.output
