@@ -251,11 +251,32 @@ def _check_id(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
             c.error(["id"], exc.rule, "IDs look like 'namespace/name', e.g. 'ecb/euro-fx-rates'")
 
 
+TITLE_MAX: Final = 200
+"""The longest ``title``, in characters."""
+
+
+def check_title(value: str) -> str:
+    """``value`` stripped, if it is a valid ``title``: one line of at most :data:`TITLE_MAX`.
+
+    Raises:
+        ValueError: saying what is wrong (``"must be a single line"``, ...).
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line")
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"is {len(value)} characters long; the limit is {TITLE_MAX}")
+    return value
+
+
 def _check_title(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
-    if "title" in top and (s := c.string(["title"], top["title"], max_len=200)) is not None:
-        if "\n" in s.strip():
-            c.error(["title"], "must be a single line", "put longer text in 'description'")
-        out["title"] = s.strip()
+    if "title" in top and (s := c.string(["title"], top["title"])) is not None:
+        try:
+            out["title"] = check_title(s)
+        except ValueError as exc:
+            c.error(["title"], str(exc), "put longer text in 'description'")
 
 
 def _check_description(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:

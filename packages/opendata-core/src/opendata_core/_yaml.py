@@ -1,10 +1,12 @@
-"""YAML for ``opendata.yaml``: loading with positions, and comment-preserving writing."""
+"""YAML helpers: loading with positions, comment-preserving writing, and quoting scalars."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from opendata_core._problems import Problem
 
@@ -95,3 +97,32 @@ def dump_text(doc: Any) -> str:
     buf = io.StringIO()
     _yaml().dump(doc, buf)
     return buf.getvalue()
+
+
+# Words YAML 1.1 readers (PyYAML, GitHub Actions) take for booleans, null or numbers, not strings.
+_RESERVED_WORDS: Final = frozenset(
+    "y n yes no on off true false null ~ .nan .inf -.inf".split()  # noqa: SIM905
+)
+# What stays a string when written plain: a letter first, then no character YAML gives a meaning.
+_PLAIN_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9 ,.()/&+'_-]*")
+
+
+def yaml_scalar(value: str, *, quote: bool = False, flow: bool = False) -> str:
+    """``value`` as a YAML scalar: plain when that reads back as the same string, else quoted.
+
+    ``quote=True`` always quotes; ``flow=True`` is for an item of a ``[a, b]`` list, where a
+    comma would split the item. The quoted form is a JSON string (valid YAML).
+
+    Example:
+        >>> yaml_scalar("Euro FX rates"), yaml_scalar("yes"), yaml_scalar("3.11")
+        ('Euro FX rates', '"yes"', '"3.11"')
+    """
+    if (
+        not quote
+        and _PLAIN_RE.fullmatch(value)
+        and value.lower() not in _RESERVED_WORDS
+        and value == value.strip()
+        and not (flow and "," in value)
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -17,7 +17,14 @@ from typing import Any
 
 import msgspec
 
-from opendata_core._checker import TOP_FIELDS, Checker, check_document, did_you_mean
+from opendata_core._checker import (
+    TITLE_MAX,
+    TOP_FIELDS,
+    Checker,
+    check_document,
+    check_title,
+    did_you_mean,
+)
 from opendata_core._problems import Problem
 from opendata_core._schema import (
     FREQUENCIES,
@@ -29,13 +36,14 @@ from opendata_core._schema import (
     Retention,
     Source,
 )
-from opendata_core._yaml import dump_text, parse_text, plain, set_path
+from opendata_core._yaml import dump_text, parse_text, plain, set_path, yaml_scalar
 from opendata_core.errors import MetadataError
 from opendata_core.files import write_atomic
 
 __all__ = [
     "FREQUENCIES",
     "PARTITIONS",
+    "TITLE_MAX",
     "DatasetMetadata",
     "Geo",
     "MetadataReport",
@@ -43,9 +51,11 @@ __all__ = [
     "Retention",
     "Source",
     "check_metadata",
+    "check_title",
     "load_metadata",
     "update_metadata",
     "validate_metadata",
+    "yaml_scalar",
 ]
 
 

@@ -73,8 +73,6 @@ _REGISTRY_RE: Final = re.compile(
     r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
     r"(?:/[A-Za-z0-9._~/-]*)?"
 )
-_PLAIN_LABEL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
-_YAML_WORDS: Final = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
 _PYTHON_RE: Final = re.compile(r"(?:pypy|graalpy)?3(?:\.(?:\d+|x))*t?")
 
 
@@ -104,15 +102,17 @@ def secrets_for(store: str | None) -> tuple[str | None, list[str]]:
 
 
 def _q(value: str) -> str:
-    """A double-quoted YAML scalar (a JSON string is one)."""
-    return json.dumps(value)
+    """A double-quoted YAML scalar."""
+    from opendata_core.metadata import yaml_scalar
+
+    return yaml_scalar(value, quote=True)
 
 
 def _label(value: str) -> str:
-    """A runner label: plain when YAML cannot read it as anything but a string."""
-    if _PLAIN_LABEL_RE.fullmatch(value) and value.lower() not in _YAML_WORDS:
-        return value
-    return _q(value)
+    """A runner label, an item of a flow list: plain when YAML reads it back as that string."""
+    from opendata_core.metadata import yaml_scalar
+
+    return yaml_scalar(value, flow=True)
 
 
 def schedule_for(meta: DatasetMetadata, override: str | None = None) -> tuple[str | None, str]:
