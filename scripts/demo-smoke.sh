@@ -7,6 +7,8 @@ demo_home="$(mktemp -d)"
 log="$demo_home/demo.out"
 OPENDATA_HOME="$demo_home" uv run --locked od demo >"$log" 2>&1 &
 pid=$!
+# Whatever happens below, stop the demo (and with it the registry and the portal).
+trap 'kill -TERM "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 400); do
     grep -q "^Serving until Ctrl-C" "$log" && break
     kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "od demo exited early"; exit 1; }
@@ -17,11 +19,14 @@ cat "$log"
 portal="$(awk '/^Portal:/ {print $2}' "$log")"
 registry="$(awk '/^Registry API:/ {print $3}' "$log")"
 registry="${registry%/v1/datasets}"
-curl -fsS "$portal/?q=exchange" | grep -q "ecb/euro-fx-reference-rates"
-curl -fsS "$portal/ecb/euro-fx-reference-rates" | grep -q "od.load"
+curl -fsS "$portal/?q=exchange" -o "$demo_home/search.html"
+grep -q "ecb/euro-fx-reference-rates" "$demo_home/search.html"
+curl -fsS "$portal/ecb/euro-fx-reference-rates" -o "$demo_home/dataset.html"
+grep -q "od.load" "$demo_home/dataset.html"
 OPENDATA_REGISTRY="$registry" uv run --locked python -c \
     'import opendata as od; print(len(od.load("ecb/euro-fx-reference-rates")), "rows loaded through the registry")'
 kill -TERM "$pid"
 wait "$pid"
+trap - EXIT
 rm -rf "$demo_home"
 echo "od demo: published, served the portal and the registry, stopped cleanly"

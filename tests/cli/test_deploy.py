@@ -516,3 +516,13 @@ def test_dataset_in_a_sub_folder_gets_a_working_directory(tmp_path: Path) -> Non
     ):
         out = subprocess.run([*tool, str(workflow)], capture_output=True, text=True, check=False)
         assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_runner_labels_that_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", "frequency: daily\n")
+    result = _deploy(project, "--runner", "on,NO,gpu:a100")
+    assert result.exit_code == 0, result.output
+    text = (project / WORKFLOW).read_text()
+    assert 'runs-on: ["on", "NO", "gpu:a100"]' in text
+    # a YAML 1.1 reader (GitHub's) would read a plain `on` as true
+    assert _load(project / WORKFLOW)["jobs"]["publish"]["runs-on"] == ["on", "NO", "gpu:a100"]

@@ -57,6 +57,8 @@ def test_happy_path(tmp_path: Path) -> None:
     readme = (target / "README.md").read_text()
     assert 'od.load("me/new-folder")' in readme
     assert "\n## Use the data\n" in readme
+    # Run records kept locally when the store cannot be opened are not committed by accident.
+    assert ".opendata/" in (target / ".gitignore").read_text().splitlines()
 
     # No remote: a note says the owner is a placeholder; the next steps name every command.
     assert "note: no GitHub remote 'origin' found" in result.output
@@ -252,3 +254,13 @@ def test_spdx_licence_gives_no_warning(tmp_path: Path, monkeypatch: pytest.Monke
     result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
+
+
+def test_title_too_long_is_refused_by_the_rule_od_validate_applies(tmp_path: Path) -> None:
+    from opendata_core.metadata import TITLE_MAX
+
+    title = "t" * (TITLE_MAX + 1)
+    result = CliRunner().invoke(cli, ["init", str(tmp_path), "--title", title, "--yes"])
+    assert result.exit_code == 2
+    assert f"title is {TITLE_MAX + 1} characters long; the limit is {TITLE_MAX}" in result.output
+    assert not (tmp_path / "opendata.yaml").exists()

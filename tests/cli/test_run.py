@@ -726,6 +726,9 @@ def test_dry_run_does_not_need_the_store(project: Path, monkeypatch: pytest.Monk
     [
         (PermissionDenied("no"), ("permission", 3)),
         (StoreUnavailable("s3://b", "down"), ("upload", 3)),
+        (StoreUnavailable("s3://b", "no such bucket", reason="no-bucket"), ("upload", 3)),
+        (StoreUnavailable("s3://b", "timed out", reason="timeout"), ("network", 3)),
+        (StoreUnavailable("s3://b", "connection refused", reason="unreachable"), ("network", 3)),
         (ConflictError("a/b"), ("upload", 3)),
         (ConnectionRefusedError(), ("network", 1)),
         (TimeoutError(), ("network", 1)),

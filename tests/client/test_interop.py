@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
@@ -62,3 +63,33 @@ def test_local_store_cannot_sign(tmp_path) -> None:  # type: ignore[no-untyped-d
 
     with pytest.raises(NotImplementedError, match="cannot sign URLs"):
         client.urls("me/x", signed=True)
+
+
+def test_local_urls_are_verified_cache_files_duckdb_reads(s3_client: od.Client) -> None:
+    """``urls(local=True)``: DuckDB reads checked local copies, without S3 credentials."""
+    import hashlib
+
+    import pytest
+
+    from .conftest import record_gets
+
+    s3_client.push(daily(("USD", "JPY")), "ecb/fx", time_column="date", partition="year")
+    (shard,) = s3_client.urls("ecb/fx", start="2024-01-01", local=True)
+    path = Path(urlparse(shard.url).path)
+    assert shard.url.startswith("file://") and path.parent == s3_client.cache.path.resolve()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == shard.sha256
+    got = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{path}') WHERE date >= DATE '2024-01-01'"
+    ).fetchall()
+    assert got == [(2 * 366,)]
+
+    fetched = record_gets(s3_client)
+    assert s3_client.urls("ecb/fx", start="2024-01-01", local=True)[0].url == shard.url
+    assert not [k for k in fetched if k.endswith(".parquet")]  # a hit: no shard request
+    path.write_bytes(b"x" * path.stat().st_size)  # damaged on disk: dropped and fetched again
+    s3_client.urls("ecb/fx", start="2024-01-01", local=True)
+    assert [k for k in fetched if k.endswith(".parquet")]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == shard.sha256
+
+    with pytest.raises(ValueError, match="signed=True and local=True exclude each other"):
+        s3_client.urls("ecb/fx", signed=True, local=True)

@@ -65,3 +65,44 @@ def test_readme_names_source_license_repo_and_the_load_line() -> None:
     assert "License: CC-BY-4.0" in text
     assert "Repository: https://github.com/ecb/fx" in text
     assert 'df = od.load("ecb/fx")' in text
+
+
+def test_yaml_scalar_quotes_what_a_yaml_1_1_reader_would_not_read_as_a_string() -> None:
+    import json
+
+    from opendata_core.metadata import yaml_scalar
+
+    for word in ("yes", "No", "on", "OFF", "y", "null", "~", "true", "3.11", ".inf", " padded"):
+        text = yaml_scalar(word)
+        assert text.startswith('"') and json.loads(text) == word, word
+    assert yaml_scalar("Euro FX rates (daily)") == "Euro FX rates (daily)"
+    assert yaml_scalar("self-hosted", flow=True) == "self-hosted"
+    # in a [a, b] list a comma would split the item
+    assert yaml_scalar("a, b") == "a, b"
+    assert yaml_scalar("a, b", flow=True) == '"a, b"'
+    assert yaml_scalar("ubuntu-latest", quote=True) == '"ubuntu-latest"'
+
+
+def test_title_rule_is_the_same_in_the_checker_and_for_callers() -> None:
+    import pytest
+
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import TITLE_MAX, check_title, validate_metadata
+
+    assert check_title("  Euro FX  ") == "Euro FX"
+    too_long = "t" * (TITLE_MAX + 1)
+    for bad, message in (("a\nb", "must be a single line"), (too_long, "the limit is 200")):
+        with pytest.raises(ValueError, match=message):
+            check_title(bad)
+        raw = {**msgspec_builtins(META), "title": bad}
+        with pytest.raises(MetadataError, match=message) as info:
+            validate_metadata(raw)
+        assert info.value.problems[0].field == "title"
+
+
+def msgspec_builtins(meta: DatasetMetadata) -> dict[str, object]:
+    import msgspec
+
+    data = msgspec.to_builtins(meta)
+    assert isinstance(data, dict)
+    return data

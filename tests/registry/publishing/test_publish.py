@@ -111,6 +111,11 @@ def test_second_publish_uploads_only_the_new_shard_and_retry_is_idempotent(
     assert [p["publish_id"] for p in history] == [first.publish_id, m.publish_id]
     runs = reg.get(f"/v1/datasets/{DS}/runs").json()
     assert runs["total"] == 2  # the retried commit rewrote the same run record
+    # Each commit wrote its history entry (spec §8.1), so versions pin as with direct publishing.
+    import opendata as od
+
+    versions = od.Client(store=store_root).versions(DS)
+    assert [v.publish_id for v in versions] == [m.publish_id, first.publish_id]
 
 
 def test_stale_parent_is_409_with_the_live_publish_id(

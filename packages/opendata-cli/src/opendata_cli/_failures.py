@@ -63,8 +63,9 @@ def _is_parse(exc: BaseException) -> bool:
 def classify(exc: BaseException) -> tuple[ErrorClass, int]:
     """The error class and exit code of an exception raised by a producer or by a push.
 
-    Store failures (``StoreUnavailable``, ``ConflictError``, ``CorruptDataError``) are ``upload``
-    and ``PermissionDenied`` is ``permission`` (exit 3); an HTTP or connection error is
+    Store failures (``StoreUnavailable``, ``ConflictError``, ``CorruptDataError``) are ``upload``,
+    except a store that cannot be reached or timed out (``network``), and ``PermissionDenied`` is
+    ``permission`` (all exit 3); an HTTP or connection error in the producer is
     ``network``, a ``ValueError``/``KeyError`` (pandas' parser errors included) is ``parse``
     (exit 1). The exception's causes are consulted when the exception itself says nothing.
 
@@ -72,11 +73,15 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
         >>> classify(KeyError("Date"))
         ('parse', 1)
     """
-    from opendata_core.errors import OpenDataError, PermissionDenied
+    from opendata_core.errors import OpenDataError, PermissionDenied, StoreUnavailable
 
     for e in _chain(exc):
         if for_exception(e) is ExitCode.STORE:
-            return ("permission" if isinstance(e, PermissionDenied) else "upload"), EXIT_PUBLISH
+            if isinstance(e, PermissionDenied):
+                return "permission", EXIT_PUBLISH
+            if isinstance(e, StoreUnavailable) and e.reason in ("timeout", "unreachable"):
+                return "network", EXIT_PUBLISH
+            return "upload", EXIT_PUBLISH
         if isinstance(e, OpenDataError):
             return "validation", EXIT_PRODUCER
         if _is_network(e):

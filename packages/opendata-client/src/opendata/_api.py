@@ -171,10 +171,18 @@ def urls(
     expires: timedelta = timedelta(hours=1),
     version: str | None = None,
     as_of: str | date | datetime | None = None,
+    local: bool = False,
 ) -> builtins.list[ShardUrl]:
     """Shard URLs with checksums; see :meth:`Client.urls`."""
     return _client().urls(
-        id, start=start, end=end, signed=signed, expires=expires, version=version, as_of=as_of
+        id,
+        start=start,
+        end=end,
+        signed=signed,
+        expires=expires,
+        version=version,
+        as_of=as_of,
+        local=local,
     )
 
 

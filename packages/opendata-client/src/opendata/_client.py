@@ -319,15 +319,27 @@ class Client:
         expires: timedelta = timedelta(hours=1),
         version: str | None = None,
         as_of: str | date | datetime | None = None,
+        local: bool = False,
     ) -> builtins.list[ShardUrl]:
         """The shards overlapping ``[start, end]`` with their checksums, for other engines.
 
         URLs are ``file://`` for a local store and ``s3://`` for S3 (or pre-signed ``https://``
-        with ``signed=True``). Rows outside the range are *not* removed: filter on the time
-        column in the reading engine. ``version`` and ``as_of`` pin a version as in :meth:`load`.
+        with ``signed=True``). With ``local=True`` every shard is first made local and verified
+        (sha256), as :meth:`scan` does: the URLs are ``file://`` paths into the local cache, a
+        hit costs no request, and an engine such as DuckDB reads checked bytes without store
+        credentials. Such a path stays valid while the entry is cached (``od cache clear`` or
+        the size cap can remove it). Rows outside the range are *not* removed: filter on the
+        time column in the reading engine. ``version`` and ``as_of`` pin a version as in
+        :meth:`load`.
         """
         return self._reader.urls(
-            id, start=start, end=end, signed=signed, expires=expires, version=(version, as_of)
+            id,
+            start=start,
+            end=end,
+            signed=signed,
+            expires=expires,
+            version=(version, as_of),
+            local=local,
         )
 
     def info(

@@ -402,14 +402,23 @@ class Reader:
         signed: bool = False,
         expires: timedelta = timedelta(hours=1),
         version: Pin = (None, None),
+        local: bool = False,
     ) -> list[ShardUrl]:
         """Shard URLs as :meth:`opendata.Client.urls` documents."""
+        if signed and local:
+            raise ValueError(
+                "urls(): signed=True and local=True exclude each other; pre-signed URLs are for "
+                "another machine, local files for this one"
+            )
         ds = DatasetId.parse(id)
         _, shards, _ = self.select(ds, start, end, version)
         out = []
         for s in shards:
             key = self.layout.resolve(ds, s.path)
-            url = self.store.sign(key, expires) if signed else self.store.uri(key)
+            if local:
+                url = self.local_verified(ds, s).resolve().as_uri()
+            else:
+                url = self.store.sign(key, expires) if signed else self.store.uri(key)
             out.append(ShardUrl(url, s.sha256, s.rows, s.bytes, s.partition, s.min, s.max))
         return out
 

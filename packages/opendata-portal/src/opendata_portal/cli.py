@@ -58,3 +58,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         factory=True,
         log_access=False,
     ).serve()
+
+
+if __name__ == "__main__":  # `python -m opendata_portal.cli serve` (how `od demo` starts it)
+    main()

@@ -73,8 +73,6 @@ _REGISTRY_RE: Final = re.compile(
     r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
     r"(?:/[A-Za-z0-9._~/-]*)?"
 )
-_PLAIN_LABEL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
-_YAML_WORDS: Final = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
 _PYTHON_RE: Final = re.compile(r"(?:pypy|graalpy)?3(?:\.(?:\d+|x))*t?")
 
 
@@ -103,18 +101,6 @@ def secrets_for(store: str | None) -> tuple[str | None, list[str]]:
     return kind, list(_SECRETS_BY_KIND[kind])
 
 
-def _q(value: str) -> str:
-    """A double-quoted YAML scalar (a JSON string is one)."""
-    return json.dumps(value)
-
-
-def _label(value: str) -> str:
-    """A runner label: plain when YAML cannot read it as anything but a string."""
-    if _PLAIN_LABEL_RE.fullmatch(value) and value.lower() not in _YAML_WORDS:
-        return value
-    return _q(value)
-
-
 def schedule_for(meta: DatasetMetadata, override: str | None = None) -> tuple[str | None, str]:
     """The workflow's cron expression and where it came from.
 
@@ -131,47 +117,6 @@ def schedule_for(meta: DatasetMetadata, override: str | None = None) -> tuple[st
     if meta.frequency:
         return SCHEDULES[meta.frequency], f"`frequency: {meta.frequency}` in opendata.yaml"
     return SCHEDULES["daily"], "the daily default (opendata.yaml sets no frequency)"
-
-
-def _triggers(cron: str | None, origin: str, workflow_file: str) -> str:
-    if cron is None:
-        return (
-            f"  # No schedule ({origin}): start runs from the Actions tab or with\n"
-            f"  # `gh workflow run {workflow_file}`.\n"
-            "  workflow_dispatch:"
-        )
-    return (
-        "  schedule:\n"
-        f"    # From {origin}. UTC; GitHub may start scheduled runs late.\n"
-        f"    - cron: {_q(cron)}\n"
-        f"  # Also runnable by hand: the Actions tab or `gh workflow run {workflow_file}`.\n"
-        "  workflow_dispatch:"
-    )
-
-
-def _credentials(registry: str | None, dataset_id: str) -> str:
-    if registry is not None:
-        import textwrap
-
-        return textwrap.fill(
-            f"Publishing goes through the OpenData registry at {registry}. It checks this job's "
-            "GitHub OIDC token (trusted publishing, hence `id-token: write`), so no storage "
-            "secret is kept in this repository. The registry must know this repository as the "
-            f"home of {dataset_id}.",
-            width=98,
-            initial_indent="# ",
-            subsequent_indent="# ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-    width = max(map(len, STORE_SECRETS))
-    lines = [
-        "# Publishing uses store credentials from these repository secrets (Settings > Secrets and",
-        "# variables > Actions, or `gh secret set NAME`); a secret that is not set arrives empty",
-        "# and is ignored. `od deploy` lists the ones your store needs:",
-        *(f"#   {name:<{width}}  {what}" for name, what in STORE_SECRETS.items()),
-    ]
-    return "\n".join(lines)
 
 
 def render_workflow(
@@ -210,62 +155,25 @@ def render_workflow(
     Example:
         >>> text = render_workflow(meta, registry="https://registry.example.org")  # doctest: +SKIP
     """
-    from opendata_cli.templates import cli_requirement, render
+    from opendata_cli.templates import cli_requirement, render_jinja
 
     cron, origin = schedule_for(meta, schedule)
-    labels = runner or meta.runner or ["ubuntu-latest"]
-    runs_on = _label(labels[0]) if len(labels) == 1 else f"[{', '.join(map(_label, labels))}]"
-    job_permissions = "      contents: read"
-    if registry is not None:
-        job_permissions += "\n      id-token: write # the registry checks this job's OIDC token"
-        env = f"          OPENDATA_REGISTRY: {_q(registry)}"
-    else:
-        env = "\n".join(f"          {name}: ${{{{ secrets.{name} }}}}" for name in STORE_SECRETS)
-    # Without the secret, `od run` would publish to a folder on the runner that is thrown away:
-    # fail at once instead, and say which secret is missing.
-    preflight = (
-        ""
-        if registry is not None
-        else "      - name: Check that the store is configured\n"
-        "        env:\n"
-        "          OPENDATA_STORE: ${{ secrets.OPENDATA_STORE }}\n"
-        "        run: |\n"
-        '          if [ -z "$OPENDATA_STORE" ]; then\n'
-        '            echo "::error::Set the repository secret OPENDATA_STORE (see the top of '
-        f'.github/workflows/{workflow_file})."\n'
-        "            exit 1\n"
-        "          fi\n\n"
-    )
-    folder = f"{working_directory}/" if working_directory else ""
-    cache = (
-        "          cache: pip\n"
-        f"          cache-dependency-path: {_q(folder + 'requirements.txt')}\n"
-        if requirements
-        else ""
-    )
-    # The exact release that wrote this file: never a newer or a look-alike package next to the
-    # store's secrets.
-    install = f"python -m pip install {cli_requirement()}" + (
-        " -r requirements.txt" if requirements else ""
-    )
-    workdir = f"        working-directory: {_q(working_directory)}\n" if working_directory else ""
-    return render(
+    return render_jinja(
         "workflow.yml.tmpl",
         id=meta.id,
-        credentials=_credentials(registry, meta.id),
-        workflow_name=_q(f"OpenData: {meta.id}"),
-        triggers=_triggers(cron, origin, workflow_file),
-        concurrency_group=_q(f"opendata-{meta.id}"),
-        job_name=_q(f"Publish {meta.id}"),
-        runs_on=runs_on,
-        timeout=str(timeout_minutes),
-        job_permissions=job_permissions,
-        python=_q(python),
-        cache=cache,
-        install=install,
-        preflight=preflight,
-        workdir=workdir,
-        env=env,
+        registry=registry,
+        secrets=STORE_SECRETS,
+        secret_width=max(map(len, STORE_SECRETS)),
+        cron=cron,
+        origin=origin,
+        workflow_file=workflow_file,
+        labels=runner or meta.runner or ["ubuntu-latest"],
+        timeout=timeout_minutes,
+        python=python,
+        requirements=requirements,
+        folder=f"{working_directory}/" if working_directory else "",
+        working_directory=working_directory,
+        cli_requirement=cli_requirement(),
     )
 
 

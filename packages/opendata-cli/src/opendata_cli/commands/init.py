@@ -29,10 +29,6 @@ DEFAULT_DESCRIPTION: Final = (
     "places it covers, and any caveats."
 )
 DEFAULT_PROVIDER: Final = "Who publishes the original data"
-_YAML_SPECIAL: Final = frozenset(
-    "y n yes no on off true false null ~ .nan .inf -.inf".split()  # noqa: SIM905
-)
-_PLAIN_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9 ,.()/&+'_-]*")
 
 
 @dataclass(frozen=True)
@@ -58,13 +54,6 @@ def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower())
     slug = re.sub(r"-{2,}", "-", slug).strip("-.")[:100].strip("-.")
     return slug or "dataset"
-
-
-def _yaml_scalar(value: str) -> str:
-    """``value`` as a YAML scalar: plain when that is unambiguous, else a JSON (YAML) string."""
-    if _PLAIN_RE.fullmatch(value) and value.lower() not in _YAML_SPECIAL and value == value.strip():
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _defaults(target: Path) -> _Defaults:
@@ -112,6 +101,16 @@ def _check_line(value: str, *, what: str, limit: int = 200) -> str:
     if len(value) > limit:
         raise click.BadParameter(f"{what} is {len(value)} characters long; the limit is {limit}")
     return value
+
+
+def _check_title(value: str) -> str:
+    """A title answer, by the rule ``od validate`` applies (:func:`check_title`)."""
+    from opendata_core.metadata import check_title
+
+    try:
+        return check_title(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"title {exc}") from None
 
 
 def _check_licence(value: str) -> str:
@@ -181,6 +180,7 @@ def init(
     """
     from opendata_cli.templates import cli_requirement, render
     from opendata_core.ids import DatasetId
+    from opendata_core.metadata import yaml_scalar
 
     if directory.exists() and not directory.is_dir():
         raise click.BadParameter(f"{directory} is not a directory", param_hint="DIRECTORY")
@@ -211,7 +211,7 @@ def init(
     namespace, name = dataset_id.split("/")
     if title is not None:
         try:
-            title = _check_line(title, what="title")
+            title = _check_title(title)
         except click.BadParameter as exc:
             exc.param_hint = "'--title'"
             raise
@@ -219,7 +219,7 @@ def init(
         title = click.prompt(
             "Title",
             default=_title_from(name),
-            value_proc=lambda v: _check_line(v, what="title"),
+            value_proc=_check_title,
         )
     else:
         title = _title_from(name)
@@ -246,11 +246,11 @@ def init(
     repo = defaults.repo or f"https://github.com/{namespace}/{name}"
     values = {
         "id": dataset_id,
-        "title": _yaml_scalar(title),
+        "title": yaml_scalar(title),
         "description": textwrap.fill(description, 96, subsequent_indent="  "),
-        "license": _yaml_scalar(license_),
+        "license": yaml_scalar(license_),
         "repo": repo,
-        "provider": _yaml_scalar(provider),
+        "provider": yaml_scalar(provider),
     }
     plain = {
         **values,

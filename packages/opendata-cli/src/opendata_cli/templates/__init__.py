@@ -4,14 +4,18 @@ Placeholders are ``%{name}`` (``string.Template`` with ``%`` as the delimiter, b
 GitHub Actions' expression syntax); ``%%`` is a literal percent sign. Lines that start with
 ``#%`` are notes for maintainers and are dropped before rendering (``##`` would clash with
 Markdown headings).
+
+The workflow template, which has conditional parts, is Jinja2 instead (:func:`render_jinja`),
+with ``%{ ... }`` for expressions so that GitHub's ``${{ ... }}`` stays literal.
 """
 
 from __future__ import annotations
 
 import string
 from importlib.resources import files
+from typing import Any
 
-__all__ = ["cli_requirement", "render"]
+__all__ = ["cli_requirement", "render", "render_jinja"]
 
 
 def cli_requirement() -> str:
@@ -38,6 +42,37 @@ def render(name: str, /, **values: str) -> str:
     Raises:
         KeyError: if the template uses a placeholder that ``values`` lacks.
     """
+    return _Template(_read(name)).substitute(values)
+
+
+def _read(name: str) -> str:
+    """The packaged template ``name`` without its ``#%`` maintainer notes."""
     text = files("opendata_cli.templates").joinpath(name).read_text(encoding="utf-8")
-    kept = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#%"))
-    return _Template(kept).substitute(values)
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#%"))
+
+
+def render_jinja(name: str, /, **values: Any) -> str:
+    """Render the packaged Jinja2 template ``name`` with ``values``.
+
+    Filters: ``q`` (a quoted YAML string) and ``label`` (a flow-list item, plain when safe).
+
+    Raises:
+        jinja2.UndefinedError: if the template uses a name that ``values`` lacks.
+    """
+    import jinja2
+
+    from opendata_core.metadata import yaml_scalar
+
+    env = jinja2.Environment(
+        variable_start_string="%{",
+        variable_end_string="}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        # YAML, not HTML: every user value goes through `q` or `label`, which quote it for YAML.
+        autoescape=False,  # noqa: S701
+    )
+    env.filters["q"] = lambda value: yaml_scalar(str(value), quote=True)
+    env.filters["label"] = lambda value: yaml_scalar(str(value), flow=True)
+    return env.from_string(_read(name)).render(**values)

@@ -352,6 +352,7 @@ class PublishService:
             registered = await self._register(publisher, ds) if register else False
             provenance = publisher.provenance(meta.repo)
             final = msgspec.structs.replace(manifest, provenance=provenance)
+            await self._write_history(ds, final, current)
             await self._write_manifest(ds, final, etag, live)
             response = await self._finish(
                 publisher, ds, request, final, already=False, schema_changed=changed
@@ -401,6 +402,22 @@ class PublishService:
                 )
 
         await asyncio.gather(*(check(i, s.sha256, s.bytes) for i, s in todo))
+
+    async def _write_history(
+        self, ds: DatasetId, manifest: Manifest, previous: Manifest | None
+    ) -> None:
+        """The version's history entry, before the commit (spec §8.1), as the client writes it.
+
+        The bytes depend only on the manifest, so a retried commit rewrites the same entry; a
+        parent published before format 1.1 gets its entry back-filled (create only if absent).
+        """
+        layout = self.store.layout
+        if previous is not None:
+            key = layout.version(ds, previous.publish_id)
+            if await self.store.get_or_none(key) is None:
+                with contextlib.suppress(Conflict):  # another writer back-filled it meanwhile
+                    await self.store.put(key, encode_document(previous), if_match="")
+        await self.store.put(layout.version(ds, manifest.publish_id), encode_document(manifest))
 
     async def _write_manifest(
         self, ds: DatasetId, manifest: Manifest, etag: str | None, before: str | None
