@@ -67,7 +67,9 @@ def test_five_versions_load_by_id_prefix_and_as_of_and_survive_default_gc(
     pushes = [
         lambda: client.push(days("2023-12-30", 5), DS, metadata=meta()),  # replace
         lambda: client.push(days("2024-01-04", 2, 50), DS, metadata=meta(), mode="append"),
-        lambda: client.push(days("2022-06-01", 3, 7.0), DS, metadata=meta()),  # replace
+        lambda: client.push(
+            days("2022-06-01", 3, 7.0), DS, metadata=meta(), allow_schema_change=True
+        ),  # replace, int -> float
         lambda: client.push(
             days("2022-06-01", 3, 7.0).assign(note="x"),
             DS,
@@ -111,6 +113,7 @@ def test_five_versions_load_by_id_prefix_and_as_of_and_survive_default_gc(
         days("2022-06-05", 1, 3).assign(note="z"),
         DS,
         metadata=meta(Retention(keep_versions=1, keep_days=0)),
+        allow_schema_change=True,
     ).publish_id
     result = client.gc(DS, older_than=NOW)
     assert result.versions_removed == ids and result.versions_kept == 1
@@ -143,7 +146,7 @@ def test_a_crash_between_history_write_and_commit_lists_nothing_new(
 
     monkeypatch.setattr(Publisher, "commit", crash)
     with pytest.raises(KeyboardInterrupt):
-        client.push(days("2024-01-01", 5, 10), DS, metadata=meta())
+        client.push(days("2024-01-01", 5, 10), DS, metadata=meta(), allow_schema_change=True)
     monkeypatch.undo()
 
     prefix = client.layout.versions_prefix(DatasetId.parse(DS))
@@ -167,7 +170,7 @@ def test_history_of_a_dataset_published_before_format_1_1_is_back_filled(
     ds = DatasetId.parse(DS)
     client.store.delete(client.layout.version(ds, first.publish_id))  # as a 1.0 writer left it
     assert [v.publish_id for v in client.versions(DS)] == [first.publish_id]
-    second = client.push(days("2024-01-01", 4), DS, metadata=meta())
+    second = client.push(days("2024-01-01", 4), DS, metadata=meta(), allow_schema_change=True)
     assert [v.publish_id for v in client.versions(DS)] == [second.publish_id, first.publish_id]
     assert len(frame(client, version=first.publish_id)) == 3
 
@@ -214,7 +217,7 @@ def test_diff_after_a_one_day_append_reads_only_the_changed_shard(s3_client: od.
 def test_diff_reports_schema_changes_and_changed_rows(client: od.Client) -> None:
     v1 = client.push(days("2024-01-01", 3), DS, metadata=meta()).publish_id
     edited = days("2024-01-02", 3).assign(value=[2.0, 30.0, 4.0], extra=1)
-    v2 = client.push(edited, DS, metadata=meta()).publish_id
+    v2 = client.push(edited, DS, metadata=meta(), allow_schema_change=True).publish_id
     result = client.diff(DS, v1[:-1], v2)
     assert result.schema.added == ["extra"]
     assert (result.added, result.removed, result.changed) == (1, 1, 1)
@@ -225,7 +228,7 @@ def test_diff_reports_schema_changes_and_changed_rows(client: od.Client) -> None
 
 def test_cite_a_pinned_version(client: od.Client) -> None:
     v1 = client.push(days("2024-01-01", 3), DS, metadata=meta()).publish_id
-    client.push(days("2024-01-01", 4), DS, metadata=meta())
+    client.push(days("2024-01-01", 4), DS, metadata=meta(), allow_schema_change=True)
     text = client.cite(DS, version=v1)
     year = client_manifest(client, v1).published_at.year
     assert text.startswith(f"Me ({year}). A series (version {v1}) [Data set].")
