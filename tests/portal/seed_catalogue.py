@@ -121,6 +121,7 @@ def phase2() -> None:
         "ecb/euro-fx-rates",
         time_column="date",
         provenance=Provenance(repo=REPO, commit="2" * 40, run_url=REPO + "/actions/runs/2"),
+        allow_schema_change=True,  # the new column is on purpose (the schema-drift gate)
     )
 
 
