@@ -244,27 +244,75 @@ def bench_download(tmp: Path, duration: int) -> dict[str, Any]:
 # 2. search over 100,000 datasets
 
 
-def _rows(n: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+VOCABULARY = 4000
+"""Distinct words of the generated catalogue: WORDS first (the most common), then pseudo-words."""
+_SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+COUNTRIES = [f"c{i:02d}" for i in range(60)]
+SCOPES = ["global", "region", "country", "city"]
+
+
+def _zipf(k: int, offset: float = 2.7) -> list[float]:
+    """Cumulative Zipf-Mandelbrot weights ``1 / (rank + offset)`` over ``k`` ranks."""
+    total, out = 0.0, []
+    for rank in range(1, k + 1):
+        total += 1.0 / (rank + offset)
+        out.append(total)
+    return out
+
+
+def vocabulary(rng: random.Random) -> list[str]:
+    """WORDS, then pronounceable pseudo-words (3 syllables: no word is a prefix of another)."""
+    words = list(WORDS)
+    seen = set(words)
+    while len(words) < VOCABULARY:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(3))
+        if word not in seen and not any(word.startswith(w) for w in WORDS):
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def _rows(
+    n: int, rng: random.Random
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """``n`` datasets whose text follows a Zipf law (a few words are common, most are rare).
+
+    Namespaces, topics, licences, frequencies and countries are Zipf-weighted too, so facet
+    counts look like a real catalogue's (a few big publishers, a long tail).
+    """
     from opendata_core.documents import IndexEntry
+
+    words = vocabulary(rng)
+    cum_words = _zipf(len(words))
+    namespaces = [f"org{i}" for i in range(2000)]
+    cum_ns, cum_topics = _zipf(len(namespaces), 10.0), _zipf(len(TOPICS), 1.0)
+    cum_lic, cum_freq = _zipf(len(LICENSES), 0.5), _zipf(len(FREQUENCIES), 1.0)
+    cum_geo = _zipf(len(COUNTRIES), 2.0)
+
+    def pick(items: list[str], cum: list[float], k: int) -> list[str]:
+        return rng.choices(items, cum_weights=cum, k=k)
 
     now = datetime.now(UTC)
     datasets, tags = [], []
     for i in range(n):
-        ns = f"org{i % 2000}"
-        name = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i}"
-        title = " ".join(rng.choice(WORDS) for _ in range(4)).capitalize()
-        description = " ".join(rng.choice(WORDS) for _ in range(30))
-        topics = rng.sample(TOPICS, 2)
-        updated = now - timedelta(days=rng.randrange(3000))
+        ns = pick(namespaces, cum_ns, 1)[0]
+        name = "-".join(pick(words, cum_words, 2)) + f"-{i}"
+        title = " ".join(pick(words, cum_words, rng.randint(3, 5))).capitalize()
+        description = " ".join(pick(words, cum_words, rng.randint(12, 25)))
+        topics = sorted(set(pick(TOPICS, cum_topics, rng.randint(1, 3))))
+        countries = sorted(set(pick(COUNTRIES, cum_geo, rng.randint(0, 2))))
+        scope = rng.choice(SCOPES)
+        updated = now - timedelta(days=rng.randrange(3000), seconds=rng.randrange(86400))
+        first = 2000 + rng.randrange(24)
         entry = IndexEntry(
             id=f"{ns}/{name}",
             title=title,
             description=description,
-            license=rng.choice(LICENSES),
+            license=pick(LICENSES, cum_lic, 1)[0],
             repo=f"https://github.com/{ns}/{name}",
             provider="Generated",
             topics=topics,
-            frequency=rng.choice(FREQUENCIES),
+            frequency=pick(FREQUENCIES, cum_freq, 1)[0],
             row_count=rng.randrange(10**6),
             updated_at=updated,
         )
@@ -279,8 +327,8 @@ def _rows(n: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[s
                 "license": entry.license,
                 "frequency": entry.frequency,
                 "updated_at": updated,
-                "min_time": "2015-01-01",
-                "max_time": "2024-12-31",
+                "min_time": f"{first}-01-01",
+                "max_time": f"{rng.randrange(first, 2026)}-12-31",
                 "publish_id": secrets.token_hex(8),
                 "published_at": updated,
                 "entry_json": json.dumps(__import__("msgspec").to_builtins(entry)),
@@ -293,25 +341,51 @@ def _rows(n: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[s
                 "synced_at": now,
             }
         )
-        tags += [{"dataset_pk": i + 1, "facet": "topic", "value": t} for t in topics]
-    return datasets, tags
+        values = [("topic", t) for t in topics] + [("geo", scope)]
+        values += [("geo", c) for c in countries]
+        tags += [{"dataset_pk": i + 1, "facet": f, "value": v} for f, v in values]
+    return datasets, tags, words
 
 
-def _queries(rng: random.Random, n: int) -> list[dict[str, Any]]:
+def _queries(rng: random.Random, n: int, words: list[str]) -> list[dict[str, Any]]:
+    """A query mix: common words (matching many datasets), mid and rare words, filters, pages.
+
+    Query words follow the same Zipf law as the text, over the 2,000 most common words, so the
+    head (WORDS) is asked for often, as in a real search log.
+    """
+    cum = _zipf(2000)
+
+    def word() -> str:
+        return rng.choices(words[:2000], cum_weights=cum)[0]
+
     out: list[dict[str, Any]] = []
     for i in range(n):
-        kind = i % 5
+        kind = i % 8
         if kind == 0:
-            out.append({"q": rng.choice(WORDS)})
+            out.append({"q": word()})
         elif kind == 1:
-            out.append({"q": f"{rng.choice(WORDS)} {rng.choice(WORDS)}"})
+            out.append({"q": rng.choice(WORDS[:10])})  # always a very common word
         elif kind == 2:
-            out.append({"q": rng.choice(WORDS), "topic": rng.choice(TOPICS)})
+            out.append({"q": f"{word()} {word()}"})
         elif kind == 3:
-            out.append({"namespace": f"org{rng.randrange(2000)}"})
-        else:
+            out.append({"q": word(), "topic": rng.choice(TOPICS)})
+        elif kind == 4:
+            out.append({"namespace": f"org{rng.randrange(50)}", "sort": "name"})
+        elif kind == 5:
             out.append({"q": "", "sort": "updated", "page": rng.randrange(1, 20)})
+        elif kind == 6:
+            out.append({"license": rng.choice(LICENSES), "frequency": rng.choice(FREQUENCIES)})
+        else:
+            out.append({"q": word(), "geo": rng.choice(COUNTRIES[:10]), "sort": "updated"})
     return out
+
+
+def _kind(params: dict[str, Any], total: int) -> str:
+    """A query's class for the report: text or not, filtered or not, and how many hits."""
+    text = "q" if params.get("q") else "no-q"
+    filtered = any(k in params for k in ("topic", "namespace", "license", "frequency", "geo"))
+    size = "<1k" if total < 1000 else "1k-10k" if total <= 10_000 else ">10k"
+    return f"{text}{'+filter' if filtered else ''} {size} hits"
 
 
 async def _search_backend(
@@ -338,7 +412,7 @@ async def _search_backend(
         await migrate(engine, schema=schema)
         sessions = session_factory(engine)
         rng = random.Random(42)
-        datasets, tags = _rows(n, rng)
+        datasets, tags, words = _rows(n, rng)
         started = time.perf_counter()
         async with sessions() as session, session.begin():
             for i in range(0, n, 5000):
@@ -351,7 +425,9 @@ async def _search_backend(
         load_s = time.perf_counter() - started
         print(f"{engine.dialect.name}: {n:,} rows in {load_s:.1f} s", file=sys.stderr, flush=True)
         timings = []
-        queries = _queries(random.Random(7), n_queries)
+        queries = _queries(random.Random(7), n_queries, words)
+        hits: list[int] = []
+        by_kind: dict[str, list[float]] = {}
         async with sessions() as session:
             service = CatalogueService(session, settings)
             for params in queries[:5]:  # warm the caches
@@ -362,8 +438,11 @@ async def _search_backend(
                 t0 = time.perf_counter()
                 result = await service.search(SearchQuery(**params))
                 timings.append((time.perf_counter() - t0) * 1000)
-                assert result.total >= 0
+                hits.append(result.total)
+                kind = _kind(params, result.total)
+                by_kind.setdefault(kind, []).append(timings[-1])
         timings.sort()
+        hits.sort()
         return {
             "datasets": n,
             "queries": len(timings),
@@ -371,6 +450,21 @@ async def _search_backend(
             "p50_ms": round(statistics.median(timings), 2),
             "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
             "max_ms": round(timings[-1], 2),
+            "hits": {
+                "min": hits[0],
+                "p50": hits[len(hits) // 2],
+                "p90": hits[int(len(hits) * 0.9)],
+                "max": hits[-1],
+                "over_10000": sum(h > 10_000 for h in hits),
+            },
+            "by_kind": {
+                k: {
+                    "n": len(v),
+                    "p50_ms": round(statistics.median(v), 1),
+                    "max_ms": round(max(v), 1),
+                }
+                for k, v in sorted(by_kind.items())
+            },
         }
     finally:
         if schema and engine.dialect.name == "postgresql":

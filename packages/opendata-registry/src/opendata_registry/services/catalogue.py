@@ -5,16 +5,16 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
-from sqlalchemy import Select, and_, exists, func, select
+from pyroaring import BitMap
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import (
     DatasetDetail,
     DatasetHit,
-    FacetCount,
     HealthSummary,
     HistoryPage,
     PublishSummary,
@@ -25,16 +25,21 @@ from opendata_core.api import (
 from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
 from opendata_core.errors import DatasetNotFound, OpenDataError
 from opendata_core.ids import DatasetId
-from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run
+from opendata_registry.db.models import Dataset, Publish, Run
+from opendata_registry.services.facets import (
+    FACETS,
+    FacetIndex,
+    facet_index,
+    join_pks,
+    split_pks,
+)
 from opendata_registry.services.health import compute_health
-from opendata_registry.services.search import apply_text_search, query_terms
+from opendata_registry.services.search import apply_text_search, match_keys, query_terms
 from opendata_registry.settings import Settings
 
 __all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id"]
 
 Sort = Literal["relevance", "updated", "name"]
-FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
-_FACET_VALUES: Final = 50
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -84,28 +89,21 @@ class CatalogueService:
 
     # -- search ---------------------------------------------------------------------------
 
-    def _hits(self, query: SearchQuery) -> tuple[Select[Any], bool]:
-        stmt = select(Dataset.pk.label("pk"))
-        terms = query_terms(query.q)
-        if terms:
-            stmt, rank = apply_text_search(stmt, terms, self._dialect)
-            stmt = stmt.add_columns(rank.label("rank"))
-        conditions = []
-        if query.namespace:
-            conditions.append(Dataset.namespace == query.namespace.lower())
-        if query.license:
-            conditions.append(func.lower(Dataset.license) == query.license.lower())
-        if query.frequency:
-            conditions.append(Dataset.frequency == query.frequency.lower())
-        for facet, value in (("topic", query.topic), ("geo", query.geo)):
-            if value:
-                conditions.append(
-                    exists().where(
-                        DatasetTag.dataset_pk == Dataset.pk,
-                        DatasetTag.facet == facet,
-                        DatasetTag.value == value.lower(),
-                    )
-                )
+    @staticmethod
+    def _wanted(query: SearchQuery) -> list[tuple[str, str]]:
+        """The facet filters as ``(facet, lower-cased value)`` (matched case-insensitively)."""
+        pairs = [
+            ("namespace", query.namespace),
+            ("license", query.license),
+            ("frequency", query.frequency),
+            ("topic", query.topic),
+            ("geo", query.geo),
+        ]
+        return [(facet, value.lower()) for facet, value in pairs if value]
+
+    @staticmethod
+    def _time_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
         if query.updated_since:
             since = datetime.combine(query.updated_since, datetime.min.time(), UTC)
             conditions.append(Dataset.updated_at >= since)
@@ -113,47 +111,90 @@ class CatalogueService:
             conditions.append(Dataset.min_time <= query.covers_from.isoformat())
         if query.covers_to:
             conditions.append(Dataset.max_time >= query.covers_to.isoformat())
-        if conditions:
-            stmt = stmt.where(and_(*conditions))
-        return stmt, bool(terms)
+        return conditions
+
+    async def _keys(self, terms: list[str], conditions: list[ColumnElement[bool]]) -> BitMap:
+        """Every key the engine matches (text and time conditions; no rank computed)."""
+        if terms and not conditions:
+            keys = match_keys(terms, self._dialect)
+        else:
+            keys = select(Dataset.pk.label("pk"))
+            if terms:
+                keys, _ = apply_text_search(keys, terms, self._dialect)
+            keys = keys.where(and_(*conditions))
+        found = keys.subquery("found")
+        return split_pks((await self.session.execute(select(join_pks(found.c.pk)))).scalar_one())
+
+    async def _ranked(
+        self, terms: list[str], allowed: BitMap | None, index: FacetIndex, stop: int
+    ) -> list[int]:
+        """The best ``stop`` keys by the engine's rank (ties by id), among ``allowed``.
+
+        The engine ranks its matches (over its text index alone, not joined to the
+        catalogue) and streams them best first; reading stops after ``stop`` allowed keys
+        and the keys that tie with the last of them.
+        """
+        stmt = match_keys(terms, self._dialect, rank=True).execution_options(yield_per=500)
+        found: list[tuple[float, int]] = []
+        result = await self.session.stream(stmt)
+        try:
+            async for pk, rank in result:
+                if allowed is not None and pk not in allowed:
+                    continue
+                if len(found) >= stop and rank != found[-1][0]:
+                    break
+                found.append((rank, pk))
+        finally:
+            await result.close()
+        place = index.position["name"]
+        found.sort(key=lambda hit: (hit[0], place.get(hit[1], len(place))))
+        return [pk for _, pk in found]
 
     async def search(self, query: SearchQuery) -> SearchResults:
-        """One page of matching datasets, ranked by the engine, with counts per facet value."""
-        stmt, ranked = self._hits(query)
-        # Materialized on SQLite: the match (FTS, filters) is evaluated once per statement
-        # rather than once per joined row (SQLite flattened the FTS subquery into the facet
-        # joins and re-ran MATCH per tag row: seconds per search). PostgreSQL plans the join
-        # itself (one GIN scan, hash join) and drops the unused rank from facet counts.
-        # An unfiltered catalogue stays a plain subquery, which the engine flattens onto its
-        # indexes (the page by updated_at) instead of copying every key first.
-        hits: Any
-        if self._dialect == "sqlite" and (ranked or stmt.whereclause is not None):
-            hits = stmt.cte("hits").prefix_with("MATERIALIZED")
+        """One page of matching datasets, ranked by the engine, with counts per facet value.
+
+        The engine finds the hits (full-text match and time conditions) in one statement that
+        returns only their keys; the facet filters, total and counts come from the facet
+        index of the catalogue's generation (:mod:`.facets`), as does the order by update or
+        name. For relevance the engine ranks its matches in a second statement, read only as
+        far as the page. The unfiltered catalogue needs no statement beyond the page's rows.
+        """
+        index = await facet_index(self.session)
+        terms = query_terms(query.q)
+        wanted = self._wanted(query)
+        conditions = self._time_conditions(query)
+        pks = await self._keys(terms, conditions) if terms or conditions else None
+        pks = index.restrict(pks, wanted)
+        if pks is None:
+            total, facets = len(index.everything), index.counts
         else:
-            hits = stmt.subquery("hits")
-        total = (await self.session.execute(select(func.count()).select_from(hits))).scalar_one()
-        sort = query.sort or ("relevance" if ranked else "updated")
-        page_stmt = select(
-            Dataset.id, Dataset.entry_json, Dataset.frequency, Dataset.published_at
-        ).join(hits, hits.c.pk == Dataset.pk)
-        if sort == "relevance" and ranked:
-            page_stmt = page_stmt.order_by(hits.c.rank, Dataset.id)
-        elif sort == "name":
-            page_stmt = page_stmt.order_by(Dataset.id)
+            total, facets = len(pks), index.count(pks)
+        sort = query.sort or ("relevance" if terms else "updated")
+        start = (query.page - 1) * query.per_page
+        stop = start + query.per_page
+        if start >= total:
+            page: list[int] = []
+        elif sort == "relevance" and terms:
+            allowed = pks if wanted or conditions else None
+            page = (await self._ranked(terms, allowed, index, stop))[start:stop]
         else:
-            page_stmt = page_stmt.order_by(Dataset.updated_at.desc().nulls_last(), Dataset.id)
-        page_stmt = page_stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)
-        rows = (await self.session.execute(page_stmt)).all()
-        runs = await self._recent_runs([r.id for r in rows])
+            page = index.top(pks, "name" if sort == "name" else "updated", start, stop)
+        rows = {}
+        if page:
+            stmt = select(
+                Dataset.pk, Dataset.id, Dataset.entry_json, Dataset.frequency, Dataset.published_at
+            ).where(Dataset.pk.in_(page))
+            rows = {r.pk: r for r in (await self.session.execute(stmt)).all()}
+        ordered = [rows[pk] for pk in page if pk in rows]
+        runs = await self._recent_runs([r.id for r in ordered])
         now = datetime.now(UTC)
         hits_out = [
             DatasetHit(
                 dataset=msgspec.json.decode(r.entry_json, type=IndexEntry),
                 health=self._health(runs.get(r.id, []), r.frequency, r.published_at, now),
             )
-            for r in rows
+            for r in ordered
         ]
-        facets = {name: await self._facet(name, hits) for name in FACETS}
         return SearchResults(
             query=query.q,
             total=total,
@@ -162,23 +203,6 @@ class CatalogueService:
             datasets=hits_out,
             facets=facets,
         )
-
-    async def _facet(self, name: str, hits: Any) -> list[FacetCount]:
-        count = func.count().label("n")
-        if name in ("topic", "geo"):
-            value: Any = DatasetTag.value
-            stmt = (
-                select(value, count)
-                .join(hits, hits.c.pk == DatasetTag.dataset_pk)
-                .where(DatasetTag.facet == name)
-            )
-        else:
-            value = getattr(Dataset, name)
-            stmt = (
-                select(value, count).join(hits, hits.c.pk == Dataset.pk).where(value.is_not(None))
-            )
-        stmt = stmt.group_by(value).order_by(count.desc(), value).limit(_FACET_VALUES)
-        return [FacetCount(value=v, count=n) for v, n in (await self.session.execute(stmt)).all()]
 
     # -- one dataset ----------------------------------------------------------------------
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Label, Select, func, literal_column, select, table, text
 
 from opendata_registry.db.models import Dataset
 
-__all__ = ["apply_text_search", "query_terms"]
+__all__ = ["apply_text_search", "match_keys", "query_terms"]
 
 _WORD: Final = re.compile(r"[^\W_]+")
 _MAX_TERMS: Final = 12
@@ -31,13 +31,17 @@ def query_terms(q: str) -> list[str]:
     return _WORD.findall(q.lower())[:_MAX_TERMS]
 
 
+def _fts_query(terms: list[str]) -> str:
+    """Each term quoted (no FTS5 syntax can get through) and used as a prefix."""
+    return " ".join(f'"{t}"*' for t in terms)
+
+
 def apply_text_search(
     stmt: Select[Any], terms: list[str], dialect: str
 ) -> tuple[Select[Any], ColumnElement[Any]]:
     """Restrict ``stmt`` (over ``datasets``) to matches of every term; return it and a rank."""
     if dialect == "sqlite":
-        # Each term quoted (no FTS5 syntax can get through) and used as a prefix.
-        fts_query = " ".join(f'"{t}"*' for t in terms)
+        fts_query = _fts_query(terms)
         fts = table("datasets_fts")
         matches = (
             select(literal_column("rowid").label("pk"), literal_column(_BM25).label("rank"))
@@ -51,3 +55,26 @@ def apply_text_search(
         vector: ColumnElement[Any] = literal_column("datasets.search")
         return stmt.where(vector.op("@@")(tsquery)), -func.ts_rank_cd(vector, tsquery)
     raise NotImplementedError(f"full-text search on {dialect}")
+
+
+def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[Any]:
+    """The keys (``pk``) of the datasets matching every term, from the text index alone.
+
+    With ``rank``, also the engine's rank (smaller is better) and ordered by it. On SQLite the
+    ``datasets`` table is not read: FTS5 answers from its own index.
+    """
+    stmt: Select[Any]
+    if dialect == "sqlite":
+        stmt = (
+            select(literal_column("rowid").label("pk"))
+            .select_from(table("datasets_fts"))
+            .where(text("datasets_fts MATCH :fts_query").bindparams(fts_query=_fts_query(terms)))
+        )
+        if rank:
+            bm25: Label[Any] = literal_column(_BM25).label("rank")
+            stmt = stmt.add_columns(bm25).order_by(bm25)
+        return stmt
+    stmt, score = apply_text_search(select(Dataset.pk.label("pk")), terms, dialect)
+    if rank:
+        stmt = stmt.add_columns(score.label("rank")).order_by(score)
+    return stmt

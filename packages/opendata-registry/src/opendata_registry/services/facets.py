@@ -1,0 +1,151 @@
+"""The facet index: every dataset's facet values as compressed bitmaps, kept per generation.
+
+Counting facet values with SQL ``GROUP BY`` over the hits of a common word costs a B-tree probe
+per hit and value (0.3 to 0.4 s for 50,000 hits on SQLite, the same order on PostgreSQL).
+Search engines keep facet values as per-value posting bitmaps instead (Meilisearch's roaring
+bitmaps, Lucene's doc values); so does this: the database finds the hits (its own full-text
+match and conditions) and returns their keys, and the counts are the cardinalities of
+``hits ∩ value`` over roaring bitmaps (pyroaring, computed in C). Facet filters are bitmap
+intersections, and the order by update or name comes from the database's own order, read once.
+
+The index is built once per catalogue generation (:class:`~opendata_registry.db.models.
+CatalogueState`, bumped by triggers on every write to the catalogue tables, whoever writes),
+so every process sees a change on its next request.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pyroaring import BitMap
+from sqlalchemy import String, cast, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opendata_core.api import FacetCount
+from opendata_registry.db.models import CatalogueState, Dataset, DatasetTag
+
+__all__ = ["FACETS", "FacetIndex", "facet_index", "generation", "join_pks", "split_pks"]
+
+FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
+FACET_VALUES: Final = 50
+"""Values shown per facet (the most frequent first)."""
+
+_SORTS: Final[dict[str, tuple[Any, ...]]] = {
+    "updated": (Dataset.updated_at.desc().nulls_last(), Dataset.id),
+    "name": (Dataset.id,),
+}
+_DENSE: Final = 50
+"""A page is found by walking the whole order when at least 1 in this many datasets is a hit."""
+
+
+def join_pks(pk: Any) -> Any:
+    """The aggregate that returns every ``pk`` of a statement as one comma-separated string."""
+    return func.aggregate_strings(cast(pk, String), ",")
+
+
+def split_pks(joined: str | None) -> BitMap:
+    """The keys of :func:`join_pks`'s string, as a bitmap."""
+    return BitMap(map(int, joined.split(","))) if joined else BitMap()
+
+
+@dataclass
+class FacetIndex:
+    """Bitmaps of the datasets with each facet value, and the orders, for one generation."""
+
+    generation: int
+    values: list[tuple[str, str, BitMap]] = field(default_factory=list)
+    """``(facet, value, datasets)`` for every facet value."""
+    members: dict[tuple[str, str], BitMap] = field(default_factory=dict)
+    """``(facet, lower-cased value) → datasets``: what a filter on that value keeps."""
+    order: dict[str, list[int]] = field(default_factory=dict)
+    """``sort → keys`` in the database's own order (``updated``: newest first, then id)."""
+    position: dict[str, dict[int, int]] = field(default_factory=dict)
+    """``sort → key → place`` in :attr:`order`."""
+    everything: BitMap = field(default_factory=BitMap)
+    counts: dict[str, list[FacetCount]] = field(default_factory=dict)
+    """The counts of the unfiltered catalogue."""
+
+    def count(self, hits: BitMap) -> dict[str, list[FacetCount]]:
+        """Counts per facet value over ``hits`` (the most frequent first, then by value)."""
+        out: dict[str, list[tuple[int, str]]] = {name: [] for name in FACETS}
+        for facet, value, datasets in self.values:
+            n = hits.intersection_cardinality(datasets)
+            if n and facet in out:
+                out[facet].append((-n, value))
+        return {
+            name: [FacetCount(value=v, count=-n) for n, v in sorted(pairs)[:FACET_VALUES]]
+            for name, pairs in out.items()
+        }
+
+    def restrict(self, hits: BitMap | None, wanted: list[tuple[str, str]]) -> BitMap | None:
+        """``hits`` (``None``: every dataset) keeping those with every ``(facet, value)``."""
+        if not wanted:
+            return hits
+        sets = [self.members.get(w, BitMap()) for w in wanted]
+        return BitMap.intersection(*sets, *([] if hits is None else [hits]))
+
+    def top(self, hits: BitMap | None, sort: str, start: int, stop: int) -> list[int]:
+        """The keys at places ``start:stop`` of ``hits`` (``None``: all) in the ``sort`` order."""
+        order = self.order[sort]
+        if hits is None:
+            return order[start:stop]
+        if len(hits) * _DENSE >= len(order):
+            found: list[int] = []
+            for pk in order:
+                if pk in hits:
+                    found.append(pk)
+                    if len(found) == stop:
+                        break
+            return found[start:]
+        place = self.position[sort]
+        places = sorted(place[pk] for pk in hits if pk in place)
+        return [order[p] for p in places[start:stop]]
+
+
+_CACHE: weakref.WeakKeyDictionary[Any, FacetIndex] = weakref.WeakKeyDictionary()
+
+
+async def generation(session: AsyncSession) -> int:
+    """The catalogue's current generation."""
+    stmt = select(CatalogueState.generation).where(CatalogueState.id == 1)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def facet_index(session: AsyncSession) -> FacetIndex:
+    """The facet index of the catalogue's current generation (rebuilt when it changed).
+
+    The generation is read before the rows: a write that lands in between makes the index
+    newer than its label, never older, and the next request rebuilds it.
+    """
+    bind = session.get_bind()
+    current = await generation(session)
+    cached = _CACHE.get(bind)
+    if cached is not None and cached.generation == current:
+        return cached
+    index = FacetIndex(generation=current)
+    parts = [
+        select(DatasetTag.facet, DatasetTag.value, join_pks(DatasetTag.dataset_pk)).group_by(
+            DatasetTag.facet, DatasetTag.value
+        )
+    ]
+    for name in ("namespace", "license", "frequency"):
+        column = getattr(Dataset, name)
+        parts.append(
+            select(literal(name), column, join_pks(Dataset.pk))
+            .where(column.is_not(None))
+            .group_by(column)
+        )
+    for facet, value, joined in (await session.execute(union_all(*parts))).all():
+        datasets = split_pks(joined)
+        index.values.append((facet, value, datasets))
+        index.members.setdefault((facet, value.lower()), BitMap()).update(datasets)
+    for sort, keys in _SORTS.items():
+        ordered = list((await session.execute(select(Dataset.pk).order_by(*keys))).scalars())
+        index.order[sort] = ordered
+        index.position[sort] = {pk: place for place, pk in enumerate(ordered)}
+    index.everything = BitMap(index.order["name"])
+    index.counts = index.count(index.everything)
+    _CACHE[bind] = index
+    return index

@@ -1,0 +1,111 @@
+"""Facet counts cached per catalogue generation stay correct when another process changes it.
+
+The facet index is kept per process and keyed by ``catalogue_state.generation``, which triggers
+bump on every write to the catalogue tables, whoever writes. Here one engine serves searches (its
+index warm) while a second engine, as another registry process would, syncs changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from opendata_core.api import SearchResults
+from opendata_registry.context import Registry
+from opendata_registry.db.engine import create_engine, migrate, session_factory
+from opendata_registry.db.models import Dataset, DatasetTag
+from opendata_registry.services.catalogue import CatalogueService, SearchQuery
+from opendata_registry.services.facets import generation
+from opendata_registry.settings import Settings
+
+from .conftest import Dataset as Doc
+from .conftest import publish
+
+
+def counts(results: SearchResults, facet: str) -> dict[str, int]:
+    return {f.value: f.count for f in results.facets[facet]}
+
+
+async def _sync(settings: Settings) -> None:
+    """A sync by a second registry (its own engine and connections)."""
+    other = Registry(settings)
+    try:
+        await other.sync(wait=True)
+    finally:
+        await other.engine.dispose()
+
+
+async def _scenario(local_store: Any, settings: Settings) -> None:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        await migrate(engine, schema=settings.database_schema)
+        sessions = session_factory(engine)
+
+        async def search(**params: Any) -> SearchResults:
+            async with sessions() as session:
+                return await CatalogueService(session, settings).search(SearchQuery(**params))
+
+        async def gen() -> int:
+            async with sessions() as session:
+                return await generation(session)
+
+        publish(local_store, Doc("ecb/fx", topics=["finance"], license="CC-BY-4.0"))
+        publish(local_store, Doc("fred/unrate", topics=["labour"], license="CC0-1.0"))
+        await _sync(settings)
+        first = await search()
+        assert first.total == 2
+        assert counts(first, "topic") == {"finance": 1, "labour": 1}
+        assert counts(first, "license") == {"CC-BY-4.0": 1, "CC0-1.0": 1}
+
+        # A sync that changes nothing leaves the generation (and the cached index) alone.
+        before = await gen()
+        await _sync(settings)
+        assert await gen() == before
+
+        # Another process adds a dataset and changes one's topics and licence.
+        publish(local_store, Doc("new/one", topics=["finance", "energy"], license="MIT"))
+        publish(local_store, Doc("fred/unrate", topics=["finance"], license="MIT"))
+        await _sync(settings)
+        assert await gen() > before
+        after = await search()
+        assert after.total == 3
+        assert counts(after, "topic") == {"finance": 3, "energy": 1}
+        assert counts(after, "license") == {"MIT": 2, "CC-BY-4.0": 1}
+        assert counts(await search(topic="finance", license="mit"), "namespace") == {
+            "fred": 1,
+            "new": 1,
+        }
+
+        # A write that bypasses sync (any statement on the tables) is seen too.
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(Dataset).where(Dataset.id == "ecb/fx").values(frequency="weekly")
+            )
+            await session.execute(
+                update(DatasetTag).where(DatasetTag.value == "energy").values(value="power")
+            )
+        latest = await search()
+        assert counts(latest, "frequency") == {"daily": 2, "weekly": 1}
+        assert counts(latest, "topic") == {"finance": 3, "power": 1}
+
+        # The counts equal the database's own GROUP BY for a filtered search.
+        filtered = await search(q="dataset", topic="finance")
+        async with sessions() as session:
+            oracle = dict(
+                (
+                    await session.execute(
+                        select(Dataset.license, func.count()).group_by(Dataset.license)
+                    )
+                ).all()
+            )
+        assert filtered.total == 3 and counts(filtered, "license") == oracle
+    finally:
+        await engine.dispose()
+
+
+def test_facet_cache_follows_changes_from_another_process(
+    local_store: Any, settings: Settings
+) -> None:
+    asyncio.run(_scenario(local_store, settings))
