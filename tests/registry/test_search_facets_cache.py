@@ -52,10 +52,14 @@ async def _scenario(local_store: Any, settings: Settings) -> None:
                 return await generation(session)
 
         publish(local_store, Doc("ecb/fx", topics=["finance"], license="CC-BY-4.0"))
-        publish(local_store, Doc("fred/unrate", topics=["labour"], license="CC0-1.0"))
+        publish(
+            local_store,
+            Doc("fred/unrate", title="Unemployment rate", topics=["labour"], license="CC0-1.0"),
+        )
         await _sync(settings)
         first = await search()
         assert first.total == 2
+        assert (await search(q="unemployment")).total == 1
         assert counts(first, "topic") == {"finance": 1, "labour": 1}
         assert counts(first, "license") == {"CC-BY-4.0": 1, "CC0-1.0": 1}
 
@@ -66,11 +70,17 @@ async def _scenario(local_store: Any, settings: Settings) -> None:
 
         # Another process adds a dataset and changes one's topics and licence.
         publish(local_store, Doc("new/one", topics=["finance", "energy"], license="MIT"))
-        publish(local_store, Doc("fred/unrate", topics=["finance"], license="MIT"))
+        publish(
+            local_store,
+            Doc("fred/unrate", title="Jobless claims", topics=["finance"], license="MIT"),
+        )
         await _sync(settings)
         assert await gen() > before
         after = await search()
         assert after.total == 3
+        # The text index follows the new title too.
+        assert (await search(q="unemployment")).total == 0
+        assert [h.dataset.id for h in (await search(q="jobless")).datasets] == ["fred/unrate"]
         assert counts(after, "topic") == {"finance": 3, "energy": 1}
         assert counts(after, "license") == {"MIT": 2, "CC-BY-4.0": 1}
         assert counts(await search(topic="finance", license="mit"), "namespace") == {
@@ -91,7 +101,7 @@ async def _scenario(local_store: Any, settings: Settings) -> None:
         assert counts(latest, "topic") == {"finance": 3, "power": 1}
 
         # The counts equal the database's own GROUP BY for a filtered search.
-        filtered = await search(q="dataset", topic="finance")
+        filtered = await search(q="things", topic="finance")
         async with sessions() as session:
             oracle = dict(
                 (

@@ -34,7 +34,7 @@ from opendata_registry.services.facets import (
     split_pks,
 )
 from opendata_registry.services.health import compute_health
-from opendata_registry.services.search import apply_text_search, match_keys, query_terms
+from opendata_registry.services.search import RANK_TIES_BY_ID, match_keys, query_terms
 from opendata_registry.settings import Settings
 
 __all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id"]
@@ -118,37 +118,36 @@ class CatalogueService:
         if terms and not conditions:
             keys = match_keys(terms, self._dialect)
         else:
-            keys = select(Dataset.pk.label("pk"))
+            keys = select(Dataset.pk.label("pk")).where(and_(*conditions))
             if terms:
-                keys, _ = apply_text_search(keys, terms, self._dialect)
-            keys = keys.where(and_(*conditions))
+                keys = keys.where(Dataset.pk.in_(match_keys(terms, self._dialect)))
         found = keys.subquery("found")
         return split_pks((await self.session.execute(select(join_pks(found.c.pk)))).scalar_one())
 
     async def _ranked(
-        self, terms: list[str], allowed: BitMap | None, index: FacetIndex, stop: int
+        self, terms: list[str], allowed: BitMap | None, share: float, index: FacetIndex, stop: int
     ) -> list[int]:
         """The best ``stop`` keys by the engine's rank (ties by id), among ``allowed``.
 
-        The engine ranks its matches (over its text index alone, not joined to the
-        catalogue) and streams them best first; reading stops after ``stop`` allowed keys
-        and the keys that tie with the last of them.
+        The engine ranks its matches over its text index alone, keeping only the best ``n``
+        (a top-N sort); ``n`` covers ``stop`` allowed keys at their ``share`` of the matches
+        (and, where the engine does not order ties by id, every key tying with the last of
+        them), and is doubled in the rare case it did not.
         """
-        stmt = match_keys(terms, self._dialect, rank=True).execution_options(yield_per=500)
-        found: list[tuple[float, int]] = []
-        result = await self.session.stream(stmt)
-        try:
-            async for pk, rank in result:
-                if allowed is not None and pk not in allowed:
-                    continue
-                if len(found) >= stop and rank != found[-1][0]:
-                    break
-                found.append((rank, pk))
-        finally:
-            await result.close()
+        n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
+        ties_by_id = RANK_TIES_BY_ID.get(self._dialect, False)
+        while True:
+            stmt = match_keys(terms, self._dialect, rank=True).limit(n)
+            rows = (await self.session.execute(stmt)).all()
+            found = [(r.rank, r.pk) for r in rows if allowed is None or r.pk in allowed]
+            if len(rows) < n or (
+                len(found) >= stop and (ties_by_id or found[stop - 1][0] != rows[-1].rank)
+            ):
+                break
+            n *= 2
         place = index.position["name"]
         found.sort(key=lambda hit: (hit[0], place.get(hit[1], len(place))))
-        return [pk for _, pk in found]
+        return [pk for _, pk in found[:stop]]
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """One page of matching datasets, ranked by the engine, with counts per facet value.
@@ -163,8 +162,8 @@ class CatalogueService:
         terms = query_terms(query.q)
         wanted = self._wanted(query)
         conditions = self._time_conditions(query)
-        pks = await self._keys(terms, conditions) if terms or conditions else None
-        pks = index.restrict(pks, wanted)
+        matched = await self._keys(terms, conditions) if terms or conditions else None
+        pks = index.restrict(matched, wanted)
         if pks is None:
             total, facets = len(index.everything), index.counts
         else:
@@ -176,7 +175,10 @@ class CatalogueService:
             page: list[int] = []
         elif sort == "relevance" and terms:
             allowed = pks if wanted or conditions else None
-            page = (await self._ranked(terms, allowed, index, stop))[start:stop]
+            # The allowed share of the text's matches (a lower bound with time conditions).
+            whole = len(index.everything) if conditions else len(matched or ())
+            share = total / max(whole, 1) if allowed is not None else 1.0
+            page = (await self._ranked(terms, allowed, share, index, stop))[start:stop]
         else:
             page = index.top(pks, "name" if sort == "name" else "updated", start, stop)
         rows = {}
