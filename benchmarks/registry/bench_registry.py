@@ -473,15 +473,17 @@ async def _search_backend(
         await engine.dispose()
 
 
-def bench_search(tmp: Path, n: int, pg_url: str | None, n_queries: int) -> dict[str, Any]:
-    out = {
-        "sqlite": asyncio.run(
+def bench_search(
+    tmp: Path, n: int, pg_url: str | None, n_queries: int, backends: list[str]
+) -> dict[str, Any]:
+    out = {}
+    if "sqlite" in backends:
+        out["sqlite"] = asyncio.run(
             _search_backend(f"sqlite+aiosqlite:///{tmp / 'search.db'}", None, tmp, n, n_queries)
         )
-    }
-    if pg_url:
-        schema = f"bench_{secrets.token_hex(4)}"
         print(json.dumps({"sqlite": out["sqlite"]}), file=sys.stderr, flush=True)
+    if pg_url and "postgresql" in backends:
+        schema = f"bench_{secrets.token_hex(4)}"
         out["postgresql"] = asyncio.run(_search_backend(pg_url, schema, tmp, n, n_queries))
     return out
 
@@ -516,6 +518,9 @@ def main() -> int:
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--queries", type=int, default=QUERIES, help="timed search queries")
+    parser.add_argument(
+        "--backends", default="sqlite,postgresql", help="search backends, comma-separated"
+    )
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-download", action="store_true")
     args = parser.parse_args()
@@ -526,7 +531,11 @@ def main() -> int:
             print(json.dumps({"download": results["download"]}), file=sys.stderr, flush=True)
         if not args.skip_search:
             results["search"] = bench_search(
-                Path(tmp), args.datasets, args.pg_url or None, args.queries
+                Path(tmp),
+                args.datasets,
+                args.pg_url or None,
+                args.queries,
+                args.backends.split(","),
             )
     print(json.dumps(results, indent=2))
     ok = True

@@ -41,10 +41,14 @@ def upgrade() -> None:
                     f"BEGIN {_BUMP}; END"
                 )
     elif dialect == "postgresql":
-        # Statement-level: one bump per statement, however many rows it wrote.
+        # Statement-level, and once per transaction (a transaction-local setting remembers
+        # it): a bulk load is not thousands of updates of one row in one transaction.
         op.execute(
             "CREATE FUNCTION catalogue_bump_generation() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {_BUMP}; RETURN NULL; END $$"
+            "BEGIN IF current_setting('opendata.generation_bumped', true) IS DISTINCT FROM "
+            f"txid_current()::text THEN {_BUMP}; "
+            "PERFORM set_config('opendata.generation_bumped', txid_current()::text, true); "
+            "END IF; RETURN NULL; END $$"
         )
         for table in _TABLES:
             op.execute(
