@@ -1,7 +1,7 @@
 """Facet counts cached per catalogue generation stay correct when another process changes it.
 
-The facet index is kept per process and keyed by ``catalogue_state.generation``, which triggers
-bump on every write to the catalogue tables, whoever writes. Here one engine serves searches (its
+The facet index is kept per process and keyed by ``registry_generation``, which triggers bump
+on every write to the catalogue tables (``datasets``, ``dataset_tags``), whoever writes. Here one engine serves searches (its
 index warm) while a second engine, as another registry process would, syncs changes.
 """
 
@@ -17,7 +17,7 @@ from opendata_registry.context import Registry
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.db.models import Dataset, DatasetTag
 from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-from opendata_registry.services.facets import generation
+from opendata_registry.services.hotcache import read_generation
 from opendata_registry.settings import Settings
 
 from .conftest import Dataset as Doc
@@ -49,7 +49,7 @@ async def _scenario(local_store: Any, settings: Settings) -> None:
 
         async def gen() -> int:
             async with sessions() as session:
-                return await generation(session)
+                return await read_generation(session)
 
         publish(local_store, Doc("ecb/fx", topics=["finance"], license="CC-BY-4.0"))
         publish(

@@ -26,7 +26,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "ApiKey",
     "Base",
-    "CatalogueState",
     "Dataset",
     "DatasetTag",
     "Lease",
@@ -105,18 +104,6 @@ class DatasetTag(Base):
     )
     facet: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[str] = mapped_column(String(100), primary_key=True)
-
-
-class CatalogueState(Base):
-    """One row: ``generation``, bumped by triggers on every write to the catalogue (migration 0003).
-
-    What depends only on the catalogue (search's facet index) is cached keyed by it.
-    """
-
-    __tablename__ = "catalogue_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    generation: Mapped[int] = mapped_column(BigInteger)
 
 
 class Publish(Base):

@@ -8,9 +8,10 @@ match and conditions) and returns their keys, and the counts are the cardinaliti
 ``hits ∩ value`` over roaring bitmaps (pyroaring, computed in C). Facet filters are bitmap
 intersections, and the order by update or name comes from the database's own order, read once.
 
-The index is built once per catalogue generation (:class:`~opendata_registry.db.models.
-CatalogueState`, bumped by triggers on every write to the catalogue tables, whoever writes),
-so every process sees a change on its next request.
+The index is built once per value of the database's change counter (``registry_generation``,
+bumped by triggers on every write to ``datasets``, ``dataset_tags`` and ``api_keys``, whoever
+writes: migrations 0003 and 0004; read with :func:`~.hotcache.read_generation`), so every
+process sees a change on its next request.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import FacetCount
-from opendata_registry.db.models import CatalogueState, Dataset, DatasetTag
+from opendata_registry.db.models import Dataset, DatasetTag
+from opendata_registry.services.hotcache import read_generation
 
-__all__ = ["FACETS", "FacetIndex", "facet_index", "generation", "join_pks", "split_pks"]
+__all__ = ["FACETS", "FacetIndex", "facet_index", "join_pks", "split_pks"]
 
 FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
 FACET_VALUES: Final = 50
@@ -107,20 +109,14 @@ class FacetIndex:
 _CACHE: weakref.WeakKeyDictionary[Any, FacetIndex] = weakref.WeakKeyDictionary()
 
 
-async def generation(session: AsyncSession) -> int:
-    """The catalogue's current generation."""
-    stmt = select(CatalogueState.generation).where(CatalogueState.id == 1)
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def facet_index(session: AsyncSession) -> FacetIndex:
-    """The facet index of the catalogue's current generation (rebuilt when it changed).
+    """The facet index of the database's current generation (rebuilt when it changed).
 
     The generation is read before the rows: a write that lands in between makes the index
     newer than its label, never older, and the next request rebuilds it.
     """
     bind = session.get_bind()
-    current = await generation(session)
+    current = await read_generation(session)
     cached = _CACHE.get(bind)
     if cached is not None and cached.generation == current:
         return cached

@@ -55,7 +55,7 @@ def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[
     With ``rank``, also the engine's rank (smaller is better), ordered by it and, where the
     index holds it (PostgreSQL), then by ``id``: see :data:`RANK_TIES_BY_ID`. The wide
     ``datasets`` rows are never read: FTS5 answers from its own index on SQLite, and on
-    PostgreSQL the vectors live in the narrow ``dataset_search`` table (migration 0004).
+    PostgreSQL the vectors live in the narrow ``dataset_search`` table (migration 0005).
     """
     stmt: Select[Any]
     if dialect == "sqlite":

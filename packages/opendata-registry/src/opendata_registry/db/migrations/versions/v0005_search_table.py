@@ -6,8 +6,8 @@ table; the vectors alone are a third of its size. A trigger copies the generated
 insert or text change; the GIN index moves there. SQLite is unchanged (its FTS5 index is
 already a table of its own).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
