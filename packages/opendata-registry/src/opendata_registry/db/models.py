@@ -91,13 +91,15 @@ class Dataset(Base):
     metadata_etag: Mapped[str] = mapped_column(String(200), default="")
     readme_etag: Mapped[str] = mapped_column(String(200), default="")
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Also indexed by (updated_at DESC NULLS LAST, id), the "updated" order (migration 0004;
+    # dialect-specific DDL, so not declared here).
 
 
 class DatasetTag(Base):
     """A multi-valued facet value of a dataset: ``topic`` or ``geo`` (scope and countries)."""
 
     __tablename__ = "dataset_tags"
-    __table_args__ = (Index("ix_dataset_tags_facet_value", "facet", "value"),)
+    __table_args__ = (Index("ix_dataset_tags_facet_value_pk", "facet", "value", "dataset_pk"),)
 
     dataset_pk: Mapped[int] = mapped_column(
         ForeignKey("datasets.pk", ondelete="CASCADE"), primary_key=True
