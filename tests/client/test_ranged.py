@@ -73,6 +73,7 @@ class Recorder:
         self.gets: list[str] = []
         self.ranges: list[tuple[str, list[tuple[int, int]]]] = []
         get, get_ranges = client.store.get, client.store.get_ranges
+        self.original = (get, get_ranges)
 
         def rec_get(key: str, **kw: Any) -> Any:
             self.gets.append(key)
@@ -140,6 +141,54 @@ def test_a_1_0_dataset_loads_through_the_whole_shard_path(client: od.Client) -> 
     got = client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
     pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
     assert rec.ranges == [] and any("/parts/" in k for k in rec.gets)
+
+
+def _fetched(client: od.Client, **kw: Any) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """A load from an empty cache, and the byte ranges it fetched from the shards."""
+    client.cache.clear()
+    rec = Recorder(client)
+    got = client.load(str(DS), **kw)
+    client.store.get, client.store.get_ranges = rec.original  # type: ignore[method-assign]
+    assert not [k for k in rec.gets if "/parts/" in k]  # ranged, not whole shards
+    return got, sorted(r for k, rs in rec.ranges if "/parts/" in k for r in rs)
+
+
+def test_a_filter_reads_only_the_columns_it_names(
+    client: od.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """columns=[a, b], filters on c: the chunks of a, b and c are fetched, not the others."""
+    from opendata import _ranged
+
+    monkeypatch.setattr(_ranged, "COALESCE_GAP", 0)  # tiny shards: do not bridge other columns
+    df = publish(client)
+    span = {"start": "2023-03-01", "end": "2023-08-31"}
+    got, ranges = _fetched(
+        client, columns=["date", "close"], filters=[("volume", ">", 500_000)], **span
+    )
+    want = expected(df, *span.values(), None)
+    want = want[want["volume"] > 500_000][["date", "close"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    _, three = _fetched(client, columns=["date", "close", "volume"], **span)
+    assert ranges == three
+    # Either form of the list filter, several columns: their union.
+    got, ranges = _fetched(
+        client,
+        columns=["close"],
+        filters=[[("volume", ">", 500_000)], [("symbol", "=", "S1"), ("date", ">", "2023-05")]],
+        **span,
+    )
+    _, four = _fetched(client, columns=["date", "symbol", "close", "volume"], **span)
+    assert ranges == four
+    # An Expression's columns are unknown: every column is read (and the rows are right).
+    import pyarrow.compute as pc
+
+    got, ranges = _fetched(client, columns=["close"], filters=pc.field("volume") > 500_000, **span)
+    _, every = _fetched(client, columns=COLUMNS, **span)
+    assert ranges == every and sum(b - a for a, b in every) > sum(b - a for a, b in three)
+    want = expected(df, *span.values(), None)
+    pd.testing.assert_frame_equal(
+        got, want[want["volume"] > 500_000][["close"]].reset_index(drop=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,6 +381,29 @@ def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
 # Property: ranged == whole
 
 
+def _expression(threshold: float) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.field("open") > threshold
+
+
+_CONDITIONS = st.one_of(
+    st.builds(lambda v: ("close", ">", v), st.floats(-2, 2)),
+    st.builds(lambda v: ("volume", "<", v), st.integers(0, 10**6)),
+    st.builds(lambda s: ("symbol", "=", f"S{s}"), st.integers(0, 2)),
+    st.builds(lambda s: ("symbol", "in", [f"S{s}", "S9"]), st.integers(0, 2)),
+    st.builds(
+        lambda d: ("date", "<=", str(pd.Timestamp("2023-01-01") + pd.Timedelta(days=d))[:10]),
+        st.integers(0, 500),
+    ),
+)
+_FILTERS = st.one_of(
+    st.lists(_CONDITIONS, min_size=1, max_size=2),
+    st.lists(st.lists(_CONDITIONS, min_size=1, max_size=2), min_size=1, max_size=2),
+    st.builds(_expression, st.floats(-2, 2)),
+)
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -341,6 +413,7 @@ def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
     start=st.integers(0, 600) | st.none(),
     span=st.integers(0, 400),
     cols=st.sets(st.sampled_from(COLUMNS), min_size=1) | st.none(),
+    filters=st.none() | _FILTERS,
 )
 def test_ranged_load_equals_whole_shard_load(
     tmp_path_factory: pytest.TempPathFactory,
@@ -349,6 +422,7 @@ def test_ranged_load_equals_whole_shard_load(
     start: int | None,
     span: int,
     cols: set[str] | None,
+    filters: Any,
 ) -> None:
     client = od.Client(store=tmp_path_factory.mktemp("s"), cache=False)
     df = panel(days=days, symbols=2, seed=seed)
@@ -366,10 +440,12 @@ def test_ranged_load_equals_whole_shard_load(
     columns = [c for c in COLUMNS if c in cols] if cols else None
     if lo is not None and pd.Timestamp(lo) > first + pd.Timedelta(days=days - 1):
         return  # outside the coverage: an error either way
-    ranged = client.load("me/ranged", start=lo, end=hi, columns=columns, format="arrow")
-    whole = client.load("me/whole", start=lo, end=hi, columns=columns, format="arrow")
+    args: dict[str, Any] = {"start": lo, "end": hi, "columns": columns, "filters": filters}
+    ranged = client.load("me/ranged", format="arrow", **args)
+    whole = client.load("me/whole", format="arrow", **args)
     assert ranged.equals(whole)
-    assert ranged.num_rows == len(expected(df, lo, hi, columns))
+    if filters is None:
+        assert ranged.num_rows == len(expected(df, lo, hi, columns))
 
 
 def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_chunks(

@@ -297,6 +297,7 @@ class Reader:
         ar = arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
         user_filter = ar.build_filter(filters, manifest.schema, str(ds))
+        filter_cols = ar.filter_columns(filters) if user_filter is not None else set()
 
         report = self.reporter("download", sum(s.bytes for s in shards))
 
@@ -318,6 +319,7 @@ class Reader:
                     cols,
                     None if whole_range else bounds,
                     user_filter,
+                    filter_cols,
                     range_expr,
                     tc,
                 )
