@@ -332,6 +332,31 @@ def test_least_recently_used_entries_are_evicted(tmp_path: Path) -> None:
     assert cache.put(names[0], b"wrong bytes") is None  # verified on write
 
 
+def test_pins_outlive_eviction_and_die_with_their_process(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, max_bytes=150)
+    blobs = [bytes([i]) * 100 for i in range(2)]
+    names = [hashlib.sha256(b).hexdigest() for b in blobs]
+    cache.put(names[0], blobs[0])
+    pinned = cache.pin(names[0], 100)
+    assert pinned is not None and pinned.parent.parent == tmp_path / ".pins"
+    cache.put(names[1], blobs[1])  # evicts the first entry, not its pin
+    assert not (tmp_path / names[0]).exists() and pinned.read_bytes() == blobs[0]
+    assert cache.pin(names[0], 100) is None  # not in the cache any more
+    assert cache.info().bytes == 100  # pins are not entries
+    (tmp_path / names[1]).write_bytes(b"x" * 100)  # damaged in place: not pinned, dropped
+    assert cache.pin(names[1], 100) is None and not (tmp_path / names[1]).exists()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    (tmp_path / ".pins" / f"{dead}-0000").mkdir()
+    cache.clear()  # a dead process's pins go, a live one's stay
+    assert [p.name for p in (tmp_path / ".pins").iterdir()] == [pinned.parent.name]
+    assert Cache(tmp_path, max_bytes=150, enabled=False).pin(names[0], 100) is None
+
+
 _HAMMER = """
 import hashlib, sys, time
 from pathlib import Path
@@ -351,13 +376,11 @@ while time.monotonic() < end:
             bad += 1
         else:
             hits += 1
-        p = cache.path_of(name, len(blob))
+        p = cache.pin(name, len(blob))
         if p is not None:
-            try:
-                data = p.read_bytes()
-            except FileNotFoundError:
-                continue  # evicted by the other process: a miss, not a partial file
-            bad += data != blob
+            for other, more in zip(names, blobs):  # evict it (and the other process does too)
+                cache.put(other, more)
+            bad += p.read_bytes() != blob  # a pinned file outlives its eviction
 print(bad, hits)
 """
 
@@ -375,6 +398,65 @@ def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
     assert all(p.returncode == 0 for p in procs)
     assert all(bad == 0 for bad, _ in results), results
     assert all(hits > 0 for _, hits in results), results
+
+
+_LOADER = """
+import sys, time
+import polars as pl
+import opendata as od
+
+url, seconds = sys.argv[1], float(sys.argv[2])
+truth = od.Client(store=url, cache=False).load("me/panel", format="polars")
+client = od.Client(store=url)  # OPENDATA_CACHE_DIR and a tiny OPENDATA_CACHE_MAX from the test
+bad = errors = rounds = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        lazy = client.scan("me/panel")  # paths of cached shards, read only at collect()
+        later = client.scan("me/panel", start="2024-01-01")
+        loaded = client.load("me/panel", format="polars")  # evicts (so does the other process)
+        client.load("me/panel", columns=["close"], start="2023-02-01")
+        bad += not loaded.equals(truth)
+        bad += not lazy.collect().equals(truth)
+        bad += not later.collect().equals(truth.filter(pl.col("date") >= pl.date(2024, 1, 1)))
+    except Exception as exc:
+        errors += 1
+        print(repr(exc), file=sys.stderr)
+    rounds += 1
+print(bad, errors, rounds)
+"""
+
+
+def test_two_processes_loading_scanning_and_evicting_one_cache_read_whole_files(
+    s3_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes load and scan a dataset through one cache that holds less than one load:
+    every load evicts. A scan's lazy plan still reads every shard whole (pinned files), and no
+    read ever sees a partial file."""
+    from .conftest import new_bucket
+
+    url = f"s3://{new_bucket(s3_env)}"
+    publish(od.Client(store=url, cache=False))
+    shards = od.Client(store=url, cache=False).manifest(str(DS)).shards
+    cap = max(s.bytes for s in shards) + min(s.bytes for s in shards) // 2
+    assert len(shards) >= 2 and sum(s.bytes for s in shards) > cap
+    monkeypatch.setenv("OPENDATA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENDATA_CACHE_MAX", str(cap))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LOADER, url, "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    results = [tuple(map(int, out.split())) for out, _ in outs]
+    assert all(bad == 0 and errors == 0 and rounds > 0 for bad, errors, rounds in results), outs
+    assert od.Client(store=url).cache.info().bytes <= cap
+    assert not list((tmp_path / "cache" / ".pins").iterdir())  # each process removed its pins
 
 
 # ---------------------------------------------------------------------------------------------

@@ -372,7 +372,9 @@ class Reader:
         """A local file with the shard's exact bytes: in a local store, or in the cache.
 
         Every use re-hashes the file (sha256 ≈ 1.8 GB/s here): a cached file that changed on
-        disk, even in one byte and keeping its size, is dropped and fetched again.
+        disk, even in one byte and keeping its size, is dropped and fetched again. A cached file
+        is pinned (:meth:`Cache.pin`): polars may open it long after this returns, and eviction
+        by this or another process must not pull it away meanwhile.
         """
         key = self.layout.resolve(ds, shard.path)
         local = self.store.local_path(key)
@@ -384,7 +386,7 @@ class Reader:
             self.fetch(ds, shard)  # raises CorruptDataError with the detail
         for _attempt in range(2):
             data = self.fetch(ds, shard)  # from the cache (re-hashed) or the store (cached)
-            target = self.cache.path_of(shard.sha256, shard.bytes)
+            target = self.cache.pin(shard.sha256, shard.bytes)
             if target is not None:
                 return target
             if not self.cache.enabled:
