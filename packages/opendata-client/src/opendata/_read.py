@@ -131,10 +131,23 @@ class Reader:
         all); the sha256 must match; then the footer must pass :meth:`check_footer`.
         """
         key = self.layout.resolve(ds, shard.path)
+        data, fresh = self._verified_bytes(ds, key, shard)
+        self.check_footer(ds, key, shard, data)
+        if fresh:
+            self.cache.put(shard.sha256, data)
+        return data
+
+    def _verified_bytes(
+        self, ds: DatasetId, key: str, shard: Shard
+    ) -> tuple[bytes | memoryview, bool]:
+        """The shard's bytes, sha256-checked (footer not yet), and whether to cache them.
+
+        From the cache (re-hashed) if there, else from the store (retried once); downloaded
+        bytes of a remote store are to be cached once their footer passed.
+        """
         cached = self.cache.get(shard.sha256, shard.bytes)
         if cached is not None:
-            self.check_footer(ds, key, shard, cached)
-            return cached
+            return cached, False
         detail = ""
         for _attempt in range(2):
             try:
@@ -147,12 +160,69 @@ class Reader:
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == shard.sha256 and len(data) == shard.bytes:
-                self.check_footer(ds, key, shard, data)
-                if self.store.local_path(key) is None:
-                    self.cache.put(shard.sha256, data)
-                return data
+                return data, self.store.local_path(key) is None
             detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
         raise CorruptDataError(str(ds), key, detail)
+
+    def decode(
+        self, ds: DatasetId, shard: Shard, columns: list[str] | None = None, filters: Any = None
+    ) -> pa.Table:
+        """A whole shard fetched, verified and decoded once: :meth:`fetch` then ``read_table``.
+
+        The footer checks are :meth:`check_footer`'s, but dictionary text whose worst case
+        passes the bound is read as a dictionary (measured without expanding it), checked, and
+        only then expanded to the type a plain read gives, instead of being read twice. With
+        ``filters`` (or for columns not read) it is measured by a read of its own first.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        key = self.layout.resolve(ds, shard.path)
+        data, fresh = self._verified_bytes(ds, key, shard)
+        limit = self.decode_limit(shard)
+        try:
+            meta = pq.read_metadata(pa.BufferReader(data))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        estimate, suspicious = footer_estimate(meta, limit)
+        self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+        # Measured while decoding: suspicious columns this read decodes whole (no filter).
+        folded = (
+            []
+            if filters is not None
+            else [c for c in sorted(suspicious) if columns is None or c in columns]
+        )
+        apart = sorted(suspicious.difference(folded))
+        try:
+            if apart:  # measured before anything is decoded (as check_footer does)
+                estimate += expanded_size(
+                    pq.read_table(pa.BufferReader(data), columns=apart, read_dictionary=apart)
+                )
+                self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=columns,
+                filters=filters,
+                read_dictionary=folded or None,
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        if folded:
+            estimate += expanded_size(table.select(folded))
+            self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+            plain = pq.ParquetFile(pa.BufferReader(data), metadata=meta).schema_arrow
+            for name in folded:
+                i = table.schema.get_field_index(name)
+                field = plain.field(name)
+                if table.schema.field(i).type != field.type:
+                    table = table.set_column(i, field, table.column(i).cast(field.type))
+        if fresh:
+            self.cache.put(shard.sha256, data)
+        return table
 
     def check_footer(self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview) -> None:
         """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
@@ -198,12 +268,9 @@ class Reader:
         self, ds: DatasetId, shard: Shard, *, cache: dict[str, pa.Table] | None = None
     ) -> pa.Table:
         """A whole shard, verified; ``cache`` (by sha256) avoids reading it twice in one push."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if cache is not None and shard.sha256 in cache:
             return cache[shard.sha256]
-        table = pq.read_table(pa.BufferReader(self.fetch(ds, shard)))
+        table = self.decode(ds, shard)
         if cache is not None:
             cache[shard.sha256] = table
         return table
@@ -288,7 +355,6 @@ class Reader:
         version: Pin = (None, None),
     ) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         manifest, shards, bounds = self.select(ds, start, end, version)
         seen["publish_id"] = manifest.publish_id
@@ -326,9 +392,9 @@ class Reader:
                 if table is not None:
                     report(shard.bytes)
                     return table
-            data = self.fetch(ds, shard)
+            table = self.decode(ds, shard, cols, expr)
             report(shard.bytes)
-            return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
+            return table
 
         if not shards:  # a dataset version with no files: no rows, the published columns
             empty = _empty_table(manifest)
