@@ -61,9 +61,10 @@ def test_schema_diff_names_added_removed_retyped_and_order() -> None:
 def test_readme_names_source_license_repo_and_the_load_line() -> None:
     text = render_readme(META)
     assert text.startswith("# FX rates\n\nDaily reference rates.\n")
-    assert "Source: ECB (https://www.ecb.europa.eu)" in text
-    assert "License: CC-BY-4.0" in text
-    assert "Repository: https://github.com/ecb/fx" in text
+    # List items: Markdown keeps them on lines of their own (plain lines join into one paragraph).
+    assert "\n- Source: ECB (https://www.ecb.europa.eu)\n" in text
+    assert "\n- License: CC-BY-4.0\n" in text
+    assert "\n- Repository: https://github.com/ecb/fx\n" in text
     assert 'df = od.load("ecb/fx")' in text
 
 

@@ -1,16 +1,21 @@
 """The client publishing through a real registry process (registry part 2, client side).
 
-A real ``opendata-registry serve`` process over the local folder store (its own HMAC-signed
-``PUT /files/…`` upload URLs), trusting the local OIDC issuer. The producer side is ``od run`` in
-a simulated GitHub Actions job: ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` point at the issuer's
-token endpoint, which mints a fresh GitHub-like token per request. No storage setting reaches
-the producer: only ``OPENDATA_REGISTRY``.
+A real ``opendata-registry serve`` process, on moto's S3 server (pre-signed PUT URLs straight to
+the bucket) and on the local folder store (its own HMAC-signed ``PUT /files/…`` URLs), trusting
+the local OIDC issuer. The producer side is ``od run`` in a simulated GitHub Actions job:
+``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` point at the issuer's token endpoint, which mints a
+fresh GitHub-like token per request; or, outside Actions, ``od push`` / ``od run`` with an
+admin-created producer token (``OPENDATA_PUBLISH_TOKEN``). No storage setting reaches the
+producer: only ``OPENDATA_REGISTRY``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,9 +28,11 @@ from click.testing import CliRunner
 import opendata as od
 from opendata._registry import RegistryStore
 from opendata_cli.main import cli
+from opendata_core.errors import SchemaMismatch
 from tests.faultproxy import FaultProxy, Rule
+from tests.registry.conftest import AWS
 from tests.registry.publishing.issuer import AUDIENCE, Issuer
-from tests.registry.test_live import start, stop
+from tests.registry.test_live import BIN, start, stop
 
 DS = "acme/fx-rates"
 
@@ -72,30 +79,75 @@ def rows(df: pd.DataFrame) -> list[tuple[str, float]]:
     return [(str(pd.Timestamp(d).date()), r) for d, r in zip(df["date"], df["rate"], strict=True)]
 
 
-@pytest.fixture
-def registry(tmp_path: Path, issuer: Issuer) -> Iterator[tuple[str, Path]]:
-    """A registry process over ``home/store`` that trusts the local issuer: (url, store)."""
+@dataclass
+class Live:
+    """A registry process and a view of its store: ``keys`` lists what is stored under a prefix."""
+
+    url: str
+    env: dict[str, str]
+    store: Any
+
+    def keys(self, prefix: str) -> set[str]:
+        import obstore
+
+        return {str(o["path"]) for batch in obstore.list(self.store, prefix) for o in batch}
+
+    def parts(self) -> set[str]:
+        return {k.rsplit("/", 1)[1] for k in self.keys(f"datasets/{DS}/parts/")}
+
+    def runs(self) -> set[str]:
+        return self.keys(f"datasets/{DS}/runs/")
+
+
+@pytest.fixture(params=["s3", "local"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path, issuer: Issuer) -> Iterator[Live]:
+    """A registry process that trusts the local issuer, on moto's S3 or on a local folder."""
+    from obstore.store import LocalStore
+
     home = tmp_path / "registry"
-    proc, url = start(
-        home,
-        {"OPENDATA_REGISTRY_OIDC_ISSUER": issuer.url, "OPENDATA_REGISTRY_OIDC_AUDIENCE": AUDIENCE},
-    )
+    env = {"OPENDATA_REGISTRY_OIDC_ISSUER": issuer.url, "OPENDATA_REGISTRY_OIDC_AUDIENCE": AUDIENCE}
+    if request.param == "s3":
+        name, store = request.getfixturevalue("s3_bucket")
+        env |= {
+            **AWS,
+            "OPENDATA_STORE": f"s3://{name}",
+            "AWS_ENDPOINT_URL": request.getfixturevalue("moto_endpoint"),
+            "AWS_REGION": "us-east-1",
+        }
+    else:
+        store = LocalStore(home / "store", mkdir=True)
+    proc, url = start(home, env)
     try:
-        yield url, home / "store"
+        yield Live(url, {"OPENDATA_HOME": str(home), **env}, store)
     finally:
         log = stop(proc)
         assert "Traceback" not in log, log[-4000:]
 
 
-@pytest.fixture
-def actions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: Issuer) -> None:
-    """A GitHub Actions job of acme/fx-rates with ``id-token: write`` (and no store secret)."""
-    for name in ("OPENDATA_STORE", "OPENDATA_API_KEY", "OPENDATA_PUBLISH_TOKEN"):
+def no_store_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The producer's environment: no store, no storage key, no CI credentials of its own."""
+    for name in (
+        "OPENDATA_STORE",
+        "OPENDATA_API_KEY",
+        "OPENDATA_PUBLISH_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        *AWS,
+    ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENDATA_HOME", str(tmp_path / "producer"))
+
+
+@pytest.fixture
+def actions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: Issuer, registry: Live
+) -> None:
+    """A GitHub Actions job of acme/fx-rates with ``id-token: write`` (and no store secret)."""
+    no_store_secrets(monkeypatch, tmp_path)
     repo = quote(json.dumps({"full_name": DS}))
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{issuer.url}/token?repo={repo}")
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "actions-request-token")
-    monkeypatch.setenv("OPENDATA_HOME", str(tmp_path / "producer"))
+    monkeypatch.setenv("OPENDATA_REGISTRY", registry.url)
 
 
 def producer(folder: Path, **spec: Any) -> Path:
@@ -106,66 +158,87 @@ def producer(folder: Path, **spec: Any) -> Path:
     return folder
 
 
+def od_cli(*args: str) -> tuple[int, dict[str, Any]]:
+    """``od ARGS --json`` in this process: (exit code, the JSON it printed, else its text)."""
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    try:
+        return result.exit_code, json.loads(result.stdout)
+    except json.JSONDecodeError:  # an error before the command's JSON: its text
+        return result.exit_code, {"output": result.output}
+
+
 def od_run(folder: Path, *flags: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["run", str(folder), "--json", *flags])
-    return result.exit_code, json.loads(result.stdout)
+    return od_cli("run", str(folder), *flags)
 
 
-def parts(store: Path) -> set[str]:
-    return {p.name for p in (store / "datasets" / DS / "parts").glob("*.parquet")}
+def detail(url: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{url}/v1/datasets/{DS}").json()
+    return found
 
 
 def test_od_run_publishes_through_the_registry_from_actions(
-    registry: tuple[str, Path], actions: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry: Live, actions: None, tmp_path: Path
 ) -> None:
-    url, store = registry
-    monkeypatch.setenv("OPENDATA_REGISTRY", url)
+    url = registry.url
     folder = producer(tmp_path / "fx", days=5)
 
     # First run: the dataset did not exist; the job's OIDC token registers it.
     code, out = od_run(folder)
     assert code == 0, out
     assert out["status"] == "success" and out["shards_written"] == 5
-    assert len(parts(store)) == 5
-    detail = httpx.get(f"{url}/v1/datasets/{DS}").json()
-    assert detail["manifest"]["publish_id"] == out["publish_id"]
-    assert detail["manifest"]["provenance"]["verified_by"] == "github-oidc"
+    assert len(registry.parts()) == 5
+    first = detail(url)
+    assert first["manifest"]["publish_id"] == out["publish_id"]
+    assert first["manifest"]["provenance"]["verified_by"] == "github-oidc"
+    assert first["manifest"]["provenance"]["repo"] == f"https://github.com/{DS}"
     assert rows(od.load(DS)) == rows(frame(5))
 
-    # Second run: one more day; only that day's shard is uploaded.
+    # Second run: one more day; exactly one shard is uploaded (counted in the bucket).
     producer(folder, days=6)
-    before = parts(store)
+    before = registry.parts()
     code, out = od_run(folder)
     assert code == 0, out
     assert (out["shards_written"], out["shards_reused"]) == (1, 5)
-    assert len(parts(store) - before) == 1
+    assert len(registry.parts() - before) == 1 and len(registry.parts()) == 6
     assert rows(od.load(DS)) == rows(frame(6))
     live = out["publish_id"]
+
+    # An append through the registry that brings a new column is refused, naming it.
+    client = od.Client(RegistryStore(url))
+    yaml = folder / "opendata.yaml"
+    with pytest.raises(SchemaMismatch, match="source"):
+        client.push(frame(7).tail(1).assign(source="ecb"), DS, metadata=yaml, mode="append")
+    assert detail(url)["manifest"]["publish_id"] == live
 
     # A changed schema is refused (naming the column), then accepted with the flag.
     producer(folder, days=6, extra=True)
     code, out = od_run(folder)
     assert code != 0 and out["status"] == "failure"
     assert out["error_class"] == "validation" and "source" in out["message"], out
-    assert httpx.get(f"{url}/v1/datasets/{DS}").json()["manifest"]["publish_id"] == live
+    assert detail(url)["manifest"]["publish_id"] == live
+    assert len(registry.parts()) == 6  # refused before any upload
     code, out = od_run(folder, "--allow-schema-change")
     assert code == 0, out
     assert out["schema_changed"] is True
     assert list(od.load(DS).columns) == ["date", "rate", "source"]
+    assert detail(url)["manifest"]["publish_id"] == out["publish_id"]
 
     # A failing main.py leaves a failure run record in the dataset's health.
+    runs = registry.runs()
     producer(folder, fail=True)
     code, out = od_run(folder)
     assert code == 1 and out["status"] == "failure"
-    health = httpx.get(f"{url}/v1/datasets/{DS}").json()["health"]
+    health = detail(url)["health"]
     assert health["status"] == "failing"
-    assert health["last_failure_class"] == out["error_class"]
+    assert health["last_failure_class"] == out["error_class"] == "parse"
+    assert "upstream changed its CSV header" in health["last_failure_message"]
+    assert len(registry.runs() - runs) == 1  # its run record, in the store
 
 
 def test_a_lost_commit_reply_is_retried_and_commits_once(
-    registry: tuple[str, Path], actions: None, tmp_path: Path
+    registry: Live, actions: None, tmp_path: Path
 ) -> None:
-    url, store = registry
+    url = registry.url
     proxy = FaultProxy(url).start()
     try:
         # The registry commits, then the reply is lost (the connection is reset).
@@ -177,12 +250,97 @@ def test_a_lost_commit_reply_is_retried_and_commits_once(
         assert proxy.committed("POST", r"/commit$") == 2  # the first and the retried send
         commits = [e for e in proxy.log if e.method == "POST" and e.path.endswith("/commit")]
         assert len(commits) == 2 and commits[0].action == "forward-reset"
-        detail = httpx.get(f"{url}/v1/datasets/{DS}").json()
-        assert detail["manifest"]["publish_id"] == result.publish_id
-        assert detail["manifest"]["row_count"] == 3
+        found = detail(url)
+        assert found["manifest"]["publish_id"] == result.publish_id
+        assert found["manifest"]["row_count"] == 3
         # One publish: one run record, though the commit was sent twice.
-        files = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
-        assert len([f for f in files if "/runs/" in f]) == 1, files
+        assert len(registry.runs()) == 1, registry.runs()
         assert rows(client.load(DS)) == rows(frame(3))
     finally:
         proxy.stop()
+
+
+def test_an_append_that_loses_the_race_re_merges_and_keeps_both_publishers_rows(
+    registry: Live, actions: None, tmp_path: Path
+) -> None:
+    """Another publisher commits between our upload and our commit: 409, re-merge, retry."""
+    url = registry.url
+    yaml = producer(tmp_path / "fx", days=3) / "opendata.yaml"
+    od.Client(RegistryStore(url)).push(frame(3), DS, metadata=yaml)
+    other = frame(5).iloc[[3]]  # 2024-01-04, from the other publisher
+    ours = frame(5).iloc[[4]]  # 2024-01-05
+
+    def the_other_publisher_commits() -> None:
+        done = od.Client(RegistryStore(url)).push(other, DS, metadata=yaml, mode="append")
+        assert done.shards_written == 1
+
+    proxy = FaultProxy(url).start()
+    try:
+        proxy.add(Rule("POST", r"/commit$", "delay", hang=0, before=the_other_publisher_commits))
+        result = od.Client(RegistryStore(proxy.url)).push(ours, DS, metadata=yaml, mode="append")
+        proxy.wait_idle()
+    finally:
+        proxy.stop()
+    commits = [e for e in proxy.log if e.method == "POST" and e.path.endswith("/commit")]
+    assert [e.upstream for e in commits] == [409, 200], commits
+    found = detail(url)["manifest"]
+    assert found["publish_id"] == result.publish_id and found["row_count"] == 5
+    assert rows(od.load(DS)) == rows(frame(5))  # both publishers' rows, none lost or repeated
+    assert len(registry.runs()) == 3
+
+
+def producer_token(registry: Live, *scope: str) -> str:
+    """An admin-made producer token (``opendata-registry tokens create``, a real process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
+    made = subprocess.run(
+        [str(BIN / "opendata-registry"), "tokens", "create", *scope, "--expires", "1d", "--json"],
+        env={**env, **registry.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token: str = json.loads(made.stdout)["token"]
+    return token
+
+
+def test_od_push_and_od_run_publish_with_a_producer_token_outside_actions(
+    registry: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = registry.url
+    no_store_secrets(monkeypatch, tmp_path)
+    monkeypatch.setenv("OPENDATA_REGISTRY", url)
+    folder = producer(tmp_path / "fx", days=4)
+    csv = tmp_path / "fx.csv"
+    frame(4).to_csv(csv, index=False)
+
+    # No credentials at all: refused before any work, and says what to set.
+    code, out = od_cli("push", str(csv), DS, "--metadata", str(folder / "opendata.yaml"))
+    assert code != 0 and "OPENDATA_PUBLISH_TOKEN" in json.dumps(out), out
+    assert registry.parts() == set()
+
+    # A producer token for namespace "globex" cannot publish acme's dataset.
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "globex"))
+    code, out = od_cli("push", str(csv), DS, "--metadata", str(folder / "opendata.yaml"))
+    assert code != 0 and "globex" in json.dumps(out), out
+
+    # One for acme: `od push` publishes the CSV, then `od run` appends a day.
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "acme"))
+    code, out = od_cli("push", str(csv), DS, "--metadata", str(folder / "opendata.yaml"))
+    assert code == 0, out
+    assert out["shards_written"] == 4 and len(registry.parts()) == 4
+    found = detail(url)["manifest"]
+    assert found["publish_id"] == out["publish_id"]
+    assert found["provenance"]["verified_by"] is None  # a producer token vouches for nothing
+    producer(folder, days=5)
+    code, out = od_run(folder)  # a pandas frame's shards: not byte-equal to the CSV's
+    assert code == 0, out
+    assert out["status"] == "success" and out["schema_changed"] is False
+    assert detail(url)["manifest"]["publish_id"] == out["publish_id"]
+    assert rows(od.load(DS)) == rows(frame(5))
+    before = registry.parts()
+    producer(folder, days=6)
+    code, out = od_run(folder)
+    assert code == 0, out
+    assert (out["shards_written"], out["shards_reused"]) == (1, 5)
+    assert len(registry.parts() - before) == 1
+    assert rows(od.load(DS)) == rows(frame(6))

@@ -25,6 +25,7 @@ __all__ = [
     "filter_columns",
     "range_expression",
     "schema_fields",
+    "stable_types",
     "to_table",
     "write_parquet",
 ]
@@ -78,6 +79,21 @@ def to_table(data: Any) -> pa.Table:
 def schema_fields(schema: pa.Schema) -> list[Field]:
     """The manifest's description of a schema."""
     return [Field(name=f.name, type=str(f.type), nullable=f.nullable) for f in schema]
+
+
+def stable_types(table: pa.Table) -> pa.Table:
+    """``table`` in the types a Parquet round trip gives back: what is hashed is what is read.
+
+    Parquet returns some types as others (``dictionary<values=large_string>`` as
+    ``dictionary<values=string>``, ``timestamp[s]`` as ``timestamp[ms]``, list items named
+    ``element``), so a schema hashed before writing would differ from the same schema read back
+    by the next append. Writing the table's empty slice and reading its schema back is the
+    round trip itself, so every such rule of the Parquet writer is followed, none copied here.
+    """
+    back = pq.read_schema(pa.BufferReader(write_parquet(table.slice(0, 0))))
+    if schema_fields(back) == schema_fields(table.schema):  # what is hashed (list names too)
+        return table
+    return table.cast(back.with_metadata(table.schema.metadata))
 
 
 def is_time_type(t: pa.DataType) -> bool:

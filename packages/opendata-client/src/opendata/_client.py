@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-    from opendata_core.api import PublishSummary
+    from opendata_core.api import HealthSummary, PublishSummary
     from opendata_core.documents import (
         IndexEntry,
         Manifest,
@@ -138,6 +138,19 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(store={self.store.url!r}, prefix={self.layout.prefix!r})"
+
+    def health(self, id: str | DatasetId) -> HealthSummary | None:
+        """The dataset's run health as the registry computes it (spec §5.6), or ``None``.
+
+        Only a registry watches runs and freshness: ``status`` (``ok``, ``failing``, ``stale``,
+        ``unknown``), ``stale`` and ``stale_reason`` (e.g. "last run 63 days ago: the schedule
+        may have been disabled"), the last failure. A store read directly has none: ``None``.
+        """
+        from opendata._registry import RegistryStore
+
+        if not isinstance(self.store, RegistryStore):
+            return None
+        return self.store.detail(DatasetId.parse(id)).health
 
     def manifest(self, id: str | DatasetId) -> Manifest:
         """The dataset's current ``manifest.json`` (its shards, schema and coverage)."""

@@ -162,6 +162,7 @@ class Publisher:
         import pyarrow as pa
 
         ar = arrow()
+        table = ar.stable_types(table)
         previous, etag = self.reader.manifest_or_none(ds)
         if mode == "append" and previous is not None:
             if previous.time_column != tc:
@@ -251,11 +252,8 @@ class Publisher:
         shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
         if previous is not None and same_data(manifest, previous):
             return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
-        # The schema-drift gate, the registry's rule: refused unless allowed. An append was
-        # already fitted to the published columns and types (fit_schema), so what differs then is
-        # only how Parquet round-trips a type (dictionary<large_string> read back as <string>).
-        fitted = mode == "append" and previous is not None
-        allow_schema_change = allow_schema_change or fitted
+        # The schema-drift gate, the registry's rule: refused unless allowed (appends too: their
+        # types are the published ones, read back, and stable_types made the first publish's so).
         if not dry_run:
             schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
         if dry_run:

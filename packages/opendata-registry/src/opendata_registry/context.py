@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.publishing import Publishing
+from opendata_registry.services.hotcache import HotCache
 from opendata_registry.services.limits import Limiter
 from opendata_registry.services.sync import (
     SyncReport,
@@ -47,6 +48,7 @@ class Registry:
         self.settings = settings
         self.engine = create_engine(settings.database_url, schema=settings.database_schema)
         self.sessions = session_factory(self.engine)
+        self.hot = HotCache(self.engine)
         self.store: RegistryStore = open_store(settings)
         self.limiter = Limiter(settings.redis_url, prefix=settings.redis_prefix)
         self.usage = UsageRecorder(self.sessions)
@@ -112,6 +114,7 @@ class Registry:
         finally:
             await self.limiter.close()
             await self.publishing.close()
+            self.hot.close()
             await self.engine.dispose()
 
     async def _sync_loop(self) -> None:

@@ -14,7 +14,7 @@ from litestar.middleware import ASGIMiddleware
 
 from opendata_core.errors import RateLimited, Unauthenticated
 from opendata_registry.auth.publishers import is_publisher_token
-from opendata_registry.services.keys import Caller, KeyService
+from opendata_registry.services.keys import Caller, KeyService, key_digest
 from opendata_registry.settings import ANONYMOUS
 
 if TYPE_CHECKING:
@@ -70,8 +70,15 @@ async def identify(registry: Registry, scope: Scope) -> Caller:
         publisher = await registry.publishing.authenticate(key)
         tier = registry.settings.publish_tier
         return Caller(tier=tier, subject=publisher.subject, publisher=publisher)
+    generation = await registry.hot.for_request(scope)
+    digest = key_digest(key)
+    cached = registry.hot.caller(digest)
+    if cached is not None:
+        return cached
     async with registry.sessions() as session:
-        return await KeyService(session).authenticate(key)
+        caller = await KeyService(session).authenticate(key)
+    registry.hot.remember_caller(generation, digest, caller)
+    return caller
 
 
 class AccessMiddleware(ASGIMiddleware):

@@ -12,6 +12,7 @@ from opendata_cli._export import FORMATS
 
 if TYPE_CHECKING:
     from opendata_cli._export import Format
+    from opendata_core.api import HealthSummary
 
 __all__ = ["diff", "gc", "get", "index", "info", "list_", "push", "registry", "search", "versions"]
 
@@ -337,7 +338,8 @@ def info(
     """Show a dataset's metadata, stats and schema (of one version with --version/--as-of).
 
     With --cite, print a citation of that version (default the current one): title,
-    publisher, year, version, retrieval URL and licence, as text or BibTeX.
+    publisher, year, version, retrieval URL and licence, as text or BibTeX. Through a registry
+    (OPENDATA_REGISTRY) it also shows the dataset's health: failing or stale, and why.
     """
     from opendata_core.timerange import coverage_text
 
@@ -347,8 +349,11 @@ def info(
         _echo_json({"citation": text, "format": style}) if as_json else click.echo(text)
         return
     doc = client.info(dataset_id, version=version, as_of=as_of)
+    health = client.health(dataset_id)  # None unless a registry watches the dataset's runs
     if as_json:
-        _echo_json(doc)
+        import msgspec
+
+        _echo_json(doc if health is None else {**msgspec.to_builtins(doc), "health": health})
         return
     d, s = doc.dataset, doc.stats
     click.secho(f"{d.id} — {d.title}", bold=True)
@@ -362,8 +367,23 @@ def info(
         f"license: {d.license or '-'}   repo: {d.repo or '-'}"
     )
     click.echo("columns: " + ", ".join(f"{f.name} ({f.type})" for f in doc.schema))
+    if health is not None:
+        _echo_health(health)
     pin = f', version="{version}"' if version else (f', as_of="{as_of}"' if as_of else "")
     click.echo(f'load: od.load("{d.id}"{pin})')
+
+
+def _echo_health(h: HealthSummary) -> None:
+    """The registry's health line; a stale or failing dataset says why, in colour."""
+    colour = {"ok": "green", "failing": "red", "stale": "yellow"}.get(h.status)
+    line = f"health: {h.status}"
+    if h.last_run_at is not None:
+        line += f"   last run: {h.last_run_at.isoformat()}"
+    click.echo(click.style(line, fg=colour))
+    if h.stale and h.stale_reason:
+        click.secho(f"  stale: {h.stale_reason}", fg="yellow")
+    if h.status == "failing" and h.last_failure_message:
+        click.secho(f"  last failure ({h.last_failure_class}): {h.last_failure_message}", fg="red")
 
 
 @click.command()

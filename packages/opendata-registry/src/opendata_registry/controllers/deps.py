@@ -12,10 +12,9 @@ from litestar.di import NamedDependency
 from opendata_registry.context import Registry
 from opendata_registry.middleware import caller_of
 from opendata_registry.services.catalogue import CatalogueService
-from opendata_registry.services.downloads import DownloadService
 from opendata_registry.services.keys import Caller
 
-__all__ = ["provide_caller", "provide_catalogue", "provide_downloads", "provide_registry"]
+__all__ = ["provide_caller", "provide_catalogue", "provide_registry"]
 
 
 def provide_registry(state: State) -> Registry:
@@ -30,13 +29,6 @@ async def provide_catalogue(
     """A catalogue service with a session that closes after the request."""
     async with registry.sessions() as session:
         yield CatalogueService(session, registry.settings)
-
-
-def provide_downloads(
-    catalogue: NamedDependency[CatalogueService], registry: NamedDependency[Registry]
-) -> DownloadService:
-    """The download signer."""
-    return DownloadService(catalogue, registry)
 
 
 def provide_caller(request: Request[Any, Any, Any]) -> Caller:

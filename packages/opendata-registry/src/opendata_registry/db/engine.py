@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -69,12 +73,36 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 
 async def migrate(engine: AsyncEngine, *, schema: str | None = None) -> None:
-    """Bring the database to the newest revision (idempotent; safe with several replicas)."""
+    """Bring the database to the newest revision (idempotent; safe with several replicas).
+
+    Workers and replicas that start together take turns: an advisory lock on PostgreSQL, a lock
+    file beside the SQLite file (its driver runs DDL outside transactions, so two workers would
+    otherwise both create the first tables).
+    """
     if schema and engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    async with engine.begin() as conn:
+    async with _sqlite_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         await conn.run_sync(_upgrade)
+
+
+_MIGRATION_LOCK: Final = 0x0D_4E61_7E  # any constant the registry alone uses
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrate.lock").open("a") as fh:
+        await asyncio.to_thread(fcntl.flock, fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _upgrade(connection: Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
+from opendata_core.documents import Manifest
 from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
@@ -18,15 +19,23 @@ __all__ = ["DownloadService"]
 class DownloadService:
     """Signs downloads: by the store itself (S3/R2), or by the registry (local folder)."""
 
-    def __init__(self, catalogue: CatalogueService, registry: Registry) -> None:
-        self.catalogue = catalogue
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     async def download(
-        self, dataset_id: str, request: DownloadRequest, caller: Caller, base_url: str
+        self,
+        dataset_id: str,
+        request: DownloadRequest,
+        caller: Caller,
+        base_url: str,
+        generation: int,
     ) -> DownloadResponse:
-        """Signed URLs for the shards of ``[start, end]``, counted against the byte budget."""
-        manifest = await self.catalogue.manifest(dataset_id, request.version)
+        """Signed URLs for the shards of ``[start, end]``, counted against the byte budget.
+
+        ``generation``: the request's value of the cache's change counter
+        (:meth:`HotCache.for_request`); the current manifest is served from that cache.
+        """
+        manifest = await self._manifest(dataset_id, request.version, generation)
         ds = DatasetId.parse(manifest.dataset_id)
         available = [f.name for f in manifest.schema]
         for column in request.columns or []:
@@ -85,3 +94,16 @@ class DownloadService:
         return DownloadResponse(
             dataset_id=str(ds), manifest=manifest, shards=signed, expires_at=expires_at
         )
+
+    async def _manifest(self, dataset_id: str, version: str | None, generation: int) -> Manifest:
+        hot = self.registry.hot
+        if version is None:
+            cached = hot.manifest(dataset_id)
+            if cached is not None:
+                return cached
+        async with self.registry.sessions() as session:
+            catalogue = CatalogueService(session, self.registry.settings)
+            manifest = await catalogue.manifest(dataset_id, version)
+        if version is None:
+            hot.remember_manifest(generation, dataset_id, manifest)
+        return manifest

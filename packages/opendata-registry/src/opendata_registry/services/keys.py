@@ -3,7 +3,8 @@
 The recognisable prefix lets secret scanners find leaked keys; the checksum catches a mistyped
 key before any database lookup. A key is shown once when created; only its sha256 is stored (the
 key is 178 bits of randomness, so a fast hash is enough), looked up by that hash and compared in
-constant time. Revocation takes effect on the next request: nothing caches a key.
+constant time. Revocation takes effect on the next request: the request path's cache of keys
+(``services.hotcache``) is dropped whenever the ``api_keys`` table changes.
 
 Example:
     >>> key = generate_key()
@@ -31,7 +32,15 @@ from opendata_registry.auth.publishers import Publisher
 from opendata_registry.db.models import ApiKey
 from opendata_registry.settings import TIERS
 
-__all__ = ["KEY_PREFIX", "Caller", "KeyInfo", "KeyService", "checksum_ok", "generate_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "Caller",
+    "KeyInfo",
+    "KeyService",
+    "checksum_ok",
+    "generate_key",
+    "key_digest",
+]
 
 KEY_PREFIX: Final = "od_live_"
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -69,7 +78,8 @@ def checksum_ok(key: str) -> bool:
     return hmac.compare_digest(_checksum(body), check)
 
 
-def _hash(key: str) -> str:
+def key_digest(key: str) -> str:
+    """What is stored of a key: its sha256, hex."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -114,7 +124,7 @@ class KeyService:
         key = generate_key()
         row = ApiKey(
             prefix=key[:_SHOWN],
-            key_hash=_hash(key),
+            key_hash=key_digest(key),
             name=name,
             tier=tier,
             created_at=datetime.now(UTC),
@@ -157,7 +167,7 @@ class KeyService:
             raise Unauthenticated(
                 "the API key is malformed (wrong length, prefix or checksum); check for a typo"
             )
-        digest = _hash(key)
+        digest = key_digest(key)
         row = (
             await self.session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
         ).scalar_one_or_none()

@@ -29,6 +29,7 @@ class LimitState:
     allowed: bool
     limit: int
     remaining: int
+    """What is left of the budget (-1 when not read: an allowed download)."""
     reset_after: float
     """Seconds until the budget has room again."""
 
@@ -82,6 +83,8 @@ class Limiter:
         """Count ``nbytes`` of downloads against the tier's daily byte budget."""
         item = RateLimitItemPerDay(tier.download_bytes_per_day)
         allowed = nbytes == 0 or await self._limiter.hit(item, "bytes", subject, cost=nbytes)
+        if allowed:  # nobody reads the remaining bytes of an allowed download: one round trip
+            return LimitState(True, tier.download_bytes_per_day, -1, 0.0)
         stats = await self._limiter.get_window_stats(item, "bytes", subject)
         return LimitState(
             allowed, tier.download_bytes_per_day, stats.remaining, stats.reset_time - time.time()

@@ -1,0 +1,98 @@
+"""The request path's cache (keys, manifests): used while the database is unchanged, dropped the
+moment another process writes — on SQLite and on PostgreSQL. And workers that start together
+migrate one after the other.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import event
+
+from opendata_core.api import DownloadResponse
+from opendata_registry.settings import Settings
+
+from .conftest import Dataset, publish
+from .test_keys_limits import create_key
+from .test_sync_cli import sync
+
+DS = "acme/prices"
+
+
+def statements(client: Any) -> list[str]:
+    """Every SQL statement the app's engine runs from now on (appended as they run)."""
+    seen: list[str] = []
+    engine = client.app.state.registry.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+def download(client: Any, headers: dict[str, str]) -> DownloadResponse:
+    response = client.post(f"/v1/datasets/{DS}/download", json={}, headers=headers)
+    assert response.status_code == 200, response.text
+    return msgspec.json.decode(response.content, type=DownloadResponse)
+
+
+def test_a_repeated_download_reads_nothing_but_the_change_counter(
+    local_store: Any, settings: Settings, make_client: Any
+) -> None:
+    publish(local_store, Dataset(DS))
+    key = create_key(settings, "pro")
+    headers = {"Authorization": f"Bearer {key}"}
+    client = make_client(settings)
+    download(client, headers)  # fills the cache: the key and the manifest
+    seen = statements(client)
+    for _ in range(3):
+        download(client, headers)
+    # SQLite reads the counter on its own sqlite3 connection; PostgreSQL through the engine.
+    assert all("registry_generation" in sql for sql in seen), seen
+    assert len(seen) == (3 if settings.database_url.startswith("postgresql") else 0)
+
+
+def test_a_sync_by_another_process_is_served_on_the_next_request(
+    local_store: Any, settings: Settings, make_client: Any
+) -> None:
+    first = publish(local_store, Dataset(DS, years=[2023]))
+    key = create_key(settings, "pro")
+    headers = {"Authorization": f"Bearer {key}"}
+    client = make_client(settings)
+    assert download(client, headers).manifest.publish_id == first.publish_id
+    second = publish(local_store, Dataset(DS, years=[2024], parent_publish_id=first.publish_id))
+    sync(settings)  # another Registry, its own engine: as the CLI or another replica would
+    got = download(client, headers)
+    assert got.manifest.publish_id == second.publish_id
+    assert [s.partition for s in got.shards] == ["2024"]
+
+
+_MIGRATE = """
+import asyncio, sys, time
+from opendata_registry.db.engine import create_engine, migrate
+async def go():
+    engine = create_engine(sys.argv[1])
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # start together
+asyncio.run(go())
+"""
+
+
+def test_workers_starting_together_migrate_one_after_the_other(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
+    at = str(time.time() + 3)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _MIGRATE, url, at], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
