@@ -170,6 +170,52 @@ def test_many_repeated_strings_are_not_a_bomb(client: od.Client) -> None:
     assert len(client.load("me/prices")) == n
 
 
+def test_text_measured_for_the_bound_is_decoded_once_and_as_a_plain_read(
+    client: od.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole-shard load decodes dictionary text whose worst case passes the bound once (as
+    a dictionary, measured, then expanded), returning what a plain read returns; a bomb in a
+    column that is not loaded, or under a filter, is still refused."""
+    from opendata._read import footer_estimate
+
+    n = 200_000
+    names = [f"{i:050d}" for i in range(5_000)]
+    table = pa.table(
+        {
+            "name": pa.array([names[i % 5_000] for i in range(n)], pa.large_string()),
+            "kind": pa.array([["a", "b", None][i % 3] for i in range(n)]).dictionary_encode(),
+            "n": pa.array(range(n), pa.int64()),
+        }
+    )
+    payload = parquet(table)
+    meta = pq.read_metadata(io.BytesIO(payload))
+    assert footer_estimate(meta, 1 << 30)[1] == {"name", "kind"}  # measured, not estimated
+    publish_raw(client, payload, rows=n)
+    reads: list[Any] = []
+    read_table = pq.read_table
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        reads.append(kw.get("columns"))
+        return read_table(*args, **kw)
+
+    monkeypatch.setattr(pq, "read_table", counting)
+    got = client.load("me/prices", format="arrow")
+    assert len(reads) == 1  # not a second pass over the dictionary
+    plain = read_table(io.BytesIO(payload))
+    assert got.schema == plain.schema and got.equals(plain)
+    got = client.load("me/prices", columns=["kind", "name"], format="arrow")
+    assert got.equals(plain.select(["kind", "name"])) and len(reads) == 2
+    assert client.load("me/prices", filters=[("n", "<", 10)], format="arrow").equals(
+        plain.slice(0, 10)
+    )
+
+    bomb = pa.table({"s": pa.array(["x" * 100_000] * 20_000), "n": range(20_000)})
+    publish_raw(client, parquet(bomb, compression="zstd"), rows=20_000)
+    for kw in ({"columns": ["n"]}, {"filters": [("n", "<", 2)]}, {}):
+        with pytest.raises(od.CorruptDataError, match="would decode to about 2,000,"):
+            client.load("me/prices", **kw)
+
+
 def test_the_decode_ceiling_is_configurable(
     client: od.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,7 +76,8 @@ def test_local_urls_are_verified_cache_files_duckdb_reads(s3_client: od.Client) 
     s3_client.push(daily(("USD", "JPY")), "ecb/fx", time_column="date", partition="year")
     (shard,) = s3_client.urls("ecb/fx", start="2024-01-01", local=True)
     path = Path(urlparse(shard.url).path)
-    assert shard.url.startswith("file://") and path.parent == s3_client.cache.path.resolve()
+    assert shard.url.startswith("file://")
+    assert path.parent.parent == s3_client.cache.path.resolve() / ".pins"  # pinned: kept
     assert hashlib.sha256(path.read_bytes()).hexdigest() == shard.sha256
     got = duckdb.sql(
         f"SELECT count(*) FROM read_parquet('{path}') WHERE date >= DATE '2024-01-01'"

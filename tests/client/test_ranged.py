@@ -73,6 +73,7 @@ class Recorder:
         self.gets: list[str] = []
         self.ranges: list[tuple[str, list[tuple[int, int]]]] = []
         get, get_ranges = client.store.get, client.store.get_ranges
+        self.original = (get, get_ranges)
 
         def rec_get(key: str, **kw: Any) -> Any:
             self.gets.append(key)
@@ -140,6 +141,54 @@ def test_a_1_0_dataset_loads_through_the_whole_shard_path(client: od.Client) -> 
     got = client.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
     pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["close"]))
     assert rec.ranges == [] and any("/parts/" in k for k in rec.gets)
+
+
+def _fetched(client: od.Client, **kw: Any) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """A load from an empty cache, and the byte ranges it fetched from the shards."""
+    client.cache.clear()
+    rec = Recorder(client)
+    got = client.load(str(DS), **kw)
+    client.store.get, client.store.get_ranges = rec.original  # type: ignore[method-assign]
+    assert not [k for k in rec.gets if "/parts/" in k]  # ranged, not whole shards
+    return got, sorted(r for k, rs in rec.ranges if "/parts/" in k for r in rs)
+
+
+def test_a_filter_reads_only_the_columns_it_names(
+    client: od.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """columns=[a, b], filters on c: the chunks of a, b and c are fetched, not the others."""
+    from opendata import _ranged
+
+    monkeypatch.setattr(_ranged, "COALESCE_GAP", 0)  # tiny shards: do not bridge other columns
+    df = publish(client)
+    span = {"start": "2023-03-01", "end": "2023-08-31"}
+    got, ranges = _fetched(
+        client, columns=["date", "close"], filters=[("volume", ">", 500_000)], **span
+    )
+    want = expected(df, *span.values(), None)
+    want = want[want["volume"] > 500_000][["date", "close"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    _, three = _fetched(client, columns=["date", "close", "volume"], **span)
+    assert ranges == three
+    # Either form of the list filter, several columns: their union.
+    got, ranges = _fetched(
+        client,
+        columns=["close"],
+        filters=[[("volume", ">", 500_000)], [("symbol", "=", "S1"), ("date", ">", "2023-05")]],
+        **span,
+    )
+    _, four = _fetched(client, columns=["date", "symbol", "close", "volume"], **span)
+    assert ranges == four
+    # An Expression's columns are unknown: every column is read (and the rows are right).
+    import pyarrow.compute as pc
+
+    got, ranges = _fetched(client, columns=["close"], filters=pc.field("volume") > 500_000, **span)
+    _, every = _fetched(client, columns=COLUMNS, **span)
+    assert ranges == every and sum(b - a for a, b in every) > sum(b - a for a, b in three)
+    want = expected(df, *span.values(), None)
+    pd.testing.assert_frame_equal(
+        got, want[want["volume"] > 500_000][["close"]].reset_index(drop=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +332,31 @@ def test_least_recently_used_entries_are_evicted(tmp_path: Path) -> None:
     assert cache.put(names[0], b"wrong bytes") is None  # verified on write
 
 
+def test_pins_outlive_eviction_and_die_with_their_process(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, max_bytes=150)
+    blobs = [bytes([i]) * 100 for i in range(2)]
+    names = [hashlib.sha256(b).hexdigest() for b in blobs]
+    cache.put(names[0], blobs[0])
+    pinned = cache.pin(names[0], 100)
+    assert pinned is not None and pinned.parent.parent == tmp_path / ".pins"
+    cache.put(names[1], blobs[1])  # evicts the first entry, not its pin
+    assert not (tmp_path / names[0]).exists() and pinned.read_bytes() == blobs[0]
+    assert cache.pin(names[0], 100) is None  # not in the cache any more
+    assert cache.info().bytes == 100  # pins are not entries
+    (tmp_path / names[1]).write_bytes(b"x" * 100)  # damaged in place: not pinned, dropped
+    assert cache.pin(names[1], 100) is None and not (tmp_path / names[1]).exists()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    (tmp_path / ".pins" / f"{dead}-0000").mkdir()
+    cache.clear()  # a dead process's pins go, a live one's stay
+    assert [p.name for p in (tmp_path / ".pins").iterdir()] == [pinned.parent.name]
+    assert Cache(tmp_path, max_bytes=150, enabled=False).pin(names[0], 100) is None
+
+
 _HAMMER = """
 import hashlib, sys, time
 from pathlib import Path
@@ -302,13 +376,11 @@ while time.monotonic() < end:
             bad += 1
         else:
             hits += 1
-        p = cache.path_of(name, len(blob))
+        p = cache.pin(name, len(blob))
         if p is not None:
-            try:
-                data = p.read_bytes()
-            except FileNotFoundError:
-                continue  # evicted by the other process: a miss, not a partial file
-            bad += data != blob
+            for other, more in zip(names, blobs):  # evict it (and the other process does too)
+                cache.put(other, more)
+            bad += p.read_bytes() != blob  # a pinned file outlives its eviction
 print(bad, hits)
 """
 
@@ -328,8 +400,90 @@ def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
     assert all(hits > 0 for _, hits in results), results
 
 
+_LOADER = """
+import sys, time
+import polars as pl
+import opendata as od
+
+url, seconds = sys.argv[1], float(sys.argv[2])
+truth = od.Client(store=url, cache=False).load("me/panel", format="polars")
+client = od.Client(store=url)  # OPENDATA_CACHE_DIR and a tiny OPENDATA_CACHE_MAX from the test
+bad = errors = rounds = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        lazy = client.scan("me/panel")  # paths of cached shards, read only at collect()
+        later = client.scan("me/panel", start="2024-01-01")
+        loaded = client.load("me/panel", format="polars")  # evicts (so does the other process)
+        client.load("me/panel", columns=["close"], start="2023-02-01")
+        bad += not loaded.equals(truth)
+        bad += not lazy.collect().equals(truth)
+        bad += not later.collect().equals(truth.filter(pl.col("date") >= pl.date(2024, 1, 1)))
+    except Exception as exc:
+        errors += 1
+        print(repr(exc), file=sys.stderr)
+    rounds += 1
+print(bad, errors, rounds)
+"""
+
+
+def test_two_processes_loading_scanning_and_evicting_one_cache_read_whole_files(
+    s3_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes load and scan a dataset through one cache that holds less than one load:
+    every load evicts. A scan's lazy plan still reads every shard whole (pinned files), and no
+    read ever sees a partial file."""
+    from .conftest import new_bucket
+
+    url = f"s3://{new_bucket(s3_env)}"
+    publish(od.Client(store=url, cache=False))
+    shards = od.Client(store=url, cache=False).manifest(str(DS)).shards
+    cap = max(s.bytes for s in shards) + min(s.bytes for s in shards) // 2
+    assert len(shards) >= 2 and sum(s.bytes for s in shards) > cap
+    monkeypatch.setenv("OPENDATA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENDATA_CACHE_MAX", str(cap))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LOADER, url, "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    results = [tuple(map(int, out.split())) for out, _ in outs]
+    assert all(bad == 0 and errors == 0 and rounds > 0 for bad, errors, rounds in results), outs
+    assert od.Client(store=url).cache.info().bytes <= cap
+    assert not list((tmp_path / "cache" / ".pins").iterdir())  # each process removed its pins
+
+
 # ---------------------------------------------------------------------------------------------
 # Property: ranged == whole
+
+
+def _expression(threshold: float) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.field("open") > threshold
+
+
+_CONDITIONS = st.one_of(
+    st.builds(lambda v: ("close", ">", v), st.floats(-2, 2)),
+    st.builds(lambda v: ("volume", "<", v), st.integers(0, 10**6)),
+    st.builds(lambda s: ("symbol", "=", f"S{s}"), st.integers(0, 2)),
+    st.builds(lambda s: ("symbol", "in", [f"S{s}", "S9"]), st.integers(0, 2)),
+    st.builds(
+        lambda d: ("date", "<=", str(pd.Timestamp("2023-01-01") + pd.Timedelta(days=d))[:10]),
+        st.integers(0, 500),
+    ),
+)
+_FILTERS = st.one_of(
+    st.lists(_CONDITIONS, min_size=1, max_size=2),
+    st.lists(st.lists(_CONDITIONS, min_size=1, max_size=2), min_size=1, max_size=2),
+    st.builds(_expression, st.floats(-2, 2)),
+)
 
 
 @settings(
@@ -341,6 +495,7 @@ def test_two_processes_sharing_and_evicting_a_cache_never_read_a_partial_file(
     start=st.integers(0, 600) | st.none(),
     span=st.integers(0, 400),
     cols=st.sets(st.sampled_from(COLUMNS), min_size=1) | st.none(),
+    filters=st.none() | _FILTERS,
 )
 def test_ranged_load_equals_whole_shard_load(
     tmp_path_factory: pytest.TempPathFactory,
@@ -349,6 +504,7 @@ def test_ranged_load_equals_whole_shard_load(
     start: int | None,
     span: int,
     cols: set[str] | None,
+    filters: Any,
 ) -> None:
     client = od.Client(store=tmp_path_factory.mktemp("s"), cache=False)
     df = panel(days=days, symbols=2, seed=seed)
@@ -366,10 +522,12 @@ def test_ranged_load_equals_whole_shard_load(
     columns = [c for c in COLUMNS if c in cols] if cols else None
     if lo is not None and pd.Timestamp(lo) > first + pd.Timedelta(days=days - 1):
         return  # outside the coverage: an error either way
-    ranged = client.load("me/ranged", start=lo, end=hi, columns=columns, format="arrow")
-    whole = client.load("me/whole", start=lo, end=hi, columns=columns, format="arrow")
+    args: dict[str, Any] = {"start": lo, "end": hi, "columns": columns, "filters": filters}
+    ranged = client.load("me/ranged", format="arrow", **args)
+    whole = client.load("me/whole", format="arrow", **args)
     assert ranged.equals(whole)
-    assert ranged.num_rows == len(expected(df, lo, hi, columns))
+    if filters is None:
+        assert ranged.num_rows == len(expected(df, lo, hi, columns))
 
 
 def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_chunks(

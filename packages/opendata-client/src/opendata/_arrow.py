@@ -22,6 +22,7 @@ from opendata_core.timerange import TimeRange, iso, parse_time, time_kind, to_co
 
 __all__ = [
     "build_filter",
+    "filter_columns",
     "range_expression",
     "schema_fields",
     "stable_types",
@@ -254,31 +255,48 @@ def build_filter(filters: object, fields: Sequence[Field], dataset_id: str) -> p
         ColumnNotFound: a column that is not in the schema.
         ValueError: a malformed filter or a value that does not fit its column (lists the forms).
     """
-    if filters is None:
-        return None
     if isinstance(filters, pc.Expression):
         return filters
-    if not isinstance(filters, list | tuple):
-        raise ValueError(f"filters={_short(filters)} is a {type(filters).__name__}: {FILTER_FORMS}")
-    if not filters:
-        return None
-    if isinstance(filters[0], str):
-        raise ValueError(
-            f"filters={_short(filters)} is one bare condition: wrap it in a list, "
-            f"filters=[{_short(tuple(filters))}]; {FILTER_FORMS}"
-        )
-    groups = filters if all(isinstance(g, list) for g in filters) else [filters]
     types = {f.name: f.type for f in fields}
     expr: pc.Expression | None = None
-    for group in groups:
-        if not group:
-            raise ValueError(f"filters={_short(filters)} has an empty group: {FILTER_FORMS}")
+    for group in _groups(filters):
         conj: pc.Expression | None = None
         for cond in group:
             one = _condition(cond, types, dataset_id)
             conj = one if conj is None else conj & one
         expr = conj if expr is None else expr | conj
     return expr
+
+
+def filter_columns(filters: object) -> set[str] | None:
+    """The columns a filter that :func:`build_filter` accepted reads; None when unknown.
+
+    Known for the list forms (their first items); unknown for a pyarrow Expression, whose
+    caller then reads every column.
+    """
+    if isinstance(filters, pc.Expression):
+        return None
+    return {cond[0] for group in _groups(filters) for cond in group}
+
+
+def _groups(filters: object) -> list[Sequence[Any]]:
+    """The list forms as groups of conditions (any group holds); [] for no filter."""
+    if filters is None:
+        return []
+    if not isinstance(filters, list | tuple):
+        raise ValueError(f"filters={_short(filters)} is a {type(filters).__name__}: {FILTER_FORMS}")
+    if not filters:
+        return []
+    if isinstance(filters[0], str):
+        raise ValueError(
+            f"filters={_short(filters)} is one bare condition: wrap it in a list, "
+            f"filters=[{_short(tuple(filters))}]; {FILTER_FORMS}"
+        )
+    groups = list(filters) if all(isinstance(g, list) for g in filters) else [filters]
+    for group in groups:
+        if not group:
+            raise ValueError(f"filters={_short(filters)} has an empty group: {FILTER_FORMS}")
+    return groups
 
 
 def _short(value: object) -> str:

@@ -10,21 +10,30 @@ and every process of the user. An entry's name is the SHA-256 of its bytes, so i
 * bounded by ``OPENDATA_CACHE_MAX``: after a write, the least recently used entries (by mtime,
   which every hit refreshes) are deleted until the total fits. A reader that opened an entry
   keeps reading it when another process evicts it (POSIX unlink), and a reader that has not
-  opened it yet sees a miss.
+  opened it yet sees a miss;
+* pinned for engines that read a path later (``scan``'s lazy polars plan, ``urls(local=True)``):
+  :meth:`Cache.pin` hard-links the entry into this process's folder under ``.pins``, so
+  eviction (by any process) removes the entry's name but not the pinned file. The pins live until
+  the process exits (then, or by the next eviction of any process after it died, they are
+  deleted); their bytes are outside the cap meanwhile.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
 import secrets
+import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Cache", "CacheInfo"]
 
 _TMP = ".tmp-"
+_PINS = ".pins"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class Cache:
         self.path = path
         self.max_bytes = max_bytes
         self.enabled = enabled
+        self._pins: tuple[int, Path] | None = None  # (pid, folder): a forked child makes its own
+        self._lock = threading.Lock()
 
     def _entry(self, sha256: str) -> Path:
         return self.path / sha256
@@ -66,9 +77,54 @@ class Cache:
             os.utime(entry)  # recently used
         return data
 
-    def path_of(self, sha256: str, length: int) -> Path | None:
-        """The entry's file if present and intact (re-hashed now), for engines that read paths."""
-        return self._entry(sha256) if self.get(sha256, length) is not None else None
+    def pin(self, sha256: str, length: int) -> Path | None:
+        """A file with the entry's bytes that no eviction removes before this process ends.
+
+        For engines that open a path later (polars' lazy scan). The file is a hard link to the
+        entry in this process's pin folder, re-hashed now (a damaged entry is dropped); None
+        when the entry is missing or damaged, or the file system has no hard links.
+        """
+        if not self.enabled:
+            return None
+        folder = self._pin_folder()
+        pinned = folder / sha256
+        tmp = folder / f"{_TMP}{secrets.token_hex(4)}"
+        try:
+            os.link(self._entry(sha256), tmp)  # from here on the bytes are ours to keep
+            os.replace(tmp, pinned)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return None
+        with pinned.open("rb") as fh:
+            data = fh.read(length + 1)
+        if len(data) != length or hashlib.sha256(data).hexdigest() != sha256:
+            pinned.unlink(missing_ok=True)
+            self.get(sha256, length)  # drops the entry if it is the damaged one
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(self._entry(sha256))  # recently used
+        return pinned
+
+    def _pin_folder(self) -> Path:
+        with self._lock:
+            pid = os.getpid()
+            if self._pins is None or self._pins[0] != pid:
+                folder = self.path / _PINS / f"{pid}-{secrets.token_hex(4)}"
+                folder.mkdir(parents=True, exist_ok=True)
+                atexit.register(shutil.rmtree, folder, ignore_errors=True)
+                self._pins = (pid, folder)
+            return self._pins[1]
+
+    def _drop_stale_pins(self) -> None:
+        """Delete the pin folders of processes that are gone (one that crashed left them)."""
+        try:
+            folders = list((self.path / _PINS).iterdir())
+        except OSError:
+            return
+        for folder in folders:
+            pid = folder.name.split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def put(self, sha256: str, data: bytes | memoryview) -> Path | None:
         """Store verified bytes under their hash; refuses (returns None) bytes that do not match."""
@@ -106,6 +162,8 @@ class Cache:
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
         freed = 0
+        if total > self.max_bytes:
+            self._drop_stale_pins()
         for _, size, path in sorted(entries):
             if total - freed <= self.max_bytes:
                 break
@@ -124,9 +182,22 @@ class Cache:
         freed = 0
         if not self.path.is_dir():
             return 0
+        self._drop_stale_pins()
         for e in list(self.path.iterdir()):
             if e.is_file():
                 with contextlib.suppress(FileNotFoundError):
                     freed += e.stat().st_size
                     e.unlink()
         return freed
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows: keep the pins
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True

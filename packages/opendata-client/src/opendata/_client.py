@@ -340,8 +340,8 @@ class Client:
         with ``signed=True``). With ``local=True`` every shard is first made local and verified
         (sha256), as :meth:`scan` does: the URLs are ``file://`` paths into the local cache, a
         hit costs no request, and an engine such as DuckDB reads checked bytes without store
-        credentials. Such a path stays valid while the entry is cached (``od cache clear`` or
-        the size cap can remove it). Rows outside the range are *not* removed: filter on the
+        credentials. Such a path is pinned (a hard link that eviction does not remove) until
+        the process exits. Rows outside the range are *not* removed: filter on the
         time column in the reading engine. ``version`` and ``as_of`` pin a version as in
         :meth:`load`.
         """

@@ -90,14 +90,16 @@ def read_ranged(
     columns: list[str] | None,
     bounds: TimeRange | None,
     user_filter: Any,
+    filter_columns: set[str] | None,
     range_filter: Any,
     time_column: str | None,
 ) -> pa.Table | None:
     """The shard's rows in ``bounds`` and ``columns``, from verified blocks only.
 
     Row groups whose time statistics miss ``bounds`` are not fetched; ``range_filter`` (the
-    exact bounds) and ``user_filter`` are applied after decoding, reading the columns they need
-    (all columns for a user filter).
+    exact bounds) and ``user_filter`` are applied after decoding, reading the columns they need:
+    the time column and ``filter_columns`` (every column when that is None: a filter whose
+    columns are unknown).
 
     Returns None when a whole-shard read is the better (or the only safe) choice: the ranges
     would move nearly the whole file, or the decode bound needs data pages to be checked.
@@ -123,11 +125,13 @@ def read_ranged(
 
     arrow_schema = pf.schema_arrow
     names = arrow_schema.names
-    if columns is None or user_filter is not None:
+    if columns is None or (user_filter is not None and filter_columns is None):
         wanted_cols = names
     else:
-        extra = [time_column] if range_filter is not None and time_column not in columns else []
-        wanted_cols = [n for n in names if n in columns or n in extra]
+        read = set(columns) | (filter_columns or set())
+        if range_filter is not None and time_column is not None:
+            read.add(time_column)
+        wanted_cols = [n for n in names if n in read]
 
     limit = reader.decode_limit(shard)
     estimate, suspicious = footer_estimate(meta, limit)

@@ -131,10 +131,23 @@ class Reader:
         all); the sha256 must match; then the footer must pass :meth:`check_footer`.
         """
         key = self.layout.resolve(ds, shard.path)
+        data, fresh = self._verified_bytes(ds, key, shard)
+        self.check_footer(ds, key, shard, data)
+        if fresh:
+            self.cache.put(shard.sha256, data)
+        return data
+
+    def _verified_bytes(
+        self, ds: DatasetId, key: str, shard: Shard
+    ) -> tuple[bytes | memoryview, bool]:
+        """The shard's bytes, sha256-checked (footer not yet), and whether to cache them.
+
+        From the cache (re-hashed) if there, else from the store (retried once); downloaded
+        bytes of a remote store are to be cached once their footer passed.
+        """
         cached = self.cache.get(shard.sha256, shard.bytes)
         if cached is not None:
-            self.check_footer(ds, key, shard, cached)
-            return cached
+            return cached, False
         detail = ""
         for _attempt in range(2):
             try:
@@ -147,12 +160,69 @@ class Reader:
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == shard.sha256 and len(data) == shard.bytes:
-                self.check_footer(ds, key, shard, data)
-                if self.store.local_path(key) is None:
-                    self.cache.put(shard.sha256, data)
-                return data
+                return data, self.store.local_path(key) is None
             detail = f"sha256 {digest[:12]}… does not match the manifest's {shard.sha256[:12]}…"
         raise CorruptDataError(str(ds), key, detail)
+
+    def decode(
+        self, ds: DatasetId, shard: Shard, columns: list[str] | None = None, filters: Any = None
+    ) -> pa.Table:
+        """A whole shard fetched, verified and decoded once: :meth:`fetch` then ``read_table``.
+
+        The footer checks are :meth:`check_footer`'s, but dictionary text whose worst case
+        passes the bound is read as a dictionary (measured without expanding it), checked, and
+        only then expanded to the type a plain read gives, instead of being read twice. With
+        ``filters`` (or for columns not read) it is measured by a read of its own first.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        key = self.layout.resolve(ds, shard.path)
+        data, fresh = self._verified_bytes(ds, key, shard)
+        limit = self.decode_limit(shard)
+        try:
+            meta = pq.read_metadata(pa.BufferReader(data))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        estimate, suspicious = footer_estimate(meta, limit)
+        self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+        # Measured while decoding: suspicious columns this read decodes whole (no filter).
+        folded = (
+            []
+            if filters is not None
+            else [c for c in sorted(suspicious) if columns is None or c in columns]
+        )
+        apart = sorted(suspicious.difference(folded))
+        try:
+            if apart:  # measured before anything is decoded (as check_footer does)
+                estimate += expanded_size(
+                    pq.read_table(pa.BufferReader(data), columns=apart, read_dictionary=apart)
+                )
+                self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+            table = pq.read_table(
+                pa.BufferReader(data),
+                columns=columns,
+                filters=filters,
+                read_dictionary=folded or None,
+            )
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        if folded:
+            estimate += expanded_size(table.select(folded))
+            self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+            plain = pq.ParquetFile(pa.BufferReader(data), metadata=meta).schema_arrow
+            for name in folded:
+                i = table.schema.get_field_index(name)
+                field = plain.field(name)
+                if table.schema.field(i).type != field.type:
+                    table = table.set_column(i, field, table.column(i).cast(field.type))
+        if fresh:
+            self.cache.put(shard.sha256, data)
+        return table
 
     def check_footer(self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview) -> None:
         """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
@@ -198,12 +268,9 @@ class Reader:
         self, ds: DatasetId, shard: Shard, *, cache: dict[str, pa.Table] | None = None
     ) -> pa.Table:
         """A whole shard, verified; ``cache`` (by sha256) avoids reading it twice in one push."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if cache is not None and shard.sha256 in cache:
             return cache[shard.sha256]
-        table = pq.read_table(pa.BufferReader(self.fetch(ds, shard)))
+        table = self.decode(ds, shard)
         if cache is not None:
             cache[shard.sha256] = table
         return table
@@ -288,7 +355,6 @@ class Reader:
         version: Pin = (None, None),
     ) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         manifest, shards, bounds = self.select(ds, start, end, version)
         seen["publish_id"] = manifest.publish_id
@@ -297,6 +363,7 @@ class Reader:
         ar = arrow()
         dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
         user_filter = ar.build_filter(filters, manifest.schema, str(ds))
+        filter_cols = ar.filter_columns(filters) if user_filter is not None else set()
 
         report = self.reporter("download", sum(s.bytes for s in shards))
 
@@ -318,15 +385,16 @@ class Reader:
                     cols,
                     None if whole_range else bounds,
                     user_filter,
+                    filter_cols,
                     range_expr,
                     tc,
                 )
                 if table is not None:
                     report(shard.bytes)
                     return table
-            data = self.fetch(ds, shard)
+            table = self.decode(ds, shard, cols, expr)
             report(shard.bytes)
-            return pq.read_table(pa.BufferReader(data), columns=cols, filters=expr)
+            return table
 
         if not shards:  # a dataset version with no files: no rows, the published columns
             empty = _empty_table(manifest)
@@ -370,7 +438,9 @@ class Reader:
         """A local file with the shard's exact bytes: in a local store, or in the cache.
 
         Every use re-hashes the file (sha256 ≈ 1.8 GB/s here): a cached file that changed on
-        disk, even in one byte and keeping its size, is dropped and fetched again.
+        disk, even in one byte and keeping its size, is dropped and fetched again. A cached file
+        is pinned (:meth:`Cache.pin`): polars may open it long after this returns, and eviction
+        by this or another process must not pull it away meanwhile.
         """
         key = self.layout.resolve(ds, shard.path)
         local = self.store.local_path(key)
@@ -382,7 +452,7 @@ class Reader:
             self.fetch(ds, shard)  # raises CorruptDataError with the detail
         for _attempt in range(2):
             data = self.fetch(ds, shard)  # from the cache (re-hashed) or the store (cached)
-            target = self.cache.path_of(shard.sha256, shard.bytes)
+            target = self.cache.pin(shard.sha256, shard.bytes)
             if target is not None:
                 return target
             if not self.cache.enabled:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -136,6 +137,12 @@ class DatasetId:
             return value
         if not isinstance(value, str):
             raise InvalidDatasetId(value, f"must be a string, not {type(value).__name__}")
+        if cls is DatasetId:
+            return _parse_text(value)  # ids are immutable: parsed once per text
+        return cls._parse(value)
+
+    @classmethod
+    def _parse(cls, value: str) -> DatasetId:
         if value.count("/") != 1:
             found = "no '/'" if "/" not in value else f"{value.count('/')} '/'"
             raise InvalidDatasetId(
@@ -178,3 +185,9 @@ class DatasetId:
 
     def __lt__(self, other: DatasetId) -> bool:
         return str(self) < str(other)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> DatasetId:
+    """:meth:`DatasetId.parse` of a text (a registry parses the same few ids per request)."""
+    return DatasetId._parse(value)

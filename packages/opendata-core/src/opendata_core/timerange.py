@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -280,6 +281,18 @@ def parse_range(start: object, end: object, time_type: str | None) -> TimeRange:
     return TimeRange(lo_v, hi_v, hi_inc, text, kind)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_text_range(start: str | None, end: str | None, time_type: str | None) -> TimeRange:
+    return parse_range(start, end, time_type)
+
+
+def _parse_range_cached(start: object, end: object, time_type: str | None) -> TimeRange:
+    """:func:`parse_range`, remembered for text bounds (the same few ranges come again)."""
+    if isinstance(start, str | None) and isinstance(end, str | None):
+        return _parse_text_range(start, end, time_type)
+    return parse_range(start, end, time_type)
+
+
 def _time_type(manifest: Manifest) -> str | None:
     tc = manifest.time_column
     if tc is None:
@@ -311,7 +324,7 @@ def select_range(manifest: Manifest, start: object, end: object) -> tuple[TimeRa
             f"{ds} has no time column, so start/end cannot select rows",
             hint="load without start/end, or use filters=[('column', '>=', value)]",
         )
-    tr = parse_range(start, end, time_type)
+    tr = _parse_range_cached(start, end, time_type)
     if time_type is None:
         return tr, list(manifest.shards)
     selected = [s for s in manifest.shards if tr.overlaps(s.min, s.max)]
