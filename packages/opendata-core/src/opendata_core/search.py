@@ -5,7 +5,7 @@ count 4, 3, 2 and 1 per word in those fields. Filters are exact and case-insensi
 broken by id, so results are stable.
 
 A registry with a full-text engine (SQLite FTS5, PostgreSQL ``tsvector``) replaces this ranking
-for registry mode: see docs/decisions/0004-search-ranking.md.
+for registry mode: see docs/decisions/0005-search-ranking.md.
 """
 
 from __future__ import annotations
