@@ -260,6 +260,27 @@ def test_a_lost_commit_reply_is_retried_and_commits_once(
         proxy.stop()
 
 
+def test_a_lost_token_exchange_reply_is_retried_with_a_fresh_oidc_token(
+    registry: Live, actions: None, tmp_path: Path
+) -> None:
+    """The registry exchanged the job's token (its jti is now spent), then the reply was lost:
+    sending the same token again would be refused, so the client asks Actions for a new one."""
+    proxy = FaultProxy(registry.url).start()
+    try:
+        proxy.add(Rule("POST", r"/v1/auth/github-oidc$", "forward-reset"))
+        client = od.Client(RegistryStore(proxy.url))
+        yaml = producer(tmp_path / "fx", days=2) / "opendata.yaml"
+        result = client.push(frame(2), DS, metadata=yaml)
+        proxy.wait_idle()
+        exchanges = [e for e in proxy.log if e.path.endswith("/v1/auth/github-oidc")]
+        posts = [e for e in exchanges if e.method == "POST"]
+        assert [e.action for e in posts][:1] == ["forward-reset"] and len(posts) == 2, posts
+        assert proxy.committed("POST", r"/v1/auth/github-oidc$") == 2  # both reached it
+        assert detail(registry.url)["manifest"]["publish_id"] == result.publish_id
+    finally:
+        proxy.stop()
+
+
 def test_an_append_that_loses_the_race_re_merges_and_keeps_both_publishers_rows(
     registry: Live, actions: None, tmp_path: Path
 ) -> None:

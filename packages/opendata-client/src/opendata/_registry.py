@@ -197,9 +197,20 @@ class RegistryStore(Store):
             http.close()
 
     def _send(
-        self, method: str, url: str, *, registry: bool, what: str, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        registry: bool,
+        what: str,
+        retry: bool = True,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """One request, retrying transport errors and 502/503/504 and waiting out 429s."""
+        """One request, retrying transport errors and 502/503/504 and waiting out 429s.
+
+        ``retry=False`` sends a request that must not be repeated as it is (a single-use token)
+        once: its transport error raises, its 502/503/504 is returned; the caller builds a new one.
+        """
         import httpx
 
         headers = dict(kwargs.pop("headers", None) or {})
@@ -212,7 +223,7 @@ class RegistryStore(Store):
                 resp = self._client().request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 failures += 1
-                if failures > _RETRIES:
+                if failures > _RETRIES or not retry:
                     raise StoreUnavailable(
                         self.url, f"{what}: cannot reach {_origin(url)}: {exc}"
                     ) from None
@@ -225,7 +236,7 @@ class RegistryStore(Store):
                 time.sleep(wait)
                 waited += wait
                 continue
-            if resp.status_code in (502, 503, 504) and failures < _RETRIES:
+            if resp.status_code in (502, 503, 504) and failures < _RETRIES and retry:
                 failures += 1
                 time.sleep(0.2 * 2**failures)
                 continue

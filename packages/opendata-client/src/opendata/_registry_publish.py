@@ -44,6 +44,8 @@ __all__ = ["RegistryPublisher"]
 
 COMMIT_ATTEMPTS: Final = 4
 """Sends of one commit while its outcome stays unknown (transport error, 5xx)."""
+_EXCHANGE_RETRIES: Final = 2
+"""Exchanges retried, each with a new OIDC token, after a lost or failed reply."""
 _NO_CREDENTIALS: Final = (
     "inside GitHub Actions give the job `permissions: id-token: write` (od deploy --registry "
     "writes it); elsewhere set OPENDATA_PUBLISH_TOKEN to a producer token from the registry's "
@@ -92,8 +94,31 @@ class RegistryPublisher:
         )
 
     def _exchange(self, request_url: str, request_token: str) -> str:
+        """A publish token for a fresh Actions OIDC token.
+
+        The registry spends an OIDC token's ``jti`` when it exchanges it: if that reply is lost,
+        sending the same token again is refused. So a lost or failed exchange is retried with a
+        new OIDC token from Actions, never with the same one.
+        """
         what = "GitHub OIDC exchange"
         config = _decode(self._call("GET", "/v1/auth/github-oidc", what=what), OidcConfig, what)
+        for _ in range(_EXCHANGE_RETRIES):
+            try:
+                return self._exchange_once(request_url, request_token, config)
+            except StoreUnavailable:
+                continue  # the registry may have spent that token: ask Actions for another
+        return self._exchange_once(request_url, request_token, config)
+
+    def _exchange_once(self, request_url: str, request_token: str, config: OidcConfig) -> str:
+        what = "GitHub OIDC exchange"
+        body = msgspec.json.encode(
+            OidcExchange(token=self._actions_token(request_url, request_token, config))
+        )
+        resp = self._call("POST", "/v1/auth/github-oidc", what=what, content=body, retry=False)
+        return _decode(resp, PublishToken, what).token
+
+    def _actions_token(self, request_url: str, request_token: str, config: OidcConfig) -> str:
+        """A new OIDC token for the registry's audience from the Actions token endpoint."""
         sep = "&" if "?" in request_url else "?"
         resp = self.store._send(
             "GET",
@@ -108,23 +133,33 @@ class RegistryPublisher:
                 hint=_NO_CREDENTIALS,
             )
         try:
-            jwt = msgspec.json.decode(resp.content, type=dict[str, Any])["value"]
+            return str(msgspec.json.decode(resp.content, type=dict[str, Any])["value"])
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
             raise _unauthenticated(
                 "the Actions OIDC token endpoint answered without a `value`", hint=_NO_CREDENTIALS
             ) from None
-        body = msgspec.json.encode(OidcExchange(token=str(jwt)))
-        resp = self._call("POST", "/v1/auth/github-oidc", what=what, content=body)
-        return _decode(resp, PublishToken, what).token
 
     def _call(
-        self, method: str, path: str, *, what: str, token: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        token: str | None = None,
+        retry: bool = True,
+        **kwargs: Any,
     ) -> Any:
         headers = {"Content-Type": "application/json"} if "content" in kwargs else {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         resp = self.store._send(
-            method, f"{self.store.url}{path}", registry=False, what=what, headers=headers, **kwargs
+            method,
+            f"{self.store.url}{path}",
+            registry=False,
+            what=what,
+            headers=headers,
+            retry=retry,
+            **kwargs,
         )
         if resp.status_code >= 400:
             raise _error_for(resp, what, self.store.url)
