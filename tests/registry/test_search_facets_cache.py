@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from opendata_core.api import SearchResults
 from opendata_registry.context import Registry
@@ -62,6 +62,22 @@ async def _scenario(local_store: Any, settings: Settings) -> None:
         assert (await search(q="unemployment")).total == 1
         assert counts(first, "topic") == {"finance": 1, "labour": 1}
         assert counts(first, "license") == {"CC-BY-4.0": 1, "CC0-1.0": 1}
+
+        # While nothing changes, a repeated text query is answered from the generation's memo:
+        # the engine's full-text statements are not run again.
+        text_statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "MATCH" in statement or "@@" in statement:
+                text_statements.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        assert [h.dataset.id for h in (await search(q="unemployment")).datasets] == ["fred/unrate"]
+        assert text_statements == []
+        assert (await search(q="unemployment", topic="labour")).total == 1
+        assert text_statements == []
+        assert (await search(q="rate")).total == 1  # other words: the engine is asked
+        assert len(text_statements) == 2  # the keys, then the ranked head
 
         # A sync that changes nothing leaves the generation (and the cached index) alone.
         before = await gen()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 from pyroaring import BitMap
@@ -34,13 +34,17 @@ from opendata_registry.services.facets import (
     split_pks,
 )
 from opendata_registry.services.health import compute_health
-from opendata_registry.services.search import RANK_TIES_BY_ID, match_keys, query_terms
+from opendata_registry.services.search import match_keys, query_terms
 from opendata_registry.settings import Settings
 
 __all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id"]
 
 Sort = Literal["relevance", "updated", "name"]
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_RANKED_HEAD: Final = 400
+"""The least number of ranked rows read (and kept) for a text query."""
+_RANK_ALL: Final = 2_000
+"""Up to this many text matches are ranked and read in one statement (filters need no second)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,13 @@ class CatalogueService:
             conditions.append(Dataset.max_time >= query.covers_to.isoformat())
         return conditions
 
-    async def _keys(self, terms: list[str], conditions: list[ColumnElement[bool]]) -> BitMap:
+    async def _keys(self, terms: list[str], query: SearchQuery, index: FacetIndex) -> BitMap:
         """Every key the engine matches (text and time conditions; no rank computed)."""
+        memo_key = (tuple(terms), query.updated_since, query.covers_from, query.covers_to)
+        cached = index.matches.get(memo_key)
+        if cached is not None:
+            return cached
+        conditions = self._time_conditions(query)
         if terms and not conditions:
             keys = match_keys(terms, self._dialect)
         else:
@@ -122,32 +131,57 @@ class CatalogueService:
             if terms:
                 keys = keys.where(Dataset.pk.in_(match_keys(terms, self._dialect)))
         found = keys.subquery("found")
-        return split_pks((await self.session.execute(select(join_pks(found.c.pk)))).scalar_one())
+        connection = await self.session.connection()
+        pks = split_pks((await connection.execute(select(join_pks(found.c.pk)))).scalar_one())
+        index.matches.put(memo_key, pks)
+        return pks
+
+    async def _ranked_rows(
+        self, terms: list[str], n: int, index: FacetIndex
+    ) -> list[tuple[Any, int]]:
+        """The engine's first ``n`` ``(rank, pk)`` rows for ``terms`` (fewer: all it matched).
+
+        A longer head kept for the same terms at this generation serves too: the first ``n``
+        rows of ``ORDER BY rank LIMIT m`` are those of ``LIMIT n`` for any ``m >= n``.
+        """
+        memo_key = tuple(terms)
+        cached = index.ranked.get(memo_key)
+        if cached is not None and (cached[0] >= n or len(cached[1]) < cached[0]):
+            return cached[1][:n]
+        # The engine ranks every match whatever the limit; a longer head costs only the rows
+        # and serves the same words' later pages and filtered searches.
+        head = max(n, _RANKED_HEAD)
+        stmt = match_keys(terms, self._dialect, rank=True).limit(head)
+        connection = await self.session.connection()  # Core rows: no ORM processing
+        rows = [(rank, pk) for pk, rank in (await connection.execute(stmt)).all()]
+        index.ranked.put(memo_key, (head, rows))
+        return rows[:n]
 
     async def _ranked(
-        self, terms: list[str], allowed: BitMap | None, share: float, index: FacetIndex, stop: int
+        self,
+        terms: list[str],
+        allowed: BitMap | None,
+        share: float,
+        index: FacetIndex,
+        stop: int,
+        matches: int | None,
     ) -> list[int]:
-        """The best ``stop`` keys by the engine's rank (ties by id), among ``allowed``.
+        """The best ``stop`` keys among ``allowed``, in the engine's order (rank, then ties).
 
         The engine ranks its matches over its text index alone, keeping only the best ``n``
-        (a top-N sort); ``n`` covers ``stop`` allowed keys at their ``share`` of the matches
-        (and, where the engine does not order ties by id, every key tying with the last of
-        them), and is doubled in the rare case it did not.
+        (a top-N sort); ``n`` covers ``stop`` allowed keys at their ``share`` of the matches,
+        and is doubled in the rare case it did not. Up to :data:`_RANK_ALL` ``matches`` (the
+        text's, when known) are all read at once.
         """
         n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
-        ties_by_id = RANK_TIES_BY_ID.get(self._dialect, False)
+        if matches is not None and matches <= _RANK_ALL:
+            n = max(n, matches + 1)
         while True:
-            stmt = match_keys(terms, self._dialect, rank=True).limit(n)
-            rows = (await self.session.execute(stmt)).all()
-            found = [(r.rank, r.pk) for r in rows if allowed is None or r.pk in allowed]
-            if len(rows) < n or (
-                len(found) >= stop and (ties_by_id or found[stop - 1][0] != rows[-1].rank)
-            ):
-                break
+            rows = await self._ranked_rows(terms, n, index)
+            found = [pk for _, pk in rows if allowed is None or pk in allowed]
+            if len(rows) < n or len(found) >= stop:
+                return found[:stop]
             n *= 2
-        place = index.position["name"]
-        found.sort(key=lambda hit: (hit[0], place.get(hit[1], len(place))))
-        return [pk for _, pk in found[:stop]]
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """One page of matching datasets, ranked by the engine, with counts per facet value.
@@ -157,12 +191,14 @@ class CatalogueService:
         index of the catalogue's generation (:mod:`.facets`), as does the order by update or
         name. For relevance the engine ranks its matches in a second statement, read only as
         far as the page. The unfiltered catalogue needs no statement beyond the page's rows.
+        Both statements' answers are kept with the facet index, for its generation only
+        (:class:`.facets.Memo`): a repeated query (a search log's common words) skips them.
         """
         index = await facet_index(self.session)
         terms = query_terms(query.q)
         wanted = self._wanted(query)
-        conditions = self._time_conditions(query)
-        matched = await self._keys(terms, conditions) if terms or conditions else None
+        timed = bool(query.updated_since or query.covers_from or query.covers_to)
+        matched = await self._keys(terms, query, index) if terms or timed else None
         pks = index.restrict(matched, wanted)
         if pks is None:
             total, facets = len(index.everything), index.counts
@@ -174,11 +210,13 @@ class CatalogueService:
         if start >= total:
             page: list[int] = []
         elif sort == "relevance" and terms:
-            allowed = pks if wanted or conditions else None
+            allowed = pks if wanted or timed else None
             # The allowed share of the text's matches (a lower bound with time conditions).
-            whole = len(index.everything) if conditions else len(matched or ())
+            whole = len(index.everything) if timed else len(matched or ())
             share = total / max(whole, 1) if allowed is not None else 1.0
-            page = (await self._ranked(terms, allowed, share, index, stop))[start:stop]
+            matches = None if timed else len(matched or ())
+            ranked = await self._ranked(terms, allowed, share, index, stop, matches)
+            page = ranked[start:stop]
         else:
             page = index.top(pks, "name" if sort == "name" else "updated", start, stop)
         rows = {}

@@ -8,6 +8,12 @@ match and conditions) and returns their keys, and the counts are the cardinaliti
 ``hits ∩ value`` over roaring bitmaps (pyroaring, computed in C). Facet filters are bitmap
 intersections, and the order by update or name comes from the database's own order, read once.
 
+The same generation also holds the engine's answers to recent text queries (:class:`Memo`):
+the keys a query matches and its ranked head. Ranking every match of a common word is the
+costly part of a search (FTS5's bm25 or ``ts_rank_cd`` over 50,000 matches: 60 to 300 ms), and
+a search log repeats its common words; an answer is reused only while the catalogue is
+unchanged, so it is the same answer the engine would give.
+
 The index is built once per value of the database's change counter (``registry_generation``,
 bumped by triggers on every write to ``datasets``, ``dataset_tags`` and ``api_keys``, whoever
 writes: migrations 0003 and 0004; read with :func:`~.hotcache.read_generation`), so every
@@ -16,9 +22,11 @@ process sees a change on its next request.
 
 from __future__ import annotations
 
+import bisect
 import weakref
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from pyroaring import BitMap
 from sqlalchemy import String, cast, func, literal, select, union_all
@@ -28,7 +36,7 @@ from opendata_core.api import FacetCount
 from opendata_registry.db.models import Dataset, DatasetTag
 from opendata_registry.services.hotcache import read_generation
 
-__all__ = ["FACETS", "FacetIndex", "facet_index", "join_pks", "split_pks"]
+__all__ = ["FACETS", "FacetIndex", "Memo", "facet_index", "join_pks", "split_pks"]
 
 FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
 FACET_VALUES: Final = 50
@@ -38,6 +46,10 @@ _SORTS: Final[dict[str, tuple[Any, ...]]] = {
     "updated": (Dataset.updated_at.desc().nulls_last(), Dataset.id),
     "name": (Dataset.id,),
 }
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+_MEMO_ENTRIES: Final = 256
+"""Answers kept per kind and generation (the oldest is dropped first): a few MB at most."""
 _DENSE: Final = 50
 """A page is found by walking the whole order when at least 1 in this many datasets is a hit."""
 
@@ -52,13 +64,37 @@ def split_pks(joined: str | None) -> BitMap:
     return BitMap(map(int, joined.split(","))) if joined else BitMap()
 
 
+class Memo(Generic[K, V]):
+    """A bounded map of recent answers, oldest dropped first.
+
+    >>> memo: Memo[str, int] = Memo(2)
+    >>> memo.put("a", 1); memo.put("b", 2); memo.put("c", 3)
+    >>> memo.get("a"), memo.get("c")
+    (None, 3)
+    """
+
+    def __init__(self, size: int = _MEMO_ENTRIES) -> None:
+        self._size = size
+        self._items: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        """The answer kept for ``key``, if any."""
+        return self._items.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` for ``key``."""
+        if key not in self._items and len(self._items) >= self._size:
+            del self._items[next(iter(self._items))]
+        self._items[key] = value
+
+
 @dataclass
 class FacetIndex:
     """Bitmaps of the datasets with each facet value, and the orders, for one generation."""
 
     generation: int
-    values: list[tuple[str, str, BitMap]] = field(default_factory=list)
-    """``(facet, value, datasets)`` for every facet value."""
+    by_facet: dict[str, list[tuple[str, BitMap]]] = field(default_factory=dict)
+    """``facet → (value, datasets)``, the largest first."""
     members: dict[tuple[str, str], BitMap] = field(default_factory=dict)
     """``(facet, lower-cased value) → datasets``: what a filter on that value keeps."""
     order: dict[str, list[int]] = field(default_factory=dict)
@@ -68,18 +104,31 @@ class FacetIndex:
     everything: BitMap = field(default_factory=BitMap)
     counts: dict[str, list[FacetCount]] = field(default_factory=dict)
     """The counts of the unfiltered catalogue."""
+    matches: Memo[Hashable, BitMap] = field(default_factory=Memo)
+    """The engine's matching keys per text query and time conditions, at this generation."""
+    ranked: Memo[Hashable, tuple[int, list[tuple[Any, int]]]] = field(default_factory=Memo)
+    """Per text query: ``(n, the first n (rank, key) rows in the engine's order)``."""
 
     def count(self, hits: BitMap) -> dict[str, list[FacetCount]]:
-        """Counts per facet value over ``hits`` (the most frequent first, then by value)."""
-        out: dict[str, list[tuple[int, str]]] = {name: [] for name in FACETS}
-        for facet, value, datasets in self.values:
-            n = hits.intersection_cardinality(datasets)
-            if n and facet in out:
-                out[facet].append((-n, value))
-        return {
-            name: [FacetCount(value=v, count=-n) for n, v in sorted(pairs)[:FACET_VALUES]]
-            for name, pairs in out.items()
-        }
+        """Counts per facet value over ``hits`` (the most frequent first, then by value).
+
+        Only the top :data:`FACET_VALUES` of a facet are shown, so its values are visited
+        largest first and the walk stops at the first value too small to enter the top (a
+        value's count over the hits is at most its size): a long tail of small publishers
+        costs nothing.
+        """
+        out: dict[str, list[FacetCount]] = {}
+        for name in FACETS:
+            top: list[tuple[int, str]] = []  # (-count, value), kept sorted
+            for value, datasets in self.by_facet.get(name, ()):
+                if len(top) >= FACET_VALUES and len(datasets) < -top[-1][0]:
+                    break
+                n = hits.intersection_cardinality(datasets)
+                if n:
+                    bisect.insort(top, (-n, value))
+                    del top[FACET_VALUES:]
+            out[name] = [FacetCount(value=v, count=-n) for n, v in top]
+        return out
 
     def restrict(self, hits: BitMap | None, wanted: list[tuple[str, str]]) -> BitMap | None:
         """``hits`` (``None``: every dataset) keeping those with every ``(facet, value)``."""
@@ -135,13 +184,15 @@ async def facet_index(session: AsyncSession) -> FacetIndex:
         )
     for facet, value, joined in (await session.execute(union_all(*parts))).all():
         datasets = split_pks(joined)
-        index.values.append((facet, value, datasets))
+        index.by_facet.setdefault(facet, []).append((value, datasets))
         index.members.setdefault((facet, value.lower()), BitMap()).update(datasets)
     connection = await session.connection()  # Core rows: no ORM processing of 100,000 keys
     for sort, keys in _SORTS.items():
         ordered = list((await connection.execute(select(Dataset.pk).order_by(*keys))).scalars())
         index.order[sort] = ordered
         index.position[sort] = {pk: place for place, pk in enumerate(ordered)}
+    for pairs in index.by_facet.values():
+        pairs.sort(key=lambda pair: -len(pair[1]))
     index.everything = BitMap(index.order["name"])
     index.counts = index.count(index.everything)
     _CACHE[bind] = index

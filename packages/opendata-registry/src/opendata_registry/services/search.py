@@ -23,14 +23,10 @@ from sqlalchemy import (
     text,
 )
 
-__all__ = ["RANK_TIES_BY_ID", "match_keys", "query_terms"]
+__all__ = ["match_keys", "query_terms"]
 
 _WORD: Final = re.compile(r"[^\W_]+")
 _MAX_TERMS: Final = 12
-RANK_TIES_BY_ID: Final = {"postgresql": True, "sqlite": False}
-"""Whether the engine's ranked keys are ordered by ``id`` within a rank. FTS5 would read the
-``datasets`` row of every match for it; its bm25 scores (length-normalised) rarely tie, and
-the caller breaks ties itself."""
 # bm25 column weights for (id, title, description, topics_text).
 _BM25: Final = "bm25(datasets_fts, 10.0, 8.0, 1.0, 4.0)"
 
@@ -52,8 +48,10 @@ def _fts_query(terms: list[str]) -> str:
 def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[Any]:
     """The keys (``pk``) of the datasets matching every term, from the text index alone.
 
-    With ``rank``, also the engine's rank (smaller is better), ordered by it and, where the
-    index holds it (PostgreSQL), then by ``id``: see :data:`RANK_TIES_BY_ID`. The wide
+    With ``rank``, also the engine's rank (smaller is better), ordered by it, then by what the
+    index holds to break ties: ``id`` on PostgreSQL, the ``rowid`` (the order datasets entered
+    the catalogue) on SQLite, where ordering by ``id`` would read the ``datasets`` row of every
+    match (scores tie often: equal-length texts that use a word once). The wide
     ``datasets`` rows are never read: FTS5 answers from its own index on SQLite, and on
     PostgreSQL the vectors live in the narrow ``dataset_search`` table (migration 0005).
     """
@@ -65,16 +63,16 @@ def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[
             .where(text("datasets_fts MATCH :fts_query").bindparams(fts_query=_fts_query(terms)))
         )
         score: ColumnElement[Any] = literal_column(_BM25)
+        tie: ColumnElement[Any] = literal_column("rowid")
     elif dialect == "postgresql":
         found = table("dataset_search", column("pk"), column("id"), column("search"))
         tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
         stmt = select(found.c.pk.label("pk")).where(found.c.search.op("@@")(tsquery))
         score = -func.ts_rank_cd(found.c.search, tsquery)
+        tie = found.c.id
     else:
         raise NotImplementedError(f"full-text search on {dialect}")
     if rank:
         ranked: Label[Any] = score.label("rank")
-        stmt = stmt.add_columns(ranked).order_by(ranked)
-        if RANK_TIES_BY_ID.get(dialect):
-            stmt = stmt.order_by(found.c.id)
+        stmt = stmt.add_columns(ranked).order_by(ranked, tie)
     return stmt
