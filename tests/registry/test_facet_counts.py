@@ -12,9 +12,7 @@ from opendata_registry.services.facets import FACET_VALUES, FACETS, FacetIndex
 def _brute(index: FacetIndex, hits: BitMap) -> dict[str, list[tuple[str, int]]]:
     out = {}
     for name in FACETS:
-        pairs = [
-            (-len(hits & datasets), value) for value, datasets in index.by_facet.get(name, [])
-        ]
+        pairs = [(-len(hits & datasets), value) for value, datasets in index.by_facet.get(name, [])]
         out[name] = [(v, -n) for n, v in sorted(p for p in pairs if p[0])[:FACET_VALUES]]
     return out
 

@@ -105,3 +105,22 @@ def test_search_with_facets_over_thousands_of_matches_is_fast(settings: Settings
     assert result.total == _N
     assert {f.value: f.count for f in result.facets["topic"]}["finance"] == _N
     assert seconds < 1.0, f"search took {seconds:.2f} s"
+
+
+def test_postgresql_sessions_cost_random_pages_as_cached(settings: Settings) -> None:
+    """The planner must prefer the GIN index for a word in a few % of the catalogue."""
+
+    async def show() -> str | None:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            if engine.dialect.name != "postgresql":
+                return None
+            async with engine.connect() as conn:
+                return str((await conn.exec_driver_sql("SHOW random_page_cost")).scalar_one())
+        finally:
+            await engine.dispose()
+
+    value = asyncio.run(show())
+    assert value in (None, "1.1")
+    if settings.database_url.startswith("postgresql"):
+        assert value == "1.1"

@@ -20,12 +20,19 @@ __all__ = ["create_engine", "migrate", "session_factory"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_PG_SETTINGS: Final = {"random_page_cost": "1.1"}
+"""Session settings for the registry's PostgreSQL connections. The catalogue's working set is
+in memory, where a random page costs about what a sequential one does (PostgreSQL's manual
+suggests lowering the default 4.0 for cached or SSD-backed data); with the default, the planner
+answered a word matching 5 % of 100,000 datasets by scanning every text vector (68 ms) instead
+of the GIN index (20 ms)."""
 
 
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An async engine for ``url``; ``schema`` (PostgreSQL) puts every table in that schema.
 
-    SQLite gets WAL mode and a busy timeout, so several server workers share the file.
+    SQLite gets WAL mode and a busy timeout, so several server workers share the file;
+    PostgreSQL sessions get :data:`_PG_SETTINGS`.
     """
     try:
         parsed = make_url(url)
@@ -41,12 +48,14 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
+        server_settings = dict(_PG_SETTINGS)
         if schema:
             if not _SCHEMA_RE.fullmatch(schema):
                 raise OpenDataError(
                     f"database schema {schema!r} must be lower-case letters, digits and '_'"
                 )
-            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+            server_settings["search_path"] = schema
+        kwargs["connect_args"] = {"server_settings": server_settings}
     else:
         raise OpenDataError(
             f"unsupported database {backend!r} in OPENDATA_REGISTRY_DATABASE_URL",
