@@ -149,7 +149,7 @@ def ensure_wrk() -> str:
 def run_wrk(
     wrk: str, url: str, body: str, key: str, duration: int, delay_ms: int | None = None
 ) -> dict[str, float]:
-    """One wrk run (after a 3 s warm-up): as fast as the server answers, or paced by ``delay_ms``."""
+    """One wrk run after a 3 s warm-up: as fast as the server answers, or paced by delay_ms."""
     env = {**os.environ, "BENCH_BODY": body, "BENCH_KEY": key}
     if delay_ms is not None:
         env["BENCH_DELAY_MS"] = str(delay_ms)
