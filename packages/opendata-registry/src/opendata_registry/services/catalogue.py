@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 from pyroaring import BitMap
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Row, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import (
@@ -246,31 +246,40 @@ class CatalogueService:
 
     # -- one dataset ----------------------------------------------------------------------
 
-    async def _row(self, dataset_id: str) -> Dataset:
+    async def _row(self, dataset_id: str, *columns: Any) -> Row[Any]:
+        """The dataset's ``columns`` (default: its ``id``) as a Core row: no ORM object is built.
+
+        Raises DatasetNotFound, with close matches, when the catalogue does not hold it.
+        """
         ds = parse_id(dataset_id)
-        row = (
-            await self.session.execute(select(Dataset).where(Dataset.id == ds))
-        ).scalar_one_or_none()
+        connection = await self.session.connection()
+        stmt = select(*(columns or (Dataset.id,))).where(Dataset.id == ds)
+        row = (await connection.execute(stmt)).first()
         if row is None:
-            ids = (await self.session.execute(select(Dataset.id))).scalars().all()
+            ids = (await connection.execute(select(Dataset.id))).scalars().all()
             raise DatasetNotFound(ds, difflib.get_close_matches(ds, ids, n=3, cutoff=0.6))
         return row
 
     async def detail(self, dataset_id: str) -> DatasetDetail:
         """Metadata, the current publish, README and health of one dataset."""
-        row = await self._row(dataset_id)
-        current = (
-            await self.session.execute(
-                select(Publish.summary_json).where(
-                    Publish.dataset_id == row.id, Publish.publish_id == row.publish_id
-                )
-            )
-        ).scalar_one()
+        row = await self._row(
+            dataset_id,
+            Dataset.id,
+            Dataset.metadata_json,
+            Dataset.readme,
+            Dataset.frequency,
+            Dataset.published_at,
+            # The current publish's summary, in the same statement.
+            select(Publish.summary_json)
+            .where(Publish.dataset_id == Dataset.id, Publish.publish_id == Dataset.publish_id)
+            .scalar_subquery()
+            .label("summary_json"),
+        )
         runs = (await self._recent_runs([row.id])).get(row.id, [])
         return DatasetDetail(
             id=row.id,
             metadata=msgspec.json.decode(row.metadata_json, type=MetadataDocument),
-            manifest=msgspec.json.decode(current, type=PublishSummary),
+            manifest=msgspec.json.decode(row.summary_json, type=PublishSummary),
             readme=row.readme,
             health=self._health(runs, row.frequency, row.published_at, datetime.now(UTC)),
         )
@@ -312,7 +321,7 @@ class CatalogueService:
 
     async def manifest(self, dataset_id: str, version: str | None = None) -> Manifest:
         """The current manifest, or the one of the publish ``version`` (a unique id prefix)."""
-        row = await self._row(dataset_id)
+        row = await self._row(dataset_id, Dataset.id, Dataset.publish_id, Dataset.manifest_json)
         if not version or version == row.publish_id:
             return msgspec.json.decode(row.manifest_json, type=Manifest)
         stmt = (
