@@ -180,8 +180,13 @@ def to_column(value: TimeValue, kind: Kind, *, is_end: bool) -> tuple[TimeValue,
     return v, inclusive
 
 
+@functools.lru_cache(maxsize=65_536)
 def shard_time(text: str | None, kind: Kind) -> TimeValue | None:
-    """A manifest min/max (ISO text) in the same terms as the range's bounds."""
+    """A manifest min/max (ISO text) in the same terms as the range's bounds.
+
+    Cached: a registry selects the shards of the same manifests on every download, and the
+    texts and the dates they parse to are immutable.
+    """
     if text is None:
         return None
     value = from_iso(text)

@@ -31,17 +31,19 @@ FILES_ROUTE: Final = "/files"
 class UrlSigner:
     """Signs and verifies download URLs with one secret."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes) -> None:
-        self._secret = secret
+        # The key schedule is done once; each signature copies the keyed state.
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "UrlSigner(<secret>)"
 
     def _mac(self, method: str, key: str, expires: int) -> str:
-        message = f"{method}\n{key}\n{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(f"{method}\n{key}\n{expires}".encode())
+        return mac.hexdigest()
 
     def sign(self, base_url: str, key: str, *, expires: int, method: str = "GET") -> str:
         """The URL of ``key`` under ``base_url``, valid until the Unix time ``expires``."""
