@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,18 +236,31 @@ def test_od_run_publishes_through_the_registry_from_actions(
     assert len(registry.runs() - runs) == 1  # its run record, in the store
 
 
+@contextmanager
+def pushed_through_fault(
+    registry: Live, rule: Rule, tmp_path: Path, days: int
+) -> Iterator[tuple[FaultProxy, od.Client, Any]]:
+    """A producer's push of ``days`` rows through a fault proxy applying ``rule``; yields the
+    proxy (idle: every request answered), the client and the push's result."""
+    proxy = FaultProxy(registry.url).start()
+    try:
+        proxy.add(rule)
+        client = od.Client(RegistryStore(proxy.url))
+        yaml = producer(tmp_path / "fx", days=days) / "opendata.yaml"
+        result = client.push(frame(days), DS, metadata=yaml)
+        proxy.wait_idle()
+        yield proxy, client, result
+    finally:
+        proxy.stop()
+
+
 def test_a_lost_commit_reply_is_retried_and_commits_once(
     registry: Live, actions: None, tmp_path: Path
 ) -> None:
     url = registry.url
-    proxy = FaultProxy(url).start()
-    try:
-        # The registry commits, then the reply is lost (the connection is reset).
-        proxy.add(Rule("POST", r"/commit$", "forward-reset"))
-        client = od.Client(RegistryStore(proxy.url))
-        yaml = producer(tmp_path / "fx", days=3) / "opendata.yaml"
-        result = client.push(frame(3), DS, metadata=yaml)
-        proxy.wait_idle()
+    # The registry commits, then the reply is lost (the connection is reset).
+    rule = Rule("POST", r"/commit$", "forward-reset")
+    with pushed_through_fault(registry, rule, tmp_path, 3) as (proxy, client, result):
         assert proxy.committed("POST", r"/commit$") == 2  # the first and the retried send
         commits = [e for e in proxy.log if e.method == "POST" and e.path.endswith("/commit")]
         assert len(commits) == 2 and commits[0].action == "forward-reset"
@@ -256,8 +270,6 @@ def test_a_lost_commit_reply_is_retried_and_commits_once(
         # One publish: one run record, though the commit was sent twice.
         assert len(registry.runs()) == 1, registry.runs()
         assert rows(client.load(DS)) == rows(frame(3))
-    finally:
-        proxy.stop()
 
 
 def test_a_lost_token_exchange_reply_is_retried_with_a_fresh_oidc_token(
@@ -265,20 +277,13 @@ def test_a_lost_token_exchange_reply_is_retried_with_a_fresh_oidc_token(
 ) -> None:
     """The registry exchanged the job's token (its jti is now spent), then the reply was lost:
     sending the same token again would be refused, so the client asks Actions for a new one."""
-    proxy = FaultProxy(registry.url).start()
-    try:
-        proxy.add(Rule("POST", r"/v1/auth/github-oidc$", "forward-reset"))
-        client = od.Client(RegistryStore(proxy.url))
-        yaml = producer(tmp_path / "fx", days=2) / "opendata.yaml"
-        result = client.push(frame(2), DS, metadata=yaml)
-        proxy.wait_idle()
+    rule = Rule("POST", r"/v1/auth/github-oidc$", "forward-reset")
+    with pushed_through_fault(registry, rule, tmp_path, 2) as (proxy, _client, result):
         exchanges = [e for e in proxy.log if e.path.endswith("/v1/auth/github-oidc")]
         posts = [e for e in exchanges if e.method == "POST"]
         assert [e.action for e in posts][:1] == ["forward-reset"] and len(posts) == 2, posts
         assert proxy.committed("POST", r"/v1/auth/github-oidc$") == 2  # both reached it
         assert detail(registry.url)["manifest"]["publish_id"] == result.publish_id
-    finally:
-        proxy.stop()
 
 
 def test_an_append_that_loses_the_race_re_merges_and_keeps_both_publishers_rows(
