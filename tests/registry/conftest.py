@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
 from opendata_core.api import TierLimits
 from opendata_core.documents import (
     Field,
+    IndexEntry,
     Manifest,
     MetadataDocument,
     Provenance,
@@ -267,3 +269,67 @@ def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
         client_options={"allow_http": True},
     )
     return name, store
+
+
+def catalogue_rows(
+    texts: list[tuple[str, str, str, list[str]]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``datasets`` and ``dataset_tags`` rows (topic tags) for ``(id, title, description,
+    topics)`` texts, keyed 1, 2, …, to insert straight into the catalogue tables."""
+    now = datetime.now(UTC)
+    datasets, tags = [], []
+    for pk, (dataset_id, title, description, topics) in enumerate(texts, 1):
+        ns, name = dataset_id.split("/")
+        entry = IndexEntry(
+            id=dataset_id,
+            title=title,
+            description=description,
+            license="CC-BY-4.0",
+            repo=f"https://github.com/{ns}/{name}",
+            provider="Generated",
+            topics=topics,
+            frequency="daily",
+            updated_at=now,
+        )
+        datasets.append(
+            {
+                "pk": pk,
+                "id": dataset_id,
+                "namespace": ns,
+                "title": title,
+                "description": description,
+                "topics_text": " ".join(topics),
+                "license": entry.license,
+                "frequency": entry.frequency,
+                "updated_at": now,
+                "publish_id": f"{pk:016x}",
+                "published_at": now,
+                "entry_json": msgspec.json.encode(entry).decode(),
+                "metadata_json": "{}",
+                "manifest_json": "{}",
+                "readme": "",
+                "synced_at": now,
+            }
+        )
+        tags += [{"dataset_pk": pk, "facet": "topic", "value": t} for t in topics]
+    return datasets, tags
+
+
+async def fill_catalogue(
+    engine: Any, schema: str | None, texts: list[tuple[str, str, str, list[str]]]
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Migrate ``engine``'s database and insert :func:`catalogue_rows` of ``texts``: a session
+    factory and the ``datasets`` rows."""
+    from sqlalchemy import insert
+
+    from opendata_registry.db.engine import migrate, session_factory
+    from opendata_registry.db.models import Dataset as DatasetRow
+    from opendata_registry.db.models import DatasetTag
+
+    await migrate(engine, schema=schema)
+    sessions = session_factory(engine)
+    datasets, tags = catalogue_rows(texts)
+    async with sessions() as session, session.begin():
+        await session.execute(insert(DatasetRow), datasets)
+        await session.execute(insert(DatasetTag), tags)
+    return sessions, datasets

@@ -48,3 +48,40 @@ def test_values_tying_at_the_cut_are_ordered_by_value() -> None:
     counts = index.count(BitMap(range(1000)))["namespace"]
     assert [c.value for c in counts] == [f"org{i:03d}" for i in range(FACET_VALUES)]
     assert {c.count for c in counts} == {5}
+
+
+def test_counts_read_from_each_keys_value_equal_counting_every_value() -> None:
+    """A facet with many values and one value per key (a publisher): few hits are counted
+    from each key's value; the counts are those of intersecting every value."""
+    rng = random.Random(11)
+    universe = 20_000
+    keys = list(range(universe))
+    for trial in range(10):
+        rng.shuffle(keys)
+        index = FacetIndex(generation=trial)
+        pairs, start = [], 0
+        for i in range(rng.choice([150, 2000])):
+            size = rng.choice([1, 2, 7, 7, 30])
+            pairs.append((f"org{i:04d}", BitMap(keys[start : start + size])))
+            start += size
+        pairs.sort(key=lambda pair: -len(pair[1]))
+        index.by_facet["namespace"] = pairs
+        index.by_facet["topic"] = [("shared", BitMap(keys[:50])), ("also", BitMap(keys[:60]))]
+        index.keep_owners()
+        assert set(index.owners) == {"namespace"}  # topic: below the many-values bar
+        for size in (3, 300, 3000, universe):
+            hits = BitMap(rng.sample(range(universe), size))
+            got = {
+                name: [(c.value, c.count) for c in counts]
+                for name, counts in index.count(hits).items()
+            }
+            assert got == _brute(index, hits), (trial, size)
+
+
+def test_a_facet_whose_keys_have_several_values_is_counted_by_value() -> None:
+    index = FacetIndex(generation=0)
+    index.by_facet["geo"] = [(f"c{i:03d}", BitMap([i, i + 1])) for i in range(200)]
+    index.keep_owners()
+    assert index.owners == {}
+    counts = index.count(BitMap([5]))["geo"]
+    assert [(c.value, c.count) for c in counts] == [("c004", 1), ("c005", 1)]

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 from pyroaring import BitMap
-from sqlalchemy import ColumnElement, Row, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import (
@@ -45,6 +45,8 @@ _RANKED_HEAD: Final = 400
 """The least number of ranked rows read (and kept) for a text query."""
 _RANK_ALL: Final = 2_000
 """Up to this many text matches are ranked and read in one statement (filters need no second)."""
+_RANK_AMONG: Final = 10_000
+"""A filtered search with up to this many hits ranks only them (the engine told which keys)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,15 @@ class CatalogueService:
         if cached is not None:
             return cached
         conditions = self._time_conditions(query)
+        if len(terms) > 1 and not conditions:
+            # Every term is required, so the matches of several words are those every word
+            # matches alone: kept answers for each word give them without a statement.
+            kept = (index.matches.get(((t,), None, None, None)) for t in terms)
+            words = [w for w in kept if w is not None]
+            if len(words) == len(terms):
+                pks = BitMap.intersection(*words)
+                index.matches.put(memo_key, pks)
+                return pks
         if terms and not conditions:
             keys = match_keys(terms, self._dialect)
         else:
@@ -144,18 +155,19 @@ class CatalogueService:
         A longer head kept for the same terms at this generation serves too: the first ``n``
         rows of ``ORDER BY rank LIMIT m`` are those of ``LIMIT n`` for any ``m >= n``.
         """
-        memo_key = tuple(terms)
-        cached = index.ranked.get(memo_key)
+        cached = index.ranked.get(tuple(terms))
         if cached is not None and (cached[0] >= n or len(cached[1]) < cached[0]):
             return cached[1][:n]
         # The engine ranks every match whatever the limit; a longer head costs only the rows
         # and serves the same words' later pages and filtered searches.
         head = max(n, _RANKED_HEAD)
-        stmt = match_keys(terms, self._dialect, rank=True).limit(head)
-        connection = await self.session.connection()  # Core rows: no ORM processing
-        rows = [(rank, pk) for pk, rank in (await connection.execute(stmt)).all()]
-        index.ranked.put(memo_key, (head, rows))
+        rows = await self._rank(match_keys(terms, self._dialect, rank=True).limit(head))
+        index.ranked.put(tuple(terms), (head, rows))
         return rows[:n]
+
+    async def _rank(self, stmt: Select[Any]) -> list[tuple[Any, int]]:
+        connection = await self.session.connection()  # Core rows: no ORM processing
+        return [(rank, pk) for pk, rank in (await connection.execute(stmt)).all()]
 
     async def _ranked(
         self,
@@ -171,8 +183,18 @@ class CatalogueService:
         The engine ranks its matches over its text index alone, keeping only the best ``n``
         (a top-N sort); ``n`` covers ``stop`` allowed keys at their ``share`` of the matches,
         and is doubled in the rare case it did not. Up to :data:`_RANK_ALL` ``matches`` (the
-        text's, when known) are all read at once.
+        text's, when known) are all read at once. Up to :data:`_RANK_AMONG` ``allowed`` keys
+        that the head kept for the terms does not cover are ranked alone: the engine scores
+        only them, in the same order.
         """
+        if allowed is not None and len(allowed) <= _RANK_AMONG:
+            cached = index.ranked.get(tuple(terms))
+            if cached is not None:
+                found = [pk for _, pk in cached[1] if pk in allowed]
+                if len(found) >= stop or len(cached[1]) < cached[0]:
+                    return found[:stop]
+            stmt = match_keys(terms, self._dialect, rank=True, among=allowed).limit(stop)
+            return [pk for _, pk in await self._rank(stmt)]
         n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
         if matches is not None and matches <= _RANK_ALL:
             n = max(n, matches + 1)

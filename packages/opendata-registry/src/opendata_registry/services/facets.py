@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import bisect
 import weakref
+from array import array
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
+import msgspec
 from pyroaring import BitMap
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +55,10 @@ _MEMO_ENTRIES: Final = 256
 """Answers kept per kind and generation (the oldest is dropped first): a few MB at most."""
 _DENSE: Final = 50
 """A page is found by walking the whole order when at least 1 in this many datasets is a hit."""
+_MANY_VALUES: Final = 100
+"""A facet with at least this many values, none shared by two values, keeps each key's value."""
+_HITS_PER_VALUE: Final = 4
+"""Such a facet counts by reading the hits' values when there are at most this many per value."""
 
 
 def join_pks(pk: Any) -> Any:
@@ -59,9 +66,19 @@ def join_pks(pk: Any) -> Any:
     return func.aggregate_strings(cast(pk, String), ",")
 
 
+_KEYS: Final = msgspec.json.Decoder(list[int])
+
+
 def split_pks(joined: str | None) -> BitMap:
-    """The keys of :func:`join_pks`'s string, as a bitmap."""
-    return BitMap(map(int, joined.split(","))) if joined else BitMap()
+    """The keys of :func:`join_pks`'s string, as a bitmap.
+
+    Read as a JSON array (a C decoder): four times faster than ``map(int, split)``, which
+    cost ~10 ms for the 60,000 keys of a common word.
+
+    >>> list(split_pks("3,1,2")), len(split_pks(None))
+    ([1, 2, 3], 0)
+    """
+    return BitMap(_KEYS.decode(f"[{joined}]")) if joined else BitMap()
 
 
 class Memo(Generic[K, V]):
@@ -104,10 +121,23 @@ class FacetIndex:
     everything: BitMap = field(default_factory=BitMap)
     counts: dict[str, list[FacetCount]] = field(default_factory=dict)
     """The counts of the unfiltered catalogue."""
+    owners: dict[str, array[int]] = field(default_factory=dict)
+    """``facet → key → place of the key's value in`` :attr:`by_facet` (-1: none), for the
+    facets of :meth:`keep_owners`."""
     matches: Memo[Hashable, BitMap] = field(default_factory=Memo)
     """The engine's matching keys per text query and time conditions, at this generation."""
     ranked: Memo[Hashable, tuple[int, list[tuple[Any, int]]]] = field(default_factory=Memo)
     """Per text query: ``(n, the first n (rank, key) rows in the engine's order)``."""
+
+    def keep_owners(self) -> None:
+        """Keep each key's value of the facets with many values where a key has at most one.
+
+        A publisher's handful of hits then costs a look-up each, where visiting the values
+        would cost one intersection per publisher (2,000 of them: 3 to 6 ms a search).
+        """
+        for name, pairs in self.by_facet.items():
+            if len(pairs) >= _MANY_VALUES and (owner := _owners(pairs)) is not None:
+                self.owners[name] = owner
 
     def count(self, hits: BitMap) -> dict[str, list[FacetCount]]:
         """Counts per facet value over ``hits`` (the most frequent first, then by value).
@@ -115,18 +145,26 @@ class FacetIndex:
         Only the top :data:`FACET_VALUES` of a facet are shown, so its values are visited
         largest first and the walk stops at the first value too small to enter the top (a
         value's count over the hits is at most its size): a long tail of small publishers
-        costs nothing.
+        costs nothing. Few hits of a facet kept by :meth:`keep_owners` are counted by value.
         """
         out: dict[str, list[FacetCount]] = {}
         for name in FACETS:
+            pairs = self.by_facet.get(name, [])
+            owner = self.owners.get(name)
             top: list[tuple[int, str]] = []  # (-count, value), kept sorted
-            for value, datasets in self.by_facet.get(name, ()):
-                if len(top) >= FACET_VALUES and len(datasets) < -top[-1][0]:
-                    break
-                n = hits.intersection_cardinality(datasets)
-                if n:
-                    bisect.insort(top, (-n, value))
-                    del top[FACET_VALUES:]
+            if owner is not None and len(hits) <= len(pairs) * _HITS_PER_VALUE:
+                size = len(owner)
+                tally = Counter(owner[pk] for pk in hits if pk < size)
+                top = sorted((-n, pairs[place][0]) for place, n in tally.items() if place >= 0)
+                del top[FACET_VALUES:]
+            else:
+                for value, datasets in pairs:
+                    if len(top) >= FACET_VALUES and len(datasets) < -top[-1][0]:
+                        break
+                    n = hits.intersection_cardinality(datasets)
+                    if n:
+                        bisect.insort(top, (-n, value))
+                        del top[FACET_VALUES:]
             out[name] = [FacetCount(value=v, count=-n) for n, v in top]
         return out
 
@@ -153,6 +191,17 @@ class FacetIndex:
         place = self.position[sort]
         places = sorted(place[pk] for pk in hits if pk in place)
         return [order[p] for p in places[start:stop]]
+
+
+def _owners(pairs: list[tuple[str, BitMap]]) -> array[int] | None:
+    """Each key's place in ``pairs`` (-1: none), or ``None`` if a key is in two of them."""
+    owner = array("i", [-1]) * (max((d.max() for _, d in pairs if d), default=-1) + 1)
+    for place, (_, datasets) in enumerate(pairs):
+        for pk in datasets:
+            if owner[pk] != -1:
+                return None
+            owner[pk] = place
+    return owner
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, FacetIndex] = weakref.WeakKeyDictionary()
@@ -193,6 +242,7 @@ async def facet_index(session: AsyncSession) -> FacetIndex:
         index.position[sort] = {pk: place for place, pk in enumerate(ordered)}
     for pairs in index.by_facet.values():
         pairs.sort(key=lambda pair: -len(pair[1]))
+    index.keep_owners()
     index.everything = BitMap(index.order["name"])
     index.counts = index.count(index.everything)
     _CACHE[bind] = index

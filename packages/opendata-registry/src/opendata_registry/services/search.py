@@ -1,4 +1,4 @@
-"""Full-text search by the database's own engine: SQLite FTS5 (bm25) or PostgreSQL (ts_rank_cd).
+"""Full-text search by the database's own engine: SQLite FTS5 (bm25) or PostgreSQL (ts_rank).
 
 The index itself is created by the migrations (an FTS5 table kept by triggers; a generated,
 weighted ``tsvector`` column copied by trigger into the narrow ``dataset_search`` table, with a
@@ -9,12 +9,18 @@ GIN index). Here the user's words become a safe engine query
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
+import msgspec
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    Integer,
     Label,
     Select,
+    any_,
+    bindparam,
     column,
     func,
     literal_column,
@@ -45,7 +51,13 @@ def _fts_query(terms: list[str]) -> str:
     return " ".join(f'"{t}"*' for t in terms)
 
 
-def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[Any]:
+def match_keys(
+    terms: list[str],
+    dialect: str,
+    *,
+    rank: bool = False,
+    among: Iterable[int] | None = None,
+) -> Select[Any]:
     """The keys (``pk``) of the datasets matching every term, from the text index alone.
 
     With ``rank``, also the engine's rank (smaller is better), ordered by it, then by what the
@@ -54,6 +66,10 @@ def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[
     match (scores tie often: equal-length texts that use a word once). The wide
     ``datasets`` rows are never read: FTS5 answers from its own index on SQLite, and on
     PostgreSQL the vectors live in the narrow ``dataset_search`` table (migration 0005).
+
+    ``among`` keeps only those keys, so a filtered search ranks only the datasets it can show.
+    A rank does not depend on which matches are kept (bm25 takes its word statistics from the
+    whole index; ``ts_rank`` reads one vector), so the order is that of the unfiltered ranking.
     """
     stmt: Select[Any]
     if dialect == "sqlite":
@@ -62,13 +78,23 @@ def match_keys(terms: list[str], dialect: str, *, rank: bool = False) -> Select[
             .select_from(table("datasets_fts"))
             .where(text("datasets_fts MATCH :fts_query").bindparams(fts_query=_fts_query(terms)))
         )
+        if among is not None:
+            # ``+rowid``: tested by SQLite, not handed to FTS5, which would restart the query
+            # (and bm25's statistics over every match) once per key.
+            keys = msgspec.json.encode(sorted(among)).decode()
+            stmt = stmt.where(
+                text("+rowid IN (SELECT value FROM json_each(:among))").bindparams(among=keys)
+            )
         score: ColumnElement[Any] = literal_column(_BM25)
         tie: ColumnElement[Any] = literal_column("rowid")
     elif dialect == "postgresql":
         found = table("dataset_search", column("pk"), column("id"), column("search"))
         tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
         stmt = select(found.c.pk.label("pk")).where(found.c.search.op("@@")(tsquery))
-        score = -func.ts_rank_cd(found.c.search, tsquery)
+        if among is not None:
+            keys_param = bindparam("among", sorted(among), type_=ARRAY(Integer))
+            stmt = stmt.where(found.c.pk == any_(keys_param))
+        score = -func.ts_rank(found.c.search, tsquery)
         tie = found.c.id
     else:
         raise NotImplementedError(f"full-text search on {dialect}")
