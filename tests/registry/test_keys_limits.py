@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -210,3 +211,44 @@ def test_no_secret_in_any_response_or_log_line(
     assert key not in text and key[14:] not in text
     assert SECRET.decode() not in text
     assert caplog.records  # the log was captured (sync, migrations, requests)
+
+
+@pytest.mark.parametrize("redis_url", [None, REDIS], ids=["memory", "redis"])
+def test_window_counts_and_ends_come_from_one_count(redis_url: str | None) -> None:
+    """Remaining comes from the count the storage returns; the window's end is the one the
+    storage keeps, also in a process that did not open the window (another replica)."""
+    from limits import RateLimitItemPerMinute
+
+    from opendata_registry.services.limits import Limiter
+    from opendata_registry.settings import DEFAULT_TIERS
+
+    tier = msgspec.structs.replace(DEFAULT_TIERS["free"], requests_per_minute=3)
+
+    async def scenario() -> None:
+        prefix = f"test-{secrets.token_hex(6)}"
+        first = Limiter(redis_url, prefix=prefix)
+        other = Limiter(redis_url, prefix=prefix) if redis_url else first
+        try:
+            opened = await first.hit_request("ip:1", tier)
+            assert (opened.allowed, opened.remaining) == (True, 2)
+            assert 59 <= opened.reset_after <= 60
+            await asyncio.sleep(1.1)
+            seen = await other.hit_request("ip:1", tier)  # asks the storage when it ends
+            again = await first.hit_request("ip:1", tier)  # remembers when it ends
+            assert (seen.remaining, again.remaining) == (1, 0)
+            for state in (seen, again):
+                assert abs((state.reset_after + 1.1) - opened.reset_after) < 0.5
+            refused = await other.hit_request("ip:1", tier)
+            assert not refused.allowed and refused.headers()["RateLimit-Remaining"] == "0"
+            assert refused.headers()["Retry-After"] == str(math.ceil(refused.reset_after))
+            # A window that ends (here: its counter cleared) is opened again by the next hit.
+            await first.storage.clear(RateLimitItemPerMinute(3).key_for("requests", "ip:1"))
+            reopened = await other.hit_request("ip:1", tier)
+            assert (reopened.allowed, reopened.remaining) == (True, 2)
+            assert reopened.reset_after > 59
+        finally:
+            await first.close()
+            if other is not first:
+                await other.close()
+
+    asyncio.run(scenario())

@@ -10,7 +10,7 @@ intersections, and the order by update or name comes from the database's own ord
 
 The same generation also holds the engine's answers to recent text queries (:class:`Memo`):
 the keys a query matches and its ranked head. Ranking every match of a common word is the
-costly part of a search (FTS5's bm25 or ``ts_rank_cd`` over 50,000 matches: 60 to 300 ms), and
+costly part of a search (FTS5's bm25 or ``ts_rank`` over 50,000 matches: 30 to 100 ms), and
 a search log repeats its common words; an answer is reused only while the catalogue is
 unchanged, so it is the same answer the engine would give.
 

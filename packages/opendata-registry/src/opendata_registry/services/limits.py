@@ -10,6 +10,13 @@ A caller can spend a budget at the end of one window and again at the start of t
 Not the sliding window counter: under load (granian, 2 workers, the ``download`` benchmark) it
 cost a fifth of the registry's throughput, 1.8-1.9k against 2.2-2.3k req/s for a fixed window,
 and tripled the p99 at saturation (117-127 ms against 44-48 ms).
+
+A fixed window of ``limits`` is one ``incr`` of its storage (:class:`FixedWindowRateLimiter`'s
+``hit``); the window's stats would cost two more storage calls (a Redis round trip each), read
+for the ``RateLimit-*`` headers of every answer. So the remaining budget comes from the count
+the ``incr`` returns, and the window's end is remembered: the hit that opens a window (its
+count equals its cost) sets it, and the storage is asked only for a window another replica
+opened. Three storage calls per download became one or two: +25 % download throughput.
 """
 
 from __future__ import annotations
@@ -19,13 +26,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 
 from opendata_core.api import TierLimits
 
 __all__ = ["LimitState", "Limiter"]
+
+_MAX_WINDOWS = 10_000
+"""Windows whose end is remembered; past it the map starts over (a bound on memory)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class LimitState:
     allowed: bool
     limit: int
     remaining: int
-    """What is left of the budget (-1 when not read: an allowed download)."""
+    """What is left of the budget (negative once a refused hit, which counts too, overspent it;
+    -1 for a download of nothing, which is not counted)."""
     reset_after: float
     """Seconds until the budget has room again."""
 
@@ -74,27 +84,38 @@ class Limiter:
         else:
             storage = MemoryStorage()
         self.storage = storage
-        self._limiter = FixedWindowRateLimiter(storage)
+        self._ends: dict[str, float] = {}
+        """Window key → when that window ends (``time.time()``)."""
+
+    async def _hit(self, item: RateLimitItem, kind: str, subject: str, cost: int) -> LimitState:
+        """Count ``cost`` against ``item`` in a fixed window (``limits``' storage ``incr``)."""
+        key = item.key_for(kind, subject)
+        expiry = item.get_expiry()
+        count = await self.storage.incr(key, expiry, amount=cost)
+        now = time.time()
+        if count == cost:  # this hit opened the window (the storage set its expiry now)
+            end = now + expiry
+        else:
+            end = self._ends.get(key, 0.0)
+            if end <= now:  # opened by another replica, or by this one before a restart
+                end = await self.storage.get_expiry(key)
+        if self._ends.get(key) != end:
+            if len(self._ends) >= _MAX_WINDOWS:
+                self._ends.clear()
+            self._ends[key] = end
+        return LimitState(count <= item.amount, item.amount, item.amount - count, end - now)
 
     async def hit_request(self, subject: str, tier: TierLimits) -> LimitState:
         """Count one request of ``subject`` against its tier's per-minute budget."""
         item = RateLimitItemPerMinute(tier.requests_per_minute)
-        allowed = await self._limiter.hit(item, "requests", subject)
-        stats = await self._limiter.get_window_stats(item, "requests", subject)
-        return LimitState(
-            allowed, tier.requests_per_minute, stats.remaining, stats.reset_time - time.time()
-        )
+        return await self._hit(item, "requests", subject, 1)
 
     async def hit_bytes(self, subject: str, tier: TierLimits, nbytes: int) -> LimitState:
         """Count ``nbytes`` of downloads against the tier's daily byte budget."""
-        item = RateLimitItemPerDay(tier.download_bytes_per_day)
-        allowed = nbytes == 0 or await self._limiter.hit(item, "bytes", subject, cost=nbytes)
-        if allowed:  # nobody reads the remaining bytes of an allowed download: one round trip
+        if nbytes == 0:
             return LimitState(True, tier.download_bytes_per_day, -1, 0.0)
-        stats = await self._limiter.get_window_stats(item, "bytes", subject)
-        return LimitState(
-            allowed, tier.download_bytes_per_day, stats.remaining, stats.reset_time - time.time()
-        )
+        item = RateLimitItemPerDay(tier.download_bytes_per_day)
+        return await self._hit(item, "bytes", subject, nbytes)
 
     async def close(self) -> None:
         """Close the Redis connections (nothing to do in memory)."""
