@@ -16,7 +16,8 @@ A fixed window of ``limits`` is one ``incr`` of its storage (:class:`FixedWindow
 for the ``RateLimit-*`` headers of every answer. So the remaining budget comes from the count
 the ``incr`` returns, and the window's end is remembered: the hit that opens a window (its
 count equals its cost) sets it, and the storage is asked only for a window another replica
-opened. Three storage calls per download became one or two: +25 % download throughput.
+opened. A download's four storage calls (Redis round trips) became two; in-process, a
+download went from 122-127 to 114-119 µs.
 """
 
 from __future__ import annotations
