@@ -82,6 +82,18 @@ def parse_id(value: str) -> str:
     return str(DatasetId.parse(value))
 
 
+def _first_allowed(
+    rows: list[tuple[Any, int]], complete: bool, allowed: BitMap | None, stop: int
+) -> list[int] | None:
+    """The first ``stop`` allowed keys of ranked ``(rank, pk)`` rows, if the rows hold them.
+
+    ``None`` when they may not: fewer than ``stop`` are allowed and the rows are not
+    ``complete`` (the engine had more matches).
+    """
+    found = [pk for _, pk in rows if allowed is None or pk in allowed]
+    return found[:stop] if complete or len(found) >= stop else None
+
+
 class CatalogueService:
     """Queries over the catalogue tables, in one session."""
 
@@ -190,9 +202,9 @@ class CatalogueService:
         if allowed is not None and len(allowed) <= _RANK_AMONG:
             cached = index.ranked.get(tuple(terms))
             if cached is not None:
-                found = [pk for _, pk in cached[1] if pk in allowed]
-                if len(found) >= stop or len(cached[1]) < cached[0]:
-                    return found[:stop]
+                head, complete = cached[1], len(cached[1]) < cached[0]
+                if (found := _first_allowed(head, complete, allowed, stop)) is not None:
+                    return found
             stmt = match_keys(terms, self._dialect, rank=True, among=allowed).limit(stop)
             return [pk for _, pk in await self._rank(stmt)]
         n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
@@ -200,9 +212,8 @@ class CatalogueService:
             n = max(n, matches + 1)
         while True:
             rows = await self._ranked_rows(terms, n, index)
-            found = [pk for _, pk in rows if allowed is None or pk in allowed]
-            if len(rows) < n or len(found) >= stop:
-                return found[:stop]
+            if (found := _first_allowed(rows, len(rows) < n, allowed, stop)) is not None:
+                return found
             n *= 2
 
     async def search(self, query: SearchQuery) -> SearchResults:
