@@ -17,6 +17,7 @@ from sqlalchemy import event
 from opendata_registry.db.engine import create_engine
 from opendata_registry.services import catalogue
 from opendata_registry.services.catalogue import CatalogueService, SearchQuery
+from opendata_registry.services.search import match_keys
 from opendata_registry.settings import Settings
 
 from .conftest import fill_catalogue
@@ -93,6 +94,15 @@ async def _scenario(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None
             pair = await CatalogueService(session, settings).search(SearchQuery(q="rates filler"))
         assert pair.total == sum(1 for i in range(_N) if i % 13)
         assert len(statements) == 1  # the ranked head only: the matches came from the memo
+
+        # A word that matches nothing alone is not intersected: PostgreSQL ignores a stop word
+        # in a query of several words (the pair matches what "rates" matches), SQLite does not.
+        assert await ids(q="the") == []
+        async with sessions() as session:
+            pair = await CatalogueService(session, settings).search(SearchQuery(q="the rates"))
+            dialect = session.get_bind().dialect.name
+            engine_says = (await session.execute(match_keys(["the", "rates"], dialect))).all()
+        assert pair.total == len(engine_says) == (_N if dialect == "postgresql" else 0)
     finally:
         await engine.dispose()
 

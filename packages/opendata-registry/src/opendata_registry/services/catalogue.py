@@ -140,9 +140,11 @@ class CatalogueService:
         conditions = self._time_conditions(query)
         if len(terms) > 1 and not conditions:
             # Every term is required, so the matches of several words are those every word
-            # matches alone: kept answers for each word give them without a statement.
+            # matches alone: kept answers for each word give them without a statement. Not
+            # when a word matched nothing: PostgreSQL drops a stop word ("the") from a query
+            # of several words, which then matches more than the intersection.
             kept = (index.matches.get(((t,), None, None, None)) for t in terms)
-            words = [w for w in kept if w is not None]
+            words = [w for w in kept if w]
             if len(words) == len(terms):
                 pks = BitMap.intersection(*words)
                 index.matches.put(memo_key, pks)
