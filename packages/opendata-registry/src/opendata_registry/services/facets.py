@@ -151,20 +151,10 @@ class FacetIndex:
         for name in FACETS:
             pairs = self.by_facet.get(name, [])
             owner = self.owners.get(name)
-            top: list[tuple[int, str]] = []  # (-count, value), kept sorted
             if owner is not None and len(hits) <= len(pairs) * _HITS_PER_VALUE:
-                size = len(owner)
-                tally = Counter(owner[pk] for pk in hits if pk < size)
-                top = sorted((-n, pairs[place][0]) for place, n in tally.items() if place >= 0)
-                del top[FACET_VALUES:]
+                top = _top_by_key(hits, pairs, owner)
             else:
-                for value, datasets in pairs:
-                    if len(top) >= FACET_VALUES and len(datasets) < -top[-1][0]:
-                        break
-                    n = hits.intersection_cardinality(datasets)
-                    if n:
-                        bisect.insort(top, (-n, value))
-                        del top[FACET_VALUES:]
+                top = _top_by_value(hits, pairs)
             out[name] = [FacetCount(value=v, count=-n) for n, v in top]
         return out
 
@@ -191,6 +181,29 @@ class FacetIndex:
         place = self.position[sort]
         places = sorted(place[pk] for pk in hits if pk in place)
         return [order[p] for p in places[start:stop]]
+
+
+def _top_by_value(hits: BitMap, pairs: list[tuple[str, BitMap]]) -> list[tuple[int, str]]:
+    """The top ``(-count, value)`` over ``hits``, visiting the values (largest first)."""
+    top: list[tuple[int, str]] = []  # kept sorted
+    for value, datasets in pairs:
+        if len(top) >= FACET_VALUES and len(datasets) < -top[-1][0]:
+            break
+        n = hits.intersection_cardinality(datasets)
+        if n:
+            bisect.insort(top, (-n, value))
+            del top[FACET_VALUES:]
+    return top
+
+
+def _top_by_key(
+    hits: BitMap, pairs: list[tuple[str, BitMap]], owner: array[int]
+) -> list[tuple[int, str]]:
+    """The top ``(-count, value)`` over ``hits``, reading each hit's value in ``owner``."""
+    size = len(owner)
+    tally = Counter(owner[pk] for pk in hits if pk < size)
+    top = sorted((-n, pairs[place][0]) for place, n in tally.items() if place >= 0)
+    return top[:FACET_VALUES]
 
 
 def _owners(pairs: list[tuple[str, BitMap]]) -> array[int] | None:
