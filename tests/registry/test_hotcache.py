@@ -1,4 +1,4 @@
-"""The request path's cache (keys, manifests): used while the database is unchanged, dropped the
+"""The request path's cache (keys, manifests, shard plans): used while the database is unchanged, dropped the
 moment another process writes — on SQLite and on PostgreSQL. And workers that start together
 migrate one after the other.
 """
@@ -56,6 +56,9 @@ def test_a_repeated_download_reads_nothing_but_the_change_counter(
     # SQLite reads the counter on its own sqlite3 connection; PostgreSQL through the engine.
     assert all("registry_generation" in sql for sql in seen), seen
     assert len(seen) == (3 if settings.database_url.startswith("postgresql") else 0)
+    # The kept plan (shards and keys of the range) still checks each request's columns.
+    wrong = client.post(f"/v1/datasets/{DS}/download", json={"columns": ["nope"]}, headers=headers)
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "column_not_found")
 
 
 def test_a_sync_by_another_process_is_served_on_the_next_request(

@@ -115,10 +115,12 @@ class AccessMiddleware(ASGIMiddleware):
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {bytes(k).lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in encoded if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
                 failed = message["status"] >= 400
+                extra = encoded
+                if failed:  # an error answer may carry some of them already (a 429)
+                    present = {bytes(k).lower() for k, _ in message.get("headers", [])}
+                    extra = [(k, v) for k, v in encoded if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
                 registry.usage.record(caller.subject, requests=1, failures=int(failed))
             await send(message)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
-from opendata_core.documents import Manifest
+from opendata_core.documents import Manifest, Shard
 from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
@@ -14,6 +15,17 @@ from opendata_registry.services.catalogue import CatalogueService
 from opendata_registry.services.keys import Caller
 
 __all__ = ["DownloadService"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a download of one range of one publish signs: the same for every caller."""
+
+    ds: DatasetId
+    available: list[str]
+    shards: list[Shard]
+    keys: list[str]
+    total: int
 
 
 class DownloadService:
@@ -36,22 +48,13 @@ class DownloadService:
         (:meth:`HotCache.for_request`); the current manifest is served from that cache.
         """
         manifest = await self._manifest(dataset_id, request.version, generation)
-        ds = DatasetId.parse(manifest.dataset_id)
-        available = [f.name for f in manifest.schema]
+        plan = self._plan(manifest, request, generation)
         for column in request.columns or []:
-            if column not in available:
-                raise ColumnNotFound(str(ds), column, available)
-        try:
-            shards = select_shards(manifest, request.start, request.end)
-        except OpenDataError:
-            raise
-        except ValueError as exc:  # core's message names the field and the accepted forms
-            raise OpenDataError(
-                str(exc), hint="start/end take ISO 8601: '2024', '2024-03'"
-            ) from None
+            if column not in plan.available:
+                raise ColumnNotFound(str(plan.ds), column, plan.available)
+        shards, total = plan.shards, plan.total
         settings = self.registry.settings
         tier = settings.tier(caller.tier)
-        total = sum(s.bytes for s in shards)
         budget = await self.registry.limiter.hit_bytes(caller.subject, tier, total)
         if not budget.allowed:
             raise RateLimited(
@@ -62,22 +65,13 @@ class DownloadService:
         lifetime = timedelta(minutes=tier.url_expiry_minutes)
         expires_at = (datetime.now(UTC) + lifetime).replace(microsecond=0)
         store = self.registry.store
+        expires, root = int(expires_at.timestamp()), settings.public_url or base_url
         signed = []
-        for shard in shards:
-            try:
-                key = store.layout.resolve(ds, shard.path)
-            except ValueError as exc:
-                raise FormatError(
-                    f"{ds}/manifest.json lists a shard outside the dataset: {exc}",
-                    document="manifest.json",
-                    field="shards",
-                ) from None
+        for shard, key in zip(shards, plan.keys, strict=True):
             if store.can_sign:
                 url = store.sign_get(key, lifetime)
             else:
-                url = self.registry.signer.sign(
-                    settings.public_url or base_url, key, expires=int(expires_at.timestamp())
-                )
+                url = self.registry.signer.sign(root, key, expires=expires)
             signed.append(
                 SignedShard(
                     path=shard.path,
@@ -92,8 +86,50 @@ class DownloadService:
             )
         self.registry.usage.record(caller.subject, downloads=1, nbytes=total)
         return DownloadResponse(
-            dataset_id=str(ds), manifest=manifest, shards=signed, expires_at=expires_at
+            dataset_id=str(plan.ds), manifest=manifest, shards=signed, expires_at=expires_at
         )
+
+    def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> _Plan:
+        """The shards of ``[start, end]`` and their keys, kept with the manifest's generation."""
+        hot = self.registry.hot
+        cache_key = (
+            "download",
+            manifest.dataset_id,
+            manifest.publish_id,
+            request.start,
+            request.end,
+        )
+        plan = hot.plan(cache_key)
+        if isinstance(plan, _Plan):
+            return plan
+        ds = DatasetId.parse(manifest.dataset_id)
+        try:
+            shards = select_shards(manifest, request.start, request.end)
+        except OpenDataError:
+            raise
+        except ValueError as exc:  # core's message names the field and the accepted forms
+            raise OpenDataError(
+                str(exc), hint="start/end take ISO 8601: '2024', '2024-03'"
+            ) from None
+        keys = []
+        for shard in shards:
+            try:
+                keys.append(self.registry.store.layout.resolve(ds, shard.path))
+            except ValueError as exc:
+                raise FormatError(
+                    f"{ds}/manifest.json lists a shard outside the dataset: {exc}",
+                    document="manifest.json",
+                    field="shards",
+                ) from None
+        plan = _Plan(
+            ds=ds,
+            available=[f.name for f in manifest.schema],
+            shards=shards,
+            keys=keys,
+            total=sum(s.bytes for s in shards),
+        )
+        hot.remember_plan(generation, cache_key, plan)
+        return plan
 
     async def _manifest(self, dataset_id: str, version: str | None, generation: int) -> Manifest:
         hot = self.registry.hot

@@ -1,4 +1,4 @@
-"""The request path's cache: API keys and decoded manifests, valid while the database is unchanged.
+"""The request path's cache: keys, manifests and shard plans, valid while the database is unchanged.
 
 ``download`` is the registry's hottest call; without this cache each one opened two database
 sessions (the key, then the manifest) and decoded the manifest's JSON again. Entries are trusted
@@ -13,7 +13,7 @@ far more than the query), on PostgreSQL one primary-key read through the engine.
 
 Example:
     >>> cache = HotCache.__new__(HotCache)
-    >>> cache._generation, cache._keys, cache._manifests = 0, {}, {}
+    >>> cache._generation, cache._keys, cache._manifests, cache._plans = 0, {}, {}, {}
     >>> cache._valid(0), cache._valid(1), cache._keys
     (True, False, {})
     >>> cache.remember_caller(0, "hash", Caller(tier="free", subject="key:1"))  # stale: dropped
@@ -24,7 +24,8 @@ Example:
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Final
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -63,6 +64,7 @@ class HotCache:
         self._generation: int | None = None
         self._keys: dict[str, Caller] = {}
         self._manifests: dict[str, Manifest] = {}
+        self._plans: dict[Hashable, Any] = {}
 
     async def generation(self) -> int:
         """The database's change counter now."""
@@ -103,6 +105,7 @@ class HotCache:
             return True
         self._keys.clear()
         self._manifests.clear()
+        self._plans.clear()
         self._generation = generation
         return False
 
@@ -116,11 +119,7 @@ class HotCache:
         Only if nothing changed since ``generation`` was read: a request that read the key
         before a revocation must not store it after another request saw the revocation.
         """
-        if generation != self._generation:
-            return
-        if len(self._keys) >= _MAX_ENTRIES:
-            self._keys.clear()
-        self._keys[key_hash] = caller
+        self._remember(self._keys, generation, key_hash, caller)
 
     def manifest(self, dataset_id: str) -> Manifest | None:
         """The cached current manifest of a dataset, if any."""
@@ -128,11 +127,22 @@ class HotCache:
 
     def remember_manifest(self, generation: int, dataset_id: str, manifest: Manifest) -> None:
         """Cache a dataset's current manifest read at ``generation`` (see remember_caller)."""
+        self._remember(self._manifests, generation, dataset_id, manifest)
+
+    def plan(self, key: Hashable) -> Any:
+        """What :meth:`remember_plan` kept for ``key`` (a pure function of a cached manifest)."""
+        return self._plans.get(key)
+
+    def remember_plan(self, generation: int, key: Hashable, plan: Any) -> None:
+        """Keep something derived from a manifest read at ``generation`` (see remember_caller)."""
+        self._remember(self._plans, generation, key, plan)
+
+    def _remember(self, entries: dict[Any, Any], generation: int, key: Any, value: Any) -> None:
         if generation != self._generation:
             return
-        if len(self._manifests) >= _MAX_ENTRIES:
-            self._manifests.clear()
-        self._manifests[dataset_id] = manifest
+        if len(entries) >= _MAX_ENTRIES:
+            entries.clear()
+        entries[key] = value
 
     def close(self) -> None:
         """Close the SQLite reader."""

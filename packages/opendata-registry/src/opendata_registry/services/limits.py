@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
@@ -64,6 +65,22 @@ class LimitState:
         return out
 
 
+@lru_cache(maxsize=64)
+def _per_minute(amount: int) -> RateLimitItem:
+    return RateLimitItemPerMinute(amount)
+
+
+@lru_cache(maxsize=64)
+def _per_day(amount: int) -> RateLimitItem:
+    return RateLimitItemPerDay(amount)
+
+
+@lru_cache(maxsize=_MAX_WINDOWS)
+def _window_key(item: RateLimitItem, kind: str, subject: str) -> str:
+    """``limits``' storage key of a caller's window (its ``key_for``, built once per caller)."""
+    return item.key_for(kind, subject)
+
+
 class Limiter:
     """Counts requests and download bytes per caller."""
 
@@ -90,7 +107,7 @@ class Limiter:
 
     async def _hit(self, item: RateLimitItem, kind: str, subject: str, cost: int) -> LimitState:
         """Count ``cost`` against ``item`` in a fixed window (``limits``' storage ``incr``)."""
-        key = item.key_for(kind, subject)
+        key = _window_key(item, kind, subject)
         expiry = item.get_expiry()
         count = await self.storage.incr(key, expiry, amount=cost)
         now = time.time()
@@ -108,15 +125,13 @@ class Limiter:
 
     async def hit_request(self, subject: str, tier: TierLimits) -> LimitState:
         """Count one request of ``subject`` against its tier's per-minute budget."""
-        item = RateLimitItemPerMinute(tier.requests_per_minute)
-        return await self._hit(item, "requests", subject, 1)
+        return await self._hit(_per_minute(tier.requests_per_minute), "requests", subject, 1)
 
     async def hit_bytes(self, subject: str, tier: TierLimits, nbytes: int) -> LimitState:
         """Count ``nbytes`` of downloads against the tier's daily byte budget."""
         if nbytes == 0:
             return LimitState(True, tier.download_bytes_per_day, -1, 0.0)
-        item = RateLimitItemPerDay(tier.download_bytes_per_day)
-        return await self._hit(item, "bytes", subject, nbytes)
+        return await self._hit(_per_day(tier.download_bytes_per_day), "bytes", subject, nbytes)
 
     async def close(self) -> None:
         """Close the Redis connections (nothing to do in memory)."""
