@@ -81,7 +81,7 @@ def match_keys(
         if among is not None:
             # ``+rowid``: tested by SQLite, not handed to FTS5, which would restart the query
             # (and bm25's statistics over every match) once per key.
-            keys = msgspec.json.encode(sorted(among)).decode()
+            keys = msgspec.json.encode(list(among)).decode()
             stmt = stmt.where(
                 text("+rowid IN (SELECT value FROM json_each(:among))").bindparams(among=keys)
             )
@@ -92,7 +92,7 @@ def match_keys(
         tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
         stmt = select(found.c.pk.label("pk")).where(found.c.search.op("@@")(tsquery))
         if among is not None:
-            keys_param = bindparam("among", sorted(among), type_=ARRAY(Integer))
+            keys_param = bindparam("among", list(among), type_=ARRAY(Integer))
             stmt = stmt.where(found.c.pk == any_(keys_param))
         score = -func.ts_rank(found.c.search, tsquery)
         tie = found.c.id
