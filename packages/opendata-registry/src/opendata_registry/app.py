@@ -28,6 +28,7 @@ from opendata_registry.controllers.publish import (
     UploadController,
 )
 from opendata_registry.controllers.usage import UsageController
+from opendata_registry.direct import DirectDownload
 from opendata_registry.errors import handle_exception
 from opendata_registry.middleware import AccessMiddleware
 from opendata_registry.settings import Settings
@@ -58,7 +59,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_caller, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
-        middleware=[AccessMiddleware()],
+        # The access middleware identifies and counts every caller, then the direct path
+        # answers a valid download (direct.py; decision 0006).
+        middleware=[AccessMiddleware(), DirectDownload],
         # Level 6 (zlib's default) is within a few per cent of 9 in size at a fraction of the
         # time; answers under one packet are sent as they are (compressing saves no packet).
         compression_config=CompressionConfig(

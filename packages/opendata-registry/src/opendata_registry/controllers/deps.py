@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
@@ -14,7 +15,10 @@ from opendata_registry.middleware import caller_of
 from opendata_registry.services.catalogue import CatalogueService
 from opendata_registry.services.keys import Caller
 
-__all__ = ["provide_caller", "provide_catalogue", "provide_registry"]
+if TYPE_CHECKING:
+    from litestar.types import Scope
+
+__all__ = ["base_url", "provide_caller", "provide_catalogue", "provide_registry"]
 
 
 def provide_registry(state: State) -> Registry:
@@ -34,3 +38,8 @@ async def provide_catalogue(
 def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     """Who is calling (identified by the access middleware)."""
     return caller_of(request.scope)
+
+
+def base_url(scope: Scope) -> str:
+    """The URL this registry is reached at for a request (scheme, host, root path; no slash)."""
+    return str(ASGIConnection(scope).base_url).rstrip("/")

@@ -33,6 +33,7 @@ from opendata_core.errors import FormatError, PermissionDenied, Unauthenticated
 from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
 from opendata_registry.controllers.datasets import DatasetController, Name, Namespace
+from opendata_registry.controllers.deps import base_url
 from opendata_registry.controllers.files import FilesController
 from opendata_registry.errors import error_responses
 from opendata_registry.services.keys import Caller
@@ -112,8 +113,8 @@ class PublishController(DatasetController):
         data: JSONBody[UploadRequest],
     ) -> UploadResponse:
         """Pre-signed PUT URLs for the shards the live manifest does not list."""
-        base_url = str(request.base_url).rstrip("/")
-        return await publish.uploads(publisher, f"{namespace}/{name}", data, base_url)
+        dataset_id = f"{namespace}/{name}"
+        return await publish.uploads(publisher, dataset_id, data, base_url(request.scope))
 
     @post(
         "/{namespace:str}/{name:str}/commit",
