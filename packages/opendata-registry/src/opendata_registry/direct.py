@@ -6,9 +6,8 @@ machinery (the ``Request``, the signature model that decodes the body and path p
 registry does for a download: key check, rate limit, shard plan, signing (docs/benchmarks.md;
 decision 0006). This middleware answers a download whose body decodes, after Litestar has routed
 the request and after :class:`~opendata_registry.middleware.AccessMiddleware` has identified and
-counted the caller, exactly as for every other request. It calls the same
-:class:`~opendata_registry.services.downloads.DownloadService` as the route handler and encodes
-the same :class:`~opendata_core.api.DownloadResponse`.
+counted the caller, exactly as for every other request. It calls :func:`answer_download`, which
+the route handler returns too, and encodes the same :class:`~opendata_core.api.DownloadResponse`.
 
 What it leaves to Litestar, so that those answers stay Litestar's own:
 
@@ -33,7 +32,7 @@ from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.compression import CompressionMiddleware
 
-from opendata_core.api import DownloadRequest
+from opendata_core.api import DownloadRequest, DownloadResponse
 from opendata_registry.controllers.deps import base_url
 from opendata_registry.errors import handle_exception
 from opendata_registry.middleware import caller_of
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
 
     from opendata_registry.context import Registry
 
-__all__ = ["DIRECT", "DirectDownload"]
+__all__ = ["DIRECT", "DirectDownload", "answer_download"]
 
 DIRECT: Final = "direct_download"
 """The ``opt`` key that marks the route handler this middleware answers for."""
@@ -100,20 +99,20 @@ class DirectDownload:
         return self._compressed
 
 
-async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
-    """The download itself: the service's answer, encoded (the route handler's return value)."""
+async def answer_download(scope: Scope, dataset_id: str, data: DownloadRequest) -> DownloadResponse:
+    """The answer to a download request (the route handler's and the direct path's)."""
     registry: Registry = scope["litestar_app"].state.registry
-    data: DownloadRequest = scope["state"].pop(_REQUEST)
-    params = scope["path_params"]
     generation = await registry.hot.for_request(scope)
-    answer = await DownloadService(registry).download(
-        f"{params['namespace']}/{params['name']}",
-        data,
-        caller_of(scope),
-        base_url(scope),
-        generation,
-    )
-    payload = _ENCODER.encode(answer)
+    service = DownloadService(registry)
+    return await service.download(dataset_id, data, caller_of(scope), base_url(scope), generation)
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """The download itself, encoded as the route handler's return value would be."""
+    params = scope["path_params"]
+    dataset_id = f"{params['namespace']}/{params['name']}"
+    data: DownloadRequest = scope["state"].pop(_REQUEST)
+    payload = _ENCODER.encode(await answer_download(scope, dataset_id, data))
     await send(
         {
             "type": "http.response.start",

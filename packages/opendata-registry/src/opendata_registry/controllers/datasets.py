@@ -17,13 +17,9 @@ from opendata_core.api import (
     RunsPage,
     SearchResults,
 )
-from opendata_registry.context import Registry
-from opendata_registry.controllers.deps import base_url
-from opendata_registry.direct import DIRECT
+from opendata_registry.direct import DIRECT, answer_download
 from opendata_registry.errors import error_responses
-from opendata_registry.middleware import caller_of
 from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-from opendata_registry.services.downloads import DownloadService
 from opendata_registry.services.keys import Caller
 from opendata_registry.settings import Settings
 
@@ -165,11 +161,6 @@ class DatasetController(Controller):
     ) -> DownloadResponse:
         """The manifest and short-lived signed GET URLs for the shards overlapping [start, end]."""
         # The hottest call: a body that decodes is answered by the direct path (direct.py) with
-        # the same service; this handler answers the rest, so that its validation errors are
+        # the same function; this handler answers the rest, so that its validation errors are
         # Litestar's. No injected dependencies, and a database session only on a cache miss.
-        registry: Registry = request.app.state.registry
-        scope = request.scope
-        generation = await registry.hot.for_request(scope)
-        return await DownloadService(registry).download(
-            f"{namespace}/{name}", data, caller_of(scope), base_url(scope), generation
-        )
+        return await answer_download(request.scope, f"{namespace}/{name}", data)
