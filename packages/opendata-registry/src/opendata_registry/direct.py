@@ -69,13 +69,11 @@ class DirectDownload:
             await self.app(scope, receive, send)
             return
         messages, body = await _read_body(receive, handler.resolve_request_max_body_size())
-        try:
-            if body is None:
-                raise msgspec.DecodeError("no complete body")
-            scope["state"][_REQUEST] = _DECODER.decode(body)
-        except msgspec.DecodeError:  # the handler's own validation names the field
+        data = _decode(body)
+        if data is None:  # the handler's own validation names the field
             await self.app(scope, _replay(messages, receive), send)
             return
+        scope["state"][_REQUEST] = data
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -84,7 +82,7 @@ class DirectDownload:
             await send(message)
 
         try:
-            await self._answer(scope)(scope, receive, tracking_send)
+            await self._compressed_answer(scope)(scope, receive, tracking_send)
         except Exception as exc:
             if started:
                 raise
@@ -92,7 +90,7 @@ class DirectDownload:
             response = handle_exception(request, exc)
             await response.to_asgi_response(None, request)(scope, receive, send)
 
-    def _answer(self, scope: Scope) -> ASGIApp:
+    def _compressed_answer(self, scope: Scope) -> ASGIApp:
         if self._compressed is None:
             config = scope["litestar_app"].compression_config
             self._compressed = _answer if config is None else CompressionMiddleware(_answer, config)
@@ -145,6 +143,16 @@ async def _read_body(
         chunks.append(chunk)
         if not message.get("more_body", False):
             return messages, b"".join(chunks)
+
+
+def _decode(body: bytes | None) -> DownloadRequest | None:
+    """The body as the handler's Struct, or ``None`` if it is incomplete or does not decode."""
+    if body is None:
+        return None
+    try:
+        return _DECODER.decode(body)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
 
 
 def _replay(messages: list[ReceiveMessage], receive: Receive) -> Receive:
