@@ -186,6 +186,7 @@ RISKY = [
     "\uff20SUM(A1)",  # full-width at
     "\tplain",
     "\nplain",
+    "\u200b \u2003\ufeff=1",  # spaces and invisible characters mixed before the sign
 ]
 SAFE = ["plain", "a=b", "1-2", "x@y.org", " plain", "", "'already"]
 
@@ -213,6 +214,57 @@ def test_escape_formulas_covers_every_text_type() -> None:
     for name in ("string", "large", "view", "dict", "binary"):
         assert [str(v) for v in out.column(name).to_pylist()] == expected, name
     assert out.column("'=header").to_pylist() == list(range(len(values)))
+
+
+# Characters a spreadsheet does not show: before a formula sign, TAB or CR they still leave the
+# cell a formula (OWASP counts the first character the spreadsheet sees).
+INVISIBLE_PREFIXES = {
+    "BOM U+FEFF": "\ufeff",
+    "zero-width space U+200B": "\u200b",
+    "zero-width non-joiner U+200C": "\u200c",
+    "zero-width joiner U+200D": "\u200d",
+    "left-to-right mark U+200E": "\u200e",
+    "right-to-left mark U+200F": "\u200f",
+    "line separator U+2028": "\u2028",
+    "paragraph separator U+2029": "\u2029",
+    "right-to-left override U+202E": "\u202e",
+    "word joiner U+2060": "\u2060",
+    "first-strong isolate U+2068": "\u2068",
+    "soft hyphen U+00AD": "\u00ad",
+    "Arabic letter mark U+061C": "\u061c",
+    "several": "\ufeff\u200b\u2028",
+}
+TRIGGERS = ["=1+1", "+1", "-2", "@SUM(A1)", "\t=1", "\rx", "\uff1d1"]
+
+
+@pytest.mark.parametrize("prefix", INVISIBLE_PREFIXES.values(), ids=INVISIBLE_PREFIXES.keys())
+def test_csv_export_counts_invisible_characters_as_leading(prefix: str) -> None:
+    import io
+
+    import pyarrow as pa
+
+    from opendata_cli._export import escape_formulas, write_table
+
+    risky = [prefix + t for t in TRIGGERS]
+    safe = [prefix + "plain", prefix + "1", "a" + prefix + "=1"]
+    values = risky + safe
+    table = pa.table(
+        {
+            "string": pa.array(values, pa.string()),
+            "view": pa.array(values, pa.string_view()),
+            "dict": pa.array(values, pa.string()).dictionary_encode(),
+            prefix + "=name": pa.array(range(len(values))),
+        }
+    )
+    out = escape_formulas(table)
+    expected = ["'" + v for v in risky] + safe
+    for name in ("string", "view", "dict"):
+        assert out.column(name).to_pylist() == expected, name
+    assert out.column_names[-1] == "'" + prefix + "=name"
+    sink = io.BytesIO()
+    write_table(table, sink, "csv")
+    cells = pd.read_csv(io.BytesIO(sink.getvalue()), dtype=str, keep_default_na=False)
+    assert cells["string"].tolist() == expected
 
 
 def test_csv_export_escapes_categoricals_headers_and_lookalikes(tmp_path: Path) -> None:

@@ -20,10 +20,19 @@ FORMATS: Final[tuple[Format, ...]] = ("csv", "parquet", "json")
 # (0x0A) and NUL, which spreadsheets also skip; the full-width equals, plus, minus and at signs
 # (U+FF1D, U+FF0B, U+FF0D, U+FF20), which Excel and LibreOffice read as their ASCII twins; and
 # any leading whitespace (spaces, no-break and ideographic spaces, line breaks) before one of
-# those signs. The pattern is RE2 (pyarrow) syntax with literal characters only, so it means the
-# same to Python's ``re``.
-_SPACES: Final = " \t\r\n\f\v\u00a0\u3000"
-FORMULA_PATTERN: Final = f"^(?:[\t\r\n\x00]|[{_SPACES}]*[=+@\\-\uff1d\uff0b\uff0d\uff20])"
+# those signs. Invisible characters count as leading too (OWASP: what decides is the first
+# character a spreadsheet *sees*): a byte-order mark or zero-width space before ``=`` still starts
+# a formula, so format characters (U+FEFF, U+200B-U+200F, U+2028/U+2029, bidi controls, word
+# joiners, soft hyphen, ...) are skipped before a TAB/CR/LF/NUL or a sign. The pattern is RE2
+# (pyarrow) syntax with literal characters only, so it means the same to Python's ``re``.
+_INVISIBLE: Final = (
+    "\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+"""Zero-width and format characters that a spreadsheet does not show before a cell's text."""
+_SPACES: Final = " \t\r\n\f\v\u0085\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+FORMULA_PATTERN: Final = (
+    f"^[{_INVISIBLE}]*(?:[\t\r\n\x00]|[{_SPACES}{_INVISIBLE}]*[=+@\\-\uff1d\uff0b\uff0d\uff20])"
+)
 _BATCH_ROWS: Final = 65_536
 
 

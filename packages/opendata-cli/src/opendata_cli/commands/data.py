@@ -164,7 +164,8 @@ def get(
     """Download DATASET_ID (or a time range of it) as CSV, Parquet or JSON.
 
     CSV cells and column names that a spreadsheet would run as a formula (starting with
-    = + - @, a tab or a line break, also after spaces or in full-width form) are prefixed with '.
+    = + - @, a tab or a line break, also after spaces or invisible characters such as a BOM or a
+    zero-width space, or in full-width form) are prefixed with '.
     """
     from opendata_cli._export import write_table
 
