@@ -23,6 +23,8 @@ import time
 from typing import Final
 from urllib.parse import quote
 
+from opendata_core.gateway import string_to_sign
+
 __all__ = ["FILES_ROUTE", "UrlSigner"]
 
 FILES_ROUTE: Final = "/files"
@@ -41,8 +43,9 @@ class UrlSigner:
         return "UrlSigner(<secret>)"
 
     def _mac(self, method: str, key: str, expires: int) -> str:
+        # One definition of the signed text (core's), shared with the edge gateway's links.
         mac = self._keyed.copy()
-        mac.update(f"{method}\n{key}\n{expires}".encode())
+        mac.update(string_to_sign(method, key, expires).encode())
         return mac.hexdigest()
 
     def sign(self, base_url: str, key: str, *, expires: int, method: str = "GET") -> str:
@@ -63,7 +66,10 @@ class UrlSigner:
         """Whether ``signature`` is valid for this method, key and unexpired ``expires``."""
         if not expires or not signature or not expires.isdigit() or len(expires) > 12:
             return False
-        expected = self._mac(method, key, int(expires))
+        try:
+            expected = self._mac(method, key, int(expires))
+        except ValueError:  # a key with a control character was never signed
+            return False
         if not hmac.compare_digest(expected, signature):
             return False
         return int(expires) >= (time.time() if now is None else now)
