@@ -1,6 +1,6 @@
 // The gateway inside workerd with its real local bindings: R2, KV, rate limits, cache.
 import { describe, expect, it } from "vitest";
-import type { UsageEvent } from "../src/index";
+import type { UsageEvent } from "../worker/index";
 import { bytes, call, freshNs, linkFor, shardKey, testEnv } from "./helpers";
 
 async function putShard(ns = freshNs(), size = 1000) {

@@ -1,6 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { handle, type Env, type UsageEvent } from "../src/index";
-import { sign, stringToSign } from "../src/link";
+import { handle, type Env, type UsageEvent } from "../worker/index";
+import { sign, stringToSign } from "../worker/link";
 
 export const testEnv = env as unknown as Env;
 

@@ -1,8 +1,8 @@
 // The queue consumer posts signed batches of usage events to the registry.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker, { postUsage, type UsageEvent } from "../src/index";
-import { sign } from "../src/link";
+import worker, { postUsage, type UsageEvent } from "../worker/index";
+import { sign } from "../worker/link";
 import { testEnv } from "./helpers";
 
 const event: UsageEvent = { ts: 1, sub: "key:1", ns: "a", dataset: "a/b", method: "GET", status: 200, bytes: 10, cache: "hit" };

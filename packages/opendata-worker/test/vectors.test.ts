@@ -1,7 +1,7 @@
 // The signing vectors shared with the Python signer (opendata_core.gateway): both must agree.
 import { describe, expect, it } from "vitest";
 import doc from "../../opendata-core/src/opendata_core/data/gateway_vectors.json";
-import { Refusal, parseLink, sign, stringToSign, verify } from "../src/link";
+import { Refusal, parseLink, sign, stringToSign, verify } from "../worker/link";
 
 const gateway = doc.vectors.filter((v) => v.kind === "gateway");
 
