@@ -20,6 +20,7 @@ from opendata_registry.controllers.deps import (
     provide_catalogue,
     provide_registry,
 )
+from opendata_registry.controllers.gateway import GatewayController
 from opendata_registry.controllers.health import HealthController
 from opendata_registry.controllers.index import IndexController
 from opendata_registry.controllers.publish import (
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             UploadController,  # FilesController + signed local-store uploads
             AuthController,
+            GatewayController,  # usage batches from the edge gateway
         ],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),

@@ -192,6 +192,9 @@ def _add_publishing_commands() -> None:
 
     for group in (namespaces, tokens, datasets):
         main.add_command(group)
+    from opendata_registry.cli_gateway import gateway
+
+    main.add_command(gateway)
 
 
 _add_publishing_commands()

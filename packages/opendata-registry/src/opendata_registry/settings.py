@@ -33,6 +33,11 @@ variable                            meaning (default)
 ``OPENDATA_REGISTRY_OIDC_AUDIENCE`` the ``aud`` a token must carry (the public URL, else
                                     ``opendata-registry``)
 ``OPENDATA_REGISTRY_PUBLISH_TOKEN_MINUTES`` lifetime of a publish token (15, at most 15)
+``OPENDATA_REGISTRY_GATEWAY_URL``   the edge gateway (``packages/opendata-worker``): downloads
+                                    answer with links to it instead of store URLs (none: off)
+``OPENDATA_REGISTRY_GATEWAY_KEY_ID`` the id of the secret shared with the gateway (its Worker
+                                    secret is ``SIGNING_KEY_<id>``; rotation: a new id)
+``OPENDATA_REGISTRY_GATEWAY_SECRET`` that secret (at least 32 characters)
 ``AWS_ENDPOINT_URL``, ``AWS_REGION`` the S3 endpoint and region (other ``AWS_*`` variables, such
                                     as the keys, are read by obstore itself)
 ``R2_ACCOUNT_ID``                   with ``r2://``: the Cloudflare account
@@ -53,8 +58,9 @@ import msgspec
 
 from opendata_core.api import TierLimits
 from opendata_core.errors import OpenDataError
+from opendata_core.gateway import KEY_ID_PATTERN
 
-__all__ = ["ANONYMOUS", "DEFAULT_TIERS", "GITHUB_ISSUER", "TIERS", "Settings"]
+__all__ = ["ANONYMOUS", "DEFAULT_TIERS", "GITHUB_ISSUER", "TIERS", "GatewaySettings", "Settings"]
 
 TIERS: Final = ("free", "pro", "enterprise")
 """The tiers an API key can have."""
@@ -138,6 +144,8 @@ class Settings:
     publish_token_lifetime: timedelta = timedelta(minutes=15)
     publish_tier: str = "free"
     """The tier whose ``max_shard_bytes`` applies to producers."""
+    gateway: GatewaySettings | None = None
+    """The edge gateway downloads link to (``OPENDATA_REGISTRY_GATEWAY_*``); none: off."""
 
     @property
     def audience(self) -> str:
@@ -204,7 +212,58 @@ class Settings:
             publish_token_lifetime=timedelta(
                 minutes=min(15.0, _number(env, "OPENDATA_REGISTRY_PUBLISH_TOKEN_MINUTES", 15))
             ),
+            gateway=GatewaySettings.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The edge gateway: where its links point and the secret (with its id) that signs them.
+
+    Example:
+        >>> g = GatewaySettings.from_env({
+        ...     "OPENDATA_REGISTRY_GATEWAY_URL": "https://gw.example.org/",
+        ...     "OPENDATA_REGISTRY_GATEWAY_KEY_ID": "k1",
+        ...     "OPENDATA_REGISTRY_GATEWAY_SECRET": "s" * 32,
+        ... })
+        >>> g.url, g.key_id, g
+        ('https://gw.example.org', 'k1', GatewaySettings(url='https://gw.example.org', key_id='k1'))
+    """
+
+    url: str
+    key_id: str
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GatewaySettings | None:
+        """The gateway of ``env``, or None when ``OPENDATA_REGISTRY_GATEWAY_URL`` is unset.
+
+        Raises:
+            OpenDataError: a gateway variable is missing or unusable; the message names it.
+        """
+        url = (env.get("OPENDATA_REGISTRY_GATEWAY_URL") or "").rstrip("/")
+        if not url:
+            return None
+        if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+            raise OpenDataError(
+                f"OPENDATA_REGISTRY_GATEWAY_URL={url!r} is not an http(s) base URL",
+                hint="e.g. OPENDATA_REGISTRY_GATEWAY_URL=https://data-gw.example.org",
+            )
+        key_id = env.get("OPENDATA_REGISTRY_GATEWAY_KEY_ID") or ""
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            raise OpenDataError(
+                f"OPENDATA_REGISTRY_GATEWAY_KEY_ID={key_id!r} is not 1-32 letters, digits or '_'",
+                hint="name the shared secret, e.g. OPENDATA_REGISTRY_GATEWAY_KEY_ID=k2026_12 "
+                "(the Worker holds it as the secret SIGNING_KEY_k2026_12)",
+            )
+        secret = env.get("OPENDATA_REGISTRY_GATEWAY_SECRET") or ""
+        if len(secret) < 32:
+            raise OpenDataError(
+                "OPENDATA_REGISTRY_GATEWAY_SECRET is missing or shorter than 32 characters "
+                "(it is required with OPENDATA_REGISTRY_GATEWAY_URL)",
+                hint="generate one: python -c 'import secrets; print(secrets.token_hex(32))'",
+            )
+        return cls(url=url, key_id=key_id, secret=secret.encode())
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
