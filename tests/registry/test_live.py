@@ -34,12 +34,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def start(
+    home: Path, extra_env: dict[str, str] | None = None, *, workers: int = 1
+) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
     env.update({"OPENDATA_HOME": str(home), **(extra_env or {})})
     proc = subprocess.Popen(
-        [str(BIN / "opendata-registry"), "serve", "--port", str(port)],
+        [str(BIN / "opendata-registry"), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -36,7 +36,7 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
-from opendata_core.publish import build_manifest, same_data
+from opendata_core.publish import append_shards, build_manifest, same_data
 from opendata_core.readme import render_readme
 from opendata_core.retry import attempts
 from opendata_core.store import PreconditionFailed
@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["Publisher"]
 
 PREVIEW_ROWS = 100
-APPEND_RETRIES = 5
+APPEND_RETRIES = 8
+"""Merges of one append onto a newer version after a conflict (a registry rebases most itself)."""
+APPEND_BACKOFF = 0.1
+"""Seconds: the first retry's jitter ceiling; it doubles per retry, capped at 2 s (core's rule)."""
 COMMIT_ATTEMPTS = 4
 """Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
 
@@ -57,10 +60,12 @@ logger = logging.getLogger("opendata")
 class Publisher:
     """Publishes datasets into the store that ``reader`` reads."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, *, sleep: Callable[[float], None] = time.sleep) -> None:
         from opendata._registry import RegistryStore
 
         self.reader = reader
+        self.sleep = sleep
+        """Waits between an append's attempts (injected by tests)."""
         self.registry = (
             RegistryPublisher(reader.store) if isinstance(reader.store, RegistryStore) else None
         )
@@ -110,8 +115,9 @@ class Publisher:
             tc = published.time_column if published else None
         table = table_from(data, str(ds))
         check_table(table, str(ds), time_column=tc, primary_key=meta.primary_key if meta else ())
-        # With jitter between attempts, so racing appenders spread out.
-        for _ in attempts(APPEND_RETRIES if mode == "append" else 1):
+        # Exponential backoff with full jitter between attempts, so racing appenders spread out.
+        retries = APPEND_RETRIES if mode == "append" else 1
+        for _ in attempts(retries, sleep=self.sleep, base=APPEND_BACKOFF):
             try:
                 return self.push_once(
                     ds,
@@ -182,7 +188,6 @@ class Publisher:
             )
         primary_key = list(meta.primary_key) if meta else []
 
-        carried: list[Shard] = []
         groups: list[tuple[str, pa.Table]]
         read_cache: dict[str, pa.Table] = {}
         if mode == "append" and previous is not None:
@@ -191,8 +196,6 @@ class Publisher:
             for s in previous.shards:
                 by_label.setdefault(s.partition, []).append(s)
             new_groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
-            touched = {label for label, _ in new_groups}
-            carried = [s for s in previous.shards if s.partition not in touched]
             groups = []
             for label, new_rows in new_groups:
                 old = [
@@ -239,9 +242,12 @@ class Publisher:
             built = list(pool.map(build, groups))
         written = sum(1 for _, up, _ in built if up)
         schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
+        written_shards = [s for s, _, _ in built]
         manifest = build_manifest(
             str(ds),
-            [*carried, *(s for s, _, _ in built)],
+            append_shards(previous.shards, written_shards)
+            if mode == "append" and previous is not None
+            else written_shards,
             schema=schema,
             time_column=tc,
             partition=granularity,
@@ -249,13 +255,14 @@ class Publisher:
             primary_key=primary_key if meta or previous is None else list(previous.primary_key),
             provenance=provenance or Provenance(),
         )
-        shards, shash, publish_id = manifest.shards, manifest.schema_hash, manifest.publish_id
+        shash, publish_id = manifest.schema_hash, manifest.publish_id
         if previous is not None and same_data(manifest, previous):
             return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
         # The schema-drift gate, the registry's rule: refused unless allowed (appends too: their
         # types are the published ones, read back, and stable_types made the first publish's so).
         if not dry_run:
             schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
+        stats = manifest.stats()
         if dry_run:
             notes: list[str] = []
         elif self.registry is not None:
@@ -270,8 +277,12 @@ class Publisher:
                 self.preview(ds, manifest, dict(groups)),
                 render_readme(require_metadata(ds, meta)),
                 allow_schema_change=allow_schema_change,
+                mode=mode,
             )
             notes = list(answer.warnings)
+            if answer.rebased_onto is not None and answer.stats is not None:
+                # The registry committed our partitions on a newer version: its totals count.
+                stats = answer.stats
         else:
             # The history entry first (spec 8.1): a committed version always has one; a failure
             # here fails the push with nothing committed.
@@ -282,16 +293,16 @@ class Publisher:
         return PushResult(
             dataset_id=str(ds),
             publish_id="" if dry_run else publish_id,
-            rows=manifest.row_count,
-            bytes=manifest.bytes,
+            rows=stats.row_count,
+            bytes=stats.bytes,
             shards_written=written,
-            shards_reused=len(shards) - written,
+            shards_reused=stats.shard_count - written,
             duration=time.perf_counter() - started,
             schema_hash=shash,
             schema_changed=previous is not None and previous.schema_hash != shash,
-            min_time=manifest.min_time,
-            max_time=manifest.max_time,
-            stats=manifest.stats(),
+            min_time=stats.min_time,
+            max_time=stats.max_time,
+            stats=stats,
             warnings=notes,
             schema=schema,
             dry_run=dry_run,

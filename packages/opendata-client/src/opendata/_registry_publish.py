@@ -3,9 +3,10 @@
 The shards are built exactly as for direct publishing (:class:`opendata._publish.Publisher`);
 this module only moves them: ``POST …/uploads`` with every shard's ``{sha256, bytes}``, a PUT of
 each missing shard to its signed URL (straight to storage), then ``POST …/commit``. A 409 raises
-:class:`~opendata_core.errors.ConflictError` (the publisher re-merges an append and retries); a
-lost commit reply is retried with the same ``publish_id`` (the registry answers
-``already_committed``).
+:class:`~opendata_core.errors.ConflictError` (the publisher re-merges an append and retries); an
+append is sent with ``mode: "append"`` so the registry rebases it onto a publish that committed
+meanwhile instead (a 409 is then a true conflict: the same partition). A lost commit reply is
+retried with the same ``publish_id`` (the registry answers ``already_committed``).
 
 Credentials: inside GitHub Actions the job's OIDC token (``ACTIONS_ID_TOKEN_REQUEST_URL`` and
 ``_TOKEN``, with the audience the registry publishes at ``GET /v1/auth/github-oidc``), exchanged
@@ -23,6 +24,7 @@ import msgspec
 
 from opendata._config import settings
 from opendata._registry import RegistryStore, _dataset_path, _decode, _error_for
+from opendata._results import Mode
 from opendata_core.api import (
     CommitRequest,
     CommitResponse,
@@ -205,8 +207,14 @@ class RegistryPublisher:
         readme: str,
         *,
         allow_schema_change: bool,
+        mode: Mode = "replace",
     ) -> CommitResponse:
-        """``POST …/commit``; the same commit again while the outcome is unknown."""
+        """``POST …/commit``; the same commit again while the outcome is unknown.
+
+        With ``mode="append"`` the registry rebases the append onto a publish that committed
+        since ``previous`` (``CommitResponse.rebased_onto``); it answers ``409`` only when both
+        wrote the same partition (or when it predates rebasing), and the publisher merges again.
+        """
         what = f"commit {ds} {manifest.publish_id}"
         body = msgspec.json.encode(
             CommitRequest(
@@ -216,6 +224,7 @@ class RegistryPublisher:
                 preview=preview,
                 readme=readme,
                 schema_change="allow" if allow_schema_change else "refuse",
+                mode=mode,
             )
         )
         failure: StoreUnavailable | None = None

@@ -335,10 +335,18 @@ class CommitRequest(_Wire, kw_only=True):
     registry verifies the shards, applies the schema gate, writes ``manifest.json``
     conditionally, then ``metadata.json``, ``README.md``, the run record and ``index.json``.
     Sending the same ``manifest.publish_id`` again is safe: a publish already live is a success.
+
+    With ``mode: "append"`` the manifest is ``parent``'s shards plus the partitions the append
+    writes; when another publish committed since ``parent``, the registry rebases the append onto
+    it (``opendata_core.publish.rebase_append``) instead of answering ``409``, unless both wrote
+    the same partition. A registry that predates ``mode`` ignores it and answers ``409`` as for
+    a replace, which a client handles by merging again.
     """
 
     parent_publish_id: str | None = None
     manifest: Manifest
+    mode: Literal["replace", "append"] = "replace"
+    """``append``: the registry may rebase this publish onto a newer live one (spec §4.1)."""
     metadata: DatasetMetadata
     """The dataset's ``opendata.yaml`` fields."""
     preview: list[dict[str, Any]] = []
@@ -366,6 +374,11 @@ class CommitResponse(_Wire, kw_only=True):
     provenance: Provenance = Provenance()
     warnings: list[str] = []
     """Post-commit steps that failed; the publish stands (spec §4.1 step 7)."""
+    rebased_onto: str | None = None
+    """An append committed on this newer live publish instead of its parent (its rows are the
+    live ones plus the appended partitions); ``None``: committed on its own parent."""
+    stats: Stats | None = None
+    """The committed version's statistics (they differ from the request's after a rebase)."""
 
 
 class RunPost(_Wire, kw_only=True):

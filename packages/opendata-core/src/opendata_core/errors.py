@@ -312,11 +312,18 @@ class ConflictError(OpenDataError, RuntimeError):
     """Another publish of the same dataset committed first; nothing of ours was committed."""
 
     def __init__(
-        self, dataset_id: str, message: str | None = None, *, publish_id: str | None = None
+        self,
+        dataset_id: str,
+        message: str | None = None,
+        *,
+        publish_id: str | None = None,
+        partition: str | None = None,
     ) -> None:
         self.dataset_id = dataset_id
         self.publish_id = publish_id
         """The ``publish_id`` that is current now, when known."""
+        self.partition = partition
+        """The partition both publishes wrote (an append the registry could not rebase)."""
         super().__init__(
             message or f"{dataset_id}: another publish committed first; nothing was changed",
             hint="re-run the push: mode='append' retries on its own, 'replace' overwrites",

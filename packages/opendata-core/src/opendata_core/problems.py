@@ -22,7 +22,8 @@ typed client errors). The table below is the only place where codes and statuses
     range_outside_coverage      422     RangeOutsideCoverage      dataset_id, coverage
     schema_mismatch             422     SchemaMismatch            dataset_id, column
     invalid_data                422     InvalidData               dataset_id, column
-    conflict                    409     ConflictError             dataset_id, publish_id
+    conflict                    409     ConflictError             dataset_id, publish_id,
+                                                                  partition
     rate_limited                429     RateLimited               retry_after
     corrupt_data                502     CorruptDataError          dataset_id, key
     store_unavailable           503     StoreUnavailable          store
@@ -123,7 +124,7 @@ _DETAILS: Final[dict[type[OpenDataError], tuple[str, ...]]] = {
     RangeOutsideCoverage: ("dataset_id", "coverage"),
     SchemaMismatch: ("dataset_id", "column"),
     InvalidData: ("dataset_id", "column"),
-    ConflictError: ("dataset_id", "publish_id"),
+    ConflictError: ("dataset_id", "publish_id", "partition"),
     RateLimited: ("retry_after",),
     CorruptDataError: ("dataset_id", "key"),
     StoreUnavailable: ("store",),
@@ -204,7 +205,10 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
             p.message, dataset_id=d.get("dataset_id", ""), column=d.get("column"), hint=p.hint
         ),
         ConflictError: lambda: ConflictError(
-            d.get("dataset_id", ""), p.message, publish_id=d.get("publish_id")
+            d.get("dataset_id", ""),
+            p.message,
+            publish_id=d.get("publish_id"),
+            partition=d.get("partition"),
         ),
         RateLimited: lambda: RateLimited(p.message, retry_after=d.get("retry_after")),
         CorruptDataError: lambda: CorruptDataError(

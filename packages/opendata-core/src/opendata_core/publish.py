@@ -1,7 +1,9 @@
 """Building a dataset version's ``manifest.json`` from its shards (the commit record).
 
 Pure: the client's push and the registry's commit build the same document from the same shard
-descriptions; writing it (conditionally) is the caller's job (spec 4.1).
+descriptions; writing it (conditionally) is the caller's job (spec 4.1). The append rule lives
+here too (:func:`append_shards`, :func:`rebase_append`): the client applies it to a direct
+store, the registry to rebase an append onto a publish that moved on (spec 4.1, registry step 4).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from opendata_core.documents import Field, Manifest, Partitioning, Provenance, Shard, schema_hash
+from opendata_core.errors import ConflictError, FormatError
 
-__all__ = ["build_manifest", "new_publish_id", "same_data"]
+__all__ = ["append_shards", "build_manifest", "new_publish_id", "rebase_append", "same_data"]
 
 
 def new_publish_id(now: datetime) -> str:
@@ -93,3 +96,118 @@ def same_data(a: Manifest, b: Manifest) -> bool:
         a.time_column,
         a.partition,
     ) == (b.schema_hash, b.time_column, b.partition)
+
+
+def append_shards(base: Sequence[Shard], written: Sequence[Shard]) -> list[Shard]:
+    """The shards of an append: ``base``'s outside the partitions ``written`` covers, and those.
+
+    An append writes whole partitions: a partition it extends is written again with its old
+    rows and the new ones; every other partition is kept as it is. The one rule for the client
+    (on a direct store) and the registry (rebasing, :func:`rebase_append`).
+
+    Example:
+        >>> old = [Shard(path="parts/a.parquet", sha256="a", rows=1, bytes=1, partition="2023"),
+        ...        Shard(path="parts/b.parquet", sha256="b", rows=1, bytes=1, partition="2024")]
+        >>> new = [Shard(path="parts/c.parquet", sha256="c", rows=2, bytes=2, partition="2024")]
+        >>> [s.sha256 for s in append_shards(old, new)]
+        ['a', 'c']
+    """
+    touched = {s.partition for s in written}
+    return [*(s for s in base if s.partition not in touched), *written]
+
+
+def _by_partition(shards: Sequence[Shard]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for s in shards:
+        found.setdefault(s.partition, set()).add(s.sha256)
+    return found
+
+
+def rebase_append(
+    parent: Manifest | None, ours: Manifest, live: Manifest, *, now: datetime | None = None
+) -> Manifest | None:
+    """An append built on ``parent``, rebuilt on ``live`` (a publish that committed meanwhile).
+
+    The partitions the append writes are those whose shards differ between ``parent`` and
+    ``ours``. The result is :func:`append_shards` of ``live``'s shards and ours in those
+    partitions, with totals, coverage and schema hash recomputed, ``ours``'s ``publish_id``,
+    ``live`` as parent and ``now`` as publish time. ``None`` means ``live`` already holds exactly
+    what the append writes (a retried commit that went through).
+
+    Raises:
+        ConflictError: ``live`` changed a partition the append writes (two appends to one
+            partition; ``.partition`` names it), or changed the schema, time column or
+            partitioning since ``parent``: the append must be merged again onto ``live``.
+        FormatError: ``ours`` drops a partition of ``parent``: not an append.
+
+    Example:
+        >>> def shard(sha, label):
+        ...     return Shard(path=f"parts/{sha}.parquet", sha256=sha, rows=1, bytes=1,
+        ...                  partition=label)
+        >>> def version(pid, parent, *shards):
+        ...     return build_manifest("me/x", shards, schema=[], time_column=None,
+        ...                           partition="year", publish_id=pid, previous=parent)
+        >>> base = version("p0", None, shard("a", "2023"))
+        >>> other = version("p1", base, shard("a", "2023"), shard("b", "2024"))
+        >>> ours = version("p2", base, shard("a", "2023"), shard("c", "2025"))
+        >>> done = rebase_append(base, ours, other)
+        >>> ([s.sha256 for s in done.shards], done.parent_publish_id, done.publish_id)
+        (['a', 'b', 'c'], 'p1', 'p2')
+    """
+    ds = ours.dataset_id
+    before = _by_partition(parent.shards if parent else [])
+    after = _by_partition(ours.shards)
+    dropped = sorted(set(before) - set(after))
+    if dropped:
+        raise FormatError(
+            f"{ds}: an append keeps every partition, but partition {dropped[0]!r} of "
+            f"{parent.publish_id if parent else 'the parent'} has no shard in the manifest; "
+            "send it as a replace (mode omitted)",
+            document="commit",
+            field="mode",
+        )
+    written = sorted(label for label in after if after[label] != before.get(label))
+    now_live = _by_partition(live.shards)
+    if written and all(now_live.get(label) == after[label] for label in written):
+        return None
+    retry = f"; nothing was changed — merge the append again onto {live.publish_id}"
+    if not written:
+        raise ConflictError(
+            ds, f"{ds}: the append writes no partition{retry}", publish_id=live.publish_id
+        )
+    if (live.time_column, live.partition) != (ours.time_column, ours.partition):
+        raise ConflictError(
+            ds,
+            f"{ds}: the live publish {live.publish_id} is partitioned by "
+            f"{live.partition} on {live.time_column!r}, the append by {ours.partition} on "
+            f"{ours.time_column!r}{retry}",
+            publish_id=live.publish_id,
+        )
+    if parent is not None and live.schema_hash != parent.schema_hash:
+        raise ConflictError(
+            ds,
+            f"{ds}: the live publish {live.publish_id} changed the schema since "
+            f"{parent.publish_id}{retry}",
+            publish_id=live.publish_id,
+        )
+    for label in written:
+        if now_live.get(label, set()) != before.get(label, set()):
+            raise ConflictError(
+                ds,
+                f"{ds}: partition {label!r} was also written by {live.publish_id} after "
+                f"{parent.publish_id if parent else 'the first publish'}{retry}",
+                publish_id=live.publish_id,
+                partition=label,
+            )
+    return build_manifest(
+        ds,
+        append_shards(live.shards, [s for s in ours.shards if s.partition in written]),
+        schema=ours.schema,
+        time_column=ours.time_column,
+        partition=ours.partition,
+        previous=live,
+        now=now,
+        publish_id=ours.publish_id,
+        primary_key=ours.primary_key,
+        provenance=ours.provenance,
+    )

@@ -8,7 +8,8 @@ straight to storage, then asks the registry to commit. The commit
 2. under a per-dataset lease (one commit at a time across workers and replicas), re-reads the
    live manifest: the same ``publish_id`` as ours → already committed (a retried commit whose
    reply was lost is a success); another than the request's parent → ``409 conflict`` with the
-   live ``publish_id``;
+   live ``publish_id`` — except for an append (``mode: append``), which is rebased onto the live
+   publish (core's ``rebase_append``) unless both wrote the same partition;
 3. applies the schema gate (a changed ``schema_hash`` is refused, naming the added, removed and
    retyped columns, unless ``schema_change: allow``);
 4. writes ``manifest.json`` conditionally, with provenance from the verified token — a lost reply
@@ -63,6 +64,7 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, MetadataWarning, validate_metadata
+from opendata_core.publish import rebase_append
 from opendata_core.readme import render_readme
 from opendata_registry.auth.publishers import Publisher
 from opendata_registry.context import Registry
@@ -339,13 +341,12 @@ class PublishService:
             live = current.publish_id if current else None
             if current is not None and live == manifest.publish_id:
                 return await self._replay(publisher, ds, request, current)
+            rebased_onto = None
             if live != request.parent_publish_id:
-                raise ConflictError(
-                    str(ds),
-                    f"{ds}: the live publish is {live}, not the parent {request.parent_publish_id}"
-                    "; nothing was changed",
-                    publish_id=live,
-                )
+                rebased = await self._rebase(ds, request, current)
+                if rebased is None:
+                    return _already_appended(ds, manifest)
+                manifest, rebased_onto = rebased, live
             changed = schema_gate(
                 str(ds), current, manifest, allow=request.schema_change == "allow"
             )
@@ -357,7 +358,37 @@ class PublishService:
             response = await self._finish(
                 publisher, ds, request, final, already=False, schema_changed=changed
             )
-        return msgspec.structs.replace(response, registered=registered)
+        return msgspec.structs.replace(
+            response, registered=registered, rebased_onto=rebased_onto, stats=final.stats()
+        )
+
+    async def _rebase(
+        self, ds: DatasetId, request: CommitRequest, live: Manifest | None
+    ) -> Manifest | None:
+        """The request's manifest rebuilt on ``live`` when it is an append; else ``409``.
+
+        An append only writes its own partitions, so a publish that committed since its parent
+        is no reason to send the producer back (spec §4.1, registry step 4): the rule is core's
+        ``rebase_append``, which refuses only a true conflict (the same partition written by
+        both, naming it). The parent is read from its history entry (``versions/<id>.json``).
+        ``None``: the append is already live (a retried commit).
+        """
+        parent_id = request.parent_publish_id
+        now = live.publish_id if live else None
+        moved = ConflictError(
+            str(ds),
+            f"{ds}: the live publish is {now}, not the parent {parent_id}; nothing was changed",
+            publish_id=now,
+        )
+        if request.mode != "append" or live is None:
+            raise moved
+        parent = None
+        if parent_id is not None:
+            got = await self.store.get_or_none(self.store.layout.version(ds, parent_id))
+            if got is None:  # no history entry (collected by retention): cannot tell what it held
+                raise moved
+            parent = decode_document(got[0], Manifest, name=f"{ds}/versions/{parent_id}.json")
+        return rebase_append(parent, request.manifest, live, now=datetime.now(UTC))
 
     async def _replay(
         self, publisher: Publisher, ds: DatasetId, request: CommitRequest, live: Manifest
@@ -612,6 +643,16 @@ class PublishService:
         finally:
             async with self.registry.session() as session:
                 await release_lease(session, name, holder)
+
+
+def _already_appended(ds: DatasetId, manifest: Manifest) -> CommitResponse:
+    """A retried append whose first send was rebased and committed (then built upon)."""
+    return CommitResponse(
+        dataset_id=str(ds),
+        publish_id=manifest.publish_id,
+        published_at=manifest.published_at,
+        already_committed=True,
+    )
 
 
 def _validated(meta: DatasetMetadata) -> DatasetMetadata:
