@@ -204,3 +204,32 @@ def test_concurrent_appenders_never_duplicate_rows(s3_env: str) -> None:
     for p in range(producers):
         out = client.load(f"me/p{p}")
         assert out["v"].tolist() == list(range(appends * batch)), f"me/p{p}"
+
+
+def test_a_direct_store_append_that_keeps_losing_backs_off_with_jitter(
+    proxy: FaultProxy, bucket: str, s3_env: str
+) -> None:
+    """No registry to rebase: each lost race is merged again after a growing, jittered wait."""
+    from opendata._publish import APPEND_BACKOFF
+
+    client = via(proxy, bucket)
+    other = direct(s3_env, bucket)
+    client.push(rows(0, 10), "me/ticks", time_column="date", partition="year")
+    proxy.clear()
+    won: list[od.PushResult] = []
+
+    def other_appends() -> None:  # to the same partition (2020): a real conflict each time
+        won.append(other.push(rows(100 + 10 * len(won), 10, "other"), "me/ticks", mode="append"))
+
+    proxy.add(Rule("PUT", MANIFEST, "delay", hang=0, times=3, before=other_appends))
+    slept: list[float] = []
+    client._publisher.sleep = slept.append  # the waits, recorded instead of slept
+    result = client.push(rows(1000, 10), "me/ticks", mode="append")
+    assert len(won) == 3 and len(slept) == 3
+    # Full jitter under a doubling ceiling: uniform in [0, base * 2**(n-1)] before retry n.
+    assert all(0 <= s <= APPEND_BACKOFF * 2**n for n, s in enumerate(slept)), slept
+    manifest = client.manifest("me/ticks")
+    assert manifest.publish_id == result.publish_id
+    assert manifest.parent_publish_id == won[-1].publish_id
+    out = client.load("me/ticks")
+    assert len(out) == 10 + 30 + 10 and not out.duplicated(["date"]).any()

@@ -286,17 +286,17 @@ def test_a_lost_token_exchange_reply_is_retried_with_a_fresh_oidc_token(
         assert detail(registry.url)["manifest"]["publish_id"] == result.publish_id
 
 
-def test_an_append_that_loses_the_race_re_merges_and_keeps_both_publishers_rows(
-    registry: Live, actions: None, tmp_path: Path
-) -> None:
-    """Another publisher commits between our upload and our commit: 409, re-merge, retry."""
+def race(registry: Live, tmp_path: Path, ours: pd.DataFrame) -> tuple[od.PushResult, list[Any]]:
+    """Publish 3 days; another publisher appends day 4 between our upload and our commit.
+
+    Returns our push's result and the commits the proxy forwarded.
+    """
     url = registry.url
     yaml = producer(tmp_path / "fx", days=3) / "opendata.yaml"
     od.Client(RegistryStore(url)).push(frame(3), DS, metadata=yaml)
-    other = frame(5).iloc[[3]]  # 2024-01-04, from the other publisher
-    ours = frame(5).iloc[[4]]  # 2024-01-05
 
     def the_other_publisher_commits() -> None:
+        other = frame(5).iloc[[3]]  # 2024-01-04
         done = od.Client(RegistryStore(url)).push(other, DS, metadata=yaml, mode="append")
         assert done.shards_written == 1
 
@@ -308,10 +308,33 @@ def test_an_append_that_loses_the_race_re_merges_and_keeps_both_publishers_rows(
     finally:
         proxy.stop()
     commits = [e for e in proxy.log if e.method == "POST" and e.path.endswith("/commit")]
-    assert [e.upstream for e in commits] == [409, 200], commits
-    found = detail(url)["manifest"]
+    return result, commits
+
+
+def test_an_append_that_loses_the_race_is_rebased_by_the_registry(
+    registry: Live, actions: None, tmp_path: Path
+) -> None:
+    """Another publisher commits between our upload and our commit: the registry puts our
+    partition on its version (one commit, no 409), and both publishers' rows are kept."""
+    result, commits = race(registry, tmp_path, frame(5).iloc[[4]])  # ours: 2024-01-05
+    assert [e.upstream for e in commits] == [200], commits
+    found = detail(registry.url)["manifest"]
     assert found["publish_id"] == result.publish_id and found["row_count"] == 5
+    assert result.rows == 5  # the committed version's totals, not those of our parent + 1
     assert rows(od.load(DS)) == rows(frame(5))  # both publishers' rows, none lost or repeated
+    assert len(registry.runs()) == 3
+
+
+def test_an_append_to_the_partition_the_winner_wrote_is_merged_again(
+    registry: Live, actions: None, tmp_path: Path
+) -> None:
+    """Both wrote 2024-01-04: the registry answers 409 naming it (as a registry from before
+    rebasing answers any race), and the client merges onto the new version and commits."""
+    result, commits = race(registry, tmp_path, frame(5).iloc[[3, 4]])  # ours: 01-04 and 01-05
+    assert [e.upstream for e in commits] == [409, 200], commits
+    found = detail(registry.url)["manifest"]
+    assert found["publish_id"] == result.publish_id and found["row_count"] == 5
+    assert rows(od.load(DS)) == rows(frame(5))
     assert len(registry.runs()) == 3
 
 
