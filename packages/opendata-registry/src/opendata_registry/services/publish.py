@@ -663,8 +663,12 @@ def _validated(meta: DatasetMetadata) -> DatasetMetadata:
 
 
 def put_method(size: int) -> str:
-    """What a local-store PUT URL's signature binds besides key and expiry: method and size."""
-    return f"PUT\n{size}"
+    """What a local-store PUT URL's signature binds besides key and expiry: method and size.
+
+    One signed field without a line break (core's ``string_to_sign`` refuses control characters
+    in a field, so that two links can never share one signed text).
+    """
+    return f"PUT {size}"
 
 
 def _check_shard(where: str, sha256: str, size: int, cap: int) -> None:
