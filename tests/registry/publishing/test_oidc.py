@@ -98,6 +98,66 @@ def test_refusals_are_401_naming_the_rule(reg: Any, issuer: Issuer, case: str) -
     assert words in body["message"], body["message"]
 
 
+def _later() -> int:
+    return int(time.time()) + 300
+
+
+# Claims with the wrong JSON type or out of range. Today's PyJWT coerces times with int(), so a
+# string exp was accepted and exp=10**20 overflowed datetime (a 500): each must be a 401 that
+# names the claim.
+BAD_CLAIMS: dict[str, tuple[dict[str, Any], str]] = {
+    "string exp": ({"exp": lambda: str(_later())}, "claim 'exp' has the wrong type"),
+    "huge exp": ({"exp": lambda: 10**20}, "claim 'exp' has the wrong type or range"),
+    "exp past 2100": ({"exp": lambda: 4_102_444_801}, "<= 4102444800"),
+    "float exp": ({"exp": lambda: _later() + 0.5}, "Expected `int`, got `float`"),
+    "integral float exp": ({"exp": lambda: float(_later())}, "Expected `int`, got `float`"),
+    "bool exp": ({"exp": lambda: True}, "Expected `int`, got `bool`"),
+    "infinite exp": ({"exp": lambda: float("inf")}, "payload is not JSON"),
+    "negative exp": ({"exp": lambda: -1}, "claim 'exp' has the wrong type or range"),
+    "null exp": ({"exp": lambda: None}, "claim 'exp' is missing"),  # None drops the claim
+    "list exp": ({"exp": lambda: [_later()]}, "claim 'exp'"),
+    "string iat": ({"iat": lambda: str(int(time.time()))}, "claim 'iat' has the wrong type"),
+    "huge nbf": ({"nbf": lambda: 10**30}, "claim 'nbf' has the wrong type or range"),
+    "numeric ref": ({"ref": lambda: 7}, "claim 'ref' has the wrong type"),
+    "empty repository": ({"repository": lambda: ""}, "claim 'repository' has the wrong type"),
+    "numeric repository_owner_id": (
+        {"repository_owner_id": lambda: 9001},
+        "claim 'repository_owner_id' has the wrong type",
+    ),
+    "object sha": ({"sha": lambda: {"a": 1}}, "claim 'sha' has the wrong type"),
+    "numeric environment": ({"environment": lambda: 1}, "claim 'environment'"),
+    "numeric jti": ({"jti": lambda: 12345}, "claim 'jti'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLAIMS))
+def test_claims_of_the_wrong_type_or_range_are_401(reg: Any, issuer: Issuer, case: str) -> None:
+    overrides, words = BAD_CLAIMS[case]
+    token = issuer.token(**{name: make() for name, make in overrides.items()})
+    r = reg.post("/v1/auth/github-oidc", json={"token": token})
+    assert r.status_code == 401, (case, r.status_code, r.text)
+    body = r.json()
+    assert body["code"] == "unauthenticated"
+    assert body["message"].startswith("OIDC token refused: "), body["message"]
+    assert words in body["message"], body["message"]
+
+
+def test_a_string_exp_names_the_claim_and_the_fix(reg: Any, issuer: Issuer) -> None:
+    r = reg.post("/v1/auth/github-oidc", json={"token": issuer.token(exp=str(_later()))})
+    assert r.status_code == 401
+    assert r.json()["message"] == (
+        "OIDC token refused: claim 'exp' has the wrong type or range: Expected `int`, got `str` "
+        "(a time is an integer number of seconds since 1970, at most 4102444800)"
+    )
+
+
+def test_string_exp_in_the_past_is_not_read_as_a_time(reg: Any, issuer: Issuer) -> None:
+    # int("0") is what PyJWT would compare: refused for its type, not as "expired".
+    r = reg.post("/v1/auth/github-oidc", json={"token": issuer.token(exp="0")})
+    assert r.status_code == 401
+    assert "wrong type" in r.json()["message"] and "expired" not in r.json()["message"]
+
+
 def test_multi_valued_aud_with_ours_is_accepted(reg: Any, issuer: Issuer) -> None:
     r = reg.post("/v1/auth/github-oidc", json={"token": issuer.token(aud=["x", AUDIENCE])})
     assert r.status_code == 200, r.text

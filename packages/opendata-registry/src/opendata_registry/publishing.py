@@ -69,7 +69,7 @@ class Publishing:
             "repository_owner_id": claims.repository_owner_id,
             "sha": claims.sha,
             "ref": claims.ref,
-            "workflow_ref": claims.workflow_ref,
+            "workflow_ref": claims.workflow,
             "environment": claims.environment,
             "run_id": claims.run_id,
             "run_url": (

@@ -4,22 +4,25 @@ A token is accepted only when all hold: the header says ``RS256`` (``none``, ``H
 other algorithm are refused before any key is looked at); its ``kid`` is a key of the issuer's
 JWKS (fetched once and cached; an unknown ``kid`` refetches the JWKS at most once a minute, so a
 flood of made-up ``kid`` values cannot make the registry hammer the issuer); the RSA signature
-verifies; ``iss`` is the configured issuer; ``aud`` contains the registry's audience; ``exp``,
-``iat`` and ``nbf`` hold with a small leeway; GitHub's repository claims are present; and its
-``jti`` has never been exchanged before (single use, remembered until the token expires — in
-Redis when configured, else in the database).
+verifies; every claim has its JSON type (:class:`GithubClaims`: ``exp``, ``iat`` and ``nbf``
+integers between 0 and :data:`MAX_UNIX_TIME`, GitHub's repository claims non-empty strings — a
+string ``exp`` or ``exp=10**20`` is refused, never coerced); ``iss`` is the configured issuer;
+``aud`` contains the registry's audience; ``exp``, ``iat`` and ``nbf`` hold with a small leeway;
+and its ``jti`` has never been exchanged before (single use, remembered until the token expires
+— in Redis when configured, else in the database).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import jwt
+import msgspec
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -33,23 +36,16 @@ if TYPE_CHECKING:
     from opendata_registry.services.sync import SessionMaker
     from opendata_registry.settings import Settings
 
-__all__ = ["GITHUB_CLAIMS", "GithubClaims", "JtiStore", "JwksCache", "OidcVerifier"]
+__all__ = ["MAX_UNIX_TIME", "GithubClaims", "JtiStore", "JwksCache", "OidcVerifier"]
 
 log = logging.getLogger("opendata_registry.oidc")
 
 JWKS_MIN_REFRESH: Final = 60.0
 """Seconds between two JWKS fetches caused by unknown ``kid`` values."""
 MAX_TOKEN_CHARS: Final = 16_384
-GITHUB_CLAIMS: Final = (
-    "repository",
-    "repository_id",
-    "repository_owner",
-    "repository_owner_id",
-    "sha",
-    "ref",
-    "run_id",
-)
-"""The claims a GitHub Actions token carries that publishing relies on."""
+MAX_UNIX_TIME: Final = 4_102_444_800
+"""2100-01-01T00:00:00Z, the latest ``exp``/``iat``/``nbf`` accepted (GitHub's tokens live
+minutes; a later time is no real token, and ``exp=10**20`` would overflow a datetime)."""
 _HINT: Final = (
     "exchange a fresh token: in GitHub Actions give the job `permissions: id-token: write` and "
     "request the token with the audience from GET /v1/auth/github-oidc"
@@ -62,52 +58,102 @@ def _refuse(message: str) -> Unauthenticated:
     return err
 
 
-@dataclass(frozen=True)
-class GithubClaims:
-    """The verified claims of a GitHub Actions job that publishing uses."""
+UnixTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNIX_TIME)]
+"""A JSON integer of seconds since 1970 that a datetime can hold (bool and float are refused)."""
+ClaimText = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
 
-    repository: str
+
+class GithubClaims(msgspec.Struct, frozen=True):
+    """The claims of a GitHub Actions OIDC token, with their JSON types; unknown claims pass.
+
+    The one decoder of a token's payload: :class:`_TypedJWT` decodes into it before PyJWT checks
+    ``exp``, ``iat`` and ``nbf``, so a string, float, boolean or out-of-range time is refused
+    (401) instead of being coerced by ``int()`` or overflowing ``datetime``.
+
+    Example:
+        >>> raw = b'{"exp": "4102444800"}'
+        >>> msgspec.json.decode(raw, type=GithubClaims)
+        Traceback (most recent call last):
+        msgspec.ValidationError: Expected `int`, got `str` - at `$.exp`
+    """
+
+    exp: UnixTime
+    iat: UnixTime
+    nbf: UnixTime
+    iss: str
+    aud: str | list[str]
+    sub: ClaimText
+    jti: ClaimText
+    repository: ClaimText
     """``owner/name``, as GitHub spells it."""
-    repository_id: str
-    repository_owner: str
-    repository_owner_id: str
-    sha: str
-    ref: str
-    run_id: str
-    run_attempt: str
-    workflow_ref: str
-    """``job_workflow_ref`` (the workflow file that runs the job), else ``workflow_ref``."""
-    environment: str | None
-    jti: str
-    expires_at: datetime
+    repository_id: ClaimText
+    repository_owner: ClaimText
+    repository_owner_id: ClaimText
+    sha: ClaimText
+    ref: ClaimText
+    run_id: ClaimText
+    run_attempt: ClaimText = "1"
+    workflow_ref: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    job_workflow_ref: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    environment: Annotated[str, msgspec.Meta(max_length=400)] | None = None
+    """The GitHub environment the job runs in (absent when it uses none)."""
 
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> GithubClaims:
-        """Pick the claims out of a verified payload; a missing or non-text one is refused."""
-        values: dict[str, str] = {}
-        for name in (*GITHUB_CLAIMS, "jti"):
-            value = payload.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, str) or not value or len(value) > 400:
-                raise _refuse(f"claim {name!r} is missing or not a string")
-            values[name] = value
-        workflow = payload.get("job_workflow_ref") or payload.get("workflow_ref") or ""
-        environment = payload.get("environment")
-        return cls(
-            repository=values["repository"],
-            repository_id=values["repository_id"],
-            repository_owner=values["repository_owner"],
-            repository_owner_id=values["repository_owner_id"],
-            sha=values["sha"],
-            ref=values["ref"],
-            run_id=values["run_id"],
-            run_attempt=str(payload.get("run_attempt") or "1"),
-            workflow_ref=str(workflow)[:400],
-            environment=environment if isinstance(environment, str) else None,
-            jti=values["jti"],
-            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
-        )
+    @property
+    def workflow(self) -> str:
+        """The workflow file that runs the job: ``job_workflow_ref``, else ``workflow_ref``."""
+        return self.job_workflow_ref or self.workflow_ref
+
+    @property
+    def expires_at(self) -> datetime:
+        """``exp`` as a datetime (in range: ``exp`` is bounded by :data:`MAX_UNIX_TIME`)."""
+        return datetime.fromtimestamp(self.exp, UTC)
+
+
+_MISSING_RE: Final = re.compile(r"missing required field `([^`]+)`")
+_WHERE_RE: Final = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def _claims_refusal(exc: msgspec.ValidationError) -> Unauthenticated:
+    """The 401 for a payload that is not :class:`GithubClaims`, naming the claim and the rule."""
+    text = str(exc)
+    missing = _MISSING_RE.search(text)
+    if missing:
+        return _refuse(f"claim {missing[1]!r} is missing")
+    where = _WHERE_RE.search(text)
+    if where is None or not where[1]:
+        return _refuse(f"its payload is not a JSON object of claims ({shorten(text, 120)})")
+    claim = where[1].split(".", 1)[0].split("[", 1)[0]
+    rule = shorten(text[: where.start()], 120)
+    if claim in ("exp", "iat", "nbf"):
+        rule += f" (a time is an integer number of seconds since 1970, at most {MAX_UNIX_TIME})"
+    return _refuse(f"claim {claim!r} has the wrong type or range: {rule}")
+
+
+class _TypedJWT(jwt.PyJWT):
+    """PyJWT whose payload is decoded into :class:`GithubClaims` before its claims are checked.
+
+    ``_decode_payload`` is PyJWT's documented override point; it runs after the signature is
+    verified and before ``exp``/``iat``/``nbf``/``iss``/``aud`` are validated, so those checks
+    only ever see values of the right JSON type.
+    """
+
+    def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
+        try:
+            claims = msgspec.json.decode(decoded["payload"], type=GithubClaims)
+        except msgspec.ValidationError as exc:
+            raise _ClaimsError(_claims_refusal(exc)) from None
+        except msgspec.DecodeError as exc:  # also NaN and Infinity, which json.loads takes
+            refusal = _refuse(f"its payload is not JSON ({shorten(str(exc), 80)})")
+            raise _ClaimsError(refusal) from None
+        return msgspec.structs.asdict(claims)
+
+
+class _ClaimsError(jwt.DecodeError):
+    """Carries the 401 for a payload that is not :class:`GithubClaims` out of PyJWT."""
+
+    def __init__(self, refusal: Unauthenticated) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 class JwksCache:
@@ -203,6 +249,7 @@ class OidcVerifier:
         self.settings = settings
         self.jwks = jwks
         self.jtis = jtis
+        self._jwt = _TypedJWT()
 
     async def verify(self, token: str) -> GithubClaims:
         """The token's claims, or :class:`Unauthenticated` saying which rule failed."""
@@ -221,7 +268,7 @@ class OidcVerifier:
         key = await self.jwks.key(kid)
         settings = self.settings
         try:
-            payload = jwt.decode(
+            payload = self._jwt.decode(
                 token,
                 key.key,
                 algorithms=["RS256"],
@@ -230,6 +277,8 @@ class OidcVerifier:
                 leeway=settings.oidc_leeway,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "jti", "sub"]},
             )
+        except _ClaimsError as exc:
+            raise exc.refusal from None
         except jwt.ExpiredSignatureError:
             raise _refuse("it has expired") from None
         except jwt.ImmatureSignatureError:
@@ -244,7 +293,8 @@ class OidcVerifier:
             raise _refuse("the signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise _refuse(f"invalid token ({type(exc).__name__})") from None
-        claims = GithubClaims.from_payload(payload)
+        # Already typed and range-checked when PyJWT decoded it: this cannot fail.
+        claims = msgspec.convert(payload, GithubClaims)
         if not await self.jtis.use(claims.jti, claims.expires_at):
             raise _refuse("it was already exchanged (each token is single-use)")
         return claims
