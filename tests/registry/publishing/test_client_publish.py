@@ -380,6 +380,7 @@ def test_od_push_and_od_run_publish_with_a_producer_token_outside_actions(
     found = detail(url)["manifest"]
     assert found["publish_id"] == out["publish_id"]
     assert found["provenance"]["verified_by"] is None  # a producer token vouches for nothing
+    assert found["provenance"]["repo"] is None  # nor names the repository its yaml states
     producer(folder, days=5)
     code, out = od_run(folder)  # a pandas frame's shards: not byte-equal to the CSV's
     assert code == 0, out

@@ -449,9 +449,16 @@ def test_namespace_grant_and_producer_tokens(
     _, r = publish(client, producer, DS, ACME, {"2023": part("2023")})
     assert r.status_code == 403 and "may publish only namespace globex" in r.json()["message"]
     live = client.get("/v1/datasets/globex/fx").json()["manifest"]["publish_id"]
+    # globex/fx is pinned to acme/fx-rates: a token publishes it only once the operator allows.
+    _m, r = publish(client, producer, "globex/fx", ACME, {"2023": part("2023", "p")}, parent=live)
+    assert r.status_code == 403 and "--allow-tokens" in r.json()["hint"], r.text
+    done = runner.invoke(main, ["datasets", "policy", "globex/fx", "--allow-tokens"])
+    assert done.exit_code == 0, done.output
     _m, r = publish(client, producer, "globex/fx", ACME, {"2023": part("2023", "p")}, parent=live)
     assert r.status_code == 200, r.text
-    assert r.json()["provenance"]["verified_by"] is None  # a producer token vouches for nothing
+    # A producer token vouches for nothing: no repository, commit or run in the provenance.
+    assert r.json()["provenance"]["verified_by"] is None
+    assert r.json()["provenance"]["repo"] is None
     # Revoked: refused on its next request.
     ident = json.loads(made.output)["id"]
     assert runner.invoke(main, ["tokens", "revoke", str(ident)]).exit_code == 0

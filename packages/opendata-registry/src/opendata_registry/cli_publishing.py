@@ -4,7 +4,8 @@
   datasets in namespace NS (a namespace equal to the owner needs no grant).
 - ``tokens create --namespace NS | --dataset NS/NAME --expires 90d``: a producer token for CI
   other than GitHub Actions; shown once, stored as a hash.
-- ``datasets policy NS/NAME --workflow … --ref …``: only that workflow file / branch publishes.
+- ``datasets policy NS/NAME --workflow … --ref … --environment … --allow-tokens``: only that
+  workflow file / git ref / GitHub environment publishes; producer tokens only when allowed.
 """
 
 from __future__ import annotations
@@ -219,13 +220,48 @@ def datasets() -> None:
 @datasets.command("policy")
 @click.argument("dataset_id")
 @click.option("--workflow", help="Only this workflow: OWNER/REPO/.github/workflows/FILE.yml.")
-@click.option("--ref", help="Only this git ref (refs/heads/main) or environment.")
-@click.option("--clear", is_flag=True, help="Remove both restrictions.")
-def datasets_policy(dataset_id: str, workflow: str | None, ref: str | None, clear: bool) -> None:
-    """Restrict which workflow file and branch may publish a registered dataset."""
+@click.option("--ref", help="Only this git ref (refs/heads/main), matched against the `ref` claim.")
+@click.option(
+    "--environment",
+    help="Only jobs in this GitHub environment, matched against the `environment` claim.",
+)
+@click.option(
+    "--allow-tokens/--refuse-tokens",
+    default=None,
+    help="Whether producer tokens may publish it too (refused by default: unverified).",
+)
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Back to the default: any workflow, ref, environment; producer tokens refused.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def datasets_policy(
+    dataset_id: str,
+    workflow: str | None,
+    ref: str | None,
+    environment: str | None,
+    allow_tokens: bool | None,
+    clear: bool,
+    as_json: bool,
+) -> None:
+    """Restrict which workflow, ref and environment publish a registered dataset.
+
+    A registered dataset is pinned to the GitHub repository that registered it: only that
+    repository's GitHub Actions publish it (through OIDC). --allow-tokens lets producer tokens
+    of its namespace publish it too; their publishes carry no verified provenance.
+    """
     from opendata_registry.db.models import Owner
 
     ds = str(DatasetId.parse(dataset_id))
+    if ref is not None and not ref.startswith("refs/"):
+        raise click.BadParameter(
+            f"{ref!r} is not a git ref (refs/heads/main, refs/tags/v1); a GitHub environment "
+            f"is set with --environment {ref}",
+            param_hint="--ref",
+        )
+    if environment is not None and not environment.strip():
+        raise click.BadParameter("the environment name is empty", param_hint="--environment")
 
     async def work(registry: Any) -> Owner:
         async with registry.session() as session, session.begin():
@@ -236,15 +272,36 @@ def datasets_policy(dataset_id: str, workflow: str | None, ref: str | None, clea
                     hint="its first publish from GitHub Actions registers it",
                 )
             if clear:
-                owner.workflow_ref = owner.ref = None
+                owner.workflow_ref = owner.ref = owner.environment = None
+                owner.allow_tokens = False
             if workflow is not None:
                 owner.workflow_ref = workflow.split("@", 1)[0]
             if ref is not None:
                 owner.ref = ref
+            if environment is not None:
+                # GitHub compares environment names case-insensitively.
+                owner.environment = environment.strip().lower()
+            if allow_tokens is not None:
+                owner.allow_tokens = allow_tokens
             return owner
 
     owner = _run(work)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "dataset": ds,
+                    "repository": owner.repository,
+                    "workflow": owner.workflow_ref,
+                    "ref": owner.ref,
+                    "environment": owner.environment,
+                    "allow_tokens": owner.allow_tokens,
+                }
+            )
+        )
+        return
     click.echo(
         f"{ds}: repository {owner.repository}; workflow {owner.workflow_ref or 'any'}; "
-        f"ref {owner.ref or 'any'}"
+        f"ref {owner.ref or 'any'}; environment {owner.environment or 'any'}; producer tokens "
+        f"{'allowed' if owner.allow_tokens else 'refused'}"
     )

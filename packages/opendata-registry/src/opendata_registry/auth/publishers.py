@@ -86,8 +86,13 @@ class Publisher:
     dataset_id: str | None = None
     """… or one dataset."""
 
-    def provenance(self, repo_url: str | None) -> Provenance:
-        """Provenance from the verified claims (a producer token vouches for nothing more)."""
+    def provenance(self) -> Provenance:
+        """Provenance from the verified claims only.
+
+        A producer token proves no repository, commit or run, so its provenance is empty (all
+        null): a repository the publisher merely states (``opendata.yaml`` ``repo``) stays in
+        the metadata and is never recorded as where a publish came from.
+        """
         if self.kind == "github":
             return Provenance(
                 repo=f"https://github.com/{self.repository}",
@@ -96,7 +101,7 @@ class Publisher:
                 workflow_ref=self.workflow_ref,
                 verified_by="github-oidc",
             )
-        return Provenance(repo=repo_url or None)
+        return Provenance()
 
     def may_touch(self, ds: DatasetId) -> bool:
         """A producer token's scope check (GitHub publishers are checked against owners)."""

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -197,7 +199,12 @@ class Owner(Base):
     workflow_ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
     """Policy: only this workflow file may publish (``owner/repo/.github/workflows/x.yml``)."""
     ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    """Policy: only this git ref (``refs/heads/main``) or environment may publish."""
+    """Policy: only this git ref (``refs/heads/main``), matched against the token's ``ref``."""
+    environment: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    """Policy: only jobs in this GitHub environment (lower-case), matched against
+    ``environment``."""
+    allow_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Policy: producer tokens of the namespace or dataset may publish it too (unverified)."""
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -132,6 +132,20 @@ class PublishService:
                 raise PermissionDenied(
                     f"{ds}: this producer token may publish only {scope}", dataset_id=str(ds)
                 )
+            async with self.registry.session() as session:
+                pinned = await session.get(Owner, str(ds))
+            if pinned is not None and not pinned.allow_tokens:
+                err = PermissionDenied(
+                    f"{ds} is pinned to the GitHub repository {pinned.repository}: only that "
+                    "repository's GitHub Actions publish it (through OIDC), not a producer token",
+                    dataset_id=str(ds),
+                )
+                err.hint = (
+                    f"publish from {pinned.repository} in GitHub Actions; or the registry's "
+                    f"operator allows producer tokens for it: opendata-registry datasets policy "
+                    f"{ds} --allow-tokens"
+                )
+                raise err
             return False
         assert publisher.repository
         assert publisher.repository_owner
@@ -187,9 +201,20 @@ class PublishService:
                 f"{workflow or 'unknown'}",
                 dataset_id=str(ds),
             )
-        if owner.ref and owner.ref not in (publisher.ref, publisher.environment):
+        # The ref and the environment are separate claims, each matched only against its own
+        # policy field (as PyPI's trusted publishing does): an environment may be named
+        # anything, including "refs/heads/main".
+        if owner.ref and publisher.ref != owner.ref:
             raise PermissionDenied(
-                f"{ds}: only {owner.ref} may publish (policy); this run is on {publisher.ref}",
+                f"{ds}: only {owner.ref} may publish (policy: ref); this run is on {publisher.ref}",
+                dataset_id=str(ds),
+            )
+        environment = (publisher.environment or "").lower()
+        if owner.environment and environment != owner.environment:
+            raise PermissionDenied(
+                f"{ds}: only jobs in the GitHub environment {owner.environment!r} may publish "
+                f"(policy: environment); this run is in "
+                f"{repr(environment) if environment else 'no environment'}",
                 dataset_id=str(ds),
             )
 
@@ -351,7 +376,7 @@ class PublishService:
                 str(ds), current, manifest, allow=request.schema_change == "allow"
             )
             registered = await self._register(publisher, ds) if register else False
-            provenance = publisher.provenance(meta.repo)
+            provenance = publisher.provenance()
             final = msgspec.structs.replace(manifest, provenance=provenance)
             await self._write_history(ds, final, current)
             await self._write_manifest(ds, final, etag, live)
@@ -499,7 +524,7 @@ class PublishService:
         attempt may not have.
         """
         meta = _validated(request.metadata)
-        provenance = manifest.provenance or publisher.provenance(meta.repo)
+        provenance = manifest.provenance or publisher.provenance()
         warnings: list[str] = []
         layout = self.store.layout
 
@@ -614,7 +639,7 @@ class PublishService:
             publish_id=run.publish_id,
             schema_changed=run.schema_changed,
             unchanged=run.unchanged,
-            provenance=publisher.provenance(None),
+            provenance=publisher.provenance(),
         )
         key = self.store.layout.run_record(ds, run.started_at, run_id)
         await self.store.put(key, encode_document(record))
