@@ -158,6 +158,10 @@ def test_dataset_page(stack: live.Stack, page: Any) -> None:
         commit.get_attribute("href")
         == "https://github.com/ecb/opendata-euro-fx-rates/commit/" + "2" * 40
     )
+    # Published straight to the bucket: its provenance is the publisher's own statement.
+    repository = page.locator("#repository")
+    assert "not verified" in repository.inner_text()
+    assert repository.locator(".badge-verified").count() == 0
     # the history chart: two publishes, drawn by pygal, loaded as an image
     chart = page.locator(".chart img")
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
@@ -335,3 +339,66 @@ def test_screenshots_and_no_horizontal_scroll(
         label = "phone" if width == 375 else "desktop"
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
     context.close()
+
+
+def test_a_producer_token_publish_names_no_repository_it_could_not_prove(
+    stack: live.Stack, page: Any, tmp_path: Path
+) -> None:
+    """A producer token publishes through the live registry with the real `od push`; its
+    opendata.yaml claims someone else's repository. Runs last: it adds a dataset to the stack."""
+    made = live.run(
+        [
+            str(live.BIN / "opendata-registry"),
+            "tokens",
+            "create",
+            "--namespace",
+            "tokenco",
+            "--expires",
+            "1d",
+            "--json",
+        ],
+        stack.env,
+    )
+    token = json.loads(made.stdout)["token"]
+    (tmp_path / "rates.csv").write_text("date,rate\n2024-01-01,1.5\n2024-01-02,1.6\n")
+    (tmp_path / "opendata.yaml").write_text(
+        "id: tokenco/rates\ntitle: Token rates\ndescription: Published with a producer token.\n"
+        "license: CC-BY-4.0\nrepo: https://github.com/victim/project\n"
+        "source:\n  provider: Token Co\ntime_column: date\n"
+    )
+    producer = dict(
+        stack.env,
+        OPENDATA_HOME=str(tmp_path / "producer"),
+        OPENDATA_REGISTRY=stack.registry,
+        OPENDATA_PUBLISH_TOKEN=token,
+    )
+    pushed = live.run(
+        [
+            str(live.BIN / "od"),
+            "push",
+            str(tmp_path / "rates.csv"),
+            "tokenco/rates",
+            "--metadata",
+            str(tmp_path / "opendata.yaml"),
+            "--json",
+        ],
+        producer,
+    )
+    assert json.loads(pushed.stdout)["publish_id"]
+    detail = httpx.get(stack.registry + "/v1/datasets/tokenco/rates").json()
+    assert detail["manifest"]["provenance"] == {
+        "repo": None,
+        "commit": None,
+        "run_url": None,
+        "workflow_ref": None,
+        "verified_by": None,
+    }
+    page.goto(stack.portal + "/tokenco/rates")
+    repository = page.locator("#repository")
+    assert repository.locator(".badge-unverified").inner_text() == "not verified"
+    assert "stated by the publisher" in repository.inner_text()
+    assert repository.locator(".badge-verified").count() == 0
+    facts = page.locator("dl.facts").inner_text()
+    assert "no commit or CI run recorded" in facts
+    page.locator("#facts-heading").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "dataset-token-publish.png"), full_page=True)

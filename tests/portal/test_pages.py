@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import msgspec
@@ -110,6 +111,60 @@ def test_dataset_page_has_everything(portal: Portal) -> None:
     assert "failure (network)" in html
     assert '<img src="/ecb/euro-fx-rates/history.svg"' in html
     assert 'href="http://registry.test/v1/datasets/ecb/euro-fx-rates"' in html
+
+
+def _with_provenance(**fields: Any) -> dict[str, Any]:
+    """Routes whose dataset's last publish carries the given provenance."""
+    from opendata_core.documents import Provenance
+
+    routes = samples.default_routes()
+    d = routes["/v1/datasets/ecb/euro-fx-rates"]
+    man = msgspec.structs.replace(d.manifest, provenance=Provenance(**fields))
+    routes["/v1/datasets/ecb/euro-fx-rates"] = msgspec.structs.replace(d, manifest=man)
+    return routes
+
+
+def _repository_row(html: str) -> str:
+    start = html.index('<dd id="repository">')
+    return html[start : html.index("</dd>", start)]
+
+
+def test_dataset_page_marks_a_verified_repository(portal: Portal) -> None:
+    repo = "https://github.com/ecb/opendata-euro-fx-rates"
+    routes = _with_provenance(
+        repo=repo, commit="c" * 40, run_url=f"{repo}/actions/runs/7", verified_by="github-oidc"
+    )
+    row = _repository_row(portal(routes).get("/ecb/euro-fx-rates").text)
+    assert f'<a href="{repo}" rel="noopener">github.com/ecb/opendata-euro-fx-rates</a>' in row
+    assert 'class="badge badge-verified"' in row and "not verified" not in row
+
+
+def test_dataset_page_marks_a_token_publish_as_not_verified(portal: Portal) -> None:
+    # A producer-token publish: the registry records no provenance; the yaml's repo is a claim.
+    html = portal(_with_provenance()).get("/ecb/euro-fx-rates").text
+    row = _repository_row(html)
+    assert 'class="badge badge-unverified">not verified</span>' in row
+    assert "stated by the publisher" in row and "badge-verified" not in row
+    assert 'rel="noopener nofollow"' in row
+    assert "no commit or CI run recorded" in html
+
+
+def test_dataset_page_never_shows_an_unverified_provenance_repo_as_the_repository(
+    portal: Portal,
+) -> None:
+    # An unverified provenance naming someone else's repository (what a producer token could
+    # write before): neither shown as the repository nor used to link the commit.
+    routes = _with_provenance(repo="https://github.com/victim/project", commit="d" * 40)
+    html = portal(routes).get("/ecb/euro-fx-rates").text
+    row = _repository_row(html)
+    assert "badge-unverified" in row and "victim" not in row
+    assert 'href="https://github.com/victim/project/commit/' + "d" * 40 + '" rel="nofollow"' in html
+    assert "(stated by the publisher, not verified)" in html
+
+
+def test_verified_by_without_a_repository_is_not_verified(portal: Portal) -> None:
+    html = portal(_with_provenance(verified_by="github-oidc")).get("/ecb/euro-fx-rates").text
+    assert "badge-unverified" in _repository_row(html)
 
 
 def test_dataset_page_failure_and_stale_badges(portal: Portal) -> None:
