@@ -12,7 +12,8 @@ One command (after ``npm ci`` in packages/opendata-worker):
 * Links are signed with the real signers (core's ``GatewayLink``, the registry's ``UrlSigner``),
   valid for an hour, a ``pro`` key whose edge limit is raised so no request is refused (the
   Worker's limits are per-binding configuration: the run passes a wrangler config copy).
-* ``wrk -t2 -c50 --latency``, 3 s warm-up then ``--duration`` seconds per target, all on 127.0.0.1.
+* ``wrk -t2 -c50 --latency`` (``--connections``), 3 s warm-up then ``--duration`` seconds per
+  target, all on 127.0.0.1.
   ``wrangler dev`` is a development server (workerd behind wrangler's local proxy), not
   Cloudflare's edge: these numbers compare paths on one machine, they do not predict production.
 """
@@ -53,12 +54,11 @@ from opendata_registry.signing import UrlSigner  # noqa: E402
 
 SECRET = secrets.token_hex(32)
 KID = "bench"
-CONNECTIONS = 50
 
 
-def wrk_get(wrk: str, url: str, duration: int) -> dict[str, Any]:
+def wrk_get(wrk: str, url: str, duration: int, connections: int) -> dict[str, Any]:
     """One GET run after a 3 s warm-up."""
-    base = [wrk, "-t2", f"-c{CONNECTIONS}", "--latency"]
+    base = [wrk, "-t2", f"-c{connections}", "--latency"]
     subprocess.run([*base, "-d3s", url], check=True, capture_output=True)
     out = subprocess.run(
         [*base, f"-d{duration}s", url], check=True, capture_output=True, text=True
@@ -84,6 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--size", type=int, default=256 * 1024, help="shard bytes")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--no-queue",
+        action="store_true",
+        help="drop the usage queue binding and wrangler's per-request log (their local cost)",
+    )
     args = parser.parse_args()
     if not (WORKER / "node_modules" / ".bin" / "wrangler").exists():
         raise SystemExit("run `npm ci` in packages/opendata-worker first")
@@ -122,6 +128,8 @@ def main() -> None:
             config,
         )
         config = config.replace('main = "worker/index.ts"', f'main = "{WORKER}/worker/index.ts"')
+        if args.no_queue:
+            config = config[: config.index("[[queues.producers]]")]
         (tmp / "wrangler.toml").write_text(config)
         gw_port, reg_port = free_port(), free_port()
         gw_url, reg_url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{reg_port}"
@@ -129,6 +137,8 @@ def main() -> None:
         command += ["--ip", "127.0.0.1", "--port", str(gw_port), "--inspector-port"]
         command += [str(free_port()), "--show-interactive-dev-session=false"]
         command += ["--persist-to", str(state), "--var", f"SIGNING_KEY_{KID}:{SECRET}"]
+        if args.no_queue:
+            command += ["--log-level", "error"]
         procs.append(start(command, dict(os.environ), WORKER, tmp / "wrangler.log"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
         env |= {
@@ -167,7 +177,10 @@ def main() -> None:
                 seen = httpx.get(url).headers.get("X-OpenData-Cache")
                 if seen != expected:
                     raise SystemExit(f"X-OpenData-Cache {seen!r}, expected {expected}")
-            results = {name: wrk_get(wrk, url, args.duration) for name, url in targets.items()}
+            results = {
+                name: wrk_get(wrk, url, args.duration, args.connections)
+                for name, url in targets.items()
+            }
         finally:
             for proc in procs:
                 stop(proc)
@@ -177,7 +190,8 @@ def main() -> None:
     )  # fmt: skip
     print(f"Machine: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, "
           f"{cpu}, load average {os.getloadavg()[0]:.1f}, shard {args.size} bytes, "
-          f"wrk -t2 -c{CONNECTIONS} -d{args.duration}s")  # fmt: skip
+          f"wrk -t2 -c{args.connections} -d{args.duration}s"
+          f"{', no queue, no request log' if args.no_queue else ''}")  # fmt: skip
     print("| path | req/s | p50 | p99 | transfer | non-2xx |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
