@@ -48,11 +48,12 @@ export async function call(
   url: string,
   init: RequestInit = {},
   events?: UsageEvent[],
+  points?: AnalyticsEngineDataPoint[],
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const e: Env = events
-    ? { ...testEnv, USAGE_QUEUE: { send: async (ev: UsageEvent) => void events.push(ev) } as unknown as Queue<UsageEvent> }
-    : testEnv;
+  let e: Env = testEnv;
+  if (events) e = { ...e, USAGE_QUEUE: { send: async (ev: UsageEvent) => void events.push(ev) } as unknown as Queue<UsageEvent> };
+  if (points) e = { ...e, USAGE: { writeDataPoint: (p?: AnalyticsEngineDataPoint) => void points.push(p!) } };
   const response = await handle(new Request(url, init), e, ctx);
   const body = await response.arrayBuffer();
   await waitOnExecutionContext(ctx);
