@@ -26,7 +26,7 @@ from opendata_core.api import (
     PublishSummary,
     SignedShard,
 )
-from opendata_core.errors import RateLimited, Unauthenticated
+from opendata_core.errors import RateLimited, ServiceUnavailable, Unauthenticated
 from opendata_core.ids import DatasetId
 from opendata_core.problems import problem_from_error
 from opendata_core.timerange import select_shards
@@ -50,6 +50,8 @@ class FaultyRegistry:
         self.retry_after: list[str] = []
         """The next registry answers are 429 with these Retry-After values."""
         self.plain_status: int | None = None
+        self.unavailable: list[str] = []
+        """The next registry answers are 503 ``unavailable`` with these Retry-After values."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -62,6 +64,9 @@ class FaultyRegistry:
         if self.retry_after:
             err = RateLimited("too many requests for the free tier", retry_after=1)
             return self._problem(err, headers={"Retry-After": self.retry_after.pop(0)})
+        if self.unavailable:
+            err = ServiceUnavailable("redis", "the registry's rate limiter is unavailable")
+            return self._problem(err, headers={"Retry-After": self.unavailable.pop(0)})
         if self.plain_status is not None:
             return httpx.Response(self.plain_status, text="nope")
         path = request.url.path
@@ -281,6 +286,31 @@ def test_429_beyond_the_budget_is_reported_at_once(fake: FaultyRegistry) -> None
     assert "still limited after waiting 0 s" in info.value.message
     assert info.value.hint is not None
     assert "wait 120 s" in info.value.hint
+
+
+def test_503_unavailable_is_retried_after_its_retry_after(fake: FaultyRegistry) -> None:
+    fake.unavailable = ["0.5", "0.5"]  # Redis down for two answers, then back
+    started = time.monotonic()
+    assert _client(fake).info("me/prices").stats.row_count > 0
+    assert time.monotonic() - started >= 1.0  # it waited the registry's 0.5 s, not 0.4 + 0.8
+    assert len(fake.requests) == 3
+
+
+def test_503_unavailable_that_lasts_says_it_was_retried(fake: FaultyRegistry) -> None:
+    fake.unavailable = ["0.1"] * 5
+    with pytest.raises(od.StoreUnavailable) as info:  # ServiceUnavailable is one
+        _client(fake).info("me/prices")
+    assert isinstance(info.value, ServiceUnavailable)
+    assert info.value.service == "redis"
+    assert "rate limiter is unavailable (HTTP 503; gave up after 3 attempts)" in str(info.value)
+    assert len(fake.requests) == 3
+
+
+def test_503_retry_after_beyond_the_budget_is_not_waited(fake: FaultyRegistry) -> None:
+    fake.unavailable = ["120"]
+    with pytest.raises(ServiceUnavailable, match="rate limiter is unavailable"):
+        _client(fake, max_wait=5.0).info("me/prices")
+    assert len(fake.requests) == 1  # answered at once: no 120 s wait, no blind retry
 
 
 def test_problem_bodies_become_the_registrys_typed_errors(fake: FaultyRegistry) -> None:

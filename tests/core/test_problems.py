@@ -54,6 +54,7 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
     (e.RateLimited("slow down", retry_after=12), "rate_limited", 429),
     (e.CorruptDataError("a/b", "parts/x.parquet", "sha256 mismatch"), "corrupt_data", 502),
     (e.StoreUnavailable("s3://bucket", "timed out"), "store_unavailable", 503),
+    (e.ServiceUnavailable("redis", "redis does not answer", retry_after=2), "unavailable", 503),
 ]
 
 
@@ -69,7 +70,7 @@ def test_round_trip_keeps_type_message_hint_and_details(
     assert type(back) is type(error)
     assert str(back) == str(error)
     assert back.hint == error.hint
-    names = ("dataset_id", "close_matches", "column", "available", "retry_after", "key")
+    names = ("dataset_id", "close_matches", "column", "available", "retry_after", "key", "service")
     for name in (*names, "version", "oldest_kept", "matches"):
         if hasattr(error, name):
             assert getattr(back, name) == getattr(error, name), name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Geo, Source
 from opendata_registry.app import create_app
 from opendata_registry.settings import DEFAULT_TIERS, Settings
+from tests._processes import free_port
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SECRET = b"test-secret-" + b"x" * 32
@@ -333,3 +335,47 @@ async def fill_catalogue(
         await session.execute(insert(DatasetRow), datasets)
         await session.execute(insert(DatasetTag), tags)
     return sessions, datasets
+
+
+def dead_s3(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, int]:
+    """``settings`` on an S3 store whose endpoint does not answer (nothing listens on the port):
+    the bucket ``internal-bucket``, prefix ``internal-prefix``; and the port."""
+    port = free_port()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+    dead = replace(
+        settings,
+        store="s3://internal-bucket/internal-prefix",
+        aws_endpoint_url=f"http://127.0.0.1:{port}",
+        aws_region="us-east-1",
+    )
+    return dead, port
+
+
+class Records(logging.Handler):
+    """The registry's log messages. (Litestar's logging set-up replaces the root logger's
+    handlers when an app starts, pytest's ``caplog`` among them.)"""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def count(self, *parts: str) -> int:
+        """How many messages contain every one of ``parts``."""
+        return sum(all(p in m for p in parts) for m in self.messages)
+
+
+@pytest.fixture
+def registry_log() -> Iterator[Records]:
+    """Collects the ``opendata_registry`` logger's messages (every level) during the test."""
+    logger = logging.getLogger("opendata_registry")
+    records = Records()
+    level = logger.level
+    logger.addHandler(records)
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(records)
+    logger.setLevel(level)

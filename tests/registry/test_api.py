@@ -360,7 +360,9 @@ def test_readyz_fails_when_the_store_is_gone(
     client = make_client(settings)
     shutil.rmtree(store_root)
     (store_root.parent / "store").write_text("not a folder")
-    problem(client.get("/readyz"), 503, "store_unavailable")
+    body = problem(client.get("/readyz"), 503, "unavailable")
+    assert body.details["service"] == "store" and "store down" in body.message
+    assert str(store_root) not in body.message
 
 
 def test_openapi_schema_is_served(client: Any) -> None:

@@ -61,10 +61,12 @@ __all__ = ["RegistryStore", "check_registry_url"]
 _T = TypeVar("_T")
 
 DEFAULT_MAX_WAIT: Final = 30.0
-"""Seconds a call may spend waiting out 429 answers before it raises RateLimited."""
+"""Seconds a call may spend waiting out 429 (and a 503's ``Retry-After``) before it raises."""
 DEFAULT_TIMEOUT: Final = 30.0
 _RETRIES: Final = 2
 """Extra attempts after a connection error or a 502/503/504."""
+_ATTEMPTS: Final = "opendata_attempts"
+"""Where :meth:`RegistryStore._send` notes on a response how many attempts it took."""
 _RENEW_MARGIN: Final = timedelta(seconds=5)
 """A signed URL this close to its expiry is renewed before use rather than after a 403."""
 _MAX_SIGNED: Final = 50_000
@@ -208,6 +210,9 @@ class RegistryStore(Store):
     ) -> httpx.Response:
         """One request, retrying transport errors and 502/503/504 and waiting out 429s.
 
+        A 503's ``Retry-After`` (the registry's database or Redis is down) is honoured within
+        ``max_wait``.
+
         ``retry=False`` sends a request that must not be repeated as it is (a single-use token)
         once: its transport error raises, its 502/503/504 is returned; the caller builds a new one.
         """
@@ -237,9 +242,17 @@ class RegistryStore(Store):
                 waited += wait
                 continue
             if resp.status_code in (502, 503, 504) and failures < _RETRIES and retry:
-                failures += 1
-                time.sleep(0.2 * 2**failures)
-                continue
+                backoff = 0.2 * 2 ** (failures + 1)
+                # A registry whose dependency is down (503 unavailable) says when to come back.
+                wait = (
+                    max(backoff, _retry_after(resp)) if "Retry-After" in resp.headers else backoff
+                )
+                if waited + wait <= self.max_wait:
+                    failures += 1
+                    time.sleep(wait)
+                    waited += wait
+                    continue
+            resp.extensions[_ATTEMPTS] = failures + 1
             return resp
 
     def _api(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
@@ -551,15 +564,20 @@ def _problem_error(resp: httpx.Response) -> OpenDataError | None:
 def _error_for(resp: httpx.Response, what: str, where: str) -> OpenDataError:
     """The exception for an error answer: the registry's own when it sent a problem body."""
     err = _problem_error(resp)
-    if err is not None:
-        return err
     status = resp.status_code
+    attempts = int(resp.extensions.get(_ATTEMPTS, 1))
+    if err is not None:
+        if isinstance(err, StoreUnavailable) and attempts > 1:  # 503 unavailable included
+            err.message = f"{err.message} (HTTP {status}; gave up after {attempts} attempts)"
+            err.args = (err.message,)
+        return err
     if status == 401:
         return Unauthenticated(f"{what}: {where} asked for authentication (HTTP 401)")
     if status == 403:
         return PermissionDenied(f"{what}: {where} refused access (HTTP 403)")
     if status >= 500:
-        return StoreUnavailable(where, f"{what}: {where} answered HTTP {status}")
+        tried = f" ({attempts} attempts)" if attempts > 1 else ""
+        return StoreUnavailable(where, f"{what}: {where} answered HTTP {status}{tried}")
     return OpenDataError(f"{what}: {where} answered HTTP {status}")
 
 

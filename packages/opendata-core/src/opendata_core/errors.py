@@ -26,6 +26,8 @@ went wrong, where, and how to fix it.
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
     ├── CorruptDataError           OSError           bytes do not match their checksum (.key)
     ├── StoreUnavailable           ConnectionError   the store failed after retries (.store .reason)
+    │   └── ServiceUnavailable                       the registry or a service it needs (database,
+    │                                                Redis) is briefly down (.service .retry_after)
     └── RateLimited                ConnectionError   the registry said 429 (.retry_after)
 
 Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_core.problems`.
@@ -53,6 +55,7 @@ __all__ = [
     "RangeOutsideCoverage",
     "RateLimited",
     "SchemaMismatch",
+    "ServiceUnavailable",
     "StoreUnavailable",
     "Unauthenticated",
     "UnsupportedFormatVersion",
@@ -355,6 +358,25 @@ class StoreUnavailable(OpenDataError, ConnectionError):
             f"store {store} unavailable: {detail}",
             hint=hint or "check the endpoint and your network, then try again",
         )
+
+
+class ServiceUnavailable(StoreUnavailable):
+    """The registry, or a service it needs (database, Redis, store), is briefly down (HTTP 503).
+
+    A :class:`StoreUnavailable`, so code that retries a store outage retries this too. The
+    message names the service, never its address (that goes to the registry's log).
+    """
+
+    def __init__(
+        self, service: str, message: str | None = None, *, retry_after: float | None = None
+    ) -> None:
+        self.service = service
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when the registry said."""
+        wait = f"in {retry_after:g} s" if retry_after is not None else "in a few seconds"
+        super().__init__(service, "", hint=f"try again {wait}", reason="unavailable")
+        self.message = shorten(message or f"{service} is unavailable", MESSAGE_CHARACTERS)
+        self.args = (self.message,)
 
 
 class Unauthenticated(PermissionDenied):

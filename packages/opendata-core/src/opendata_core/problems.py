@@ -26,6 +26,7 @@ typed client errors). The table below is the only place where codes and statuses
                                                                   partition
     rate_limited                429     RateLimited               retry_after
     corrupt_data                502     CorruptDataError          dataset_id, key
+    unavailable                 503     ServiceUnavailable        service, retry_after
     store_unavailable           503     StoreUnavailable          store
     internal                    500     OpenDataError
 
@@ -61,6 +62,7 @@ from opendata_core.errors import (
     RangeOutsideCoverage,
     RateLimited,
     SchemaMismatch,
+    ServiceUnavailable,
     StoreUnavailable,
     Unauthenticated,
     UnsupportedFormatVersion,
@@ -107,6 +109,7 @@ ERROR_CODES: Final[dict[str, tuple[type[OpenDataError], int]]] = {
     "conflict": (ConflictError, 409),
     "rate_limited": (RateLimited, 429),
     "corrupt_data": (CorruptDataError, 502),
+    "unavailable": (ServiceUnavailable, 503),
     "store_unavailable": (StoreUnavailable, 503),
 }
 """``code`` → (exception class, HTTP status). Codes never change once released."""
@@ -127,6 +130,7 @@ _DETAILS: Final[dict[type[OpenDataError], tuple[str, ...]]] = {
     ConflictError: ("dataset_id", "publish_id", "partition"),
     RateLimited: ("retry_after",),
     CorruptDataError: ("dataset_id", "key"),
+    ServiceUnavailable: ("service", "retry_after"),
     StoreUnavailable: ("store",),
 }
 
@@ -213,6 +217,9 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
         RateLimited: lambda: RateLimited(p.message, retry_after=d.get("retry_after")),
         CorruptDataError: lambda: CorruptDataError(
             d.get("dataset_id", ""), d.get("key", ""), p.message
+        ),
+        ServiceUnavailable: lambda: ServiceUnavailable(
+            d.get("service", "the registry"), p.message, retry_after=d.get("retry_after")
         ),
         StoreUnavailable: lambda: StoreUnavailable(d.get("store", ""), p.message),
     }

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -50,12 +50,19 @@ class Registry:
         self.sessions = session_factory(self.engine)
         self.hot = HotCache(self.engine)
         self.store: RegistryStore = open_store(settings)
-        self.limiter = Limiter(settings.redis_url, prefix=settings.redis_prefix)
+        self.limiter = Limiter(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            fail_open=settings.limits_fail_open,
+            timeout=settings.redis_timeout,
+        )
         self.usage = UsageRecorder(self.sessions)
         self.signer = UrlSigner(settings.secret)
         self.publishing = Publishing(settings, self.sessions)
         self._holder = new_holder()
         self._tasks: list[asyncio.Task[None]] = []
+        self._readiness: dict[str, str] = {}
+        """The last readiness of each dependency (to log changes, not every poll)."""
 
     def __repr__(self) -> str:
         return f"Registry(store={self.store.url!r})"
@@ -135,9 +142,52 @@ class Registry:
             except Exception:
                 log.exception("writing usage counts failed")
 
-    async def check_ready(self) -> dict[str, Any]:
-        """Whether the database and the store answer (raises the store's error if not)."""
+    async def check_ready(self) -> tuple[bool, dict[str, str]]:
+        """Whether every dependency the request path needs answers, and each one's state.
+
+        The database (``SELECT 1``), Redis when configured (``PING``) and the store (one
+        ``HEAD``) are asked at once, each for at most ``ready_timeout`` seconds. A state is
+        ``ok``, ``down`` or ``timeout``; Redis down while limits fail open is ``degraded`` and
+        does not make the registry unready (it serves with per-process limits). What went wrong
+        goes to the log when a state changes, never into the answer.
+        """
+        checks: dict[str, Callable[[], Awaitable[Any]]] = {"database": self._ping_database}
+        if self.settings.redis_url:
+            checks["redis"] = self._ping_redis
+        checks["store"] = self.store.ping
+        states = await asyncio.gather(*(self._probe(name, fn) for name, fn in checks.items()))
+        result = dict(zip(checks, states, strict=True))
+        ready = all(state == "ok" for state in result.values())
+        if result.get("redis") not in (None, "ok") and self.settings.limits_fail_open:
+            others = [state for name, state in result.items() if name != "redis"]
+            ready = all(state == "ok" for state in others)
+            result["redis"] = "degraded"
+        return ready, result
+
+    async def _ping_database(self) -> None:
         async with self.sessions() as session:
             await session.execute(text("SELECT 1"))
-        await self.store.ping()
-        return {"database": "ok", "store": "ok"}
+
+    async def _ping_redis(self) -> None:
+        if not await self.limiter.ping():
+            raise ConnectionError("Redis did not answer PING")
+
+    async def _probe(self, name: str, check: Callable[[], Awaitable[Any]]) -> str:
+        detail = ""
+        try:
+            await asyncio.wait_for(check(), self.settings.ready_timeout)
+        except TimeoutError:
+            state = "timeout"
+            detail = f"no answer in {self.settings.ready_timeout:g} s"
+        except Exception as exc:  # whatever the driver raises, the dependency is not usable
+            state = "down"
+            detail = f"{type(exc).__name__}: {exc}"
+        else:
+            state = "ok"
+        if self._readiness.get(name, "ok") != state:
+            if state == "ok":
+                log.warning("readiness: %s answers again", name)
+            else:
+                log.error("readiness: %s is %s (%s)", name, state, detail)
+        self._readiness[name] = state
+        return state

@@ -4,6 +4,11 @@ OpenData errors take their code and status from core's table (``problem_from_err
 own errors (no route 404, 405, bad parameters 400, ...) get the generic codes; anything else is an
 ``internal`` 500 whose message never includes the exception text (it may hold secrets), while the
 traceback goes to the log.
+
+A dependency that does not answer is a 503 with ``Retry-After``, never a 500: the store
+(``store_unavailable``), and the database, Redis or another service (``unavailable``). A 503's
+body carries its code and a generic message only; the detail (the store's endpoint, bucket and
+prefix, the exception) goes to the log.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from opendata_core.errors import RateLimited
+from opendata_core.errors import (
+    OpenDataError,
+    RateLimited,
+    ServiceUnavailable,
+    StoreUnavailable,
+)
 from opendata_core.problems import ProblemDetails, problem_from_error
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
@@ -30,6 +40,9 @@ _GENERIC_BY_STATUS: Final = {
     409: "conflict",
     429: "rate_limited",
 }
+
+UNAVAILABLE_RETRY_AFTER: Final = 2
+"""``Retry-After`` (seconds) of a 503 that does not know better."""
 
 
 def problem_response(
@@ -83,12 +96,55 @@ def _http_problem(exc: HTTPException, request: Request[Any, Any, Any]) -> Proble
     return ProblemDetails(code=code, message=str(exc.detail), status=status)
 
 
+def _connection_lost(exc: Exception) -> ServiceUnavailable | None:
+    """The 503 for a database or Redis that does not answer (the drivers' own errors)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return ServiceUnavailable("database", "the registry's database is unavailable")
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return ServiceUnavailable("redis", "a service the registry needs is unavailable")
+    if isinstance(exc, ConnectionError | TimeoutError) and not isinstance(exc, OpenDataError):
+        return ServiceUnavailable("the registry", "a service the registry needs is unavailable")
+    return None
+
+
+def _unavailable(
+    exc: StoreUnavailable, request: Request[Any, Any, Any]
+) -> tuple[ProblemDetails, dict[str, str]]:
+    """A 503's body (code and a generic message) and ``Retry-After``; the detail is logged."""
+    log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+    if isinstance(exc, ServiceUnavailable):  # its message names a service, never an address
+        problem = problem_from_error(exc)
+        wait = exc.retry_after
+    else:
+        problem = ProblemDetails(
+            code="store_unavailable",
+            message="the registry's store is unavailable; try again shortly",
+            status=503,
+            hint="try again in a few seconds",
+        )
+        wait = None
+    retry_after = max(1, round(wait)) if wait is not None else UNAVAILABLE_RETRY_AFTER
+    return problem, {"Retry-After": str(retry_after)}
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Turn any exception into a ProblemDetails response."""
     headers: dict[str, str] = {}
+    lost = None if isinstance(exc, HTTPException) else _connection_lost(exc)
+    if lost is not None:
+        log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        exc = lost
     if isinstance(exc, HTTPException):
         problem = _http_problem(exc, request)
         headers.update(exc.headers or {})
+    elif isinstance(exc, StoreUnavailable):
+        problem, retry = _unavailable(exc, request)
+        headers.update(retry)
     else:
         problem = problem_from_error(exc)
         if problem.code == "internal":
@@ -111,7 +167,7 @@ _DESCRIPTIONS: Final = {
     416: "The requested byte range is outside the object",
     422: "Valid syntax, but not for this dataset (column, range, version, document)",
     429: "A rate limit or the daily download budget was reached (see Retry-After)",
-    503: "The store or the database does not answer",
+    503: "A dependency (store, database, Redis) does not answer; retry after Retry-After",
 }
 
 

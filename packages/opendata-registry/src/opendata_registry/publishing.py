@@ -48,8 +48,17 @@ class Publishing:
             self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
             if self.settings.redis_url:
                 from redis.asyncio import Redis
+                from redis.asyncio.retry import Retry
+                from redis.backoff import NoBackoff
 
-                self._redis = Redis.from_url(self.settings.redis_url)
+                # Bounded like the limiter's: a dead Redis is a prompt 503, not a hung request.
+                timeout = self.settings.redis_timeout
+                self._redis = Redis.from_url(
+                    self.settings.redis_url,
+                    socket_connect_timeout=timeout,
+                    socket_timeout=timeout,
+                    retry=Retry(NoBackoff(), 1),
+                )
             jwks = JwksCache(self.settings.jwks_url, self._http)
             jtis = JtiStore(self.sessions, self._redis, self.settings.redis_prefix)
             self._verifier = OidcVerifier(self.settings, jwks, jtis)

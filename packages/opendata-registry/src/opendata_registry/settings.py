@@ -15,6 +15,15 @@ variable                            meaning (default)
 ``OPENDATA_REGISTRY_REDIS_URL``     ``redis://…``: rate-limit budgets shared by replicas (none:
                                     in memory, per process)
 ``OPENDATA_REGISTRY_REDIS_PREFIX``  key prefix in Redis (``opendata``)
+``OPENDATA_REGISTRY_REDIS_TIMEOUT`` seconds a Redis connect or command may take before Redis
+                                    counts as down (0.5)
+``OPENDATA_REGISTRY_LIMITS_FAIL_OPEN`` ``1``: while Redis is down, count limits in each
+                                    process's memory (default: refuse with 503 ``unavailable``)
+``OPENDATA_REGISTRY_AUTH_FAILURES_PER_ADDRESS`` failed authentications a client address may
+                                    make per minute before it gets 429 (20; 0: no limit)
+``OPENDATA_REGISTRY_AUTH_FAILURES_PER_KEY`` failed authentications per minute with one key or
+                                    token prefix before it gets 429 (60; 0: no limit)
+``OPENDATA_REGISTRY_READY_TIMEOUT`` seconds ``/readyz`` waits for each dependency (2)
 ``OPENDATA_REGISTRY_SECRET``        the HMAC key for local-store download URLs (none: a random
                                     key kept in ``$OPENDATA_HOME/registry/secret``; replicas must
                                     share one)
@@ -125,6 +134,16 @@ class Settings:
     database_schema: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "opendata"
+    redis_timeout: float = 0.5
+    """Seconds a Redis connect or command may take before Redis counts as down."""
+    limits_fail_open: bool = False
+    """While Redis is down: count limits in each process's memory, instead of answering 503."""
+    auth_failures_per_address: int = 20
+    """Failed authentications per minute from one client address before 429 (0: no limit)."""
+    auth_failures_per_key: int = 60
+    """Failed authentications per minute with one key or token prefix before 429 (0: none)."""
+    ready_timeout: float = 2.0
+    """Seconds ``/readyz`` waits for each dependency."""
     tiers: Mapping[str, TierLimits] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     sync_interval: float = 60.0
     public_url: str | None = None
@@ -198,6 +217,13 @@ class Settings:
             database_schema=env.get("OPENDATA_REGISTRY_DATABASE_SCHEMA") or None,
             redis_url=env.get("OPENDATA_REGISTRY_REDIS_URL") or None,
             redis_prefix=env.get("OPENDATA_REGISTRY_REDIS_PREFIX") or "opendata",
+            redis_timeout=_positive(env, "OPENDATA_REGISTRY_REDIS_TIMEOUT", 0.5),
+            limits_fail_open=_flag(env, "OPENDATA_REGISTRY_LIMITS_FAIL_OPEN"),
+            auth_failures_per_address=int(
+                _number(env, "OPENDATA_REGISTRY_AUTH_FAILURES_PER_ADDRESS", 20)
+            ),
+            auth_failures_per_key=int(_number(env, "OPENDATA_REGISTRY_AUTH_FAILURES_PER_KEY", 60)),
+            ready_timeout=_positive(env, "OPENDATA_REGISTRY_READY_TIMEOUT", 2.0),
             tiers=_tiers(env.get("OPENDATA_REGISTRY_TIERS")),
             sync_interval=_number(env, "OPENDATA_REGISTRY_SYNC_INTERVAL", 60.0),
             public_url=(env.get("OPENDATA_REGISTRY_PUBLIC_URL") or "").rstrip("/") or None,
@@ -279,6 +305,24 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
             f"{name}={text!r} is not a non-negative number", hint=f"e.g. {name}={default:g}"
         )
     return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value == 0:
+        raise OpenDataError(
+            f"{name}=0: a timeout must be positive", hint=f"e.g. {name}={default:g}"
+        )
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise OpenDataError(f"{name}={env[name]!r} is not 1 or 0", hint=f"e.g. {name}=1")
 
 
 def _tiers(text: str | None) -> dict[str, TierLimits]:

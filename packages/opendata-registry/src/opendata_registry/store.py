@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opendata_core.errors import OpenDataError, PermissionDenied, StoreUnavailable
+from opendata_core.errors import OpenDataError, StoreUnavailable
 from opendata_core.layout import Layout
 from opendata_core.storeurl import parse_store_url
 
@@ -83,7 +83,9 @@ class RegistryStore:
         except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
             raise Conflict(key) from None
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
-            raise PermissionDenied(f"{self.url} refused access to {key}: {_line(exc)}") from None
+            # The registry's own credentials were refused: an outage for the caller (503), not
+            # a refusal of the caller (403).
+            raise StoreUnavailable(self.url, f"refused access to {key}: {_line(exc)}") from None
         except (e.BaseError, OSError) as exc:
             raise StoreUnavailable(self.url, f"{key}: {_line(exc)}") from None
 
@@ -123,7 +125,7 @@ class RegistryStore:
         except (e.NotFoundError, FileNotFoundError):
             return
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
-            raise PermissionDenied(f"{self.url} refused listing {prefix}: {_line(exc)}") from None
+            raise StoreUnavailable(self.url, f"refused listing {prefix}: {_line(exc)}") from None
         except (e.BaseError, OSError) as exc:
             raise StoreUnavailable(self.url, f"list {prefix}: {_line(exc)}") from None
 
@@ -142,11 +144,17 @@ class RegistryStore:
         return str(result.get("e_tag") or "")
 
     async def ping(self) -> None:
-        """One cheap request: raises StoreUnavailable/PermissionDenied when the store is not ok."""
+        """One cheap request: a listing under ``index.json`` (at most that one object).
+
+        Raises StoreUnavailable when the store is not ok (refused access, a missing bucket too).
+        """
         import obstore
 
-        prefix = self.layout.datasets_root()
-        await self._call(prefix, lambda: obstore.list_with_delimiter_async(self._store, prefix))
+        key = self.layout.index()
+        try:
+            await self._call(key, lambda: obstore.list_with_delimiter_async(self._store, key))
+        except Missing:
+            raise StoreUnavailable(self.url, "the bucket does not exist") from None
 
     def sign_get(self, key: str, expires: timedelta) -> str:
         """A pre-signed GET URL made by the store (S3/R2 only)."""

@@ -26,7 +26,7 @@ import msgspec
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from opendata_core.errors import StoreUnavailable, Unauthenticated, shorten
+from opendata_core.errors import ServiceUnavailable, Unauthenticated, shorten
 from opendata_registry.db.models import UsedJti
 
 if TYPE_CHECKING:
@@ -199,10 +199,10 @@ class JwksCache:
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("cannot fetch the OIDC issuer's JWKS from %s: %s", self.url, exc)
-            raise StoreUnavailable(
-                self.url,
-                "the OIDC issuer's signing keys could not be fetched",
-                hint="try again in a minute",
+            raise ServiceUnavailable(
+                "the OIDC issuer",
+                "the OIDC issuer's signing keys could not be fetched; try again in a minute",
+                retry_after=60,
             ) from None
         keys: dict[str, jwt.PyJWK] = {}
         for data in document.get("keys", []) if isinstance(document, dict) else []:

@@ -1,20 +1,24 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the database and the store answer)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (every dependency of requests answers).
+
+``/readyz`` is for a load balancer that polls every few seconds: one ``SELECT 1``, one Redis
+``PING`` (when configured) and one store ``HEAD``, concurrently, each bounded by
+``OPENDATA_REGISTRY_READY_TIMEOUT``; no rate limit and no usage count (it is outside ``/v1``).
+"""
 
 from __future__ import annotations
 
-import logging
+from typing import Final
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from sqlalchemy.exc import SQLAlchemyError
 
-from opendata_core.errors import StoreUnavailable
+from opendata_core.errors import ServiceUnavailable
 from opendata_registry.context import Registry
 from opendata_registry.errors import error_responses
 
 __all__ = ["HealthController"]
 
-log = logging.getLogger("opendata_registry")
+_READY_RETRY_AFTER: Final = 2
 
 
 class HealthController(Controller):
@@ -30,10 +34,15 @@ class HealthController(Controller):
 
     @get("/readyz", summary="Readiness", responses=error_responses(503))
     async def readyz(self, registry: NamedDependency[Registry]) -> dict[str, str]:
-        """Ok when the database and the store answer; 503 otherwise."""
-        try:
-            checks = await registry.check_ready()
-        except SQLAlchemyError as exc:
-            log.warning("readiness: database unavailable: %s", type(exc).__name__)
-            raise StoreUnavailable("database", "the registry database does not answer") from None
+        """200 when every dependency answers; 503 naming the one that does not."""
+        ready, checks = await registry.check_ready()
+        if not ready:
+            failed = [name for name, state in checks.items() if state not in ("ok", "degraded")]
+            states = ", ".join(f"{name} {state}" for name, state in checks.items())
+            raise ServiceUnavailable(
+                ", ".join(failed),
+                f"not ready: {' and '.join(failed)} {'does' if len(failed) == 1 else 'do'} not "
+                f"answer ({states})",
+                retry_after=_READY_RETRY_AFTER,
+            )
         return {"status": "ready", **checks}

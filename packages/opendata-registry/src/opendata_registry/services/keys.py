@@ -34,6 +34,7 @@ from opendata_registry.settings import TIERS
 
 __all__ = [
     "KEY_PREFIX",
+    "SHOWN_LENGTH",
     "Caller",
     "KeyInfo",
     "KeyService",
@@ -47,7 +48,9 @@ _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 _RANDOM_LEN: Final = 30
 _CHECK_LEN: Final = 6
 _KEY_LEN: Final = len(KEY_PREFIX) + _RANDOM_LEN + _CHECK_LEN
-_SHOWN: Final = len(KEY_PREFIX) + 6
+SHOWN_LENGTH: Final = len(KEY_PREFIX) + 6
+"""How many leading characters of a key are shown (its prefix, e.g. ``od_live_AbC123``)."""
+_SHOWN: Final = SHOWN_LENGTH
 
 
 def _base62(number: int, width: int) -> str:

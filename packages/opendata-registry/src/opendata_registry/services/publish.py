@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import random
 import re
 import time
@@ -82,6 +83,8 @@ from opendata_registry.services.sync import (
 from opendata_registry.store import Conflict, Missing
 
 __all__ = ["PublishService", "repository_of"]
+
+log = logging.getLogger("opendata_registry")
 
 PREVIEW_ROWS: Final = 100
 LEASE_WAIT: Final = 30.0
@@ -532,10 +535,14 @@ class PublishService:
             try:
                 await coro  # type: ignore[misc]
             except Exception as exc:  # the publish stands whatever fails here
+                # The detail (it may name the store's endpoint, bucket, prefix) goes to the log.
+                log.warning(
+                    "%s: after publish %s, %s failed: %s", ds, manifest.publish_id, what, exc
+                )
                 warnings.append(
                     f"{ds}: published {manifest.publish_id}, but {what} failed "
-                    f"({type(exc).__name__}: {shorten(str(exc), 200)}); the next publish or "
-                    "`opendata-registry sync` repairs it"
+                    f"({type(exc).__name__}); the next publish or `opendata-registry sync` "
+                    "repairs it"
                 )
 
         doc = MetadataDocument(
