@@ -115,12 +115,16 @@ def _connection_lost(exc: Exception) -> ServiceUnavailable | None:
 def _unavailable(
     exc: StoreUnavailable, request: Request[Any, Any, Any]
 ) -> tuple[ProblemDetails, dict[str, str]]:
-    """A 503's body (code and a generic message) and ``Retry-After``; the detail is logged."""
-    log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
-    if isinstance(exc, ServiceUnavailable):  # its message names a service, never an address
+    """A 503's body (code and a generic message) and ``Retry-After``; the detail is logged.
+
+    A :class:`ServiceUnavailable` names a service, never an address, and its outage is logged
+    where it is noticed, once (the limiter, readiness), not once per refused request.
+    """
+    if isinstance(exc, ServiceUnavailable):
         problem = problem_from_error(exc)
         wait = exc.retry_after
     else:
+        log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
         problem = ProblemDetails(
             code="store_unavailable",
             message="the registry's store is unavailable; try again shortly",

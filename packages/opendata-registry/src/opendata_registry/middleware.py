@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AccessMiddleware", "caller_of"]
 
-_PREFIX_SHOWN = SHOWN_LENGTH
-
 
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
@@ -63,7 +61,7 @@ def caller_of(scope: Scope) -> Caller:
     return caller
 
 
-def credential(scope: Scope) -> str | None:
+def _credential(scope: Scope) -> str | None:
     """The key or token of a request, from ``Authorization: Bearer <key>`` or ``X-API-Key``."""
     auth = _header(scope, b"authorization")
     if auth is not None:
@@ -81,7 +79,7 @@ def _prefix_subject(key: str | None) -> str | None:
     """
     if key is None or not key.startswith("od_"):
         return None
-    return f"prefix:{key[:_PREFIX_SHOWN]}"
+    return f"prefix:{key[:SHOWN_LENGTH]}"
 
 
 async def identify(registry: Registry, scope: Scope, key: str | None) -> Caller:
@@ -118,7 +116,7 @@ def _refuse_blocked(registry: Registry, ip_subject: str, prefix: str | None) -> 
             )
 
 
-async def count_auth_failure(registry: Registry, ip_subject: str, prefix: str | None) -> None:
+async def _count_auth_failure(registry: Registry, ip_subject: str, prefix: str | None) -> None:
     """Count one failed authentication; raises 429 when it crossed a threshold."""
     settings = registry.settings
     limits = (
@@ -147,13 +145,13 @@ class AccessMiddleware(ASGIMiddleware):
         key: str | None = None
         prefix: str | None = None
         try:
-            key = credential(scope)
+            key = _credential(scope)
             prefix = _prefix_subject(key)
             _refuse_blocked(registry, ip_subject, prefix)
             caller = await identify(registry, scope, key)
         except Unauthenticated:
             registry.usage.record(ip_subject, requests=1, failures=1)
-            await count_auth_failure(registry, ip_subject, prefix)
+            await _count_auth_failure(registry, ip_subject, prefix)
             raise
         except RateLimited:
             registry.usage.record(ip_subject, requests=1, failures=1)
@@ -191,4 +189,4 @@ class AccessMiddleware(ASGIMiddleware):
 async def _count_quietly(registry: Registry, ip_subject: str, prefix: str | None) -> None:
     """Count a handler's 401 (its answer is already on its way: a block applies from the next)."""
     with contextlib.suppress(RateLimited, ServiceUnavailable):
-        await count_auth_failure(registry, ip_subject, prefix)
+        await _count_auth_failure(registry, ip_subject, prefix)
