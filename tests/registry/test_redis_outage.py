@@ -81,12 +81,23 @@ class Load:
                 except httpx.HTTPError as exc:
                     self.errors.append(f"{phase}: {method} {path}: {exc!r}")
                     continue
+                if self.phase != phase:  # in flight across a change: no phase of its own
+                    phase = "transition"
                 code = None
                 if reply.status_code >= 400:
                     code = reply.json().get("code")
                 self.answers.append(
                     Answer(phase, reply.status_code, code, reply.headers.get("retry-after"))
                 )
+
+    def hold(self, seconds: float, answers: int = 20) -> None:
+        """Keep the current phase for ``seconds`` and until it has ``answers`` (at most 30 s:
+        a loaded machine answers the first requests of a fresh process slowly)."""
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            if time.monotonic() - started >= seconds and len(self.of(self.phase)) >= answers:
+                return
+            time.sleep(0.05)
 
     def of(self, phase: str) -> list[Answer]:
         return [a for a in self.answers if a.phase == phase]
@@ -174,7 +185,7 @@ def test_redis_killed_and_restarted_under_load(
         for thread in threads:
             thread.start()
         try:
-            time.sleep(1.0)
+            load.hold(1.0)
             load.phase = "killing"
             redis.kill()
             redis.wait()
@@ -183,7 +194,7 @@ def test_redis_killed_and_restarted_under_load(
             else:
                 down = wait_for(urls, lambda s, b: s == 503 and b["code"] == "unavailable", "down")
             load.phase = "down"
-            time.sleep(1.5)
+            load.hold(1.5)
             if not fail_open:  # the client retries the 503s, then says so
                 from opendata._registry import RegistryStore
 
@@ -195,7 +206,7 @@ def test_redis_killed_and_restarted_under_load(
                 urls, lambda s, b: s == 200 and b.get("redis") == "ok", "back after restart"
             )
             load.phase = "after"
-            time.sleep(1.0)
+            load.hold(1.0)
         finally:
             load.stopped.set()
             for thread in threads:
