@@ -142,6 +142,15 @@ def test_claims_of_the_wrong_type_or_range_are_401(reg: Any, issuer: Issuer, cas
     assert words in body["message"], body["message"]
 
 
+def test_long_but_honest_workflow_refs_are_accepted(reg: Any, issuer: Issuer) -> None:
+    # A workflow file and a branch may each be a few hundred characters long.
+    branch = "refs/heads/" + "b" * 240
+    workflow = "acme/fx-rates/.github/workflows/" + "w" * 200 + ".yml@" + branch
+    token = issuer.token(ref=branch, job_workflow_ref=workflow, workflow_ref=workflow)
+    r = reg.post("/v1/auth/github-oidc", json={"token": token})
+    assert r.status_code == 200, r.text
+
+
 def test_a_string_exp_names_the_claim_and_the_fix(reg: Any, issuer: Issuer) -> None:
     r = reg.post("/v1/auth/github-oidc", json={"token": issuer.token(exp=str(_later()))})
     assert r.status_code == 401

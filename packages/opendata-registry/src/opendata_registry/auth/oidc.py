@@ -61,6 +61,8 @@ def _refuse(message: str) -> Unauthenticated:
 UnixTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNIX_TIME)]
 """A JSON integer of seconds since 1970 that a datetime can hold (bool and float are refused)."""
 ClaimText = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
+LongClaim = Annotated[str, msgspec.Meta(max_length=1200)]
+"""A claim that holds a path and a git ref (each up to a few hundred characters on GitHub)."""
 
 
 class GithubClaims(msgspec.Struct, frozen=True):
@@ -82,7 +84,7 @@ class GithubClaims(msgspec.Struct, frozen=True):
     nbf: UnixTime
     iss: str
     aud: str | list[str]
-    sub: ClaimText
+    sub: Annotated[str, msgspec.Meta(min_length=1, max_length=1200)]
     jti: ClaimText
     repository: ClaimText
     """``owner/name``, as GitHub spells it."""
@@ -93,8 +95,8 @@ class GithubClaims(msgspec.Struct, frozen=True):
     ref: ClaimText
     run_id: ClaimText
     run_attempt: ClaimText = "1"
-    workflow_ref: Annotated[str, msgspec.Meta(max_length=400)] = ""
-    job_workflow_ref: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    workflow_ref: LongClaim = ""
+    job_workflow_ref: LongClaim = ""
     environment: Annotated[str, msgspec.Meta(max_length=400)] | None = None
     """The GitHub environment the job runs in (absent when it uses none)."""
 
