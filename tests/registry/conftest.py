@@ -23,6 +23,7 @@ import pytest
 from litestar.testing import TestClient
 
 from opendata_core.api import TierLimits
+from opendata_core.blocks import hash_blocks
 from opendata_core.documents import (
     Field,
     IndexEntry,
@@ -69,6 +70,8 @@ class Dataset:
     """(status, started_at) of run records to write."""
     shard_paths: list[str] | None = None
     """Override the manifest's shard paths (to test escapes)."""
+    blocks: bool = False
+    """Format 1.1 shards: cut into two verified blocks, with a null count for the last column."""
 
 
 def shard_bytes(dataset_id: str, year: int, publish_id: str = "") -> bytes:
@@ -98,6 +101,8 @@ def publish(store: Any, ds: Dataset, layout: Layout | None = None) -> Manifest:
                 partition=str(year),
                 min=f"{year}-01-01",
                 max=f"{year}-12-31",
+                null_counts={ds.schema[-1].name: 1} if ds.blocks else {},
+                blocks=hash_blocks(data, [len(data) // 2]) if ds.blocks else [],
             )
         )
     manifest = Manifest(

@@ -115,7 +115,7 @@ class Shard(msgspec.Struct, kw_only=True, frozen=True):
     min: str | None = None
     """Smallest value of the time column in this shard (ISO 8601), if any."""
     max: str | None = None
-    null_counts: dict[str, int] = {}
+    null_counts: dict[str, Count] = {}
     """Null values per column (columns without nulls may be left out)."""
     blocks: list[Block] = []
     """Format 1.1: the shard cut into verified blocks, the footer last; empty for shards written

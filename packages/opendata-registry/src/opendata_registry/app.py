@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
+from opendata_registry.bodies import MAX_BODY_BYTES, BoundedRequest
 from opendata_registry.context import Registry
 from opendata_registry.controllers.deps import (
     provide_caller,
@@ -31,7 +32,9 @@ from opendata_registry.controllers.publish import (
 from opendata_registry.controllers.usage import UsageController
 from opendata_registry.direct import DirectDownload
 from opendata_registry.errors import handle_exception
+from opendata_registry.headers import add_answer_headers
 from opendata_registry.middleware import AccessMiddleware
+from opendata_registry.openapi import ArrayLikeStructSchema, ConstrainedScalarSchema
 from opendata_registry.settings import Settings
 
 __all__ = ["create_app"]
@@ -61,6 +64,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_caller, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
+        # Bodies are read up to MAX_BODY_BYTES and decoded no deeper than MAX_JSON_DEPTH.
+        request_class=BoundedRequest,
+        request_max_body_size=MAX_BODY_BYTES,
+        before_send=[add_answer_headers],
         # The access middleware identifies and counts every caller, then the direct path
         # answers a valid download (direct.py; decision 0006).
         middleware=[AccessMiddleware(), DirectDownload],
@@ -69,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(
             backend="gzip", exclude="^/files/", minimum_size=1400, gzip_compress_level=6
         ),
+        # Block is [length, sha256] on the wire; a Count in a dict is still >= 0.
+        plugins=[ArrayLikeStructSchema(), ConstrainedScalarSchema()],
         openapi_config=OpenAPIConfig(
             title="OpenData registry",
             version=__version__,

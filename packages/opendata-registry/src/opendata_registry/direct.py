@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from litestar import Request
+from litestar.exceptions import SerializationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.compression import CompressionMiddleware
 
 from opendata_core.api import DownloadRequest, DownloadResponse
+from opendata_registry.bodies import decode_json_body
 from opendata_registry.controllers.deps import base_url
 from opendata_registry.errors import handle_exception
 from opendata_registry.middleware import caller_of
@@ -49,7 +51,6 @@ DIRECT: Final = "direct_download"
 """The ``opt`` key that marks the route handler this middleware answers for."""
 _REQUEST: Final = "direct_download_request"
 """Where the decoded body waits in the request's state for :func:`_answer`."""
-_DECODER: Final = msgspec.json.Decoder(DownloadRequest)
 _ENCODER: Final = msgspec.json.Encoder()
 _JSON: Final = (b"content-type", b"application/json")
 
@@ -146,12 +147,16 @@ async def _read_body(
 
 
 def _decode(body: bytes | None) -> DownloadRequest | None:
-    """The body as the handler's Struct, or ``None`` if it is incomplete or does not decode."""
+    """The body as the handler's Struct, or ``None`` if it is incomplete or does not decode.
+
+    The same bounded decode as the handler's (:func:`~opendata_registry.bodies.decode_json_body`),
+    so a body too deep for one is too deep for the other.
+    """
     if body is None:
         return None
     try:
-        return _DECODER.decode(body)
-    except msgspec.DecodeError:  # ValidationError included
+        return decode_json_body(body, DownloadRequest)
+    except SerializationException:
         return None
 
 

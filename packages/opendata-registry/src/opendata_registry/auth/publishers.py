@@ -33,6 +33,7 @@ from opendata_core.documents import Provenance
 from opendata_core.errors import OpenDataError, Unauthenticated
 from opendata_core.ids import DatasetId
 from opendata_registry.db.models import ProducerToken
+from opendata_registry.signing import same_secret
 
 __all__ = [
     "PRODUCER_PREFIX",
@@ -141,7 +142,7 @@ class PublishTokens:
         body, _, mac = token[len(PUBLISH_PREFIX) :].partition(".")
         if not body or not mac or len(token) > 8192:
             raise _refuse("the publish token is malformed")
-        if not hmac.compare_digest(self._mac(body), mac):
+        if not same_secret(self._mac(body), mac):
             raise _refuse("the publish token's signature is not valid for this registry")
         try:
             claims = json.loads(_unb64(body))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from stat import S_ISREG
 from typing import Annotated, Any, Final
 
 import anyio
@@ -19,15 +20,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 
-from opendata_core.errors import OpenDataError, PermissionDenied
+from opendata_core.errors import OpenDataError, PermissionDenied, shorten
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
 from opendata_registry.errors import error_responses, problem_response
+from opendata_registry.signing import parse_decimal
 
 __all__ = ["FilesController"]
 
 _CHUNK: Final = 1 << 20
-_RANGE_RE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE_RE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_MAX_POSITION_DIGITS: Final = 18
+_BEYOND: Final = 10**_MAX_POSITION_DIGITS
+"""Past the end of any object (a position with more digits than :data:`_MAX_POSITION_DIGITS`)."""
 _SHARD_RE: Final = re.compile(r".*/parts/([0-9a-f]{64})\.parquet")
 
 
@@ -35,6 +40,16 @@ class NotFound(OpenDataError):
     """No such object (404 ``not_found``)."""
 
     code = "not_found"
+
+
+def _position(digits: str) -> int:
+    """A byte position of a ``Range`` header; one past any object when it is that long.
+
+    RFC 9110 ranges have no upper limit: ``bytes=0-<5,000 nines>`` means "to the end", and
+    a start that large is past the end (416), not an error of ours.
+    """
+    value = parse_decimal(digits.lstrip("0") or "0", max_digits=_MAX_POSITION_DIGITS)
+    return _BEYOND if value is None else value
 
 
 def _range(header: str | None, size: int) -> tuple[int, int] | bool | None:
@@ -45,12 +60,12 @@ def _range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     if not match or (not match[1] and not match[2]):
         return None  # multiple ranges or bad syntax: ignored, as RFC 9110 allows
     if not match[1]:
-        suffix = int(match[2])
+        suffix = _position(match[2])
         if suffix == 0:
             return False
         return max(0, size - suffix), size - 1
-    start = int(match[1])
-    end = int(match[2]) if match[2] else size - 1
+    start = _position(match[1])
+    end = _position(match[2]) if match[2] else size - 1
     if start >= size or end < start:
         return False
     return start, min(end, size - 1)
@@ -106,6 +121,8 @@ class FilesController(Controller):
             stat = await anyio.to_thread.run_sync(os.stat, path)
         except (ValueError, OSError):
             raise NotFound(f"no object {key!r} here") from None
+        if not S_ISREG(stat.st_mode):  # a folder (signed by mistake or by hand) is no object
+            raise NotFound(f"no object {key!r} here")
         size = stat.st_size
         shard = _SHARD_RE.fullmatch(key)
         etag = f'"{shard[1]}"' if shard else f'"{stat.st_mtime_ns:x}-{size:x}"'
@@ -116,7 +133,7 @@ class FilesController(Controller):
         if wanted is False:
             problem = ProblemDetails(
                 code="bad_request",
-                message=f"range {range_header!r} is outside the object's {size} bytes",
+                message=f"range {shorten(range_header, 80)!r} is outside the object's {size} bytes",
                 status=416,
                 hint="ask for bytes=start-end with start below the object's size",
             )

@@ -38,6 +38,7 @@ from opendata_registry.controllers.files import FilesController
 from opendata_registry.errors import error_responses
 from opendata_registry.services.keys import Caller
 from opendata_registry.services.publish import PublishService, put_method
+from opendata_registry.signing import parse_decimal
 
 __all__ = ["AuthController", "PublishController", "UploadController"]
 
@@ -184,9 +185,9 @@ class UploadController(FilesController):
         """
         key = key.lstrip("/")
         store = registry.store
-        if not size or not size.isdigit() or len(size) > 15:
+        expected = parse_decimal(size, max_digits=15)
+        if expected is None:
             raise PermissionDenied("this upload URL is not valid (no signed size)")
-        expected = int(size)
         if not registry.signer.verify(put_method(expected), key, expires, signature):
             raise PermissionDenied(
                 "this upload URL is not valid for this object, or it has expired; ask the "
@@ -195,8 +196,9 @@ class UploadController(FilesController):
         match = _SHARD_KEY.fullmatch(key)
         if store.root is None or match is None or not key.startswith(store.layout.datasets_root()):
             raise PermissionDenied("uploads go only to a dataset's parts/ folder")
-        content_length = request.headers.get("content-length", "")
-        if content_length.isdigit() and int(content_length) != expected:
+        content_length = request.headers.get("content-length")
+        announced = parse_decimal(content_length, max_digits=20)
+        if announced is not None and announced != expected:
             raise FormatError(
                 f"the body has {content_length} bytes; this URL is for exactly {expected}",
                 document="upload",
