@@ -123,6 +123,10 @@ def test_schemathesis_finds_no_server_error(home: Path, tmp_path: Path) -> None:
         {"OPENDATA_REGISTRY_TIERS": '{"anonymous": {"requests_per_minute": 1000000}}'},
     )
     try:
+        paths = httpx.get(f"{url}/schema/openapi.json").json()["paths"]
+        operations = sum(
+            len(set(item) & {"get", "post", "put", "delete"}) for item in paths.values()
+        )
         result = subprocess.run(
             [
                 str(BIN / "schemathesis"),
@@ -147,5 +151,5 @@ def test_schemathesis_finds_no_server_error(home: Path, tmp_path: Path) -> None:
     finally:
         log = stop(proc)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "Tested: 16" in result.stdout  # every operation was exercised
+    assert f"Tested: {operations}" in result.stdout  # every operation was exercised
     assert "Traceback" not in log, log[-4000:]
