@@ -393,3 +393,23 @@ def test_settings_defaults_and_switches() -> None:
         persist_secret=False,
     )
     assert opened.limits_fail_open and opened.auth_failures_per_address == 5
+
+
+def test_a_database_that_stops_answering_is_503_not_500(
+    settings: Settings, make_client: Any
+) -> None:
+    """Fault injection: after start-up the registry's sessions point at a port where no
+    PostgreSQL listens (the shared server is never touched)."""
+    from opendata_registry.db.engine import create_engine, session_factory
+
+    key = create_key(settings)
+    client = make_client(settings)
+    registry: Registry = client.app.state.registry
+    dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test", schema=None)
+    registry.sessions = session_factory(dead)
+    reply = client.get("/v1/usage", headers={"X-API-Key": key})  # the key is looked up
+    body = problem(reply, 503, "unavailable")
+    assert body.details["service"] == "database"
+    assert int(reply.headers["retry-after"]) >= 1
+    ready = problem(client.get("/readyz"), 503, "unavailable")
+    assert ready.details["service"] == "database" and "database down" in ready.message

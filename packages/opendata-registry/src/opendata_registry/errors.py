@@ -108,8 +108,22 @@ def _connection_lost(exc: Exception) -> ServiceUnavailable | None:
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         return ServiceUnavailable("redis", "a service the registry needs is unavailable")
     if isinstance(exc, ConnectionError | TimeoutError) and not isinstance(exc, OpenDataError):
+        # A driver's raw socket error (asyncpg's refused connect is not wrapped by SQLAlchemy):
+        # named by the library it came out of.
+        if _raised_in(exc, ("sqlalchemy.", "asyncpg.", "aiosqlite.")):
+            return ServiceUnavailable("database", "the registry's database is unavailable")
         return ServiceUnavailable("the registry", "a service the registry needs is unavailable")
     return None
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Whether ``exc`` passed through code of one of ``modules`` (prefixes of module names)."""
+    import traceback
+
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(modules)
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
 
 
 def _unavailable(
