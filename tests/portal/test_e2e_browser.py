@@ -402,3 +402,36 @@ def test_a_producer_token_publish_names_no_repository_it_could_not_prove(
     assert "no commit or CI run recorded" in facts
     page.locator("#facts-heading").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "dataset-token-publish.png"), full_page=True)
+
+
+def test_readme_images_never_reach_the_producers_host(stack: live.Stack, page: Any) -> None:
+    from tests.portal.xss import TRACKER_HOST
+
+    asked: list[str] = []
+    pixel = bytes.fromhex(  # a 1x1 PNG, so that an image that slipped through would load
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+    page.on("request", lambda r: asked.append(r.url))
+
+    def tracker(route: Any) -> None:
+        route.fulfill(status=200, content_type="image/png", body=pixel)
+
+    page.route(f"https://{TRACKER_HOST}/**", tracker)
+    page.goto(stack.portal + "/xss/payloads")
+    page.wait_for_load_state("networkidle")
+    page.locator(".readme").screenshot(path=str(ARTIFACTS / "readme-external-images.png"))
+    assert [u for u in asked if TRACKER_HOST in u] == []
+    readme = page.locator(".readme")
+    assert readme.locator("img").count() == 0
+    links = readme.locator(f"a[href^='https://{TRACKER_HOST}/']")
+    assert sorted(links.all_inner_texts()) == [
+        f"Image: raw logo ({TRACKER_HOST})",
+        f"Image: tracking pixel ({TRACKER_HOST})",
+    ]
+    assert readme.get_by_role("link", name=f"Image: build ({TRACKER_HOST})").get_attribute(
+        "href"
+    ) == ("https://github.com/xss/payloads")
+    # The portal's own image (the history chart) still loads under img-src 'self'.
+    page.goto(stack.portal + "/ecb/euro-fx-rates")
+    assert page.locator(".chart img").evaluate("img => img.complete && img.naturalWidth > 0")

@@ -280,6 +280,8 @@ def test_security_headers_on_every_response(portal: Portal, path: str) -> None:
     r = portal().get(path)
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+    # Images from the portal itself only: no host of a producer's choosing learns who visits.
+    assert "img-src 'self' data:;" in csp and "https:" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 

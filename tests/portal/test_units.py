@@ -158,3 +158,70 @@ def test_partial_dates_become_whole_dates_for_the_registry(
     assert q.url() == "/?" + "&".join(
         f"{k}={v}" for k, v in params.items()
     )  # the URL keeps what was typed
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text", "href"),
+    [
+        (
+            "![logo](https://cdn.example/l.png)",
+            "Image: logo (cdn.example)",
+            "https://cdn.example/l.png",
+        ),
+        (
+            "![](http://cdn.example:8080/a.gif)",
+            "Image: untitled (cdn.example)",
+            "http://cdn.example:8080/a.gif",
+        ),
+        (
+            '<img src="https://cdn.example/r.png" alt="raw">',
+            "Image: raw (cdn.example)",
+            "https://cdn.example/r.png",
+        ),
+        (
+            '<img\nsrc="https://cdn.example/m.png"\nalt="two\nlines">',
+            "Image: two\nlines (cdn.example)",
+            "https://cdn.example/m.png",
+        ),
+        (
+            "[![ci](https://cdn.example/b.svg)](https://ci.example/run)",
+            "Image: ci (cdn.example)",
+            "https://ci.example/run",
+        ),
+        (
+            "a\u2028b\r\n\n![x](https://cdn.example/x.png)",
+            "Image: x (cdn.example)",
+            "https://cdn.example/x.png",
+        ),
+        (
+            '<img src="https://cdn.example/q.png" alt="&lt;b&gt;bold&lt;/b&gt;">',
+            "Image: <b>bold</b> (cdn.example)",
+            "https://cdn.example/q.png",
+        ),
+        ("![rel](images/x.png)", "Image: rel", None),
+        ("![d](data:image/png;base64,iVBORw0KGgo=)", "Image: d", None),
+        ('<img src="javascript:alert(1)" alt="js">', "Image: js", None),
+    ],
+)
+def test_readme_images_become_links_never_images(
+    markdown: str, text: str, href: str | None
+) -> None:
+    from html.parser import HTMLParser
+
+    html = str(render.readme_html(markdown))
+    tags: list[tuple[str, dict[str, str | None]]] = []
+    texts: list[str] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append((tag, dict(attrs)))
+
+        def handle_data(self, data: str) -> None:
+            texts.append(data)
+
+    Reader().feed(html)
+    assert "img" not in {t for t, _ in tags}, html
+    assert not any("src" in attrs for _, attrs in tags), html
+    assert text in "".join(texts), html
+    links = [attrs["href"] for t, attrs in tags if t == "a"]
+    assert links == ([href] if href else []), html

@@ -16,4 +16,10 @@ PAYLOADS: dict[str, str] = {
     "form": '<form action="https://evil.example"><input name=p><button formaction="javascript:x">go</button></form>',
     "meta_refresh": '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
     "object": '<object data="javascript:alert(1)"></object><embed src="x.swf">',
+    # Images on a host the producer controls would tell the producer who reads the page.
+    "external_image": "![tracking pixel](https://tracker.example/pixel.png?v=md)\n\n"
+    '<p align="center"><img src="https://tracker.example/raw.png?v=html" alt="raw logo"></p>\n\n'
+    "[![build](https://tracker.example/badge.svg?v=badge)](https://github.com/xss/payloads)",
 }
+TRACKER_HOST = "tracker.example"
+"""The host of the ``external_image`` payload's images: the browser must never ask it."""

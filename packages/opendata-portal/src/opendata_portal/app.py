@@ -51,8 +51,10 @@ from opendata_portal.settings import Settings
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
+# No image from another host: a README's images are links (render.py), so a producer never sees
+# who reads their page.
 CSP: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS: Final = {

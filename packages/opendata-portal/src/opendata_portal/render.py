@@ -3,11 +3,15 @@ r"""Turning registry data into safe, readable HTML fragments and strings.
 READMEs are Markdown written by producers: anyone can publish one, so the HTML that markdown-it-py
 produces is sanitised by nh3 (ammonia) with an allow-list of tags and only ``http``, ``https``
 and ``mailto`` URLs: scripts, event handlers, ``javascript:`` and ``data:`` URLs, SVG, iframes and
-styles are removed.
+styles are removed. Images become links (``Image: <alt> (<host>)``): an image loaded from the
+producer's host would tell the producer every visitor's address, so the page never loads one, and
+its Content-Security-Policy says ``img-src 'self' data:`` (``SECURITY_HEADERS`` in ``app.py``).
 
 Example:
     >>> str(readme_html('# Hi <script>alert(1)</script><a href="javascript:alert(1)">x</a>'))
     '<h3>Hi <a rel="noopener noreferrer nofollow ugc">x</a></h3>\n'
+    >>> str(readme_html('![logo](https://example.org/l.png)')).split(">")[2]
+    'Image: logo (example.org)</a'
     >>> human_bytes(1_234_567), human_count(1234567)
     ('1.2 MB', '1,234,567')
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -37,7 +42,7 @@ __all__ = [
 ]
 
 _URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
-_TAGS: Final = frozenset(nh3.ALLOWED_TAGS - {"map", "area"})
+_TAGS: Final = frozenset(nh3.ALLOWED_TAGS - {"map", "area", "img"})
 
 
 def _demote_headings(state: StateCore) -> None:
@@ -52,19 +57,75 @@ _MD: Final = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(
     ["table", "strikethrough"]
 )
 _MD.core.ruler.push("demote_headings", _demote_headings)
-_CLEANER: Final = nh3.Cleaner(
-    tags=set(_TAGS),
-    url_schemes=set(_URL_SCHEMES),
-    link_rel="noopener noreferrer nofollow ugc",
-    strip_comments=True,
+_CLEANER_OPTIONS: Final[dict[str, Any]] = {
+    "url_schemes": set(_URL_SCHEMES),
+    "link_rel": "noopener noreferrer nofollow ugc",
+    "strip_comments": True,
     # A README's relative links point into the producer's repository, not into the portal.
-    url_relative="deny",
-)
+    "url_relative": "deny",
+}
+_FIRST_PASS: Final = nh3.Cleaner(tags=set(_TAGS | {"img"}), **_CLEANER_OPTIONS)
+"""Sanitises with images kept, so :class:`_ImagesAsLinks` reads well-formed, safe tags."""
+_CLEANER: Final = nh3.Cleaner(tags=set(_TAGS), **_CLEANER_OPTIONS)
+"""The final pass: no ``<img>`` can come out of it."""
+
+
+class _ImagesAsLinks(HTMLParser):
+    """Finds every ``<img>`` of sanitised HTML and what replaces it: a link, or text in a link."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[tuple[int, int], str, str]] = []
+        """(line, column) of each tag, its text, and its replacement."""
+        self._in_link = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._in_link += 1
+        elif tag == "img":
+            self.found.append((self.getpos(), self.get_starttag_text() or "", self._text(attrs)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.found.append((self.getpos(), self.get_starttag_text() or "", self._text(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._in_link:
+            self._in_link -= 1
+
+    def _text(self, attrs: list[tuple[str, str | None]]) -> str:
+        values = dict(attrs)
+        src = safe_url(values.get("src"))
+        host = urlsplit(src).hostname if src else None
+        label = f"Image: {values.get('alt') or 'untitled'}" + (f" ({host})" if host else "")
+        if src is None or self._in_link:  # inside a link (a badge): its text, not a second link
+            return str(escape(label))
+        return str(Markup('<a href="%s">%s</a>') % (src, label))
+
+
+_NEWLINE: Final = re.compile("\n")
+
+
+def _images_as_links(html: str) -> str:
+    parser = _ImagesAsLinks()
+    parser.feed(html)
+    parser.close()
+    if not parser.found:
+        return html
+    # HTMLParser counts lines by "\n" alone (not by every line break str.splitlines knows).
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(html))]
+    out, last = [], 0
+    for (line, column), tag, replacement in parser.found:
+        at = starts[line - 1] + column
+        out += [html[last:at], replacement]
+        last = at + len(tag)
+    return "".join([*out, html[last:]])
 
 
 def readme_html(markdown: str) -> Markup:
-    """Render a README (Markdown, raw HTML allowed) to sanitised HTML."""
-    return Markup(_CLEANER.clean(_MD.render(markdown)))  # noqa: S704 - sanitised by nh3 above
+    """Render a README (Markdown, raw HTML allowed) to sanitised HTML; images become links."""
+    linked = _images_as_links(_FIRST_PASS.clean(_MD.render(markdown)))
+    return Markup(_CLEANER.clean(linked))  # noqa: S704 - sanitised by nh3 above
 
 
 def safe_url(url: str | None) -> str | None:
