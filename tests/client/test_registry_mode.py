@@ -354,3 +354,47 @@ def test_scan_goes_through_the_cache(fake: FaultyRegistry, source: od.Client) ->
     assert lf.collect().height == len(
         source.load("me/prices", start="2021-01-01", end="2021-01-31")
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "header", "shown"),
+    [
+        # The registry's problem body carries the id (and the same header).
+        (
+            404,
+            {
+                "code": "dataset_not_found",
+                "message": "dataset 'me/x' not found",
+                "status": 404,
+                "details": {"dataset_id": "me/x"},
+                "request_id": "abc123",
+            },
+            "abc123",
+            "abc123",
+        ),
+        # A plain answer (a proxy's 503) with the header only.
+        (503, None, "lb.7-x", "lb.7-x"),
+        # An older registry: no field, no header; an unsafe header is not echoed.
+        (
+            404,
+            {"code": "dataset_not_found", "message": "dataset 'me/x' not found", "status": 404},
+            None,
+            None,
+        ),
+        (503, None, "bad id\r\nx", None),
+    ],
+)
+def test_error_messages_end_with_the_registrys_request_id(
+    status: int, body: dict[str, object] | None, header: str | None, shown: str | None
+) -> None:
+    from opendata._registry import _error_for
+
+    headers = {"X-Request-ID": header} if header else {}
+    content = msgspec.json.encode(body) if body else b"upstream down"
+    err = _error_for(httpx.Response(status, content=content, headers=headers), "load", "registry")
+    assert err.request_id == shown
+    if shown:
+        assert str(err).endswith(f" (Request ID: {shown})")
+        assert str(err).count("Request ID") == 1
+    else:
+        assert "Request ID" not in str(err)

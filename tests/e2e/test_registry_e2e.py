@@ -272,3 +272,42 @@ def test_rate_limit_is_reported_with_retry_after(tmp_path: Path) -> None:
         assert 2.0 < retry_after <= 60
         assert info.value.hint is not None
         assert "OPENDATA_API_KEY" in info.value.hint
+
+
+def test_errors_name_the_request_id_and_the_access_log_keeps_no_secret(tmp_path: Path) -> None:
+    import json
+    from urllib.parse import parse_qsl, urlsplit
+
+    home = Path(os.environ["OPENDATA_HOME"])
+    od.push(daily(), DATASET, metadata=_metadata(), partition="year")
+    made = subprocess.run(
+        [str(BIN / "opendata-registry"), "keys", "create", "--json"],
+        env=_registry_env(home),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    key = json.loads(made.stdout)["key"]
+    with running_registry(home) as url:
+        client = od.Client(RegistryStore(url, api_key=key))
+        with pytest.raises(od.DatasetNotFound) as info:
+            client.load("me/price")
+        request_id = info.value.request_id
+        assert request_id is not None
+        assert str(info.value).endswith(f"(Request ID: {request_id})")
+        signatures = [
+            dict(parse_qsl(urlsplit(u.url).query))["signature"] for u in client.urls(DATASET)
+        ]
+        assert len(client.load(DATASET)) == len(daily())
+        port = urlsplit(url).port
+    log = (home.parent / f"registry-{port}.log").read_text()
+    access = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert {"method": "POST", "status": 404, "request_id": request_id}.items() <= next(
+        line for line in access if line["request_id"] == request_id
+    ).items()
+    routes = {line["route"] for line in access}
+    assert {"/v1/datasets/{namespace}/{name}/download", "/files/{key}"} <= routes
+    assert any(line["key_prefix"] == key[:14] for line in access)
+    for secret in [key, key[14:], *signatures]:
+        assert secret not in log

@@ -49,7 +49,12 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
-from opendata_core.problems import ProblemDetails, error_from_problem
+from opendata_core.problems import (
+    REQUEST_ID_HEADER,
+    ProblemDetails,
+    error_from_problem,
+    with_request_id,
+)
 from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, Store
 from opendata_core.timerange import iso, parse_time
 
@@ -549,7 +554,9 @@ def _rate_limited(resp: httpx.Response, wait: float, waited: float, what: str) -
     message = err.message if isinstance(err, RateLimited) else f"{what}: rate limited (HTTP 429)"
     if waited:
         message += f" (still limited after waiting {waited:.0f} s)"
-    return RateLimited(message, retry_after=round(wait, 1))
+    limited = RateLimited(message, retry_after=round(wait, 1))
+    limited.request_id = err.request_id if err is not None else None  # already in the message
+    return with_request_id(limited, resp.headers.get(REQUEST_ID_HEADER))
 
 
 def _problem_error(resp: httpx.Response) -> OpenDataError | None:
@@ -562,7 +569,14 @@ def _problem_error(resp: httpx.Response) -> OpenDataError | None:
 
 
 def _error_for(resp: httpx.Response, what: str, where: str) -> OpenDataError:
-    """The exception for an error answer: the registry's own when it sent a problem body."""
+    """The exception for an error answer: the registry's own when it sent a problem body.
+
+    Its message ends with the answer's request id, which the registry's log line carries too.
+    """
+    return with_request_id(_typed_error(resp, what, where), resp.headers.get(REQUEST_ID_HEADER))
+
+
+def _typed_error(resp: httpx.Response, what: str, where: str) -> OpenDataError:
     err = _problem_error(resp)
     status = resp.status_code
     attempts = int(resp.extensions.get(_ATTEMPTS, 1))

@@ -94,10 +94,13 @@ class OpenDataError(Exception):
             callers (``od.Client(store=...)``).
         shell_hint: The same advice as shell commands (``od demo``), for command-line tools;
             ``None`` when ``hint`` fits both.
+        request_id: The id of the service answer this error came from (its ``X-Request-ID``,
+            also at the end of the message), or ``None``; operators find the request by it.
     """
 
     hint: str | None = None
     shell_hint: str | None = None
+    request_id: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         message = shorten(message, MESSAGE_CHARACTERS)  # whatever was echoed into it

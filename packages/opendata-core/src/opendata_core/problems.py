@@ -42,8 +42,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -71,18 +72,27 @@ from opendata_core.errors import (
 
 __all__ = [
     "ERROR_CODES",
+    "REQUEST_ID_HEADER",
     "ProblemDetails",
     "error_from_problem",
+    "is_request_id",
     "problem_from_error",
     "status_of",
+    "with_request_id",
 ]
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+"""The header that carries a request's id, in the request (optional) and in every answer."""
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_E = TypeVar("_E", bound=OpenDataError)
 
 
 class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The JSON body of every error answer: a stable ``code``, a message and a hint.
 
     ``details`` holds the error's structured attributes (``close_matches``, ``coverage``, ...), so
-    the client can rebuild the same typed exception.
+    the client can rebuild the same typed exception. ``request_id`` is the answer's
+    ``X-Request-ID``, the key to the service's log line (absent from older services).
     """
 
     code: str
@@ -90,6 +100,34 @@ class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: int = 500
     hint: str | None = None
     details: dict[str, Any] = {}
+    request_id: str | None = None
+
+
+def is_request_id(value: str) -> bool:
+    """Whether ``value`` is a safe request id: 1-128 of ``A-Z a-z 0-9 . _ -``.
+
+    Example:
+        >>> is_request_id("4f1c2e9a-trace.1"), is_request_id("a b"), is_request_id("")
+        (True, False, False)
+    """
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
+def with_request_id(err: _E, request_id: str | None) -> _E:
+    """``err`` carrying ``request_id``, shown at the end of its message as huggingface_hub does.
+
+    Nothing changes when ``request_id`` is missing or unsafe, or ``err`` already carries one.
+
+    Example:
+        >>> str(with_request_id(OpenDataError("no such dataset"), "abc123"))
+        'no such dataset (Request ID: abc123)'
+    """
+    if request_id is None or err.request_id is not None or not is_request_id(request_id):
+        return err
+    err.request_id = request_id
+    err.message = f"{err.message} (Request ID: {request_id})"
+    err.args = (err.message,)
+    return err
 
 
 ERROR_CODES: Final[dict[str, tuple[type[OpenDataError], int]]] = {
@@ -230,6 +268,7 @@ def error_from_problem(problem: ProblemDetails) -> OpenDataError:
     """The typed exception for a service's error body (the inverse of :func:`problem_from_error`).
 
     The message and hint are the server's; unknown codes give a plain :class:`OpenDataError`.
+    The body's ``request_id`` ends the message (see :func:`with_request_id`).
     """
     entry = ERROR_CODES.get(problem.code)
     if entry is None:
@@ -242,4 +281,4 @@ def error_from_problem(problem: ProblemDetails) -> OpenDataError:
     err.args = (problem.message,)
     if problem.hint is not None:
         err.hint = problem.hint
-    return err
+    return with_request_id(err, problem.request_id)

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 
@@ -35,6 +36,7 @@ from opendata_registry.errors import handle_exception
 from opendata_registry.headers import add_answer_headers
 from opendata_registry.middleware import AccessMiddleware
 from opendata_registry.openapi import ArrayLikeStructSchema, ConstrainedScalarSchema
+from opendata_registry.requestlog import ACCESS_LOGGER, RequestLog
 from opendata_registry.settings import Settings
 
 __all__ = ["create_app"]
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """
     settings = settings or Settings.from_env()
     registry = Registry(settings)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             IndexController,
             PublishController,  # DatasetController + uploads/commit/runs
@@ -85,7 +87,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             components=Components(),
         ),
+        # The access log: one JSON object per line on stderr, nothing else on the line.
+        logging_config=LoggingConfig(
+            formatters={"access": {"format": "%(message)s"}},
+            handlers={"access": {"class": "logging.StreamHandler", "formatter": "access"}},
+            loggers={
+                ACCESS_LOGGER: {
+                    "level": "INFO" if settings.access_log else "WARNING",
+                    "handlers": ["access"],
+                    "propagate": False,
+                }
+            },
+        ),
         state=State({"registry": registry}),
         on_startup=[registry.start],
         on_shutdown=[registry.stop],
     )
+    # Around Litestar's whole handler (its exception handling and routing included), not in
+    # ``middleware=``, which runs only for a matched route: a 404 gets an id and a line too.
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app

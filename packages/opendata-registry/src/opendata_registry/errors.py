@@ -3,7 +3,8 @@
 OpenData errors take their code and status from core's table (``problem_from_error``); Litestar's
 own errors (no route 404, 405, bad parameters 400, ...) get the generic codes; anything else is an
 ``internal`` 500 whose message never includes the exception text (it may hold secrets), while the
-traceback goes to the log.
+traceback goes to the log. Every body carries the request's id
+(:mod:`opendata_registry.requestlog`): the answer's ``X-Request-ID`` and the access log's.
 
 A dependency that does not answer is a 503 with ``Retry-After``, never a 500: the store
 (``store_unavailable``), and the database, Redis or another service (``unavailable``). A 503's
@@ -26,6 +27,7 @@ from opendata_core.errors import (
     StoreUnavailable,
 )
 from opendata_core.problems import ProblemDetails, problem_from_error
+from opendata_registry.requestlog import request_id
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
 
@@ -138,7 +140,13 @@ def _unavailable(
         problem = problem_from_error(exc)
         wait = exc.retry_after
     else:
-        log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+        log.warning(  # the request id ties the client's answer to this detail
+            "503 on %s %s (request id %s): %s",
+            request.method,
+            request.url.path,
+            request_id(request.scope),
+            exc,
+        )
         problem = ProblemDetails(
             code="store_unavailable",
             message="the registry's store is unavailable; try again shortly",
@@ -166,12 +174,18 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     else:
         problem = problem_from_error(exc)
         if problem.code == "internal":
-            log.exception("internal error on %s %s", request.method, request.url.path)
+            log.exception(
+                "internal error on %s %s (request id %s)",
+                request.method,
+                request.url.path,
+                request_id(request.scope),
+            )
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     limit_headers = request.scope.get("state", {}).get("ratelimit_headers")
     if limit_headers:
         headers.update(limit_headers)
+    problem.request_id = request_id(request.scope)
     return problem_response(problem, headers or None)
 
 

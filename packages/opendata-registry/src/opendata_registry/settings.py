@@ -34,6 +34,8 @@ variable                            meaning (default)
                                     (none: taken from each request)
 ``OPENDATA_REGISTRY_TRUST_PROXY``   ``1``: take the client IP from ``X-Forwarded-For`` (only
                                     behind a load balancer that sets it)
+``OPENDATA_REGISTRY_ACCESS_LOG``    ``0``: no access log line per request (``1``, the default: one
+                                    JSON line each on stderr; the operator guide shows it)
 ``OPENDATA_REGISTRY_STALE_GRACE_HOURS`` hours added to a dataset's frequency before it is stale
                                     (48)
 ``OPENDATA_REGISTRY_OIDC_ISSUER``   the trusted OIDC issuer
@@ -148,6 +150,8 @@ class Settings:
     sync_interval: float = 60.0
     public_url: str | None = None
     trust_proxy: bool = False
+    access_log: bool = True
+    """One JSON line per request on the ``opendata_registry.access`` logger."""
     stale_grace: timedelta = timedelta(hours=48)
     health_runs: int = 10
     """How many recent runs health looks at."""
@@ -228,6 +232,7 @@ class Settings:
             sync_interval=_number(env, "OPENDATA_REGISTRY_SYNC_INTERVAL", 60.0),
             public_url=(env.get("OPENDATA_REGISTRY_PUBLIC_URL") or "").rstrip("/") or None,
             trust_proxy=env.get("OPENDATA_REGISTRY_TRUST_PROXY") == "1",
+            access_log=_flag(env, "OPENDATA_REGISTRY_ACCESS_LOG", default=True),
             stale_grace=timedelta(hours=_number(env, "OPENDATA_REGISTRY_STALE_GRACE_HOURS", 48)),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or env.get("AWS_ENDPOINT") or None,
             aws_region=region,
@@ -316,9 +321,11 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     text = env.get(name, "").strip().lower()
-    if text in ("", "0", "false", "no"):
+    if not text:
+        return default
+    if text in ("0", "false", "no"):
         return False
     if text in ("1", "true", "yes"):
         return True

@@ -19,11 +19,13 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
+from litestar.types import Scope
 
 from opendata_core.errors import OpenDataError, PermissionDenied, shorten
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
 from opendata_registry.errors import error_responses, problem_response
+from opendata_registry.requestlog import request_id
 from opendata_registry.signing import parse_decimal
 
 __all__ = ["FilesController"]
@@ -100,6 +102,7 @@ class FilesController(Controller):
     async def file(
         self,
         registry: NamedDependency[Registry],
+        scope: Scope,
         key: FromPath[str],
         expires: FromQuery[str | None] = None,
         signature: FromQuery[str | None] = None,
@@ -136,6 +139,7 @@ class FilesController(Controller):
                 message=f"range {shorten(range_header, 80)!r} is outside the object's {size} bytes",
                 status=416,
                 hint="ask for bytes=start-end with start below the object's size",
+                request_id=request_id(scope),
             )
             return problem_response(problem, {"Content-Range": f"bytes */{size}", **headers})
         start, end = wanted if isinstance(wanted, tuple) else (0, size - 1)
