@@ -22,3 +22,12 @@ def _isolated_env(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
     return home
+
+
+@pytest.fixture(scope="session")
+def bomb_corpus(tmp_path_factory: pytest.TempPathFactory) -> list:  # type: ignore[type-arg]
+    """The generated decompression-bomb corpus (tests/bombs.py), written once per session."""
+    pytest.importorskip("pyarrow")
+    from tests.bombs import generate
+
+    return generate(tmp_path_factory.mktemp("bombs"))

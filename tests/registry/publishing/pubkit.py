@@ -26,8 +26,23 @@ def auth(token: str) -> dict[str, str]:
 
 
 def part(label: str, salt: str = "") -> bytes:
-    """Shard bytes (the registry never parses Parquet: any bytes with their sha256 do)."""
-    return f"PAR1 {label} {salt} ".encode() * 50
+    """A real 10-row Parquet shard, different for every (label, salt): the commit decodes it."""
+    import io
+    from datetime import date, timedelta
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    seed = int.from_bytes(hashlib.sha256(f"{label} {salt}".encode()).digest()[:4], "big")
+    table = pa.table(
+        {
+            "date": pa.array([date(2024, 1, 1) + timedelta(days=i) for i in range(10)]),
+            "value": pa.array([float(seed + i) for i in range(10)]),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
 
 
 def shard_of(data: bytes, label: str) -> Shard:

@@ -101,8 +101,8 @@ def read_ranged(
     the time column and ``filter_columns`` (every column when that is None: a filter whose
     columns are unknown).
 
-    Returns None when a whole-shard read is the better (or the only safe) choice: the ranges
-    would move nearly the whole file, or the decode bound needs data pages to be checked.
+    Returns None when a whole-shard read is the better choice: the ranges would move nearly the
+    whole file.
     """
     key = reader.layout.resolve(ds, shard.path)
     blocks = shard.blocks
@@ -121,8 +121,6 @@ def read_ranged(
         raise CorruptDataError(
             str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
         ) from None
-    from opendata._read import footer_estimate
-
     arrow_schema = pf.schema_arrow
     names = arrow_schema.names
     if columns is None or (user_filter is not None and filter_columns is None):
@@ -133,12 +131,7 @@ def read_ranged(
             read.add(time_column)
         wanted_cols = [n for n in names if n in read]
 
-    limit = reader.decode_limit(shard)
-    estimate, suspicious = footer_estimate(meta, limit)
-    # Dictionary text whose worst case is too large: measured below from its verified chunks,
-    # if it is decoded at all.
-    measure = sorted(c for c in suspicious if c.split(".", 1)[0] in wanted_cols)
-    reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
+    reader.check_rows(ds, key, shard, meta.num_rows)
     leaf = next(
         (j for j in range(meta.num_columns) if meta.schema.column(j).path == time_column), None
     )
@@ -165,26 +158,15 @@ def read_ranged(
     got = _fetch_blocks(reader, ds, key, shard, sorted(idx))
     for i, data in got.items():
         sparse[starts[i] : starts[i + 1]] = data
-    if measure and groups:
-        from opendata._read import expanded_size
-
-        try:
-            dicts = pq.ParquetFile(pa.BufferReader(sparse), read_dictionary=measure)
-            estimate += expanded_size(dicts.read_row_groups(groups, columns=measure))
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptDataError(
-                str(ds), key, f"verified blocks do not decode: {_first_line(exc)}"
-            ) from None
-        reader.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
-    try:
-        table = pf.read_row_groups(groups, columns=wanted_cols) if groups else None
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptDataError(
-            str(ds), key, f"verified blocks do not decode: {_first_line(exc)}"
-        ) from None
-    if table is None:
+    if not groups:
         table = arrow_schema.empty_table().select(wanted_cols)
-    for expr in (range_filter, user_filter):
-        if expr is not None:
-            table = table.filter(expr)
+    else:
+        exprs = [e for e in (range_filter, user_filter) if e is not None]
+        expr = None
+        for e in exprs:
+            expr = e if expr is None else expr & e
+        table = reader.bounded(
+            ds, key, shard, sparse, columns=wanted_cols, row_groups=groups, filter=expr
+        ).table
+        assert table is not None  # kept
     return table.select(columns) if columns is not None else table

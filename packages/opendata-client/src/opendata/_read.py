@@ -1,4 +1,4 @@
-"""Reading: the manifest, verified shards (fetch, footer check, cache), load, scan and urls."""
+"""Reading: the manifest, verified shards (fetch, bounded decode, cache), load, scan and urls."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from opendata._index import Catalog
+    from opendata_core.decoding import Decoded
     from opendata_core.layout import Layout
     from opendata_core.store import Store
 
@@ -40,9 +41,8 @@ Pin = tuple[str | None, str | date | datetime | None]
 """``(version, as_of)``: which version a read is pinned to; ``(None, None)`` is the current one."""
 
 MAX_WORKERS = 8
-DECODE_FLOOR = 1 << 30
-DECODE_RATIO = 1000
-"""A shard may decode to at most DECODE_FLOOR + DECODE_RATIO times its size (and the setting)."""
+_DECODE_CHECKED: set[tuple[str, int]] = set()
+"""(sha256, limit) of shards :meth:`Reader.check_decode` passed: content never changes."""
 
 
 def arrow() -> Any:
@@ -128,11 +128,11 @@ class Reader:
         """Download one shard and verify it; retry once, then CorruptDataError.
 
         The download stops at the manifest's ``bytes`` (a larger object is not downloaded at
-        all); the sha256 must match; then the footer must pass :meth:`check_footer`.
+        all); the sha256 must match; then the shard must pass :meth:`check_decode`.
         """
         key = self.layout.resolve(ds, shard.path)
         data, fresh = self._verified_bytes(ds, key, shard)
-        self.check_footer(ds, key, shard, data)
+        self.check_decode(ds, key, shard, data)
         if fresh:
             self.cache.put(shard.sha256, data)
         return data
@@ -140,10 +140,10 @@ class Reader:
     def _verified_bytes(
         self, ds: DatasetId, key: str, shard: Shard
     ) -> tuple[bytes | memoryview, bool]:
-        """The shard's bytes, sha256-checked (footer not yet), and whether to cache them.
+        """The shard's bytes, sha256-checked (not yet decoded), and whether to cache them.
 
         From the cache (re-hashed) if there, else from the store (retried once); downloaded
-        bytes of a remote store are to be cached once their footer passed.
+        bytes of a remote store are to be cached once they decoded within the limit.
         """
         cached = self.cache.get(shard.sha256, shard.bytes)
         if cached is not None:
@@ -165,104 +165,117 @@ class Reader:
         raise CorruptDataError(str(ds), key, detail)
 
     def decode(
-        self, ds: DatasetId, shard: Shard, columns: list[str] | None = None, filters: Any = None
+        self,
+        ds: DatasetId,
+        shard: Shard,
+        columns: list[str] | None = None,
+        filters: Any = None,
+        filter_columns: set[str] | None = None,
     ) -> pa.Table:
-        """A whole shard fetched, verified and decoded once: :meth:`fetch` then ``read_table``.
+        """A whole shard fetched, verified and decoded within its limit (:meth:`bounded`).
 
-        The footer checks are :meth:`check_footer`'s, but dictionary text whose worst case
-        passes the bound is read as a dictionary (measured without expanding it), checked, and
-        only then expanded to the type a plain read gives, instead of being read twice. With
-        ``filters`` (or for columns not read) it is measured by a read of its own first.
+        ``filters`` (a pyarrow Expression) is applied batch by batch; ``filter_columns`` are the
+        columns it reads besides ``columns`` (None: unknown, every column is decoded).
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         key = self.layout.resolve(ds, shard.path)
         data, fresh = self._verified_bytes(ds, key, shard)
-        limit = self.decode_limit(shard)
-        try:
-            meta = pq.read_metadata(pa.BufferReader(data))
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptDataError(
-                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
-            ) from None
-        estimate, suspicious = footer_estimate(meta, limit)
-        self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
-        # Measured while decoding: suspicious columns this read decodes whole (no filter).
-        folded = (
-            []
-            if filters is not None
-            else [c for c in sorted(suspicious) if columns is None or c in columns]
-        )
-        apart = sorted(suspicious.difference(folded))
-        try:
-            if apart:  # measured before anything is decoded (as check_footer does)
-                estimate += expanded_size(
-                    pq.read_table(pa.BufferReader(data), columns=apart, read_dictionary=apart)
-                )
-                self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
-            table = pq.read_table(
-                pa.BufferReader(data),
-                columns=columns,
-                filters=filters,
-                read_dictionary=folded or None,
-            )
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptDataError(
-                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
-            ) from None
-        if folded:
-            estimate += expanded_size(table.select(folded))
-            self.check_estimate(ds, key, shard, meta.num_rows, estimate, limit)
-            plain = pq.ParquetFile(pa.BufferReader(data), metadata=meta).schema_arrow
-            for name in folded:
-                i = table.schema.get_field_index(name)
-                field = plain.field(name)
-                if table.schema.field(i).type != field.type:
-                    table = table.set_column(i, field, table.column(i).cast(field.type))
+        read = columns
+        if columns is not None and filters is not None:
+            extra = set(self.schema_names(ds, key, data)) if filter_columns is None else set()
+            wanted = set(columns) | (filter_columns or set()) | extra
+            read = [*columns, *sorted(wanted.difference(columns))]
+        table = self.bounded(ds, key, shard, data, columns=read, filter=filters).table
+        assert table is not None  # kept
+        if read is not columns and columns is not None:
+            table = table.select(columns)
         if fresh:
             self.cache.put(shard.sha256, data)
         return table
 
-    def check_footer(self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview) -> None:
-        """Refuse a shard whose footer disagrees with the manifest or that would decode too big.
+    @staticmethod
+    def schema_names(ds: DatasetId, key: str, data: bytes | memoryview | bytearray) -> list[str]:
+        """The top-level column names of a verified shard (from its footer)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        Only the footer is read (and, for dictionary-encoded text whose worst case is too large,
-        the dictionary indices): a 3 KB file that decodes to gigabytes is refused before a data
-        page is decoded. The limit is ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus
-        1,000 times the shard's size.
-        """
-        limit = self.decode_limit(shard)
         try:
-            rows, estimate = _decoded_size(data, limit)
-        except CorruptDataError as exc:
-            raise CorruptDataError(str(ds), key, exc.message) from None
-        self.check_estimate(ds, key, shard, rows, estimate, limit)
+            return list(pq.read_schema(pa.BufferReader(data)).names)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorruptDataError(
+                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+
+    def bounded(
+        self,
+        ds: DatasetId,
+        key: str,
+        shard: Shard,
+        data: bytes | memoryview | bytearray,
+        *,
+        columns: list[str] | None = None,
+        row_groups: list[int] | None = None,
+        filter: Any = None,
+        keep: bool = True,
+    ) -> Decoded:
+        """Decode verified bytes within :meth:`decode_limit` (core's bounded decode).
+
+        Decoding stops the moment the bytes materialised pass the limit: a 3 KB file that
+        decodes to gigabytes is refused after about the limit, whatever its encoding, nesting or
+        compression. The footer's rows must be the manifest's.
+        """
+        from opendata_core.decoding import DecodeRefused, decode_parquet
+
+        try:
+            out = decode_parquet(
+                data,
+                name=key,
+                limit=self.decode_limit(shard),
+                stored=shard.bytes,
+                columns=columns,
+                row_groups=row_groups,
+                filter=filter,
+                keep=keep,
+            )
+        except DecodeRefused as exc:
+            err = CorruptDataError(str(ds), key, exc.detail)
+            if exc.over_limit:
+                err.hint = (
+                    "a shard this large is unusual (a decompression bomb?); if it is genuine, "
+                    "raise OPENDATA_MAX_DECODE_BYTES"
+                )
+            raise err from None
+        self.check_rows(ds, key, shard, out.rows)
+        return out
+
+    def check_decode(
+        self, ds: DatasetId, key: str, shard: Shard, data: bytes | memoryview | bytearray
+    ) -> None:
+        """Refuse a shard that would not decode within its limit, before another engine reads it.
+
+        For :meth:`scan` and local :meth:`urls`: the whole shard is decoded within the limit and
+        dropped (once per shard and limit in this process). The limit is
+        ``OPENDATA_MAX_DECODE_BYTES``, and at most 1 GiB plus 1,000 times the shard's size.
+        """
+        done = (shard.sha256, self.decode_limit(shard))
+        if done in _DECODE_CHECKED:
+            return
+        self.bounded(ds, key, shard, data, keep=False)
+        if len(_DECODE_CHECKED) > 100_000:
+            _DECODE_CHECKED.clear()
+        _DECODE_CHECKED.add(done)
 
     def decode_limit(self, shard: Shard) -> int:
-        """The most bytes this shard may decode to."""
-        return min(self.max_decode_bytes, DECODE_FLOOR + DECODE_RATIO * shard.bytes)
+        """The most bytes this shard may decode to (:func:`opendata_core.decoding.decode_limit`)."""
+        from opendata_core.decoding import decode_limit
 
-    def check_estimate(
-        self, ds: DatasetId, key: str, shard: Shard, rows: int, estimate: int, limit: int
-    ) -> None:
-        """The footer's rows must be the manifest's, and its decoded size within ``limit``."""
+        return decode_limit(shard.bytes, self.max_decode_bytes)
+
+    def check_rows(self, ds: DatasetId, key: str, shard: Shard, rows: int) -> None:
+        """The footer's rows must be the manifest's."""
         if rows != shard.rows:
             raise CorruptDataError(
                 str(ds), key, f"the file holds {rows:,} rows, the manifest lists {shard.rows:,}"
             )
-        if estimate > limit:
-            err = CorruptDataError(
-                str(ds),
-                key,
-                f"its {shard.bytes:,} bytes would decode to about {estimate:,} bytes, more than "
-                f"the {limit:,} allowed; refusing to decode it",
-            )
-            err.hint = (
-                "a shard this large is unusual (a decompression bomb?); if it is genuine, raise "
-                "OPENDATA_MAX_DECODE_BYTES"
-            )
-            raise err
 
     def read_table(
         self, ds: DatasetId, shard: Shard, *, cache: dict[str, pa.Table] | None = None
@@ -392,7 +405,10 @@ class Reader:
                 if table is not None:
                     report(shard.bytes)
                     return table
-            table = self.decode(ds, shard, cols, expr)
+            needs = None if filter_cols is None else set(filter_cols)
+            if needs is not None and range_expr is not None and tc is not None:
+                needs.add(tc)
+            table = self.decode(ds, shard, cols, expr, needs)
             report(shard.bytes)
             return table
 
@@ -447,7 +463,7 @@ class Reader:
         if local is not None:
             raw = local.read_bytes() if local.is_file() else b""
             if len(raw) == shard.bytes and hashlib.sha256(raw).hexdigest() == shard.sha256:
-                self.check_footer(ds, key, shard, raw)
+                self.check_decode(ds, key, shard, raw)
                 return local
             self.fetch(ds, shard)  # raises CorruptDataError with the detail
         for _attempt in range(2):
@@ -507,91 +523,6 @@ def _empty_table(manifest: Manifest) -> pa.Table:
             dtype = pa.null()
         fields.append(pa.field(f.name, dtype))
     return pa.schema(fields).empty_table()
-
-
-_FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 8, "INT64": 8, "INT96": 8, "FLOAT": 8, "DOUBLE": 8}
-
-
-def _decoded_size(data: bytes | memoryview, limit: int) -> tuple[int, int]:
-    """The rows a Parquet file's footer declares and an upper estimate of its decoded bytes.
-
-    Fixed-width columns: values times width. Text: the declared uncompressed size plus offsets,
-    except dictionary-encoded text, which can expand to values times the longest entry; when that
-    worst case passes ``limit``, the dictionaries and indices are read (not the expanded text)
-    to measure the exact expanded size. Raises CorruptDataError (key filled in by the caller)
-    when the footer cannot be read.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptDataError("", "", f"not a readable Parquet file: {_first_line(exc)}") from None
-    estimate, suspicious = footer_estimate(meta, limit)
-    if suspicious and estimate <= limit:
-        try:
-            table = pq.read_table(
-                pa.BufferReader(data),
-                columns=sorted(suspicious),
-                read_dictionary=sorted(suspicious),
-            )
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptDataError(
-                "", "", f"not a readable Parquet file: {_first_line(exc)}"
-            ) from None
-        estimate += expanded_size(table)
-    return meta.num_rows, estimate
-
-
-def expanded_size(table: pa.Table) -> int:
-    """The decoded bytes of columns read with ``read_dictionary``, without expanding the text.
-
-    A dictionary column counts each entry's length times how often the indices select it.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    total = 0
-    for column in table.columns:
-        for chunk in column.chunks:
-            if not pa.types.is_dictionary(chunk.type):
-                total += chunk.nbytes
-                continue
-            lengths = pc.binary_length(chunk.dictionary)
-            total += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + 8 * len(chunk)
-    return total
-
-
-def footer_estimate(meta: Any, limit: int) -> tuple[int, set[str]]:
-    """From the footer alone: an upper estimate of the decoded bytes, and suspicious columns.
-
-    Suspicious: dictionary-encoded text whose worst case passes ``limit`` (only reading its
-    dictionary and indices can tell).
-    """
-    estimate = 0
-    suspicious: set[str] = set()
-    for rg in range(meta.num_row_groups):
-        group = meta.row_group(rg)
-        for c in range(group.num_columns):
-            col = group.column(c)
-            values = max(col.num_values, 0)
-            physical = col.physical_type
-            if physical == "FIXED_LEN_BYTE_ARRAY":
-                estimate += values * max(meta.schema.column(c).length or 0, 1)
-            elif physical in _FIXED_WIDTH:
-                estimate += values * _FIXED_WIDTH[physical]
-            else:
-                plain = max(col.total_uncompressed_size, 0) + 8 * values
-                if (
-                    col.has_dictionary_page
-                    and values * plain > limit
-                    and "." not in col.path_in_schema
-                ):
-                    suspicious.add(col.path_in_schema)
-                else:
-                    estimate += plain
-    return estimate, suspicious
 
 
 def _convert(table: pa.Table, format: Format) -> Any:

@@ -49,6 +49,11 @@ variable                            meaning (default)
 ``OPENDATA_REGISTRY_GATEWAY_KEY_ID`` the id of the secret shared with the gateway (its Worker
                                     secret is ``SIGNING_KEY_<id>``; rotation: a new id)
 ``OPENDATA_REGISTRY_GATEWAY_SECRET`` that secret (at least 32 characters)
+``OPENDATA_REGISTRY_MAX_DECODE_BYTES`` the most bytes a new shard may decode to at commit
+                                    (8 GiB, the client's default); a larger one is refused
+``OPENDATA_REGISTRY_DECODE_FLOOR``  bytes any shard may decode to whatever its size (1 GiB)
+``OPENDATA_REGISTRY_DECODE_RATIO``  ... plus this many times its stored size (1000): the
+                                    decoded-to-stored ratio check (decision 0007)
 ``AWS_ENDPOINT_URL``, ``AWS_REGION`` the S3 endpoint and region (other ``AWS_*`` variables, such
                                     as the keys, are read by obstore itself)
 ``R2_ACCOUNT_ID``                   with ``r2://``: the Cloudflare account
@@ -169,6 +174,12 @@ class Settings:
     """The tier whose ``max_shard_bytes`` applies to producers."""
     gateway: GatewaySettings | None = None
     """The edge gateway downloads link to (``OPENDATA_REGISTRY_GATEWAY_*``); none: off."""
+    max_decode_bytes: int = 8 << 30
+    """A new shard decoding past this is refused at commit (``…_MAX_DECODE_BYTES``)."""
+    decode_floor: int = 1 << 30
+    """Bytes any shard may decode to (``OPENDATA_REGISTRY_DECODE_FLOOR``)."""
+    decode_ratio: int = 1000
+    """... plus this many times its size (``OPENDATA_REGISTRY_DECODE_RATIO``)."""
 
     @property
     def audience(self) -> str:
@@ -244,6 +255,9 @@ class Settings:
                 minutes=min(15.0, _number(env, "OPENDATA_REGISTRY_PUBLISH_TOKEN_MINUTES", 15))
             ),
             gateway=GatewaySettings.from_env(env),
+            max_decode_bytes=int(_number(env, "OPENDATA_REGISTRY_MAX_DECODE_BYTES", 8 << 30)),
+            decode_floor=int(_number(env, "OPENDATA_REGISTRY_DECODE_FLOOR", 1 << 30)),
+            decode_ratio=int(_number(env, "OPENDATA_REGISTRY_DECODE_RATIO", 1000)),
         )
 
 

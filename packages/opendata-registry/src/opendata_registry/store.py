@@ -168,31 +168,32 @@ class RegistryStore:
         except Exception as exc:  # obstore's signing errors have no common base
             raise StoreUnavailable(self.url, f"cannot sign {key}: {_line(exc)}") from None
 
-    async def digest(self, key: str, limit: int) -> tuple[int, str]:
-        """Size and sha256 of an object, read back in chunks; stops past ``limit`` bytes.
+    async def read_back(self, key: str, limit: int) -> tuple[bytes, int, str]:
+        """An object's bytes, size and sha256, read back once (obstore reports no checksum).
 
-        For the commit's check of an uploaded shard (obstore reports no stored checksum).
-        Raises :class:`Missing`.
+        For the commit's check of an uploaded shard: the bytes hashed are the bytes decoded.
+        Reading stops past ``limit`` bytes (the size then says so). Raises :class:`Missing`.
         """
         import hashlib
 
         import obstore
 
-        if self.root is not None:  # a file: hashing it directly is ~30x faster than obstore async
+        if self.root is not None:  # a file: reading it directly is ~30x faster than obstore async
             import anyio
 
             path = self.local_path(key)
-            return await anyio.to_thread.run_sync(_file_digest, path, limit, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(_file_read, path, limit, abandon_on_cancel=True)
 
-        async def run() -> tuple[int, str]:
+        async def run() -> tuple[bytes, int, str]:
             result = await obstore.get_async(self._store, key)
-            h, size = hashlib.sha256(), 0
+            h, parts, size = hashlib.sha256(), [], 0
             async for chunk in result.stream(min_chunk_size=1 << 20):
                 size += len(chunk)
                 if size > limit:
                     break
                 h.update(chunk)
-            return size, h.hexdigest()
+                parts.append(bytes(chunk))
+            return b"".join(parts), size, h.hexdigest()
 
         return await self._call(key, run)
 
@@ -221,10 +222,10 @@ class RegistryStore:
         return path
 
 
-def _file_digest(path: Path, limit: int) -> tuple[int, str]:
+def _file_read(path: Path, limit: int) -> tuple[bytes, int, str]:
     import hashlib
 
-    h, size = hashlib.sha256(), 0
+    h, parts, size = hashlib.sha256(), [], 0
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
@@ -232,9 +233,10 @@ def _file_digest(path: Path, limit: int) -> tuple[int, str]:
                 if size > limit:
                     break
                 h.update(chunk)
+                parts.append(chunk)
     except FileNotFoundError:
         raise Missing(str(path)) from None
-    return size, h.hexdigest()
+    return b"".join(parts), size, h.hexdigest()
 
 
 def _line(exc: BaseException) -> str:

@@ -4,7 +4,8 @@ The producer never holds storage keys: it asks for signed PUT URLs for its shard
 straight to storage, then asks the registry to commit. The commit
 
 1. checks that every shard the live manifest does not already list exists with the announced
-   size and sha256 (read back: obstore reports no stored checksum);
+   size and sha256 (read back: obstore reports no stored checksum), and decodes within its
+   limit with the announced rows (core's bounded decode: a decompression bomb never commits);
 2. under a per-dataset lease (one commit at a time across workers and replicas), re-reads the
    live manifest: the same ``publish_id`` as ours → already committed (a retried commit whose
    reply was lost is a success); another than the request's parent → ``409 conflict`` with the
@@ -32,6 +33,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import anyio
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -432,18 +434,28 @@ class PublishService:
     async def _verify_shards(
         self, ds: DatasetId, manifest: Manifest, current: Manifest | None
     ) -> None:
+        """Check every shard the live manifest does not list, else FormatError naming it.
+
+        Each must be uploaded, with the announced size, sha256 and rows, and decode within its
+        limit (decision 0007).
+
+        Shards are read back at most :data:`_VERIFY_PARALLEL` at a time; one is decoded at a
+        time, off the event loop, counting and dropping its batches: a commit's peak memory is
+        about one decode budget plus the shards being read.
+        """
         live = {s.sha256 for s in current.shards} if current else set()
         cap = self.settings.tier(self.settings.publish_tier).max_shard_bytes
         todo = [(i, s) for i, s in enumerate(manifest.shards) if s.sha256 not in live]
-        gate = asyncio.Semaphore(_VERIFY_PARALLEL)
+        reading = asyncio.Semaphore(_VERIFY_PARALLEL)
+        decoding = asyncio.Semaphore(1)
 
-        async def check(i: int, sha256: str, size: int) -> None:
+        async def check(i: int, sha256: str, size: int, rows: int) -> None:
             where = f"manifest.shards[{i}]"
             _check_shard(where, sha256, size, cap)
             key = self.store.layout.shard(ds, sha256)
-            async with gate:
+            async with reading:
                 try:
-                    found_size, found_sha = await self.store.digest(key, size)
+                    data, found_size, found_sha = await self.store.read_back(key, size)
                 except Missing:
                     raise FormatError(
                         f"{ds}: {where} parts/{sha256}.parquet was never uploaded; nothing was "
@@ -451,16 +463,62 @@ class PublishService:
                         document="commit",
                         field=where,
                     ) from None
-            if found_size != size or found_sha != sha256:
-                what = f"{found_size} bytes" if found_size != size else "other bytes"
+                if found_size != size or found_sha != sha256:
+                    what = f"{found_size} bytes" if found_size != size else "other bytes"
+                    raise FormatError(
+                        f"{ds}: {where} parts/{sha256}.parquet holds {what} than announced "
+                        f"({size} bytes, sha256 {sha256[:12]}…); nothing was changed",
+                        document="commit",
+                        field=where,
+                    )
+                async with decoding:
+                    found_rows = await anyio.to_thread.run_sync(
+                        self._decode_check, ds, where, sha256, data
+                    )
+            if found_rows != rows:
                 raise FormatError(
-                    f"{ds}: {where} parts/{sha256}.parquet holds {what} than announced "
-                    f"({size} bytes, sha256 {sha256[:12]}…); nothing was changed",
+                    f"{ds}: {where} parts/{sha256}.parquet holds {found_rows:,} rows, the "
+                    f"manifest lists {rows:,}; nothing was changed",
                     document="commit",
-                    field=where,
+                    field=f"{where}.rows",
                 )
 
-        await asyncio.gather(*(check(i, s.sha256, s.bytes) for i, s in todo))
+        await asyncio.gather(*(check(i, s.sha256, s.bytes, s.rows) for i, s in todo))
+
+    def _decode_check(self, ds: DatasetId, where: str, sha256: str, data: bytes) -> int:
+        """Decode a new shard within its limit, counting and dropping the batches; its rows.
+
+        The limit is core's rule (:func:`opendata_core.decoding.decode_limit`) with the
+        registry's settings: a floor plus a ratio of the stored size (the decoded-to-stored
+        ratio check), capped by ``OPENDATA_REGISTRY_MAX_DECODE_BYTES``.
+        """
+        from opendata_core.decoding import DecodeRefused, decode_limit, decode_parquet
+
+        s = self.settings
+        limit = decode_limit(
+            len(data), s.max_decode_bytes, floor=s.decode_floor, ratio=s.decode_ratio
+        )
+        try:
+            return decode_parquet(
+                data,
+                name=f"{ds}: {where} parts/{sha256}.parquet",
+                limit=limit,
+                setting="OPENDATA_REGISTRY_MAX_DECODE_BYTES",
+                keep=False,
+            ).rows
+        except DecodeRefused as exc:
+            raise FormatError(
+                f"{exc}; nothing was changed"
+                + (
+                    f" (the limit is OPENDATA_REGISTRY_DECODE_FLOOR {s.decode_floor:,} + "
+                    f"OPENDATA_REGISTRY_DECODE_RATIO {s.decode_ratio:,} x the shard's size, at "
+                    f"most OPENDATA_REGISTRY_MAX_DECODE_BYTES {s.max_decode_bytes:,})"
+                    if exc.over_limit
+                    else ""
+                ),
+                document="commit",
+                field=where,
+            ) from None
 
     async def _write_history(
         self, ds: DatasetId, manifest: Manifest, previous: Manifest | None
