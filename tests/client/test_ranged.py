@@ -530,13 +530,13 @@ def test_ranged_load_equals_whole_shard_load(
         assert ranged.num_rows == len(expected(df, lo, hi, columns))
 
 
-def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_chunks(
+def test_the_ranged_path_decodes_within_the_budget(
     client: od.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Dictionary text whose worst case passes the decode bound is measured (dictionary x
-    indices) from the verified chunks when it is decoded, and ignored when it is not; a real
-    expansion past the bound is refused on the ranged path too."""
-    monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 1000)  # worst case 1000 x the text: flagged
+    """The ranged path decodes the needed row groups and columns with the same bounded decode
+    (decision 0007): within the budget it loads from ranges; past it, it is refused there (no
+    whole-shard GET), naming the limit."""
+    monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 1000)
     df = publish(client)
     monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "200000")
     strict = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
@@ -547,8 +547,11 @@ def test_text_whose_worst_case_passes_the_bound_is_measured_from_its_verified_ch
     got = strict.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
     pd.testing.assert_frame_equal(got, expected(df, "2023-03-01", "2023-03-31", ["symbol"]))
     assert not [k for k in rec.gets if "/parts/" in k]
-    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "42000")
+    monkeypatch.setenv("OPENDATA_MAX_DECODE_BYTES", "2000")
     stricter = od.Client(store=client.store, prefix=client.layout.prefix, cache=False)
-    stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["close"])
-    with pytest.raises(od.CorruptDataError, match="would decode to about"):
+    rec = Recorder(stricter)
+    with pytest.raises(
+        od.CorruptDataError, match=r"exceeds OPENDATA_MAX_DECODE_BYTES: .* 2,000 al"
+    ):
         stricter.load(str(DS), start="2023-03-01", end="2023-03-31", columns=["symbol"])
+    assert rec.ranges and not [k for k in rec.gets if "/parts/" in k]
