@@ -440,8 +440,8 @@ class PublishService:
         limit (decision 0007).
 
         Shards are read back at most :data:`_VERIFY_PARALLEL` at a time; one is decoded at a
-        time, off the event loop, counting and dropping its batches: a commit's peak memory is
-        about one decode budget plus the shards being read.
+        time, off the event loop, counting and dropping its batches: the decode holds about one
+        batch, beside the shards being read.
         """
         live = {s.sha256 for s in current.shards} if current else set()
         cap = self.settings.tier(self.settings.publish_tier).max_shard_bytes
