@@ -14,7 +14,7 @@ variable                 meaning
 ``OPENDATA_DEBUG``       ``1`` shows tracebacks in the CLI
 ``OPENDATA_MAX_DECODE_   the most bytes one shard may decode to (default 8 GiB; a shard may also
 BYTES``                  not decode to more than 1,000 times its size plus 1 GiB): a larger one is
-                         refused before a byte is decoded
+                         refused while it is decoded, once it passes the limit
 ``OPENDATA_CACHE``       ``0`` turns the local shard cache off (default on)
 ``OPENDATA_CACHE_DIR``   where the cache lives (default ``$OPENDATA_HOME/cache``)
 ``OPENDATA_CACHE_MAX``   the cache's size cap in bytes (default 10 GiB); least recently used
