@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import opendata as od
@@ -497,6 +497,8 @@ _FILTERS = st.one_of(
     cols=st.sets(st.sampled_from(COLUMNS), min_size=1) | st.none(),
     filters=st.none() | _FILTERS,
 )
+# Found by this property: pyarrow's fragment subset() returned row groups out of file order.
+@example(seed=0, days=257, start=160, span=96, cols=None, filters=None)
 def test_ranged_load_equals_whole_shard_load(
     tmp_path_factory: pytest.TempPathFactory,
     seed: int,

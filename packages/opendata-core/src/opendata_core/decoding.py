@@ -277,4 +277,5 @@ def _matching_row_groups(source: Any, expression: Any, groups: list[int]) -> lis
     import pyarrow.dataset as pds
 
     fragment = pds.ParquetFileFormat().make_fragment(source, row_groups=groups)
-    return [rg.id for rg in fragment.subset(filter=expression).row_groups]
+    keep = {rg.id for rg in fragment.subset(filter=expression).row_groups}
+    return [rg for rg in groups if rg in keep]  # in file order: subset() may reorder them
