@@ -14,7 +14,8 @@ export default defineConfig({
           SIGNING_KEY_k2: "another-secret-of-32-characters!!",
           SIGNING_KEY_2026_12: "ssssssssssssssssssssssssssssssss",
           DENY_CACHE_SECONDS: "0",
-          USAGE_INGEST_URL: "http://registry.test/v1/gateway/usage",
+          // Loopback (the discard port): a batch a test leaves in the queue is never sent off this machine.
+          USAGE_INGEST_URL: "http://127.0.0.1:9/v1/gateway/usage",
         },
         ratelimits: {
           RL_ANON_IP: { namespace_id: "2701", simple: { limit: 5, period: 10 } },

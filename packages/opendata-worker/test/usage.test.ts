@@ -18,7 +18,7 @@ describe("usage batches", () => {
     });
     expect((await postUsage(testEnv, [event, event])).status).toBe(200);
     const req = seen[0];
-    expect(req.url).toBe("http://registry.test/v1/gateway/usage");
+    expect(req.url).toBe("http://127.0.0.1:9/v1/gateway/usage");
     const body = await req.text();
     expect(JSON.parse(body)).toEqual({ events: [event, event] });
     const auth = /^OpenData-Gateway kid=(\w+), expires=(\d+), signature=([0-9a-f]{64})$/.exec(req.headers.get("Authorization")!)!;
