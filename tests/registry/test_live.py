@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -34,25 +36,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_OUTPUT: dict[int, IO[str]] = {}
+"""Each started registry's output (a file: the access log writes a line per request, and a pipe
+that nobody reads until the end would fill and stall the server)."""
+
+
 def start(
     home: Path, extra_env: dict[str, str] | None = None, *, workers: int = 1
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
     env.update({"OPENDATA_HOME": str(home), **(extra_env or {})})
+    output = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
         [str(BIN / "opendata-registry"), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+    _OUTPUT[proc.pid] = output
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"registry exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(f"registry exited: {stop(proc)}")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return proc, url
@@ -71,10 +80,12 @@ def stop(proc: subprocess.Popen[str]) -> str:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    if proc.stdout is None:
+    output = _OUTPUT.pop(proc.pid, None)
+    if output is None:
         return ""
-    with proc.stdout:
-        return proc.stdout.read()
+    with output:
+        output.seek(0)
+        return output.read()
 
 
 @pytest.fixture
