@@ -101,6 +101,7 @@ PUBLIC = [
     "RunRecord",
     "S3CompatibleStore",
     "SchemaMismatch",
+    "ServiceUnavailable",
     "Settings",
     "Shard",
     "ShardUrl",
