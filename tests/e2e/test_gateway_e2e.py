@@ -35,7 +35,7 @@ import pytest
 import opendata as od
 from opendata._registry import RegistryStore
 from opendata_core.gateway import GatewayLink
-from tests._processes import free_port, stop
+from tests._processes import free_port, stop, wait_until_ready
 from tests.client.test_push_load import daily
 from tests.e2e.test_registry_e2e import (  # noqa: F401 (through: a fixture)
     DATASET,
@@ -89,16 +89,14 @@ def wrangler_dev(port: int, state: Path, registry_url: str) -> Iterator[str]:
         proc = subprocess.Popen(command, cwd=WORKER, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/datasets/a/b/c", timeout=2).status_code == 403:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"wrangler dev did not start:\n{log_path.read_text()}")
-                time.sleep(0.3)
+            wait_until_ready(
+                proc,  # type: ignore[arg-type]
+                lambda: httpx.get(f"{url}/datasets/a/b/c", timeout=2).status_code == 403,
+                "wrangler dev",
+                log=log_path,
+                interval=0.3,
+                errors=(httpx.TransportError,),
+            )
             yield url
         finally:
             stop(proc)  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ from opendata._registry import RegistryStore
 from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
-from tests._processes import free_port, stop
+from tests._processes import free_port, stop, wait_until_ready
 from tests.client.conftest import CREDENTIALS, moto_endpoint, new_bucket  # noqa: F401 (fixture)
 from tests.client.test_push_load import daily
 
@@ -74,16 +74,13 @@ def running_registry(home: Path, **extra: str) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120  # a loaded CI machine starts slowly
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the registry did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
+            wait_until_ready(
+                proc,
+                lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200,
+                "the registry",
+                log=log_path,
+                errors=(httpx.TransportError,),
+            )
             yield url
         finally:
             stop(proc)

@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from opendata_core.errors import ServiceUnavailable
-from tests._processes import free_port, redis_server, stop
+from tests._processes import free_port, redis_server, stop, wait_until_ready
 
 from .conftest import PG_URL, Dataset, _drop_schema, publish
 
@@ -120,16 +120,14 @@ def registry(env: dict[str, str], log: Path) -> Iterator[str]:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120  # a loaded machine starts slowly
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the registry did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        wait_until_ready(
+            proc,
+            lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
+            "the registry",
+            log=log,
+            interval=0.1,
+            errors=(httpx.TransportError,),
+        )
         yield url
     finally:
         stop(proc)
