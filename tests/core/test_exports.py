@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 
 import pytest
 
@@ -121,4 +122,5 @@ def test_core_is_pure() -> None:
 
 
 def test_version() -> None:
-    assert importlib.import_module("opendata_core").__version__ == "0.1.0"
+    version = importlib.import_module("opendata_core").__version__
+    assert version == importlib.metadata.version("opendata-core")

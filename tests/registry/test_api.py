@@ -366,7 +366,10 @@ def test_readyz_fails_when_the_store_is_gone(
 
 
 def test_openapi_schema_is_served(client: Any) -> None:
+    import importlib.metadata
+
     schema = client.get("/schema/openapi.json").json()
+    assert schema["info"]["version"] == importlib.metadata.version("opendata-registry")
     paths = set(schema["paths"])
     assert {
         "/v1/index.json",

@@ -11,6 +11,8 @@ Every error the package raises and every type its functions take or return is ex
 (the documents and errors are defined in ``opendata-core`` and shared with the registry).
 """
 
+from importlib.metadata import version as _metadata_version
+
 from opendata._api import cache, gc, info, list, load, push, scan, search, urls
 from opendata._cache import Cache, CacheInfo
 from opendata._client import Client, GcResult, PushResult, ShardUrl
@@ -51,7 +53,8 @@ from opendata_core.errors import (
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata
 
-__version__ = "0.1.0"
+# The version is written once, in this package's pyproject.toml; the installed metadata carries it.
+__version__ = _metadata_version("opendata-client")
 
 __all__ = [
     "Cache",
@@ -106,25 +109,12 @@ __all__ = [
     "urls",
 ]
 
-# Reprs and docs name the public module (``opendata.Client``), not the private one it lives in.
-for _obj in (
-    Catalog,
-    Client,
-    GcResult,
-    LocalStore,
-    PushResult,
-    S3CompatibleStore,
-    Settings,
-    ShardUrl,
-    gc,
-    info,
-    list,
-    load,
-    push,
-    scan,
-    search,
-    settings,
-    urls,
-):
-    _obj.__module__ = __name__
-del _obj
+# Reprs and docs name the public module (``opendata.Client``), not the private one it lives in,
+# as httpx's ``__init__`` does: every public class and function defined in this package. The
+# documents and errors defined in opendata-core keep their module: they are shared with the
+# registry, and msgspec resolves their (string) annotations through ``__module__``.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith(f"{__name__}._"):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -118,12 +118,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _user_agent() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from opendata import __version__
 
-    try:
-        return f"opendata-client/{version('opendata-client')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-        return "opendata-client/unknown"
+    return f"opendata-client/{__version__}"
 
 
 def _bound(value: object, name: str, *, is_end: bool = False) -> str | None:

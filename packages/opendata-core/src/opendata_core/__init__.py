@@ -61,7 +61,19 @@ from opendata_core.metadata import (
 )
 from opendata_core.timerange import TimeRange, parse_range, select_range, select_shards
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    """``__version__``, written once in this package's pyproject.toml (the installed metadata).
+
+    Read when asked, not at import: ``importlib.metadata`` imports ``email`` and with it
+    ``socket``, and importing core stays free of network modules (``test_core_is_pure``).
+    """
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("opendata-core")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FORMAT_VERSION",

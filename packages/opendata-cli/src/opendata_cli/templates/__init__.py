@@ -23,9 +23,9 @@ def cli_requirement() -> str:
 
     The workflow then runs exactly the release that wrote it, never a newer or a look-alike one.
     """
-    from importlib.metadata import version
+    from opendata_cli import __version__
 
-    return f"opendata-cli=={version('opendata-cli')}"
+    return f"opendata-cli=={__version__}"
 
 
 class _Template(string.Template):
