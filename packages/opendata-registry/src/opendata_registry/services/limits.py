@@ -118,6 +118,8 @@ class Limiter:
         fail_open: While Redis is down, count in memory (``True``) or refuse with 503 (``False``).
         timeout: Seconds a Redis connect or command may take before it counts as down.
         clock: The monotonic clock that times outages (injected by tests).
+        wall_clock: The clock windows and blocks end on (seconds since the epoch; injected by
+            tests to advance time instead of sleeping).
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class Limiter:
         fail_open: bool = False,
         timeout: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._pool: Any = None
         self._memory = MemoryStorage()
@@ -157,14 +160,15 @@ class Limiter:
         self.fail_open = fail_open
         self._timeout = timeout
         self._clock = clock
+        self._wall = wall_clock
         self._down_since: float | None = None
         """When the current Redis outage began (``clock()``), or ``None``."""
         self._retry_at = 0.0
         """During an outage, when a request may ask Redis again."""
         self._ends: dict[str, float] = {}
-        """Window key → when that window ends (``time.time()``)."""
+        """Window key → when that window ends (``wall_clock()``)."""
         self._blocked: dict[str, float] = {}
-        """Subject → when its failed-authentication block ends (``time.time()``)."""
+        """Subject → when its failed-authentication block ends (``wall_clock()``)."""
 
     @property
     def storage(self) -> Storage:
@@ -231,13 +235,14 @@ class Limiter:
         key = _window_key(item, kind, subject)
         expiry = item.get_expiry()
         count = await storage.incr(key, expiry, amount=cost)
-        now = time.time()
+        now = self._wall()
         if count == cost:  # this hit opened the window (the storage set its expiry now)
             end = now + expiry
         else:
             end = self._ends.get(key, 0.0)
             if end <= now:  # opened by another replica, or by this one before a restart
-                end = await storage.get_expiry(key)
+                # The storage's expiry is on the system clock: keep the seconds it has left.
+                end = now + (await storage.get_expiry(key) - time.time())
         if self._ends.get(key) != end:
             if len(self._ends) >= _MAX_WINDOWS:
                 self._ends.clear()
@@ -266,7 +271,7 @@ class Limiter:
         if not state.allowed:
             if len(self._blocked) >= _MAX_WINDOWS:
                 self._blocked.clear()
-            self._blocked[subject] = time.time() + state.reset_after
+            self._blocked[subject] = self._wall() + state.reset_after
         return state
 
     def blocked(self, subject: str) -> float | None:
@@ -274,7 +279,7 @@ class Limiter:
         end = self._blocked.get(subject)
         if end is None:
             return None
-        left = end - time.time()
+        left = end - self._wall()
         if left <= 0:
             del self._blocked[subject]
             return None
