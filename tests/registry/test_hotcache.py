@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +76,7 @@ def test_a_sync_by_another_process_is_served_on_the_next_request(
 
 
 _MIGRATE = """
-import asyncio, sys, time
+import asyncio, sys
 from opendata_registry.db.engine import create_engine, migrate
 async def go():
     engine = create_engine(sys.argv[1])
@@ -85,17 +84,29 @@ async def go():
         await migrate(engine)
     finally:
         await engine.dispose()
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # start together
+print("ready", flush=True)
+sys.stdin.readline()  # the barrier: released when every worker is ready
 asyncio.run(go())
 """
 
 
 def test_workers_starting_together_migrate_one_after_the_other(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
-    at = str(time.time() + 3)
     procs = [
-        subprocess.Popen([sys.executable, "-c", _MIGRATE, url, at], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(3)
     ]
+    for p in procs:  # each has imported everything and waits
+        assert p.stdout is not None and p.stderr is not None
+        assert p.stdout.readline() == b"ready\n", p.stderr.read().decode()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
