@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from opendata_cli._exit import ExitCode, epilog, for_exception
+from opendata_cli._exit import CommandFailed, ExitCode, describe, epilog
 from opendata_cli.commands.data import (
     cache,
     diff,
@@ -35,41 +35,28 @@ __all__ = ["cli", "main"]
 
 
 class _Group(click.Group):
-    """Turns every ``OpenDataError`` into one red line plus a hint, and a non-zero exit code."""
+    """Prints an error of :func:`~opendata_cli._exit.describe`'s table and exits with its code.
+
+    One red line, a hint, the table's exit code; anything else is a bug and keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         from opendata_cli._runner import debug_enabled
-        from opendata_core.errors import OpenDataError
 
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             _quiet_closed_pipe()
             ctx.exit(ExitCode.OK)
-        except OpenDataError as exc:
-            if debug_enabled():
+        except Exception as exc:
+            failure = describe(exc, ctx.invoked_subcommand or "COMMAND")
+            if failure is None or (debug_enabled() and not isinstance(exc, CommandFailed)):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
-            if exc.shell_hint or exc.hint:  # a shell command where the error has one
-                click.echo(f"hint: {exc.shell_hint or exc.hint}", err=True)
-            ctx.exit(for_exception(exc))
-        except (ValueError, TypeError, OSError) as exc:
-            # Bad input that reached a library (a date that does not parse, a missing file):
-            # still one line, never a bare traceback, and a hint that helps with the input.
-            if debug_enabled():
-                raise
-            click.secho(f"error: {exc}", fg="red", err=True)
-            if isinstance(exc, ValueError):
-                command = ctx.invoked_subcommand or "COMMAND"
-                click.echo(f"hint: `od {command} --help` lists what each option accepts", err=True)
-            elif isinstance(exc, TypeError):
-                click.echo(
-                    "hint: this is a bug in od; please report it with the output of the same "
-                    "command run with OPENDATA_DEBUG=1",
-                    err=True,
-                )
-            # An OSError names the file and what went wrong with it: no hint needed.
-            ctx.exit(ExitCode.FAILED)
+            if failure.message:
+                click.secho(f"error: {failure.message}", fg="red", err=True)
+            if failure.hint:
+                click.echo(f"hint: {failure.hint}", err=True)
+            ctx.exit(failure.code)
 
 
 def _quiet_closed_pipe() -> None:

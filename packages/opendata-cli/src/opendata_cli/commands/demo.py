@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import click
 
+from opendata_cli._exit import ExitCode
+
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
@@ -259,14 +261,14 @@ def demo(
         outcomes.append(outcome)
         if not as_json:
             _print_one(outcome, store if custom_store else None)
-    exit_code = max((o.exit_code for o in outcomes), default=0)
+    exit_code = max((o.exit_code for o in outcomes), default=ExitCode.OK)
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "store": store,
                     "examples": str(root),
-                    "ok": exit_code == 0,
+                    "ok": exit_code == ExitCode.OK,
                     "datasets": [
                         {**o.to_dict(), "load": _load_line(o, store if custom_store else None)}
                         for o in outcomes
@@ -278,7 +280,7 @@ def demo(
     else:
         ok = sum(o.ok for o in outcomes)
         click.echo(f"{ok} of {len(outcomes)} published. In Python: import opendata as od")
-    if serve and exit_code == 0:
+    if serve and exit_code == ExitCode.OK:
         first = next((o.dataset_id for o in outcomes if o.ok and o.dataset_id), None)
         exit_code = _serve(settings().home, port, registry_port, first)
     ctx.exit(exit_code)
@@ -295,7 +297,7 @@ def _serve(home: Path, port: int | None, registry_port: int | None, example: str
             "pip install 'opendata-cli[demo]' (or pass --no-serve to skip this step)",
             err=True,
         )
-        return 0
+        return ExitCode.OK
     click.echo("\nstarting the registry and the portal on 127.0.0.1 …", err=True)
     with run_services(home, port=port, registry_port=registry_port) as services:
         click.echo(f"\nPortal:        {services.portal_url}")
@@ -310,9 +312,9 @@ def _serve(home: Path, port: int | None, registry_port: int | None, example: str
         code = services.wait()
     if code is None:
         click.echo("stopped.", err=True)
-        return 0
+        return ExitCode.OK
     click.secho(f"a server exited with code {code}; see {home / 'demo'}", fg="red", err=True)
-    return 1
+    return ExitCode.FAILED
 
 
 def _load_line(outcome: RunOutcome, store: str | None) -> str | None:

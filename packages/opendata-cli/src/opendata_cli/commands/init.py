@@ -12,6 +12,8 @@ from typing import Final
 
 import click
 
+from opendata_cli._exit import CommandFailed
+
 __all__ = ["init"]
 
 # Written in this order; the values name the packaged template of each file.
@@ -187,13 +189,10 @@ def init(
     existing = _existing(directory)
     if existing and not force:
         verb = "exists" if len(existing) == 1 else "exist"
-        click.secho(
-            f"error: {', '.join(existing)} already {verb} in {directory}; nothing was written",
-            fg="red",
-            err=True,
+        raise CommandFailed(
+            f"{', '.join(existing)} already {verb} in {directory}; nothing was written",
+            hint="use --force to overwrite them",
         )
-        click.echo("hint: use --force to overwrite them", err=True)
-        raise SystemExit(1)
 
     defaults = _defaults(directory)
     interactive = not yes and not as_json and _stdin_is_tty()

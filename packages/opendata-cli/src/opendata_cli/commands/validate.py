@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from opendata_cli._exit import CommandFailed
+
 if TYPE_CHECKING:
     from opendata_core import DatasetMetadata, Problem
 
@@ -196,4 +198,4 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
                 note = f" ({len(r.warnings)} warning(s))" if r.warnings else ""
                 click.secho(f"ok: {r.path} ({r.metadata.id}){note}", fg="green")
     if any(not r.ok for r in reports):
-        raise SystemExit(1)
+        raise CommandFailed  # the problems are printed above
