@@ -2,22 +2,84 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["free_port", "redis_server", "stop", "wait_until_ready"]
+__all__ = ["free_port", "listening_port", "redis_server", "stop", "wait_until_ready"]
 
 
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    """A TCP port that was free on 127.0.0.1 a moment ago (it may be taken before it is used:
+    prefer starting the server on port 0 and asking :func:`listening_port`)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc/<pid>/task/<tid>/children``)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for children in Path(f"/proc/{pids[i]}/task").glob("*/children"):
+            with suppress(OSError):  # the task ended meanwhile
+                pids += [int(c) for c in children.read_text().split()]
+        i += 1
+    return pids
+
+
+def _listening_ports(pid: int) -> set[int]:
+    """The TCP ports that ``pid`` or a descendant listens on, as the kernel reports them."""
+    inodes: set[str] = set()
+    for p in _process_tree(pid):
+        try:
+            fds = list(Path(f"/proc/{p}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def listening_port(
+    proc: subprocess.Popen[bytes], what: str, *, log: Path | None = None, timeout: float = 120
+) -> int:
+    """The port a server started on port 0 listens on (it bound it itself, so no other
+    process can hold it; unlike :func:`free_port`, no race). Linux only (``/proc``).
+
+    The server (or its workers) must listen on exactly one TCP port.
+    """
+    found: list[int] = []
+
+    def bound() -> bool:
+        ports = _listening_ports(proc.pid)
+        if len(ports) > 1:
+            raise AssertionError(f"{what} listens on several ports: {sorted(ports)}")
+        found[:] = ports
+        return bool(ports)
+
+    wait_until_ready(proc, bound, what, log=log, timeout=timeout, interval=0.05)
+    return found[0]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -166,26 +166,24 @@ def main() -> int:
                 env,
             ).stdout
         )["key"]
-        rport, pport = live.free_port(), live.free_port()
-        registry, portal = f"http://127.0.0.1:{rport}", f"http://127.0.0.1:{pport}"
         with (
             live.server(
-                live.registry_command(rport),
+                live.registry_command(0),
                 dict(env, OPENDATA_REGISTRY_SYNC_INTERVAL="0"),
-                registry + "/healthz",
+                "/healthz",
                 home / "registry.log",
-            ),
+            ) as registry,
             live.server(
-                [str(live.BIN / "opendata-portal"), "serve", "--port", str(pport)],
+                [str(live.BIN / "opendata-portal"), "serve", "--port", "0"],
                 dict(
                     env,
                     OPENDATA_PORTAL_REGISTRY_URL=registry,
                     OPENDATA_PORTAL_API_KEY=key,
                     OPENDATA_PORTAL_TIMEOUT="60",
                 ),
-                portal + "/-/healthz",
+                "/-/healthz",
                 home / "portal.log",
-            ),
+            ) as portal,
         ):
             searches = []
             for _ in range(args.requests):

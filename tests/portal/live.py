@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,14 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from tests._processes import listening_port, wait_until_ready
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -49,10 +43,9 @@ def run(
 
 
 @contextmanager
-def server(
-    args: list[str], env: Mapping[str, str], health_url: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server in its own process group; wait until ``health_url`` answers; stop it."""
+def server(args: list[str], env: Mapping[str, str], health_path: str, log: Path) -> Iterator[str]:
+    """Start a server listening on port 0 in its own process group; wait until it has bound a
+    port and ``health_path`` answers there; yield its base URL; stop it."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             args,
@@ -63,23 +56,16 @@ def server(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(
-                        f"{args} exited with {proc.returncode}:\n{log.read_text()}"
-                    )
-                try:
-                    if httpx.get(health_url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"{health_url} did not answer within 90 s:\n{log.read_text()}"
-                    )
-                time.sleep(0.3)
-            yield proc
+            port = listening_port(proc, str(args), log=log, timeout=90)
+            url = f"http://127.0.0.1:{port}"
+
+            def healthy() -> bool:
+                return httpx.get(url + health_path, timeout=2).status_code == 200
+
+            wait_until_ready(
+                proc, healthy, f"{url}{health_path}", log=log, timeout=90, errors=(httpx.HTTPError,)
+            )
+            yield url
         finally:
             os.killpg(proc.pid, signal.SIGTERM)  # our own process group: granian and its workers
             try:
@@ -90,7 +76,7 @@ def server(
 
 
 def registry_command(port: int) -> list[str]:
-    """The registry's app under granian on 127.0.0.1:``port``.
+    """The registry's app under granian on 127.0.0.1:``port`` (0: a port the server picks).
 
     `opendata-registry serve` at registry commit 8ea64de never answers: its pre-start sync in the
     main process leaves the SQLite catalogue locked and the worker's migration waits forever.
@@ -158,22 +144,14 @@ def live_stack(home: Path, artifacts: Path) -> Iterator[Stack]:
     import json
 
     api_key = json.loads(key.stdout)["key"]
-    rport, pport = free_port(), free_port()
-    registry = f"http://127.0.0.1:{rport}"
-    portal = f"http://127.0.0.1:{pport}"
-    with server(
-        registry_command(rport),
-        env,
-        registry + "/healthz",
-        artifacts / "registry.log",
-    ):
+    with server(registry_command(0), env, "/healthz", artifacts / "registry.log") as registry:
         portal_env = dict(
             env, OPENDATA_PORTAL_REGISTRY_URL=registry, OPENDATA_PORTAL_API_KEY=api_key
         )
         with server(
-            [str(BIN / "opendata-portal"), "serve", "--port", str(pport)],
+            [str(BIN / "opendata-portal"), "serve", "--port", "0"],
             portal_env,
-            portal + "/-/healthz",
+            "/-/healthz",
             artifacts / "portal.log",
-        ):
+        ) as portal:
             yield Stack(registry=registry, portal=portal, env=env, home=home)

@@ -1,0 +1,59 @@
+"""The test helpers that find where a server started on port 0 listens (no free-port race)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests._processes import listening_port, stop
+
+_SERVE = """
+import http.server, sys
+server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+server.serve_forever()
+"""
+
+_CHILD = """
+import subprocess, sys
+subprocess.run([sys.executable, "-c", sys.argv[1]])
+"""
+
+_TWO = """
+import socket, time
+a, b = socket.socket(), socket.socket()
+for s in (a, b):
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+print("listening", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("command", [[_SERVE], [_CHILD, _SERVE]], ids=["itself", "a child"])
+def test_the_port_a_server_bound_is_found_and_answers(command: list[str], tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", *command], cwd=tmp_path)
+    try:
+        port = listening_port(proc, "http.server", timeout=30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        stop(proc)
+
+
+def test_a_server_on_two_ports_or_that_exits_is_an_error() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _TWO], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"listening\n"
+        with pytest.raises(AssertionError, match="two-ports listens on several ports"):
+            listening_port(proc, "two-ports", timeout=30)
+    finally:
+        stop(proc)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    with pytest.raises(AssertionError, match="quitter did not start"):
+        listening_port(gone, "quitter", timeout=30)
