@@ -10,8 +10,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
-__all__ = ["free_port", "listening_port", "redis_server", "stop", "wait_until_ready"]
+__all__ = [
+    "PortTaken",
+    "free_port",
+    "listening_port",
+    "redis_server",
+    "stop",
+    "wait_until_ready",
+]
 
 
 def free_port() -> int:
@@ -62,7 +70,7 @@ def _listening_ports(pid: int) -> set[int]:
 
 
 def listening_port(
-    proc: subprocess.Popen[bytes], what: str, *, log: Path | None = None, timeout: float = 120
+    proc: subprocess.Popen[Any], what: str, *, log: Path | None = None, timeout: float = 120
 ) -> int:
     """The port a server started on port 0 listens on (it bound it itself, so no other
     process can hold it; unlike :func:`free_port`, no race). Linux only (``/proc``).
@@ -93,7 +101,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until_ready(
-    proc: subprocess.Popen[bytes],
+    proc: subprocess.Popen[Any],
     ready: Callable[[], bool],
     what: str,
     *,
@@ -117,18 +125,21 @@ def wait_until_ready(
         time.sleep(interval)
 
 
-@contextmanager
-def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Our own ``redis-server`` on 127.0.0.1:``port`` (never the shared one), nothing on disk.
+class PortTaken(Exception):
+    """A third-party server could not bind the port it was given (another process took it)."""
 
-    Tests that kill Redis kill this one, by its handle; it is stopped when the block ends.
-    """
+
+def _start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """``redis-server`` on 127.0.0.1:``port``, answering ``PING``; :class:`PortTaken` if the port
+    is in use."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"redis-{port}.log"
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
+    command += ["--logfile", str(log)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def pong() -> bool:
@@ -138,7 +149,36 @@ def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
 
     try:
         wait_until_ready(proc, pong, f"redis-server on port {port}", timeout=30, interval=0.05)
-        yield proc
+    except AssertionError:
+        if proc.poll() is None:
+            stop(proc)
+        if log.exists() and "Address already in use" in log.read_text():
+            raise PortTaken(port) from None
+        raise
+    return proc
+
+
+@contextmanager
+def redis_server(port: int | None, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Our own ``redis-server`` on 127.0.0.1 (never the shared one), nothing on disk; yields its
+    process and port.
+
+    ``port`` ``None``: a free port, and another one if it was taken before redis-server bound it
+    (redis-server cannot bind port 0 and say which it got). A given ``port`` (to restart a
+    killed server where its clients expect it) is used as is.
+    Tests that kill Redis kill this one, by its handle; it is stopped when the block ends.
+    """
+    for attempt in range(5):
+        chosen = free_port() if port is None else port
+        try:
+            proc = _start_redis(chosen, folder)
+        except PortTaken:
+            if port is not None or attempt == 4:
+                raise
+            continue
+        break
+    try:
+        yield proc, chosen
     finally:
         if proc.poll() is None:
             stop(proc)

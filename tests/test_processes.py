@@ -57,3 +57,28 @@ def test_a_server_on_two_ports_or_that_exits_is_an_error() -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     with pytest.raises(AssertionError, match="quitter did not start"):
         listening_port(gone, "quitter", timeout=30)
+
+
+def test_redis_server_moves_to_another_port_when_its_port_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race ``free_port`` leaves open: another process binds the port first."""
+    import socket
+
+    from tests import _processes
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        given = _processes.redis_server(busy, tmp_path / "given")
+        with pytest.raises(_processes.PortTaken), given:  # a given port is used as is
+            pass
+        picks = iter([busy])
+        real = _processes.free_port
+        monkeypatch.setattr(_processes, "free_port", lambda: next(picks, None) or real())
+        with _processes.redis_server(None, tmp_path / "picked") as (proc, port):
+            assert port != busy and proc.poll() is None
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"PING\r\n")
+                assert conn.recv(16).startswith(b"+PONG")

@@ -23,6 +23,7 @@ Every test starts its own registry with its own ``OPENDATA_HOME``: no order depe
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ from opendata._registry import RegistryStore
 from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
-from tests._processes import free_port, stop, wait_until_ready
+from tests._processes import listening_port, stop, wait_until_ready
 from tests.client.conftest import CREDENTIALS, moto_endpoint, new_bucket  # noqa: F401 (fixture)
 from tests.client.test_push_load import daily
 
@@ -56,24 +57,26 @@ def _registry_env(home: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_registry(home: Path, **extra: str) -> Iterator[str]:
-    """The registry on a free loopback port until the block ends; yields its URL."""
-    port = free_port()
+    """The registry on a loopback port it picks until the block ends; yields its URL."""
     env = _registry_env(home, **extra)
-    log_path = home.parent / f"registry-{port}.log"
+    log_path = home.parent / f"registry-{secrets.token_hex(4)}.log"
     with log_path.open("w") as log:
         # The image's command (granian + the app factory, which migrates and syncs at start).
         # `opendata-registry serve` would be the natural choice, but its workers hang at start-up
         # as of this commit (it forks them after running asyncio in the parent).
         command = [str(BIN / "granian"), "--interface", "asgi", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "opendata_registry.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", "0", "opendata_registry.app:create_app"]
         proc = subprocess.Popen(
             command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
+            port = listening_port(proc, "the registry", log=log_path)
+            # Named after its port (the file stays open for the server: a rename keeps it).
+            log_path = log_path.rename(home.parent / f"registry-{port}.log")
+            url = f"http://127.0.0.1:{port}"
             wait_until_ready(
                 proc,
                 lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200,

@@ -236,7 +236,7 @@ def test_limiter_fails_open_to_memory_and_returns_to_redis_when_it_answers(
     limiter = Limiter(url, prefix=prefix, fail_open=True, timeout=0.5, clock=clock)
     loop = asyncio.new_event_loop()
     try:
-        with redis_server(port, tmp_path / "redis") as proc:
+        with redis_server(port, tmp_path / "redis") as (proc, _):
             assert loop.run_until_complete(count(limiter, 2)) == [True, True]
             assert loop.run_until_complete(redis_count()) == 2
             proc.kill()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,11 @@ from typing import IO
 import httpx
 import pytest
 
+from tests._processes import listening_port
+
 from .conftest import Dataset, publish
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 _OUTPUT: dict[int, IO[str]] = {}
@@ -44,12 +39,11 @@ that nobody reads until the end would fill and stall the server)."""
 def start(
     home: Path, extra_env: dict[str, str] | None = None, *, workers: int = 1
 ) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
     env.update({"OPENDATA_HOME": str(home), **(extra_env or {})})
     output = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
-        [str(BIN / "opendata-registry"), "serve", "--port", str(port), "--workers", str(workers)],
+        [str(BIN / "opendata-registry"), "serve", "--port", "0", "--workers", str(workers)],
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -57,6 +51,10 @@ def start(
         start_new_session=True,
     )
     _OUTPUT[proc.pid] = output
+    try:
+        port = listening_port(proc, "the registry", timeout=90)
+    except AssertionError:
+        raise AssertionError(f"registry did not start: {stop(proc)}") from None
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from opendata_core.errors import ServiceUnavailable
-from tests._processes import free_port, redis_server, stop, wait_until_ready
+from tests._processes import listening_port, redis_server, stop, wait_until_ready
 
 from .conftest import PG_URL, Dataset, _drop_schema, publish
 
@@ -112,14 +112,13 @@ def pg_schema() -> Iterator[str]:
 
 @contextmanager
 def registry(env: dict[str, str], log: Path) -> Iterator[str]:
-    """One registry process (granian + the app factory) on a free port; yields its URL."""
-    port = free_port()
+    """One registry process (granian + the app factory) on a port it picks; yields its URL."""
     command = [str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "opendata_registry.app:create_app"]
+    command += ["--port", "0", "opendata_registry.app:create_app"]
     with log.open("w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = f"http://127.0.0.1:{listening_port(proc, 'the registry', log=log)}"
         wait_until_ready(
             proc,
             lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
@@ -162,21 +161,20 @@ def test_redis_killed_and_restarted_under_load(
 
     home = tmp_path / "home"
     publish(LocalStore(home / "store", mkdir=True), Dataset("ecb/fx", years=[2023, 2024]))
-    redis_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENDATA_", "AWS_"))}
-    env.update(
-        OPENDATA_HOME=str(home),
-        OPENDATA_REGISTRY_DATABASE_URL=PG_URL,
-        OPENDATA_REGISTRY_DATABASE_SCHEMA=pg_schema,
-        OPENDATA_REGISTRY_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        OPENDATA_REGISTRY_REDIS_PREFIX=f"outage-{secrets.token_hex(4)}",
-        OPENDATA_REGISTRY_SECRET="s" * 40,
-        OPENDATA_REGISTRY_SYNC_INTERVAL="0",
-        OPENDATA_REGISTRY_TIERS='{"anonymous": {"requests_per_minute": 1000000}}',
-        OPENDATA_REGISTRY_LIMITS_FAIL_OPEN="1" if fail_open else "0",
-    )
     with ExitStack() as stack:
-        redis = stack.enter_context(redis_server(redis_port, tmp_path / "redis"))
+        redis, redis_port = stack.enter_context(redis_server(None, tmp_path / "redis"))
+        env.update(
+            OPENDATA_HOME=str(home),
+            OPENDATA_REGISTRY_DATABASE_URL=PG_URL,
+            OPENDATA_REGISTRY_DATABASE_SCHEMA=pg_schema,
+            OPENDATA_REGISTRY_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            OPENDATA_REGISTRY_REDIS_PREFIX=f"outage-{secrets.token_hex(4)}",
+            OPENDATA_REGISTRY_SECRET="s" * 40,
+            OPENDATA_REGISTRY_SYNC_INTERVAL="0",
+            OPENDATA_REGISTRY_TIERS='{"anonymous": {"requests_per_minute": 1000000}}',
+            OPENDATA_REGISTRY_LIMITS_FAIL_OPEN="1" if fail_open else "0",
+        )
         urls = [stack.enter_context(registry(env, tmp_path / f"registry-{n}.log")) for n in (1, 2)]
         load = Load(urls)
         threads = [threading.Thread(target=load.run, args=(n,)) for n in range(4)]
