@@ -45,12 +45,25 @@ def fx(client: od.Client) -> od.Client:
 def test_dates_load_as_datetime64(fx: od.Client) -> None:
     df = fx.load("me/fx")
     assert str(df["date"].dtype) == "datetime64[ms]"
-    assert str(df["at"].dtype) == "datetime64[us, UTC]"  # timestamps keep their unit
+    # Timestamps keep their unit (microseconds from pandas 3, nanoseconds from pandas 2).
+    assert str(df["at"].dtype) == f"datetime64[{DAYS.unit}, UTC]"
     assert df["date"].dt.year.unique().tolist() == [2024, 2025]
     monthly = df.set_index("date").resample("MS")["n"].count()
     assert monthly.index[0] == pd.Timestamp("2024-01-01") and monthly.iloc[1] == 29
     assert fx.load("me/fx", format="polars").schema["date"] == pl.Date
     assert fx.load("me/fx", format="arrow").schema.field("date").type == pa.date32()
+
+
+def test_nanosecond_timestamps_reach_the_preview(client: od.Client) -> None:
+    """pyarrow hands nanosecond timestamps over as pandas.Timestamp; metadata.json still gets written."""
+    at = pd.DatetimeIndex(["2024-01-01 12:00:00.000000001"]).as_unit("ns")
+    table = pa.table(
+        {"date": pa.array([dt.date(2024, 1, 1)]), "at": pa.array(at, pa.timestamp("ns"))}
+    )
+    client.push(table, "me/ns", time_column="date")
+    assert client.info("me/ns").preview == [
+        {"date": "2024-01-01", "at": "2024-01-01T12:00:00.000000001"}
+    ]
 
 
 def test_a_datetime_frame_round_trips_through_append(fx: od.Client) -> None:
@@ -198,7 +211,7 @@ FORMS = "filters take [(column, op, value), ...] (every condition holds)"
         ),
         (
             [("at", "=", "2024-01-02")],
-            "filter ('at', '=', '2024-01-02'): '2024-01-02' is a whole day but 'at' holds instants (timestamp[us, tz=UTC]); select the day with",
+            f"filter ('at', '=', '2024-01-02'): '2024-01-02' is a whole day but 'at' holds instants (timestamp[{DAYS.unit}, tz=UTC]); select the day with",
         ),
         (
             [("date", "=", "2024-01-02T12:00")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import os
@@ -531,4 +532,12 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
 
 def _preview(table: pa.Table) -> list[dict[str, Any]]:
     rows = table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
-    return msgspec.to_builtins(rows)  # type: ignore[no-any-return]
+    # pyarrow gives nanosecond timestamps as pandas.Timestamp (a datetime subclass msgspec does not
+    # encode): written as ISO 8601, the form msgspec gives a plain datetime.
+    return msgspec.to_builtins(rows, enc_hook=_iso_datetime)  # type: ignore[no-any-return]
+
+
+def _iso_datetime(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    raise NotImplementedError(f"cannot write {type(value).__name__} in a preview")
