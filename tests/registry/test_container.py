@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests._processes import free_port, stop
+from tests._processes import listening_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "packages" / "opendata-registry" / "Dockerfile"
@@ -98,8 +98,7 @@ def test_the_image_is_slim_non_root_and_built_with_uv() -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
-    """The image's CMD running on a free loopback port; yields its base URL and environment."""
-    port = free_port()
+    """The image's CMD running on a loopback port it picks; yields its base URL and environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDATA_")}
     env.update({k: v for k, v in image_env().items() if k != "PATH"})
     env.update(
@@ -107,7 +106,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "OPENDATA_HOME": str(tmp_path / "data"),
             "GRANIAN_HOST": "127.0.0.1",
-            "GRANIAN_PORT": str(port),
+            "GRANIAN_PORT": "0",  # the port the server binds is read back: no free-port race
         }
     )
     log = (tmp_path / "server.log").open("w")
@@ -115,6 +114,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
         exec_form("CMD"), env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
     )
     try:
+        port = listening_port(proc, "the image's command", log=tmp_path / "server.log")
+        env["GRANIAN_PORT"] = str(port)  # where the HEALTHCHECK looks, as in the image
         yield f"http://127.0.0.1:{port}", env, proc
     finally:
         stop(proc)
