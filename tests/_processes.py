@@ -17,6 +17,7 @@ __all__ = [
     "free_port",
     "listening_port",
     "redis_server",
+    "refused_port",
     "stop",
     "wait_until_ready",
 ]
@@ -28,6 +29,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused, for as long as the block lasts: bound by
+    us and never listened on, so no other process can take it (unlike a closed
+    :func:`free_port`)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def _process_tree(pid: int) -> list[int]:

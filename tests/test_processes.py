@@ -82,3 +82,15 @@ def test_redis_server_moves_to_another_port_when_its_port_was_taken(
             with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
                 conn.sendall(b"PING\r\n")
                 assert conn.recv(16).startswith(b"+PONG")
+
+
+def test_a_refused_port_refuses_connections_and_cannot_be_taken() -> None:
+    import socket
+
+    from tests._processes import refused_port
+
+    with refused_port() as port:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))

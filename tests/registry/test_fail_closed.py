@@ -25,7 +25,7 @@ from opendata_registry.context import Registry
 from opendata_registry.services.keys import generate_key
 from opendata_registry.services.limits import PROBE_SECONDS, Limiter
 from opendata_registry.settings import Settings
-from tests._processes import free_port, redis_server
+from tests._processes import free_port, redis_server, refused_port
 
 from .conftest import Dataset, Records, dead_s3, publish
 from .test_keys_limits import REDIS, create_key
@@ -47,9 +47,17 @@ def problem(response: Any, status: int, code: str) -> ProblemDetails:
 
 
 @pytest.fixture
-def dead_redis() -> str:
+def dead_redis() -> Iterator[str]:
     """A Redis URL where nothing listens."""
-    return f"redis://127.0.0.1:{free_port()}/0"
+    with refused_port() as port:
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def dead_port() -> Iterator[int]:
+    """A loopback port where nothing listens (connections are refused)."""
+    with refused_port() as port:
+        yield port
 
 
 @pytest.fixture
@@ -123,11 +131,13 @@ def test_readyz_reports_a_hung_redis_as_timeout(
     assert body.details["service"] == "redis" and "redis timeout" in body.message
 
 
-def test_readiness_names_a_database_that_does_not_answer(tmp_path: Path, store_root: Path) -> None:
+def test_readiness_names_a_database_that_does_not_answer(
+    tmp_path: Path, store_root: Path, dead_port: int
+) -> None:
     settings = Settings(
         home=tmp_path / "home",
         store=str(store_root),
-        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test",
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{dead_port}/test",
         secret=b"x" * 32,
         sync_interval=0,
     )
@@ -396,7 +406,7 @@ def test_settings_defaults_and_switches() -> None:
 
 
 def test_a_database_that_stops_answering_is_503_not_500(
-    settings: Settings, make_client: Any
+    settings: Settings, make_client: Any, dead_port: int
 ) -> None:
     """Fault injection: after start-up the registry's sessions point at a port where no
     PostgreSQL listens (the shared server is never touched)."""
@@ -405,7 +415,7 @@ def test_a_database_that_stops_answering_is_503_not_500(
     key = create_key(settings)
     client = make_client(settings)
     registry: Registry = client.app.state.registry
-    dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test", schema=None)
+    dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{dead_port}/test", schema=None)
     registry.sessions = session_factory(dead)
     reply = client.get("/v1/usage", headers={"X-API-Key": key})  # the key is looked up
     body = problem(reply, 503, "unavailable")
