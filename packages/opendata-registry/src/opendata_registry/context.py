@@ -39,6 +39,8 @@ __all__ = ["Registry"]
 log = logging.getLogger("opendata_registry")
 
 _USAGE_FLUSH_SECONDS = 5.0
+_STOP_SECONDS = 10.0
+"""How long :meth:`Registry.stop` lets a background sync or usage write finish."""
 
 
 class Registry:
@@ -61,6 +63,7 @@ class Registry:
         self.publishing = Publishing(settings, self.sessions)
         self._holder = new_holder()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._readiness: dict[str, str] = {}
         """The last readiness of each dependency (to log changes, not every poll)."""
 
@@ -104,17 +107,26 @@ class Registry:
             await self.sync()
         except OpenDataError as exc:
             log.warning("initial catalogue sync failed: %s", exc)
+        self._stopping = asyncio.Event()  # bound to the loop that serves (tests start several)
         if self.settings.sync_interval > 0:
-            self._tasks.append(asyncio.create_task(self._sync_loop()))
-        self._tasks.append(asyncio.create_task(self._flush_loop()))
+            interval = self.settings.sync_interval
+            # Jitter, so workers and replicas started together do not all ask at once.
+            sync_every = lambda: interval * random.uniform(0.9, 1.1)  # noqa: E731, S311
+            self._every(sync_every, self.sync, "periodic catalogue sync failed")
+        self._every(lambda: _USAGE_FLUSH_SECONDS, self.usage.flush, "writing usage counts failed")
 
     async def stop(self) -> None:
         """Stop the background tasks, write pending usage, close the database."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A loop asked to stop finishes the work it is doing (a sync or a usage write cancelled
+        # inside a database call leaves a connection half reset); cancel only what hangs.
+        self._stopping.set()
+        if self._tasks:
+            _, hanging = await asyncio.wait(self._tasks, timeout=_STOP_SECONDS)
+            for task in hanging:
+                task.cancel()
+            for task in hanging:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
         try:
             await self.usage.flush()
@@ -124,23 +136,23 @@ class Registry:
             self.hot.close()
             await self.engine.dispose()
 
-    async def _sync_loop(self) -> None:
-        interval = self.settings.sync_interval
-        while True:
-            # Jitter, so workers and replicas started together do not all ask at once.
-            await asyncio.sleep(interval * random.uniform(0.9, 1.1))  # noqa: S311
-            try:
-                await self.sync()
-            except Exception:
-                log.exception("periodic catalogue sync failed")
+    def _every(
+        self, seconds: Callable[[], float], work: Callable[[], Awaitable[object]], failed: str
+    ) -> None:
+        """Run ``work`` every ``seconds()`` in the background until :meth:`stop`."""
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(_USAGE_FLUSH_SECONDS)
-            try:
-                await self.usage.flush()
-            except Exception:
-                log.exception("writing usage counts failed")
+        async def loop() -> None:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), seconds())
+                if self._stopping.is_set():
+                    return
+                try:
+                    await work()
+                except Exception:
+                    log.exception(failed)
+
+        self._tasks.append(asyncio.create_task(loop()))
 
     async def check_ready(self) -> tuple[bool, dict[str, str]]:
         """Whether every dependency the request path needs answers, and each one's state.
