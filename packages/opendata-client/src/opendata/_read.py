@@ -432,21 +432,21 @@ class Reader:
         version: Pin = (None, None),
     ) -> pl.LazyFrame:
         """A LazyFrame as :meth:`opendata.Client.scan` documents."""
-        import polars as pl
+        polars = import_polars("od.scan")
 
         ds = DatasetId.parse(id)
         manifest, shards, bounds = self.select(ds, start, end, version)
         paths = [str(self.local_verified(ds, s)) for s in shards]
-        lf = pl.scan_parquet(paths)
+        lf: pl.LazyFrame = polars.scan_parquet(paths)
         tc = manifest.time_column
         if tc is not None:
             if bounds.lo is not None:
-                lf = lf.filter(pl.col(tc) >= pl.lit(bounds.lo))
+                lf = lf.filter(polars.col(tc) >= polars.lit(bounds.lo))
             if bounds.hi is not None:
                 lf = lf.filter(
-                    pl.col(tc) <= pl.lit(bounds.hi)
+                    polars.col(tc) <= polars.lit(bounds.hi)
                     if bounds.hi_inclusive
-                    else pl.col(tc) < pl.lit(bounds.hi)
+                    else polars.col(tc) < polars.lit(bounds.hi)
                 )
         return lf
 
@@ -525,14 +525,24 @@ def _empty_table(manifest: Manifest) -> pa.Table:
     return pa.schema(fields).empty_table()
 
 
+def import_polars(feature: str) -> Any:
+    """polars, or an ImportError naming the extra that installs it (it is optional: 175 MB)."""
+    try:
+        import polars
+    except ImportError as err:
+        raise ImportError(
+            f"{feature} needs polars, which is not installed: "
+            "pip install 'opendata-client[polars]' (or pip install polars)"
+        ) from err
+    return polars
+
+
 def _convert(table: pa.Table, format: Format) -> Any:
     """The one place a loaded table becomes the caller's format (the mapping is in the guide)."""
     if format == "arrow":
         return table
     if format == "polars":
-        import polars as pl
-
-        return pl.from_arrow(table)
+        return import_polars('format="polars"').from_arrow(table)
     # Dates become datetime64[ms] (not objects), so .dt, resample and date indexes work; the unit
     # is pyarrow's and polars' (pl.DataFrame.to_pandas) own for dates, and never overflows.
     return table.to_pandas(date_as_object=False)
