@@ -104,7 +104,8 @@ def is_time_type(t: pa.DataType) -> bool:
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
     # Dictionary encoding pays for repeated values (strings, dates, categoricals); on continuous
     # floats and ints it builds a dictionary as large as the data and doubles write time
-    # (measured in docs/benchmarks.md).
+    # (2M rows, 128k-row groups: 0.93 s and 85.9 MB written, against 0.26 s and 62.0 MB with
+    # dictionaries on text/dates only and BYTE_STREAM_SPLIT floats; commit 59e3332).
     t = pa.types
     return [
         f.name
