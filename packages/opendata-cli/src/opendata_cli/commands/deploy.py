@@ -274,6 +274,146 @@ def _diff(old: str, new: str, path: str) -> tuple[list[str], int, int]:
     return lines, added, removed
 
 
+def _read_metadata(path: Path) -> tuple[Path, DatasetMetadata]:
+    """``opendata.yaml`` (at ``path`` or in it) and its metadata; warnings are printed."""
+    from opendata_core.errors import MetadataError
+    from opendata_core.metadata import check_metadata
+
+    yaml_path = path / "opendata.yaml" if path.is_dir() else path
+    report = check_metadata(yaml_path)
+    if report.errors:
+        raise MetadataError(report.errors)
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    assert report.metadata is not None
+    return yaml_path, report.metadata
+
+
+def _check_options(registry: str | None, python_version: str) -> None:
+    if registry is not None and not _REGISTRY_RE.fullmatch(registry):
+        raise click.BadParameter(
+            f"{registry!r} is not a registry URL (https://host[:port][/path]; plain http only "
+            "for localhost)",
+            param_hint="'--registry'",
+        )
+    if not _PYTHON_RE.fullmatch(python_version):
+        raise click.BadParameter(
+            f"{python_version!r} is not a Python version (e.g. 3.12, 3.13, 3.x, pypy3.10)",
+            param_hint="'--python'",
+        )
+
+
+@dataclass(frozen=True)
+class _Written:
+    """Where the workflow went and what happened to the file."""
+
+    root: Path
+    target: Path
+    workdir: str | None
+    status: str  # created, updated, unchanged or dry-run
+    old: str | None
+    text: str
+
+
+def _write(target: Path, text: str, *, dry_run: bool) -> tuple[str, str | None]:
+    """Write ``text`` to ``target`` unless unchanged or a dry run: ``(status, old text)``."""
+    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    if dry_run:
+        status = "dry-run"
+    elif old is None:
+        status = "created"
+    elif old == text:
+        status = "unchanged"
+    else:
+        status = "updated"
+    if status in ("created", "updated"):
+        _write_atomic(target, text)
+    return status, old
+
+
+def _mode_line(registry: str | None) -> str:
+    if registry:
+        return (
+            f"registry mode: publishes through {registry} with the job's OIDC token; no storage "
+            "secret in the repository"
+        )
+    return (
+        "direct store mode: publishes straight to the store with the repository secrets "
+        "below (use --registry URL for keyless publishing through an OpenData registry)"
+    )
+
+
+def _print_json(
+    meta: DatasetMetadata,
+    plan: _Plan,
+    written: _Written,
+    registry: str | None,
+    store_kind: str | None,
+    secrets: list[str],
+    actions_url: str,
+) -> None:
+    result: dict[str, object] = {
+        "dataset": meta.id,
+        "path": str(written.target),
+        "status": written.status,
+        "schedule": plan.cron,
+        "runs_on": plan.runner,
+        "registry": registry,
+        "mode": "registry" if registry else "store",
+        "store_kind": store_kind,
+        "secrets": secrets,
+        "working_directory": written.workdir,
+        "actions_url": actions_url,
+    }
+    if written.status == "dry-run":
+        result["content"] = written.text
+    click.echo(json.dumps(result, indent=2))
+
+
+def _print_change(written: _Written) -> None:
+    """``created:``, or the diff and ``updated:``."""
+    if written.status == "updated":
+        assert written.old is not None
+        path = written.target.relative_to(written.root).as_posix()
+        lines, added, removed = _diff(written.old, written.text, path)
+        for line in lines:
+            colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+            click.secho(line.rstrip("\n"), fg=colour)
+        click.echo(f"updated: {written.target} (+{added} -{removed} lines)")
+    else:
+        click.secho(f"created: {written.target}", fg="green")
+
+
+def _next_steps(
+    meta: DatasetMetadata,
+    base: Path,
+    written: _Written,
+    registry: str | None,
+    store_kind: str | None,
+    secrets: list[str],
+    actions_url: str,
+) -> list[str]:
+    root, target = written.root, written.target
+    added_files = [
+        (base / name).relative_to(root).as_posix()
+        for name in ("opendata.yaml", "main.py", "requirements.txt", "README.md", ".gitignore")
+        if (base / name).is_file()
+    ]
+    steps = []
+    if registry is None:
+        steps.append(_secrets_step(store_kind, secrets))
+    else:
+        steps.append(f"register this repository for {meta.id} with the registry at {registry}")
+    cd = f"cd {root} && " if root.resolve() != Path.cwd().resolve() else ""
+    return [
+        *steps,
+        f"{cd}git add {' '.join([*added_files, target.relative_to(root).as_posix()])}",
+        f'git commit -m "Publish {meta.id} with OpenData" && git push',
+        f"watch the runs: {actions_url}",
+        f"start one now: gh workflow run {target.name} (or 'Run workflow' on that page)",
+    ]
+
+
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @click.option(
@@ -342,29 +482,9 @@ def deploy(
     one is shown as a diff and rewritten.
     """
     from opendata_cli import _git
-    from opendata_core.errors import MetadataError
-    from opendata_core.metadata import check_metadata
 
-    yaml_path = path / "opendata.yaml" if path.is_dir() else path
-    report = check_metadata(yaml_path)
-    if report.errors:
-        raise MetadataError(report.errors)
-    for warning in report.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
-    assert report.metadata is not None
-    meta = report.metadata
-
-    if registry is not None and not _REGISTRY_RE.fullmatch(registry):
-        raise click.BadParameter(
-            f"{registry!r} is not a registry URL (https://host[:port][/path]; plain http only "
-            "for localhost)",
-            param_hint="'--registry'",
-        )
-    if not _PYTHON_RE.fullmatch(python_version):
-        raise click.BadParameter(
-            f"{python_version!r} is not a Python version (e.g. 3.12, 3.13, 3.x, pypy3.10)",
-            param_hint="'--python'",
-        )
+    yaml_path, meta = _read_metadata(path)
+    _check_options(registry, python_version)
     plan = _check_overrides(meta, schedule, runner)
 
     base = yaml_path.parent
@@ -380,85 +500,28 @@ def deploy(
         working_directory=workdir,
         workflow_file=target.name,
     )
+    status, old = _write(target, text, dry_run=dry_run)
+    written = _Written(root, target, workdir, status, old, text)
     actions_url = f"{meta.repo}/actions/workflows/{target.name}"
     store_kind, secrets = (None, []) if registry else secrets_for(store)
-    mode = (
-        f"registry mode: publishes through {registry} with the job's OIDC token; no storage "
-        "secret in the repository"
-        if registry
-        else "direct store mode: publishes straight to the store with the repository secrets "
-        "below (use --registry URL for keyless publishing through an OpenData registry)"
-    )
-    old = target.read_text(encoding="utf-8") if target.is_file() else None
-    if dry_run:
-        status = "dry-run"
-    elif old is None:
-        status = "created"
-    elif old == text:
-        status = "unchanged"
-    else:
-        status = "updated"
-    if status in ("created", "updated"):
-        _write_atomic(target, text)
 
     if as_json:
-        result: dict[str, object] = {
-            "dataset": meta.id,
-            "path": str(target),
-            "status": status,
-            "schedule": plan.cron,
-            "runs_on": plan.runner,
-            "registry": registry,
-            "mode": "registry" if registry else "store",
-            "store_kind": store_kind,
-            "secrets": secrets,
-            "working_directory": workdir,
-            "actions_url": actions_url,
-        }
-        if dry_run:
-            result["content"] = text
-        click.echo(json.dumps(result, indent=2))
+        _print_json(meta, plan, written, registry, store_kind, secrets, actions_url)
         return
     if dry_run:
         click.echo(text, nl=False)
         return
-
     if status == "unchanged":
         click.echo(f"unchanged: {target}")
         click.echo(f"Runs: {actions_url}")
         return
-    if status == "updated":
-        assert old is not None
-        lines, added, removed = _diff(old, text, target.relative_to(root).as_posix())
-        for line in lines:
-            colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
-            click.secho(line.rstrip("\n"), fg=colour)
-        click.echo(f"updated: {target} (+{added} -{removed} lines)")
-    else:
-        click.secho(f"created: {target}", fg="green")
+    _print_change(written)
     if workdir:
         click.echo(f"The workflow runs main.py in {workdir}/ of the repository.")
     when = f"cron {plan.cron!r} (UTC, from {plan.cron_origin})" if plan.cron else "manual only"
     click.echo(f"Schedule: {when}; runs on {', '.join(plan.runner)}.")
-    click.echo(f"Mode: {mode}.")
-
-    added_files = [
-        (base / name).relative_to(root).as_posix()
-        for name in ("opendata.yaml", "main.py", "requirements.txt", "README.md", ".gitignore")
-        if (base / name).is_file()
-    ]
-    steps = []
-    if registry is None:
-        steps.append(_secrets_step(store_kind, secrets))
-    else:
-        steps.append(f"register this repository for {meta.id} with the registry at {registry}")
-    cd = f"cd {root} && " if root.resolve() != Path.cwd().resolve() else ""
-    steps += [
-        f"{cd}git add {' '.join([*added_files, target.relative_to(root).as_posix()])}",
-        f'git commit -m "Publish {meta.id} with OpenData" && git push',
-        f"watch the runs: {actions_url}",
-        f"start one now: gh workflow run {target.name} (or 'Run workflow' on that page)",
-    ]
+    click.echo(f"Mode: {_mode_line(registry)}.")
+    steps = _next_steps(meta, base, written, registry, store_kind, secrets, actions_url)
     click.echo("\nNext steps:")
     for i, step in enumerate(steps, 1):
         click.echo(f"  {i}. {step}")

@@ -152,6 +152,183 @@ def _existing(target: Path) -> list[str]:
     return [name for name in FILES if (target / name).exists() or (target / name).is_symlink()]
 
 
+@dataclass(frozen=True)
+class _Answers:
+    """The values written into the new files."""
+
+    dataset_id: str
+    title: str
+    description: str = DEFAULT_DESCRIPTION
+    license: str = DEFAULT_LICENSE
+    provider: str = DEFAULT_PROVIDER
+
+    @property
+    def namespace(self) -> str:
+        return self.dataset_id.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.dataset_id.split("/")[1]
+
+
+def _refuse_to_overwrite(directory: Path, force: bool) -> list[str]:
+    """The files that exist already; refused unless ``force``."""
+    if directory.exists() and not directory.is_dir():
+        raise click.BadParameter(f"{directory} is not a directory", param_hint="DIRECTORY")
+    existing = _existing(directory)
+    if existing and not force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise CommandFailed(
+            f"{', '.join(existing)} already {verb} in {directory}; nothing was written",
+            hint="use --force to overwrite them",
+        )
+    return existing
+
+
+def _ask_id(dataset_id: str | None, default: str, interactive: bool) -> str:
+    from opendata_core.ids import DatasetId
+
+    if dataset_id is not None:
+        # InvalidDatasetId reaches the group's handler: one red line naming the rule, a hint.
+        return str(DatasetId.parse(dataset_id.strip()))
+    if interactive:
+        answer: str = click.prompt(
+            "Dataset id (namespace/name)", default=default, value_proc=_check_id
+        )
+        return answer
+    return default
+
+
+def _ask_title(title: str | None, name: str, interactive: bool) -> str:
+    if title is not None:
+        try:
+            return _check_title(title)
+        except click.BadParameter as exc:
+            exc.param_hint = "'--title'"
+            raise
+    if interactive:
+        answer: str = click.prompt("Title", default=_title_from(name), value_proc=_check_title)
+        return answer
+    return _title_from(name)
+
+
+def _answers(
+    dataset_id: str | None, title: str | None, defaults: _Defaults, interactive: bool
+) -> _Answers:
+    """The id and title from the flags, the rest from the prompts (or the example texts)."""
+    dataset_id = _ask_id(dataset_id, f"{defaults.namespace}/{defaults.name}", interactive)
+    title = _ask_title(title, dataset_id.split("/")[1], interactive)
+    if not interactive:
+        return _Answers(dataset_id, title)
+    description = click.prompt(
+        "Description (one line; edit opendata.yaml for more)",
+        default=DEFAULT_DESCRIPTION,
+        show_default=False,
+        value_proc=lambda v: _check_line(v, what="description", limit=5000),
+    )
+    license_ = click.prompt(
+        "Licence of the data (SPDX id)",
+        default=DEFAULT_LICENSE,
+        value_proc=_check_licence,
+    )
+    provider = click.prompt(
+        "Source provider (who publishes the original data)",
+        default=DEFAULT_PROVIDER,
+        show_default=False,
+        value_proc=lambda v: _check_line(v, what="provider"),
+    )
+    return _Answers(dataset_id, title, description, license_, provider)
+
+
+def _render_files(answers: _Answers, repo: str) -> dict[str, str]:
+    """Each file's text: opendata.yaml gets YAML scalars, the others plain text."""
+    from opendata_cli.templates import cli_requirement, render
+    from opendata_core.metadata import yaml_scalar
+
+    values = {
+        "id": answers.dataset_id,
+        "title": yaml_scalar(answers.title),
+        "description": textwrap.fill(answers.description, 96, subsequent_indent="  "),
+        "license": yaml_scalar(answers.license),
+        "repo": repo,
+        "provider": yaml_scalar(answers.provider),
+    }
+    plain = {
+        **values,
+        "cli_requirement": cli_requirement(),
+        "title": answers.title,
+        "description": answers.description,
+        "license": answers.license,
+        "provider": answers.provider,
+    }
+    return {
+        filename: render(template, **(values if filename == "opendata.yaml" else plain))
+        for filename, template in FILES.items()
+    }
+
+
+def _write_files(directory: Path, contents: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for filename, text in contents.items():
+        path = directory / filename
+        if path.is_symlink():
+            path.unlink()  # never write through a link (only reached with --force)
+        path.write_text(text, encoding="utf-8")
+
+
+def _notes(defaults: _Defaults, namespace: str, repo: str) -> list[str]:
+    if defaults.origin_note and namespace == PLACEHOLDER_NAMESPACE:
+        return [defaults.origin_note]
+    if defaults.repo is None:
+        return [
+            f"no GitHub remote 'origin' found; repo set to {repo}: correct it in "
+            "opendata.yaml if the repository is elsewhere"
+        ]
+    return []
+
+
+def _next_steps(directory: Path, here: bool) -> list[str]:
+    steps = [] if here else [f"cd {directory}"]
+    return [
+        *steps,
+        "edit main.py: make main() download and return your data",
+        "fill in opendata.yaml (description, source), then check it:  od validate",
+        "run it locally (publishes to your local store):            od run",
+        "write the scheduled GitHub Actions workflow:               od deploy",
+    ]
+
+
+def _report(
+    directory: Path,
+    dataset_id: str,
+    existing: list[str],
+    notes: list[str],
+    steps: list[str],
+    *,
+    here: bool,
+    as_json: bool,
+) -> None:
+    if as_json:
+        result = {
+            "dataset_id": dataset_id,
+            "directory": str(directory),
+            "files": list(FILES),
+            "replaced": existing,
+            "notes": notes,
+            "next_steps": [" ".join(step.split()) for step in steps],
+        }
+        click.echo(json.dumps(result, indent=2))
+        return
+    where = "the current folder" if here else str(directory)
+    replaced = f" (replaced {', '.join(existing)})" if existing else ""
+    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    click.echo("\nNext steps:")
+    for i, step in enumerate(steps, 1):
+        click.echo(f"  {i}. {step}")
+
+
 @click.command()
 @click.argument(
     "directory",
@@ -180,131 +357,19 @@ def init(
     when run in a terminal, unless --yes is given. Existing files are never overwritten without
     --force.
     """
-    from opendata_cli.templates import cli_requirement, render
-    from opendata_core.ids import DatasetId
-    from opendata_core.metadata import yaml_scalar
-
-    if directory.exists() and not directory.is_dir():
-        raise click.BadParameter(f"{directory} is not a directory", param_hint="DIRECTORY")
-    existing = _existing(directory)
-    if existing and not force:
-        verb = "exists" if len(existing) == 1 else "exist"
-        raise CommandFailed(
-            f"{', '.join(existing)} already {verb} in {directory}; nothing was written",
-            hint="use --force to overwrite them",
-        )
-
+    existing = _refuse_to_overwrite(directory, force)
     defaults = _defaults(directory)
     interactive = not yes and not as_json and _stdin_is_tty()
-    default_id = f"{defaults.namespace}/{defaults.name}"
-    description, license_, provider = DEFAULT_DESCRIPTION, DEFAULT_LICENSE, DEFAULT_PROVIDER
-    if dataset_id is not None:
-        # InvalidDatasetId reaches the group's handler: one red line naming the rule, a hint.
-        dataset_id = str(DatasetId.parse(dataset_id.strip()))
-    elif interactive:
-        dataset_id = click.prompt(
-            "Dataset id (namespace/name)", default=default_id, value_proc=_check_id
-        )
-    else:
-        dataset_id = default_id
-    namespace, name = dataset_id.split("/")
-    if title is not None:
-        try:
-            title = _check_title(title)
-        except click.BadParameter as exc:
-            exc.param_hint = "'--title'"
-            raise
-    elif interactive:
-        title = click.prompt(
-            "Title",
-            default=_title_from(name),
-            value_proc=_check_title,
-        )
-    else:
-        title = _title_from(name)
-    assert title is not None
-    if interactive:
-        description = click.prompt(
-            "Description (one line; edit opendata.yaml for more)",
-            default=DEFAULT_DESCRIPTION,
-            show_default=False,
-            value_proc=lambda v: _check_line(v, what="description", limit=5000),
-        )
-        license_ = click.prompt(
-            "Licence of the data (SPDX id)",
-            default=DEFAULT_LICENSE,
-            value_proc=_check_licence,
-        )
-        provider = click.prompt(
-            "Source provider (who publishes the original data)",
-            default=DEFAULT_PROVIDER,
-            show_default=False,
-            value_proc=lambda v: _check_line(v, what="provider"),
-        )
-
-    repo = defaults.repo or f"https://github.com/{namespace}/{name}"
-    values = {
-        "id": dataset_id,
-        "title": yaml_scalar(title),
-        "description": textwrap.fill(description, 96, subsequent_indent="  "),
-        "license": yaml_scalar(license_),
-        "repo": repo,
-        "provider": yaml_scalar(provider),
-    }
-    plain = {
-        **values,
-        "cli_requirement": cli_requirement(),
-        "title": title,
-        "description": description,
-        "license": license_,
-        "provider": provider,
-    }
-    contents = {
-        filename: render(template, **(values if filename == "opendata.yaml" else plain))
-        for filename, template in FILES.items()
-    }
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for filename, text in contents.items():
-        path = directory / filename
-        if path.is_symlink():
-            path.unlink()  # never write through a link (only reached with --force)
-        path.write_text(text, encoding="utf-8")
-
+    answers = _answers(dataset_id, title, defaults, interactive)
+    repo = defaults.repo or f"https://github.com/{answers.namespace}/{answers.name}"
+    _write_files(directory, _render_files(answers, repo))
     here = directory.resolve() == Path.cwd().resolve()
-    notes = []
-    if defaults.origin_note and namespace == PLACEHOLDER_NAMESPACE:
-        notes.append(defaults.origin_note)
-    elif defaults.repo is None:
-        notes.append(
-            f"no GitHub remote 'origin' found; repo set to {repo}: correct it in "
-            "opendata.yaml if the repository is elsewhere"
-        )
-    steps = []
-    if not here:
-        steps.append(f"cd {directory}")
-    steps += [
-        "edit main.py: make main() download and return your data",
-        "fill in opendata.yaml (description, source), then check it:  od validate",
-        "run it locally (publishes to your local store):            od run",
-        "write the scheduled GitHub Actions workflow:               od deploy",
-    ]
-    if as_json:
-        result = {
-            "dataset_id": dataset_id,
-            "directory": str(directory),
-            "files": list(FILES),
-            "replaced": existing,
-            "notes": notes,
-            "next_steps": [" ".join(step.split()) for step in steps],
-        }
-        click.echo(json.dumps(result, indent=2))
-        return
-    where = "the current folder" if here else str(directory)
-    replaced = f" (replaced {', '.join(existing)})" if existing else ""
-    click.secho(f"Created {', '.join(FILES)} in {where} for {dataset_id}{replaced}.", fg="green")
-    for note in notes:
-        click.secho(f"note: {note}", fg="yellow", err=True)
-    click.echo("\nNext steps:")
-    for i, step in enumerate(steps, 1):
-        click.echo(f"  {i}. {step}")
+    _report(
+        directory,
+        answers.dataset_id,
+        existing,
+        _notes(defaults, answers.namespace, repo),
+        _next_steps(directory, here),
+        here=here,
+        as_json=as_json,
+    )
