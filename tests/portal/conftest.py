@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +12,8 @@ from litestar.testing import TestClient
 
 from opendata_portal.app import create_app
 from opendata_portal.settings import Settings
-from tests.portal import samples
+from tests.portal import live, samples
+from tests.portal.browser import CHROMIUM
 
 Portal = Callable[..., TestClient[Any]]
 
@@ -41,3 +43,13 @@ def portal() -> Iterator[Portal]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Stack]:
+    """A live registry and portal over datasets the real client published (one per session)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    live.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with live.live_stack(tmp_path_factory.mktemp("live"), live.ARTIFACTS) as s:
+        yield s

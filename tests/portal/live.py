@@ -18,6 +18,8 @@ from tests._processes import listening_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+ARTIFACTS = ROOT / "test-artifacts" / "portal"
+"""Screenshots and server logs of the browser tests (git-ignored)."""
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:

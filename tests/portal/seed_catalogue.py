@@ -120,6 +120,7 @@ def phase2() -> None:
         _fx(500, with_gbp=True),
         "ecb/euro-fx-rates",
         time_column="date",
+        partition="year",  # two shards (2023, 2024): Croissant's FileSet case
         provenance=Provenance(repo=REPO, commit="2" * 40, run_url=REPO + "/actions/runs/2"),
         allow_schema_change=True,  # the new column is on purpose (the schema-drift gate)
     )

@@ -21,20 +21,11 @@ from tests.portal import live
 from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, axe_serious, axe_source
 
 pw = pytest.importorskip("playwright.sync_api")
-ARTIFACTS = live.ROOT / "test-artifacts" / "portal"
+ARTIFACTS = live.ARTIFACTS
 SECURITY = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
 }
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Stack]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with live.live_stack(tmp_path_factory.mktemp("live"), ARTIFACTS) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,10 @@ from opendata_core.errors import (
     RateLimited,
 )
 from opendata_core.ids import DatasetId
+from opendata_portal import context as ctx
 from opendata_portal.chart import history_svg
+from opendata_portal.discover import dataset_jsonld
+from opendata_portal.machine import MACHINE_ROUTES, current_citation
 from opendata_portal.pages import STATIC_DIR, Pages
 from opendata_portal.registry import (
     REGISTRY_WAIT,
@@ -45,7 +48,7 @@ from opendata_portal.registry import (
     RegistryUnavailable,
     dataset_path,
 )
-from opendata_portal.render import readme_html
+from opendata_portal.render import readme_html, script_json
 from opendata_portal.search import FACETS, SearchInputError, SearchQuery
 from opendata_portal.settings import Settings
 
@@ -102,30 +105,11 @@ async def _security_headers(message: Message, scope: Scope) -> None:
             )
 
 
-def _registry(state: State) -> RegistryClient:
-    client: RegistryClient = state.registry
-    return client
-
-
-def _pages(state: State) -> Pages:
-    pages: Pages = state.pages
-    return pages
-
-
-def _settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
-
-
-def _dataset_id(ns: str, name: str) -> DatasetId:
-    return DatasetId.parse(f"{ns}/{name}")
-
-
 @get("/", name="search")
 async def search_page(request: Request[Any, Any, State], state: State) -> Response[str]:
     """The home page: search with filters, counts per value, chips, sort and pages."""
     query = SearchQuery.parse(dict(request.query_params.items()))
-    registry, settings = _registry(state), _settings(state)
+    registry, settings = ctx.registry(state), ctx.settings(state)
     params = query.registry_params(settings.per_page)
     results = await registry.search(params)
     suggestions: SearchResults | None = None
@@ -144,7 +128,7 @@ async def search_page(request: Request[Any, Any, State], state: State) -> Respon
         facets.append((name, _FACET_LABELS[name], selected, values))
     last_page = max(1, -(-results.total // max(1, results.per_page)))
     now = datetime.now(UTC)
-    return _pages(state).render(
+    return ctx.pages(state).render(
         "search.html",
         query=query,
         results=results,
@@ -164,7 +148,9 @@ async def search_page(request: Request[Any, Any, State], state: State) -> Respon
 @get("/-/publish", name="publish")
 async def publish_page(state: State) -> Response[str]:
     """How to publish a dataset: ``od init`` → ``od run`` → ``od deploy``."""
-    return _pages(state).render("publish.html", registry_url=_settings(state).public_registry_url)
+    return ctx.pages(state).render(
+        "publish.html", registry_url=ctx.settings(state).public_registry_url
+    )
 
 
 @get("/-/healthz", name="healthz")
@@ -183,13 +169,13 @@ async def publisher_page(
         return Redirect(f"/{canonical}", status_code=301)
     params_in = {"sort": "name", **dict(request.query_params), "namespace": ns}
     query = SearchQuery.parse(params_in)
-    registry = _registry(state)
+    registry = ctx.registry(state)
     params = query.registry_params(50)  # the anonymous tier's page size
     results = await registry.search(params)
     if results.total == 0:
         raise NotFoundException(f"no datasets are published under {ns!r}")
     last_page = max(1, -(-results.total // max(1, results.per_page)))
-    return _pages(state).render(
+    return ctx.pages(state).render(
         "publisher.html",
         ns=ns,
         results=results,
@@ -201,12 +187,14 @@ async def publisher_page(
 
 
 @get("/{ns:str}/{name:str}", name="dataset")
-async def dataset_page(ns: FromPath[str], name: FromPath[str], state: State) -> Response[Any]:
+async def dataset_page(
+    ns: FromPath[str], name: FromPath[str], request: Request[Any, Any, State], state: State
+) -> Response[Any]:
     """A dataset: README, preview, schema, history, health, and how to use it."""
-    dataset_id = _dataset_id(ns, name)
+    dataset_id = ctx.dataset_id(ns, name)
     if str(dataset_id) != f"{ns}/{name}":
         return Redirect(f"/{dataset_id}", status_code=301)
-    registry, settings = _registry(state), _settings(state)
+    registry, settings = ctx.registry(state), ctx.settings(state)
     detail, history, runs = await asyncio.gather(
         registry.dataset(str(dataset_id)),
         registry.history(str(dataset_id)),
@@ -216,8 +204,12 @@ async def dataset_page(ns: FromPath[str], name: FromPath[str], state: State) -> 
     if isinstance(detail, BaseException):
         raise detail
     api = dataset_path(str(dataset_id))
-    return _pages(state).render(
+    base = ctx.base_url(request)
+    cite = current_citation(detail, base)
+    return ctx.pages(state).render(
         "dataset.html",
+        jsonld=script_json(dataset_jsonld(detail, base, citation=cite)),
+        cite=cite,
         d=detail,
         meta=detail.metadata.dataset,
         history=None if isinstance(history, BaseException) else history,
@@ -235,8 +227,8 @@ async def dataset_page(ns: FromPath[str], name: FromPath[str], state: State) -> 
 @get("/{ns:str}/{name:str}/history.svg", name="history_chart")
 async def history_chart(ns: FromPath[str], name: FromPath[str], state: State) -> Response[bytes]:
     """The history chart as an SVG image (drawn by pygal)."""
-    dataset_id = _dataset_id(ns, name)
-    history = await _registry(state).history(str(dataset_id))
+    dataset_id = ctx.dataset_id(ns, name)
+    history = await ctx.registry(state).history(str(dataset_id))
     svg = await asyncio.to_thread(
         history_svg, history.publishes, title=f"{dataset_id}: rows per publish"
     )
@@ -249,7 +241,7 @@ async def history_chart(ns: FromPath[str], name: FromPath[str], state: State) ->
 
 def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
     """Every error as a page that says what happened and what to do."""
-    pages = _pages(request.app.state)
+    pages = ctx.pages(request.app.state)
     status, title, hint = 500, "Something went wrong", None
     message = "the portal could not build this page"
     extra: dict[str, Any] = {}
@@ -303,6 +295,7 @@ def create_app(
             publisher_page,
             dataset_page,
             history_chart,
+            *MACHINE_ROUTES,
             create_static_files_router(
                 path="/-/static", directories=[STATIC_DIR], name="static", include_in_schema=False
             ),

@@ -16,7 +16,15 @@ from urllib.parse import quote, urlencode
 import httpx
 import msgspec
 
-from opendata_core.api import API_VERSION, DatasetDetail, HistoryPage, RunsPage, SearchResults
+from opendata_core.api import (
+    API_VERSION,
+    DatasetDetail,
+    DownloadRequest,
+    DownloadResponse,
+    HistoryPage,
+    RunsPage,
+    SearchResults,
+)
 from opendata_core.errors import FormatError, OpenDataError
 from opendata_core.problems import ProblemDetails, error_from_problem
 from opendata_portal.settings import Settings
@@ -80,9 +88,24 @@ class RegistryClient:
         return f"{self.public_url}{path}{query}"
 
     async def _get(self, path: str, kind: type[T], params: Mapping[str, str] | None = None) -> T:
+        return await self._call("GET", path, kind, params=params)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        kind: type[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: msgspec.Struct | None = None,
+    ) -> T:
         started = time.perf_counter()
+        content = None if body is None else msgspec.json.encode(body)
+        headers = None if body is None else {"Content-Type": "application/json"}
         try:
-            response = await self._http.get(path, params=dict(params or {}))
+            response = await self._http.request(
+                method, path, params=dict(params or {}), content=content, headers=headers
+            )
         except httpx.TimeoutException:
             raise RegistryUnavailable(self.base_url, "timed out") from None
         except httpx.TransportError as exc:
@@ -118,6 +141,21 @@ class RegistryClient:
     async def history(self, dataset_id: str) -> HistoryPage:
         """``GET /v1/datasets/{ns}/{name}/history`` (publishes, oldest first)."""
         return await self._get(dataset_path(dataset_id) + "/history", HistoryPage)
+
+    async def download(
+        self, dataset_id: str, *, start: str | None = None, end: str | None = None
+    ) -> DownloadResponse:
+        """``POST /v1/datasets/{ns}/{name}/download``: the manifest and signed shard URLs.
+
+        The registry counts this as a download of the signed shards: only a visitor's download
+        (or a description that must list the shards' checksums) asks for it.
+        """
+        return await self._call(
+            "POST",
+            dataset_path(dataset_id) + "/download",
+            DownloadResponse,
+            body=DownloadRequest(start=start, end=end),
+        )
 
     async def runs(self, dataset_id: str, *, per_page: int = 20) -> RunsPage:
         """``GET /v1/datasets/{ns}/{name}/runs`` (newest first)."""

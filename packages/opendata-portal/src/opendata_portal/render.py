@@ -38,6 +38,7 @@ __all__ = [
     "readme_html",
     "relative_time",
     "safe_url",
+    "script_json",
     "spdx_url",
 ]
 
@@ -126,6 +127,18 @@ def readme_html(markdown: str) -> Markup:
     """Render a README (Markdown, raw HTML allowed) to sanitised HTML; images become links."""
     linked = _images_as_links(_FIRST_PASS.clean(_MD.render(markdown)))
     return Markup(_CLEANER.clean(linked))  # noqa: S704 - sanitised by nh3 above
+
+
+def script_json(value: Any) -> Markup:
+    """JSON for a ``<script type="application/ld+json">`` block.
+
+    ``<``, ``>`` and ``&`` are escaped, so no value can close the element or open a comment.
+    """
+    import msgspec
+
+    text = msgspec.json.encode(value).decode()
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - JSON with every markup character escaped
 
 
 def safe_url(url: str | None) -> str | None:

@@ -7,6 +7,9 @@ variable                                  meaning
                                           ``http://127.0.0.1:8000``)
 ``OPENDATA_PORTAL_PUBLIC_REGISTRY_URL``   the registry URL shown to visitors (JSON links, the
                                           ``OPENDATA_REGISTRY=`` line); default: the one above
+``OPENDATA_PORTAL_PUBLIC_URL``            the portal's own public base URL, for the absolute links
+                                          of sitemaps, Croissant and DCAT files (default: the
+                                          address each request came to)
 ``OPENDATA_PORTAL_API_KEY``               an API key the portal sends to the registry (optional)
 ``OPENDATA_PORTAL_TIMEOUT``               seconds to wait for the registry (default ``5``)
 ``OPENDATA_PORTAL_HOST``                  ``opendata-portal serve`` address (default ``127.0.0.1``)
@@ -44,7 +47,7 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(
             f"{_PREFIX}{name}={value!r} is not an http(s) URL",
-            hint=f"set {_PREFIX}{name} to the registry's base URL, e.g. http://127.0.0.1:8000",
+            hint=f"set {_PREFIX}{name} to a base URL such as http://127.0.0.1:8000",
         )
     return value
 
@@ -71,6 +74,7 @@ class Settings:
 
     registry_url: str = "http://127.0.0.1:8000"
     public_registry_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None
     api_key: str | None = None
     timeout: float = 5.0
     host: str = "127.0.0.1"
@@ -89,6 +93,7 @@ class Settings:
         return cls(
             registry_url=registry,
             public_registry_url=_url(env, "PUBLIC_REGISTRY_URL", registry),
+            public_url=_url(env, "PUBLIC_URL", "") if env.get(_PREFIX + "PUBLIC_URL") else None,
             api_key=env.get(_PREFIX + "API_KEY") or None,
             timeout=_number(env, "TIMEOUT", cls.timeout, low=0.1, high=300),
             host=env.get(_PREFIX + "HOST") or cls.host,
