@@ -5,7 +5,7 @@
   ``FileObject`` per Parquet shard with its SHA-256, and one ``RecordSet`` whose fields carry the
   schema's types. A one-shard dataset's fields read that file; with several shards they read a
   ``FileSet`` of them (mlcroissant 1.1 reads a ``FileSet`` only from a local folder or git, so it
-  loads the records of one-shard datasets over HTTP: see docs/decisions/0010-portal-machine-descriptions.md).
+  loads the records of one-shard datasets over HTTP; decision 0010).
 - ``/catalog.jsonld`` and ``/catalog.ttl`` are :func:`catalog_nodes` (DCAT-AP 3: ``dcat:Catalog``
   → ``dcat:Dataset`` → ``dcat:Distribution``), paged with Hydra's ``PartialCollectionView``.
 - ``/sitemap.xml`` and ``robots.txt``.
