@@ -50,7 +50,7 @@ from bench_registry import (  # type: ignore[import-not-found]  # noqa: E402
 )
 
 from opendata_core.gateway import GatewayLink  # noqa: E402
-from opendata_registry.signing import UrlSigner  # noqa: E402
+from opendata_registry.infra.signing import UrlSigner  # noqa: E402
 
 SECRET = secrets.token_hex(32)
 KID = "bench"

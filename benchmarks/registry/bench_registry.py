@@ -451,8 +451,8 @@ async def _search_backend(
     from sqlalchemy import insert, text
 
     from opendata_registry.db.models import Dataset, DatasetTag
-    from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-    from opendata_registry.settings import Settings
+    from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
+    from opendata_registry.infra.settings import Settings
 
     settings = Settings.from_env(
         {

@@ -6,7 +6,7 @@ The registry's app (embedded SQLite, local store, one dataset of 25 yearly shard
 tier's limits raised so that every request is a 200) answers ``POST …/download`` for one year,
 called straight through its ASGI interface, in three variants interleaved round by round:
 
-- ``bare``: the app without :class:`~opendata_registry.requestlog.RequestLog` (before);
+- ``bare``: the app without :class:`~opendata_registry.infra.requestlog.RequestLog` (before);
 - ``ids``: with it, the access log switched off (``OPENDATA_REGISTRY_ACCESS_LOG=0``);
 - ``ids+log``: with it and the access log on (the default), lines written to ``/dev/null``.
 
@@ -34,8 +34,8 @@ from obstore.store import LocalStore
 from tests.registry.conftest import Dataset, publish, with_tier
 
 from opendata_registry.app import create_app
-from opendata_registry.requestlog import ACCESS_LOGGER
-from opendata_registry.settings import Settings
+from opendata_registry.infra.requestlog import ACCESS_LOGGER
+from opendata_registry.infra.settings import Settings
 
 BODY = b'{"start": "2024-01-01"}'
 PATH = "/v1/datasets/bench/prices/download"

@@ -38,7 +38,7 @@ from opendata_core.documents import (
 from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Geo, Source
 from opendata_registry.app import create_app
-from opendata_registry.settings import DEFAULT_TIERS, Settings
+from opendata_registry.infra.settings import DEFAULT_TIERS, Settings
 from tests._processes import free_port
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

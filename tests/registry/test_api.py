@@ -13,7 +13,7 @@ from opendata_core.api import DatasetDetail, HistoryPage, RunsPage, SearchResult
 from opendata_core.documents import Index
 from opendata_core.metadata import Geo
 from opendata_core.problems import ProblemDetails
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish, with_tier
 

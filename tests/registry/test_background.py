@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from opendata_registry.context import Registry
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 
 
 def test_stop_lets_background_work_in_progress_finish(tmp_path: Path, store_root: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from litestar.connection import Request
 
 from opendata_core.api import DownloadResponse, UsageReport
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
 

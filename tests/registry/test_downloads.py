@@ -19,7 +19,7 @@ import pytest
 from opendata_core.api import DownloadResponse
 from opendata_core.layout import Layout
 from opendata_core.problems import ProblemDetails
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 
 from .conftest import AWS, SECRET, Dataset, publish, shard_bytes, with_tier
 
@@ -104,7 +104,7 @@ def test_local_urls_bind_key_expiry_and_method(local_client: Any) -> None:
 
 
 def test_expired_local_url_is_refused(local_client: Any, store_root: Any) -> None:
-    from opendata_registry.signing import UrlSigner
+    from opendata_registry.infra.signing import UrlSigner
 
     key = Layout().resolve(DS, download(local_client, {}).shards[0].path)
     expired = UrlSigner(SECRET).sign("", key, expires=int(time.time()) - 1)
@@ -138,7 +138,7 @@ def test_range_requests(local_client: Any) -> None:
 def test_signed_keys_never_leave_the_dataset(
     local_store: Any, settings: Settings, make_client: Any
 ) -> None:
-    from opendata_registry.signing import UrlSigner
+    from opendata_registry.infra.signing import UrlSigner
 
     publish(local_store, Dataset("evil/escape", shard_paths=["../../other/secret-data/x", "ok"]))
     publish(local_store, Dataset("other/secret-data", years=[2024]))

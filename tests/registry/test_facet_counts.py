@@ -6,7 +6,7 @@ import random
 
 from pyroaring import BitMap
 
-from opendata_registry.services.facets import FACET_VALUES, FACETS, FacetIndex
+from opendata_registry.domain.catalogue.facets import FACET_VALUES, FACETS, FacetIndex
 
 
 def _brute(index: FacetIndex, hits: BitMap) -> dict[str, list[tuple[str, int]]]:

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from opendata_core.api import DownloadResponse, UsageReport
 from opendata_core.errors import OpenDataError
 from opendata_core.gateway import GatewayLink, mac, string_to_sign
-from opendata_registry.cli import main
-from opendata_registry.services.gateway import gateway_url
-from opendata_registry.settings import GatewaySettings, Settings
+from opendata_registry.cli.main import main
+from opendata_registry.domain.gateway.services import gateway_url
+from opendata_registry.infra.settings import GatewaySettings, Settings
 
 from .conftest import Dataset, publish
 from .test_keys_limits import create_key, revoke

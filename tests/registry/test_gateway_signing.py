@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from opendata_core.gateway import signing_vectors
-from opendata_registry.signing import UrlSigner
+from opendata_registry.infra.signing import UrlSigner
 
 FILES = [v for v in signing_vectors()["vectors"] if v["kind"] == "files"]
 

@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import event
 
 from opendata_core.api import DownloadResponse
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
 from .test_keys_limits import create_key

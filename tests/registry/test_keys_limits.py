@@ -16,8 +16,8 @@ import pytest
 from opendata_core.api import UsageReport
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
-from opendata_registry.services.keys import KeyService, checksum_ok, generate_key
-from opendata_registry.settings import Settings
+from opendata_registry.domain.keys.services import KeyService, checksum_ok, generate_key
+from opendata_registry.infra.settings import Settings
 
 from .conftest import SECRET, Dataset, publish, with_tier
 
@@ -220,8 +220,8 @@ def test_window_counts_and_ends_come_from_one_count(redis_url: str | None) -> No
     storage keeps, also in a process that did not open the window (another replica)."""
     from limits import RateLimitItemPerMinute
 
-    from opendata_registry.services.limits import Limiter
-    from opendata_registry.settings import DEFAULT_TIERS
+    from opendata_registry.domain.keys.limits import Limiter
+    from opendata_registry.infra.settings import DEFAULT_TIERS
 
     tier = msgspec.structs.replace(DEFAULT_TIERS["free"], requests_per_minute=3)
     elapsed = 2.0  # seconds the clocks are advanced by (no sleep)

@@ -5,7 +5,7 @@
 - schemathesis fuzzes it from ``/schema/openapi.json`` with every check: no server error, every
   answer documented, ``Allow`` listing every method of a path (ST205; Litestar's own ``OPTIONS``
   answers missed some, litestar-org/litestar#4169, and the registry completes them in
-  :mod:`opendata_registry.headers`).
+  :mod:`opendata_registry.infra.headers`).
 """
 
 from __future__ import annotations

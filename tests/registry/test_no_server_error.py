@@ -26,11 +26,11 @@ from opendata_core.documents import Block, Shard
 from opendata_core.layout import Layout
 from opendata_core.problems import ProblemDetails
 from opendata_registry.app import create_app
-from opendata_registry.auth.publishers import PublishTokens
-from opendata_registry.bodies import MAX_JSON_DEPTH, decode_json_body, nests_deeper
-from opendata_registry.services.publish import put_method
-from opendata_registry.settings import ANONYMOUS, Settings
-from opendata_registry.signing import UrlSigner, parse_decimal, same_secret
+from opendata_registry.domain.publishing.services import put_method
+from opendata_registry.domain.publishing.tokens import PublishTokens
+from opendata_registry.infra.bodies import MAX_JSON_DEPTH, decode_json_body, nests_deeper
+from opendata_registry.infra.settings import ANONYMOUS, Settings
+from opendata_registry.infra.signing import UrlSigner, parse_decimal, same_secret
 
 from .conftest import SECRET, Dataset, publish, with_tier
 
@@ -149,7 +149,7 @@ def test_a_deeply_nested_body_is_a_400(client: Any, path: str, body: bytes) -> N
 
 
 def test_a_body_past_the_size_limit_is_a_413(client: Any) -> None:
-    from opendata_registry.bodies import MAX_BODY_BYTES
+    from opendata_registry.infra.bodies import MAX_BODY_BYTES
 
     body = b'{"token": "' + b"x" * MAX_BODY_BYTES + b'"}'
     for path in ["/v1/auth/github-oidc", f"/v1/datasets/{DS}/download"]:

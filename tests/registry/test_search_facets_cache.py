@@ -16,9 +16,9 @@ from opendata_core.api import SearchResults
 from opendata_registry.context import Registry
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.db.models import Dataset, DatasetTag
-from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-from opendata_registry.services.hotcache import read_generation
-from opendata_registry.settings import Settings
+from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
+from opendata_registry.infra.hotcache import read_generation
+from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset as Doc
 from .conftest import publish

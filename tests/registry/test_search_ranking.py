@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import event
 
 from opendata_registry.db.engine import create_engine
-from opendata_registry.services import catalogue
-from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-from opendata_registry.services.search import match_keys
-from opendata_registry.settings import Settings
+from opendata_registry.domain.catalogue import services as catalogue
+from opendata_registry.domain.catalogue.search import match_keys
+from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
+from opendata_registry.infra.settings import Settings
 
 from .conftest import fill_catalogue
 

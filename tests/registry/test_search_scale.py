@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import event
 
 from opendata_registry.db.engine import create_engine
-from opendata_registry.services.catalogue import CatalogueService, SearchQuery
-from opendata_registry.settings import Settings
+from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
+from opendata_registry.infra.settings import Settings
 
 from .conftest import fill_catalogue
 

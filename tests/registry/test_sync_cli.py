@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from opendata_core.errors import OpenDataError
-from opendata_registry.cli import main
+from opendata_registry.cli.main import main
 from opendata_registry.context import Registry
-from opendata_registry.services.sync import SyncReport
-from opendata_registry.settings import Settings
+from opendata_registry.domain.catalogue.sync import SyncReport
+from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
 
@@ -85,7 +85,7 @@ def test_sync_while_publishing(local_store: Any, settings: Settings) -> None:
     assert not any(r.problems for r in [*reports, final])
 
     async def current() -> tuple[str, int]:
-        from opendata_registry.services.catalogue import CatalogueService
+        from opendata_registry.domain.catalogue.services import CatalogueService
 
         registry = Registry(settings)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 from tests.registry.publishing.issuer import AUDIENCE, Issuer, serve
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from opendata_core.decoding import decode_limit
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 from tests.bombs import BUDGET, Case
 from tests.registry.publishing.issuer import Issuer, Repo
 from tests.registry.publishing.pubkit import auth, commit_body, exchange, manifest, part, upload

@@ -16,8 +16,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from opendata_registry.app import create_app
-from opendata_registry.auth.oidc import JwksCache
-from opendata_registry.settings import Settings
+from opendata_registry.domain.publishing.oidc import JwksCache
+from opendata_registry.infra.settings import Settings
 from tests.registry.publishing.issuer import AUDIENCE, Issuer, Repo
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from opendata_core.documents import Manifest, decode_document
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 from tests.registry.publishing.issuer import Issuer, Repo
 from tests.registry.publishing.pubkit import auth, commit_body, exchange, manifest, part, publish
 
@@ -33,7 +33,7 @@ Operator = Callable[..., Result]
 @pytest.fixture
 def operator(pub_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Operator:
     """Runs ``opendata-registry ARGS…`` against the test's database; fails on a non-zero exit."""
-    from opendata_registry.cli import main
+    from opendata_registry.cli.main import main
 
     for k, v in {
         "OPENDATA_HOME": str(pub_settings.home),

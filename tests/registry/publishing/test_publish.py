@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from opendata_core.documents import Field, Index, Manifest, decode_document
 from opendata_registry.app import create_app
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 from tests.registry.publishing.issuer import Issuer, Repo
 from tests.registry.publishing.pubkit import (
     auth,
@@ -416,7 +416,7 @@ def test_namespace_grant_and_producer_tokens(
 ) -> None:
     from click.testing import CliRunner
 
-    from opendata_registry.cli import main
+    from opendata_registry.cli.main import main
 
     client = make_client(pub_settings)
     env = {
@@ -477,7 +477,7 @@ def test_workflow_and_ref_policy(
 ) -> None:
     from click.testing import CliRunner
 
-    from opendata_registry.cli import main
+    from opendata_registry.cli.main import main
 
     client = make_client(pub_settings)
     token = exchange(client, issuer, ACME)

@@ -17,10 +17,10 @@ import msgspec
 import pytest
 
 from opendata_core.problems import ProblemDetails
-from opendata_registry.auth.publishers import ProducerTokens
 from opendata_registry.context import Registry
-from opendata_registry.requestlog import ACCESS_LOGGER
-from opendata_registry.settings import Settings
+from opendata_registry.domain.publishing.tokens import ProducerTokens
+from opendata_registry.infra.requestlog import ACCESS_LOGGER
+from opendata_registry.infra.settings import Settings
 from tests.registry.conftest import Dataset
 from tests.registry.conftest import publish as write_dataset
 from tests.registry.publishing.issuer import Issuer, Repo

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opendata_registry.settings import Settings
+from opendata_registry.infra.settings import Settings
 from tests.registry.conftest import Records, dead_s3
 from tests.registry.publishing.issuer import Issuer, Repo
 from tests.registry.publishing.pubkit import auth, commit_body, exchange, manifest, part

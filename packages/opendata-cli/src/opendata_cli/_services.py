@@ -1,6 +1,6 @@
 """Start the registry and the portal on 127.0.0.1 for ``od demo`` (when they are installed).
 
-Both run as child processes with their own console commands (``python -m opendata_registry.cli
+Both run as child processes with their own console commands (``python -m opendata_registry.cli.main
 serve`` and ``python -m opendata_portal.cli serve``), so a crash or a Ctrl-C in one never leaves
 the other half-running, and their logs go to files under ``$OPENDATA_HOME/demo/``.
 """
@@ -129,7 +129,7 @@ def run_services(
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for module, url, check, log_name, what in (
-            ("opendata_registry.cli", registry_url, "/readyz", "registry.log", "registry"),
+            ("opendata_registry.cli.main", registry_url, "/readyz", "registry.log", "registry"),
             ("opendata_portal.cli", portal_url, "/", "portal.log", "portal"),
         ):
             log = logs / log_name

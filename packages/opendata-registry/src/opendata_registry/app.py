@@ -15,29 +15,29 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
-from opendata_registry.bodies import MAX_BODY_BYTES, BoundedRequest
 from opendata_registry.context import Registry
-from opendata_registry.controllers.deps import (
+from opendata_registry.domain.catalogue.deps import (
     provide_caller,
     provide_catalogue,
     provide_registry,
 )
-from opendata_registry.controllers.gateway import GatewayController
-from opendata_registry.controllers.health import HealthController
-from opendata_registry.controllers.index import IndexController
-from opendata_registry.controllers.publish import (
+from opendata_registry.domain.catalogue.index import IndexController
+from opendata_registry.domain.downloads.direct import DirectDownload
+from opendata_registry.domain.gateway.controllers import GatewayController
+from opendata_registry.domain.health.controllers import HealthController
+from opendata_registry.domain.keys.middleware import AccessMiddleware
+from opendata_registry.domain.publishing.controllers import (
     AuthController,
     PublishController,
     UploadController,
 )
-from opendata_registry.controllers.usage import UsageController
-from opendata_registry.direct import DirectDownload
-from opendata_registry.errors import handle_exception
-from opendata_registry.headers import add_answer_headers
-from opendata_registry.middleware import AccessMiddleware
-from opendata_registry.openapi import ArrayLikeStructSchema, ConstrainedScalarSchema
-from opendata_registry.requestlog import ACCESS_LOGGER, RequestLog
-from opendata_registry.settings import Settings
+from opendata_registry.domain.usage.controllers import UsageController
+from opendata_registry.infra.bodies import MAX_BODY_BYTES, BoundedRequest
+from opendata_registry.infra.errors import handle_exception
+from opendata_registry.infra.headers import add_answer_headers
+from opendata_registry.infra.openapi import ArrayLikeStructSchema, ConstrainedScalarSchema
+from opendata_registry.infra.requestlog import ACCESS_LOGGER, RequestLog
+from opendata_registry.infra.settings import Settings
 
 __all__ = ["create_app"]
 

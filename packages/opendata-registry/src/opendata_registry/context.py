@@ -19,20 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
-from opendata_registry.publishing import Publishing
-from opendata_registry.services.hotcache import HotCache
-from opendata_registry.services.limits import Limiter
-from opendata_registry.services.sync import (
+from opendata_registry.domain.catalogue.sync import (
     SyncReport,
     acquire_lease,
     new_holder,
     release_lease,
     sync_catalogue,
 )
-from opendata_registry.services.usage import UsageRecorder
-from opendata_registry.settings import Settings
-from opendata_registry.signing import UrlSigner
-from opendata_registry.store import RegistryStore, open_store
+from opendata_registry.domain.keys.limits import Limiter
+from opendata_registry.domain.publishing.auth import Publishing
+from opendata_registry.domain.usage.services import UsageRecorder
+from opendata_registry.infra.hotcache import HotCache
+from opendata_registry.infra.settings import Settings
+from opendata_registry.infra.signing import UrlSigner
+from opendata_registry.infra.store import RegistryStore, open_store
 
 __all__ = ["Registry"]
 

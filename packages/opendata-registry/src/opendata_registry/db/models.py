@@ -2,7 +2,7 @@
 
 The full-text index is not declared here: it is database-specific (an FTS5 table kept by
 triggers on SQLite, a generated ``tsvector`` column on PostgreSQL) and is created by the
-migration; :mod:`opendata_registry.services.search` queries it.
+migration; :mod:`opendata_registry.domain.catalogue.search` queries it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Search's facet index: the change counter follows ``dataset_tags``; covering indexes.
 
-Search keeps a facet index per process (:mod:`opendata_registry.services.facets`) keyed by
+Search keeps a facet index per process (:mod:`opendata_registry.domain.catalogue.facets`) keyed by
 ``registry_generation`` (migration 0003); topics and geography live in ``dataset_tags``, so a
 write there must bump it too. On PostgreSQL the statement trigger bumped the counter once per
 statement: a bulk load (one statement per row through a driver's executemany) updated the one

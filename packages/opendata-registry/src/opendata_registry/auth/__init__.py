@@ -1,1 +1,0 @@
-"""Publisher authentication: GitHub Actions OIDC tokens, publish tokens and producer tokens."""

@@ -1,0 +1,1 @@
+"""The command line ``opendata-registry``: serve, sync, keys, tokens, gateway."""

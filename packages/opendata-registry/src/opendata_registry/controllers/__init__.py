@@ -1,1 +1,0 @@
-"""HTTP controllers, one per resource; they call services and never hold a database session."""

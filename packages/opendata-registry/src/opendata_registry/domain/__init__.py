@@ -1,0 +1,1 @@
+"""The registry's domains, each with its controllers (HTTP) and services (logic)."""

@@ -1,0 +1,1 @@
+"""Catalogue: search, dataset pages, facets, the index and the sync from the store."""

@@ -1,0 +1,420 @@
+"""Reading the catalogue: search with facets, dataset detail with health, runs, history, index."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal
+
+import msgspec
+from pyroaring import BitMap
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opendata_core.api import (
+    DatasetDetail,
+    DatasetHit,
+    HealthSummary,
+    HistoryPage,
+    PublishSummary,
+    RunsPage,
+    RunSummary,
+    SearchResults,
+)
+from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
+from opendata_core.errors import DatasetNotFound, OpenDataError
+from opendata_core.ids import DatasetId
+from opendata_registry.db.models import Dataset, Publish, Run
+from opendata_registry.domain.catalogue.facets import (
+    FACETS,
+    FacetIndex,
+    facet_index,
+    join_pks,
+    split_pks,
+)
+from opendata_registry.domain.catalogue.search import match_keys, query_terms
+from opendata_registry.domain.health.services import compute_health
+from opendata_registry.infra.settings import Settings
+
+__all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id"]
+
+Sort = Literal["relevance", "updated", "name"]
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_RANKED_HEAD: Final = 400
+"""The least number of ranked rows read (and kept) for a text query."""
+_RANK_ALL: Final = 2_000
+"""Up to this many text matches are ranked and read in one statement (filters need no second)."""
+_RANK_AMONG: Final = 10_000
+"""A filtered search with up to this many hits ranks only them (the engine told which keys)."""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """The parameters of ``GET /v1/datasets`` (already validated by the controller)."""
+
+    q: str = ""
+    topic: str | None = None
+    namespace: str | None = None
+    license: str | None = None
+    frequency: str | None = None
+    geo: str | None = None
+    updated_since: date | None = None
+    covers_from: date | None = None
+    covers_to: date | None = None
+    sort: Sort | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+async def build_index(session: AsyncSession) -> Index:
+    """The spec §5.5 ``index.json`` document of the catalogue (``updated_at``: the newest entry)."""
+    rows = (
+        await session.execute(select(Dataset.entry_json, Dataset.updated_at).order_by(Dataset.id))
+    ).all()
+    entries = [msgspec.json.decode(r.entry_json, type=IndexEntry) for r in rows]
+    updated = max((r.updated_at for r in rows if r.updated_at is not None), default=_EPOCH)
+    return Index(updated_at=updated, datasets=entries)
+
+
+def parse_id(value: str) -> str:
+    """The canonical form of a dataset ID from a URL (InvalidDatasetId names the broken rule)."""
+    return str(DatasetId.parse(value))
+
+
+def _first_allowed(
+    rows: list[tuple[Any, int]], complete: bool, allowed: BitMap | None, stop: int
+) -> list[int] | None:
+    """The first ``stop`` allowed keys of ranked ``(rank, pk)`` rows, if the rows hold them.
+
+    ``None`` when they may not: fewer than ``stop`` are allowed and the rows are not
+    ``complete`` (the engine had more matches).
+    """
+    found = [pk for _, pk in rows if allowed is None or pk in allowed]
+    return found[:stop] if complete or len(found) >= stop else None
+
+
+class CatalogueService:
+    """Queries over the catalogue tables, in one session."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # -- search ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _wanted(query: SearchQuery) -> list[tuple[str, str]]:
+        """The facet filters as ``(facet, lower-cased value)`` (matched case-insensitively)."""
+        pairs = [
+            ("namespace", query.namespace),
+            ("license", query.license),
+            ("frequency", query.frequency),
+            ("topic", query.topic),
+            ("geo", query.geo),
+        ]
+        return [(facet, value.lower()) for facet, value in pairs if value]
+
+    @staticmethod
+    def _time_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if query.updated_since:
+            since = datetime.combine(query.updated_since, datetime.min.time(), UTC)
+            conditions.append(Dataset.updated_at >= since)
+        if query.covers_from:
+            conditions.append(Dataset.min_time <= query.covers_from.isoformat())
+        if query.covers_to:
+            conditions.append(Dataset.max_time >= query.covers_to.isoformat())
+        return conditions
+
+    async def _keys(self, terms: list[str], query: SearchQuery, index: FacetIndex) -> BitMap:
+        """Every key the engine matches (text and time conditions; no rank computed)."""
+        memo_key = (tuple(terms), query.updated_since, query.covers_from, query.covers_to)
+        cached = index.matches.get(memo_key)
+        if cached is not None:
+            return cached
+        conditions = self._time_conditions(query)
+        if len(terms) > 1 and not conditions:
+            # Every term is required, so the matches of several words are those every word
+            # matches alone: kept answers for each word give them without a statement. Not
+            # when a word matched nothing: PostgreSQL drops a stop word ("the") from a query
+            # of several words, which then matches more than the intersection.
+            kept = (index.matches.get(((t,), None, None, None)) for t in terms)
+            words = [w for w in kept if w]
+            if len(words) == len(terms):
+                pks = BitMap.intersection(*words)
+                index.matches.put(memo_key, pks)
+                return pks
+        if terms and not conditions:
+            keys = match_keys(terms, self._dialect)
+        else:
+            keys = select(Dataset.pk.label("pk")).where(and_(*conditions))
+            if terms:
+                keys = keys.where(Dataset.pk.in_(match_keys(terms, self._dialect)))
+        found = keys.subquery("found")
+        connection = await self.session.connection()
+        pks = split_pks((await connection.execute(select(join_pks(found.c.pk)))).scalar_one())
+        index.matches.put(memo_key, pks)
+        return pks
+
+    async def _ranked_rows(
+        self, terms: list[str], n: int, index: FacetIndex
+    ) -> list[tuple[Any, int]]:
+        """The engine's first ``n`` ``(rank, pk)`` rows for ``terms`` (fewer: all it matched).
+
+        A longer head kept for the same terms at this generation serves too: the first ``n``
+        rows of ``ORDER BY rank LIMIT m`` are those of ``LIMIT n`` for any ``m >= n``.
+        """
+        cached = index.ranked.get(tuple(terms))
+        if cached is not None and (cached[0] >= n or len(cached[1]) < cached[0]):
+            return cached[1][:n]
+        # The engine ranks every match whatever the limit; a longer head costs only the rows
+        # and serves the same words' later pages and filtered searches.
+        head = max(n, _RANKED_HEAD)
+        rows = await self._rank(match_keys(terms, self._dialect, rank=True).limit(head))
+        index.ranked.put(tuple(terms), (head, rows))
+        return rows[:n]
+
+    async def _rank(self, stmt: Select[Any]) -> list[tuple[Any, int]]:
+        connection = await self.session.connection()  # Core rows: no ORM processing
+        return [(rank, pk) for pk, rank in (await connection.execute(stmt)).all()]
+
+    async def _ranked(
+        self,
+        terms: list[str],
+        allowed: BitMap | None,
+        share: float,
+        index: FacetIndex,
+        stop: int,
+        matches: int | None,
+    ) -> list[int]:
+        """The best ``stop`` keys among ``allowed``, in the engine's order (rank, then ties).
+
+        The engine ranks its matches over its text index alone, keeping only the best ``n``
+        (a top-N sort); ``n`` covers ``stop`` allowed keys at their ``share`` of the matches,
+        and is doubled in the rare case it did not. Up to :data:`_RANK_ALL` ``matches`` (the
+        text's, when known) are all read at once. Up to :data:`_RANK_AMONG` ``allowed`` keys
+        that the head kept for the terms does not cover are ranked alone: the engine scores
+        only them, in the same order.
+        """
+        if allowed is not None and len(allowed) <= _RANK_AMONG:
+            cached = index.ranked.get(tuple(terms))
+            if cached is not None:
+                head, complete = cached[1], len(cached[1]) < cached[0]
+                if (found := _first_allowed(head, complete, allowed, stop)) is not None:
+                    return found
+            stmt = match_keys(terms, self._dialect, rank=True, among=allowed).limit(stop)
+            return [pk for _, pk in await self._rank(stmt)]
+        n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
+        if matches is not None and matches <= _RANK_ALL:
+            n = max(n, matches + 1)
+        while True:
+            rows = await self._ranked_rows(terms, n, index)
+            if (found := _first_allowed(rows, len(rows) < n, allowed, stop)) is not None:
+                return found
+            n *= 2
+
+    async def search(self, query: SearchQuery) -> SearchResults:
+        """One page of matching datasets, ranked by the engine, with counts per facet value.
+
+        The engine finds the hits (full-text match and time conditions) in one statement that
+        returns only their keys; the facet filters, total and counts come from the facet
+        index of the catalogue's generation (:mod:`.facets`), as does the order by update or
+        name. For relevance the engine ranks its matches in a second statement, read only as
+        far as the page. The unfiltered catalogue needs no statement beyond the page's rows.
+        Both statements' answers are kept with the facet index, for its generation only
+        (:class:`.facets.Memo`): a repeated query (a search log's common words) skips them.
+        """
+        index = await facet_index(self.session)
+        terms = query_terms(query.q)
+        wanted = self._wanted(query)
+        timed = bool(query.updated_since or query.covers_from or query.covers_to)
+        matched = await self._keys(terms, query, index) if terms or timed else None
+        pks = index.restrict(matched, wanted)
+        if pks is None:
+            total, facets = len(index.everything), index.counts
+        else:
+            total, facets = len(pks), index.count(pks)
+        sort = query.sort or ("relevance" if terms else "updated")
+        start = (query.page - 1) * query.per_page
+        stop = start + query.per_page
+        if start >= total:
+            page: list[int] = []
+        elif sort == "relevance" and terms:
+            allowed = pks if wanted or timed else None
+            # The allowed share of the text's matches (a lower bound with time conditions).
+            whole = len(index.everything) if timed else len(matched or ())
+            share = total / max(whole, 1) if allowed is not None else 1.0
+            matches = None if timed else len(matched or ())
+            ranked = await self._ranked(terms, allowed, share, index, stop, matches)
+            page = ranked[start:stop]
+        else:
+            page = index.top(pks, "name" if sort == "name" else "updated", start, stop)
+        rows = {}
+        if page:
+            stmt = select(
+                Dataset.pk, Dataset.id, Dataset.entry_json, Dataset.frequency, Dataset.published_at
+            ).where(Dataset.pk.in_(page))
+            rows = {r.pk: r for r in (await self.session.execute(stmt)).all()}
+        ordered = [rows[pk] for pk in page if pk in rows]
+        runs = await self._recent_runs([r.id for r in ordered])
+        now = datetime.now(UTC)
+        hits_out = [
+            DatasetHit(
+                dataset=msgspec.json.decode(r.entry_json, type=IndexEntry),
+                health=self._health(runs.get(r.id, []), r.frequency, r.published_at, now),
+            )
+            for r in ordered
+        ]
+        return SearchResults(
+            query=query.q,
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+            datasets=hits_out,
+            facets=facets,
+        )
+
+    # -- one dataset ----------------------------------------------------------------------
+
+    async def _row(self, dataset_id: str, *columns: Any) -> Row[Any]:
+        """The dataset's ``columns`` (default: its ``id``) as a Core row: no ORM object is built.
+
+        Raises DatasetNotFound, with close matches, when the catalogue does not hold it.
+        """
+        ds = parse_id(dataset_id)
+        connection = await self.session.connection()
+        stmt = select(*(columns or (Dataset.id,))).where(Dataset.id == ds)
+        row = (await connection.execute(stmt)).first()
+        if row is None:
+            ids = (await connection.execute(select(Dataset.id))).scalars().all()
+            raise DatasetNotFound(ds, difflib.get_close_matches(ds, ids, n=3, cutoff=0.6))
+        return row
+
+    async def detail(self, dataset_id: str) -> DatasetDetail:
+        """Metadata, the current publish, README and health of one dataset."""
+        row = await self._row(
+            dataset_id,
+            Dataset.id,
+            Dataset.metadata_json,
+            Dataset.readme,
+            Dataset.frequency,
+            Dataset.published_at,
+            # The current publish's summary, in the same statement.
+            select(Publish.summary_json)
+            .where(Publish.dataset_id == Dataset.id, Publish.publish_id == Dataset.publish_id)
+            .scalar_subquery()
+            .label("summary_json"),
+        )
+        runs = (await self._recent_runs([row.id])).get(row.id, [])
+        return DatasetDetail(
+            id=row.id,
+            metadata=msgspec.json.decode(row.metadata_json, type=MetadataDocument),
+            manifest=msgspec.json.decode(row.summary_json, type=PublishSummary),
+            readme=row.readme,
+            health=self._health(runs, row.frequency, row.published_at, datetime.now(UTC)),
+        )
+
+    async def runs(self, dataset_id: str, *, page: int, per_page: int) -> RunsPage:
+        """The dataset's run records, newest first."""
+        row = await self._row(dataset_id)
+        total = (
+            await self.session.execute(select(func.count()).where(Run.dataset_id == row.id))
+        ).scalar_one()
+        stmt = (
+            select(Run.summary_json)
+            .where(Run.dataset_id == row.id)
+            .order_by(Run.started_at.desc(), Run.key.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        summaries = (await self.session.execute(stmt)).scalars().all()
+        return RunsPage(
+            total=total,
+            page=page,
+            per_page=per_page,
+            runs=[msgspec.json.decode(s, type=RunSummary) for s in summaries],
+        )
+
+    async def history(self, dataset_id: str) -> HistoryPage:
+        """Every publish of the dataset the registry has seen, oldest first."""
+        row = await self._row(dataset_id)
+        stmt = (
+            select(Publish.summary_json)
+            .where(Publish.dataset_id == row.id)
+            .order_by(Publish.published_at, Publish.publish_id)
+        )
+        summaries = (await self.session.execute(stmt)).scalars().all()
+        return HistoryPage(
+            total=len(summaries),
+            publishes=[msgspec.json.decode(s, type=PublishSummary) for s in summaries],
+        )
+
+    async def manifest(self, dataset_id: str, version: str | None = None) -> Manifest:
+        """The current manifest, or the one of the publish ``version`` (a unique id prefix)."""
+        row = await self._row(dataset_id, Dataset.id, Dataset.publish_id, Dataset.manifest_json)
+        if not version or version == row.publish_id:
+            return msgspec.json.decode(row.manifest_json, type=Manifest)
+        stmt = (
+            select(Publish.publish_id, Publish.manifest_json)
+            .where(Publish.dataset_id == row.id, Publish.publish_id.startswith(version))
+            .limit(2)
+        )
+        found = (await self.session.execute(stmt)).all()
+        if len(found) != 1:
+            problem = "matches several publishes" if found else "is not a known publish"
+            raise OpenDataError(
+                f"{row.id}: version {version!r} {problem}",
+                hint=f"GET /v1/datasets/{row.id}/history lists the publish ids",
+            )
+        return msgspec.json.decode(found[0].manifest_json, type=Manifest)
+
+    # -- index ----------------------------------------------------------------------------
+
+    async def index(self) -> Index:
+        """The spec §5.5 ``index.json`` document, built from the catalogue."""
+        return await build_index(self.session)
+
+    # -- health ---------------------------------------------------------------------------
+
+    async def _recent_runs(self, ids: list[str]) -> dict[str, list[RunSummary]]:
+        if not ids:
+            return {}
+        number = (
+            func.row_number()
+            .over(partition_by=Run.dataset_id, order_by=(Run.started_at.desc(), Run.key.desc()))
+            .label("rn")
+        )
+        sub = (
+            select(Run.dataset_id, Run.summary_json, number)
+            .where(Run.dataset_id.in_(ids))
+            .subquery()
+        )
+        stmt = (
+            select(sub.c.dataset_id, sub.c.summary_json)
+            .where(sub.c.rn <= self.settings.health_runs)
+            .order_by(sub.c.dataset_id, sub.c.rn)
+        )
+        out: dict[str, list[RunSummary]] = {}
+        for dataset_id, summary in (await self.session.execute(stmt)).all():
+            out.setdefault(dataset_id, []).append(msgspec.json.decode(summary, type=RunSummary))
+        return out
+
+    def _health(
+        self,
+        runs: list[RunSummary],
+        frequency: str | None,
+        published_at: datetime | None,
+        now: datetime,
+    ) -> HealthSummary:
+        return compute_health(
+            runs,
+            frequency=frequency,
+            published_at=published_at,
+            now=now,
+            grace=self.settings.stale_grace,
+        )

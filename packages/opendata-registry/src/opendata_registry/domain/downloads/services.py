@@ -1,0 +1,159 @@
+"""``download``: the manifest and short-lived signed GET URLs for exactly the overlapping shards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
+from opendata_core.documents import Manifest, Shard
+from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
+from opendata_core.ids import DatasetId
+from opendata_core.timerange import select_shards
+from opendata_registry.context import Registry
+from opendata_registry.domain.catalogue.services import CatalogueService
+from opendata_registry.domain.gateway.services import gateway_url
+from opendata_registry.domain.keys.services import Caller
+
+__all__ = ["DownloadService"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a download of one range of one publish signs: the same for every caller."""
+
+    ds: DatasetId
+    available: list[str]
+    shards: list[Shard]
+    keys: list[str]
+    total: int
+
+
+class DownloadService:
+    """Signs downloads: by the store itself (S3/R2), or by the registry (local folder)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def download(
+        self,
+        dataset_id: str,
+        request: DownloadRequest,
+        caller: Caller,
+        base_url: str,
+        generation: int,
+    ) -> DownloadResponse:
+        """Signed URLs for the shards of ``[start, end]``, counted against the byte budget.
+
+        ``generation``: the request's value of the cache's change counter
+        (:meth:`HotCache.for_request`); the current manifest is served from that cache.
+        """
+        manifest = await self._manifest(dataset_id, request.version, generation)
+        plan = self._plan(manifest, request, generation)
+        for column in request.columns or []:
+            if column not in plan.available:
+                raise ColumnNotFound(str(plan.ds), column, plan.available)
+        shards, total = plan.shards, plan.total
+        settings = self.registry.settings
+        tier = settings.tier(caller.tier)
+        budget = await self.registry.limiter.hit_bytes(caller.subject, tier, total)
+        if not budget.allowed:
+            raise RateLimited(
+                f"daily download budget of {tier.download_bytes_per_day} bytes reached "
+                f"({tier.name} tier; this request needs {total} bytes)",
+                retry_after=budget.reset_after,
+            )
+        lifetime = timedelta(minutes=tier.url_expiry_minutes)
+        expires_at = (datetime.now(UTC) + lifetime).replace(microsecond=0)
+        store = self.registry.store
+        expires, root = int(expires_at.timestamp()), settings.public_url or base_url
+        signed = []
+        gateway = settings.gateway
+        for shard, key in zip(shards, plan.keys, strict=True):
+            if gateway is not None:  # the edge checks the link and serves from R2
+                url = gateway_url(
+                    gateway,
+                    key,
+                    store_prefix=store.layout.prefix,
+                    expires=expires,
+                    subject=caller.subject,
+                    tier=caller.tier,
+                    namespace=plan.ds.namespace,
+                )
+            elif store.can_sign:
+                url = store.sign_get(key, lifetime)
+            else:
+                url = self.registry.signer.sign(root, key, expires=expires)
+            signed.append(
+                SignedShard(
+                    path=shard.path,
+                    sha256=shard.sha256,
+                    rows=shard.rows,
+                    bytes=shard.bytes,
+                    partition=shard.partition,
+                    min=shard.min,
+                    max=shard.max,
+                    url=url,
+                )
+            )
+        # Behind a gateway the edge reports the bytes it served (services.gateway.fold_events).
+        counted = 0 if gateway is not None else total
+        self.registry.usage.record(caller.subject, downloads=1, nbytes=counted)
+        return DownloadResponse(
+            dataset_id=str(plan.ds), manifest=manifest, shards=signed, expires_at=expires_at
+        )
+
+    def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> _Plan:
+        """The shards of ``[start, end]`` and their keys, kept with the manifest's generation."""
+        hot = self.registry.hot
+        cache_key = (
+            "download",
+            manifest.dataset_id,
+            manifest.publish_id,
+            request.start,
+            request.end,
+        )
+        plan = hot.plan(cache_key)
+        if isinstance(plan, _Plan):
+            return plan
+        ds = DatasetId.parse(manifest.dataset_id)
+        try:
+            shards = select_shards(manifest, request.start, request.end)
+        except OpenDataError:
+            raise
+        except ValueError as exc:  # core's message names the field and the accepted forms
+            raise OpenDataError(
+                str(exc), hint="start/end take ISO 8601: '2024', '2024-03'"
+            ) from None
+        keys = []
+        for shard in shards:
+            try:
+                keys.append(self.registry.store.layout.resolve(ds, shard.path))
+            except ValueError as exc:
+                raise FormatError(
+                    f"{ds}/manifest.json lists a shard outside the dataset: {exc}",
+                    document="manifest.json",
+                    field="shards",
+                ) from None
+        plan = _Plan(
+            ds=ds,
+            available=[f.name for f in manifest.schema],
+            shards=shards,
+            keys=keys,
+            total=sum(s.bytes for s in shards),
+        )
+        hot.remember_plan(generation, cache_key, plan)
+        return plan
+
+    async def _manifest(self, dataset_id: str, version: str | None, generation: int) -> Manifest:
+        hot = self.registry.hot
+        if version is None:
+            cached = hot.manifest(dataset_id)
+            if cached is not None:
+                return cached
+        async with self.registry.sessions() as session:
+            catalogue = CatalogueService(session, self.registry.settings)
+            manifest = await catalogue.manifest(dataset_id, version)
+        if version is None:
+            hot.remember_manifest(generation, dataset_id, manifest)
+        return manifest

@@ -1,0 +1,1 @@
+"""The edge gateway: usage batches from the Worker and its deny list."""

@@ -1,0 +1,1 @@
+"""Health: liveness, readiness and each dataset's run health."""

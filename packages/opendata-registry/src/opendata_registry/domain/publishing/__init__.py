@@ -1,0 +1,1 @@
+"""Publishing: GitHub OIDC, publish and producer tokens, uploads, commits and policies."""

@@ -1,0 +1,1 @@
+"""Usage: per-caller download and request counts."""

@@ -1,0 +1,1 @@
+"""Infrastructure below every domain: settings, store, errors, bodies, headers, request log."""
