@@ -6,7 +6,14 @@ import random
 
 from pyroaring import BitMap
 
-from opendata_registry.domain.catalogue.facets import FACET_VALUES, FACETS, FacetIndex
+from opendata_registry.domain.catalogue.facets import (
+    FACET_VALUES,
+    FACETS,
+    HEAD_ROWS,
+    MEMO_ROWS,
+    FacetIndex,
+    RankedHead,
+)
 
 
 def _brute(index: FacetIndex, hits: BitMap) -> dict[str, list[tuple[str, int]]]:
@@ -85,3 +92,17 @@ def test_a_facet_whose_keys_have_several_values_is_counted_by_value() -> None:
     assert index.owners == {}
     counts = index.count(BitMap([5]))["geo"]
     assert [(c.value, c.count) for c in counts] == [("c004", 1), ("c005", 1)]
+
+
+def test_the_ranked_memo_is_bounded_by_rows_and_keeps_the_recently_used() -> None:
+    index = FacetIndex(generation=0)
+    head = RankedHead(HEAD_ROWS, [(float(i), i) for i in range(HEAD_ROWS)])
+    index.keep_head(("common",), head)
+    for word in range(MEMO_ROWS // HEAD_ROWS * 2):  # twice what fits
+        index.keep_head((f"w{word}",), head)
+        assert index.ranked.get(("common",)) is head  # used by every request: never dropped
+    assert index.ranked.currsize <= MEMO_ROWS
+    assert ("w0",) not in index.ranked  # the least recently used went first
+    # A deeper head than that (a far page of a common word) is answered but not kept.
+    index.keep_head(("deep",), RankedHead(HEAD_ROWS + 1, [*head.rows, (0.0, -1)]))
+    assert ("deep",) not in index.ranked and ("common",) in index.ranked

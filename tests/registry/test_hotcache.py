@@ -5,6 +5,7 @@ migrate one after the other.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import msgspec
 from sqlalchemy import event
 
 from opendata_core.api import DownloadResponse
+from opendata_registry.db.engine import create_engine, migrate
+from opendata_registry.domain.keys.services import Caller
+from opendata_registry.infra.hotcache import MAX_ENTRIES, HotCache
 from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
@@ -73,6 +77,27 @@ def test_a_sync_by_another_process_is_served_on_the_next_request(
     got = download(client, headers)
     assert got.manifest.publish_id == second.publish_id
     assert [s.partition for s in got.shards] == ["2024"]
+
+
+def test_a_full_cache_drops_the_least_recently_used_key(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}")
+        await migrate(engine)
+        cache = HotCache(engine)
+        try:
+            generation = await cache.refresh()
+            busy = Caller(tier="pro", subject="key:busy")
+            cache.remember_caller(generation, "busy", busy)
+            for i in range(MAX_ENTRIES):  # one more than fits, the busy key in use meanwhile
+                cache.remember_caller(generation, f"k{i}", Caller(tier="free", subject=f"{i}"))
+                assert cache.caller("busy") == busy
+            assert cache.caller("k0") is None  # the least recently used
+            assert cache.caller("k1") is not None and cache.caller(f"k{MAX_ENTRIES - 1}")
+        finally:
+            cache.close()
+            await engine.dispose()
+
+    asyncio.run(scenario())
 
 
 _MIGRATE = """

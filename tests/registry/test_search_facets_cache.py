@@ -135,3 +135,44 @@ def test_facet_cache_follows_changes_from_another_process(
     local_store: Any, settings: Settings
 ) -> None:
     asyncio.run(_scenario(local_store, settings))
+
+
+async def _concurrent_after_change(local_store: Any, settings: Settings) -> None:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        await migrate(engine, schema=settings.database_schema)
+        sessions = session_factory(engine)
+
+        async def search(**params: Any) -> SearchResults:
+            async with sessions() as session:
+                return await CatalogueService(session, settings).search(SearchQuery(**params))
+
+        builds: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # The build's first statement: every facet value's keys (UNION ALL of GROUP BYs).
+            if "UNION ALL" in statement and "dataset_tags" in statement:
+                builds.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        publish(local_store, Doc("ecb/fx", topics=["finance"]))
+        await _sync(settings)
+        assert (await search()).total == 1
+        assert len(builds) == 1
+
+        publish(local_store, Doc("fred/unrate", topics=["labour"]))
+        await _sync(settings)  # another process changes the catalogue
+        many = await asyncio.gather(*(search() for _ in range(8)), search(topic="labour"))
+        # The nine requests that found the index stale shared one rebuild, and all of them
+        # answer from the new generation.
+        assert len(builds) == 2
+        assert [r.total for r in many] == [2] * 8 + [1]
+        assert (await search()).total == 2 and len(builds) == 2
+    finally:
+        await engine.dispose()
+
+
+def test_concurrent_requests_after_a_change_share_one_rebuild(
+    local_store: Any, settings: Settings
+) -> None:
+    asyncio.run(_concurrent_after_change(local_store, settings))

@@ -11,36 +11,51 @@ Reading the counter is the one per-request database access: on the embedded SQLi
 a plain read-only ``sqlite3`` connection (a few microseconds; aiosqlite's thread hand-off costs
 far more than the query), on PostgreSQL one primary-key read through the engine.
 
-Example:
-    >>> cache = HotCache.__new__(HotCache)
-    >>> cache._generation, cache._keys, cache._manifests, cache._plans = 0, {}, {}, {}
-    >>> cache._valid(0), cache._valid(1), cache._keys
-    (True, False, {})
-    >>> cache.remember_caller(0, "hash", Caller(tier="free", subject="key:1"))  # stale: dropped
-    >>> cache.caller("hash") is None
-    True
+Each map holds at most :data:`MAX_ENTRIES` entries and drops the least recently used one past
+that (``cachetools.LRUCache``). Decision 0008 records the design and its measurements.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from opendata_core.documents import Manifest
+from opendata_core.documents import Manifest, Shard
+from opendata_core.ids import DatasetId
 from opendata_registry.domain.keys.services import Caller
 
 if TYPE_CHECKING:
     from litestar.types import Scope
 
-__all__ = ["HotCache", "read_generation"]
+__all__ = ["MAX_ENTRIES", "HotCache", "PlanKey", "ShardPlan", "read_generation"]
 
-_MAX_ENTRIES: Final = 10_000
-"""Per map; past it the map starts over (a bound on memory, not an eviction policy)."""
+MAX_ENTRIES: Final = 10_000
+"""Entries per map (keys, manifests, plans); past it the least recently used one is dropped."""
 _READ: Final = "SELECT value FROM registry_generation WHERE id = 1"
+
+K = TypeVar("K")
+V = TypeVar("V")
+PlanKey = tuple[str, str, str | None, str | None]
+"""``(dataset id, publish id, start, end)``: a range of one publish, as the request gave it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    """What a download of one range of one publish signs: the same for every caller."""
+
+    ds: DatasetId
+    available: list[str]
+    """The manifest's column names (a request's ``columns`` must be among them)."""
+    shards: list[Shard]
+    keys: list[str]
+    """Each shard's object key in the store."""
+    total: int
+    """Bytes of the shards: what the download costs the caller's byte budget."""
 
 
 async def read_generation(connection: AsyncConnection | AsyncSession) -> int:
@@ -50,7 +65,17 @@ async def read_generation(connection: AsyncConnection | AsyncSession) -> int:
 
 
 class HotCache:
-    """API keys by hash and current manifests by dataset id, for one process."""
+    """API keys by hash, current manifests by dataset id and shard plans, for one process.
+
+    Example:
+        >>> cache = HotCache.__new__(HotCache)
+        >>> cache._generation = None
+        >>> cache._valid(0), cache._valid(0), cache._valid(1)
+        (False, True, False)
+        >>> cache.remember_caller(0, "hash", Caller(tier="free", subject="key:1"))  # stale: dropped
+        >>> cache.caller("hash") is None
+        True
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -62,9 +87,9 @@ class HotCache:
         )
         self._sqlite: sqlite3.Connection | None = None
         self._generation: int | None = None
-        self._keys: dict[str, Caller] = {}
-        self._manifests: dict[str, Manifest] = {}
-        self._plans: dict[Hashable, Any] = {}
+        self._keys: LRUCache[str, Caller] = LRUCache(MAX_ENTRIES)
+        self._manifests: LRUCache[str, Manifest] = LRUCache(MAX_ENTRIES)
+        self._plans: LRUCache[PlanKey, ShardPlan] = LRUCache(MAX_ENTRIES)
 
     async def generation(self) -> int:
         """The database's change counter now."""
@@ -103,9 +128,9 @@ class HotCache:
     def _valid(self, generation: int) -> bool:
         if generation == self._generation:
             return True
-        self._keys.clear()
-        self._manifests.clear()
-        self._plans.clear()
+        self._keys = LRUCache(MAX_ENTRIES)
+        self._manifests = LRUCache(MAX_ENTRIES)
+        self._plans = LRUCache(MAX_ENTRIES)
         self._generation = generation
         return False
 
@@ -129,20 +154,17 @@ class HotCache:
         """Cache a dataset's current manifest read at ``generation`` (see remember_caller)."""
         self._remember(self._manifests, generation, dataset_id, manifest)
 
-    def plan(self, key: Hashable) -> Any:
-        """What :meth:`remember_plan` kept for ``key`` (a pure function of a cached manifest)."""
+    def plan(self, key: PlanKey) -> ShardPlan | None:
+        """The shard plan kept for ``key`` (a pure function of that publish's manifest)."""
         return self._plans.get(key)
 
-    def remember_plan(self, generation: int, key: Hashable, plan: Any) -> None:
-        """Keep something derived from a manifest read at ``generation`` (see remember_caller)."""
+    def remember_plan(self, generation: int, key: PlanKey, plan: ShardPlan) -> None:
+        """Keep a plan derived from a manifest read at ``generation`` (see remember_caller)."""
         self._remember(self._plans, generation, key, plan)
 
-    def _remember(self, entries: dict[Any, Any], generation: int, key: Any, value: Any) -> None:
-        if generation != self._generation:
-            return
-        if len(entries) >= _MAX_ENTRIES:
-            entries.clear()
-        entries[key] = value
+    def _remember(self, entries: LRUCache[K, V], generation: int, key: K, value: V) -> None:
+        if generation == self._generation:
+            entries[key] = value
 
     def close(self) -> None:
         """Close the SQLite reader."""

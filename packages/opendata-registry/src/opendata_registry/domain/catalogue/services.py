@@ -29,6 +29,8 @@ from opendata_registry.db.models import Dataset, Publish, Run
 from opendata_registry.domain.catalogue.facets import (
     FACETS,
     FacetIndex,
+    MatchKey,
+    RankedHead,
     facet_index,
     join_pks,
     split_pks,
@@ -41,6 +43,11 @@ __all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id
 
 Sort = Literal["relevance", "updated", "name"]
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# The search page-size estimate (decision 0009 says why these values).
+_MARGIN: Final = 1.5
+"""Rows read per allowed key expected in them: filtered keys are not spread evenly by rank."""
+_SLACK: Final = 10
+"""Rows read beyond the estimate, for small pages and small shares."""
 _RANKED_HEAD: Final = 400
 """The least number of ranked rows read (and kept) for a text query."""
 _RANK_ALL: Final = 2_000
@@ -82,16 +89,14 @@ def parse_id(value: str) -> str:
     return str(DatasetId.parse(value))
 
 
-def _first_allowed(
-    rows: list[tuple[Any, int]], complete: bool, allowed: BitMap | None, stop: int
-) -> list[int] | None:
-    """The first ``stop`` allowed keys of ranked ``(rank, pk)`` rows, if the rows hold them.
+def _first_allowed(head: RankedHead, allowed: BitMap | None, stop: int) -> list[int] | None:
+    """The first ``stop`` allowed keys of a ranked head, if the head holds them.
 
-    ``None`` when they may not: fewer than ``stop`` are allowed and the rows are not
-    ``complete`` (the engine had more matches).
+    ``None`` when it may not: fewer than ``stop`` are allowed and the head is not complete
+    (the engine had more matches).
     """
-    found = [pk for _, pk in rows if allowed is None or pk in allowed]
-    return found[:stop] if complete or len(found) >= stop else None
+    found = [pk for _, pk in head.rows if allowed is None or pk in allowed]
+    return found[:stop] if head.complete or len(found) >= stop else None
 
 
 class CatalogueService:
@@ -133,7 +138,12 @@ class CatalogueService:
 
     async def _keys(self, terms: list[str], query: SearchQuery, index: FacetIndex) -> BitMap:
         """Every key the engine matches (text and time conditions; no rank computed)."""
-        memo_key = (tuple(terms), query.updated_since, query.covers_from, query.covers_to)
+        memo_key: MatchKey = (
+            tuple(terms),
+            query.updated_since,
+            query.covers_from,
+            query.covers_to,
+        )
         cached = index.matches.get(memo_key)
         if cached is not None:
             return cached
@@ -147,7 +157,7 @@ class CatalogueService:
             words = [w for w in kept if w]
             if len(words) == len(terms):
                 pks = BitMap.intersection(*words)
-                index.matches.put(memo_key, pks)
+                index.matches[memo_key] = pks
                 return pks
         if terms and not conditions:
             keys = match_keys(terms, self._dialect)
@@ -158,28 +168,26 @@ class CatalogueService:
         found = keys.subquery("found")
         connection = await self.session.connection()
         pks = split_pks((await connection.execute(select(join_pks(found.c.pk)))).scalar_one())
-        index.matches.put(memo_key, pks)
+        index.matches[memo_key] = pks
         return pks
 
-    async def _ranked_rows(
-        self, terms: list[str], n: int, index: FacetIndex
-    ) -> list[tuple[Any, int]]:
+    async def _ranked_rows(self, terms: list[str], n: int, index: FacetIndex) -> RankedHead:
         """The engine's first ``n`` ``(rank, pk)`` rows for ``terms`` (fewer: all it matched).
 
         A longer head kept for the same terms at this generation serves too: the first ``n``
         rows of ``ORDER BY rank LIMIT m`` are those of ``LIMIT n`` for any ``m >= n``.
         """
         cached = index.ranked.get(tuple(terms))
-        if cached is not None and (cached[0] >= n or len(cached[1]) < cached[0]):
-            return cached[1][:n]
+        if cached is not None and (cached.limit >= n or cached.complete):
+            return RankedHead(n, cached.rows[:n])
         # The engine ranks every match whatever the limit; a longer head costs only the rows
         # and serves the same words' later pages and filtered searches.
-        head = max(n, _RANKED_HEAD)
-        rows = await self._rank(match_keys(terms, self._dialect, rank=True).limit(head))
-        index.ranked.put(tuple(terms), (head, rows))
-        return rows[:n]
+        limit = max(n, _RANKED_HEAD)
+        rows = await self._rank(match_keys(terms, self._dialect, rank=True).limit(limit))
+        index.keep_head(tuple(terms), RankedHead(limit, rows))
+        return RankedHead(n, rows[:n])
 
-    async def _rank(self, stmt: Select[Any]) -> list[tuple[Any, int]]:
+    async def _rank(self, stmt: Select[Any]) -> list[tuple[float, int]]:
         connection = await self.session.connection()  # Core rows: no ORM processing
         return [(rank, pk) for pk, rank in (await connection.execute(stmt)).all()]
 
@@ -203,18 +211,16 @@ class CatalogueService:
         """
         if allowed is not None and len(allowed) <= _RANK_AMONG:
             cached = index.ranked.get(tuple(terms))
-            if cached is not None:
-                head, complete = cached[1], len(cached[1]) < cached[0]
-                if (found := _first_allowed(head, complete, allowed, stop)) is not None:
-                    return found
+            if cached is not None and (found := _first_allowed(cached, allowed, stop)) is not None:
+                return found
             stmt = match_keys(terms, self._dialect, rank=True, among=allowed).limit(stop)
             return [pk for _, pk in await self._rank(stmt)]
-        n = int((stop + 1) / max(share, 1e-6) * 1.5) + 10
+        n = int((stop + 1) / max(share, 1e-6) * _MARGIN) + _SLACK
         if matches is not None and matches <= _RANK_ALL:
             n = max(n, matches + 1)
         while True:
-            rows = await self._ranked_rows(terms, n, index)
-            if (found := _first_allowed(rows, len(rows) < n, allowed, stop)) is not None:
+            head = await self._ranked_rows(terms, n, index)
+            if (found := _first_allowed(head, allowed, stop)) is not None:
                 return found
             n *= 2
 
@@ -227,7 +233,8 @@ class CatalogueService:
         name. For relevance the engine ranks its matches in a second statement, read only as
         far as the page. The unfiltered catalogue needs no statement beyond the page's rows.
         Both statements' answers are kept with the facet index, for its generation only
-        (:class:`.facets.Memo`): a repeated query (a search log's common words) skips them.
+        (:attr:`.facets.FacetIndex.matches`, :attr:`~.facets.FacetIndex.ranked`): a repeated
+        query (a search log's common words) skips them.
         """
         index = await facet_index(self.session)
         terms = query_terms(query.q)

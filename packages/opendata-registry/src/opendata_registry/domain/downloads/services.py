@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
-from opendata_core.documents import Manifest, Shard
+from opendata_core.documents import Manifest
 from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
@@ -14,19 +13,9 @@ from opendata_registry.context import Registry
 from opendata_registry.domain.catalogue.services import CatalogueService
 from opendata_registry.domain.gateway.services import gateway_url
 from opendata_registry.domain.keys.services import Caller
+from opendata_registry.infra.hotcache import PlanKey, ShardPlan
 
 __all__ = ["DownloadService"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What a download of one range of one publish signs: the same for every caller."""
-
-    ds: DatasetId
-    available: list[str]
-    shards: list[Shard]
-    keys: list[str]
-    total: int
 
 
 class DownloadService:
@@ -103,18 +92,12 @@ class DownloadService:
             dataset_id=str(plan.ds), manifest=manifest, shards=signed, expires_at=expires_at
         )
 
-    def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> _Plan:
+    def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> ShardPlan:
         """The shards of ``[start, end]`` and their keys, kept with the manifest's generation."""
         hot = self.registry.hot
-        cache_key = (
-            "download",
-            manifest.dataset_id,
-            manifest.publish_id,
-            request.start,
-            request.end,
-        )
+        cache_key: PlanKey = (manifest.dataset_id, manifest.publish_id, request.start, request.end)
         plan = hot.plan(cache_key)
-        if isinstance(plan, _Plan):
+        if plan is not None:
             return plan
         ds = DatasetId.parse(manifest.dataset_id)
         try:
@@ -135,7 +118,7 @@ class DownloadService:
                     document="manifest.json",
                     field="shards",
                 ) from None
-        plan = _Plan(
+        plan = ShardPlan(
             ds=ds,
             available=[f.name for f in manifest.schema],
             shards=shards,
