@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -14,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "PortTaken",
+    "TcpRelay",
     "free_port",
     "listening_port",
     "redis_server",
@@ -193,3 +196,92 @@ def redis_server(port: int | None, folder: Path) -> Iterator[tuple[subprocess.Po
     finally:
         if proc.poll() is None:
             stop(proc)
+
+
+class TcpRelay:
+    """A TCP relay that holds a loopback port for its whole life and forwards each connection to
+    ``upstream`` (a port on 127.0.0.1), which can change meanwhile.
+
+    For servers a test must restart, or start after their clients, where the clients need one
+    fixed address: a restarted server cannot promise to get its old port back (another process
+    may have taken it once it was closed), and some servers cannot bind port 0 and say which
+    port they got. The relay's port is bound by the test itself until :meth:`close`, so no
+    other process can take it. While ``upstream`` refuses (its server was killed) or is
+    ``None``, a new connection is reset at once, and connections open when the server dies are
+    closed, as a dead server's would be.
+
+    Example::
+
+        with redis_server(None, folder) as (_, port), TcpRelay(port) as relay:
+            url = f"redis://127.0.0.1:{relay.port}/0"  # the same URL across restarts
+    """
+
+    def __init__(self, upstream: int | None = None) -> None:
+        self.upstream = upstream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name=f"relay:{self.port}").start()
+
+    def __enter__(self) -> TcpRelay:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def cut(self) -> None:
+        """Close every open connection (both sides), as a server that dies closes its own."""
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            _reset(sock)
+
+    def close(self) -> None:
+        """Stop accepting, close every connection and release the port."""
+        self._closed = True
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self.cut()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = self.upstream
+            try:
+                if upstream is None:
+                    raise ConnectionRefusedError
+                server = socket.create_connection(("127.0.0.1", upstream), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        with self._lock:
+            self._open -= {source, sink}
+        _reset(source)
+        _reset(sink)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close ``sock`` with a reset (linger 0), as the kernel answers for a process that died."""
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

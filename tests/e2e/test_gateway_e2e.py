@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,7 +36,7 @@ import pytest
 import opendata as od
 from opendata._registry import RegistryStore
 from opendata_core.gateway import GatewayLink
-from tests._processes import free_port, stop, wait_until_ready
+from tests._processes import TcpRelay, stop, wait_until_ready
 from tests.client.test_push_load import daily
 from tests.e2e.test_registry_e2e import (  # noqa: F401 (through: a fixture)
     DATASET,
@@ -70,9 +71,17 @@ def _wrangler(*args: str, cwd: Path = WORKER, timeout: float = 120) -> str:
     return done.stdout
 
 
+_READY = re.compile(r"Ready on (http://127\.0\.0\.1:\d+)")
+
+
 @contextmanager
-def wrangler_dev(port: int, state: Path, registry_url: str) -> Iterator[str]:
-    """``wrangler dev --local`` on 127.0.0.1:port with the e2e secret; yields its URL."""
+def wrangler_dev(state: Path, registry_url: str) -> Iterator[str]:
+    """``wrangler dev --local`` on a loopback port it picks, with the e2e secret; yields its URL.
+
+    ``--port 0`` and ``--inspector-port 0`` reach Miniflare as given (wrangler picks a port with
+    get-port, a bind-then-close, only when none is given), which binds them itself; the port
+    is read back from wrangler's ``Ready on`` line, because workerd listens on several ports.
+    """
     variables = {
         f"SIGNING_KEY_{KID}": SECRET,
         "USAGE_KEY_ID": KID,
@@ -80,24 +89,31 @@ def wrangler_dev(port: int, state: Path, registry_url: str) -> Iterator[str]:
         "DENY_CACHE_SECONDS": "0",
     }
     command = ["sh", "scripts/node22.sh", "wrangler", "dev", "--local", "--ip", "127.0.0.1"]
-    command += ["--port", str(port), "--inspector-port", str(free_port())]
+    command += ["--port", "0", "--inspector-port", "0"]
     command += ["--show-interactive-dev-session=false", "--persist-to", str(state)]
     for name, value in variables.items():
         command += ["--var", f"{name}:{value}"]
     log_path = state.parent / "wrangler-dev.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, cwd=WORKER, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        found: list[str] = []
+
+        def ready() -> bool:
+            if not found and (line := _READY.search(log_path.read_text())):
+                found.append(line.group(1))
+            probe = f"{found[0]}/datasets/a/b/c" if found else None
+            return probe is not None and httpx.get(probe, timeout=2).status_code == 403
+
         try:
             wait_until_ready(
                 proc,  # type: ignore[arg-type]
-                lambda: httpx.get(f"{url}/datasets/a/b/c", timeout=2).status_code == 403,
+                ready,
                 "wrangler dev",
                 log=log_path,
                 interval=0.3,
                 errors=(httpx.TransportError,),
             )
-            yield url
+            yield found[0]
         finally:
             stop(proc)  # type: ignore[arg-type]
 
@@ -180,16 +196,23 @@ def test_load_through_the_gateway(
     assert shards
     _fill_r2(shards, home / "store", state)  # the bucket the Worker serves: its local R2
 
-    gw_port = free_port()
-    gateway_url = f"http://127.0.0.1:{gw_port}"
-    env = {
-        "OPENDATA_REGISTRY_GATEWAY_URL": gateway_url,
-        "OPENDATA_REGISTRY_GATEWAY_KEY_ID": KID,
-        "OPENDATA_REGISTRY_GATEWAY_SECRET": SECRET,
-    }
-    key = json.loads(_registry_cli(home, env, "keys", "create", "--tier", "free", "--json"))
-    revoked = json.loads(_registry_cli(home, env, "keys", "create", "--tier", "free", "--json"))
-    with running_registry(home, **env) as registry, wrangler_dev(gw_port, state, registry):
+    # The registry signs links to the Worker and the Worker posts usage to the registry: each
+    # needs the other's address at start. The Worker starts first, posting to a relay whose
+    # port this test holds; the relay forwards to the registry once it listens.
+    with ExitStack() as stack:
+        to_registry = stack.enter_context(TcpRelay())
+        gateway_url = stack.enter_context(
+            wrangler_dev(state, f"http://127.0.0.1:{to_registry.port}")
+        )
+        env = {
+            "OPENDATA_REGISTRY_GATEWAY_URL": gateway_url,
+            "OPENDATA_REGISTRY_GATEWAY_KEY_ID": KID,
+            "OPENDATA_REGISTRY_GATEWAY_SECRET": SECRET,
+        }
+        key = json.loads(_registry_cli(home, env, "keys", "create", "--tier", "free", "--json"))
+        revoked = json.loads(_registry_cli(home, env, "keys", "create", "--tier", "free", "--json"))
+        registry = stack.enter_context(running_registry(home, **env))
+        to_registry.upstream = urlsplit(registry).port
         through(registry)
         monkeypatch.setenv("OPENDATA_CACHE", "0")  # every load goes to the edge
         monkeypatch.setenv("OPENDATA_API_KEY", key["key"])

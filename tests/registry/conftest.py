@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Geo, Source
 from opendata_registry.app import create_app
 from opendata_registry.infra.settings import DEFAULT_TIERS, Settings
-from tests._processes import free_port
+from tests._processes import refused_port
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SECRET = b"test-secret-" + b"x" * 32
@@ -342,19 +343,23 @@ async def fill_catalogue(
     return sessions, datasets
 
 
-def dead_s3(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, int]:
-    """``settings`` on an S3 store whose endpoint does not answer (nothing listens on the port):
-    the bucket ``internal-bucket``, prefix ``internal-prefix``; and the port."""
-    port = free_port()
+@contextmanager
+def dead_s3(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, int]]:
+    """``settings`` on an S3 store whose endpoint refuses connections, for as long as the block
+    lasts (the port is held bound, never listened on): the bucket ``internal-bucket``, prefix
+    ``internal-prefix``; and the port."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret")
-    dead = replace(
-        settings,
-        store="s3://internal-bucket/internal-prefix",
-        aws_endpoint_url=f"http://127.0.0.1:{port}",
-        aws_region="us-east-1",
-    )
-    return dead, port
+    with refused_port() as port:
+        yield (
+            replace(
+                settings,
+                store="s3://internal-bucket/internal-prefix",
+                aws_endpoint_url=f"http://127.0.0.1:{port}",
+                aws_region="us-east-1",
+            ),
+            port,
+        )
 
 
 class Records(logging.Handler):

@@ -25,7 +25,7 @@ from opendata_registry.context import Registry
 from opendata_registry.domain.keys.limits import PROBE_SECONDS, Limiter
 from opendata_registry.domain.keys.services import generate_key
 from opendata_registry.infra.settings import Settings
-from tests._processes import free_port, redis_server, refused_port
+from tests._processes import TcpRelay, redis_server, refused_port
 
 from .conftest import Dataset, Records, dead_s3, publish
 from .test_keys_limits import REDIS, create_key
@@ -157,8 +157,8 @@ def test_readiness_names_a_database_that_does_not_answer(
 def test_readyz_names_an_s3_store_without_its_endpoint_bucket_or_prefix(
     settings: Settings, make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dead, port = dead_s3(settings, monkeypatch)
-    reply = make_client(dead).get("/readyz")
+    with dead_s3(settings, monkeypatch) as (dead, port):
+        reply = make_client(dead).get("/readyz")
     body = problem(reply, 503, "unavailable")
     assert body.details["service"] == "store"
     for secret in ("hidden-bucket", "hidden-prefix", str(port), "127.0.0.1"):
@@ -224,9 +224,13 @@ def test_limiter_fails_closed_logs_once_and_probes_redis_once_per_interval(
 def test_limiter_fails_open_to_memory_and_returns_to_redis_when_it_answers(
     tmp_path: Path, registry_log: Records
 ) -> None:
-    """Our own redis-server: killed, the limiter counts in memory; restarted, in Redis again."""
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
+    """Our own redis-server: killed, the limiter counts in memory; restarted, in Redis again.
+
+    The limiter reaches Redis through a relay whose port the test holds throughout: the new
+    redis-server gets a port of its own, and the limiter's URL stays the same.
+    """
+    relay = TcpRelay()
+    url = f"redis://127.0.0.1:{relay.port}/0"
     clock = Clock()
     prefix = f"t{secrets.token_hex(4)}"
 
@@ -246,15 +250,16 @@ def test_limiter_fails_open_to_memory_and_returns_to_redis_when_it_answers(
     limiter = Limiter(url, prefix=prefix, fail_open=True, timeout=0.5, clock=clock)
     loop = asyncio.new_event_loop()
     try:
-        with redis_server(port, tmp_path / "redis") as (proc, _):
+        with redis_server(None, tmp_path / "redis") as (proc, relay.upstream):
             assert loop.run_until_complete(count(limiter, 2)) == [True, True]
             assert loop.run_until_complete(redis_count()) == 2
             proc.kill()
             proc.wait()
+            relay.upstream = None
         # Down: counted in memory (a fresh window there), never an error.
         assert loop.run_until_complete(count(limiter, 4)) == [True, True, True, False]
         assert limiter.redis_down
-        with redis_server(port, tmp_path / "redis"):
+        with redis_server(None, tmp_path / "redis-again") as (_, relay.upstream):
             # Within the probe interval the limiter still skips Redis...
             loop.run_until_complete(count(limiter, 1))
             assert limiter.redis_down
@@ -266,6 +271,7 @@ def test_limiter_fails_open_to_memory_and_returns_to_redis_when_it_answers(
     finally:
         loop.run_until_complete(limiter.close())
         loop.close()
+        relay.close()
     assert registry_log.count("Redis does not answer") == 1
     assert registry_log.count("Redis does not answer", "failing open") == 1
     assert registry_log.count("Redis answers again") == 1

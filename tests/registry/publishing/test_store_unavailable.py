@@ -21,23 +21,23 @@ def test_commit_to_a_dead_store_is_503_without_store_internals(
     monkeypatch: pytest.MonkeyPatch,
     registry_log: Records,
 ) -> None:
-    dead, port = dead_s3(pub_settings, monkeypatch)
-    client = make_client(dead)
-    repo = Repo()
-    token = exchange(client, issuer, repo)
-    ds = f"{repo.owner}/fx-rates"
-    m = manifest(ds, {"2024": part("2024")})
-    reply = client.post(
-        f"/v1/datasets/{ds}/commit", json=commit_body(m, ds, repo), headers=auth(token)
-    )
-    assert reply.status_code == 503, reply.text
-    body = reply.json()
-    assert body["code"] == "store_unavailable"
-    assert body["message"] == "the registry's store is unavailable; try again shortly"
-    assert not body.get("details")
-    assert int(reply.headers["retry-after"]) >= 1
-    internals = ("internal-bucket", "internal-prefix", str(port), "127.0.0.1", "s3://")
-    for text in internals:
-        assert text not in reply.text
-    # The operator's log has the detail.
-    assert registry_log.count("503 on POST", "internal-bucket", str(port)) == 1
+    with dead_s3(pub_settings, monkeypatch) as (dead, port):
+        client = make_client(dead)
+        repo = Repo()
+        token = exchange(client, issuer, repo)
+        ds = f"{repo.owner}/fx-rates"
+        m = manifest(ds, {"2024": part("2024")})
+        reply = client.post(
+            f"/v1/datasets/{ds}/commit", json=commit_body(m, ds, repo), headers=auth(token)
+        )
+        assert reply.status_code == 503, reply.text
+        body = reply.json()
+        assert body["code"] == "store_unavailable"
+        assert body["message"] == "the registry's store is unavailable; try again shortly"
+        assert not body.get("details")
+        assert int(reply.headers["retry-after"]) >= 1
+        internals = ("internal-bucket", "internal-prefix", str(port), "127.0.0.1", "s3://")
+        for text in internals:
+            assert text not in reply.text
+        # The operator's log has the detail.
+        assert registry_log.count("503 on POST", "internal-bucket", str(port)) == 1
