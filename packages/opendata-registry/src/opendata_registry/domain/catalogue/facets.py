@@ -8,18 +8,20 @@ match and conditions) and returns their keys, and the counts are the cardinaliti
 ``hits ∩ value`` over roaring bitmaps (pyroaring, computed in C). Facet filters are bitmap
 intersections, and the order by update or name comes from the database's own order, read once.
 
-The same generation also holds the engine's answers to recent text queries (:class:`Memo`):
-the keys a query matches and its ranked head. Ranking every match of a common word is the
+The same generation also holds the engine's answers to recent text queries
+(:attr:`FacetIndex.matches`, :attr:`FacetIndex.ranked`, least recently used dropped first): the
+keys a query matches and its ranked head. Ranking every match of a common word is the
 costly part of a search (FTS5's bm25 or ``ts_rank`` over 50,000 matches: 30 to 100 ms), and
 a search log repeats its common words; an answer is reused only while the catalogue is
 unchanged, so it is the same answer the engine would give.
 
 The index is built once per value of the database's change counter (``registry_generation``,
 bumped by triggers on every write to ``datasets``, ``dataset_tags`` and ``api_keys``, whoever
-writes: migrations 0003 and 0004; read with :func:`~.hotcache.read_generation`), so every
-process sees a change on its next request, and by one request at a time: the requests that
-arrive while it is rebuilt wait for that one build (0.8 s at 100,000 datasets) instead of each
-starting their own. Decision 0008 records the design and its measurements.
+writes: migrations 0003 and 0004; read with
+:func:`~opendata_registry.infra.hotcache.read_generation`), so every process sees a change on
+its next request, and by one request at a time: the requests that arrive while it is rebuilt
+wait for that one build (0.8 s at 100,000 datasets) instead of each starting their own.
+Decision 0008 records the design and its measurements.
 """
 
 from __future__ import annotations
