@@ -394,3 +394,37 @@ def test_od_push_and_od_run_publish_with_a_producer_token_outside_actions(
     assert (out["shards_written"], out["shards_reused"]) == (1, 5)
     assert len(registry.parts() - before) == 1
     assert rows(od.load(DS)) == rows(frame(6))
+
+
+def test_a_refused_publish_fails_the_run_even_when_the_data_is_unchanged(
+    registry: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With another owner's token, a run whose data is unchanged is still the registry's to
+    refuse: a failed run (class and exit code), never a green "unchanged" that hides it."""
+    no_store_secrets(monkeypatch, tmp_path)
+    monkeypatch.setenv("OPENDATA_REGISTRY", registry.url)
+    folder = producer(tmp_path / "fx", days=3)
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "acme"))
+    code, out = od_run(folder)
+    assert code == 0, out
+    live = out["publish_id"]
+
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "globex"))
+    code, out = od_run(folder)  # the same three days
+    assert code == 3, out
+    assert out["status"] == "failure" and out["error_class"] == "permission", out
+    assert "globex" in out["message"] and "acme/fx-rates" in out["message"], out
+    assert out["published"] is False
+    assert detail(registry.url)["manifest"]["publish_id"] == live
+
+    # `od push` of rows identical to the live version is refused the same way.
+    csv = tmp_path / "fx.csv"
+    frame(3).to_csv(csv, index=False)
+    yaml = str(folder / "opendata.yaml")
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "acme"))
+    code, pushed = od_cli("push", str(csv), DS, "--metadata", yaml)
+    assert code == 0, pushed
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "globex"))
+    code, refused = od_cli("push", str(csv), DS, "--metadata", yaml)
+    assert code == 3 and "globex" in json.dumps(refused), refused
+    assert detail(registry.url)["manifest"]["publish_id"] == pushed["publish_id"]

@@ -322,9 +322,15 @@ class Publisher:
     ) -> PushResult:
         """The data is byte-identical to the live version: commit nothing.
 
+        Through a registry, the registry is still asked whether this publisher may publish
+        ``ds`` (:meth:`RegistryPublisher.authorize`): a refusal raises, as a commit's would.
+
         ``updated_at`` stays when the data last changed; changed yaml fields are still written to
         ``metadata.json`` (not in a dry run).
         """
+        if self.registry is not None and not dry_run:
+            # Nothing to commit, but the registry may still refuse this publisher: say so now.
+            self.registry.authorize(ds)
         notes: list[str] = []
         try:
             doc = self.reader.metadata_or_none(ds)

@@ -51,7 +51,7 @@ _EXCHANGE_RETRIES: Final = 2
 _NO_CREDENTIALS: Final = (
     "inside GitHub Actions give the job `permissions: id-token: write` (od deploy --registry "
     "writes it); elsewhere set OPENDATA_PUBLISH_TOKEN to a producer token from the registry's "
-    "admin (opendata-registry producers create …)"
+    "admin (opendata-registry tokens create …)"
 )
 
 
@@ -168,6 +168,21 @@ class RegistryPublisher:
         return resp
 
     # -- publishing ------------------------------------------------------------------------------
+
+    def authorize(self, ds: DatasetId) -> None:
+        """Ask the registry whether these credentials may publish ``ds``; raise if refused.
+
+        An upload request for no shard: the registry checks the token, the dataset's owner
+        and its policy as for any upload, and signs nothing. A push whose data is unchanged
+        commits nothing, so without this a refused publisher would never hear it.
+        """
+        self._call(
+            "POST",
+            f"{_dataset_path(ds)}/uploads",
+            what=f"publish {ds}",
+            token=self.token(),
+            content=msgspec.json.encode(UploadRequest(shards=[])),
+        )
 
     def upload(self, ds: DatasetId, shards: Sequence[tuple[str, memoryview]]) -> int:
         """Ask for signed URLs for ``(sha256, bytes)`` and PUT the missing ones; how many."""
