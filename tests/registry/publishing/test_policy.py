@@ -334,3 +334,59 @@ def test_a_token_publish_never_names_a_repository_it_could_not_prove(
     r = reg.post(f"/v1/datasets/{ds}/runs", json=run, headers=auth(producer))
     assert r.status_code == 201, r.text
     assert r.json()["provenance"] == empty
+
+
+# -- every refusal says how to publish, not which key to check ---------------------------------
+
+
+def test_every_publishing_refusal_names_its_fix_and_no_storage_or_api_key(
+    reg: Any, issuer: Issuer, operator: Operator
+) -> None:
+    """Issue 23 §4: an OIDC or policy refusal once hinted "check your credentials (AWS_* /
+    OPENDATA_API_KEY)", neither of which publishing uses."""
+    _, r = publish(reg, exchange(reg, issuer, ACME), DS, ACME, {"2023": part("2023")})
+    assert r.status_code == 200, r.text
+
+    def producer(namespace: str) -> str:
+        made = operator("tokens", "create", "--namespace", namespace, "--expires", "1d", "--json")
+        token: str = json.loads(made.output)["token"]
+        return token
+
+    refusals: dict[str, tuple[Any, str]] = {
+        "no token": (reg.post(f"/v1/datasets/{DS}/uploads", json={"shards": []}), "id-token"),
+        "producer token of another namespace": (
+            _uploads(reg, producer("globex")),
+            "tokens create --namespace acme",
+        ),
+        "producer token on a pinned dataset": (_uploads(reg, producer("acme")), "--allow-tokens"),
+        "another repository": (
+            _uploads(reg, exchange(reg, issuer, Repo("acme/other", id="102"))),
+            "only the GitHub Actions of acme/fx-rates",
+        ),
+        "namespace of another owner": (
+            _uploads(reg, exchange(reg, issuer, ACME), "globex/fx"),
+            "namespaces grant globex",
+        ),
+    }
+    token = exchange(reg, issuer, ACME)
+    body = commit_body(manifest(DS, {"2023": part("2023")}), DS, Repo("acme/elsewhere"))
+    refusals["opendata.yaml names another repository"] = (
+        reg.post(f"/v1/datasets/{DS}/commit", json=body, headers=auth(token)),
+        "repo: https://github.com/acme/fx-rates",
+    )
+    for option, value, claims in (
+        ("--ref", "refs/heads/main", {"ref": "refs/heads/dev"}),
+        ("--environment", "production", {"environment": "staging"}),
+        ("--workflow", "acme/fx-rates/.github/workflows/release.yml", {}),
+    ):
+        operator("datasets", "policy", DS, "--clear")
+        operator("datasets", "policy", DS, option, value)
+        refusals[f"policy {option}"] = (
+            _uploads(reg, exchange(reg, issuer, ACME, **claims)),
+            f"opendata-registry datasets policy {DS}",
+        )
+    for case, (answer, fix) in refusals.items():
+        assert answer.status_code in (401, 403), (case, answer.text)
+        hint = answer.json()["hint"] or ""
+        assert fix in hint, (case, hint)
+        assert "AWS_" not in hint and "OPENDATA_API_KEY" not in hint, (case, hint)

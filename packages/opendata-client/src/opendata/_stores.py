@@ -89,8 +89,14 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(key) from None
         except PermissionError as exc:
-            raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
+            raise self._refused("read", key, exc) from None
         return data, self._etag(data)
+
+    def _refused(self, verb: str, key: str, exc: OSError) -> PermissionDenied:
+        return PermissionDenied(
+            f"cannot {verb} {key} in {self.url}: {exc.strerror}",
+            hint=f"check that your user may {verb} the files under {self.root}",
+        )
 
     INTERNAL = "~opendata"
     """The store's own folder at the root; ``~`` is in no key (ids and prefixes exclude it)."""
@@ -119,7 +125,7 @@ class LocalStore(Store):
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP)
         except PermissionError as exc:
-            raise PermissionDenied(f"cannot write {key} in {self.url}: {exc.strerror}") from None
+            raise self._refused("write", key, exc) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -197,7 +203,7 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(key) from None
         except PermissionError as exc:
-            raise PermissionDenied(f"cannot read {key} in {self.url}: {exc.strerror}") from None
+            raise self._refused("read", key, exc) from None
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
@@ -283,7 +289,9 @@ class S3CompatibleStore(Store):
             raise PreconditionFailed(key) from None
         except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
             raise PermissionDenied(
-                f"{self.url} ({self.endpoint}) refused access to {key}: {_first_line(exc)}"
+                f"{self.url} ({self.endpoint}) refused access to {key}: {_first_line(exc)}",
+                hint="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for R2: an R2 API "
+                f"token's): they must be valid and allowed to use the bucket {self.bucket!r}",
             ) from None
         except (e.BaseError, OSError) as exc:
             raise self._unavailable(key, exc) from None

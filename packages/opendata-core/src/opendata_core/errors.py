@@ -307,11 +307,17 @@ class InvalidData(OpenDataError, ValueError):
 
 
 class PermissionDenied(OpenDataError, PermissionError):
-    """The store or registry refused access."""
+    """The store or registry refused access.
 
-    def __init__(self, message: str, *, dataset_id: str | None = None) -> None:
+    The hint comes from where it was refused (a store's keys, a registry's API key, a publishing
+    policy): there is no default, because advice for one of them misleads for the others.
+    """
+
+    def __init__(
+        self, message: str, *, dataset_id: str | None = None, hint: str | None = None
+    ) -> None:
         self.dataset_id = dataset_id
-        super().__init__(message, hint="check your credentials (AWS_* / OPENDATA_API_KEY)")
+        super().__init__(message, hint=hint)
 
 
 class ConflictError(OpenDataError, RuntimeError):
@@ -385,9 +391,11 @@ class ServiceUnavailable(StoreUnavailable):
 class Unauthenticated(PermissionDenied):
     """No valid API key or token was given (HTTP 401), or it was revoked or expired."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.hint = "set OPENDATA_API_KEY to a valid key (keys are shown once when created)"
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            hint=hint or "set OPENDATA_API_KEY to a valid key (keys are shown once when created)",
+        )
 
 
 class RateLimited(OpenDataError, ConnectionError):

@@ -50,7 +50,9 @@ def provide_publisher(caller: NamedDependency[Caller]) -> Publisher:
     if caller.publisher is None:
         raise Unauthenticated(
             "publishing needs a publish token: exchange a GitHub Actions OIDC token at "
-            "POST /v1/auth/github-oidc, or use a producer token (Authorization: Bearer …)"
+            "POST /v1/auth/github-oidc, or use a producer token (Authorization: Bearer …)",
+            hint="in GitHub Actions give the job `permissions: id-token: write`; elsewhere set "
+            "OPENDATA_PUBLISH_TOKEN to a producer token (opendata-registry tokens create)",
         )
     return caller.publisher
 

@@ -111,6 +111,12 @@ def repository_of(repo_url: str) -> str | None:
     return f"{match[1]}/{match[2]}".lower() if match else None
 
 
+_POLICY_HINT: Final = (
+    "publish from {what}; the registry's admin can change the policy: "
+    "opendata-registry datasets policy {ds} --help"
+)
+
+
 def _lease_name(kind: str, ds: str) -> str:
     # Lease names are at most 50 characters; dataset ids are up to 141.
     return f"{kind}:{hashlib.sha256(ds.encode()).hexdigest()[:32]}"
@@ -135,7 +141,11 @@ class PublishService:
             if not publisher.may_touch(ds):
                 scope = publisher.dataset_id or f"namespace {publisher.namespace}"
                 raise PermissionDenied(
-                    f"{ds}: this producer token may publish only {scope}", dataset_id=str(ds)
+                    f"{ds}: this producer token may publish only {scope}",
+                    dataset_id=str(ds),
+                    hint=f"use a producer token for {ds.namespace} (the registry's admin: "
+                    f"opendata-registry tokens create --namespace {ds.namespace}), or publish "
+                    "from the dataset's repository in GitHub Actions",
                 )
             async with self.registry.session() as session:
                 pinned = await session.get(Owner, str(ds))
@@ -161,6 +171,8 @@ class PublishService:
                 f"https://github.com/{publisher.repository}; a dataset is published only from "
                 "the repository its opendata.yaml names",
                 dataset_id=str(ds),
+                hint=f"if this repository is the dataset's home, set `repo: https://github.com/"
+                f"{publisher.repository}` in opendata.yaml; else publish from {shorten(repo)}",
             )
         async with self.registry.session() as session:
             owner = await session.get(Owner, str(ds))
@@ -198,6 +210,8 @@ class PublishService:
                 f"for {publisher.repository} (id {publisher.repository_id}, owner id "
                 f"{publisher.repository_owner_id})",
                 dataset_id=str(ds),
+                hint=f"only the GitHub Actions of {owner.repository} publish {ds}: run the "
+                "workflow there, or publish under another id from this repository",
             )
         workflow = (publisher.workflow_ref or "").split("@", 1)[0]
         if owner.workflow_ref and workflow != owner.workflow_ref:
@@ -205,6 +219,7 @@ class PublishService:
                 f"{ds}: only the workflow {owner.workflow_ref} may publish (policy); this run is "
                 f"{workflow or 'unknown'}",
                 dataset_id=str(ds),
+                hint=_POLICY_HINT.format(what=f"the workflow {owner.workflow_ref}", ds=ds),
             )
         # The ref and the environment are separate claims, each matched only against its own
         # policy field (as PyPI's trusted publishing does): an environment may be named
@@ -213,6 +228,7 @@ class PublishService:
             raise PermissionDenied(
                 f"{ds}: only {owner.ref} may publish (policy: ref); this run is on {publisher.ref}",
                 dataset_id=str(ds),
+                hint=_POLICY_HINT.format(what=owner.ref, ds=ds),
             )
         environment = (publisher.environment or "").lower()
         if owner.environment and environment != owner.environment:
@@ -221,6 +237,7 @@ class PublishService:
                 f"(policy: environment); this run is in "
                 f"{repr(environment) if environment else 'no environment'}",
                 dataset_id=str(ds),
+                hint=_POLICY_HINT.format(what=f"a job in environment {owner.environment}", ds=ds),
             )
 
     async def _register(self, publisher: Publisher, ds: DatasetId) -> bool:
