@@ -6,9 +6,12 @@ Each test pins what a message must say (what happened, what to do), not its exac
 from __future__ import annotations
 
 import ast
+import json
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -83,3 +86,114 @@ def test_the_missing_credentials_hint_names_the_token_command(
     assert result.exit_code != 0
     assert "OPENDATA_PUBLISH_TOKEN" in result.stderr
     assert "opendata-registry tokens create" in result.stderr, result.stderr
+
+
+# -- od run: what main.py did wrong ----------------------------------------------------------
+
+YAML = """\
+id: acme/widgets
+title: Widgets
+description: All the widgets.
+license: MIT
+repo: https://github.com/acme/widgets
+source:
+  provider: Acme
+"""
+
+
+def _run_main(tmp_path: Path, body: str) -> dict[str, Any]:
+    """``od run --json`` of a producer whose main.py is ``body``: its outcome."""
+    from click.testing import CliRunner
+
+    folder = tmp_path / "widgets"
+    folder.mkdir(exist_ok=True)
+    (folder / "opendata.yaml").write_text(YAML)
+    (folder / "main.py").write_text(textwrap.dedent(body))
+    result = CliRunner().invoke(cli, ["run", str(folder), "--json"])
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    assert result.exit_code == outcome["exit_code"] == 1, outcome
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("body", "close"),
+    [
+        ("import httpxx\ndef main(): ...\n", "httpx"),
+        ("def main():\n    import pandsa\n", "pandas"),
+        ("from pyarow import parquet\ndef main(): ...\n", "pyarrow"),
+    ],
+    ids=["at-import", "inside-main", "from-import"],
+)
+def test_an_import_typo_suggests_the_installed_module_not_pip_install(
+    tmp_path: Path, body: str, close: str
+) -> None:
+    outcome = _run_main(tmp_path, body)
+    typo = body.split("import ")[1].split()[0] if body.startswith("def") else body.split()[1]
+    assert f"imports {typo!r}, which is not installed" in outcome["message"], outcome
+    assert outcome["message"].startswith("main.py:")  # where, to fix it
+    assert f"did you mean {close!r}" in outcome["hint"], outcome
+    assert "pip install" not in outcome["hint"], outcome
+
+
+def test_an_unknown_module_is_never_offered_for_installing_under_its_spelling(
+    tmp_path: Path,
+) -> None:
+    outcome = _run_main(tmp_path, "import qwzxv_no_such_thing\ndef main(): ...\n")
+    assert "pip install qwzxv" not in outcome["hint"]
+    assert "spelling" in outcome["hint"] and "requirements.txt" in outcome["hint"]
+
+
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        "import httpx\n    return httpx.get('example.org/data.csv')",
+        "import requests\n    return requests.get('example.org/data.csv')",
+        "import urllib.request\n    return urllib.request.urlopen('example.org/data.csv')",
+    ],
+    ids=["httpx", "requests", "urllib"],
+)
+def test_a_url_without_scheme_is_the_producers_bug_not_the_network(
+    tmp_path: Path, fetch: str
+) -> None:
+    outcome = _run_main(tmp_path, f"def main():\n    {fetch}\n")
+    assert outcome["error_class"] == "unknown", outcome  # not "network": retrying cannot fix it
+    assert "try again" not in outcome["hint"].lower(), outcome
+    assert "example.org/data.csv" in outcome["hint"] and "https://" in outcome["hint"], outcome
+    assert outcome["message"].startswith("main.py:3:"), outcome  # the line of the call
+
+
+@pytest.mark.parametrize(
+    ("body", "returned", "fix"),
+    [
+        (
+            "import pandas as pd\ndef main():\n    return pd.Series([1.0, 2.0])\n",
+            "pandas Series",
+            "to_frame",
+        ),
+        (
+            "import polars as pl\ndef main():\n    return pl.Series('a', [1.0])\n",
+            "polars Series",
+            "to_frame",
+        ),
+        (
+            "import pyarrow as pa\ndef main():\n    return pa.array([1.0])\n",
+            "pyarrow DoubleArray",
+            "pa.table",
+        ),
+        (
+            "import pandas as pd\ndef main():\n    yield pd.DataFrame({'a': [1]})\n"
+            "    yield pd.Series([2])\n",
+            "item 2 is a pandas Series",
+            "to_frame",
+        ),
+    ],
+    ids=["pandas", "polars", "pyarrow", "generator"],
+)
+def test_a_series_is_named_with_the_way_to_a_dataframe(
+    tmp_path: Path, body: str, returned: str, fix: str
+) -> None:
+    outcome = _run_main(tmp_path, body)
+    assert outcome["error_class"] == "validation"
+    assert returned in outcome["message"], outcome
+    assert "float" not in outcome["message"], outcome  # not the type of its first value
+    assert fix in outcome["hint"] and "DataFrame" in outcome["hint"], outcome

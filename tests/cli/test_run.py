@@ -333,8 +333,8 @@ def test_main_py_missing(project: Path) -> None:
         ("def main(:\n", "main.py:1: SyntaxError:", "fix the syntax error"),
         (
             "import no_such_package_xyz\n",
-            "main.py imports 'no_such_package_xyz', which is not installed",
-            "pip install no_such_package_xyz",
+            "main.py:1: imports 'no_such_package_xyz', which is not installed",
+            "check the spelling of 'no_such_package_xyz'",
         ),
         ("def main():\n    return {'a': [1]}\n", "main() returned a dict", "pandas or polars"),
         ("def main():\n    return 'data.csv'\n", "main() returned a str", None),

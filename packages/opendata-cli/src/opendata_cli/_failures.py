@@ -53,6 +53,28 @@ def _is_network(exc: BaseException) -> bool:
     )
 
 
+def _url_without_scheme(exc: BaseException) -> str | None:
+    """The URL of an error that says a URL has no scheme (or one nothing can fetch), else None.
+
+    ``httpx.get("example.org/data.csv")`` raises an ``httpx`` error, which would otherwise be
+    taken for the network failing; the bug is in main.py, and retrying cannot fix it.
+    """
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        with contextlib.suppress(RuntimeError):  # .request is unset for some errors
+            return str(exc.request.url)
+        return ""
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(
+        exc, requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema
+    ):
+        request = getattr(exc, "request", None)
+        return str(getattr(request, "url", "") or "")
+    if type(exc) is ValueError and str(exc).startswith("unknown url type: "):  # urllib
+        return str(exc).removeprefix("unknown url type: ").strip("'")
+    return None
+
+
 def _is_parse(exc: BaseException) -> bool:
     import csv
     import zipfile
@@ -84,6 +106,8 @@ def classify(exc: BaseException) -> tuple[ErrorClass, int]:
             return "upload", EXIT_PUBLISH
         if isinstance(e, OpenDataError):
             return "validation", EXIT_PRODUCER
+        if _url_without_scheme(e) is not None:
+            return "unknown", EXIT_PRODUCER  # a bug in main.py, not the network
         if _is_network(e):
             return "network", EXIT_PRODUCER
         if _is_parse(e):
@@ -131,10 +155,68 @@ def _where(tb: TracebackType | None, folder: Path) -> str | None:
     return found
 
 
+def _installed_modules() -> list[str]:
+    """The top-level modules this interpreter can import (standard library included)."""
+    import pkgutil
+
+    names = {m.name for m in pkgutil.iter_modules()}
+    return sorted(names | set(sys.builtin_module_names) | set(sys.stdlib_module_names))
+
+
+def _required(folder: Path) -> list[str]:
+    """The names requirements.txt lists, as import names are usually spelled."""
+    import re
+
+    try:
+        lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    found = (re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line) for line in lines)
+    return [m[1].lower().replace("-", "_") for m in found if m]
+
+
+def _missing_module(exc: ModuleNotFoundError, folder: Path, where: str) -> _Failure:
+    """An import of main.py that failed: the close match of an installed module, if any.
+
+    Never ``pip install <what main.py wrote>``: a misspelt name may be someone else's package.
+    """
+    import difflib
+
+    missing = (exc.name or "").split(".")[0]
+    candidates = sorted({*_installed_modules(), *_required(folder)} - {missing})
+    close = difflib.get_close_matches(missing, candidates, n=1, cutoff=0.75)
+    if close:
+        hint = f"did you mean {close[0]!r}? Fix the import in {where}"
+    else:
+        hint = (
+            f"check the spelling of {missing!r}; if it is right, install the package that "
+            "provides it (its name on PyPI may differ) and list that in requirements.txt"
+        )
+    return _Failure(
+        "unknown",
+        f"{where}: imports {missing or 'a module'!r}, which is not installed",
+        hint=hint,
+        cause=exc,
+    )
+
+
 def _producer_failure(exc: BaseException, folder: Path, what: str = "main()") -> _Failure:
-    error_class, exit_code = classify(exc)
     where = _where(exc.__traceback__, folder) or what
-    hint = getattr(exc, "hint", None) if error_class in ("upload", "permission") else None
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return _missing_module(exc, folder, where)
+    error_class, exit_code = classify(exc)
+    hint = (
+        getattr(exc, "hint", None)
+        if error_class in ("upload", "permission", "validation")
+        else None
+    )
+    url = next((u for e in _chain(exc) if (u := _url_without_scheme(e)) is not None), None)
+    if url is not None:
+        shown = f"{url!r} " if url else ""
+        hint = (
+            f"the URL {shown}has no http:// or https:// at its start: main.py must give the "
+            "full address (e.g. https://example.org/data.csv); retrying will not help"
+        )
     return _Failure(
         error_class,
         f"{where}: {_describe(exc)}",

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem
 
@@ -101,14 +101,6 @@ def _import_main(folder: Path) -> Callable[[], Any]:
             hint="fix the syntax error (`python main.py` shows it too)",
             cause=exc,
         ) from None
-    except ModuleNotFoundError as exc:
-        missing = exc.name or "a module"
-        raise _Failure(
-            "unknown",
-            f"main.py imports {missing!r}, which is not installed",
-            hint=f"pip install {missing.split('.')[0]} (and list it in requirements.txt)",
-            cause=exc,
-        ) from None
     except Exception as exc:
         raise _producer_failure(exc, folder, "main.py") from None
     finally:
@@ -142,6 +134,33 @@ def _what(value: object) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
 
 
+_COLUMN_FIXES: Final = {
+    # (library, type name): how to make a table of it
+    ("pandas", "Series"): "return series.to_frame('name') (or series.reset_index() to keep the "
+    "index as a column)",
+    ("polars", "Series"): "return series.to_frame()",
+    ("pyarrow", "Array"): "return pa.table({'name': array})",
+    ("pyarrow", "ChunkedArray"): "return pa.table({'name': array})",
+    ("numpy", "ndarray"): "return pd.DataFrame(array, columns=[...]) with a name per column",
+}
+
+
+def _not_a_table(value: object, what: str = "main() returned") -> _Failure | None:
+    """A single column (a Series, an array) returned where a table was meant."""
+    library = type(value).__module__.split(".")[0]
+    kind = type(value).__name__
+    fix = _COLUMN_FIXES.get((library, kind)) or _COLUMN_FIXES.get((library, kind.lstrip("_")))
+    if fix is None and library == "pyarrow" and kind.endswith("Array"):
+        fix = _COLUMN_FIXES[("pyarrow", "Array")]
+    if fix is None:
+        return None
+    return _Failure(
+        "validation",
+        f"{what} a {library} {kind}, one column without a name, not a table",
+        hint=f"{fix}: od run publishes a DataFrame (pandas or polars) or a pyarrow Table",
+    )
+
+
 def _collect(value: Any, folder: Path) -> Any:
     """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list of frames, or None.
 
@@ -149,6 +168,8 @@ def _collect(value: Any, folder: Path) -> Any:
     """
     if value is None or _is_frame(value):
         return value
+    if (failure := _not_a_table(value)) is not None:
+        raise failure
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise _Failure(
             "validation",
@@ -166,6 +187,9 @@ def _collect(value: Any, folder: Path) -> Any:
         except Exception as exc:  # raised by the producer's generator: a producer failure
             raise _producer_failure(exc, folder) from None
         if not _is_frame(piece):
+            what = f"main() returned an iterable whose item {len(pieces) + 1} is"
+            if (failure := _not_a_table(piece, what)) is not None:
+                raise failure
             raise _Failure(
                 "validation",
                 f"main() returned an iterable whose item {len(pieces) + 1} is a {_what(piece)}",
