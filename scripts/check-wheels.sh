@@ -41,3 +41,56 @@ df = od.load("me/wheel-check", start="2024-01-05")
 assert len(df) == 6, df
 print("opendata-client + opendata-cli wheels outside the workspace: push and load ok")
 PY
+
+# pip install opendata-cli → data (issue 23 §2), from an empty folder far from any checkout: the
+# first od.load names the command that fills the store; that exact command publishes the
+# examples that come with the wheel (package data), and od.load then works.
+export OPENDATA_HOME="$work/demo-home"
+mkdir "$work/empty"
+cd "$work/empty"
+command="$("$work/full/bin/python" - <<'PY'
+import re
+import opendata as od
+try:
+    od.load("ecb/euro-fx-reference-rates")
+except od.DatasetNotFound as exc:
+    print(re.search(r"run `([^`]+)` in a shell", exc.hint).group(1))
+else:
+    raise SystemExit("od.load found data in an empty OPENDATA_HOME")
+PY
+)"
+test "$command" = "OPENDATA_HOME=$OPENDATA_HOME od demo --no-serve" || { echo "unexpected: $command"; exit 1; }
+PATH="$work/full/bin:$PATH" eval "$command" >"$work/demo.out" 2>&1 || { cat "$work/demo.out"; exit 1; }
+grep -q "^5 of 5 published" "$work/demo.out" || { cat "$work/demo.out"; exit 1; }
+test -z "$(ls -A "$work/empty")" || { echo "od demo wrote into the current folder:"; ls -A; exit 1; }
+"$work/full/bin/python" - "$repo/examples" <<'PY'
+import sys
+from pathlib import Path
+import opendata as od
+import opendata_cli.commands.demo as demo
+shipped = demo.shipped_examples()
+assert shipped is not None and "site-packages" in str(shipped), shipped
+def files(root):
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+assert files(shipped) == files(Path(sys.argv[1])), "the wheel's examples differ from examples/"
+df = od.load("ecb/euro-fx-reference-rates", start="2025-01-01")
+assert len(df) > 0, df
+print(f"opendata-cli wheel: od demo --no-serve from an empty folder, then od.load: {len(df)} rows")
+PY
+cd "$work"
+
+# A consumer with opendata-client alone is told to install the CLI first.
+uv venv --quiet --python python3 client
+uv pip install --quiet --python client/bin/python dist/opendata_core-*.whl dist/opendata_client-*.whl
+OPENDATA_HOME="$work/client-home" client/bin/python - <<'PY'
+import opendata as od
+try:
+    od.load("ecb/euro-fx-reference-rates")
+except od.DatasetNotFound as exc:
+    assert "pip install opendata-cli && " in exc.hint, exc.hint
+    print("opendata-client wheel alone: the empty store's hint installs opendata-cli first")
+PY

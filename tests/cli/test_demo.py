@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import opendata
-from opendata_cli.commands.demo import Route, find_examples, serve_fixtures
+from opendata_cli.commands.demo import Route, find_examples, serve_fixtures, shipped_examples
 from opendata_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,8 +115,8 @@ def test_demo_without_examples_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert f"no examples found in {tmp_path}" in errors[0]
-    assert "hint: run `od demo` inside a clone of the OpenData repository" in result.stderr
+    assert f"no examples in {tmp_path} (sub-folders with opendata.yaml" in errors[0]
+    assert "leave out --examples to use the ones that come with opendata-cli" in result.stderr
 
 
 def test_demo_with_a_custom_store_prints_working_lines(
@@ -166,6 +167,13 @@ def test_find_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert find_examples(REPO) == EXAMPLES
     assert find_examples(EXAMPLES / "fred-unemployment-rate" / "fixtures") == EXAMPLES
     assert find_examples(EXAMPLES) == EXAMPLES
+    # Anywhere else: the examples that come with the package (in a checkout, the repository's;
+    # a wheel's own copy is checked by scripts/check-wheels.sh and tests/e2e/test_wheels.py).
+    assert shipped_examples() == EXAMPLES
+    assert find_examples(tmp_path) == EXAMPLES
+    mine = tmp_path / "project" / "examples"
+    shutil.copytree(EXAMPLES / "fred-unemployment-rate", mine / "fred")
+    assert find_examples(mine.parent) == mine  # your own copy wins
 
 
 def test_fixture_server_routes() -> None:

@@ -20,8 +20,9 @@ def test_not_found_in_an_empty_store_gives_shell_commands() -> None:
         "datasets"
     )
     assert lines[1] == (
-        "hint: run `od demo` to publish the example datasets into it, or read another store: "
-        "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
+        f"hint: run `OPENDATA_HOME={store.parent} od demo --no-serve` to publish the example "
+        "datasets into it, or read another store: `od get --store s3://bucket/prefix ...` or "
+        "`export OPENDATA_STORE=s3://bucket/prefix`"
     )
 
 

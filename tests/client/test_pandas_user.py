@@ -4,6 +4,7 @@ explain themselves, and a "not found" that says where it looked (issue 7, items 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -238,6 +239,7 @@ def test_filters_are_checked_before_any_shard_is_read(fx: od.Client) -> None:
 
 
 def test_not_found_in_an_empty_store_says_where_and_how_to_get_data(tmp_path: Path) -> None:
+    # Another folder than $OPENDATA_HOME/store: `od demo` does not publish there.
     store = tmp_path / "fresh"
     with pytest.raises(od.DatasetNotFound) as err:
         od.Client(store=store).load("ecb/euro-fx-reference-rates")
@@ -246,9 +248,37 @@ def test_not_found_in_an_empty_store_says_where_and_how_to_get_data(tmp_path: Pa
     )
     assert err.value.hint is not None
     assert "od.Client(store='s3://bucket/prefix')" in err.value.hint
-    assert "OPENDATA_STORE" in err.value.hint and "od demo" in err.value.hint
-    assert err.value.shell_hint is not None and "`od demo`" in err.value.shell_hint
+    assert "OPENDATA_STORE" in err.value.hint and "od.push" in err.value.hint
+    assert "od demo" not in err.value.hint
+    assert err.value.shell_hint is not None and "`od push`" in err.value.shell_hint
     assert "od.Client" not in err.value.shell_hint
+
+
+def test_not_found_in_the_empty_default_store_names_the_command_that_fills_it() -> None:
+    home = os.environ["OPENDATA_HOME"]
+    with pytest.raises(od.DatasetNotFound) as err:
+        od.load("ecb/euro-fx-reference-rates")
+    command = f"OPENDATA_HOME={home} od demo --no-serve"
+    assert err.value.hint is not None and f"run `{command}` in a shell" in err.value.hint
+    assert err.value.shell_hint is not None
+    assert err.value.shell_hint.startswith(f"run `{command}` to publish the example datasets")
+
+
+def test_not_found_without_the_cli_installed_says_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    # A consumer's environment: opendata-client without opendata-cli (scripts/check-wheels.sh
+    # runs the real one).
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "opendata_cli" else find_spec(n, *a)
+    )
+    monkeypatch.delenv("OPENDATA_HOME")
+    with pytest.raises(od.DatasetNotFound) as err:
+        od.load("ecb/euro-fx-reference-rates")
+    assert "run `pip install opendata-cli && od demo --no-serve` in a shell" in str(err.value.hint)
 
 
 def test_not_found_in_a_populated_store_keeps_close_matches(fx: od.Client) -> None:

@@ -61,3 +61,25 @@ def test_core_wheel_has_its_data(wheels: dict[str, Path]) -> None:
     names = zipfile.ZipFile(wheels["opendata-core"]).namelist()
     assert "opendata_core/data/spdx_licenses.json" in names
     assert "opendata_core/data/iso3166_1.json" in names
+
+
+def test_cli_wheel_ships_the_examples_as_they_are_in_the_repository(
+    wheels: dict[str, Path],
+) -> None:
+    """`od demo` after `pip install opendata-cli` runs the wheel's copy of examples/ (issue 23
+    §2); examples/ is the one copy in git, put into the wheel by packages/opendata-cli's build
+    hook."""
+    wheel = zipfile.ZipFile(wheels["opendata-cli"])
+    prefix = "opendata_cli/examples/"
+    shipped = {
+        n.removeprefix(prefix): wheel.read(n) for n in wheel.namelist() if n.startswith(prefix)
+    }
+    examples = REPO / "examples"
+    expected = {
+        p.relative_to(examples).as_posix(): p.read_bytes()
+        for p in examples.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert {"ecb-euro-fx-rates/main.py", "ecb-euro-fx-rates/fixtures/routes.json"} <= set(expected)
+    assert shipped.keys() == expected.keys()
+    assert [n for n in expected if shipped[n] != expected[n]] == []

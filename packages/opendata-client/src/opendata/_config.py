@@ -65,10 +65,11 @@ class Settings:
     debug: bool
     max_decode_bytes: int = 8 << 30
     """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
+    home_env: str | None = None
+    """``OPENDATA_HOME`` as set (``None`` when unset or empty)."""
     store_env: str | None = None
     """``OPENDATA_STORE`` as set (``None`` when unset or empty), before the config file and the
     default fill ``store`` in."""
-    """Ceiling on what one shard may decode to (``OPENDATA_MAX_DECODE_BYTES``)."""
 
     cache_dir_override: Path | None = None
     cache: bool = True
@@ -149,6 +150,7 @@ def settings(*, config_file: bool = True) -> Settings:
         api_key=os.environ.get("OPENDATA_API_KEY") or None,
         debug=os.environ.get("OPENDATA_DEBUG") == "1",
         max_decode_bytes=_size("OPENDATA_MAX_DECODE_BYTES", 8 << 30),
+        home_env=os.environ.get("OPENDATA_HOME") or None,
         store_env=store_env,
         cache_dir_override=Path(d).expanduser()
         if (d := os.environ.get("OPENDATA_CACHE_DIR"))

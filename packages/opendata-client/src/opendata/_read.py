@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opendata._cache import Cache
+from opendata._config import settings
 from opendata._results import Format, ShardUrl
 from opendata._stores import _first_line
 from opendata_core.documents import Manifest, MetadataDocument, Shard, decode_document
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from opendata_core.layout import Layout
     from opendata_core.store import Store
 
-__all__ = ["Pin", "Reader", "arrow"]
+__all__ = ["Pin", "Reader", "arrow", "demo_command"]
 
 Pin = tuple[str | None, str | date | datetime | None]
 """``(version, as_of)``: which version a read is pinned to; ``(None, None)`` is the current one."""
@@ -43,6 +44,32 @@ Pin = tuple[str | None, str | date | datetime | None]
 MAX_WORKERS = 8
 _DECODE_CHECKED: set[tuple[str, int]] = set()
 """(sha256, limit) of shards :meth:`Reader.check_decode` passed: content never changes."""
+
+
+def demo_command(store: Store) -> str | None:
+    """The shell command that publishes the example datasets into ``store``, or ``None``.
+
+    ``od demo`` publishes into the default local store (``$OPENDATA_HOME/store``) only; it comes
+    with opendata-cli, which a consumer may not have installed yet.
+
+    Example:
+        >>> demo_command(LocalStore(settings().home / "store"))  # doctest: +SKIP
+        'pip install opendata-cli && od demo --no-serve'
+    """
+    import importlib.util
+    import shlex
+
+    from opendata._stores import LocalStore
+
+    current = settings()
+    if not isinstance(store, LocalStore) or store.root != (current.home / "store").resolve():
+        return None
+    command = "od demo --no-serve"
+    if current.home_env:
+        command = f"OPENDATA_HOME={shlex.quote(current.home_env)} {command}"
+    if importlib.util.find_spec("opendata_cli") is None:
+        command = f"pip install opendata-cli && {command}"
+    return command
 
 
 def arrow() -> Any:
@@ -106,7 +133,10 @@ class Reader:
         known = self.known_ids()
         where = self.store.url + (f"/{self.layout.prefix}" if self.layout.prefix else "")
         matches = difflib.get_close_matches(str(ds), known, n=3, cutoff=0.6)
-        return DatasetNotFound(str(ds), matches, store=where, store_size=len(known))
+        demo = None if known else demo_command(self.store)
+        return DatasetNotFound(
+            str(ds), matches, store=where, store_size=len(known), demo_command=demo
+        )
 
     def known_ids(self) -> list[str]:
         try:

@@ -175,7 +175,9 @@ class DatasetNotFound(OpenDataError, LookupError):
     """No dataset with this ID exists in the store or registry.
 
     Without close matches the message names the store searched (``store``) and, when it holds no
-    dataset at all (``store_size == 0``, e.g. on a fresh machine), says how to get data.
+    dataset at all (``store_size == 0``, e.g. on a fresh machine), says how to get data:
+    ``demo_command`` is the shell command that publishes the example datasets into that very
+    store (``od demo --no-serve``; ``None`` when it cannot, e.g. for a bucket or a registry).
     """
 
     def __init__(
@@ -185,25 +187,38 @@ class DatasetNotFound(OpenDataError, LookupError):
         *,
         store: str | None = None,
         store_size: int | None = None,
+        demo_command: str | None = None,
     ) -> None:
         self.dataset_id = dataset_id
         self.close_matches = list(close_matches)
         self.store = store
         message = f"dataset {dataset_id!r} not found"
         hint = shell = None
+        elsewhere = (
+            "od.Client(store='s3://bucket/prefix') or the OPENDATA_STORE environment variable"
+        )
+        shell_elsewhere = (
+            "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
+        )
         if self.close_matches:
             message += "; did you mean " + " or ".join(repr(m) for m in self.close_matches) + "?"
         elif store_size == 0:
             message += f": the store {store} holds no datasets" if store else ": no datasets"
-            hint = (
-                "publish the example datasets into it by running `od demo` in a shell, or read "
-                "another store: od.Client(store='s3://bucket/prefix') or the OPENDATA_STORE "
-                "environment variable"
-            )
-            shell = (
-                "run `od demo` to publish the example datasets into it, or read another store: "
-                "`od get --store s3://bucket/prefix ...` or `export OPENDATA_STORE=s3://bucket/prefix`"
-            )
+            if demo_command:
+                hint = (
+                    f"publish the example datasets into it: run `{demo_command}` in a shell "
+                    f"(offline, no keys needed), or read another store: {elsewhere}"
+                )
+                shell = (
+                    f"run `{demo_command}` to publish the example datasets into it, or read "
+                    f"another store: {shell_elsewhere}"
+                )
+            else:
+                hint = f"publish into it (od.push), or read another store: {elsewhere}"
+                shell = (
+                    "publish into it (`od push`, `od run`), or read another store: "
+                    + shell_elsewhere
+                )
         else:
             if store:
                 message += f" in the store {store}"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from opendata_cli._runner import RunOutcome
 
-__all__ = ["Route", "demo", "find_examples", "load_routes", "serve_fixtures"]
+__all__ = ["Route", "demo", "find_examples", "load_routes", "serve_fixtures", "shipped_examples"]
 
 ROUTES_FILE = "routes.json"
 
@@ -165,19 +165,39 @@ def _has_examples(folder: Path) -> bool:
     )
 
 
+def _checkout() -> Path | None:
+    """The repository this package runs from (``uv run``, an editable install), or ``None``."""
+    package = Path(__file__).resolve().parents[1]
+    root = package.parents[3]  # <root>/packages/opendata-cli/src/opendata_cli
+    if package.parent.name == "src" and (root / "packages" / "opendata-cli").is_dir():
+        return root
+    return None
+
+
+def shipped_examples() -> Path | None:
+    """The example datasets that come with this package, or ``None`` (a broken install).
+
+    A wheel carries them as package data (``opendata_cli/examples/``, copied from the
+    repository's ``examples/`` when it is built: ``hatch_build.py``); a source checkout uses the
+    repository's ``examples/`` itself.
+    """
+    checkout = _checkout()
+    candidates = [Path(__file__).resolve().parents[1] / "examples"]
+    if checkout is not None:
+        candidates.append(checkout / "examples")
+    return next((c for c in candidates if _has_examples(c)), None)
+
+
 def find_examples(start: Path | None = None) -> Path | None:
     """The folder of example datasets, or ``None``.
 
     Looked for in ``start`` (default: the current directory) itself, then as ``examples/`` in it
-    or a parent, then in the source checkout this package runs from.
+    or a parent (your own copy wins), then the ones shipped with this package.
     """
     start = (start or Path.cwd()).resolve()
     candidates = [start, *(p / "examples" for p in (start, *start.parents))]
-    # Running from a checkout (uv run od demo) finds the repository's examples anywhere.
-    here = Path(__file__).resolve().parents
-    if len(here) > 5:
-        candidates.append(here[5] / "examples")
-    return next((c for c in candidates if _has_examples(c)), None)
+    found = next((c for c in candidates if _has_examples(c)), None)
+    return found or shipped_examples()
 
 
 @click.command()
@@ -185,7 +205,8 @@ def find_examples(start: Path | None = None) -> Path | None:
     "--examples",
     "examples_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="The folder of example datasets (default: ./examples, found upwards).",
+    help="The folder of example datasets (default: ./examples found upwards, else the ones "
+    "that come with opendata-cli).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option(
@@ -231,14 +252,20 @@ def demo(
 
     if examples_dir is not None:
         root = examples_dir.resolve() if _has_examples(examples_dir) else None
+        if root is None:
+            raise OpenDataError(
+                f"no examples in {examples_dir} (sub-folders with opendata.yaml and "
+                f"fixtures/{ROUTES_FILE})",
+                hint="pass a folder laid out like the repository's examples/, or leave out "
+                "--examples to use the ones that come with opendata-cli",
+            )
     else:
         root = find_examples()
     if root is None:
-        where = examples_dir or Path.cwd()
         raise OpenDataError(
-            f"no examples found in {where} or its parents (folders with opendata.yaml and "
-            f"fixtures/{ROUTES_FILE})",
-            hint="run `od demo` inside a clone of the OpenData repository, or pass --examples PATH",
+            "the example datasets that come with opendata-cli are missing from "
+            f"{Path(__file__).resolve().parents[1] / 'examples'}",
+            hint="reinstall it: pip install --force-reinstall opendata-cli",
         )
     folders = sorted(
         d
@@ -305,7 +332,7 @@ def _serve(home: Path, port: int | None, registry_port: int | None, example: str
         if example:
             click.echo("\nLoad through the registry, in another terminal:")
             click.echo(
-                f"  OPENDATA_REGISTRY={services.registry_url} uv run python -c "
+                f"  OPENDATA_REGISTRY={services.registry_url} {_python()} -c "
                 f"'import opendata as od; print(od.load(\"{example}\").tail())'"
             )
         click.echo("\nServing until Ctrl-C.", err=True)
@@ -315,6 +342,14 @@ def _serve(home: Path, port: int | None, registry_port: int | None, example: str
         return ExitCode.OK
     click.secho(f"a server exited with code {code}; see {home / 'demo'}", fg="red", err=True)
     return ExitCode.FAILED
+
+
+def _python() -> str:
+    """How to start this Python in a shell: ``uv run python`` in the repository."""
+    import shlex
+    import sys
+
+    return "uv run python" if _checkout() is not None else shlex.quote(sys.executable)
 
 
 def _load_line(outcome: RunOutcome, store: str | None) -> str | None:
