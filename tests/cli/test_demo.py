@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 import opendata
 from opendata_cli.commands.demo import Route, find_examples, serve_fixtures, shipped_examples
 from opendata_cli.main import cli
+from tests.e2e.test_guides import examples
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -203,28 +204,16 @@ def test_route_matching() -> None:
     assert route.specificity > Route("/api/v3/klines", Path("x")).specificity > prefix.specificity
 
 
-def _python_blocks(markdown: str) -> list[str]:
-    blocks, inside, current = [], False, []
-    for line in markdown.splitlines():
-        if line.strip() == "```python":
-            inside, current = True, []
-        elif line.strip() == "```" and inside:
-            inside = False
-            blocks.append("\n".join(current))
-        elif inside:
-            current.append(line)
-    return blocks
-
-
 @pytest.mark.parametrize("doc", ["README.md", "docs/consumer-guide.md"])
 def test_documented_python_runs_on_the_demo_data(
     first_and_second: tuple[Result, Result, Path], monkeypatch: pytest.MonkeyPatch, doc: str
 ) -> None:
-    """Every ```python block of the consumer-facing docs runs against what `od demo` published."""
+    """Every ```python block of the consumer-facing docs runs against what `od demo` published
+    in the local store (tests/e2e/test_guides.py runs them through the registry)."""
     _, _, home = first_and_second
     monkeypatch.setenv("OPENDATA_HOME", str(home))
-    blocks = _python_blocks((REPO / doc).read_text())
+    blocks = [e for e in examples(doc) if e.lang == "python"]
     assert blocks
     namespace: dict[str, object] = {}  # one session per document, like a notebook
     for block in blocks:
-        exec(compile(block, f"{doc} block", "exec"), namespace)
+        exec(compile(block.code, block.id, "exec"), namespace)

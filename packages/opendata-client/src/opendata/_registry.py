@@ -3,9 +3,10 @@
 :class:`RegistryStore` is a read-only :class:`~opendata._stores.Store` whose keys are answered by
 the registry's API v1 (``opendata_core.api``): ``manifest.json`` by ``POST …/download`` (which
 also signs the shard URLs), ``metadata.json`` and ``README.md`` by ``GET /v1/datasets/{ns}/{name}``,
-``index.json`` by ``GET /v1/index.json``, and a shard by a plain GET of its signed URL, straight
-from storage (the registry never carries data bytes). The client verifies every shard's sha256
-exactly as it does for any other store.
+``index.json`` by ``GET /v1/index.json``, and a shard by a plain GET of its signed URL: straight
+from the bucket on S3/R2, from the registry's own ``/files/…`` URLs on a local folder store
+(nothing there can pre-sign). The client verifies every shard's sha256 exactly as it does for
+any other store.
 
 Behaviour at the edges:
 

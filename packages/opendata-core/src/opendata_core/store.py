@@ -1,7 +1,9 @@
 """The object-store interface the engine needs (implementations live in ``opendata-client``).
 
-The client implements it for a local folder and for S3-compatible storage; the registry implements
-it over its own bucket. Keys are ``/``-separated and relative to the bucket.
+The client implements it for a local folder, for S3-compatible storage and, read-only, over a
+registry's API. The registry service does not use it: it reads its bucket through its own
+asynchronous store (``opendata_registry.store``). Keys are ``/``-separated and relative to the
+bucket.
 """
 
 from __future__ import annotations
