@@ -19,6 +19,7 @@ __all__ = [
     "TcpRelay",
     "free_port",
     "listening_port",
+    "ready_registry",
     "redis_server",
     "refused_port",
     "stop",
@@ -102,6 +103,22 @@ def listening_port(
 
     wait_until_ready(proc, bound, what, log=log, timeout=timeout, interval=0.05)
     return found[0]
+
+
+def ready_registry(proc: subprocess.Popen[Any], *, log: Path, interval: float = 0.2) -> str:
+    """The URL of a registry started on port 0, once its ``/readyz`` answers 200."""
+    import httpx
+
+    url = f"http://127.0.0.1:{listening_port(proc, 'the registry', log=log)}"
+    wait_until_ready(
+        proc,
+        lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
+        "the registry",
+        log=log,
+        interval=interval,
+        errors=(httpx.TransportError,),
+    )
+    return url
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

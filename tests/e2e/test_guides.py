@@ -51,10 +51,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests._processes import listening_port, stop, wait_until_ready
+from tests._processes import ready_registry, stop
 from tests.registry.publishing.issuer import AUDIENCE, Issuer, serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -215,14 +214,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             stdin=subprocess.DEVNULL,
         )
     try:
-        url = f"http://127.0.0.1:{listening_port(proc, 'the registry', log=log)}"
-        wait_until_ready(
-            proc,
-            lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
-            "the registry",
-            log=log,
-            errors=(httpx.HTTPError,),
-        )
+        url = ready_registry(proc, log=log)
         yield Demo(root, home, url, {**env, "DEMO_REGISTRY": url, "ISSUER": issuer.url})
     finally:
         stop(proc)

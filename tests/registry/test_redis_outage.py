@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from opendata_core.errors import ServiceUnavailable
-from tests._processes import TcpRelay, listening_port, redis_server, stop, wait_until_ready
+from tests._processes import TcpRelay, ready_registry, redis_server, stop
 
 from .conftest import PG_URL, Dataset, _drop_schema, publish
 
@@ -119,16 +119,7 @@ def registry(env: dict[str, str], log: Path) -> Iterator[str]:
     with log.open("w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        url = f"http://127.0.0.1:{listening_port(proc, 'the registry', log=log)}"
-        wait_until_ready(
-            proc,
-            lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
-            "the registry",
-            log=log,
-            interval=0.1,
-            errors=(httpx.TransportError,),
-        )
-        yield url
+        yield ready_registry(proc, log=log, interval=0.1)
     finally:
         stop(proc)
 
