@@ -207,7 +207,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with log.open("wb") as out:
         # The command `od demo` serves the registry with (opendata_cli._services), on port 0.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "opendata_registry.cli", "serve", "--port", "0"],
+            [sys.executable, "-m", "opendata_registry.cli.main", "serve", "--port", "0"],
             env=registry_env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 
 The client implements it for a local folder, for S3-compatible storage and, read-only, over a
 registry's API. The registry service does not use it: it reads its bucket through its own
-asynchronous store (``opendata_registry.store``). Keys are ``/``-separated and relative to the
+asynchronous store (``opendata_registry.infra.store``). Keys are ``/``-separated and relative to the
 bucket.
 """
 
