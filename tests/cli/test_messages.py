@@ -56,7 +56,7 @@ def _resolves(group: click.Group, words: list[str]) -> bool:
 def test_every_command_a_message_names_exists() -> None:
     """A hint that names `opendata-registry producers create` (there is no such command) sends
     the reader nowhere: every command named in a message of any package must exist."""
-    from opendata_registry.cli import main as registry
+    from opendata_registry.cli.main import main as registry
 
     wrong = []
     for path in _sources():
