@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import struct
@@ -19,6 +20,7 @@ __all__ = [
     "TcpRelay",
     "free_port",
     "listening_port",
+    "logged_url",
     "ready_registry",
     "redis_server",
     "refused_port",
@@ -119,6 +121,33 @@ def ready_registry(proc: subprocess.Popen[Any], *, log: Path, interval: float = 
         errors=(httpx.TransportError,),
     )
     return url
+
+
+WRANGLER_READY: re.Pattern[str] = re.compile(r"Ready on (http://127\.0\.0\.1:\d+)")
+"""The line ``wrangler dev`` prints once it listens, with the port it bound."""
+
+
+def logged_url(
+    proc: subprocess.Popen[Any],
+    log: Path,
+    what: str,
+    *,
+    pattern: re.Pattern[str] = WRANGLER_READY,
+    timeout: float = 180,
+) -> str:
+    """The URL a server started on port 0 writes to ``log`` once it listens (group 1 of
+    ``pattern``), for servers that listen on several ports, so that :func:`listening_port`
+    cannot tell which one serves: ``wrangler dev --port 0 --inspector-port 0`` (Miniflare binds
+    both itself) and its workerd sockets."""
+    found: list[str] = []
+
+    def printed() -> bool:
+        if match := pattern.search(log.read_text(errors="replace")):
+            found.append(match.group(1))
+        return bool(found)
+
+    wait_until_ready(proc, printed, what, log=log, timeout=timeout, interval=0.2)
+    return found[0]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -39,15 +39,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WORKER = REPO / "packages" / "opendata-worker"
 sys.path.insert(0, str(HERE.parent / "registry"))
+sys.path.insert(0, str(REPO))  # the tests' process helpers
 
 from bench_registry import (  # type: ignore[import-not-found]  # noqa: E402
     _ms,
     ensure_wrk,
-    free_port,
     start,
     stop,
     wait_ready,
 )
+from tests._processes import listening_port, logged_url  # noqa: E402
 
 from opendata_core.gateway import GatewayLink  # noqa: E402
 from opendata_registry.infra.signing import UrlSigner  # noqa: E402
@@ -131,11 +132,10 @@ def main() -> None:
         if args.no_queue:
             config = config[: config.index("[[queues.producers]]")]
         (tmp / "wrangler.toml").write_text(config)
-        gw_port, reg_port = free_port(), free_port()
-        gw_url, reg_url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{reg_port}"
+        # Every server binds port 0 and the port it got is read back (wrangler prints it).
         command = node22("wrangler", "dev", "--config", str(tmp / "wrangler.toml"), "--local")
-        command += ["--ip", "127.0.0.1", "--port", str(gw_port), "--inspector-port"]
-        command += [str(free_port()), "--show-interactive-dev-session=false"]
+        command += ["--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0"]
+        command += ["--show-interactive-dev-session=false"]
         command += ["--persist-to", str(state), "--var", f"SIGNING_KEY_{KID}:{SECRET}"]
         if args.no_queue:
             command += ["--log-level", "error"]
@@ -148,10 +148,13 @@ def main() -> None:
         }
         granian = str(Path(sys.executable).parent / "granian")
         reg_cmd = [granian, "--interface", "asgi", "--factory", "--workers", "2"]
-        reg_cmd += ["--host", "127.0.0.1", "--port", str(reg_port)]
+        reg_cmd += ["--host", "127.0.0.1", "--port", "0"]
         reg_cmd += ["opendata_registry.app:create_app"]
         procs.append(start(reg_cmd, env, REPO, tmp / "registry.log"))
         try:
+            gw_url = logged_url(procs[0], tmp / "wrangler.log", "wrangler dev")
+            reg_port = listening_port(procs[1], "the registry", log=tmp / "registry.log")
+            reg_url = f"http://127.0.0.1:{reg_port}"
             wait_ready(f"{gw_url}/", procs[0], timeout=180)
             wait_ready(f"{reg_url}/readyz", procs[1], timeout=180)
             expires = int(time.time()) + 3600

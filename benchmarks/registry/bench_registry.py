@@ -31,7 +31,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,10 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parents[1]))  # the repository root: the tests' process helpers
+
+from tests._processes import listening_port  # noqa: E402
+
 CONNECTIONS = 50
 ROUNDS = 3
 PACE_MS = 50
@@ -135,12 +138,6 @@ def steal_share(before: list[int]) -> float | None:
         return None
     delta = [b - a for a, b in zip(before, after, strict=True)]
     return delta[7] / max(sum(delta), 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -241,21 +238,23 @@ def bench_download(tmp: Path, duration: int) -> dict[str, Any]:
         text=True,
     )
     key = json.loads(created.stdout)["key"]
-    reg_port, bare_port = free_port(), free_port()
+    # Both bind port 0 and the kernel's answer is read back (no free port picked and hoped free).
     granian = [str(BIN / "granian"), "--interface", "asgi", "--workers", "2", "--host", "127.0.0.1"]
     registry = start(
-        [*granian, "--port", str(reg_port), "--factory", "opendata_registry.app:create_app"],
+        [*granian, "--port", "0", "--factory", "opendata_registry.app:create_app"],
         env,
         tmp,
         tmp / "registry.log",
     )
     bare = start(
-        [*granian, "--port", str(bare_port), "bare_app:app"],
+        [*granian, "--port", "0", "bare_app:app"],
         {**env, "PYTHONPATH": str(HERE)},
         HERE,
         tmp / "bare.log",
     )
     try:
+        reg_port = listening_port(registry, "the registry", log=tmp / "registry.log")
+        bare_port = listening_port(bare, "the bare endpoint", log=tmp / "bare.log")
         wait_ready(f"http://127.0.0.1:{reg_port}/readyz", registry)
         wait_ready(f"http://127.0.0.1:{bare_port}/schema", bare)
         body = json.dumps({"start": "2024-01-01", "end": "2024-12-31"})

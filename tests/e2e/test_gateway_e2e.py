@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ import pytest
 import opendata as od
 from opendata._registry import RegistryStore
 from opendata_core.gateway import GatewayLink
-from tests._processes import TcpRelay, stop, wait_until_ready
+from tests._processes import TcpRelay, logged_url, stop, wait_until_ready
 from tests.client.test_push_load import daily
 from tests.e2e.test_registry_e2e import (  # noqa: F401 (through: a fixture)
     DATASET,
@@ -71,16 +70,13 @@ def _wrangler(*args: str, cwd: Path = WORKER, timeout: float = 120) -> str:
     return done.stdout
 
 
-_READY = re.compile(r"Ready on (http://127\.0\.0\.1:\d+)")
-
-
 @contextmanager
 def wrangler_dev(state: Path, registry_url: str) -> Iterator[str]:
     """``wrangler dev --local`` on a loopback port it picks, with the e2e secret; yields its URL.
 
     ``--port 0`` and ``--inspector-port 0`` reach Miniflare as given (wrangler picks a port with
     get-port, a bind-then-close, only when none is given), which binds them itself; the port
-    is read back from wrangler's ``Ready on`` line, because workerd listens on several ports.
+    is read back from wrangler's ``Ready on`` line (:func:`logged_url`).
     """
     variables = {
         f"SIGNING_KEY_{KID}": SECRET,
@@ -96,24 +92,17 @@ def wrangler_dev(state: Path, registry_url: str) -> Iterator[str]:
     log_path = state.parent / "wrangler-dev.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, cwd=WORKER, stdout=log, stderr=subprocess.STDOUT)
-        found: list[str] = []
-
-        def ready() -> bool:
-            if not found and (line := _READY.search(log_path.read_text())):
-                found.append(line.group(1))
-            probe = f"{found[0]}/datasets/a/b/c" if found else None
-            return probe is not None and httpx.get(probe, timeout=2).status_code == 403
-
         try:
+            url = logged_url(proc, log_path, "wrangler dev")
             wait_until_ready(
                 proc,  # type: ignore[arg-type]
-                ready,
+                lambda: httpx.get(f"{url}/datasets/a/b/c", timeout=2).status_code == 403,
                 "wrangler dev",
                 log=log_path,
                 interval=0.3,
                 errors=(httpx.TransportError,),
             )
-            yield found[0]
+            yield url
         finally:
             stop(proc)  # type: ignore[arg-type]
 
