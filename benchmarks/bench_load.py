@@ -685,7 +685,7 @@ def needed_bytes(client: Any, dataset: str, cols: list[str] | None, rng: Any) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from opendata._layout import chunks
+    from opendata._parquet_layout import chunks
 
     total = 0
     for url in client.urls(dataset):
@@ -719,17 +719,17 @@ def bench_link(
     import polars as pl
     import pyarrow.parquet as pq
 
-    from opendata import Cache, Client, S3CompatibleStore, _layout
+    from opendata import Cache, Client, S3CompatibleStore, _parquet_layout
 
     link = S3CompatibleStore(BUCKET, endpoint=servers.link_url)
     loop = Client(store=S3CompatibleStore(BUCKET, endpoint=servers.url), prefix="od", cache=False)
     whole = "bench/ohlcv-whole"
-    saved = _layout.RANGED_MIN_BYTES
-    _layout.RANGED_MIN_BYTES = 1 << 62  # the same data as format 1.0 wrote it: no blocks
+    saved = _parquet_layout.RANGED_MIN_BYTES
+    _parquet_layout.RANGED_MIN_BYTES = 1 << 62  # the same data as format 1.0 wrote it: no blocks
     try:
         loop.push(table, whole, time_column="date")
     finally:
-        _layout.RANGED_MIN_BYTES = saved
+        _parquet_layout.RANGED_MIN_BYTES = saved
     od_link = Client(store=link, prefix="od", cache=False)
     link_options = polars_options(servers.link_url)
     fs = arrow_s3(servers.link_url)

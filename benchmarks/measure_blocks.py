@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import TWO_COLUMNS, generate
 
 from opendata import _arrow
-from opendata._layout import chunks, footer_start, shard_blocks
+from opendata._parquet_layout import chunks, footer_start, shard_blocks
 from opendata_core.blocks import block_starts, coalesce, covering, hash_blocks
 from opendata_core.documents import Block, Field, Manifest, Shard, encode_document
 

@@ -39,7 +39,7 @@ def put_shard(
 ) -> None:
     """Put one shard and a correct manifest straight into the store (as a hostile producer)."""
     from opendata._arrow import schema_fields
-    from opendata._layout import shard_blocks
+    from opendata._parquet_layout import shard_blocks
 
     digest = hashlib.sha256(payload).hexdigest()
     client.store.put(client.layout.shard(ds, digest), payload)

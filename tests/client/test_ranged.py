@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import opendata as od
-from opendata import _arrow, _layout
+from opendata import _arrow, _parquet_layout
 from opendata._cache import Cache
 from opendata_core import DatasetId
 from opendata_core.blocks import block_starts
@@ -32,7 +32,7 @@ COLUMNS = ["date", "symbol", "open", "close", "volume"]
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_layout, "RANGED_MIN_BYTES", 0)
+    monkeypatch.setattr(_parquet_layout, "RANGED_MIN_BYTES", 0)
     monkeypatch.setattr(_arrow, "ROW_GROUP_ROWS", 64)
 
 
@@ -511,11 +511,11 @@ def test_ranged_load_equals_whole_shard_load(
     client = od.Client(store=tmp_path_factory.mktemp("s"), cache=False)
     df = panel(days=days, symbols=2, seed=seed)
     client.push(df, "me/ranged", time_column="date", partition="year")
-    _layout.RANGED_MIN_BYTES = 1 << 40  # the same data without blocks: whole-shard reads
+    _parquet_layout.RANGED_MIN_BYTES = 1 << 40  # the same data without blocks: whole-shard reads
     try:
         client.push(df, "me/whole", time_column="date", partition="year")
     finally:
-        _layout.RANGED_MIN_BYTES = 0
+        _parquet_layout.RANGED_MIN_BYTES = 0
     assert all(s.blocks for s in client.manifest("me/ranged").shards)
     assert not any(s.blocks for s in client.manifest("me/whole").shards)
     first = pd.Timestamp("2023-01-01")

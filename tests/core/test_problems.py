@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from opendata_core import errors as e
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core.problems import (
     ERROR_CODES,
     ProblemDetails,

@@ -13,10 +13,10 @@ Every error the package raises and every type its functions take or return is ex
 
 from importlib.metadata import version as _metadata_version
 
-from opendata._api import cache, gc, info, list, load, push, scan, search, urls
 from opendata._cache import Cache, CacheInfo
 from opendata._client import Client, GcResult, PushResult, ShardUrl
 from opendata._config import Settings, settings
+from opendata._functions import cache, gc, info, list, load, push, scan, search, urls
 from opendata._index import Catalog
 from opendata._stores import LocalStore, S3CompatibleStore, Store
 from opendata_core.documents import (

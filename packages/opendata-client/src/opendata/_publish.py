@@ -212,7 +212,7 @@ class Publisher:
         reusable = {s.sha256 for s in previous.shards} if previous else set()
         written = 0
 
-        from opendata._layout import shard_blocks
+        from opendata._parquet_layout import shard_blocks
 
         def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool, pa.Buffer]:
             label, part = item

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opendata._layout import chunks
+from opendata._parquet_layout import chunks
 from opendata._stores import _first_line
 from opendata_core.blocks import block_starts, coalesce, covering
 from opendata_core.errors import CorruptDataError

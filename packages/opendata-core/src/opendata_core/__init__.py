@@ -9,7 +9,7 @@ Example:
     'datasets/ecb/euro-fx-rates/manifest.json'
 """
 
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core.documents import (
     FORMAT_VERSION,
     ErrorClass,

@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from opendata_core._cron import check_cron
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core._reference import check_country, check_license
 from opendata_core._schema import (
     FREQUENCIES,

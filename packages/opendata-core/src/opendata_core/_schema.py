@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core.ids import DatasetId
 
 FREQUENCIES: Final = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "adhoc")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 
 if TYPE_CHECKING:
     # ruamel.yaml costs ~0.1 s to import; it is loaded only when a file is read or written,

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from opendata_core._problems import Problem
+    from opendata_core._findings import Problem
 
 __all__ = [
     "ColumnNotFound",

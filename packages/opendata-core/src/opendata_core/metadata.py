@@ -25,7 +25,7 @@ from opendata_core._checker import (
     check_title,
     did_you_mean,
 )
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core._schema import (
     FREQUENCIES,
     PARTITIONS,

@@ -48,7 +48,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from opendata_core._problems import Problem
+from opendata_core._findings import Problem
 from opendata_core.errors import (
     ColumnNotFound,
     ConflictError,
