@@ -223,7 +223,7 @@ def test_a_direct_store_append_that_keeps_losing_backs_off_with_jitter(
 
     proxy.add(Rule("PUT", MANIFEST, "delay", hang=0, times=3, before=other_appends))
     slept: list[float] = []
-    client._publisher.sleep = slept.append  # the waits, recorded instead of slept
+    client._writer.sleep = slept.append  # the waits, recorded instead of slept
     result = client.push(rows(1000, 10), "me/ticks", mode="append")
     assert len(won) == 3 and len(slept) == 3
     # Full jitter under a doubling ceiling: uniform in [0, base * 2**(n-1)] before retry n.

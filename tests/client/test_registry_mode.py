@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import opendata as od
-from opendata._registry import RegistryStore, check_registry_url
+from opendata._registry import RegistryTransport, check_registry_url
 from opendata_core.api import (
     DatasetDetail,
     DownloadRequest,
@@ -137,7 +137,7 @@ def fake(source: od.Client) -> FaultyRegistry:
 
 def _client(fake: FaultyRegistry, **kwargs: float) -> od.Client:
     return od.Client(
-        RegistryStore(REGISTRY, api_key=KEY, transport=httpx.MockTransport(fake), **kwargs)
+        RegistryTransport(REGISTRY, api_key=KEY, transport=httpx.MockTransport(fake), **kwargs)
     )
 
 
@@ -189,7 +189,7 @@ def test_environment_selects_registry_mode_and_store_wins(
     monkeypatch.setenv("OPENDATA_REGISTRY", "http://127.0.0.1:9/")
     monkeypatch.setenv("OPENDATA_API_KEY", KEY)
     store = od.Client().store
-    assert isinstance(store, RegistryStore)
+    assert isinstance(store, RegistryTransport)
     assert store.url == "http://127.0.0.1:9"
     assert KEY not in repr(store)
     monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "store"))

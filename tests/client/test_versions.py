@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import opendata as od
-from opendata._publish import Publisher
+from opendata._publish import Writer
 from opendata_core import VersionNotFound, validate_metadata
 from opendata_core.documents import Field, Manifest, Shard, encode_document, schema_hash
 from opendata_core.ids import DatasetId
@@ -144,7 +144,7 @@ def test_a_crash_between_history_write_and_commit_lists_nothing_new(
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("killed between the history write and the commit")
 
-    monkeypatch.setattr(Publisher, "commit", crash)
+    monkeypatch.setattr(Writer, "commit", crash)
     with pytest.raises(KeyboardInterrupt):
         client.push(days("2024-01-01", 5, 10), DS, metadata=meta(), allow_schema_change=True)
     monkeypatch.undo()

@@ -38,7 +38,7 @@ def test_public_names_are_pinned() -> None:
         "MetadataWarning",
         "OpenDataError",
         "PermissionDenied",
-        "Problem",
+        "Finding",
         "Provenance",
         "RangeOutsideCoverage",
         "Retention",

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from opendata_core import errors as e
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core.problems import (
     ERROR_CODES,
     ProblemDetails,
@@ -19,7 +19,7 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
     (e.InvalidDatasetId("A B", "no spaces"), "invalid_dataset_id", 400),
     (
         e.MetadataError(
-            [Problem(path="opendata.yaml", line=3, column=1, field="id", message="missing")]
+            [Finding(path="opendata.yaml", line=3, column=1, field="id", message="missing")]
         ),
         "metadata_invalid",
         422,

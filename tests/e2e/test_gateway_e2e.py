@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 
 import opendata as od
-from opendata._registry import RegistryStore
+from opendata._registry import RegistryTransport
 from opendata_core.gateway import GatewayLink
 from tests._processes import TcpRelay, logged_url, stop, wait_until_ready
 from tests.client.test_push_load import daily
@@ -146,7 +146,7 @@ class _Recorder(httpx.HTTPTransport):
 
 
 def _load(registry: str, key: str, transport: _Recorder) -> pd.DataFrame:
-    store = RegistryStore(registry, api_key=key, transport=transport)
+    store = RegistryTransport(registry, api_key=key, transport=transport)
     try:
         return od.Client(store).load(DATASET)
     finally:

@@ -37,7 +37,7 @@ import pytest
 from click.testing import CliRunner
 
 import opendata as od
-from opendata._registry import RegistryStore
+from opendata._registry import RegistryTransport
 from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
@@ -208,7 +208,7 @@ def test_embedded_local_store_served_with_hmac_urls(
     expected = od.load(DATASET, start="2020-06-01")
     with running_registry(home) as url:  # picks up what is already published at start-up
         through(url)
-        assert isinstance(od.Client().store, RegistryStore)
+        assert isinstance(od.Client().store, RegistryTransport)
         pd.testing.assert_frame_equal(od.load(DATASET, start="2020-06-01"), expected)
         urls = od.urls(DATASET)
         assert all(u.url.startswith(f"{url}/files/datasets/me/prices/parts/") for u in urls)
@@ -243,7 +243,7 @@ def test_a_url_that_expired_mid_download_is_renewed(tmp_path: Path) -> None:
     expected = od.load(DATASET)
     with running_registry(home) as url:
         transport = _ExpireFirstShardUrl()
-        store = RegistryStore(url, transport=transport)
+        store = RegistryTransport(url, transport=transport)
         try:
             pd.testing.assert_frame_equal(od.Client(store).load(DATASET), expected)
         finally:
@@ -257,7 +257,7 @@ def test_rate_limit_is_reported_with_retry_after(tmp_path: Path) -> None:
     od.push(daily(), DATASET, metadata=_metadata(), partition="year")
     tiers = '{"anonymous": {"requests_per_minute": 3}}'
     with running_registry(home, OPENDATA_REGISTRY_TIERS=tiers) as url:
-        client = od.Client(RegistryStore(url, max_wait=2.0))
+        client = od.Client(RegistryTransport(url, max_wait=2.0))
 
         def hammer() -> None:
             for _ in range(10):
@@ -291,7 +291,7 @@ def test_errors_name_the_request_id_and_the_access_log_keeps_no_secret(tmp_path:
     )
     key = json.loads(made.stdout)["key"]
     with running_registry(home) as url:
-        client = od.Client(RegistryStore(url, api_key=key))
+        client = od.Client(RegistryTransport(url, api_key=key))
         with pytest.raises(od.DatasetNotFound) as info:
             client.load("me/price")
         request_id = info.value.request_id

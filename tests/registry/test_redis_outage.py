@@ -186,10 +186,10 @@ def test_redis_killed_and_restarted_under_load(
             load.phase = "down"
             load.hold(1.5)
             if not fail_open:  # the client retries the 503s, then says so
-                from opendata._registry import RegistryStore
+                from opendata._registry import RegistryTransport
 
                 with pytest.raises(ServiceUnavailable, match=r"gave up after 3 attempts"):
-                    RegistryStore(urls[0], max_wait=5).search("")
+                    RegistryTransport(urls[0], max_wait=5).search("")
             load.phase = "restarting"
             _, again = stack.enter_context(redis_server(None, tmp_path / "redis-again"))
             relay.upstream = again

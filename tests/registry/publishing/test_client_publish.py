@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 import opendata as od
-from opendata._registry import RegistryStore
+from opendata._registry import RegistryTransport
 from opendata_cli.main import cli
 from opendata_core.errors import SchemaMismatch
 from tests.faultproxy import FaultProxy, Rule
@@ -205,7 +205,7 @@ def test_od_run_publishes_through_the_registry_from_actions(
     live = out["publish_id"]
 
     # An append through the registry that brings a new column is refused, naming it.
-    client = od.Client(RegistryStore(url))
+    client = od.Client(RegistryTransport(url))
     yaml = folder / "opendata.yaml"
     with pytest.raises(SchemaMismatch, match="source"):
         client.push(frame(7).tail(1).assign(source="ecb"), DS, metadata=yaml, mode="append")
@@ -245,7 +245,7 @@ def pushed_through_fault(
     proxy = FaultProxy(registry.url).start()
     try:
         proxy.add(rule)
-        client = od.Client(RegistryStore(proxy.url))
+        client = od.Client(RegistryTransport(proxy.url))
         yaml = producer(tmp_path / "fx", days=days) / "opendata.yaml"
         result = client.push(frame(days), DS, metadata=yaml)
         proxy.wait_idle()
@@ -293,17 +293,19 @@ def race(registry: Live, tmp_path: Path, ours: pd.DataFrame) -> tuple[od.PushRes
     """
     url = registry.url
     yaml = producer(tmp_path / "fx", days=3) / "opendata.yaml"
-    od.Client(RegistryStore(url)).push(frame(3), DS, metadata=yaml)
+    od.Client(RegistryTransport(url)).push(frame(3), DS, metadata=yaml)
 
     def the_other_publisher_commits() -> None:
         other = frame(5).iloc[[3]]  # 2024-01-04
-        done = od.Client(RegistryStore(url)).push(other, DS, metadata=yaml, mode="append")
+        done = od.Client(RegistryTransport(url)).push(other, DS, metadata=yaml, mode="append")
         assert done.shards_written == 1
 
     proxy = FaultProxy(url).start()
     try:
         proxy.add(Rule("POST", r"/commit$", "delay", hang=0, before=the_other_publisher_commits))
-        result = od.Client(RegistryStore(proxy.url)).push(ours, DS, metadata=yaml, mode="append")
+        result = od.Client(RegistryTransport(proxy.url)).push(
+            ours, DS, metadata=yaml, mode="append"
+        )
         proxy.wait_idle()
     finally:
         proxy.stop()

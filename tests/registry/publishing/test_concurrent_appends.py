@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import opendata as od
-from opendata._registry import RegistryStore
+from opendata._registry import RegistryTransport
 from opendata._results import PushResult
 from tests.registry.publishing.test_client_publish import (
     DS,
@@ -77,7 +77,7 @@ def test_twelve_concurrent_appends_through_the_registry_all_succeed_with_exact_r
     # No client-side retry: a 409 from the registry would fail that producer.
     monkeypatch.setattr("opendata._publish.APPEND_RETRIES", 1)
     yaml = producer(tmp_path / "fx") / "opendata.yaml"
-    od.Client(RegistryStore(registry.url)).push(frame(BASE_DAYS), DS, metadata=yaml)
+    od.Client(RegistryTransport(registry.url)).push(frame(BASE_DAYS), DS, metadata=yaml)
     everything = frame(BASE_DAYS + PRODUCERS)
 
     start_together = threading.Barrier(PRODUCERS)
@@ -86,7 +86,7 @@ def test_twelve_concurrent_appends_through_the_registry_all_succeed_with_exact_r
 
     def append(i: int) -> None:
         day = everything.iloc[[BASE_DAYS + i]]  # its own day: its own partition
-        client = od.Client(RegistryStore(registry.url))
+        client = od.Client(RegistryTransport(registry.url))
         try:
             start_together.wait(timeout=DEADLINE)
             results[i] = client.push(day, DS, metadata=yaml, mode="append")
@@ -103,7 +103,7 @@ def test_twelve_concurrent_appends_through_the_registry_all_succeed_with_exact_r
     assert len(results) == PRODUCERS
 
     # Every appended row present once, nothing lost or repeated.
-    assert rows(od.Client(RegistryStore(registry.url)).load(DS)) == rows(everything)
+    assert rows(od.Client(RegistryTransport(registry.url)).load(DS)) == rows(everything)
     # One commit per append, in order: each saw the one before (its rows include them all).
     assert sorted(r.rows for r in results.values()) == list(range(BASE_DAYS + 1, 16))
     detail: dict[str, Any] = httpx.get(f"{registry.url}/v1/datasets/{DS}").json()

@@ -17,7 +17,7 @@ from opendata import _discovery, _gc, _versions
 from opendata._cache import Cache
 from opendata._config import settings
 from opendata._index import Catalog
-from opendata._publish import Publisher
+from opendata._publish import Writer
 from opendata._read import Reader
 from opendata._results import (
     DEFAULT_GC_GRACE,
@@ -90,9 +90,9 @@ class Client:
     ) -> None:
         s = settings()
         if store is None and s.registry and not s.store_env:
-            from opendata._registry import RegistryStore
+            from opendata._registry import RegistryTransport
 
-            store = RegistryStore(s.registry, api_key=s.api_key)  # registry mode
+            store = RegistryTransport(s.registry, api_key=s.api_key)  # registry mode
         if isinstance(store, Store):
             self.store, url_prefix = store, ""
         else:
@@ -115,7 +115,7 @@ class Client:
             max_decode_bytes=s.max_decode_bytes,
             progress=progress,
         )
-        self._publisher = Publisher(self._reader)
+        self._writer = Writer(self._reader)
 
     @property
     def store_url(self) -> str:
@@ -128,10 +128,10 @@ class Client:
         Records live under ``datasets/<id>/runs/`` and are never read by loads.
         """
         ds = DatasetId.parse(record.dataset_id)
-        if self._publisher.registry is not None:
+        if self._writer.registry is not None:
             if record.status == "success" and record.publish_id and not record.unchanged:
                 return ""  # the registry's commit wrote this run's record
-            return self._publisher.registry.record_run(record)
+            return self._writer.registry.record_run(record)
         key = self.layout.run_record(ds, record.started_at, record.run_id)
         self.store.put(key, encode_document(record))
         return key
@@ -146,9 +146,9 @@ class Client:
         ``unknown``), ``stale`` and ``stale_reason`` (e.g. "last run 63 days ago: the schedule
         may have been disabled"), the last failure. A store read directly has none: ``None``.
         """
-        from opendata._registry import RegistryStore
+        from opendata._registry import RegistryTransport
 
-        if not isinstance(self.store, RegistryStore):
+        if not isinstance(self.store, RegistryTransport):
             return None
         return self.store.detail(DatasetId.parse(id)).health
 
@@ -198,7 +198,7 @@ class Client:
             SchemaMismatch: ``append`` with columns that do not fit the published ones, or a
                 changed schema without ``allow_schema_change``.
         """
-        return self._publisher.push(
+        return self._writer.push(
             data,
             id,
             metadata=metadata,
@@ -431,9 +431,9 @@ class Client:
         Results are ranked: matches in the id and title count more than in the description.
         Filters are exact (case-insensitive).
         """
-        from opendata._registry import RegistryStore
+        from opendata._registry import RegistryTransport
 
-        if isinstance(self.store, RegistryStore):  # the registry's search engine ranks
+        if isinstance(self.store, RegistryTransport):  # the registry's search engine ranks
             return self.store.search(
                 query,
                 topic=topic,

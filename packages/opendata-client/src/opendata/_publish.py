@@ -15,7 +15,7 @@ import msgspec
 
 from opendata._checks import check_table, table_from
 from opendata._read import MAX_WORKERS, Reader, arrow
-from opendata._registry_publish import RegistryPublisher, require_metadata
+from opendata._registry_publish import RegistryWriter, require_metadata
 from opendata._results import Mode, Partition, PushResult
 from opendata._stores import _first_line
 from opendata._versions import write_entry
@@ -45,7 +45,7 @@ from opendata_core.store import PreconditionFailed
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Publisher"]
+__all__ = ["Writer"]
 
 PREVIEW_ROWS = 100
 APPEND_RETRIES = 8
@@ -58,17 +58,17 @@ COMMIT_ATTEMPTS = 4
 logger = logging.getLogger("opendata")
 
 
-class Publisher:
+class Writer:
     """Publishes datasets into the store that ``reader`` reads."""
 
     def __init__(self, reader: Reader, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        from opendata._registry import RegistryStore
+        from opendata._registry import RegistryTransport
 
         self.reader = reader
         self.sleep = sleep
         """Waits between an append's attempts (injected by tests)."""
         self.registry = (
-            RegistryPublisher(reader.store) if isinstance(reader.store, RegistryStore) else None
+            RegistryWriter(reader.store) if isinstance(reader.store, RegistryTransport) else None
         )
         """Registry mode: shards go to signed URLs and the registry commits."""
 

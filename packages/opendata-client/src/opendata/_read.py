@@ -328,10 +328,10 @@ class Reader:
     def select(
         self, ds: DatasetId, start: object, end: object, version: Pin = (None, None)
     ) -> tuple[Manifest, list[Shard], TimeRange]:
-        from opendata._registry import RegistryStore
+        from opendata._registry import RegistryTransport
         from opendata._versions import resolve
 
-        if isinstance(self.store, RegistryStore) and version == (None, None):
+        if isinstance(self.store, RegistryTransport) and version == (None, None):
             # Ask the registry to sign exactly the shards that overlap (one request).
             manifest = self.store.download(ds, start=start, end=end).manifest
         else:

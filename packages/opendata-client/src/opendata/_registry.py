@@ -1,12 +1,12 @@
 """Registry mode: read through an OpenData registry instead of straight from a bucket.
 
-:class:`RegistryStore` is a read-only :class:`~opendata._stores.Store` whose keys are answered by
-the registry's API v1 (``opendata_core.api``): ``manifest.json`` by ``POST …/download`` (which
-also signs the shard URLs), ``metadata.json`` and ``README.md`` by ``GET /v1/datasets/{ns}/{name}``,
-``index.json`` by ``GET /v1/index.json``, and a shard by a plain GET of its signed URL: straight
-from the bucket on S3/R2, from the registry's own ``/files/…`` URLs on a local folder store
-(nothing there can pre-sign). The client verifies every shard's sha256 exactly as it does for
-any other store.
+:class:`RegistryTransport` is a read-only :class:`~opendata._stores.Store` whose keys are
+answered by the registry's API v1 (``opendata_core.api``): ``manifest.json`` by
+``POST …/download`` (which also signs the shard URLs), ``metadata.json`` and ``README.md`` by
+``GET /v1/datasets/{ns}/{name}``, ``index.json`` by ``GET /v1/index.json``, and a shard by a
+plain GET of its signed URL: straight from the bucket on S3/R2, from the registry's own
+``/files/…`` URLs on a local folder store (nothing there can pre-sign). The client verifies
+every shard's sha256 exactly as it does for any other store.
 
 Behaviour at the edges:
 
@@ -62,7 +62,7 @@ from opendata_core.timerange import iso, parse_time
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RegistryStore", "check_registry_url"]
+__all__ = ["RegistryTransport", "check_registry_url"]
 
 _T = TypeVar("_T")
 
@@ -72,7 +72,7 @@ DEFAULT_TIMEOUT: Final = 30.0
 _RETRIES: Final = 2
 """Extra attempts after a connection error or a 502/503/504."""
 _ATTEMPTS: Final = "opendata_attempts"
-"""Where :meth:`RegistryStore._send` notes on a response how many attempts it took."""
+"""Where :meth:`RegistryTransport._send` notes on a response how many attempts it took."""
 _RENEW_MARGIN: Final = timedelta(seconds=5)
 """A signed URL this close to its expiry is renewed before use rather than after a 403."""
 _MAX_SIGNED: Final = 50_000
@@ -143,7 +143,7 @@ class _Signed:
     """The request that signed it: a renewal asks the same question again."""
 
 
-class RegistryStore(Store):
+class RegistryTransport(Store):
     """A read-only store answered by an OpenData registry (``OPENDATA_REGISTRY``).
 
     Args:
@@ -155,8 +155,8 @@ class RegistryStore(Store):
 
     Example:
         >>> import opendata as od
-        >>> from opendata._registry import RegistryStore
-        >>> client = od.Client(RegistryStore("http://127.0.0.1:8000"))  # doctest: +SKIP
+        >>> from opendata._registry import RegistryTransport
+        >>> client = od.Client(RegistryTransport("http://127.0.0.1:8000"))  # doctest: +SKIP
         >>> client.load("ecb/euro-fx-reference-rates", start="2024")  # doctest: +SKIP
     """
 
@@ -181,7 +181,7 @@ class RegistryStore(Store):
         self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:
-        return f"RegistryStore({self.url!r}, api_key={'***' if self._api_key else None})"
+        return f"RegistryTransport({self.url!r}, api_key={'***' if self._api_key else None})"
 
     # -----------------------------------------------------------------------------------------
     # HTTP
@@ -485,7 +485,7 @@ def _new_client(timeout: float, transport: httpx.BaseTransport | None = None) ->
     import httpx
 
     # No default Authorization header: signed URLs point at storage, which must never see the
-    # API key; RegistryStore._send adds it to registry requests only.
+    # API key; RegistryTransport._send adds it to registry requests only.
     return httpx.Client(
         headers={"User-Agent": _user_agent()},
         timeout=timeout,

@@ -1,6 +1,6 @@
 """Publishing through a registry (registry part 2): signed uploads, then the registry's commit.
 
-The shards are built exactly as for direct publishing (:class:`opendata._publish.Publisher`);
+The shards are built exactly as for direct publishing (:class:`opendata._publish.Writer`);
 this module only moves them: ``POST …/uploads`` with every shard's ``{sha256, bytes}``, a PUT of
 each missing shard to its signed URL (straight to storage), then ``POST …/commit``. A 409 raises
 :class:`~opendata_core.errors.ConflictError` (the publisher re-merges an append and retries); an
@@ -23,7 +23,7 @@ from urllib.parse import quote
 import msgspec
 
 from opendata._config import settings
-from opendata._registry import RegistryStore, _dataset_path, _decode, _error_for
+from opendata._registry import RegistryTransport, _dataset_path, _decode, _error_for
 from opendata._results import Mode
 from opendata_core.api import (
     CommitRequest,
@@ -42,7 +42,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata
 from opendata_core.retry import attempts
 
-__all__ = ["RegistryPublisher"]
+__all__ = ["RegistryWriter"]
 
 COMMIT_ATTEMPTS: Final = 4
 """Sends of one commit while its outcome stays unknown (transport error, 5xx)."""
@@ -55,10 +55,10 @@ _NO_CREDENTIALS: Final = (
 )
 
 
-class RegistryPublisher:
+class RegistryWriter:
     """Uploads shards and commits manifests through the registry that ``store`` talks to."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: RegistryTransport) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._token: str | None = None

@@ -9,7 +9,7 @@ Example:
     'datasets/ecb/euro-fx-rates/manifest.json'
 """
 
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core.documents import (
     FORMAT_VERSION,
     ErrorClass,
@@ -87,6 +87,7 @@ __all__ = [
     "DatasetNotFound",
     "ErrorClass",
     "Field",
+    "Finding",
     "FormatError",
     "Geo",
     "Index",
@@ -101,7 +102,6 @@ __all__ = [
     "MetadataWarning",
     "OpenDataError",
     "PermissionDenied",
-    "Problem",
     "Provenance",
     "RangeOutsideCoverage",
     "Retention",

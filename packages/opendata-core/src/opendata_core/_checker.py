@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from opendata_core._cron import check_cron
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core._reference import check_country, check_license
 from opendata_core._schema import (
     FREQUENCIES,
@@ -77,8 +77,8 @@ class Checker:
     def __init__(self, path: str, root: Any) -> None:
         self.path = path
         self.root = root
-        self.errors: list[Problem] = []
-        self.warnings: list[Problem] = []
+        self.errors: list[Finding] = []
+        self.warnings: list[Finding] = []
 
     # -- positions ------------------------------------------------------------------------
     def _position(
@@ -117,7 +117,7 @@ class Checker:
         key: bool = False,
     ) -> None:
         line, column = self._position(parts, key=key)
-        problem = Problem(
+        problem = Finding(
             path=self.path,
             line=line,
             column=column,

@@ -6,10 +6,10 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["Problem"]
+__all__ = ["Finding"]
 
 
-class Problem(msgspec.Struct, frozen=True, kw_only=True):
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """A single error or warning in a file, located by line and column (both 1-based).
 
     ``str(problem)`` gives the one-line form tools print, ``file:line:col: field: message (hint)``:

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core.ids import DatasetId
 
 FREQUENCIES: Final = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "adhoc")
@@ -100,8 +100,8 @@ class MetadataReport:
 
     path: str
     metadata: DatasetMetadata | None
-    errors: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -109,6 +109,6 @@ class MetadataReport:
         return not self.errors
 
     @property
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[Finding]:
         """Errors and warnings, in file order."""
         return sorted(self.errors + self.warnings, key=lambda p: (p.line or 0, p.column or 0))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 
 if TYPE_CHECKING:
     # ruamel.yaml costs ~0.1 s to import; it is loaded only when a file is read or written,
@@ -38,7 +38,7 @@ def _yaml() -> YAML:
     return yaml
 
 
-def parse_text(text: str, display: str) -> tuple[Any, list[Problem]]:
+def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
     """The round-trip document in ``text``, or ``None`` and the problem that stopped reading."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -50,7 +50,7 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Problem]]:
         col = mark.column + 1 if mark is not None else None
         what = exc.problem or exc.context or "invalid YAML"
         return None, [
-            Problem(
+            Finding(
                 path=display,
                 line=line,
                 column=col,
@@ -61,11 +61,11 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Problem]]:
         ]
     except YAMLError as exc:
         return None, [
-            Problem(path=display, line=None, column=None, field="", message=f"invalid YAML: {exc}")
+            Finding(path=display, line=None, column=None, field="", message=f"invalid YAML: {exc}")
         ]
     except RecursionError:
         return None, [
-            Problem(
+            Finding(
                 path=display,
                 line=None,
                 column=None,

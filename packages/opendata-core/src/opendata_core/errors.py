@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from opendata_core._findings import Problem
+    from opendata_core._findings import Finding
 
 __all__ = [
     "ColumnNotFound",
@@ -132,7 +132,7 @@ class MetadataError(OpenDataError, ValueError):
     own location, so a tool can print them all at once.
     """
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Finding]) -> None:
         if not problems:
             raise ValueError("MetadataError needs at least one problem")
         self.problems = list(problems)

@@ -25,7 +25,7 @@ from opendata_core._checker import (
     check_title,
     did_you_mean,
 )
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core._schema import (
     FREQUENCIES,
     PARTITIONS,
@@ -68,7 +68,7 @@ def _report_from_text(text: str, display: str) -> MetadataReport:
             display,
             None,
             errors=[
-                Problem(
+                Finding(
                     path=display,
                     line=1,
                     column=1,
@@ -94,7 +94,7 @@ def check_metadata(path: str | os.PathLike[str]) -> MetadataReport:
     display = os.fspath(path)
 
     def unreadable(message: str, hint: str | None = None) -> MetadataReport:
-        problem = Problem(
+        problem = Finding(
             path=display, line=None, column=None, field="", message=message, hint=hint
         )
         return MetadataReport(display, None, errors=[problem])
@@ -157,7 +157,7 @@ def _iter_updates(updates: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             hint = did_you_mean(key.split(".")[0], TOP_FIELDS)
             raise MetadataError(
                 [
-                    Problem(
+                    Finding(
                         path="<update>",
                         line=None,
                         column=None,

@@ -48,7 +48,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from opendata_core._findings import Problem
+from opendata_core._findings import Finding
 from opendata_core.errors import (
     ColumnNotFound,
     ConflictError,
@@ -213,8 +213,8 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
     makers: dict[type[OpenDataError], Callable[[], OpenDataError]] = {
         InvalidDatasetId: lambda: InvalidDatasetId(d.get("value", ""), d.get("rule", p.message)),
         MetadataError: lambda: MetadataError(
-            msgspec.convert(d.get("problems", []), list[Problem])
-            or [Problem(path="opendata.yaml", line=None, column=None, field="", message=p.message)]
+            msgspec.convert(d.get("problems", []), list[Finding])
+            or [Finding(path="opendata.yaml", line=None, column=None, field="", message=p.message)]
         ),
         UnsupportedFormatVersion: lambda: UnsupportedFormatVersion(
             document=d.get("document", "document"),

@@ -11,12 +11,12 @@ import click
 from opendata_cli._exit import CommandFailed
 
 if TYPE_CHECKING:
-    from opendata_core import DatasetMetadata, Problem
+    from opendata_core import DatasetMetadata, Finding
 
 __all__ = ["check_main_py", "check_placeholders", "validate"]
 
 
-def check_main_py(path: Path) -> list[Problem]:
+def check_main_py(path: Path) -> list[Finding]:
     """Check, without running it, that ``main.py`` exists, parses and defines ``main()``.
 
     ``main()`` must take no required arguments (``od run`` calls it without any).
@@ -24,12 +24,12 @@ def check_main_py(path: Path) -> list[Problem]:
     import ast
 
     from opendata_cli._contract import MAIN_ARGUMENTS_HINT, main_arguments_problem, signature_of
-    from opendata_core import Problem
+    from opendata_core import Finding
 
     display = str(path)
     if not path.is_file():
         return [
-            Problem(
+            Finding(
                 path=display,
                 line=None,
                 column=None,
@@ -42,7 +42,7 @@ def check_main_py(path: Path) -> list[Problem]:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
     except SyntaxError as exc:
         return [
-            Problem(
+            Finding(
                 path=display,
                 line=exc.lineno,
                 column=exc.offset,
@@ -53,7 +53,7 @@ def check_main_py(path: Path) -> list[Problem]:
         ]
     except (OSError, UnicodeDecodeError) as exc:
         return [
-            Problem(path=display, line=None, column=None, field="", message=f"cannot read: {exc}")
+            Finding(path=display, line=None, column=None, field="", message=f"cannot read: {exc}")
         ]
     mains = [
         n
@@ -62,7 +62,7 @@ def check_main_py(path: Path) -> list[Problem]:
     ]
     if not mains:
         return [
-            Problem(
+            Finding(
                 path=display,
                 line=None,
                 column=None,
@@ -75,7 +75,7 @@ def check_main_py(path: Path) -> list[Problem]:
     problem = main_arguments_problem(signature_of(fn))
     if problem is not None:
         return [
-            Problem(
+            Finding(
                 path=display,
                 line=fn.lineno,
                 column=fn.col_offset + 1,
@@ -87,26 +87,26 @@ def check_main_py(path: Path) -> list[Problem]:
     return []
 
 
-def check_placeholders(path: Path, meta: DatasetMetadata) -> list[Problem]:
+def check_placeholders(path: Path, meta: DatasetMetadata) -> list[Finding]:
     """Warnings for the example texts ``od init`` writes, while they are still there."""
     from opendata_cli.commands.init import (
         DEFAULT_DESCRIPTION,
         DEFAULT_PROVIDER,
         PLACEHOLDER_NAMESPACE,
     )
-    from opendata_core import Problem
+    from opendata_core import Finding
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         lines = []
 
-    def warning(field: str, needle: str, message: str, hint: str) -> Problem:
+    def warning(field: str, needle: str, message: str, hint: str) -> Finding:
         line = next(
             (i for i, t in enumerate(lines, 1) if needle in t and not t.lstrip().startswith("#")),
             None,
         )
-        return Problem(
+        return Finding(
             path=str(path),
             line=line,
             column=None,
