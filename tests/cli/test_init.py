@@ -40,7 +40,7 @@ def test_happy_path(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == sorted(FILES)
 
     report = check_metadata(target / "opendata.yaml")
-    assert report.problems == []
+    assert report.findings == []
     assert report.metadata is not None
     assert report.metadata.id == "me/new-folder"
     assert report.metadata.repo == "https://github.com/me/new-folder"
@@ -77,7 +77,7 @@ def test_id_and_title(tmp_path: Path) -> None:
     assert meta.title == title
     assert meta.repo == "https://github.com/acme/widget_prices.v2"
     assert "placeholder" not in result.output
-    assert check_metadata(tmp_path / "opendata.yaml").problems == []
+    assert check_metadata(tmp_path / "opendata.yaml").findings == []
 
 
 def test_default_directory_is_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +100,7 @@ def test_git_origin_gives_id_and_repo(tmp_path: Path) -> None:
     assert meta.id == "acme/widgets"
     assert meta.repo == "https://github.com/Acme/Widgets"
     assert "note:" not in result.output
-    assert check_metadata(tmp_path / "opendata.yaml").problems == []
+    assert check_metadata(tmp_path / "opendata.yaml").findings == []
 
 
 @needs_git
@@ -145,7 +145,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     assert forced.exit_code == 0, forced.output
     assert "(replaced main.py, README.md)" in forced.output
     assert (tmp_path / "README.md").read_text() != "mine\n"
-    assert check_metadata(tmp_path / "opendata.yaml").problems == []
+    assert check_metadata(tmp_path / "opendata.yaml").findings == []
 
 
 def test_force_does_not_write_through_symlinks(tmp_path: Path) -> None:

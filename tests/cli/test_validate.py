@@ -79,7 +79,8 @@ def test_json_output(tmp_path: Path) -> None:
     assert result.exit_code == 1
     (report,) = json.loads(result.output)
     assert report["ok"] is False
-    assert report["problems"][0] == {
+    assert report["problems"] == report["findings"]  # the deprecated key, for one release
+    assert report["findings"][0] == {
         "severity": "error",
         "line": 1,
         "column": 5,

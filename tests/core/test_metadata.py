@@ -236,7 +236,7 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
     path = write(tmp_path, VALID.replace("license:", "licence:"))
     with pytest.raises(MetadataError) as info:
         load_metadata(path)
-    problems = [str(p) for p in info.value.problems]
+    problems = [str(p) for p in info.value.findings]
     assert f"{path}:6:1: licence: unknown field 'licence' (did you mean 'license'?)" in problems
     assert any("missing required field 'license'" in p for p in problems)
 
@@ -247,7 +247,7 @@ def test_every_problem_is_collected_in_file_order(tmp_path: Path) -> None:
     )
     report = check_metadata(write(tmp_path, text))
     assert [p.field for p in report.errors] == ["geo.countries[0]", "frequency"]
-    assert "(and 1 more problem(s))" in str(MetadataError(report.errors))
+    assert "(and 1 more error(s))" in str(MetadataError(report.errors))
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,22 @@ def test_plain_opendata_error_is_a_bad_request_and_unknown_codes_map_to_the_base
     err = error_from_problem(ProblemDetails(code="teapot", message="short and stout", status=418))
     assert type(err) is e.OpenDataError
     assert str(err) == "short and stout"
+
+
+def test_metadata_findings_travel_under_their_name_and_the_old_key_is_still_read() -> None:
+    two = [
+        Finding(path="opendata.yaml", line=3, column=1, field="id", message="missing"),
+        Finding(path="opendata.yaml", line=5, column=3, field="title", message="empty"),
+    ]
+    body = problem_from_error(e.MetadataError(two))
+    assert body.details["findings"] == body.details["problems"] == msgspec.to_builtins(two)
+    # A registry of the previous release sent the list under "problems" only.
+    old = ProblemDetails(
+        code=body.code,
+        message=body.message,
+        status=body.status,
+        details={"problems": body.details["findings"]},
+    )
+    back = error_from_problem(old)
+    assert isinstance(back, e.MetadataError)
+    assert back.findings == two

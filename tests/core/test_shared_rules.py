@@ -98,7 +98,7 @@ def test_title_rule_is_the_same_in_the_checker_and_for_callers() -> None:
         raw = {**msgspec_builtins(META), "title": bad}
         with pytest.raises(MetadataError, match=message) as info:
             validate_metadata(raw)
-        assert info.value.problems[0].field == "title"
+        assert info.value.findings[0].field == "title"
 
 
 def msgspec_builtins(meta: DatasetMetadata) -> dict[str, object]:

@@ -9,6 +9,8 @@ Example:
     'datasets/ecb/euro-fx-rates/manifest.json'
 """
 
+from typing import TYPE_CHECKING
+
 from opendata_core._findings import Finding
 from opendata_core.documents import (
     FORMAT_VERSION,
@@ -61,18 +63,33 @@ from opendata_core.metadata import (
 )
 from opendata_core.timerange import TimeRange, parse_range, select_range, select_shards
 
+if TYPE_CHECKING:
+    # What the module-level __getattr__ below provides, spelt out for type checkers (a
+    # __getattr__ they can see would make every misspelt name type-check as ``object``).
+    __version__: str
+    Problem = Finding
+    """Deprecated: the old name of :class:`Finding`."""
+else:
 
-def __getattr__(name: str) -> str:
-    """``__version__``, written once in this package's pyproject.toml (the installed metadata).
+    def __getattr__(name: str) -> object:
+        """``__version__``, and the deprecated names of renamed exports.
 
-    Read when asked, not at import: ``importlib.metadata`` imports ``email`` and with it
-    ``socket``, and importing core stays free of network modules (``test_core_is_pure``).
-    """
-    if name == "__version__":
-        from importlib.metadata import version
+        ``__version__`` is written once, in this package's pyproject.toml (the installed
+        metadata). It is read when asked, not at import: ``importlib.metadata`` imports ``email``
+        and with it ``socket``, and importing core stays free of network modules
+        (``test_core_is_pure``). ``Problem`` is the old name of :class:`Finding` (``problems``
+        is the HTTP error table).
+        """
+        if name == "__version__":
+            from importlib.metadata import version
 
-        return version("opendata-core")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return version("opendata-core")
+        if name == "Problem":
+            from opendata_core.deprecation import renamed
+
+            renamed("opendata_core.Problem", "opendata_core.Finding")
+            return Finding
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The ``opendata.yaml`` checker: one validator per field, problems with their positions."""
+"""The ``opendata.yaml`` checker: one validator per field, findings with their positions."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _fmt_path(parts: Sequence[str | int]) -> str:
 
 
 class Checker:
-    """Walks a YAML document, collecting problems with their positions."""
+    """Walks a YAML document, collecting findings with their positions."""
 
     def __init__(self, path: str, root: Any) -> None:
         self.path = path
@@ -117,7 +117,7 @@ class Checker:
         key: bool = False,
     ) -> None:
         line, column = self._position(parts, key=key)
-        problem = Finding(
+        finding = Finding(
             path=self.path,
             line=line,
             column=column,
@@ -126,7 +126,7 @@ class Checker:
             hint=hint,
             severity=severity,
         )
-        (self.errors if severity == "error" else self.warnings).append(problem)
+        (self.errors if severity == "error" else self.warnings).append(finding)
 
     def error(
         self,
@@ -192,7 +192,7 @@ class Checker:
         parent: Sequence[str] = (),
         max_len: int | None = None,
     ) -> str | None:
-        """The string at ``key`` if present, non-null and valid (problems are recorded)."""
+        """The string at ``key`` if present, non-null and valid (findings are recorded)."""
         if mapping.get(key) is None:
             return None
         return self.string([*parent, key], mapping[key], max_len=max_len)

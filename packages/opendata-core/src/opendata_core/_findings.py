@@ -1,4 +1,7 @@
-"""One problem found in a user-written file, with its location."""
+"""A finding: one error or warning in a user-written file (``opendata.yaml``), located.
+
+Not to be confused with :mod:`opendata_core.problems`, the HTTP error table.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ __all__ = ["Finding"]
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """A single error or warning in a file, located by line and column (both 1-based).
 
-    ``str(problem)`` gives the one-line form tools print, ``file:line:col: field: message (hint)``:
+    ``str(finding)`` gives the one-line form tools print, ``file:line:col: field: message (hint)``:
     ``opendata.yaml:7:10: geo.countries[1]: 'USA' is not an ISO 3166-1 alpha-2 code
     (did you mean 'US'?)`` (on one line).
     """

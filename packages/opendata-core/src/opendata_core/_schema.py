@@ -91,7 +91,7 @@ class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class MetadataWarning(UserWarning):
-    """A problem that is accepted, e.g. a licence that is not an SPDX identifier."""
+    """A finding that is accepted, e.g. a licence that is not an SPDX identifier."""
 
 
 @dataclass
@@ -109,6 +109,14 @@ class MetadataReport:
         return not self.errors
 
     @property
-    def problems(self) -> list[Finding]:
+    def findings(self) -> list[Finding]:
         """Errors and warnings, in file order."""
-        return sorted(self.errors + self.warnings, key=lambda p: (p.line or 0, p.column or 0))
+        return sorted(self.errors + self.warnings, key=lambda f: (f.line or 0, f.column or 0))
+
+    @property
+    def problems(self) -> list[Finding]:
+        """Deprecated name of :attr:`findings`."""
+        from opendata_core.deprecation import renamed
+
+        renamed("MetadataReport.problems", "MetadataReport.findings")
+        return self.findings

@@ -39,7 +39,7 @@ def _yaml() -> YAML:
 
 
 def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
-    """The round-trip document in ``text``, or ``None`` and the problem that stopped reading."""
+    """The round-trip document in ``text``, or ``None`` and the finding that stopped reading."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:

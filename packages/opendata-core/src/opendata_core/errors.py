@@ -10,7 +10,7 @@ went wrong, where, and how to fix it.
     OpenDataError                  builtin           meaning (attributes)
     ├── InvalidDatasetId           ValueError        an ID breaks a rule (.value .rule)
     ├── MetadataError              ValueError        opendata.yaml is invalid
-    │                                                (.path .line .column .field .problems)
+    │                                                (.path .line .column .field .findings)
     ├── FormatError                ValueError        a JSON document is malformed (.document .field)
     │   └── UnsupportedFormatVersion                 written by a newer major (.found .supported)
     ├── DatasetNotFound            LookupError       no such dataset (.dataset_id .close_matches)
@@ -128,23 +128,31 @@ class InvalidDatasetId(OpenDataError, ValueError):
 class MetadataError(OpenDataError, ValueError):
     """An ``opendata.yaml`` file is invalid.
 
-    The attributes describe the first error; ``problems`` lists every error found, each with its
+    The attributes describe the first error; ``findings`` lists every error found, each with its
     own location, so a tool can print them all at once.
     """
 
-    def __init__(self, problems: Sequence[Finding]) -> None:
-        if not problems:
-            raise ValueError("MetadataError needs at least one problem")
-        self.problems = list(problems)
-        first = self.problems[0]
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        if not findings:
+            raise ValueError("MetadataError needs at least one finding")
+        self.findings = list(findings)
+        first = self.findings[0]
         self.path = first.path
         self.line = first.line
         self.column = first.column
         self.field = first.field
         message = str(first)
-        if len(self.problems) > 1:
-            message += f" (and {len(self.problems) - 1} more problem(s))"
+        if len(self.findings) > 1:
+            message += f" (and {len(self.findings) - 1} more error(s))"
         super().__init__(message, hint=first.hint)
+
+    @property
+    def problems(self) -> list[Finding]:
+        """Deprecated name of :attr:`findings`."""
+        from opendata_core.deprecation import renamed
+
+        renamed("MetadataError.problems", "MetadataError.findings")
+        return self.findings
 
 
 class FormatError(OpenDataError, ValueError):

@@ -60,9 +60,9 @@ __all__ = [
 
 
 def _report_from_text(text: str, display: str) -> MetadataReport:
-    doc, problems = parse_text(text, display)
-    if problems:
-        return MetadataReport(display, None, errors=problems)
+    doc, findings = parse_text(text, display)
+    if findings:
+        return MetadataReport(display, None, errors=findings)
     if doc is None:
         return MetadataReport(
             display,
@@ -94,10 +94,10 @@ def check_metadata(path: str | os.PathLike[str]) -> MetadataReport:
     display = os.fspath(path)
 
     def unreadable(message: str, hint: str | None = None) -> MetadataReport:
-        problem = Finding(
+        finding = Finding(
             path=display, line=None, column=None, field="", message=message, hint=hint
         )
-        return MetadataReport(display, None, errors=[problem])
+        return MetadataReport(display, None, errors=[finding])
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -125,7 +125,7 @@ def load_metadata(path: str | os.PathLike[str]) -> DatasetMetadata:
 
     Raises:
         MetadataError: for the first error, with ``.path``, ``.line``, ``.column``, ``.field``;
-            ``.problems`` lists them all.
+            ``.findings`` lists them all.
     """
     return _raise_or_warn(check_metadata(path), stacklevel=2)
 
@@ -135,7 +135,7 @@ def validate_metadata(
 ) -> DatasetMetadata:
     """Validate metadata built in Python (a :class:`DatasetMetadata` or a plain mapping).
 
-    Applies the same rules as :func:`load_metadata`; problems have no line numbers.
+    Applies the same rules as :func:`load_metadata`; findings have no line numbers.
 
     Raises:
         MetadataError: if any rule fails.
@@ -183,9 +183,9 @@ def update_metadata(path: str | os.PathLike[str], updates: Mapping[str, Any]) ->
     """
     target = Path(path)
     text = target.read_text(encoding="utf-8")
-    doc, problems = parse_text(text, os.fspath(path))
-    if problems:
-        raise MetadataError(problems)
+    doc, findings = parse_text(text, os.fspath(path))
+    if findings:
+        raise MetadataError(findings)
     from ruamel.yaml.comments import CommentedMap
 
     if not isinstance(doc, CommentedMap):

@@ -9,7 +9,7 @@ typed client errors). The table below is the only place where codes and statuses
     code                        status  exception                 details
     invalid_dataset_id          400     InvalidDatasetId          value, rule
     bad_request                 400     OpenDataError (ValueError-like input problems)
-    metadata_invalid            422     MetadataError             problems
+    metadata_invalid            422     MetadataError             findings
     format_error                422     FormatError               document, field
     unsupported_format_version  422     UnsupportedFormatVersion  document, found, supported
     unauthenticated             401     Unauthenticated
@@ -194,7 +194,9 @@ def problem_from_error(exc: BaseException) -> ProblemDetails:
                     if value is not None:
                         details[name] = list(value) if isinstance(value, tuple) else value
                 if isinstance(exc, MetadataError):
-                    details["problems"] = msgspec.to_builtins(exc.problems)
+                    details["findings"] = msgspec.to_builtins(exc.findings)
+                    # The key of clients before the Problem -> Finding rename; drop next release.
+                    details["problems"] = details["findings"]
                 return ProblemDetails(
                     code=code, message=exc.message, status=status, hint=exc.hint, details=details
                 )
@@ -213,7 +215,7 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
     makers: dict[type[OpenDataError], Callable[[], OpenDataError]] = {
         InvalidDatasetId: lambda: InvalidDatasetId(d.get("value", ""), d.get("rule", p.message)),
         MetadataError: lambda: MetadataError(
-            msgspec.convert(d.get("problems", []), list[Finding])
+            msgspec.convert(d.get("findings", d.get("problems", [])), list[Finding])
             or [Finding(path="opendata.yaml", line=None, column=None, field="", message=p.message)]
         ),
         UnsupportedFormatVersion: lambda: UnsupportedFormatVersion(

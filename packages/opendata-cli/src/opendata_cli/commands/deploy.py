@@ -201,14 +201,14 @@ def _check_overrides(meta: DatasetMetadata, schedule: str | None, runner: str | 
             validate_metadata(data, source="command line")
     except MetadataError as exc:
         # Only the overridden fields can fail: the rest passed when the file was checked.
-        for problem in exc.problems:
+        for finding in exc.findings:
             option = {"schedule": "--schedule", "runner": "--runner"}.get(
-                re.split(r"[.\[]", problem.field)[0]
+                re.split(r"[.\[]", finding.field)[0]
             )
             if option is not None:
-                hint = f" ({problem.hint})" if problem.hint else ""
+                hint = f" ({finding.hint})" if finding.hint else ""
                 raise click.BadParameter(
-                    f"{problem.message}{hint}", param_hint=f"'{option}'"
+                    f"{finding.message}{hint}", param_hint=f"'{option}'"
                 ) from None
     cron, origin = schedule_for(meta, schedule)
     return _Plan(cron, origin, labels or meta.runner or ["ubuntu-latest"])

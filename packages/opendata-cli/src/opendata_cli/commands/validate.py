@@ -1,4 +1,4 @@
-"""``od validate``: check opendata.yaml files and print every problem."""
+"""``od validate``: check opendata.yaml files and print every finding."""
 
 from __future__ import annotations
 
@@ -149,14 +149,14 @@ def check_placeholders(path: Path, meta: DatasetMetadata) -> list[Finding]:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate opendata.yaml files (default: ./opendata.yaml) and the main.py beside them.
 
     A directory stands for the opendata.yaml inside it. main.py is checked without running it:
     it must exist, parse and define main() with no required arguments. The example texts of
     `od init` (description, source provider, the 'me' namespace) are warnings until replaced.
-    Every problem is printed as file:line:col: field: message (fix). Exits 1 when any file has
+    Every finding is printed as file:line:col: field: message (fix). Exits 1 when any file has
     errors; warnings alone exit 0.
     """
     from opendata_core.metadata import check_metadata
@@ -166,36 +166,35 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     for target, report in zip(targets, reports, strict=True):
         if report.metadata is not None:
             report.warnings.extend(check_placeholders(target, report.metadata))
-        if target.is_file():  # a missing opendata.yaml is the one problem worth saying
+        if target.is_file():  # a missing opendata.yaml is the one finding worth saying
             report.errors.extend(check_main_py(target.parent / "main.py"))
     if as_json:
-        out = [
-            {
-                "path": r.path,
-                "ok": r.ok,
-                "id": r.metadata.id if r.metadata else None,
-                "problems": [
-                    {
-                        "severity": p.severity,
-                        "line": p.line,
-                        "column": p.column,
-                        "field": p.field,
-                        "message": p.message,
-                        "hint": p.hint,
-                    }
-                    for p in r.problems
-                ],
-            }
-            for r in reports
-        ]
+        out = []
+        for r in reports:
+            findings = [
+                {
+                    "severity": f.severity,
+                    "line": f.line,
+                    "column": f.column,
+                    "field": f.field,
+                    "message": f.message,
+                    "hint": f.hint,
+                }
+                for f in r.findings
+            ]
+            id_ = r.metadata.id if r.metadata else None
+            # "problems": the key before the Problem -> Finding rename; drop it next release.
+            out.append(
+                {"path": r.path, "ok": r.ok, "id": id_, "findings": findings, "problems": findings}
+            )
         click.echo(json.dumps(out, indent=2))
     else:
         for r in reports:
-            for p in r.problems:
-                colour = "red" if p.severity == "error" else "yellow"
-                click.secho(str(p), fg=colour)
+            for f in r.findings:
+                colour = "red" if f.severity == "error" else "yellow"
+                click.secho(str(f), fg=colour)
             if r.ok and r.metadata is not None:
                 note = f" ({len(r.warnings)} warning(s))" if r.warnings else ""
                 click.secho(f"ok: {r.path} ({r.metadata.id}){note}", fg="green")
     if any(not r.ok for r in reports):
-        raise CommandFailed  # the problems are printed above
+        raise CommandFailed  # the findings are printed above
