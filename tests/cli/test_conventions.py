@@ -202,7 +202,7 @@ def test_every_option_has_help_text() -> None:
         if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()
     ]
     assert missing == []
-    assert len(_leaf_commands()) == 17  # a new command is walked too
+    assert len(_leaf_commands()) == 18  # a new command is walked too
 
 
 def test_every_command_that_prints_results_has_json() -> None:
@@ -268,11 +268,31 @@ def test_json_from_gc_index_registry_and_init(small_parquet: Path, tmp_path: Pat
     ]
     assert init["next_steps"][0] == f"cd {tmp_path / 'new'}"
 
-    result = od("registry", "add", str(tmp_path / "new" / "opendata.yaml"), "--json")
+    result = od("index", "add", str(tmp_path / "new" / "opendata.yaml"), "--json")
     assert result.exit_code == 0, result.output
     entry = json.loads(result.stdout)
     assert entry["id"] == "acme/new"
     assert entry["title"] == "New"
+
+
+def test_od_registry_add_is_a_hidden_deprecated_alias_of_od_index_add(tmp_path: Path) -> None:
+    import json
+
+    import opendata
+
+    (tmp_path / "opendata.yaml").write_text(
+        "id: acme/old\ntitle: Old\ndescription: d\nlicense: MIT\n"
+        "repo: https://github.com/acme/old\nsource: {provider: A}\n"
+    )
+    result = od("registry", "add", str(tmp_path / "opendata.yaml"), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["id"] == "acme/old"
+    assert result.stderr.strip() == (
+        "warning: od registry add is deprecated: use od index add "
+        "(the old name goes away in the next release)"
+    )
+    assert [e.id for e in opendata.list()] == ["acme/old"]
+    assert "registry" not in od("--help").stdout  # hidden: new users meet `od index add` only
 
 
 def test_od_run_reports_upload_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,8 +126,8 @@ def test_gc_index_and_registry(parquet: Path, tmp_path: Path) -> None:
     yaml.write_text(
         "id: acme/w\ntitle: W\ndescription: d\nlicense: MIT\nrepo: https://github.com/acme/w\nsource: {provider: A}\n"
     )
-    _, out = run("registry", "add", str(yaml))
-    assert out.strip() == "registered acme/w"
+    _, out = run("index", "add", str(yaml))
+    assert out.strip() == "added acme/w to index.json"
     assert [e.id for e in od.list()] == ["acme/w", "me/x"]
 
 

@@ -27,7 +27,7 @@ def test_every_command_is_documented() -> None:
         "list",
         "gc",
         "index rebuild",
-        "registry add",
+        "index add",
         "versions",
         "diff",
     ):

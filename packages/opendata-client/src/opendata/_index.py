@@ -98,7 +98,7 @@ class Catalog:
         """Recreate the index from every ``metadata.json`` in the store, with a conditional write.
 
         Entries that no ``metadata.json`` backs are kept when they were registered but never
-        published (``od registry add``) or when their dataset's ``metadata.json`` appeared after
+        published (``od index add``) or when their dataset's ``metadata.json`` appeared after
         the listing (a producer publishing meanwhile); an entry newer than its ``metadata.json``
         wins. The write is conditional and retried, so a concurrent update is never lost.
         """

@@ -1,4 +1,4 @@
-"""Thin commands over the client: push, get, search, info, list, gc, index, registry."""
+"""Thin commands over the client: push, get, search, info, list, gc, index, cache, versions."""
 
 from __future__ import annotations
 
@@ -434,7 +434,20 @@ def _duration(text: str) -> timedelta:
 
 @click.group()
 def index() -> None:
-    """Maintain the store's index.json."""
+    """Maintain the store's index.json (the list of datasets that search and list read)."""
+
+
+@index.command("add")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("opendata.yaml"))
+@_store_option
+@_json_option
+def index_add(path: Path, store: str | None, as_json: bool) -> None:
+    """Add or refresh the index entry of an opendata.yaml."""
+    entry = _client(store).index.register_from_file(path)
+    if as_json:
+        _echo_json(entry)
+        return
+    click.secho(f"added {entry.id} to index.json", fg="green")
 
 
 @index.command("rebuild")
@@ -484,22 +497,21 @@ def cache_clear(as_json: bool) -> None:
     click.echo(f"cache cleared: {freed:,} bytes freed")
 
 
-@click.group()
+@click.group(hidden=True)
 def registry() -> None:
-    """Register datasets in the index."""
+    """Deprecated: `od index add` (this group never talked to the registry service)."""
 
 
-@registry.command("add")
-@click.argument("path", type=click.Path(path_type=Path), default=Path("opendata.yaml"))
-@_store_option
-@_json_option
-def registry_add(path: Path, store: str | None, as_json: bool) -> None:
-    """Add or refresh the index entry of an opendata.yaml."""
-    entry = _client(store).index.register_from_file(path)
-    if as_json:
-        _echo_json(entry)
-        return
-    click.secho(f"registered {entry.id}", fg="green")
+@registry.command("add", hidden=True, params=index_add.params)
+@click.pass_context
+def registry_add(ctx: click.Context, **kwargs: Any) -> None:
+    """Deprecated name of `od index add`; says so on stderr, then does the same."""
+    from opendata_core.deprecation import renamed_message
+
+    click.secho(
+        f"warning: {renamed_message('od registry add', 'od index add')}", fg="yellow", err=True
+    )
+    ctx.invoke(index_add, **kwargs)
 
 
 @click.command()
