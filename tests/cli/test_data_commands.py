@@ -58,6 +58,27 @@ def test_push_list_search_info_get(parquet: Path, tmp_path: Path) -> None:
     assert len(got) == 366
 
 
+def test_search_by_geo_and_the_deprecated_country_option(parquet: Path, tmp_path: Path) -> None:
+    yaml = tmp_path / "opendata.yaml"
+    yaml.write_text(
+        "id: me/x\ntitle: X\ndescription: d\nlicense: MIT\nrepo: https://github.com/me/x\n"
+        "source: {provider: A}\ngeo: {scope: country, countries: [DE]}\n"
+    )
+    od.push(parquet, "me/x", metadata=yaml, time_column="date")
+    found = CliRunner().invoke(cli, ["search", "--geo", "de", "--json"])
+    assert [e["id"] for e in json.loads(found.stdout)] == ["me/x"]
+    assert found.stderr == ""
+    assert json.loads(CliRunner().invoke(cli, ["search", "--geo", "FR", "--json"]).stdout) == []
+    old = CliRunner().invoke(cli, ["search", "--country", "de", "--json"])
+    assert [e["id"] for e in json.loads(old.stdout)] == ["me/x"]
+    assert old.stderr.strip() == (
+        "warning: --country is deprecated: use --geo (the old name goes away in the next release)"
+    )
+    both = CliRunner().invoke(cli, ["search", "--geo", "fr", "--country", "de"])
+    assert both.exit_code == 2
+    assert "give --geo only" in both.stderr
+
+
 def test_csv_export_escapes_formulas(parquet: Path, tmp_path: Path) -> None:
     od.push(parquet, "me/x", time_column="date", partition="year")
     target = tmp_path / "out.csv"

@@ -257,7 +257,10 @@ def test_info_search_list_and_index(client: od.Client, tmp_path) -> None:  # typ
     assert len(info.preview) == 100
     assert info.preview[-1]["date"] == "2024-12-31"
     assert [e.id for e in client.search("euro")] == ["ecb/fx"]
-    assert [e.id for e in client.search("rates euro", topic="finance", country="de")] == ["ecb/fx"]
+    assert [e.id for e in client.search("rates euro", topic="finance", geo="de")] == ["ecb/fx"]
+    with pytest.warns(DeprecationWarning, match=r"use search\(geo=\)") as caught:
+        assert [e.id for e in client.search("euro", country="de")] == ["ecb/fx"]
+    assert caught[0].filename == __file__  # the user's line, so Python's filters show it
     assert client.search("euro", namespace="me") == []
     assert [e.id for e in client.list()] == ["ecb/fx", "me/prices"]
     # Rebuild from every metadata.json gives the same entries.
@@ -275,6 +278,9 @@ def test_module_functions_use_the_default_store(tmp_path, monkeypatch) -> None: 
     assert len(od.load("me/x", start="2024-12-01")) == 31
     assert (tmp_path / "s" / "datasets" / "me" / "x" / "manifest.json").is_file()
     assert [e.id for e in od.search("x")] == ["me/x"]
+    with pytest.warns(DeprecationWarning, match=r"use search\(geo=\)") as caught:
+        assert od.search("x", country="de") == []
+    assert caught[0].filename == __file__
     assert od.info("me/x").stats.row_count == len(DAYS)
     assert od.scan("me/x", start="2024-12-31").collect().height == 1
     assert [u.partition for u in od.urls("me/x", start="2024-01-01")] == ["2024"]

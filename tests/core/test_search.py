@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from opendata_core.documents import IndexEntry
 from opendata_core.search import search
 
@@ -13,8 +15,17 @@ def _entry(id: str, title: str, description: str = "", **kw: object) -> IndexEnt
 
 
 ENTRIES = [
-    _entry("me/weather", "Weather", "daily rates of rain", topics=["climate"], countries=["DE"]),
-    _entry("ecb/fx-rates", "Euro FX rates", "reference rates", topics=["finance"]),
+    _entry(
+        "me/weather",
+        "Weather",
+        "daily rates of rain",
+        topics=["climate"],
+        geo_scope="country",
+        countries=["DE"],
+    ),
+    _entry(
+        "ecb/fx-rates", "Euro FX rates", "reference rates", topics=["finance"], geo_scope="global"
+    ),
     _entry("imf/rates", "Interest rates", frequency="monthly"),
 ]
 
@@ -27,7 +38,20 @@ def test_every_word_must_match_and_id_and_title_weigh_most() -> None:
 
 def test_filters_are_exact_and_case_insensitive() -> None:
     assert [e.id for e in search(ENTRIES, topic="CLIMATE")] == ["me/weather"]
-    assert [e.id for e in search(ENTRIES, country="de")] == ["me/weather"]
+    assert [e.id for e in search(ENTRIES, geo="de")] == ["me/weather"]
+    assert [e.id for e in search(ENTRIES, geo="Global")] == [
+        "ecb/fx-rates"
+    ]  # a scope, as on the registry
+    assert [e.id for e in search(ENTRIES, geo="country")] == ["me/weather"]
     assert [e.id for e in search(ENTRIES, frequency="Monthly")] == ["imf/rates"]
     assert [e.id for e in search(ENTRIES, namespace="ECB")] == ["ecb/fx-rates"]
     assert [e.id for e in search(ENTRIES, "", limit=1)] == ["ecb/fx-rates"]
+
+
+def test_country_is_the_deprecated_name_of_geo_and_the_warning_points_at_the_caller() -> None:
+    with pytest.warns(DeprecationWarning, match=r"search\(country=\) is deprecated") as caught:
+        found = search(ENTRIES, country="de")
+    assert [e.id for e in found] == ["me/weather"]
+    assert caught[0].filename == __file__
+    with pytest.raises(TypeError, match="give geo= only"):
+        search(ENTRIES, geo="fr", country="de")

@@ -32,6 +32,7 @@ from opendata._stores import Store, open_store
 from opendata_core.documents import encode_document
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
+from opendata_core.search import resolve_geo
 from opendata_core.search import search as search_entries
 from opendata_core.versions import citation, summaries
 
@@ -423,16 +424,20 @@ class Client:
         namespace: str | None = None,
         license: str | None = None,
         frequency: str | None = None,
-        country: str | None = None,
+        geo: str | None = None,
         limit: int | None = None,
+        country: str | None = None,
     ) -> builtins.list[IndexEntry]:
         """Datasets whose id, title, description or topics contain every word of ``query``.
 
         Results are ranked: matches in the id and title count more than in the description.
-        Filters are exact (case-insensitive).
+        Filters are exact (case-insensitive). ``geo`` is a country code (ISO 3166-1, ``"DE"``)
+        the dataset covers, or its scope (``"global"``, ``"region"``, ``"country"``,
+        ``"multi"``); ``country`` is its deprecated name.
         """
         from opendata._registry import RegistryTransport
 
+        geo = resolve_geo(geo, country)
         if isinstance(self.store, RegistryTransport):  # the registry's search engine ranks
             return self.store.search(
                 query,
@@ -440,7 +445,7 @@ class Client:
                 namespace=namespace,
                 license=license,
                 frequency=frequency,
-                geo=country,
+                geo=geo,
                 limit=limit,
             )
         return search_entries(
@@ -450,7 +455,7 @@ class Client:
             namespace=namespace,
             license=license,
             frequency=frequency,
-            country=country,
+            geo=geo,
             limit=limit,
         )
 

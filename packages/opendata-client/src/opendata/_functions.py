@@ -21,6 +21,7 @@ from opendata._results import (
     PushResult,
     ShardUrl,
 )
+from opendata_core.search import resolve_geo
 
 if TYPE_CHECKING:
     import os
@@ -203,17 +204,23 @@ def search(
     namespace: str | None = None,
     license: str | None = None,
     frequency: str | None = None,
-    country: str | None = None,
+    geo: str | None = None,
     limit: int | None = None,
+    country: str | None = None,
 ) -> builtins.list[IndexEntry]:
-    """Search the index; see :meth:`Client.search` for the filters."""
+    """Search the index; see :meth:`Client.search` for the filters.
+
+    Example:
+        >>> import opendata as od
+        >>> od.search("rates", geo="DE")  # doctest: +SKIP
+    """
     return _client().search(
         query,
         topic=topic,
         namespace=namespace,
         license=license,
         frequency=frequency,
-        country=country,
+        geo=resolve_geo(geo, country),
         limit=limit,
     )
 

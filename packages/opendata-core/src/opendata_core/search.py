@@ -1,8 +1,10 @@
 """The search ranking over the catalogue (``od.search``, ``od search``, the portal's filters).
 
 Every word of the query must occur in the id, the title, the topics or the description; matches
-count 4, 3, 2 and 1 per word in those fields. Filters are exact and case-insensitive. Ties are
-broken by id, so results are stable.
+count 4, 3, 2 and 1 per word in those fields. Filters are exact and case-insensitive; ``geo``
+matches a covered country code (ISO 3166-1, ``DE``) or the geographic scope (``global``,
+``region``, ``country``, ``multi``), as the registry's ``geo`` facet does. Ties are broken by id,
+so results are stable.
 
 A registry with a full-text engine (SQLite FTS5, PostgreSQL ``tsvector``) replaces this ranking
 for registry mode: see docs/decisions/0005-search-ranking.md.
@@ -12,9 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from opendata_core.deprecation import renamed
 from opendata_core.documents import IndexEntry
 
-__all__ = ["search"]
+__all__ = ["resolve_geo", "search"]
+
+
+def resolve_geo(geo: str | None, country: str | None) -> str | None:
+    """The ``geo`` filter of a search that may still use its old name ``country`` (it warns).
+
+    Each public search entry point calls it, so the warning points at the user's line.
+    """
+    if country is None:
+        return geo
+    if geo is not None and geo != country:
+        raise TypeError("search() got geo= and its deprecated name country=: give geo= only")
+    renamed("search(country=)", "search(geo=)", stacklevel=3)
+    return country
 
 
 def search(
@@ -25,10 +41,13 @@ def search(
     namespace: str | None = None,
     license: str | None = None,
     frequency: str | None = None,
-    country: str | None = None,
+    geo: str | None = None,
     limit: int | None = None,
+    country: str | None = None,
 ) -> list[IndexEntry]:
     """The entries matching every word of ``query`` and the filters, best first.
+
+    ``country`` is the deprecated name of ``geo``.
 
     Example:
         >>> a = IndexEntry(id="ecb/fx", title="Euro FX rates", description="", license="CC0",
@@ -38,6 +57,7 @@ def search(
         >>> [e.id for e in search([b, a], "fx")]
         ['ecb/fx', 'me/rates']
     """
+    geo = resolve_geo(geo, country)
     words = [w.lower() for w in query.split()]
     scored: list[tuple[int, IndexEntry]] = []
     for e in entries:
@@ -49,7 +69,7 @@ def search(
             continue
         if frequency and (e.frequency or "").lower() != frequency.lower():
             continue
-        if country and country.upper() not in e.countries:
+        if geo and geo.lower() not in {(e.geo_scope or "").lower(), *map(str.lower, e.countries)}:
             continue
         fields = (
             e.id.lower(),

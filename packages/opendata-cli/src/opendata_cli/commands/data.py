@@ -226,7 +226,12 @@ def get(
 @click.option("--namespace", help="Only datasets in this namespace (owner), e.g. ecb.")
 @click.option("--license", "license_", help="Only datasets under this licence, e.g. CC-BY-4.0.")
 @click.option("--frequency", help="Only datasets updated this often, e.g. daily.")
-@click.option("--country", help="Only datasets covering this ISO 3166-1 country code, e.g. DE.")
+@click.option(
+    "--geo",
+    help="Only datasets covering this ISO 3166-1 country code (e.g. DE) or of this scope "
+    "(global, region, country, multi).",
+)
+@click.option("--country", hidden=True, help="Deprecated name of --geo.")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most results."
 )
@@ -238,19 +243,27 @@ def search(
     namespace: str | None,
     license_: str | None,
     frequency: str | None,
+    geo: str | None,
     country: str | None,
     limit: int,
     store: str | None,
     as_json: bool,
 ) -> None:
     """Search datasets by keyword (id, title, description, topics) and filters."""
+    if country is not None:
+        from opendata_core.deprecation import renamed_message
+
+        click.secho(f"warning: {renamed_message('--country', '--geo')}", fg="yellow", err=True)
+        if geo is not None and geo != country:
+            raise click.UsageError("give --geo only (--country is its deprecated name)")
+        geo = country
     results = _client(store).search(
         query,
         topic=topic,
         namespace=namespace,
         license=license_,
         frequency=frequency,
-        country=country,
+        geo=geo,
         limit=limit,
     )
     _print_entries(results, as_json)
@@ -504,7 +517,7 @@ def registry() -> None:
 
 @registry.command("add", hidden=True, params=index_add.params)
 @click.pass_context
-def registry_add(ctx: click.Context, **kwargs: Any) -> None:
+def registry_add(ctx: click.Context, /, **kwargs: Any) -> None:
     """Deprecated name of `od index add`; says so on stderr, then does the same."""
     from opendata_core.deprecation import renamed_message
 
