@@ -24,7 +24,6 @@ from opendata._results import (
     Format,
     GcResult,
     Mode,
-    Partition,
     PushResult,
     ShardUrl,
 )
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
         IndexEntry,
         Manifest,
         MetadataDocument,
+        Partitioning,
         Provenance,
         RunRecord,
     )
@@ -165,7 +165,7 @@ class Client:
         metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
         mode: Mode = "replace",
         time_column: str | None = None,
-        partition: Partition | None = None,
+        partition: Partitioning | None = None,
         provenance: Provenance | None = None,
         dry_run: bool = False,
         allow_schema_change: bool = False,

@@ -17,7 +17,6 @@ from opendata._results import (
     Format,
     GcResult,
     Mode,
-    Partition,
     PushResult,
     ShardUrl,
 )
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-    from opendata_core.documents import IndexEntry, MetadataDocument, Provenance
+    from opendata_core.documents import IndexEntry, MetadataDocument, Partitioning, Provenance
     from opendata_core.ids import DatasetId
     from opendata_core.metadata import DatasetMetadata
 
@@ -132,7 +131,7 @@ def push(
     metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
     mode: Mode = "replace",
     time_column: str | None = None,
-    partition: Partition | None = None,
+    partition: Partitioning | None = None,
     provenance: Provenance | None = None,
     dry_run: bool = False,
     allow_schema_change: bool = False,

@@ -16,13 +16,14 @@ import msgspec
 from opendata._checks import check_table, table_from
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._registry_publish import RegistryWriter, require_metadata
-from opendata._results import Mode, Partition, PushResult
+from opendata._results import Mode, PushResult
 from opendata._stores import _first_line
 from opendata._versions import write_entry
 from opendata_core.documents import (
     IndexEntry,
     Manifest,
     MetadataDocument,
+    Partitioning,
     Provenance,
     Shard,
     encode_document,
@@ -97,7 +98,7 @@ class Writer:
         metadata: str | os.PathLike[str] | DatasetMetadata | None = None,
         mode: Mode = "replace",
         time_column: str | None = None,
-        partition: Partition | None = None,
+        partition: Partitioning | None = None,
         provenance: Provenance | None = None,
         dry_run: bool = False,
         allow_schema_change: bool = False,
@@ -159,7 +160,7 @@ class Writer:
         meta: DatasetMetadata | None,
         mode: Mode,
         tc: str | None,
-        partition: Partition | None,
+        partition: Partitioning | None,
         provenance: Provenance | None,
         started: float,
         *,

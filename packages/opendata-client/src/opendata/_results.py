@@ -14,7 +14,6 @@ __all__ = [
     "Format",
     "GcResult",
     "Mode",
-    "Partition",
     "PushResult",
     "ShardUrl",
 ]
@@ -23,7 +22,6 @@ DEFAULT_GC_GRACE = timedelta(hours=1)
 
 Mode = Literal["replace", "append"]
 Format = Literal["pandas", "polars", "arrow"]
-Partition = Literal["year", "month", "day", "none"]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias, get_args
 
 import msgspec
 
@@ -12,11 +12,12 @@ from opendata_core.ids import DatasetId
 
 FREQUENCIES: Final = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "adhoc")
 """Allowed values of ``frequency``."""
-PARTITIONS: Final = ("year", "month", "day", "none")
+Partitioning: TypeAlias = Literal["year", "month", "day", "none"]
+"""How a dataset's shards are split on its time column (``partition``; one definition)."""
+PARTITIONS: Final[tuple[str, ...]] = get_args(Partitioning)
 """Allowed values of ``partition``."""
 GEO_SCOPES: Final = ("global", "region", "country", "multi")
 
-Partition = Literal["year", "month", "day", "none"]
 GeoScope = Literal["global", "region", "country", "multi"]
 
 
@@ -78,7 +79,7 @@ class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     frequency: str | None = None
     time_column: str | None = None
     schedule: str | None = None
-    partition: Partition | None = None
+    partition: Partitioning | None = None
     primary_key: list[str] = []
     runner: list[str] = []
     retention: Retention | None = None

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
 import msgspec
 
 from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
-from opendata_core.metadata import DatasetMetadata
+from opendata_core.metadata import DatasetMetadata, Partitioning
 
 __all__ = [
     "FOOTER_TAIL",
@@ -53,6 +53,7 @@ FORMAT_VERSION: Final = "1.1"
 """The format version this library writes; it reads any ``1.x``."""
 
 ErrorClass = Literal["network", "parse", "validation", "upload", "permission", "unknown"]
+"""Why a producer run failed."""
 
 # Constraints checked while decoding, so a bad document is refused with its JSON path
 # (``$.stats.row_count``). Shards are checked as a whole by check_manifest, with its own messages.
@@ -60,9 +61,6 @@ Sha256Hex: TypeAlias = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 """64 lower-case hex digits."""
 Count: TypeAlias = Annotated[int, msgspec.Meta(ge=0)]
 """A number of rows, bytes, shards, columns or nulls."""
-Partitioning: TypeAlias = Literal["year", "month", "day", "none"]
-"""How a dataset's shards are split on its time column."""
-"""Why a producer run failed."""
 
 
 class _Document(msgspec.Struct, kw_only=True):

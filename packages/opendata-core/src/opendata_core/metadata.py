@@ -33,6 +33,7 @@ from opendata_core._schema import (
     Geo,
     MetadataReport,
     MetadataWarning,
+    Partitioning,
     Retention,
     Source,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Geo",
     "MetadataReport",
     "MetadataWarning",
+    "Partitioning",
     "Retention",
     "Source",
     "check_metadata",
