@@ -217,3 +217,11 @@ def test_documented_python_runs_on_the_demo_data(
     namespace: dict[str, object] = {}  # one session per document, like a notebook
     for block in blocks:
         exec(compile(block.code, block.id, "exec"), namespace)
+
+
+def test_the_printed_load_line_starts_the_python_that_runs_od() -> None:
+    # In a checkout `uv run python`; from a wheel, this interpreter's own path (scripts/
+    # check-wheels.sh covers that install).
+    from opendata_cli.commands import demo as demo_command
+
+    assert demo_command._python() == "uv run python"

@@ -147,7 +147,10 @@ def serve_fixtures(fixtures: Path) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(load_routes(fixtures)))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="od-demo-fixtures", daemon=True)
+    # shutdown() waits for the loop's next poll: the default 0.5 s cost each example that much.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="od-demo-fixtures", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
