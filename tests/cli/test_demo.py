@@ -108,6 +108,7 @@ def test_demo_never_uses_the_network(first_and_second: tuple[Result, Result, Pat
     # producers' sources are only reachable through OPENDATA_SOURCE_URL.
     first = first_and_second[0]
     assert "offline" in first.stdout
+    assert f"their producers (main.py, opendata.yaml, source snapshots): {EXAMPLES}" in first.stdout
     assert "failed" not in first.stdout
 
 

@@ -380,3 +380,15 @@ def test_marks_are_read() -> None:
             if fence and fence[1] in SHELL | PYTHON and lines[i - 1].startswith("<!--"):
                 assert _MARK.match(lines[i - 1]), f"{doc}:{i}: {lines[i - 1]}"
     assert {e.mark[0] for e in ALL if e.mark} == {"not-tested", "xfail", "local-store"}
+
+
+def test_every_registry_setting_is_in_the_operator_guide() -> None:
+    # The settings module is the registry's only reader of its environment.
+    import inspect
+
+    from opendata_registry.infra import settings
+
+    read = set(re.findall(r'"(OPENDATA_REGISTRY_[A-Z_]+)"', inspect.getsource(settings)))
+    assert {"OPENDATA_REGISTRY_OIDC_ISSUER", "OPENDATA_REGISTRY_OIDC_AUDIENCE"} <= read
+    guide = (REPO / "docs/operator-guide.md").read_text(encoding="utf-8")
+    assert sorted(v for v in read if f"`{v}`" not in guide) == []

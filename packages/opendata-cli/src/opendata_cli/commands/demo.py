@@ -281,7 +281,8 @@ def demo(
     custom_store = current.store_env not in (None, store)
     outcomes: list[RunOutcome] = []
     if not as_json:
-        click.echo(f"publishing {len(folders)} example datasets into {store} (offline)\n")
+        click.echo(f"publishing {len(folders)} example datasets into {store} (offline)")
+        click.echo(f"their producers (main.py, opendata.yaml, source snapshots): {root}\n")
     for folder in folders:
         with (
             serve_fixtures(folder / "fixtures") as url,
