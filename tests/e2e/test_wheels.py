@@ -63,13 +63,26 @@ def test_core_wheel_has_its_data(wheels: dict[str, Path]) -> None:
     assert "opendata_core/data/iso3166_1.json" in names
 
 
+@pytest.fixture(scope="module")
+def cli_wheel_from_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The opendata-cli wheel as the release workflow builds it: the sdist, then its wheel."""
+    out = tmp_path_factory.mktemp("release")
+    proc = _uv("build", "--package", "opendata-cli", "--no-sources", "--out-dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = out.glob("opendata_cli-*.whl")
+    return wheel
+
+
+@pytest.mark.parametrize("built", ["from the tree", "from the sdist"])
 def test_cli_wheel_ships_the_examples_as_they_are_in_the_repository(
-    wheels: dict[str, Path],
+    wheels: dict[str, Path], cli_wheel_from_sdist: Path, built: str
 ) -> None:
     """`od demo` after `pip install opendata-cli` runs the wheel's copy of examples/ (issue 23
-    §2); examples/ is the one copy in git, put into the wheel by packages/opendata-cli's build
-    hook."""
-    wheel = zipfile.ZipFile(wheels["opendata-cli"])
+    §2); examples/ is the one copy in git, put into the wheel (and the sdist) by
+    packages/opendata-cli's build hook."""
+    wheel = zipfile.ZipFile(
+        wheels["opendata-cli"] if built == "from the tree" else cli_wheel_from_sdist
+    )
     prefix = "opendata_cli/examples/"
     shipped = {
         n.removeprefix(prefix): wheel.read(n) for n in wheel.namelist() if n.startswith(prefix)
