@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import msgspec
 import pytest
 
@@ -78,6 +80,16 @@ def test_round_trip_keeps_type_message_hint_and_details(
         assert back.coverage == error.coverage  # type: ignore[attr-defined]
     if isinstance(error, e.ConflictError):
         assert back.publish_id == "p2"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("error", "code", "status"), CASES, ids=[c[1] for c in CASES])
+def test_every_error_survives_pickling(error: e.OpenDataError, code: str, status: int) -> None:
+    """A Dask worker's error reaches the caller pickled: same type, message, hint, attributes."""
+    error.request_id = "req-1"
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert (str(back), back.args, back.hint) == (str(error), error.args, error.hint)
+    assert back.__dict__ == error.__dict__
 
 
 def test_every_error_class_has_a_code() -> None:

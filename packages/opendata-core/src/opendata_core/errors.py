@@ -36,7 +36,7 @@ Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from opendata_core._findings import Finding
@@ -111,6 +111,18 @@ class OpenDataError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross processes (a Dask worker's CorruptDataError reaches the caller pickled).
+        # Each subclass takes its own arguments, so unpickling rebuilds the instance from its
+        # attributes instead of calling __init__ with the message.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[OpenDataError], args: tuple[Any, ...]) -> OpenDataError:
+    err = cls.__new__(cls)
+    err.args = args
+    return err
 
 
 class InvalidDatasetId(OpenDataError, ValueError):
