@@ -120,6 +120,7 @@ PUBLIC = [
     "scan",
     "search",
     "settings",
+    "to_dask",
     "urls",
 ]
 
@@ -178,7 +179,9 @@ def test_core_documents_still_decode_after_import_opendata() -> None:
     assert out.stdout.startswith("validation Object missing required field"), out
 
 
-@pytest.mark.parametrize("name", ["gc", "info", "list", "load", "push", "scan", "search", "urls"])
+@pytest.mark.parametrize(
+    "name", ["gc", "info", "list", "load", "push", "scan", "search", "to_dask", "urls"]
+)
 def test_module_functions_have_the_methods_signatures(name: str) -> None:
     import inspect
 

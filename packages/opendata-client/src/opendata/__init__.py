@@ -16,7 +16,7 @@ from importlib.metadata import version as _metadata_version
 from opendata._cache import Cache, CacheInfo
 from opendata._client import Client, GcResult, PushResult, ShardUrl
 from opendata._config import Settings, settings
-from opendata._functions import cache, gc, info, list, load, push, scan, search, urls
+from opendata._functions import cache, gc, info, list, load, push, scan, search, to_dask, urls
 from opendata._index import Catalog
 from opendata._stores import LocalStore, S3CompatibleStore, Store
 from opendata_core.documents import (
@@ -106,6 +106,7 @@ __all__ = [
     "scan",
     "search",
     "settings",
+    "to_dask",
     "urls",
 ]
 

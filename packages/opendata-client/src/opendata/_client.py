@@ -36,6 +36,7 @@ from opendata_core.search import search as search_entries
 from opendata_core.versions import citation, summaries
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pandas as pd
     import polars as pl
     import pyarrow as pa
@@ -322,6 +323,44 @@ class Client:
         pin a version as in :meth:`load`.
         """
         return self._reader.scan(id, start=start, end=end, version=(version, as_of))
+
+    def to_dask(
+        self,
+        id: str | DatasetId,
+        *,
+        start: object = None,
+        end: object = None,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
+    ) -> dd.DataFrame:
+        """A Dask DataFrame with one partition per shard, read as :meth:`load` reads.
+
+        Its values and dtypes are :meth:`load`'s, except that a dataset with a time column is
+        indexed by it (``.reset_index()`` gives :meth:`load`'s frame); the divisions are the
+        shards' time bounds, so ``ddf.loc["2024-03":"2024-05"]`` reads only the overlapping
+        shards. The graph is pinned to the version current now and holds no credential and no
+        signed URL: each worker opens the store itself (``OPENDATA_REGISTRY`` links are signed
+        and renewed there, its key read from the worker's ``OPENDATA_API_KEY``) and verifies
+        every shard. Arguments are :meth:`load`'s; needs ``opendata-client[dask]``.
+
+        Example:
+            >>> import opendata as od
+            >>> ddf = od.to_dask("ecb/euro-fx-rates", start="2020")  # doctest: +SKIP
+            >>> ddf.loc["2024-03":"2024-05"].groupby("currency").rate.mean().compute()  # doctest: +SKIP
+        """  # noqa: E501
+        from opendata._dask import to_dask
+
+        return to_dask(
+            self,
+            id,
+            start=start,
+            end=end,
+            columns=columns,
+            filters=filters,
+            version=(version, as_of),
+        )
 
     def urls(
         self,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
 
+    import dask.dataframe as dd
     import pandas as pd
     import polars as pl
     import pyarrow as pa
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from opendata_core.ids import DatasetId
     from opendata_core.metadata import DatasetMetadata
 
-__all__ = ["cache", "gc", "info", "list", "load", "push", "scan", "search", "urls"]
+__all__ = ["cache", "gc", "info", "list", "load", "push", "scan", "search", "to_dask", "urls"]
 
 
 def cache() -> Cache:
@@ -160,6 +161,28 @@ def scan(
 ) -> pl.LazyFrame:
     """A polars LazyFrame over the selected shards; see :meth:`Client.scan`."""
     return _client().scan(id, start=start, end=end, version=version, as_of=as_of)
+
+
+def to_dask(
+    id: str | DatasetId,
+    *,
+    start: object = None,
+    end: object = None,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
+) -> dd.DataFrame:
+    """A Dask DataFrame, one partition per shard; see :meth:`Client.to_dask`."""
+    return _client().to_dask(
+        id,
+        start=start,
+        end=end,
+        columns=columns,
+        filters=filters,
+        version=version,
+        as_of=as_of,
+    )
 
 
 def urls(

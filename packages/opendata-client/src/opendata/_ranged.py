@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from opendata_core.documents import Shard
     from opendata_core.ids import DatasetId
 
-__all__ = ["COALESCE_GAP", "WHOLE_RATIO", "read_ranged"]
+__all__ = ["COALESCE_GAP", "WHOLE_RATIO", "fetch_blocks", "read_ranged"]
 
 COALESCE_GAP = 128 << 10
 """Blocks at most this far apart are fetched in one range (a gap costs ~10 ms at 100 Mbit/s)."""
@@ -35,7 +35,7 @@ WHOLE_RATIO = 0.8
 """Fetch the shard whole instead when the ranges would move more than this share of it."""
 
 
-def _fetch_blocks(
+def fetch_blocks(
     reader: Reader, ds: DatasetId, key: str, shard: Shard, wanted: list[int]
 ) -> dict[int, bytes | memoryview]:
     """The blocks ``wanted`` (indices), verified; from the cache, else fetched (retried once)."""
@@ -110,7 +110,7 @@ def read_ranged(
     last = len(blocks) - 1
     if reader.cache.get(shard.sha256, shard.bytes) is not None:
         return None  # the whole shard is cached: no request at all
-    footer = _fetch_blocks(reader, ds, key, shard, [last])[last]
+    footer = fetch_blocks(reader, ds, key, shard, [last])[last]
     # A sparse file: zeros (untouched pages cost no memory) with verified blocks pasted in.
     sparse = bytearray(shard.bytes)
     sparse[starts[last] :] = footer
@@ -155,7 +155,7 @@ def read_ranged(
     moved = sum(blocks[i].length for i in idx)
     if moved > WHOLE_RATIO * shard.bytes:
         return None
-    got = _fetch_blocks(reader, ds, key, shard, sorted(idx))
+    got = fetch_blocks(reader, ds, key, shard, sorted(idx))
     for i, data in got.items():
         sparse[starts[i] : starts[i + 1]] = data
     if not groups:

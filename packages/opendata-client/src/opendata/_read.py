@@ -8,6 +8,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from opendata_core.layout import Layout
     from opendata_core.store import Store
 
-__all__ = ["Pin", "Reader", "arrow", "demo_command"]
+__all__ = ["Pin", "Reader", "ShardPlan", "arrow", "demo_command"]
 
 Pin = tuple[str | None, str | date | datetime | None]
 """``(version, as_of)``: which version a read is pinned to; ``(None, None)`` is the current one."""
@@ -77,6 +78,62 @@ def arrow() -> Any:
     from opendata import _arrow
 
     return _arrow
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """What one load reads of each shard: columns, the exact time range and the user's filter.
+
+    Built once per load (:meth:`Reader.plan`) and applied to every selected shard; it pickles,
+    so another process (a Dask worker) reads a shard exactly as ``od.load`` does.
+    """
+
+    ds: DatasetId
+    columns: list[str] | None
+    bounds: TimeRange
+    time_column: str | None
+    time_type: Any
+    """The time column's pyarrow type (None without a time column)."""
+    user_filter: Any
+    """The caller's filters as a pyarrow expression, or None."""
+    filter_columns: set[str] | None
+    """The columns ``user_filter`` reads (None: unknown, so every column)."""
+
+    def read(self, reader: Reader, shard: Shard) -> pa.Table:
+        """The shard's rows in range that pass the filter, in ``columns``, from verified bytes.
+
+        Format-1.1 shards are read by verified ranges when only some columns or row groups are
+        needed (:func:`opendata._ranged.read_ranged`); others whole (sha256).
+        """
+        ar = arrow()
+        tc, bounds, cols = self.time_column, self.bounds, self.columns
+        expr = self.user_filter
+        range_expr = None
+        whole_range = tc is None or bounds.contains(shard.min, shard.max)
+        if not whole_range:
+            range_expr = ar.range_expression(bounds, tc, self.time_type)
+            if range_expr is not None:
+                expr = range_expr if expr is None else expr & range_expr
+        if shard.blocks and (cols is not None or not whole_range):
+            from opendata._ranged import read_ranged
+
+            table = read_ranged(
+                reader,
+                self.ds,
+                shard,
+                cols,
+                None if whole_range else bounds,
+                self.user_filter,
+                self.filter_columns,
+                range_expr,
+                tc,
+            )
+            if table is not None:
+                return table
+        needs = None if self.filter_columns is None else set(self.filter_columns)
+        if needs is not None and range_expr is not None and tc is not None:
+            needs.add(tc)
+        return reader.decode(self.ds, shard, cols, expr, needs)
 
 
 class Reader:
@@ -401,50 +458,17 @@ class Reader:
 
         manifest, shards, bounds = self.select(ds, start, end, version)
         seen["publish_id"] = manifest.publish_id
-        cols = self.check_columns(ds, manifest, columns)
-        tc = manifest.time_column
-        ar = arrow()
-        dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
-        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
-        filter_cols = ar.filter_columns(filters) if user_filter is not None else set()
-
+        plan = self.plan(ds, manifest, bounds, columns, filters)
         report = self.reporter("download", sum(s.bytes for s in shards))
 
         def read(shard: Shard) -> pa.Table:
-            expr = user_filter
-            range_expr = None
-            whole_range = tc is None or bounds.contains(shard.min, shard.max)
-            if not whole_range:
-                range_expr = ar.range_expression(bounds, tc, dtype)
-                if range_expr is not None:
-                    expr = range_expr if expr is None else expr & range_expr
-            if shard.blocks and (cols is not None or not whole_range):
-                from opendata._ranged import read_ranged
-
-                table = read_ranged(
-                    self,
-                    ds,
-                    shard,
-                    cols,
-                    None if whole_range else bounds,
-                    user_filter,
-                    filter_cols,
-                    range_expr,
-                    tc,
-                )
-                if table is not None:
-                    report(shard.bytes)
-                    return table
-            needs = None if filter_cols is None else set(filter_cols)
-            if needs is not None and range_expr is not None and tc is not None:
-                needs.add(tc)
-            table = self.decode(ds, shard, cols, expr, needs)
+            table = plan.read(self, shard)
             report(shard.bytes)
             return table
 
         if not shards:  # a dataset version with no files: no rows, the published columns
             empty = _empty_table(manifest)
-            return empty.select(cols) if cols is not None else empty
+            return empty.select(plan.columns) if plan.columns is not None else empty
         if len(shards) == 1:
             tables = [read(shards[0])]
         else:
@@ -452,6 +476,23 @@ class Reader:
                 tables = list(pool.map(read, shards))
         schema = tables[0].schema
         return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+
+    def plan(
+        self,
+        ds: DatasetId,
+        manifest: Manifest,
+        bounds: TimeRange,
+        columns: Sequence[str] | None,
+        filters: Any,
+    ) -> ShardPlan:
+        """What a load reads of each shard; checks the columns and builds the filter first."""
+        cols = self.check_columns(ds, manifest, columns)
+        tc = manifest.time_column
+        ar = arrow()
+        dtype = ar.parse_type(next(f.type for f in manifest.schema if f.name == tc)) if tc else None
+        user_filter = ar.build_filter(filters, manifest.schema, str(ds))
+        filter_cols = ar.filter_columns(filters) if user_filter is not None else set()
+        return ShardPlan(ds, cols, bounds, tc, dtype, user_filter, filter_cols)
 
     def scan(
         self,
