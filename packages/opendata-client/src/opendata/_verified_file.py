@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Final
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
@@ -15,6 +17,51 @@ if TYPE_CHECKING:
 
 __all__ = ["VerifiedFile"]
 
+RECENT_BYTES: Final = 128 << 20
+"""Verified bytes a process keeps in memory for files opened again (engines open a file to
+read its footer while planning, then again to read it)."""
+
+
+class _Recent:
+    """Verified bytes by SHA-256 (whole shards and blocks), least recently used dropped first.
+
+    Content-addressed, so an entry can never be stale; only bytes that passed their hash check
+    are put here.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, bytes | memoryview] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str) -> bytes | memoryview | None:
+        with self._lock:
+            data = self._entries.get(sha256)
+            if data is not None:
+                self._entries.move_to_end(sha256)
+            return data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
+    def put(self, sha256: str, data: bytes | memoryview) -> None:
+        if len(data) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if sha256 in self._entries:
+                return
+            self._entries[sha256] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._size -= len(dropped)
+
+
+_RECENT = _Recent(RECENT_BYTES)
+
 
 class VerifiedFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyped
     """A shard opened for reading: every byte returned was checked against the manifest.
@@ -22,7 +69,8 @@ class VerifiedFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is unt
     A format-1.1 shard is fetched block by block (the blocks a read touches, coalesced, each
     checked against its SHA-256 and kept for later reads); once the reads would move most of
     the file, or when the shard has no blocks, it is fetched whole and checked against its
-    sha256. Both come from the local cache when they are there.
+    sha256. Both come from this process's recently verified bytes, or the local cache, when they
+    are there.
     """
 
     def __init__(
@@ -58,7 +106,8 @@ class VerifiedFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is unt
         if self._whole is None and self._starts is not None:
             if not self._checked_cache:
                 self._checked_cache = True
-                self._whole = self._reader.cache.get(self._shard.sha256, self._shard.bytes)
+                sha256, size = self._shard.sha256, self._shard.bytes
+                self._whole = _RECENT.get(sha256) or self._reader.cache.get(sha256, size)
             if self._whole is None:
                 got = self._blocks(start, end)
                 if got is not None:
@@ -73,20 +122,32 @@ class VerifiedFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is unt
 
         blocks, starts = self._shard.blocks, self._starts
         assert starts is not None
-        first, stop, lo, _ = covering(blocks, start, end, starts)
+        first, stop, _, _ = covering(blocks, start, end, starts)
+        for i in range(first, stop):
+            if i not in self._held and (recent := _RECENT.get(blocks[i].sha256)) is not None:
+                self._held[i] = recent
         missing = [i for i in range(first, stop) if i not in self._held]
         if missing:
             held = sum(blocks[i].length for i in self._held)
             if held + sum(blocks[i].length for i in missing) > WHOLE_RATIO * self._shard.bytes:
                 return None
-            self._held.update(fetch_blocks(self._reader, self._ds, self._key, self._shard, missing))
-        joined = b"".join(self._held[i] for i in range(first, stop))
-        return joined[start - lo : end - lo]
+            got = fetch_blocks(self._reader, self._ds, self._key, self._shard, missing)
+            for i, data in got.items():
+                self._held[i] = data
+                _RECENT.put(blocks[i].sha256, data)
+        return b"".join(
+            memoryview(self._held[i])[max(start, starts[i]) - starts[i] : end - starts[i]]
+            for i in range(first, stop)
+        )
 
     def _fetch_whole(self) -> bytes | memoryview:
         reader, shard = self._reader, self._shard
+        self._held.clear()
+        recent = _RECENT.get(shard.sha256)
+        if recent is not None:
+            return recent
         data, fresh = reader._verified_bytes(self._ds, self._key, shard)
         if fresh:
             reader.cache.put(shard.sha256, data)
-        self._held.clear()
+        _RECENT.put(shard.sha256, data)
         return data
