@@ -12,12 +12,14 @@ from pathlib import Path
 import msgspec
 
 from opendata_core.documents import Index, Manifest, MetadataDocument, RunRecord
+from opendata_core.lifecycle import Lifecycle
 
 DOCUMENTS = {
     "manifest.schema.json": Manifest,
     "metadata.schema.json": MetadataDocument,
     "index.schema.json": Index,
     "run-record.schema.json": RunRecord,
+    "lifecycle.schema.json": Lifecycle,
 }
 OUT = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 

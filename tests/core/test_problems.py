@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -35,6 +36,18 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
     (e.Unauthenticated("invalid API key"), "unauthenticated", 401),
     (e.PermissionDenied("no", dataset_id="a/b"), "permission_denied", 403),
     (e.DatasetNotFound("a/b", ["a/bc"]), "dataset_not_found", 404),
+    (e.DatasetMoved("a/b", "c/d"), "dataset_moved", 308),
+    (
+        e.DatasetWithdrawn(
+            "a/b",
+            "privacy",
+            withdrawn_at=datetime(2026, 12, 1, tzinfo=UTC),
+            citation="ECB (2025). FX rates (version 20250314T153112Z-9f8e7d6c) [Data set].",
+            note="names of individuals in column 3",
+        ),
+        "dataset_withdrawn",
+        410,
+    ),
     (e.ColumnNotFound("a/b", "x", ["y", "z"]), "column_not_found", 422),
     (
         e.VersionNotFound("a/b", "a/b: version 'x' removed", version="x", oldest_kept="01J"),
@@ -53,6 +66,11 @@ CASES: list[tuple[e.OpenDataError, str, int]] = [
         422,
     ),
     (e.ConflictError("a/b", publish_id="p2"), "conflict", 409),
+    (
+        e.InvalidTransition("a/b", "a/b is active", status="active", action="restore"),
+        "invalid_transition",
+        409,
+    ),
     (e.RateLimited("slow down", retry_after=12), "rate_limited", 429),
     (e.CorruptDataError("a/b", "parts/x.parquet", "sha256 mismatch"), "corrupt_data", 502),
     (e.StoreUnavailable("s3://bucket", "timed out"), "store_unavailable", 503),
@@ -73,7 +91,8 @@ def test_round_trip_keeps_type_message_hint_and_details(
     assert str(back) == str(error)
     assert back.hint == error.hint
     names = ("dataset_id", "close_matches", "column", "available", "retry_after", "key", "service")
-    for name in (*names, "version", "oldest_kept", "matches"):
+    lifecycle = ("moved_to", "reason", "withdrawn_at", "citation", "note", "status", "action")
+    for name in (*names, "version", "oldest_kept", "matches", *lifecycle):
         if hasattr(error, name):
             assert getattr(back, name) == getattr(error, name), name
     if isinstance(error, e.RangeOutsideCoverage):

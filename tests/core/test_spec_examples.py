@@ -18,12 +18,15 @@ from opendata_core.documents import (
     decode_document,
 )
 from opendata_core.errors import FormatError
+from opendata_core.lifecycle import Lifecycle
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 BLOCKS = re.findall(r"```json\n(.*?)```", SPEC.read_text(encoding="utf-8"), re.S)
 
 
 def _document(example: dict[str, object]) -> type:
+    if "events" in example:
+        return Lifecycle
     if "shards" in example:
         return Manifest
     if "dataset" in example:
@@ -37,7 +40,7 @@ def _document(example: dict[str, object]) -> type:
 
 def test_the_spec_has_examples_of_every_document() -> None:
     kinds = {_document(json.loads(block)) for block in BLOCKS}
-    assert kinds == {Manifest, MetadataDocument, Index, RunRecord}
+    assert kinds == {Manifest, MetadataDocument, Index, RunRecord, Lifecycle}
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"example-{i + 1}" for i in range(len(BLOCKS))])

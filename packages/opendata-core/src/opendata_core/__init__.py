@@ -32,10 +32,13 @@ from opendata_core.errors import (
     ColumnNotFound,
     ConflictError,
     CorruptDataError,
+    DatasetMoved,
     DatasetNotFound,
+    DatasetWithdrawn,
     FormatError,
     InvalidData,
     InvalidDatasetId,
+    InvalidTransition,
     MetadataError,
     OpenDataError,
     PermissionDenied,
@@ -47,10 +50,12 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
+from opendata_core.lifecycle import Lifecycle
 from opendata_core.metadata import (
     FREQUENCIES,
     PARTITIONS,
     DatasetMetadata,
+    Deprecation,
     Geo,
     MetadataReport,
     MetadataWarning,
@@ -101,7 +106,10 @@ __all__ = [
     "CorruptDataError",
     "DatasetId",
     "DatasetMetadata",
+    "DatasetMoved",
     "DatasetNotFound",
+    "DatasetWithdrawn",
+    "Deprecation",
     "ErrorClass",
     "Field",
     "Finding",
@@ -111,7 +119,9 @@ __all__ = [
     "IndexEntry",
     "InvalidData",
     "InvalidDatasetId",
+    "InvalidTransition",
     "Layout",
+    "Lifecycle",
     "Manifest",
     "MetadataDocument",
     "MetadataError",

@@ -17,6 +17,7 @@ from opendata_core._schema import (
     GEO_SCOPES,
     PARTITIONS,
     DatasetMetadata,
+    Deprecation,
     Geo,
     Retention,
     Source,
@@ -29,6 +30,9 @@ TOP_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(DatasetMetadata
 _SOURCE_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Source))
 _GEO_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Geo))
 _RETENTION_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Retention))
+_DEPRECATION_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Deprecation))
+DEPRECATION_MESSAGE_MAX: Final = 500
+"""The longest ``deprecated.message``, in characters (readers see it in every warning)."""
 _GITHUB_REPO_RE: Final = re.compile(
     r"https://github\.com/(?P<owner>[^/\s]+)/(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?"
 )
@@ -466,6 +470,36 @@ def _check_retention_field(c: Checker, top: dict[str, Any], out: dict[str, Any])
         _check_retention(c, top["retention"], out)
 
 
+def _check_deprecated(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
+    """``deprecated: {message, successor}``; runs after :func:`_check_id` (no self-successor)."""
+    if "deprecated" not in top or top["deprecated"] is None:
+        return
+    example = "e.g. 'deprecated: {message: Use ecb/fx-v2 instead., successor: ecb/fx-v2}'"
+    fields = c.mapping(["deprecated"], top["deprecated"], _DEPRECATION_FIELDS, ("message",))
+    if fields is None:
+        return
+    d: dict[str, Any] = {}
+    if "message" in fields:
+        s = c.string(["deprecated", "message"], fields["message"], max_len=DEPRECATION_MESSAGE_MAX)
+        if s is not None:
+            d["message"] = s.strip()
+    if (s := c.optional_string(fields, "successor", parent=["deprecated"])) is not None:
+        try:
+            successor = str(DatasetId.parse(s))
+        except InvalidDatasetId as exc:
+            c.error(["deprecated", "successor"], exc.rule, example)
+        else:
+            if successor == out.get("id"):
+                c.error(
+                    ["deprecated", "successor"],
+                    f"{s!r} is this dataset's own id",
+                    "name the dataset that replaces it, or leave successor out",
+                )
+            else:
+                d["successor"] = successor
+    out["deprecated"] = d
+
+
 _VALIDATORS: Final[tuple[_Validator, ...]] = (
     _check_id,
     _check_title,
@@ -483,6 +517,7 @@ _VALIDATORS: Final[tuple[_Validator, ...]] = (
     _check_primary_key,
     _check_runner,
     _check_retention_field,
+    _check_deprecated,
 )
 """One per top-level field, in file order (``repo`` needs the checked ``id``)."""
 

@@ -61,6 +61,19 @@ class Retention(msgspec.Struct, kw_only=True, frozen=True):
     keep_all: bool = False
 
 
+class Deprecation(msgspec.Struct, kw_only=True, frozen=True):
+    """The producer's own deprecation of its dataset (``deprecated`` in ``opendata.yaml``).
+
+    Readers are warned with ``message`` (and pointed to ``successor`` when given); the dataset
+    is still published and served. A registry's operator can override it (spec §10).
+    """
+
+    message: str
+    """Why, and what to use instead, in one or two sentences."""
+    successor: str | None = None
+    """The id of the dataset that replaces this one (``namespace/name``), if any."""
+
+
 class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     """The fields of ``opendata.yaml``.
 
@@ -84,6 +97,8 @@ class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     runner: list[str] = []
     retention: Retention | None = None
     """``None``: the default :class:`Retention` (the last 10 versions and 90 days)."""
+    deprecated: Deprecation | None = None
+    """The producer's deprecation of the dataset (``None``: not deprecated by the producer)."""
 
     @property
     def dataset_id(self) -> DatasetId:

@@ -15,19 +15,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
 
 import msgspec
 
 from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
 from opendata_core.metadata import DatasetMetadata, Partitioning
 
+if TYPE_CHECKING:
+    from opendata_core.lifecycle import Lifecycle
+
 __all__ = [
     "FOOTER_TAIL",
     "FORMAT_VERSION",
     "Block",
     "Count",
+    "DatasetStatus",
     "ErrorClass",
     "Field",
     "Index",
@@ -41,6 +45,7 @@ __all__ = [
     "Sha256Hex",
     "Shard",
     "Stats",
+    "TrustLevel",
     "check_manifest",
     "decode_document",
     "diff_schemas",
@@ -54,6 +59,13 @@ FORMAT_VERSION: Final = "1.1"
 
 ErrorClass = Literal["network", "parse", "validation", "upload", "permission", "unknown"]
 """Why a producer run failed."""
+
+DatasetStatus: TypeAlias = Literal["active", "deprecated", "moved", "withdrawn"]
+"""Where a dataset is in its lifecycle; the meanings and transitions are in
+:mod:`opendata_core.lifecycle` (spec §10)."""
+TrustLevel: TypeAlias = Literal["none", "verified-publisher", "verified-source", "audited"]
+"""How far a registry's operators trust a dataset, lowest first; meanings in
+:mod:`opendata_core.lifecycle` (spec §10.1)."""
 
 # Constraints checked while decoding, so a bad document is refused with its JSON path
 # (``$.stats.row_count``). Shards are checked as a whole by check_manifest, with its own messages.
@@ -304,6 +316,14 @@ class IndexEntry(msgspec.Struct, kw_only=True):
     max_time: str | None = None
     schema_hash: Sha256Hex | None = None
     updated_at: datetime | None = None
+    status: DatasetStatus = "active"
+    """Since format 1.1: the lifecycle status (``lifecycle.json``, spec §10); search leaves
+    ``withdrawn`` datasets out."""
+    successor: str | None = None
+    """A deprecated dataset's successor id, when one is named."""
+    trust: TrustLevel = "none"
+    """The trust level an operator granted (spec §10.1); it lapses after ``trust_review_by``."""
+    trust_review_by: date | None = None
 
     @property
     def namespace(self) -> str:
@@ -316,12 +336,17 @@ class IndexEntry(msgspec.Struct, kw_only=True):
         meta: DatasetMetadata,
         stats: Stats | None = None,
         updated_at: datetime | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> IndexEntry:
         """The index summary of a dataset: its ``opendata.yaml`` fields plus published stats.
 
         The one place that decides what ``index.json`` says about a dataset (the client, the CLI
-        and the registry all build entries here).
+        and the registry all build entries here). Status and trust come from ``lifecycle`` (its
+        ``lifecycle.json``); without one, from the producer's ``deprecated`` in ``meta``.
         """
+        from opendata_core.lifecycle import effective_lifecycle
+
+        state = effective_lifecycle(meta.id, lifecycle, meta)
         return cls(
             id=meta.id,
             title=meta.title,
@@ -340,6 +365,10 @@ class IndexEntry(msgspec.Struct, kw_only=True):
             max_time=stats.max_time if stats else None,
             schema_hash=stats.schema_hash if stats else None,
             updated_at=updated_at,
+            status=state.status,
+            successor=state.successor,
+            trust=state.trust.level,
+            trust_review_by=state.trust.review_by,
         )
 
 

@@ -14,6 +14,10 @@ went wrong, where, and how to fix it.
     ├── FormatError                ValueError        a JSON document is malformed (.document .field)
     │   └── UnsupportedFormatVersion                 written by a newer major (.found .supported)
     ├── DatasetNotFound            LookupError       no such dataset (.dataset_id .close_matches)
+    ├── DatasetMoved               LookupError       the id moved (.dataset_id .moved_to); readers
+    │                                                follow it with a DeprecationWarning
+    ├── DatasetWithdrawn           LookupError       withdrawn, data no longer served (.dataset_id
+    │                                                .reason .withdrawn_at .citation .note)
     ├── ColumnNotFound             LookupError       no such column (.column .available)
     ├── VersionNotFound            LookupError       no single kept version matches
     │                                                (.dataset_id .version .oldest_kept .matches)
@@ -21,6 +25,8 @@ went wrong, where, and how to fix it.
     ├── SchemaMismatch             ValueError        appended rows do not fit the schema (.column)
     ├── InvalidData                ValueError        data fails a check before publishing
     │                                                (.dataset_id .column)
+    ├── InvalidTransition          ValueError        a lifecycle change its status does not allow
+    │                                                (.dataset_id .status .action)
     ├── PermissionDenied           PermissionError   the store or registry said no (.dataset_id)
     │   └── Unauthenticated                          no valid API key or token was given
     ├── ConflictError              RuntimeError      another publish won the race (.dataset_id)
@@ -36,6 +42,7 @@ Each error's stable ``code`` and HTTP status live in one table, :mod:`opendata_c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -45,10 +52,13 @@ __all__ = [
     "ColumnNotFound",
     "ConflictError",
     "CorruptDataError",
+    "DatasetMoved",
     "DatasetNotFound",
+    "DatasetWithdrawn",
     "FormatError",
     "InvalidData",
     "InvalidDatasetId",
+    "InvalidTransition",
     "MetadataError",
     "OpenDataError",
     "PermissionDenied",
@@ -250,6 +260,56 @@ class DatasetNotFound(OpenDataError, LookupError):
         self.shell_hint = shell
 
 
+class DatasetMoved(OpenDataError, LookupError):
+    """The dataset moved to another id (renamed, or transferred to another namespace).
+
+    Readers follow it: ``od.load("old/id")`` loads ``moved_to`` and warns once with a
+    :class:`DeprecationWarning`; the registry answers it as HTTP 308 with ``Location``. The old
+    id stays reserved: no other dataset can take it (spec §10.3).
+    """
+
+    def __init__(self, dataset_id: str, moved_to: str) -> None:
+        self.dataset_id = dataset_id
+        self.moved_to = moved_to
+        super().__init__(
+            f"{dataset_id} moved to {moved_to}",
+            hint=f"use the new id {moved_to!r}; the old one keeps working, with a warning",
+        )
+
+
+class DatasetWithdrawn(OpenDataError, LookupError):
+    """The dataset was withdrawn: its data is no longer served, its metadata and citation are.
+
+    ``reason`` is ``legal``, ``licence``, ``privacy`` or ``producer-request``; ``citation``
+    cites the last version (for a paper that used it); ``note`` is the operator's explanation.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        reason: str,
+        *,
+        withdrawn_at: datetime | None = None,
+        citation: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.reason = reason
+        self.withdrawn_at = withdrawn_at
+        self.citation = citation
+        self.note = note
+        when = f" on {withdrawn_at:%Y-%m-%d}" if withdrawn_at else ""
+        why = f" ({reason}{': ' + shorten(note, 300) if note else ''})"
+        message = f"{dataset_id} was withdrawn{when}{why}; its data is no longer served"
+        if citation:
+            message += f". Its last version is cited as: {shorten(citation, 600)}"
+        super().__init__(
+            message,
+            hint="cite the last version as above; the publisher or the registry's operator can "
+            "say whether a replacement exists",
+        )
+
+
 class ColumnNotFound(OpenDataError, LookupError):
     """A requested column is not in the dataset's schema."""
 
@@ -338,6 +398,28 @@ class InvalidData(OpenDataError, ValueError):
     ) -> None:
         self.dataset_id = dataset_id
         self.column = column
+        super().__init__(message, hint=hint)
+
+
+class InvalidTransition(OpenDataError, ValueError):
+    """A lifecycle change that the dataset's status does not allow (spec §10.2).
+
+    Raised by :func:`opendata_core.lifecycle.transition`, which writes the message (what the
+    status allows instead) and the hint.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        message: str,
+        *,
+        status: str,
+        action: str,
+        hint: str | None = None,
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.status = status
+        self.action = action
         super().__init__(message, hint=hint)
 
 

@@ -6,6 +6,7 @@
     [<prefix>/]datasets/<ns>/<name>/manifest.json
     [<prefix>/]datasets/<ns>/<name>/metadata.json
     [<prefix>/]datasets/<ns>/<name>/README.md
+    [<prefix>/]datasets/<ns>/<name>/lifecycle.json
     [<prefix>/]datasets/<ns>/<name>/parts/<sha256>.parquet
     [<prefix>/]datasets/<ns>/<name>/runs/<YYYYMMDDTHHMMSSZ>-<run id>.json
     [<prefix>/]datasets/<ns>/<name>/versions/<publish_id>.json
@@ -82,6 +83,10 @@ class Layout:
     def metadata(self, dataset_id: DatasetId) -> str:
         """``metadata.json``: the yaml fields, stats and a preview."""
         return self.dataset_prefix(dataset_id) + "metadata.json"
+
+    def lifecycle(self, dataset_id: DatasetId) -> str:
+        """``lifecycle.json``: status, trust and audit trail (absent: active, not verified)."""
+        return self.dataset_prefix(dataset_id) + "lifecycle.json"
 
     def readme(self, dataset_id: DatasetId) -> str:
         """The dataset's ``README.md``."""

@@ -15,6 +15,10 @@ typed client errors). The table below is the only place where codes and statuses
     unauthenticated             401     Unauthenticated
     permission_denied           403     PermissionDenied          dataset_id
     dataset_not_found           404     DatasetNotFound           dataset_id, close_matches
+    dataset_moved               308     DatasetMoved              dataset_id, moved_to (and a
+                                                                  Location header)
+    dataset_withdrawn           410     DatasetWithdrawn          dataset_id, reason,
+                                                                  withdrawn_at, citation, note
     not_found                   404     OpenDataError (no such route or object)
     column_not_found            422     ColumnNotFound            dataset_id, column, available
     version_not_found           404     VersionNotFound           dataset_id, version, oldest_kept,
@@ -24,6 +28,7 @@ typed client errors). The table below is the only place where codes and statuses
     invalid_data                422     InvalidData               dataset_id, column
     conflict                    409     ConflictError             dataset_id, publish_id,
                                                                   partition
+    invalid_transition          409     InvalidTransition         dataset_id, status, action
     rate_limited                429     RateLimited               retry_after
     corrupt_data                502     CorruptDataError          dataset_id, key
     unavailable                 503     ServiceUnavailable        service, retry_after
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -53,10 +59,13 @@ from opendata_core.errors import (
     ColumnNotFound,
     ConflictError,
     CorruptDataError,
+    DatasetMoved,
     DatasetNotFound,
+    DatasetWithdrawn,
     FormatError,
     InvalidData,
     InvalidDatasetId,
+    InvalidTransition,
     MetadataError,
     OpenDataError,
     PermissionDenied,
@@ -139,12 +148,15 @@ ERROR_CODES: Final[dict[str, tuple[type[OpenDataError], int]]] = {
     "unauthenticated": (Unauthenticated, 401),
     "permission_denied": (PermissionDenied, 403),
     "dataset_not_found": (DatasetNotFound, 404),
+    "dataset_moved": (DatasetMoved, 308),
+    "dataset_withdrawn": (DatasetWithdrawn, 410),
     "column_not_found": (ColumnNotFound, 422),
     "version_not_found": (VersionNotFound, 404),
     "range_outside_coverage": (RangeOutsideCoverage, 422),
     "schema_mismatch": (SchemaMismatch, 422),
     "invalid_data": (InvalidData, 422),
     "conflict": (ConflictError, 409),
+    "invalid_transition": (InvalidTransition, 409),
     "rate_limited": (RateLimited, 429),
     "corrupt_data": (CorruptDataError, 502),
     "unavailable": (ServiceUnavailable, 503),
@@ -160,12 +172,15 @@ _DETAILS: Final[dict[type[OpenDataError], tuple[str, ...]]] = {
     UnsupportedFormatVersion: ("document", "found", "supported"),
     PermissionDenied: ("dataset_id",),
     DatasetNotFound: ("dataset_id", "close_matches"),
+    DatasetMoved: ("dataset_id", "moved_to"),
+    DatasetWithdrawn: ("dataset_id", "reason", "withdrawn_at", "citation", "note"),
     ColumnNotFound: ("dataset_id", "column", "available"),
     VersionNotFound: ("dataset_id", "version", "oldest_kept", "matches"),
     RangeOutsideCoverage: ("dataset_id", "coverage"),
     SchemaMismatch: ("dataset_id", "column"),
     InvalidData: ("dataset_id", "column"),
     ConflictError: ("dataset_id", "publish_id", "partition"),
+    InvalidTransition: ("dataset_id", "status", "action"),
     RateLimited: ("retry_after",),
     CorruptDataError: ("dataset_id", "key"),
     ServiceUnavailable: ("service", "retry_after"),
@@ -231,6 +246,14 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
         DatasetNotFound: lambda: DatasetNotFound(
             d.get("dataset_id", ""), d.get("close_matches", [])
         ),
+        DatasetMoved: lambda: DatasetMoved(d.get("dataset_id", ""), d.get("moved_to", "")),
+        DatasetWithdrawn: lambda: DatasetWithdrawn(
+            d.get("dataset_id", ""),
+            d.get("reason", ""),
+            withdrawn_at=_datetime(d.get("withdrawn_at")),
+            citation=d.get("citation"),
+            note=d.get("note"),
+        ),
         ColumnNotFound: lambda: ColumnNotFound(
             d.get("dataset_id", ""), d.get("column", ""), d.get("available", [])
         ),
@@ -254,6 +277,13 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
             publish_id=d.get("publish_id"),
             partition=d.get("partition"),
         ),
+        InvalidTransition: lambda: InvalidTransition(
+            d.get("dataset_id", ""),
+            p.message,
+            status=d.get("status", ""),
+            action=d.get("action", ""),
+            hint=p.hint,
+        ),
         RateLimited: lambda: RateLimited(p.message, retry_after=d.get("retry_after")),
         CorruptDataError: lambda: CorruptDataError(
             d.get("dataset_id", ""), d.get("key", ""), p.message
@@ -264,6 +294,16 @@ def _rebuild(cls: type[OpenDataError], p: ProblemDetails) -> OpenDataError:
         StoreUnavailable: lambda: StoreUnavailable(d.get("store", ""), p.message),
     }
     return makers[cls]()
+
+
+def _datetime(value: object) -> datetime | None:
+    """A ``details`` timestamp (RFC 3339 text) back as a datetime; ``None`` if absent or bad."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def error_from_problem(problem: ProblemDetails) -> OpenDataError:
