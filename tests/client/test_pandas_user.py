@@ -258,7 +258,11 @@ def test_not_found_in_the_empty_default_store_names_the_command_that_fills_it() 
     home = os.environ["OPENDATA_HOME"]
     with pytest.raises(od.DatasetNotFound) as err:
         od.load("ecb/euro-fx-reference-rates")
+    import importlib.util
+
     command = f"OPENDATA_HOME={home} od demo --no-serve"
+    if importlib.util.find_spec("opendata_cli") is None:  # the lowest-direct run has no CLI
+        command = f"pip install opendata-cli && {command}"
     assert err.value.hint is not None and f"run `{command}` in a shell" in err.value.hint
     assert err.value.shell_hint is not None
     assert err.value.shell_hint.startswith(f"run `{command}` to publish the example datasets")
