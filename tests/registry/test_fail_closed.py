@@ -22,8 +22,8 @@ from opendata_core.api import TierLimits
 from opendata_core.errors import OpenDataError, ServiceUnavailable
 from opendata_core.problems import ProblemDetails
 from opendata_registry.context import Registry
-from opendata_registry.domain.keys.limits import PROBE_SECONDS, Limiter
 from opendata_registry.domain.keys.services import generate_key
+from opendata_registry.infra.limits import PROBE_SECONDS, Limiter
 from opendata_registry.infra.settings import Settings
 from tests._processes import TcpRelay, redis_server, refused_port
 

@@ -220,7 +220,7 @@ def test_window_counts_and_ends_come_from_one_count(redis_url: str | None) -> No
     storage keeps, also in a process that did not open the window (another replica)."""
     from limits import RateLimitItemPerMinute
 
-    from opendata_registry.domain.keys.limits import Limiter
+    from opendata_registry.infra.limits import Limiter
     from opendata_registry.infra.settings import DEFAULT_TIERS
 
     tier = msgspec.structs.replace(DEFAULT_TIERS["free"], requests_per_minute=3)

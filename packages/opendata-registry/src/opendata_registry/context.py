@@ -26,10 +26,10 @@ from opendata_registry.domain.catalogue.sync import (
     release_lease,
     sync_catalogue,
 )
-from opendata_registry.domain.keys.limits import Limiter
 from opendata_registry.domain.publishing.auth import Publishing
 from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.hotcache import HotCache
+from opendata_registry.infra.limits import Limiter
 from opendata_registry.infra.settings import Settings
 from opendata_registry.infra.signing import UrlSigner
 from opendata_registry.infra.store import RegistryStore, open_store
