@@ -16,11 +16,7 @@ from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
 from opendata_registry.context import Registry
-from opendata_registry.domain.catalogue.deps import (
-    provide_caller,
-    provide_catalogue,
-    provide_registry,
-)
+from opendata_registry.domain.catalogue.deps import provide_catalogue, provide_registry
 from opendata_registry.domain.catalogue.index import IndexController
 from opendata_registry.domain.downloads.direct import DirectDownload
 from opendata_registry.domain.gateway.controllers import GatewayController
@@ -35,6 +31,7 @@ from opendata_registry.domain.usage.controllers import UsageController
 from opendata_registry.infra.bodies import MAX_BODY_BYTES, BoundedRequest
 from opendata_registry.infra.errors import handle_exception
 from opendata_registry.infra.headers import add_answer_headers
+from opendata_registry.infra.identity import provide_caller
 from opendata_registry.infra.openapi import ArrayLikeStructSchema, ConstrainedScalarSchema
 from opendata_registry.infra.requestlog import ACCESS_LOGGER, RequestLog
 from opendata_registry.infra.settings import Settings

@@ -6,17 +6,25 @@ import asyncio
 import contextlib
 import fcntl
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from opendata_core.errors import OpenDataError
 
-__all__ = ["create_engine", "migrate", "session_factory"]
+__all__ = ["SessionMaker", "create_engine", "migrate", "session_factory"]
+
+SessionMaker = Callable[[], AsyncSession]
+"""What opens a database session (``async with sessions() as session``)."""
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")

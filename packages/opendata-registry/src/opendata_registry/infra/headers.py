@@ -1,5 +1,7 @@
 """Headers every registry answer gets, added in one place: the app's ``before_send`` hook.
 
+Also :func:`base_url`, where a request says the registry is reached (its ``Host``).
+
 ``before_send`` sees every message the app sends — handler answers, error answers (routing 404s
 and 405s too), the direct download path, signed file streams — so nothing can miss these.
 
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from litestar.connection import ASGIConnection
 from litestar.routes import HTTPRoute
 
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import Message, Scope
 
-__all__ = ["add_answer_headers"]
+__all__ = ["add_answer_headers", "base_url"]
 
 _NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 
@@ -55,3 +58,8 @@ async def add_answer_headers(message: Message, scope: Scope) -> None:
             headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
             headers.append((b"allow", allow))
     message["headers"] = headers
+
+
+def base_url(scope: Scope) -> str:
+    """The URL this registry is reached at for a request (scheme, host, root path; no slash)."""
+    return str(ASGIConnection(scope).base_url).rstrip("/")

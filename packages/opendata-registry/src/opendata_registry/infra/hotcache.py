@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from opendata_core.documents import Manifest, Shard
 from opendata_core.ids import DatasetId
-from opendata_registry.domain.keys.services import Caller
+from opendata_registry.infra.identity import Caller
 
 if TYPE_CHECKING:
     from litestar.types import Scope

@@ -37,7 +37,7 @@ import msgspec
 from litestar.enums import ScopeType
 
 from opendata_core.problems import is_request_id
-from opendata_registry.domain.keys.services import Caller
+from opendata_registry.infra.identity import Caller
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send

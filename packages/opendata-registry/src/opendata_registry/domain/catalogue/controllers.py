@@ -19,8 +19,8 @@ from opendata_core.api import (
 )
 from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
 from opendata_registry.domain.downloads.direct import DIRECT, answer_download
-from opendata_registry.domain.keys.services import Caller
 from opendata_registry.infra.errors import error_responses
+from opendata_registry.infra.identity import Caller
 from opendata_registry.infra.settings import Settings
 
 __all__ = ["DatasetController"]

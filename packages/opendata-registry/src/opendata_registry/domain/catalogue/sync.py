@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from opendata_core.documents import (
 )
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
+from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.models import Dataset, DatasetTag, Lease, Publish, Run
 from opendata_registry.domain.catalogue.services import build_index
 from opendata_registry.infra.store import Conflict, RegistryStore
@@ -51,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger("opendata_registry.sync")
 
-SessionMaker = Callable[[], AsyncSession]
 _DOCS = ("manifest.json", "metadata.json", "README.md")
 
 

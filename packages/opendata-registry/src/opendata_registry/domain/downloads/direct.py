@@ -35,11 +35,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.compression import CompressionMiddleware
 
 from opendata_core.api import DownloadRequest, DownloadResponse
-from opendata_registry.domain.catalogue.deps import base_url
 from opendata_registry.domain.downloads.services import DownloadService
-from opendata_registry.domain.keys.middleware import caller_of
 from opendata_registry.infra.bodies import decode_json_body
 from opendata_registry.infra.errors import handle_exception
+from opendata_registry.infra.headers import base_url
+from opendata_registry.infra.identity import caller_of
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send

@@ -12,8 +12,8 @@ from opendata_core.timerange import select_shards
 from opendata_registry.context import Registry
 from opendata_registry.domain.catalogue.services import CatalogueService
 from opendata_registry.domain.gateway.services import gateway_url
-from opendata_registry.domain.keys.services import Caller
 from opendata_registry.infra.hotcache import PlanKey, ShardPlan
+from opendata_registry.infra.identity import Caller
 
 __all__ = ["DownloadService"]
 
@@ -85,7 +85,7 @@ class DownloadService:
                     url=url,
                 )
             )
-        # Behind a gateway the edge reports the bytes it served (services.gateway.fold_events).
+        # Behind a gateway the edge reports the bytes it served (gateway.services.fold_events).
         counted = 0 if gateway is not None else total
         self.registry.usage.record(caller.subject, downloads=1, nbytes=counted)
         return DownloadResponse(

@@ -21,8 +21,9 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
 from opendata_core.errors import RateLimited, ServiceUnavailable, Unauthenticated
-from opendata_registry.domain.keys.services import SHOWN_LENGTH, Caller, KeyService, key_digest
+from opendata_registry.domain.keys.services import SHOWN_LENGTH, KeyService, key_digest
 from opendata_registry.domain.publishing.tokens import is_publisher_token
+from opendata_registry.infra.identity import Caller
 from opendata_registry.infra.settings import ANONYMOUS
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from opendata_registry.context import Registry
 
-__all__ = ["AccessMiddleware", "caller_of"]
+__all__ = ["AccessMiddleware"]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -51,14 +52,6 @@ def _client_ip(scope: Scope, trust_proxy: bool) -> str:
 
 def _outside_api(scope: Scope) -> bool:
     return not scope["path"].startswith("/v1/")
-
-
-def caller_of(scope: Scope) -> Caller:
-    """The caller the middleware identified for this request."""
-    caller = scope.get("state", {}).get("caller")
-    if not isinstance(caller, Caller):
-        raise RuntimeError("no caller: the access middleware did not run")
-    return caller
 
 
 def _credential(scope: Scope) -> str | None:

@@ -4,7 +4,7 @@ The recognisable prefix lets secret scanners find leaked keys; the checksum catc
 key before any database lookup. A key is shown once when created; only its sha256 is stored (the
 key is 178 bits of randomness, so a fast hash is enough), looked up by that hash and compared in
 constant time. Revocation takes effect on the next request: the request path's cache of keys
-(``services.hotcache``) is dropped whenever the ``api_keys`` table changes.
+(``infra.hotcache``) is dropped whenever the ``api_keys`` table changes.
 
 Example:
     >>> key = generate_key()
@@ -29,13 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.errors import OpenDataError, Unauthenticated
 from opendata_registry.db.models import ApiKey
-from opendata_registry.domain.publishing.tokens import Publisher
+from opendata_registry.infra.identity import Caller
 from opendata_registry.infra.settings import TIERS
 
 __all__ = [
     "KEY_PREFIX",
     "SHOWN_LENGTH",
-    "Caller",
     "KeyInfo",
     "KeyService",
     "checksum_ok",
@@ -84,18 +83,6 @@ def checksum_ok(key: str) -> bool:
 def key_digest(key: str) -> str:
     """What is stored of a key: its sha256, hex."""
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: a key (by its database id) or an anonymous IP address."""
-
-    tier: str
-    subject: str
-    """``key:<id>`` or ``ip:<address>``: what limits and usage are counted against."""
-    key_prefix: str | None = None
-    publisher: Publisher | None = None
-    """Set when the bearer is a publish or producer token (see ``auth.publishers``)."""
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from opendata_core.api import PublishToken
 from opendata_registry.domain.publishing.oidc import JtiStore, JwksCache, OidcVerifier
-from opendata_registry.domain.publishing.tokens import (
-    PUBLISH_PREFIX,
-    ProducerTokens,
-    Publisher,
-    PublishTokens,
-)
+from opendata_registry.domain.publishing.tokens import PUBLISH_PREFIX, ProducerTokens, PublishTokens
+from opendata_registry.infra.identity import Publisher
 
 if TYPE_CHECKING:
     import httpx
     from redis.asyncio import Redis
 
-    from opendata_registry.domain.catalogue.sync import SessionMaker
+    from opendata_registry.db.engine import SessionMaker
     from opendata_registry.infra.settings import Settings
 
 __all__ = ["Publishing"]

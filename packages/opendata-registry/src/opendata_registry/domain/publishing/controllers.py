@@ -32,12 +32,11 @@ from opendata_core.api import (
 from opendata_core.errors import FormatError, PermissionDenied, Unauthenticated
 from opendata_registry.context import Registry
 from opendata_registry.domain.catalogue.controllers import DatasetController, Name, Namespace
-from opendata_registry.domain.catalogue.deps import base_url
 from opendata_registry.domain.downloads.files import FilesController
-from opendata_registry.domain.keys.services import Caller
 from opendata_registry.domain.publishing.services import PublishService, put_method
-from opendata_registry.domain.publishing.tokens import Publisher
 from opendata_registry.infra.errors import error_responses
+from opendata_registry.infra.headers import base_url
+from opendata_registry.infra.identity import Caller, Publisher
 from opendata_registry.infra.signing import parse_decimal
 
 __all__ = ["AuthController", "PublishController", "UploadController"]

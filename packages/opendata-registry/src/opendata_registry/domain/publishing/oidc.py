@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import httpx
     from redis.asyncio import Redis
 
-    from opendata_registry.domain.catalogue.sync import SessionMaker
+    from opendata_registry.db.engine import SessionMaker
     from opendata_registry.infra.settings import Settings
 
 __all__ = ["MAX_UNIX_TIME", "GithubClaims", "JtiStore", "JwksCache", "OidcVerifier"]

@@ -81,7 +81,7 @@ from opendata_registry.domain.catalogue.sync import (
     sync_dataset,
     write_index,
 )
-from opendata_registry.domain.publishing.tokens import Publisher
+from opendata_registry.infra.identity import Publisher
 from opendata_registry.infra.store import Conflict, Missing
 
 __all__ = ["PublishService", "repository_of"]

@@ -24,15 +24,15 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendata_core.documents import Provenance
 from opendata_core.errors import OpenDataError, Unauthenticated
 from opendata_core.ids import DatasetId
 from opendata_registry.db.models import ProducerToken
+from opendata_registry.infra.identity import Publisher
 from opendata_registry.infra.signing import same_secret
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "ProducerTokenInfo",
     "ProducerTokens",
     "PublishTokens",
-    "Publisher",
     "is_publisher_token",
 ]
 
@@ -63,50 +62,6 @@ def _refuse(message: str) -> Unauthenticated:
     err = Unauthenticated(message)
     err.hint = _HINT
     return err
-
-
-@dataclass(frozen=True)
-class Publisher:
-    """A verified publishing identity."""
-
-    kind: Literal["github", "producer"]
-    subject: str
-    """What limits count against: ``repo:<id>`` or ``producer:<token id>``."""
-    repository: str | None = None
-    repository_id: str | None = None
-    repository_owner: str | None = None
-    repository_owner_id: str | None = None
-    sha: str | None = None
-    ref: str | None = None
-    workflow_ref: str | None = None
-    environment: str | None = None
-    run_id: str | None = None
-    run_url: str | None = None
-    namespace: str | None = None
-    """Producer token scope: a namespace …"""
-    dataset_id: str | None = None
-    """… or one dataset."""
-
-    def provenance(self) -> Provenance:
-        """Provenance from the verified claims only.
-
-        A producer token proves no repository, commit or run, so its provenance is empty (all
-        null): a repository the publisher merely states (``opendata.yaml`` ``repo``) stays in
-        the metadata and is never recorded as where a publish came from.
-        """
-        if self.kind == "github":
-            return Provenance(
-                repo=f"https://github.com/{self.repository}",
-                commit=self.sha,
-                run_url=self.run_url,
-                workflow_ref=self.workflow_ref,
-                verified_by="github-oidc",
-            )
-        return Provenance()
-
-    def may_touch(self, ds: DatasetId) -> bool:
-        """A producer token's scope check (GitHub publishers are checked against owners)."""
-        return self.dataset_id == str(ds) or self.namespace == ds.namespace
 
 
 def _b64(data: bytes) -> str:

@@ -10,8 +10,8 @@ from litestar.params import QueryParameter
 
 from opendata_core.api import UsageReport
 from opendata_registry.context import Registry
-from opendata_registry.domain.keys.services import Caller
 from opendata_registry.infra.errors import error_responses
+from opendata_registry.infra.identity import Caller
 
 __all__ = ["UsageController"]
 
