@@ -20,3 +20,28 @@ def test_the_private_module_contract_lists_every_private_module() -> None:
     ]
     expected = _private("opendata-client", "opendata") | _private("opendata-core", "opendata_core")
     assert set(contract["forbidden_modules"]) == expected
+
+
+def _registry_contract(prefix: str) -> dict[str, object]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["name"].startswith(prefix)]
+    return dict(contract)
+
+
+def _names(layers: object) -> set[str]:
+    assert isinstance(layers, list)
+    return {n.strip().strip("()") for layer in layers for n in layer.replace("|", ":").split(":")}
+
+
+def test_every_registry_module_is_in_a_layer_of_the_contracts() -> None:
+    """A new module or domain of the registry must be placed in a layer (else it is unchecked)."""
+    src = ROOT / "packages" / "opendata-registry" / "src" / "opendata_registry"
+    top = {p.stem for p in src.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    wiring = _registry_contract("registry: wiring")
+    assert top - {"__init__"} == {n.split(".")[1] for n in _names(wiring["layers"])}
+    domains = {p.name for p in (src / "domain").iterdir() if (p / "__init__.py").exists()}
+    assert domains == _names(_registry_contract("registry domains: the access")["layers"])
+    inner = _registry_contract("registry domains: HTTP")
+    assert {c.rsplit(".", 1)[1] for c in inner["containers"]} == domains  # type: ignore[union-attr]
+    modules = {p.stem for d in domains for p in (src / "domain" / d).glob("*.py")}
+    assert modules - {"__init__"} == _names(inner["layers"])

@@ -1,6 +1,6 @@
 """The direct download path (direct.py): a download whose body decodes is answered without
-Litestar's handler machinery, with the same answer, headers, compression and counting; every
-other body reaches the route handler and gets Litestar's own validation error."""
+Litestar's handler machinery, with the same answer, headers, compression, counting and guards;
+every other body reaches the route handler and gets Litestar's own validation error."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from litestar.connection import Request
 
 from opendata_core.api import DownloadResponse, UsageReport
+from opendata_core.errors import PermissionDenied
+from opendata_registry.domain.downloads import guards
 from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
@@ -70,6 +72,49 @@ def test_a_body_that_does_not_decode_gets_the_handlers_validation_error(
     assert message in response.json()["message"]
     assert response.headers["ratelimit-limit"]  # counted by the access middleware, once
     assert URL in requests_built  # the route handler answered
+
+
+@pytest.fixture
+def refusing_guard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A guard added to the download's list: it refuses, and notes what it was handed.
+
+    Litestar hands a route handler's guards the request; the direct path hands them an
+    ``ASGIConnection`` (it builds no ``Request``), so the note says which path ran it.
+    """
+    seen: list[str] = []
+
+    def refuse(connection: Any, handler: Any) -> None:
+        seen.append("handler" if isinstance(connection, Request) else "direct")
+        raise PermissionDenied("refused by the test's guard")
+
+    monkeypatch.setattr(guards, "DOWNLOAD_GUARDS", (*guards.DOWNLOAD_GUARDS, refuse))
+    return seen
+
+
+def test_a_guard_added_to_the_download_refuses_on_both_paths(
+    client: Any, refusing_guard: list[str]
+) -> None:
+    direct = client.post(URL, json={"start": "2024"})  # decodes: the direct path answers
+    handler = client.post(URL, content=b"{nope", headers={"Content-Type": "application/json"})
+    assert refusing_guard == ["direct", "handler"]
+    for response in (direct, handler):
+        assert response.status_code == 403, response.text
+        body = response.json()
+        assert (body["code"], body["message"]) == (
+            "permission_denied",
+            "refused by the test's guard",
+        )
+        assert len(response.headers.get_list("ratelimit-limit")) == 1  # counted once
+    today = msgspec.json.decode(client.get("/v1/usage").content, type=UsageReport).days[0]
+    assert (today.requests, today.failures, today.downloads) == (2, 2, 0)
+
+
+def test_the_direct_path_runs_the_route_handlers_own_guards(client: Any) -> None:
+    """The list the direct path runs is Litestar's for the route (every layer), not a copy."""
+    route = "/v1/datasets/{namespace:str}/{name:str}/download"
+    handler = client.app.route_handler_method_map[route]["POST"]
+    assert [g.__name__ for g in handler.guards] == ["check_download"]
+    assert len(handler.resolve_guards()) == 1  # no app, router or controller guards today
 
 
 def test_compressed_and_plain_answers_carry_the_same_download(client: Any) -> None:

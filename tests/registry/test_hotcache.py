@@ -16,8 +16,8 @@ from sqlalchemy import event
 
 from opendata_core.api import DownloadResponse
 from opendata_registry.db.engine import create_engine, migrate
-from opendata_registry.domain.keys.services import Caller
 from opendata_registry.infra.hotcache import MAX_ENTRIES, HotCache
+from opendata_registry.infra.identity import Caller
 from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish

@@ -2,23 +2,33 @@
 
 Granian and uvicorn call :func:`create_app` with no argument (``--factory``), which reads the
 settings from the environment once.
+
+The wiring: this module and :mod:`~opendata_registry.context` (the long-lived parts) put the
+domains together; no domain imports them. Controllers receive the parts they use by name
+(:func:`_dependencies`); the access middleware and the direct download path are given them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
 from opendata_registry.context import Registry
-from opendata_registry.domain.catalogue.deps import provide_catalogue, provide_registry
-from opendata_registry.domain.catalogue.index import IndexController
+from opendata_registry.domain.catalogue.controllers import DatasetController, IndexController
+from opendata_registry.domain.catalogue.deps import provide_catalogue
+from opendata_registry.domain.downloads.controllers import DownloadController
 from opendata_registry.domain.downloads.direct import DirectDownload
+from opendata_registry.domain.downloads.files import FilesController
 from opendata_registry.domain.gateway.controllers import GatewayController
 from opendata_registry.domain.health.controllers import HealthController
 from opendata_registry.domain.keys.middleware import AccessMiddleware
@@ -27,6 +37,8 @@ from opendata_registry.domain.publishing.controllers import (
     PublishController,
     UploadController,
 )
+from opendata_registry.domain.publishing.deps import provide_publisher
+from opendata_registry.domain.publishing.services import PublishService
 from opendata_registry.domain.usage.controllers import UsageController
 from opendata_registry.infra.bodies import MAX_BODY_BYTES, BoundedRequest
 from opendata_registry.infra.errors import handle_exception
@@ -37,6 +49,42 @@ from opendata_registry.infra.requestlog import ACCESS_LOGGER, RequestLog
 from opendata_registry.infra.settings import Settings
 
 __all__ = ["create_app"]
+
+
+# Litestar gives each controller's paths their own OPTIONS handler, so two controllers cannot
+# share a path (litestar 2.25: "Handler already registered for path … and http method
+# OPTIONS"). Where two domains answer one path, their controllers are joined here.
+class _Datasets(DatasetController, PublishController):
+    """``/v1/datasets``: the catalogue's reads and publishing's writes (``…/runs`` has both)."""
+
+
+class _Files(FilesController, UploadController):
+    """``/files/{key}``: signed downloads and signed uploads of a local folder store."""
+
+
+def _dependencies(registry: Registry) -> dict[str, Provide]:
+    """What controllers receive by name: the registry's parts, services, the caller.
+
+    Each part is read from the registry on every request (a test may replace one).
+    """
+
+    def part(read: Callable[..., Any]) -> Provide:
+        return Provide(read, sync_to_thread=False)
+
+    return {
+        "settings": part(lambda: registry.settings),
+        "sessions": part(lambda: registry.sessions),
+        "store": part(lambda: registry.store),
+        "signer": part(lambda: registry.signer),
+        "usage": part(lambda: registry.usage),
+        "publishing": part(lambda: registry.publishing),
+        "downloads": part(lambda: registry.downloads),
+        "readiness": part(lambda: registry.check_ready),
+        "publish": part(lambda: PublishService(registry)),
+        "catalogue": Provide(provide_catalogue),
+        "caller": part(provide_caller),
+        "publisher": part(provide_publisher),
+    }
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -50,18 +98,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             IndexController,
-            PublishController,  # DatasetController + uploads/commit/runs
+            _Datasets,
+            DownloadController,
             UsageController,
             HealthController,
-            UploadController,  # FilesController + signed local-store uploads
+            _Files,
             AuthController,
             GatewayController,  # usage batches from the edge gateway
         ],
-        dependencies={
-            "registry": Provide(provide_registry, sync_to_thread=False),
-            "catalogue": Provide(provide_catalogue),
-            "caller": Provide(provide_caller, sync_to_thread=False),
-        },
+        dependencies=_dependencies(registry),
         exception_handlers={Exception: handle_exception},
         # Bodies are read up to MAX_BODY_BYTES and decoded no deeper than MAX_JSON_DEPTH.
         request_class=BoundedRequest,
@@ -69,7 +114,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[add_answer_headers],
         # The access middleware identifies and counts every caller, then the direct path
         # answers a valid download (direct.py; decision 0006).
-        middleware=[AccessMiddleware(), DirectDownload],
+        middleware=[
+            AccessMiddleware(registry),
+            DefineMiddleware(DirectDownload, downloads=registry.downloads),
+        ],
         # Level 6 (zlib's default) is within a few per cent of 9 in size at a fraction of the
         # time; answers under one packet are sent as they are (compressing saves no packet).
         compression_config=CompressionConfig(

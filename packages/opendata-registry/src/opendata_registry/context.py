@@ -19,13 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
-from opendata_registry.domain.catalogue.sync import (
-    SyncReport,
-    acquire_lease,
-    new_holder,
-    release_lease,
-    sync_catalogue,
-)
+from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
+from opendata_registry.domain.catalogue.sync import SyncReport, sync_catalogue
+from opendata_registry.domain.downloads.services import DownloadService
 from opendata_registry.domain.publishing.auth import Publishing
 from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.hotcache import HotCache
@@ -61,6 +57,7 @@ class Registry:
         self.usage = UsageRecorder(self.sessions)
         self.signer = UrlSigner(settings.secret)
         self.publishing = Publishing(settings, self.sessions)
+        self.downloads = DownloadService(self)
         self._holder = new_holder()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()

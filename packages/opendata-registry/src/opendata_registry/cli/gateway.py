@@ -19,14 +19,9 @@ from typing import Any
 import click
 
 from opendata_core.errors import OpenDataError
+from opendata_registry.cli.runner import run_with_registry as _run
 
 __all__ = ["gateway"]
-
-
-def _run(work: Any) -> Any:
-    from opendata_registry.cli.main import run_with_registry
-
-    return run_with_registry(work)
 
 
 @click.group()

@@ -5,39 +5,20 @@ Settings come from the environment (see :mod:`opendata_registry.infra.settings`)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from opendata_core.errors import OpenDataError
+from opendata_registry.cli.gateway import gateway
+from opendata_registry.cli.publishing import datasets, namespaces, tokens
+from opendata_registry.cli.runner import run_with_registry as _run
 from opendata_registry.infra.settings import TIERS, Settings
 
 __all__ = ["main"]
-
-T = TypeVar("T")
-
-
-def run_with_registry(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(registry)`` on a migrated database, then close it."""
-    from opendata_registry.context import Registry
-
-    async def go() -> T:
-        registry = Registry(Settings.from_env())
-        try:
-            await registry.migrate()
-            return await work(registry)
-        finally:
-            await registry.engine.dispose()
-
-    return asyncio.run(go())
-
-
-_run = run_with_registry
 
 
 class _Group(click.Group):
@@ -187,17 +168,8 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"key {info.id} ({info.prefix}…) revoked")
 
 
-def _add_publishing_commands() -> None:
-    from opendata_registry.cli.publishing import datasets, namespaces, tokens
-
-    for group in (namespaces, tokens, datasets):
-        main.add_command(group)
-    from opendata_registry.cli.gateway import gateway
-
-    main.add_command(gateway)
-
-
-_add_publishing_commands()
+for _group in (namespaces, tokens, datasets, gateway):
+    main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -20,17 +20,12 @@ from sqlalchemy import delete, select
 
 from opendata_core.errors import OpenDataError
 from opendata_core.ids import DatasetId
+from opendata_registry.cli.runner import run_with_registry as _run
 
 __all__ = ["datasets", "namespaces", "tokens"]
 
 _DURATION = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def _run(work: Any) -> Any:
-    from opendata_registry.cli.main import run_with_registry
-
-    return run_with_registry(work)
 
 
 def _expiry(text: str) -> datetime:

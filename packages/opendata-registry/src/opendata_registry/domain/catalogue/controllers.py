@@ -1,29 +1,29 @@
-"""``/v1/datasets``: search, detail, runs, history and download."""
+"""``/v1/datasets``: search, detail, runs and history; ``/v1/index.json``: the whole catalogue."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromQuery, HeaderParameter, QueryParameter
 
 from opendata_core.api import (
     DatasetDetail,
-    DownloadRequest,
-    DownloadResponse,
     HistoryPage,
     RunsPage,
     SearchResults,
 )
+from opendata_core.documents import encode_document
 from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
-from opendata_registry.domain.downloads.direct import DIRECT, answer_download
 from opendata_registry.infra.errors import error_responses
 from opendata_registry.infra.identity import Caller
+from opendata_registry.infra.params import Name, Namespace
 from opendata_registry.infra.settings import Settings
 
-__all__ = ["DatasetController"]
+__all__ = ["DatasetController", "IndexController"]
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 PerPage = Annotated[
@@ -35,22 +35,6 @@ PerPage = Annotated[
     ),
 ]
 Text = Annotated[str | None, QueryParameter(max_length=200)]
-# The ID rules (core's DatasetId) are documented for clients and fuzzers but checked by core,
-# whose error names the rule that failed (Litestar's would only quote the pattern).
-Namespace = Annotated[
-    str,
-    PathParameter(
-        description="the publisher, e.g. 'ecb' (GitHub owner rules)",
-        schema_extra={"pattern": r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$", "maxLength": 39},
-    ),
-]
-Name = Annotated[
-    str,
-    PathParameter(
-        description="the dataset's name, e.g. 'euro-fx-rates'",
-        schema_extra={"pattern": r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$", "maxLength": 100},
-    ),
-]
 
 
 def _per_page(per_page: int | None, caller: Caller, settings: Settings) -> int:
@@ -60,7 +44,7 @@ def _per_page(per_page: int | None, caller: Caller, settings: Settings) -> int:
 
 
 class DatasetController(Controller):
-    """Datasets: find them, read about them, download them."""
+    """Datasets: find them and read about them."""
 
     path = "/v1/datasets"
     tags = ["datasets"]  # noqa: RUF012 - Litestar's declared type
@@ -145,22 +129,30 @@ class DatasetController(Controller):
         """Every publish seen, oldest first (row counts and schema changes over time)."""
         return await catalogue.history(f"{namespace}/{name}")
 
-    @post(
-        "/{namespace:str}/{name:str}/download",
-        summary="Signed download URLs",
-        status_code=200,
-        responses=error_responses(401, 403, 404, 422, 429, 503),
-        opt={DIRECT: True},
+
+class IndexController(Controller):
+    """The whole catalogue in one document, for static readers and caches."""
+
+    path = "/v1/index.json"
+    tags = ["catalogue"]  # noqa: RUF012 - Litestar's declared type
+
+    @get(
+        "/",
+        summary="index.json",
+        media_type="application/json",
+        responses=error_responses(401, 422, 429, 503),
     )
-    async def download(
+    async def index(
         self,
-        request: Request[Any, Any, Any],
-        namespace: Namespace,
-        name: Name,
-        data: JSONBody[DownloadRequest],
-    ) -> DownloadResponse:
-        """The manifest and short-lived signed GET URLs for the shards overlapping [start, end]."""
-        # The hottest call: a body that decodes is answered by the direct path (direct.py) with
-        # the same function; this handler answers the rest, so that its validation errors are
-        # Litestar's. No injected dependencies, and a database session only on a cache miss.
-        return await answer_download(request.scope, f"{namespace}/{name}", data)
+        catalogue: NamedDependency[CatalogueService],
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
+    ) -> Response[Any]:
+        """The index; ``If-None-Match`` with the current ETag gives 304."""
+        body = encode_document(await catalogue.index())
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+        if if_none_match and etag in {t.strip() for t in if_none_match.split(",")} | (
+            {etag} if if_none_match.strip() == "*" else set()
+        ):
+            return Response(content=b"", status_code=304, headers=headers)
+        return Response(content=body, media_type="application/json", headers=headers)

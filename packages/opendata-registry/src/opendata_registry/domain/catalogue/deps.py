@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from opendata_registry.context import Registry
+from opendata_registry.db.engine import SessionMaker
 from opendata_registry.domain.catalogue.services import CatalogueService
+from opendata_registry.infra.settings import Settings
 
-__all__ = ["provide_catalogue", "provide_registry"]
-
-
-def provide_registry(state: State) -> Registry:
-    """The app's :class:`Registry`."""
-    registry: Registry = state.registry
-    return registry
+__all__ = ["provide_catalogue"]
 
 
 async def provide_catalogue(
-    registry: NamedDependency[Registry],
+    sessions: NamedDependency[SessionMaker], settings: NamedDependency[Settings]
 ) -> AsyncGenerator[CatalogueService, None]:
     """A catalogue service with a session that closes after the request."""
-    async with registry.sessions() as session:
-        yield CatalogueService(session, registry.settings)
+    async with sessions() as session:
+        yield CatalogueService(session, settings)

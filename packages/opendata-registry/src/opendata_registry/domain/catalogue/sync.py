@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,14 +35,12 @@ from opendata_core.documents import (
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
 from opendata_registry.db.engine import SessionMaker
-from opendata_registry.db.models import Dataset, DatasetTag, Lease, Publish, Run
+from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run
 from opendata_registry.domain.catalogue.services import build_index
 from opendata_registry.infra.store import Conflict, RegistryStore
 
 __all__ = [
     "SyncReport",
-    "acquire_lease",
-    "release_lease",
     "sync_catalogue",
     "sync_dataset",
     "write_index",
@@ -130,7 +127,8 @@ def _summary(manifest: Manifest, *, schema_changed: bool, provenance: Provenance
     )
 
 
-def _run_summary(record: RunRecord) -> RunSummary:
+def run_summary(record: RunRecord) -> RunSummary:
+    """A run record as the API shows it."""
     return RunSummary(
         run_id=record.run_id,
         status=record.status,
@@ -162,7 +160,7 @@ async def _sync_runs(
         except FormatError as exc:
             report.problems.append(str(exc))
             continue
-        summary = _run_summary(record)
+        summary = run_summary(record)
         session.add(
             Run(
                 dataset_id=ds,
@@ -419,39 +417,3 @@ async def write_index(sessions: SessionMaker, store: RegistryStore, *, attempts:
             continue  # another writer won; the next sync writes ours if still needed
         return True
     return False
-
-
-async def acquire_lease(
-    session: AsyncSession, name: str, holder: str, ttl: timedelta = timedelta(minutes=5)
-) -> bool:
-    """Take the lease ``name`` unless another holder's lease is still valid."""
-    now = datetime.now(UTC)
-    async with session.begin():
-        result = await session.execute(
-            update(Lease)
-            .where(Lease.name == name, (Lease.until < now) | (Lease.holder == holder))
-            .values(holder=holder, until=now + ttl)
-        )
-        if getattr(result, "rowcount", 0) == 1:
-            return True
-    try:
-        async with session.begin():
-            session.add(Lease(name=name, holder=holder, until=now + ttl))
-    except IntegrityError:
-        return False
-    return True
-
-
-async def release_lease(session: AsyncSession, name: str, holder: str) -> None:
-    """Give the lease back."""
-    async with session.begin():
-        await session.execute(
-            update(Lease)
-            .where(Lease.name == name, Lease.holder == holder)
-            .values(until=datetime(1970, 1, 1, tzinfo=UTC))
-        )
-
-
-def new_holder() -> str:
-    """A random lease holder name for this process."""
-    return secrets.token_hex(8)

@@ -10,6 +10,10 @@ identified and counted the caller, exactly as for every other request. It calls
 :func:`answer_download`, which the route handler returns too, and encodes the same
 :class:`~opendata_core.api.DownloadResponse`.
 
+Before it answers, it runs the route's guards: exactly the list Litestar runs before the handler
+(:func:`~opendata_registry.domain.downloads.guards.run_guards`), so a guard added to the route
+cannot be skipped; a refusal is answered as the handler's would be.
+
 What it leaves to Litestar, so that those answers stay Litestar's own:
 
 - a route not marked with :data:`DIRECT` (everything but ``download``);
@@ -30,11 +34,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.exceptions import SerializationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.compression import CompressionMiddleware
 
 from opendata_core.api import DownloadRequest, DownloadResponse
+from opendata_registry.domain.downloads.guards import run_guards
 from opendata_registry.domain.downloads.services import DownloadService
 from opendata_registry.infra.bodies import decode_json_body
 from opendata_registry.infra.errors import handle_exception
@@ -43,8 +49,6 @@ from opendata_registry.infra.identity import caller_of
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
-
-    from opendata_registry.context import Registry
 
 __all__ = ["DIRECT", "DirectDownload", "answer_download"]
 
@@ -59,10 +63,11 @@ _JSON: Final = (b"content-type", b"application/json")
 class DirectDownload:
     """ASGI middleware: answers a marked route's valid requests itself (see the module doc)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, downloads: DownloadService) -> None:
         self.app = app
+        self.downloads = downloads
         self._compressed: ASGIApp | None = None
-        """:func:`_answer` inside Litestar's compression middleware (built on first use)."""
+        """:meth:`_answer` inside Litestar's compression middleware (built on first use)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a marked route's request whose body decodes; hand anything else on."""
@@ -72,8 +77,13 @@ class DirectDownload:
             return
         messages, body = await _read_body(receive, handler.resolve_request_max_body_size())
         data = _decode(body)
-        if data is None:  # the handler's own validation names the field
+        if data is None:  # the handler's own validation names the field (after its guards)
             await self.app(scope, _replay(messages, receive), send)
+            return
+        try:
+            await run_guards(handler, ASGIConnection(scope, receive, send))
+        except Exception as exc:
+            await _refuse(scope, receive, send, exc)
             return
         scope["state"][_REQUEST] = data
         started = False
@@ -88,39 +98,46 @@ class DirectDownload:
         except Exception as exc:
             if started:
                 raise
-            request: Request[Any, Any, Any] = Request(scope, receive)
-            response = handle_exception(request, exc)
-            await response.to_asgi_response(None, request)(scope, receive, send)
+            await _refuse(scope, receive, send, exc)
 
     def _compressed_answer(self, scope: Scope) -> ASGIApp:
         if self._compressed is None:
             config = scope["litestar_app"].compression_config
-            self._compressed = _answer if config is None else CompressionMiddleware(_answer, config)
+            answer = self._answer
+            self._compressed = answer if config is None else CompressionMiddleware(answer, config)
         return self._compressed
 
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The download itself, encoded as the route handler's return value would be."""
+        params = scope["path_params"]
+        dataset_id = f"{params['namespace']}/{params['name']}"
+        data: DownloadRequest = scope["state"].pop(_REQUEST)
+        answer = await answer_download(self.downloads, scope, dataset_id, data)
+        payload = _ENCODER.encode(answer)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [_JSON, (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
 
-async def answer_download(scope: Scope, dataset_id: str, data: DownloadRequest) -> DownloadResponse:
+
+async def answer_download(
+    downloads: DownloadService, scope: Scope, dataset_id: str, data: DownloadRequest
+) -> DownloadResponse:
     """The answer to a download request (the route handler's and the direct path's)."""
-    registry: Registry = scope["litestar_app"].state.registry
-    generation = await registry.hot.for_request(scope)
-    service = DownloadService(registry)
-    return await service.download(dataset_id, data, caller_of(scope), base_url(scope), generation)
+    generation = await downloads.registry.hot.for_request(scope)
+    caller = caller_of(scope)
+    return await downloads.download(dataset_id, data, caller, base_url(scope), generation)
 
 
-async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
-    """The download itself, encoded as the route handler's return value would be."""
-    params = scope["path_params"]
-    dataset_id = f"{params['namespace']}/{params['name']}"
-    data: DownloadRequest = scope["state"].pop(_REQUEST)
-    payload = _ENCODER.encode(await answer_download(scope, dataset_id, data))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [_JSON, (b"content-length", str(len(payload)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """The error answer the app's exception handler gives for ``exc``."""
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response = handle_exception(request, exc)
+    await response.to_asgi_response(None, request)(scope, receive, send)
 
 
 async def _read_body(

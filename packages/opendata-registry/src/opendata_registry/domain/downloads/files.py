@@ -23,10 +23,10 @@ from litestar.types import Scope
 
 from opendata_core.errors import OpenDataError, PermissionDenied, shorten
 from opendata_core.problems import ProblemDetails
-from opendata_registry.context import Registry
 from opendata_registry.infra.errors import error_responses, problem_response
 from opendata_registry.infra.requestlog import request_id
-from opendata_registry.infra.signing import parse_decimal
+from opendata_registry.infra.signing import UrlSigner, parse_decimal
+from opendata_registry.infra.store import RegistryStore
 
 __all__ = ["FilesController"]
 
@@ -101,7 +101,8 @@ class FilesController(Controller):
     )
     async def file(
         self,
-        registry: NamedDependency[Registry],
+        store: NamedDependency[RegistryStore],
+        signer: NamedDependency[UrlSigner],
         scope: Scope,
         key: FromPath[str],
         expires: FromQuery[str | None] = None,
@@ -111,8 +112,7 @@ class FilesController(Controller):
     ) -> Response[Any]:
         """The object's bytes (or the requested range) when the signature is valid."""
         key = key.lstrip("/")
-        store = registry.store
-        if not registry.signer.verify("GET", key, expires, signature):
+        if not signer.verify("GET", key, expires, signature):
             raise PermissionDenied(
                 "this download URL is not valid for this object, or it has expired; "
                 "ask the registry for a new one (POST /v1/datasets/{ns}/{name}/download)"

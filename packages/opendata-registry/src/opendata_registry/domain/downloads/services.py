@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from opendata_core.api import DownloadRequest, DownloadResponse, SignedShard
 from opendata_core.documents import Manifest
 from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, RateLimited
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
-from opendata_registry.context import Registry
+from opendata_registry.db.engine import SessionMaker
 from opendata_registry.domain.catalogue.services import CatalogueService
 from opendata_registry.domain.gateway.services import gateway_url
-from opendata_registry.infra.hotcache import PlanKey, ShardPlan
+from opendata_registry.domain.usage.services import UsageRecorder
+from opendata_registry.infra.hotcache import HotCache, PlanKey, ShardPlan
 from opendata_registry.infra.identity import Caller
+from opendata_registry.infra.limits import Limiter
+from opendata_registry.infra.settings import Settings
+from opendata_registry.infra.signing import UrlSigner
+from opendata_registry.infra.store import RegistryStore
 
-__all__ = ["DownloadService"]
+__all__ = ["DownloadParts", "DownloadService"]
+
+
+class DownloadParts(Protocol):
+    """What a download uses of the running registry (the app's :class:`~.context.Registry`)."""
+
+    @property
+    def settings(self) -> Settings: ...  # noqa: D102
+    @property
+    def store(self) -> RegistryStore: ...  # noqa: D102
+    @property
+    def sessions(self) -> SessionMaker: ...  # noqa: D102
+    @property
+    def limiter(self) -> Limiter: ...  # noqa: D102
+    @property
+    def signer(self) -> UrlSigner: ...  # noqa: D102
+    @property
+    def usage(self) -> UsageRecorder: ...  # noqa: D102
+    @property
+    def hot(self) -> HotCache: ...  # noqa: D102
 
 
 class DownloadService:
     """Signs downloads: by the store itself (S3/R2), or by the registry (local folder)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: DownloadParts) -> None:
         self.registry = registry
 
     async def download(

@@ -9,14 +9,15 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 
-from opendata_registry.context import Registry
 from opendata_registry.domain.gateway.services import (
     USAGE_ROUTE,
     decode_batch,
     fold_events,
     verify_batch,
 )
+from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.errors import error_responses
+from opendata_registry.infra.settings import Settings
 
 __all__ = ["GatewayController"]
 
@@ -35,10 +36,13 @@ class GatewayController(Controller):
         request_max_body_size=4 * 1024 * 1024,
     )
     async def usage(
-        self, registry: NamedDependency[Registry], request: Request[Any, Any, Any]
+        self,
+        settings: NamedDependency[Settings],
+        usage: NamedDependency[UsageRecorder],
+        request: Request[Any, Any, Any],
     ) -> dict[str, int]:
         """Fold a batch of edge events into the usage counters (HMAC-signed by the Worker)."""
-        gateway = registry.settings.gateway
+        gateway = settings.gateway
         if gateway is None:
             raise NotFoundException(
                 "this registry has no gateway (OPENDATA_REGISTRY_GATEWAY_URL is unset)"
@@ -48,4 +52,4 @@ class GatewayController(Controller):
             gateway, USAGE_ROUTE, request.headers.get("authorization"), body, now=time.time()
         )
         batch = decode_batch(body)
-        return {"events": fold_events(registry.usage, batch.events)}
+        return {"events": fold_events(usage, batch.events)}

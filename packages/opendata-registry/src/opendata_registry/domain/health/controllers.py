@@ -7,16 +7,19 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeAlias
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from opendata_core.errors import ServiceUnavailable
-from opendata_registry.context import Registry
 from opendata_registry.infra.errors import error_responses
 
-__all__ = ["HealthController"]
+__all__ = ["HealthController", "Readiness"]
+
+Readiness: TypeAlias = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
+"""Whether every dependency of requests answers, and each one's state (the app's readiness)."""
 
 _READY_RETRY_AFTER: Final = 2
 
@@ -33,9 +36,9 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", summary="Readiness", responses=error_responses(503))
-    async def readyz(self, registry: NamedDependency[Registry]) -> dict[str, str]:
+    async def readyz(self, readiness: NamedDependency[Readiness]) -> dict[str, str]:
         """200 when every dependency answers; 503 naming the one that does not."""
-        ready, checks = await registry.check_ready()
+        ready, checks = await readiness()
         if not ready:
             failed = [name for name, state in checks.items() if state not in ("ok", "degraded")]
             states = ", ".join(f"{name} {state}" for name, state in checks.items())

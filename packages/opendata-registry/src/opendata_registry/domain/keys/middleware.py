@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -29,9 +29,31 @@ from opendata_registry.infra.settings import ANONYMOUS
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-    from opendata_registry.context import Registry
+    from opendata_registry.db.engine import SessionMaker
+    from opendata_registry.domain.publishing.auth import Publishing
+    from opendata_registry.domain.usage.services import UsageRecorder
+    from opendata_registry.infra.hotcache import HotCache
+    from opendata_registry.infra.limits import Limiter
+    from opendata_registry.infra.settings import Settings
 
-__all__ = ["AccessMiddleware"]
+__all__ = ["AccessMiddleware", "AccessParts"]
+
+
+class AccessParts(Protocol):
+    """What the access middleware uses of the running registry (the app's ``Registry``)."""
+
+    @property
+    def settings(self) -> Settings: ...  # noqa: D102
+    @property
+    def sessions(self) -> SessionMaker: ...  # noqa: D102
+    @property
+    def publishing(self) -> Publishing: ...  # noqa: D102
+    @property
+    def hot(self) -> HotCache: ...  # noqa: D102
+    @property
+    def limiter(self) -> Limiter: ...  # noqa: D102
+    @property
+    def usage(self) -> UsageRecorder: ...  # noqa: D102
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -75,7 +97,7 @@ def _prefix_subject(key: str | None) -> str | None:
     return f"prefix:{key[:SHOWN_LENGTH]}"
 
 
-async def identify(registry: Registry, scope: Scope, key: str | None) -> Caller:
+async def identify(registry: AccessParts, scope: Scope, key: str | None) -> Caller:
     """The caller of a request that carries ``key`` (``None``: anonymous, by address)."""
     if key is None:
         ip = _client_ip(scope, registry.settings.trust_proxy)
@@ -95,7 +117,7 @@ async def identify(registry: Registry, scope: Scope, key: str | None) -> Caller:
     return caller
 
 
-def _refuse_blocked(registry: Registry, ip_subject: str, prefix: str | None) -> None:
+def _refuse_blocked(registry: AccessParts, ip_subject: str, prefix: str | None) -> None:
     """429 when the address or the key prefix is past its failed-authentication threshold."""
     limiter = registry.limiter
     for subject, what in ((ip_subject, "from this address"), (prefix, "with this key")):
@@ -109,7 +131,7 @@ def _refuse_blocked(registry: Registry, ip_subject: str, prefix: str | None) -> 
             )
 
 
-async def _count_auth_failure(registry: Registry, ip_subject: str, prefix: str | None) -> None:
+async def _count_auth_failure(registry: AccessParts, ip_subject: str, prefix: str | None) -> None:
     """Count one failed authentication; raises 429 when it crossed a threshold."""
     settings = registry.settings
     limits = (
@@ -130,9 +152,12 @@ class AccessMiddleware(ASGIMiddleware):
     # credential) do not count against a caller's budget.
     should_bypass_for_scope = staticmethod(_outside_api)
 
+    def __init__(self, registry: AccessParts) -> None:
+        self.registry = registry
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Identify, limit, then call the handler with headers added to its answer."""
-        registry: Registry = scope["litestar_app"].state.registry
+        registry = self.registry
         state: dict[str, Any] = scope.setdefault("state", {})
         ip_subject = f"ip:{_client_ip(scope, registry.settings.trust_proxy)}"
         key: str | None = None
@@ -179,7 +204,7 @@ class AccessMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send_with_headers)
 
 
-async def _count_quietly(registry: Registry, ip_subject: str, prefix: str | None) -> None:
+async def _count_quietly(registry: AccessParts, ip_subject: str, prefix: str | None) -> None:
     """Count a handler's 401 (its answer is already on its way: a block applies from the next)."""
     with contextlib.suppress(RateLimited, ServiceUnavailable):
         await _count_auth_failure(registry, ip_subject, prefix)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 import anyio
 from litestar import Controller, Request, Response, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import (
     FromPath,
     FromQuery,
@@ -29,36 +29,20 @@ from opendata_core.api import (
     UploadRequest,
     UploadResponse,
 )
-from opendata_core.errors import FormatError, PermissionDenied, Unauthenticated
-from opendata_registry.context import Registry
-from opendata_registry.domain.catalogue.controllers import DatasetController, Name, Namespace
-from opendata_registry.domain.downloads.files import FilesController
+from opendata_core.errors import FormatError, PermissionDenied
+from opendata_registry.domain.publishing.auth import Publishing
 from opendata_registry.domain.publishing.services import PublishService, put_method
 from opendata_registry.infra.errors import error_responses
 from opendata_registry.infra.headers import base_url
-from opendata_registry.infra.identity import Caller, Publisher
-from opendata_registry.infra.signing import parse_decimal
+from opendata_registry.infra.identity import Publisher
+from opendata_registry.infra.params import Name, Namespace
+from opendata_registry.infra.settings import Settings
+from opendata_registry.infra.signing import UrlSigner, parse_decimal
+from opendata_registry.infra.store import RegistryStore
 
 __all__ = ["AuthController", "PublishController", "UploadController"]
 
 _SHARD_KEY: Final = re.compile(r"(?:.+/)?datasets/[^/]+/[^/]+/parts/([0-9a-f]{64})\.parquet")
-
-
-def provide_publisher(caller: NamedDependency[Caller]) -> Publisher:
-    """The caller as a publisher; anyone else is refused (401)."""
-    if caller.publisher is None:
-        raise Unauthenticated(
-            "publishing needs a publish token: exchange a GitHub Actions OIDC token at "
-            "POST /v1/auth/github-oidc, or use a producer token (Authorization: Bearer …)",
-            hint="in GitHub Actions give the job `permissions: id-token: write`; elsewhere set "
-            "OPENDATA_PUBLISH_TOKEN to a producer token (opendata-registry tokens create)",
-        )
-    return caller.publisher
-
-
-def provide_publish(registry: NamedDependency[Registry]) -> PublishService:
-    """The publish service."""
-    return PublishService(registry)
 
 
 class AuthController(Controller):
@@ -68,9 +52,8 @@ class AuthController(Controller):
     tags = ["publishing"]  # noqa: RUF012 - Litestar's declared type
 
     @get("/github-oidc", summary="What to ask GitHub for", responses=error_responses(429))
-    async def oidc_config(self, registry: NamedDependency[Registry]) -> OidcConfig:
+    async def oidc_config(self, settings: NamedDependency[Settings]) -> OidcConfig:
         """The issuer this registry trusts and the audience a token must carry."""
-        settings = registry.settings
         return OidcConfig(issuer=settings.oidc_issuer, audience=settings.audience)
 
     @post(
@@ -80,23 +63,21 @@ class AuthController(Controller):
         responses=error_responses(401, 429, 503),
     )
     async def exchange(
-        self, registry: NamedDependency[Registry], data: JSONBody[OidcExchange]
+        self, publishing: NamedDependency[Publishing], data: JSONBody[OidcExchange]
     ) -> PublishToken:
         """A publish token (≤ 15 minutes) for the datasets of the token's repository."""
-        return await registry.publishing.exchange(data.token)
+        return await publishing.exchange(data.token)
 
 
-class PublishController(DatasetController):
-    """The dataset endpoints plus uploads, commit and run records (publish tokens only).
+class PublishController(Controller):
+    """Uploads, commits and run records under ``/v1/datasets`` (publish tokens only).
 
-    A subclass, not a second controller on ``/v1/datasets``: Litestar cannot split the handlers
-    of one path (``GET`` and ``POST …/runs``) over two controllers.
+    It shares ``…/runs`` with the catalogue's ``DatasetController`` (``GET`` there, ``POST``
+    here), and Litestar gives each controller's paths their own ``OPTIONS`` handler, so the app
+    joins the two into one controller (``app.py``); neither knows the other.
     """
 
-    dependencies = {  # noqa: RUF012 - Litestar's declared type
-        "publisher": Provide(provide_publisher, sync_to_thread=False),
-        "publish": Provide(provide_publish, sync_to_thread=False),
-    }
+    path = "/v1/datasets"
 
     @post(
         "/{namespace:str}/{name:str}/uploads",
@@ -155,12 +136,14 @@ class PublishController(DatasetController):
         return await publish.record_run(publisher, f"{namespace}/{name}", data)
 
 
-class UploadController(FilesController):
-    """Signed downloads plus signed shard uploads into a local folder store.
+class UploadController(Controller):
+    """Signed shard uploads into a local folder store (``PUT /files/…``).
 
-    A subclass for the same reason as :class:`PublishController`; S3/R2 upload URLs point at the
-    bucket itself.
+    S3/R2 upload URLs point at the bucket itself. Joined with the downloads' ``FilesController``
+    in the app, for the reason given at :class:`PublishController`.
     """
+
+    path = "/files"
 
     @put(
         "/{key:path}",
@@ -173,7 +156,8 @@ class UploadController(FilesController):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        registry: NamedDependency[Registry],
+        store: NamedDependency[RegistryStore],
+        signer: NamedDependency[UrlSigner],
         key: FromPath[str],
         expires: FromQuery[str | None] = None,
         signature: FromQuery[str | None] = None,
@@ -185,11 +169,10 @@ class UploadController(FilesController):
         the bytes are hashed as they arrive and kept only when size and sha256 match.
         """
         key = key.lstrip("/")
-        store = registry.store
         expected = parse_decimal(size, max_digits=15)
         if expected is None:
             raise PermissionDenied("this upload URL is not valid (no signed size)")
-        if not registry.signer.verify(put_method(expected), key, expires, signature):
+        if not signer.verify(put_method(expected), key, expires, signature):
             raise PermissionDenied(
                 "this upload URL is not valid for this object, or it has expired; ask the "
                 "registry for a new one (POST /v1/datasets/{ns}/{name}/uploads)"

@@ -31,7 +31,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 import anyio
 import msgspec
@@ -69,22 +69,17 @@ from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, MetadataWarning, validate_metadata
 from opendata_core.publish import rebase_append
 from opendata_core.readme import render_readme
-from opendata_registry.context import Registry
+from opendata_registry.db.engine import SessionMaker
+from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
 from opendata_registry.db.models import NamespaceGrant, Owner
-from opendata_registry.domain.catalogue.sync import (
-    _run_summary as run_summary,
-)
-from opendata_registry.domain.catalogue.sync import (
-    acquire_lease,
-    new_holder,
-    release_lease,
-    sync_dataset,
-    write_index,
-)
+from opendata_registry.domain.catalogue.sync import run_summary, sync_dataset, write_index
 from opendata_registry.infra.identity import Publisher
-from opendata_registry.infra.store import Conflict, Missing
+from opendata_registry.infra.limits import Limiter
+from opendata_registry.infra.settings import Settings
+from opendata_registry.infra.signing import UrlSigner
+from opendata_registry.infra.store import Conflict, Missing, RegistryStore
 
-__all__ = ["PublishService", "repository_of"]
+__all__ = ["PublishParts", "PublishService", "repository_of"]
 
 log = logging.getLogger("opendata_registry")
 
@@ -122,10 +117,25 @@ def _lease_name(kind: str, ds: str) -> str:
     return f"{kind}:{hashlib.sha256(ds.encode()).hexdigest()[:32]}"
 
 
+class PublishParts(Protocol):
+    """What publishing uses of the running registry (the app's :class:`~.context.Registry`)."""
+
+    @property
+    def settings(self) -> Settings: ...  # noqa: D102
+    @property
+    def store(self) -> RegistryStore: ...  # noqa: D102
+    @property
+    def sessions(self) -> SessionMaker: ...  # noqa: D102
+    @property
+    def limiter(self) -> Limiter: ...  # noqa: D102
+    @property
+    def signer(self) -> UrlSigner: ...  # noqa: D102
+
+
 class PublishService:
     """Uploads, commits and run records for one request."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: PublishParts) -> None:
         self.registry = registry
         self.store = registry.store
         self.settings = registry.settings
@@ -147,7 +157,7 @@ class PublishService:
                     f"opendata-registry tokens create --namespace {ds.namespace}), or publish "
                     "from the dataset's repository in GitHub Actions",
                 )
-            async with self.registry.session() as session:
+            async with self.registry.sessions() as session:
                 pinned = await session.get(Owner, str(ds))
             if pinned is not None and not pinned.allow_tokens:
                 err = PermissionDenied(
@@ -174,7 +184,7 @@ class PublishService:
                 hint=f"if this repository is the dataset's home, set `repo: https://github.com/"
                 f"{publisher.repository}` in opendata.yaml; else publish from {shorten(repo)}",
             )
-        async with self.registry.session() as session:
+        async with self.registry.sessions() as session:
             owner = await session.get(Owner, str(ds))
             granted = (
                 await session.execute(
@@ -246,7 +256,7 @@ class PublishService:
         assert publisher.repository_id
         assert publisher.repository_owner_id
         try:
-            async with self.registry.session() as session, session.begin():
+            async with self.registry.sessions() as session, session.begin():
                 session.add(
                     Owner(
                         dataset_id=str(ds),
@@ -257,7 +267,7 @@ class PublishService:
                     )
                 )
         except IntegrityError:
-            async with self.registry.session() as session:
+            async with self.registry.sessions() as session:
                 owner = await session.get(Owner, str(ds))
             assert owner is not None
             self._check_owner(owner, publisher, ds)  # raises unless it was us
@@ -665,7 +675,7 @@ class PublishService:
         from opendata_core.api import PublishSummary
         from opendata_registry.db.models import Publish
 
-        async with self.registry.session() as session:
+        async with self.registry.sessions() as session:
             text = (
                 await session.execute(
                     select(Publish.summary_json).where(
@@ -737,7 +747,7 @@ class PublishService:
         holder = new_holder()
         deadline = time.monotonic() + LEASE_WAIT
         while True:
-            async with self.registry.session() as session:
+            async with self.registry.sessions() as session:
                 if await acquire_lease(session, name, holder, ttl=timedelta(minutes=2)):
                     break
             if time.monotonic() > deadline:
@@ -748,7 +758,7 @@ class PublishService:
         try:
             yield
         finally:
-            async with self.registry.session() as session:
+            async with self.registry.sessions() as session:
                 await release_lease(session, name, holder)
 
 

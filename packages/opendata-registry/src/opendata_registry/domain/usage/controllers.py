@@ -9,9 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from opendata_core.api import UsageReport
-from opendata_registry.context import Registry
+from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.errors import error_responses
 from opendata_registry.infra.identity import Caller
+from opendata_registry.infra.settings import Settings
 
 __all__ = ["UsageController"]
 
@@ -25,7 +26,8 @@ class UsageController(Controller):
     @get("/", summary="Your usage", responses=error_responses(401, 429, 503))
     async def usage(
         self,
-        registry: NamedDependency[Registry],
+        settings: NamedDependency[Settings],
+        usage: NamedDependency[UsageRecorder],
         caller: NamedDependency[Caller],
         days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
     ) -> UsageReport:
@@ -33,6 +35,6 @@ class UsageController(Controller):
         return UsageReport(
             key_prefix=caller.key_prefix,
             tier=caller.tier,
-            limits=registry.settings.tier(caller.tier),
-            days=await registry.usage.report(caller.subject, days=days),
+            limits=settings.tier(caller.tier),
+            days=await usage.report(caller.subject, days=days),
         )
