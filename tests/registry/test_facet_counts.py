@@ -6,9 +6,9 @@ import random
 
 from pyroaring import BitMap
 
+from opendata_core.api import FACETS
 from opendata_registry.domain.catalogue.facets import (
     FACET_VALUES,
-    FACETS,
     HEAD_ROWS,
     MEMO_ROWS,
     FacetIndex,

@@ -31,7 +31,7 @@ Example:
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 
 import msgspec
 
@@ -48,12 +48,15 @@ from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
     "API_VERSION",
+    "FACETS",
+    "SORTS",
     "CommitRequest",
     "CommitResponse",
     "DatasetDetail",
     "DatasetHit",
     "DownloadRequest",
     "DownloadResponse",
+    "Facet",
     "FacetCount",
     "HealthStatus",
     "HealthSummary",
@@ -69,6 +72,7 @@ __all__ = [
     "ShardUpload",
     "SignedShard",
     "SignedUpload",
+    "Sort",
     "TierLimits",
     "UploadRequest",
     "UploadResponse",
@@ -77,6 +81,16 @@ __all__ = [
 ]
 
 API_VERSION = "v1"
+
+Facet = Literal["topic", "namespace", "license", "frequency", "geo"]
+"""A filter of ``GET /v1/datasets`` that the registry counts per value (``SearchResults.facets``).
+"""
+FACETS: Final[tuple[Facet, ...]] = get_args(Facet)
+"""Every :data:`Facet`, in the order a page shows them."""
+Sort = Literal["relevance", "updated", "name"]
+"""An order of ``GET /v1/datasets?sort=`` (by default relevance with a text query, else updated)."""
+SORTS: Final[tuple[Sort, ...]] = get_args(Sort)
+"""Every :data:`Sort`."""
 
 HealthStatus = Literal["ok", "failing", "stale", "unknown"]
 """``ok``: the last runs succeeded and data is fresh; ``failing``: the last run failed; ``stale``:
@@ -128,7 +142,7 @@ class SearchResults(_Wire, kw_only=True):
     per_page: int
     datasets: list[DatasetHit] = []
     facets: dict[str, list[FacetCount]] = {}
-    """Facet name (``topic``, ``namespace``, ``license``, ``frequency``, ``geo``) → counts."""
+    """Facet name (one of :data:`FACETS`) → counts."""
 
 
 class PublishSummary(_Wire, kw_only=True):

@@ -19,17 +19,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import urlencode
 
+from opendata_core.api import FACETS, SORTS
 from opendata_core.errors import OpenDataError
 
 __all__ = ["FACETS", "SORTS", "SearchInputError", "SearchQuery"]
 
-FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
-"""Filters that the registry counts per value (``SearchResults.facets``)."""
-SORTS: Final = ("relevance", "updated", "name")
-Sort = Literal["relevance", "updated", "name"]
 _TIME_RE: Final = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _MAX_PAGE: Final = 10_000
 _LABELS: Final = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
@@ -15,6 +15,7 @@ from opendata_core.api import (
     HistoryPage,
     RunsPage,
     SearchResults,
+    Sort,
 )
 from opendata_core.documents import encode_document
 from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
@@ -68,7 +69,7 @@ class DatasetController(Controller):
         updated_since: FromQuery[date | None] = None,
         covers_from: FromQuery[date | None] = None,
         covers_to: FromQuery[date | None] = None,
-        sort: FromQuery[Literal["relevance", "updated", "name"] | None] = None,
+        sort: FromQuery[Sort | None] = None,
         page: Page = 1,
         per_page: PerPage = None,
     ) -> SearchResults:

@@ -41,12 +41,11 @@ from pyroaring import BitMap
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendata_core.api import FacetCount
+from opendata_core.api import FACETS, FacetCount
 from opendata_registry.db.models import Dataset, DatasetTag
 from opendata_registry.infra.hotcache import read_generation
 
 __all__ = [
-    "FACETS",
     "HEAD_ROWS",
     "MEMO_ENTRIES",
     "MEMO_ROWS",
@@ -58,7 +57,6 @@ __all__ = [
     "split_pks",
 ]
 
-FACETS: Final = ("topic", "namespace", "license", "frequency", "geo")
 FACET_VALUES: Final = 50
 """Values shown per facet (the most frequent first)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 from pyroaring import BitMap
@@ -21,13 +21,13 @@ from opendata_core.api import (
     RunsPage,
     RunSummary,
     SearchResults,
+    Sort,
 )
 from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
 from opendata_core.errors import DatasetNotFound, OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_registry.db.models import Dataset, Publish, Run
 from opendata_registry.domain.catalogue.facets import (
-    FACETS,
     FacetIndex,
     MatchKey,
     RankedHead,
@@ -39,9 +39,8 @@ from opendata_registry.domain.catalogue.search import match_keys, query_terms
 from opendata_registry.domain.health.services import compute_health
 from opendata_registry.infra.settings import Settings
 
-__all__ = ["FACETS", "CatalogueService", "SearchQuery", "build_index", "parse_id"]
+__all__ = ["CatalogueService", "SearchQuery", "build_index", "parse_id"]
 
-Sort = Literal["relevance", "updated", "name"]
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # The search page-size estimate (decision 0009 says why these values).
 _MARGIN: Final = 1.5
