@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal, NamedTuple
 
 from opendata_core.api import PublishSummary
-from opendata_core.documents import Manifest
+from opendata_core.documents import Manifest, Provenance
 from opendata_core.errors import OpenDataError, VersionNotFound, shorten
 from opendata_core.metadata import DatasetMetadata, Retention
 
@@ -34,6 +34,7 @@ __all__ = [
     "citation",
     "history_chain",
     "parse_as_of",
+    "publish_summary",
     "retained_versions",
     "select_version",
     "summaries",
@@ -232,32 +233,40 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def publish_summary(
+    manifest: Manifest, *, schema_changed: bool = False, provenance: Provenance | None = None
+) -> PublishSummary:
+    """A version as the API lists it: ``manifest.json`` without its shard list.
+
+    ``provenance`` replaces the manifest's own (the registry takes it from a verified run).
+    """
+    return PublishSummary(
+        publish_id=manifest.publish_id,
+        published_at=manifest.published_at,
+        parent_publish_id=manifest.parent_publish_id,
+        row_count=manifest.row_count,
+        bytes=manifest.bytes,
+        shard_count=len(manifest.shards),
+        min_time=manifest.min_time,
+        max_time=manifest.max_time,
+        time_column=manifest.time_column,
+        partition=manifest.partition,
+        schema=list(manifest.schema),
+        schema_hash=manifest.schema_hash,
+        schema_changed=schema_changed,
+        provenance=manifest.provenance if provenance is None else provenance,
+    )
+
+
 def summaries(history: Sequence[Manifest]) -> list[PublishSummary]:
     """One summary per version of ``history`` (oldest first), in the same order.
 
     ``schema_changed`` compares each version with the one before it (the first has none).
     """
-    out = []
-    for i, m in enumerate(history):
-        out.append(
-            PublishSummary(
-                publish_id=m.publish_id,
-                published_at=m.published_at,
-                parent_publish_id=m.parent_publish_id,
-                row_count=m.row_count,
-                bytes=m.bytes,
-                shard_count=len(m.shards),
-                min_time=m.min_time,
-                max_time=m.max_time,
-                time_column=m.time_column,
-                partition=m.partition,
-                schema=list(m.schema),
-                schema_hash=m.schema_hash,
-                schema_changed=i > 0 and history[i - 1].schema_hash != m.schema_hash,
-                provenance=m.provenance,
-            )
-        )
-    return out
+    return [
+        publish_summary(m, schema_changed=i > 0 and history[i - 1].schema_hash != m.schema_hash)
+        for i, m in enumerate(history)
+    ]
 
 
 def citation(

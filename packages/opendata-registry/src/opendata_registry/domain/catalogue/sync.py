@@ -34,6 +34,7 @@ from opendata_core.documents import (
 )
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
+from opendata_core.versions import publish_summary
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run
 from opendata_registry.domain.catalogue.services import build_index
@@ -106,25 +107,6 @@ async def _list(store: RegistryStore, prefix: str | None = None) -> dict[str, _L
         elif rest.startswith("runs/") and rest.endswith(".json") and rest.count("/") == 1:
             entry.runs[rest[5:]] = obj.key
     return found
-
-
-def _summary(manifest: Manifest, *, schema_changed: bool, provenance: Provenance) -> PublishSummary:
-    return PublishSummary(
-        publish_id=manifest.publish_id,
-        published_at=manifest.published_at,
-        parent_publish_id=manifest.parent_publish_id,
-        row_count=manifest.row_count,
-        bytes=manifest.bytes,
-        shard_count=len(manifest.shards),
-        min_time=manifest.min_time,
-        max_time=manifest.max_time,
-        time_column=manifest.time_column,
-        partition=manifest.partition,
-        schema=list(manifest.schema),
-        schema_hash=manifest.schema_hash,
-        schema_changed=schema_changed,
-        provenance=provenance,
-    )
 
 
 def run_summary(record: RunRecord) -> RunSummary:
@@ -218,7 +200,7 @@ async def _record_publish(
         metadata.stats.row_count == manifest.row_count
     )
     provenance = run.provenance if run else (metadata.provenance if same_version else Provenance())
-    summary = _summary(manifest, schema_changed=schema_changed, provenance=provenance)
+    summary = publish_summary(manifest, schema_changed=schema_changed, provenance=provenance)
     session.add(
         Publish(
             dataset_id=ds,
