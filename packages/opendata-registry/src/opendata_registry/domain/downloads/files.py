@@ -28,7 +28,7 @@ from opendata_registry.infra.requestlog import request_id
 from opendata_registry.infra.signing import UrlSigner, parse_decimal
 from opendata_registry.infra.store import RegistryStore
 
-__all__ = ["FilesController"]
+__all__ = ["FileNotServed", "FilesController"]
 
 _CHUNK: Final = 1 << 20
 _RANGE_RE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)")
@@ -38,8 +38,12 @@ _BEYOND: Final = 10**_MAX_POSITION_DIGITS
 _SHARD_RE: Final = re.compile(r".*/parts/([0-9a-f]{64})\.parquet")
 
 
-class NotFound(OpenDataError):
-    """No such object (404 ``not_found``)."""
+class FileNotServed(OpenDataError):
+    """No object under this ``/files`` key (404 ``not_found``).
+
+    Not core's ``opendata_core.store.NotFound`` (a ``KeyError`` a store raises to its caller):
+    this is the answer of the ``/files`` route.
+    """
 
     code = "not_found"
 
@@ -118,14 +122,14 @@ class FilesController(Controller):
                 "ask the registry for a new one (POST /v1/datasets/{ns}/{name}/download)"
             )
         if store.root is None or not key.startswith(store.layout.datasets_root()):
-            raise NotFound(f"no object {key!r} here")
+            raise FileNotServed(f"no object {key!r} here")
         try:
             path = store.local_path(key)
             stat = await anyio.to_thread.run_sync(os.stat, path)
         except (ValueError, OSError):
-            raise NotFound(f"no object {key!r} here") from None
+            raise FileNotServed(f"no object {key!r} here") from None
         if not S_ISREG(stat.st_mode):  # a folder (signed by mistake or by hand) is no object
-            raise NotFound(f"no object {key!r} here")
+            raise FileNotServed(f"no object {key!r} here")
         size = stat.st_size
         shard = _SHARD_RE.fullmatch(key)
         etag = f'"{shard[1]}"' if shard else f'"{stat.st_mtime_ns:x}-{size:x}"'
