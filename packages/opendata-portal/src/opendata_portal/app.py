@@ -29,7 +29,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import Message, Scope
 
-from opendata_core.api import SearchResults
+from opendata_core.api import FACETS, SearchResults
 from opendata_core.errors import (
     DatasetNotFound,
     InvalidDatasetId,
@@ -49,7 +49,7 @@ from opendata_portal.registry import (
     dataset_path,
 )
 from opendata_portal.render import readme_html, script_json
-from opendata_portal.search import FACETS, SearchInputError, SearchQuery
+from opendata_portal.search import SearchInputError, SearchQuery
 from opendata_portal.settings import Settings
 
 __all__ = ["SECURITY_HEADERS", "create_app"]

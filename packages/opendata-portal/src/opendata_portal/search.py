@@ -22,10 +22,10 @@ from datetime import date
 from typing import Final
 from urllib.parse import urlencode
 
-from opendata_core.api import FACETS, SORTS
+from opendata_core.api import SORTS
 from opendata_core.errors import OpenDataError
 
-__all__ = ["FACETS", "SORTS", "SearchInputError", "SearchQuery"]
+__all__ = ["SearchInputError", "SearchQuery"]
 
 _TIME_RE: Final = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _MAX_PAGE: Final = 10_000
