@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -35,13 +37,15 @@ time.sleep(60)
 
 @pytest.mark.parametrize("command", [[_SERVE], [_CHILD, _SERVE]], ids=["itself", "a child"])
 def test_the_port_a_server_bound_is_found_and_answers(command: list[str], tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", *command], cwd=tmp_path)
+    # Its own process group: stopping the wrapper alone would leave its child serving.
+    proc = subprocess.Popen([sys.executable, "-c", *command], cwd=tmp_path, start_new_session=True)
     try:
         port = listening_port(proc, "http.server", timeout=30)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
             assert answer.status == 200
     finally:
-        stop(proc)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
 
 
 def test_a_server_on_two_ports_or_that_exits_is_an_error() -> None:
