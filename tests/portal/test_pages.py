@@ -70,12 +70,17 @@ def test_empty_state_names_the_search_and_the_filters_to_remove(portal: Portal) 
         ),
     ],
 )
-def test_bad_search_parameters_get_a_400_naming_them(
+def test_bad_search_parameters_get_a_400_naming_them_once_and_keep_the_form(
     portal: Portal, params: dict[str, str], field: str, text: str
 ) -> None:
-    r = portal().get("/", params=params)
+    client = portal()
+    r = client.get("/", params={"q": "rates", **params})
     assert r.status_code == 400
-    assert f"{field}=" in r.text and text in r.text
+    # Said once (the form's own labels may already use the same words).
+    assert f"{field}=" in r.text
+    assert r.text.count(text) == client.get("/", params={"q": "rates"}).text.count(text) + 1
+    # The form and the rest of the search stay; the bad value is left out of it.
+    assert 'id="q"' in r.text and 'value="rates"' in r.text and "ecb/euro-fx-rates" in r.text
 
 
 def test_covers_range_within_one_year_is_accepted(portal: Portal) -> None:
@@ -198,7 +203,37 @@ def test_unknown_dataset_is_a_404_with_close_matches(portal: Portal) -> None:
     )
     r = portal(routes).get("/ecb/fx")
     assert r.status_code == 404
-    assert "no dataset &#39;ecb/fx&#39;" in r.text and 'href="/ecb/euro-fx-rates"' in r.text
+    assert "No dataset &#39;ecb/fx&#39;" in r.text and 'href="/ecb/euro-fx-rates"' in r.text
+    # The search box stays, with the missing id's words in it.
+    assert re.search(r'<input id="q" name="q" type="search" value="ecb fx"', r.text)
+
+
+def test_unknown_dataset_without_close_matches_suggests_what_a_search_finds(
+    portal: Portal,
+) -> None:
+    seen: list[httpx.Request] = []
+    routes = samples.default_routes()
+    routes["/v1/datasets/ecb/exchange-rates"] = ProblemDetails(
+        code="dataset_not_found",
+        message="no dataset",
+        status=404,
+        details={"dataset_id": "ecb/exchange-rates", "close_matches": []},
+    )
+    r = portal(routes, seen=seen).get("/ecb/exchange-rates")
+    assert r.status_code == 404 and 'href="/ecb/euro-fx-rates"' in r.text
+    searched = [q.url.params.get("q") for q in seen if q.url.path == "/v1/datasets"]
+    assert searched == ["ecb exchange rates"]
+
+
+def test_unknown_publisher_is_a_404_suggesting_close_namespaces(portal: Portal) -> None:
+    def search(request: httpx.Request) -> Any:
+        if request.url.params.get("namespace"):
+            return samples.search_results([], total=0)
+        return samples.search_results()
+
+    r = portal({"/v1/datasets": search}).get("/ecbb")
+    assert r.status_code == 404 and "Publisher not found" in r.text
+    assert 'href="/ecb"' in r.text and 'value="ecbb"' in r.text
 
 
 def test_upper_case_ids_redirect_to_the_canonical_page(portal: Portal) -> None:
@@ -358,3 +393,99 @@ def test_pages_report_server_timing(portal: Portal) -> None:
     timing = portal().get("/ecb/euro-fx-rates").headers["server-timing"]
     match = re.fullmatch(r'app;dur=([\d.]+), registry;dur=([\d.]+);desc="3 calls"', timing)
     assert match and float(match[1]) >= float(match[2]) > 0
+
+
+def _with_meta(**changes: Any) -> Any:
+    detail = samples.detail(readme=changes.pop("readme", "# Rates\n\nHello."))
+    meta = msgspec.structs.replace(detail.metadata.dataset, **changes)
+    return msgspec.structs.replace(
+        detail, metadata=msgspec.structs.replace(detail.metadata, dataset=meta)
+    )
+
+
+def test_the_description_is_shown_once(portal: Portal) -> None:
+    text = "Daily reference rates of the euro against 30 currencies, from the ECB."
+    in_readme = _with_meta(readme=f"# Rates\n\n{text}\n")
+    routes = {**samples.default_routes(), "/v1/datasets/ecb/euro-fx-rates": in_readme}
+    main = portal(routes).get("/ecb/euro-fx-rates").text.split("<main")[1]
+    assert main.count(text) == 1
+    # A README that does not say it: the header does.
+    html = portal().get("/ecb/euro-fx-rates").text
+    assert f'<p class="lede">{text}</p>' in html
+
+
+def test_code_spans_in_titles_are_code_not_backticks(portal: Portal) -> None:
+    detail = _with_meta(title="Rates of `EUR/USD` <b>", description="From the `fx` feed.")
+    html = (
+        portal({**samples.default_routes(), "/v1/datasets/ecb/euro-fx-rates": detail})
+        .get("/ecb/euro-fx-rates")
+        .text
+    )
+    assert "<h1>Rates of <code>EUR/USD</code> &lt;b&gt;</h1>" in html
+    assert (
+        "From the <code>fx</code> feed." in html
+        and "`" not in html.split("<main")[1].split("README")[0]
+    )
+
+
+def test_readme_urls_become_links(portal: Portal) -> None:
+    detail = samples.detail(
+        readme="Source: https://www.ecb.europa.eu/stats and javascript:alert(1)"
+    )
+    html = (
+        portal({**samples.default_routes(), "/v1/datasets/ecb/euro-fx-rates": detail})
+        .get("/ecb/euro-fx-rates")
+        .text
+    )
+    assert (
+        '<a href="https://www.ecb.europa.eu/stats" rel="noopener noreferrer nofollow ugc">' in html
+    )
+    assert 'href="javascript' not in html
+
+
+@pytest.mark.parametrize(
+    ("runs", "rate", "text"),
+    [
+        (1, 1.0, "the last run succeeded"),
+        (1, 0.0, "the last run failed"),
+        (4, 0.75, "75%</strong> of the last 4 runs"),
+    ],
+)
+def test_run_health_grammar(portal: Portal, runs: int, rate: float, text: str) -> None:
+    detail = samples.detail(runs_considered=runs, success_rate=rate)
+    html = (
+        portal({**samples.default_routes(), "/v1/datasets/ecb/euro-fx-rates": detail})
+        .get("/ecb/euro-fx-rates")
+        .text
+    )
+    assert text in html and "of the last 1 runs" not in html
+
+
+def test_one_publish_is_singular(portal: Portal) -> None:
+    routes = {
+        **samples.default_routes(),
+        "/v1/datasets/ecb/euro-fx-rates/history": samples.history(1),
+    }
+    html = portal(routes).get("/ecb/euro-fx-rates").text
+    assert "(1 publish)" in html and "1 publishes" not in html
+
+
+def test_one_sort_option_per_meaning(portal: Portal) -> None:
+    html = portal().get("/").text
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]+)</option>', html)
+    assert options == [("", "Best match"), ("updated", "Recently updated"), ("name", "Name")]
+    # Old links with sort=relevance still work, as the default.
+    seen: list[httpx.Request] = []
+    assert portal(seen=seen).get("/?sort=relevance").status_code == 200
+    assert "sort" not in seen[0].url.params
+
+
+def test_home_page_says_what_opendata_is_and_search_pages_do_not(portal: Portal) -> None:
+    assert 'class="intro"' in portal().get("/").text
+    assert 'class="intro"' not in portal().get("/?q=rates").text
+
+
+def test_every_other_page_has_a_search_box_in_its_header(portal: Portal) -> None:
+    for path in ["/ecb", "/ecb/euro-fx-rates", "/-/publish"]:
+        assert 'id="site-q"' in portal().get(path).text, path
+    assert 'id="site-q"' not in portal().get("/").text

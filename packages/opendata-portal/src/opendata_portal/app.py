@@ -16,6 +16,8 @@ Every page is built from the registry's API alone (:mod:`opendata_portal.registr
 from __future__ import annotations
 
 import asyncio
+import difflib
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -23,7 +25,7 @@ from typing import Any, Final
 import httpx
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders, State
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -108,7 +110,7 @@ async def _security_headers(message: Message, scope: Scope) -> None:
 @get("/", name="search")
 async def search_page(request: Request[Any, Any, State], state: State) -> Response[str]:
     """The home page: search with filters, counts per value, chips, sort and pages."""
-    query = SearchQuery.parse(dict(request.query_params.items()))
+    query, input_error = SearchQuery.parse_lenient(dict(request.query_params.items()))
     registry, settings = ctx.registry(state), ctx.settings(state)
     params = query.registry_params(settings.per_page)
     results = await registry.search(params)
@@ -130,6 +132,8 @@ async def search_page(request: Request[Any, Any, State], state: State) -> Respon
     now = datetime.now(UTC)
     return ctx.pages(state).render(
         "search.html",
+        status_code=400 if input_error else 200,
+        input_error=input_error,
         query=query,
         results=results,
         suggestions=suggestions,
@@ -173,7 +177,9 @@ async def publisher_page(
     params = query.registry_params(50)  # the anonymous tier's page size
     results = await registry.search(params)
     if results.total == 0:
-        raise NotFoundException(f"no datasets are published under {ns!r}")
+        everyone = await registry.search({"per_page": "1"})
+        known = [fc.value for fc in everyone.facets.get("namespace", [])]
+        raise PublisherNotFound(ns, difflib.get_close_matches(ns, known, n=5, cutoff=0.6))
     last_page = max(1, -(-results.total // max(1, results.per_page)))
     return ctx.pages(state).render(
         "publisher.html",
@@ -201,6 +207,8 @@ async def dataset_page(
         registry.runs(str(dataset_id), per_page=20),
         return_exceptions=True,
     )
+    if isinstance(detail, DatasetNotFound) and not detail.close_matches:
+        detail.close_matches = await _similar_ids(registry, dataset_id)
     if isinstance(detail, BaseException):
         raise detail
     api = dataset_path(str(dataset_id))
@@ -222,6 +230,25 @@ async def dataset_page(
         runs_url=registry.public(api + "/runs"),
         history_url=registry.public(api + "/history"),
     )
+
+
+async def _similar_ids(registry: RegistryClient, dataset_id: DatasetId) -> list[str]:
+    """Ids a search for the missing id's words finds (when the registry knew no close match)."""
+    words = re.sub(r"[-_./]+", " ", str(dataset_id)).strip()
+    try:
+        found = await registry.search({"q": words, "per_page": "5"})
+    except OpenDataError:
+        return []
+    return [hit.dataset.id for hit in found.datasets]
+
+
+class PublisherNotFound(OpenDataError, LookupError):
+    """No dataset is published under this namespace."""
+
+    def __init__(self, namespace: str, close_matches: list[str]) -> None:
+        super().__init__(f"no datasets are published under {namespace!r}")
+        self.namespace = namespace
+        self.close_matches = close_matches
 
 
 @get("/{ns:str}/{name:str}/history.svg", name="history_chart")
@@ -246,11 +273,18 @@ def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
     message = "the portal could not build this page"
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
+    path = request.url.path.strip("/")
     if isinstance(exc, DatasetNotFound):
-        status, title, message = 404, "Dataset not found", exc.message
-        extra["close_matches"] = list(exc.close_matches)
+        status, title, message = 404, "Dataset not found", f"No dataset {exc.dataset_id!r} here."
+        extra["close_matches"] = [f"/{m}" for m in exc.close_matches]
+        extra["search_for"] = re.sub(r"[-_./]+", " ", exc.dataset_id)
+    elif isinstance(exc, PublisherNotFound):
+        status, title, message = 404, "Publisher not found", exc.message
+        extra["close_matches"] = [f"/{m}" for m in exc.close_matches]
+        extra["search_for"] = exc.namespace
     elif isinstance(exc, InvalidDatasetId):
         status, title, message = 404, "Not a dataset address", exc.message
+        extra["search_for"] = re.sub(r"[-_./]+", " ", path)
     elif isinstance(exc, SearchInputError):
         status, title, message, hint = 400, "That search cannot be run", exc.message, exc.hint
     elif isinstance(exc, RateLimited):
@@ -265,6 +299,8 @@ def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
         status = exc.status_code
         title = "Page not found" if status == 404 else "Request not accepted"
         message = exc.detail
+        if status == 404:
+            extra["search_for"] = re.sub(r"[-_./]+", " ", path)
     response = pages.render(
         "error.html", status_code=status, title=title, message=message, hint=hint, **extra
     )

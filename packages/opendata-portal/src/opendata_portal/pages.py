@@ -65,6 +65,8 @@ class Pages:
             highlight=render.highlight,
             cell=render.cell,
             safe_url=render.safe_url,
+            ticks=render.ticks,
+            plural=render.plural,
         )
         env.tests["number"] = render.is_number
         env.globals.update(

@@ -35,11 +35,13 @@ __all__ = [
     "highlight",
     "human_bytes",
     "human_count",
+    "plural",
     "readme_html",
     "relative_time",
     "safe_url",
     "script_json",
     "spdx_url",
+    "ticks",
 ]
 
 _URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
@@ -54,8 +56,10 @@ def _demote_headings(state: StateCore) -> None:
             token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
 
 
-_MD: Final = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(
-    ["table", "strikethrough"]
+# linkify: bare URLs in a README become links (linkify-it-py finds them); nh3 then keeps only
+# http(s) and mailto ones, like every other link.
+_MD: Final = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(
+    ["table", "strikethrough", "linkify"]
 )
 _MD.core.ruler.push("demote_headings", _demote_headings)
 _CLEANER_OPTIONS: Final[dict[str, Any]] = {
@@ -228,6 +232,7 @@ _WORD: Final = re.compile(r"\w+", re.UNICODE)
 
 def highlight(text: str, query: str, *, limit: int = 240) -> Markup:
     """``text`` shortened to ``limit`` characters, HTML-escaped, with query words in ``<mark>``."""
+    text = _TICKS.sub(r"\1", text)  # a snippet shows code spans as their text, no backticks
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + "…"
     words = sorted({w for w in _WORD.findall(query.lower()) if len(w) > 1}, key=len, reverse=True)
@@ -240,6 +245,24 @@ def highlight(text: str, query: str, *, limit: int = 240) -> Markup:
         out += escape(text[last : match.start()]) + Markup("<mark>%s</mark>") % match.group(0)
         last = match.end()
     return out + escape(text[last:])
+
+
+_TICKS: Final = re.compile(r"`([^`\n]+)`")
+
+
+def ticks(text: str) -> Markup:
+    """Plain text with Markdown's inline code spans (`` `x` ``) shown as ``<code>``, escaped."""
+    out = Markup()
+    last = 0
+    for match in _TICKS.finditer(text):
+        out += escape(text[last : match.start()]) + Markup("<code>%s</code>") % match.group(1)
+        last = match.end()
+    return out + escape(text[last:])
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``"1 publish"``, ``"2 publishes"``, ``"1,234 runs"``."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def cell(value: Any) -> str:

@@ -46,9 +46,10 @@ class SearchInputError(OpenDataError, ValueError):
     """A search parameter in the URL has a value the portal cannot use."""
 
     def __init__(self, name: str, value: str, rule: str) -> None:
-        super().__init__(f"{name}={value!r}: {rule}", hint=rule)
+        super().__init__(f"{name}={value!r}: {rule}")
         self.field = name
         self.value = value
+        self.rule = rule
 
 
 def _check_time(name: str, value: str) -> str:
@@ -107,6 +108,8 @@ class SearchQuery:
                 _check_time(name, values[name])
         if values["sort"] and values["sort"] not in SORTS:
             raise SearchInputError("sort", values["sort"], f"choose one of {', '.join(SORTS)}")
+        if values["sort"] == "relevance":
+            values["sort"] = ""  # the default: one URL per meaning
         raw_page = str(params.get("page", "") or "1").strip()
         if not raw_page.isdigit() or not 1 <= int(raw_page) <= _MAX_PAGE:
             raise SearchInputError("page", raw_page, f"use a whole number from 1 to {_MAX_PAGE}")
@@ -116,6 +119,21 @@ class SearchQuery:
                 "covers_to", values["covers_to"], "must not be before covers_from"
             )
         return cls(**values, page=int(raw_page))
+
+    @classmethod
+    def parse_lenient(
+        cls, params: Mapping[str, str]
+    ) -> tuple[SearchQuery, SearchInputError | None]:
+        """Like :meth:`parse`, but a bad value is dropped (and returned) instead of raised.
+
+        The page then keeps the form and the other filters, and says what was wrong once.
+        """
+        try:
+            return cls.parse(params), None
+        except SearchInputError as exc:
+            rest = {k: v for k, v in params.items() if k != exc.field}
+            query, _ = cls.parse_lenient(rest)
+            return query, exc
 
     def _pairs(self) -> list[tuple[str, str]]:
         pairs = [(f.name, getattr(self, f.name)) for f in fields(self)]

@@ -15,6 +15,17 @@
       });
     });
   }
+  // "/" focuses the search box (the page's own, else the header's), unless typing somewhere.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    var box = document.getElementById("q") || document.getElementById("site-q");
+    if (!box) return;
+    event.preventDefault();
+    box.focus();
+    box.select();
+  });
   // Sort: apply on change (the Search button still works without this).
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { if (select.form) select.form.submit(); });
