@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import os
@@ -11,9 +10,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from opendata._checks import check_table, table_from
+from opendata._profile import PREVIEW_ROWS, describe, preview_rows
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._registry_publish import RegistryWriter, require_metadata
 from opendata._results import Mode, PushResult
@@ -48,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Writer"]
 
-PREVIEW_ROWS = 100
 APPEND_RETRIES = 8
 """Merges of one append onto a newer version after a conflict (a registry rebases most itself)."""
 APPEND_BACKOFF = 0.1
@@ -474,6 +471,7 @@ class Writer:
                 notes.append(note)
 
         def write_metadata() -> None:
+            head, profile = describe(self.reader, ds, manifest, dict(groups))
             doc = MetadataDocument(
                 dataset=meta,
                 stats=stats,
@@ -481,6 +479,8 @@ class Writer:
                 preview=self.preview(ds, manifest, dict(groups)),
                 updated_at=manifest.published_at,
                 provenance=provenance or Provenance(repo=meta.repo or None),
+                preview_head=head,
+                profile=profile,
             )
             self.reader.store.put(self.reader.layout.metadata(ds), encode_document(doc))
 
@@ -513,7 +513,9 @@ class Writer:
                 break
         if not tables:
             return []
-        return _preview(pa.concat_tables([t.cast(tables[-1].schema) for t in tables]))
+        return preview_rows(
+            pa.concat_tables([t.cast(tables[-1].schema) for t in tables]), last=True
+        )
 
 
 def _sort(table: pa.Table, tc: str | None, primary_key: Sequence[str]) -> pa.Table:
@@ -535,16 +537,3 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     t = table.append_column(idx, pa.array(range(table.num_rows), pa.int64()))
     last = t.group_by(list(keys), use_threads=False).aggregate([(idx, "max")]).column(f"{idx}_max")
     return table.take(last.take(pc.sort_indices(last)))
-
-
-def _preview(table: pa.Table) -> list[dict[str, Any]]:
-    rows = table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
-    # pyarrow gives nanosecond timestamps as pandas.Timestamp (a datetime subclass msgspec does not
-    # encode): written as ISO 8601, the form msgspec gives a plain datetime.
-    return msgspec.to_builtins(rows, enc_hook=_iso_datetime)  # type: ignore[no-any-return]
-
-
-def _iso_datetime(value: Any) -> str:
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    raise NotImplementedError(f"cannot write {type(value).__name__} in a preview")

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, Type
 
 import msgspec
 
+from opendata_core._types import Count
 from opendata_core.errors import FormatError, UnsupportedFormatVersion, shorten
 from opendata_core.metadata import DatasetMetadata, Partitioning
+from opendata_core.profile import Profile
 
 if TYPE_CHECKING:
     from opendata_core.lifecycle import Lifecycle
@@ -71,8 +73,6 @@ TrustLevel: TypeAlias = Literal["none", "verified-publisher", "verified-source",
 # (``$.stats.row_count``). Shards are checked as a whole by check_manifest, with its own messages.
 Sha256Hex: TypeAlias = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 """64 lower-case hex digits."""
-Count: TypeAlias = Annotated[int, msgspec.Meta(ge=0)]
-"""A number of rows, bytes, shards, columns or nulls."""
 
 
 class _Document(msgspec.Struct, kw_only=True):
@@ -291,9 +291,13 @@ class MetadataDocument(_Document, kw_only=True):
     stats: Stats
     schema: list[Field]
     preview: list[dict[str, Any]] = []
-    """Up to 100 rows, as JSON values (dates and times as ISO 8601 strings)."""
+    """Up to 100 rows, as JSON values (dates and times as ISO 8601 strings): the last rows."""
     updated_at: datetime
     provenance: Provenance = Provenance()
+    preview_head: list[dict[str, Any]] = []
+    """Added in 1.1: up to 100 first rows, in the same form (``[]`` when not written)."""
+    profile: Profile | None = None
+    """Added in 1.1: column statistics of the publish ``profile.publish_id`` (spec §5.7)."""
 
 
 class IndexEntry(msgspec.Struct, kw_only=True):
