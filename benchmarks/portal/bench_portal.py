@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import msgspec
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -45,11 +46,35 @@ from opendata_core.documents import (  # noqa: E402
 from opendata_core.ids import DatasetId  # noqa: E402
 from opendata_core.layout import Layout  # noqa: E402
 from opendata_core.metadata import DatasetMetadata, Geo, Source  # noqa: E402
+from opendata_core.profile import Profile  # noqa: E402
 
 TOPICS = ["finance", "climate", "energy", "health", "transport", "demographics", "trade", "housing"]
 WORDS = ["rates", "prices", "emissions", "population", "traffic", "exports", "yields", "index"]
 LICENSES = ["CC-BY-4.0", "CC0-1.0", "MIT", "ODbL-1.0", "OGL-UK-3.0"]
 FREQS = ["daily", "weekly", "monthly", "yearly"]
+
+
+def _profile_template(schema: list[Field]) -> Profile:
+    """Column statistics of a real 1,000-row table (the client's code), shared by every dataset."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from opendata._profile import profile_table
+
+    days = [dt.date(2022, 1, 1) + dt.timedelta(days=d) for d in range(1000)]
+    table = pa.table(
+        {
+            "date": days,
+            "value": [d * 1.5 for d in range(1000)],
+            "count": pa.array([d % 97 for d in range(1000)], pa.int64()),
+            "region": [f"region-{d % 12}" for d in range(1000)],
+            "note": [None if d % 5 else f"revised {d}" for d in range(1000)],
+        }
+    )
+    return profile_table(
+        table, publish_id="x", time_column="date", types={f.name: f.type for f in schema}
+    )
 
 
 def write_catalogue(store: Path, n: int) -> list[str]:
@@ -58,7 +83,11 @@ def write_catalogue(store: Path, n: int) -> list[str]:
     schema = [
         Field(name="date", type="date32[day]", nullable=False),
         Field(name="value", type="double"),
+        Field(name="count", type="int64"),
+        Field(name="region", type="string"),
+        Field(name="note", type="string"),
     ]
+    profile = _profile_template(schema)
     ids = []
     now = datetime.now(UTC)
     for i in range(n):
@@ -101,12 +130,24 @@ def write_catalogue(store: Path, n: int) -> list[str]:
             max_time="2025-06-30",
             shards=[shard],
         )
-        preview = [{"date": f"2025-06-{d:02d}", "value": d * 1.5} for d in range(1, 31)] * 3
+        # The new blocks of the dataset page: first and last rows, column statistics.
+        rows = [
+            {
+                "date": f"2025-06-{d % 30 + 1:02d}",
+                "value": d * 1.5,
+                "count": d % 97,
+                "region": f"region-{d % 12}",
+                "note": None if d % 5 else "a long note " * 5,
+            }
+            for d in range(100)
+        ]
         doc = MetadataDocument(
             dataset=meta,
             stats=manifest.stats(),
             schema=schema,
-            preview=preview[:100],
+            preview=rows,
+            preview_head=rows,
+            profile=msgspec.structs.replace(profile, publish_id=manifest.publish_id),
             updated_at=published,
             provenance=Provenance(repo=meta.repo),
         )
@@ -139,7 +180,8 @@ def main() -> int:
     rng = random.Random(11)
     # The synced catalogue is kept (benchmarks/.data is git-ignored): the first sync of 10,000
     # datasets takes minutes.
-    home = ROOT / "benchmarks" / ".data" / f"portal-{args.datasets}"
+    # v2: metadata.json with preview_head and profile (issue 25).
+    home = ROOT / "benchmarks" / ".data" / f"portal-v2-{args.datasets}"
     env = live.clean_env(home)
     ready = home / "synced"
     if ready.exists():
@@ -196,7 +238,7 @@ def main() -> int:
                     params["license"] = rng.choice(LICENSES)
                 if rng.random() < 0.2:
                     params["covers_from"] = "2000"
-                params["sort"] = rng.choice(["", "relevance", "updated", "name"])
+                params["sort"] = rng.choice(["", "updated", "name"])
                 if rng.random() < 0.3:
                     params["page"] = str(rng.randrange(1, 5))
                 searches.append({k: v for k, v in params.items() if v})

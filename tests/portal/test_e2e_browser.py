@@ -50,6 +50,16 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == [], errors  # no script error, no CSP report, no alert() on any page
 
 
+def preview_rows(page: Any, part: str) -> list[list[str]]:
+    """The preview's rows of one part (``first`` or ``last``), hidden pages included."""
+    rows: list[list[str]] = page.evaluate(
+        "part => [...document.querySelectorAll(`#preview-table tr[data-part=${part}]`)]"
+        ".map(r => [...r.cells].map(c => c.textContent.trim()))",
+        part,
+    )
+    return rows
+
+
 def card_ids(page: Any) -> list[str]:
     return page.locator(".results > .cards .card-id code").all_inner_texts()  # type: ignore[no-any-return]
 
@@ -137,8 +147,8 @@ def test_dataset_page(stack: live.Stack, page: Any) -> None:
     assert "od.load" in readme.inner_text()  # the README the client wrote
     schema = page.locator("#schema-table tbody tr").all_inner_texts()
     assert [row.split()[0] for row in schema] == ["date", "usd", "jpy", "gbp"]
-    assert page.locator("#preview-table tbody tr").count() == 100
-    assert page.locator("#preview-table td.null").first.inner_text() == "null"
+    assert len(preview_rows(page, "last")) == 100
+    assert page.locator("#preview-table td.null").first.text_content() == "null"
     assert (
         page.get_by_role("link", name="CC-BY-4.0").get_attribute("href")
         == "https://spdx.org/licenses/CC-BY-4.0.html"
@@ -175,13 +185,10 @@ def test_health_of_a_failing_dataset(stack: live.Stack, page: Any) -> None:
 
 def test_copy_the_load_line_and_run_it(stack: live.Stack, page: Any) -> None:
     page.goto(stack.portal + "/ecb/euro-fx-rates")
-    page.get_by_role("button", name="Copy the od.load line").click()
+    page.get_by_role("button", name="Copy the pandas code").click()
     code = page.evaluate("navigator.clipboard.readText()")
-    assert code == 'import opendata as od\ndf = od.load("ecb/euro-fx-rates")'
-    preview = [
-        [cell.strip() for cell in row.split("\t")]
-        for row in page.locator("#preview-table tbody tr").all_inner_texts()
-    ]
+    assert code == 'import opendata as od\n\ndf = od.load("ecb/euro-fx-rates")'
+    preview = preview_rows(page, "last")
     # The preview holds the newest rows as published: the frame's last rows.
     script = code + (
         "\nimport json\n"
@@ -214,7 +221,7 @@ def test_copy_the_load_line_and_run_it(stack: live.Stack, page: Any) -> None:
         if value is None:
             return cell == "null"
         try:
-            return float(cell) == float(value)
+            return float(cell.replace(",", "")) == float(value)
         except ValueError:
             # Dates load as datetime64 (midnight); the preview shows the date as published.
             return cell in (value, value.removesuffix(" 00:00:00"))
@@ -249,13 +256,29 @@ def test_keyboard_only_from_search_to_a_dataset(stack: live.Stack, page: Any) ->
     page.wait_for_url(stack.portal + "/ons/uk-population")
 
 
+@pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize(
     "path",
-    ["/", "/?q=rates&topic=finance", "/ecb/euro-fx-rates", "/ecb", "/acme/widgets", "/-/publish"],
+    [
+        "/",
+        "/?q=rates&topic=finance",
+        "/?q=rates&covers_from=soon",
+        "/ecb/euro-fx-rates",
+        "/ecb/euro-fx-rates/download?start=2024",
+        "/ecb/euro-fx-rate",
+        "/ecb",
+        "/acme/widgets",
+        "/-/publish",
+    ],
 )
-def test_axe_finds_no_serious_violation(stack: live.Stack, page: Any, path: str) -> None:
+def test_axe_finds_no_serious_violation(
+    stack: live.Stack, browser: Any, path: str, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
     page.goto(stack.portal + path)
     assert axe_serious(page, axe_source()) == []
+    context.close()
 
 
 def test_readme_payloads_are_inert(stack: live.Stack, page: Any) -> None:
@@ -303,16 +326,21 @@ def test_works_without_javascript(stack: live.Stack, browser: Any) -> None:
     page.get_by_role("link", name="noaa/global-temperature").click()
     assert page.locator("#preview-table tbody tr").count() > 0
     assert page.locator("button.copy").first.is_hidden()  # no dead buttons without JS
-    assert "od.load" in page.locator("#load-line").inner_text()
+    assert page.locator(".preview-pager").count() == 0  # every row in the scroll box instead
+    assert "od.load" in page.locator("#use-pandas").inner_text()
     context.close()
 
 
-@pytest.mark.parametrize("width", [320, 375, 1280])
+@pytest.mark.parametrize("width", [320, 390, 1280])
 @pytest.mark.parametrize(
     ("name", "path"),
     [
         ("search", "/?q=rates"),
         ("dataset", "/ecb/euro-fx-rates"),
+        ("dataset-one-publish", "/noaa/global-temperature"),
+        ("download", "/ecb/euro-fx-rates/download"),
+        ("not-found", "/ecb/euro-fx-rate"),
+        ("bad-filter", "/?q=rates&covers_from=soon"),
         ("publisher", "/ecb"),
         ("publish", "/-/publish"),
         ("home", "/"),
@@ -326,8 +354,19 @@ def test_screenshots_and_no_horizontal_scroll(
     page.goto(stack.portal + path)
     page.wait_for_load_state("networkidle")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # No code box clips its code: the "Use this dataset" code fits its box (it wraps); a
+    # README's code block may be wider, inside its own horizontal scroller.
+    clipped = page.evaluate(
+        "[...document.querySelectorAll('pre')].filter(p => p.scrollWidth > p.clientWidth + 1"
+        " && (p.closest('.snippet-block') || !['auto', 'scroll'].includes(getComputedStyle(p).overflowX)))"
+        ".map(p => p.textContent.slice(0, 40))"
+    )
+    assert clipped == []
+    # Wide tables scroll inside their own box, never the page.
+    for box in page.locator(".table-scroll").all():
+        assert box.evaluate("b => getComputedStyle(b).overflowX") == "auto"
     if width != 320:
-        label = "phone" if width == 375 else "desktop"
+        label = "phone" if width == 390 else "desktop"
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
     context.close()
 
@@ -426,3 +465,118 @@ def test_readme_images_never_reach_the_producers_host(stack: live.Stack, page: A
     # The portal's own image (the history chart) still loads under img-src 'self'.
     page.goto(stack.portal + "/ecb/euro-fx-rates")
     assert page.locator(".chart img").evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_preview_pages_and_sorts_in_the_browser(stack: live.Stack, page: Any) -> None:
+    page.goto(stack.portal + "/ecb/euro-fx-rates")
+    table = page.locator("#preview-table")
+    visible = "t => [...t.tBodies[0].rows].filter(r => !r.hidden && r.dataset.part)"
+    assert table.evaluate(f"t => ({visible})(t).length") == 25
+    pager = page.get_by_role("navigation", name="Preview pages")
+    assert "Rows 1–25 of" in pager.inner_text()
+    pager.get_by_role("button", name="Next rows →").click()
+    assert "Rows 26–50 of" in pager.inner_text()
+    column = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("usd")
+
+    def usd() -> list[float]:
+        cells: list[str] = table.evaluate(
+            f"t => ({visible})(t).map(r => r.cells[{column}].dataset.sort)"
+        )
+        return [float(c) for c in cells]
+
+    page.get_by_role("button", name="Sort by usd").click()
+    assert table.locator("th", has_text="usd").get_attribute("aria-sort") == "ascending"
+    up = usd()
+    assert up == sorted(up) and "Rows 1–25" in pager.inner_text()
+    page.get_by_role("button", name="Sort by usd").click()
+    down = usd()
+    assert down == sorted(down, reverse=True) and down[0] >= up[-1]
+    # Nulls sort last, both ways.
+    jpy = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("jpy")
+    order = f"t => [...t.tBodies[0].rows].filter(r => r.dataset.part).map(r => r.cells[{jpy}].textContent)"
+    for _ in range(2):
+        page.get_by_role("button", name="Sort by jpy").click()
+        values = table.evaluate(order)
+        nulls = [i for i, v in enumerate(values) if v == "null"]
+        assert nulls and nulls == list(range(len(values) - len(nulls), len(values)))
+
+
+def test_slash_focuses_the_search_box(stack: live.Stack, page: Any) -> None:
+    for path, box in [("/", "q"), ("/ecb/euro-fx-rates", "site-q")]:
+        page.goto(stack.portal + path)
+        page.locator("body").click(position={"x": 5, "y": 300})
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.id") == box
+    page.keyboard.type("x/y")  # typing a slash in the box is text, not a shortcut
+    assert page.locator("#site-q").input_value() == "x/y"
+
+
+def test_a_mistyped_dataset_suggests_the_right_one(stack: live.Stack, browser: Any) -> None:
+    # Its own page: Chromium logs the 404 answers themselves as console errors.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    response = page.goto(stack.portal + "/ecb/euro-fx-rate")
+    assert response.status == 404
+    page.get_by_role("link", name="ecb/euro-fx-rates").click()
+    page.wait_for_url(stack.portal + "/ecb/euro-fx-rates")
+    page.goto(stack.portal + "/ecbb")
+    assert page.get_by_role("searchbox", name="Search datasets").input_value() == "ecbb"
+    assert page.locator(".suggestions").get_by_role("link", name="ecb", exact=True).count() == 1
+    context.close()
+
+
+def test_parquet_downloads_match_od_load(stack: live.Stack, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with httpx.Client(follow_redirects=False) as http:
+        first = http.get(stack.portal + "/ecb/euro-fx-rates/-/download.parquet")
+        assert (
+            first.status_code == 302 and first.headers["location"] == "/ecb/euro-fx-rates/download"
+        )
+        page = http.get(stack.portal + "/ecb/euro-fx-rates/download").text
+        links = re.findall(r'<a href="([^"]+)" rel="nofollow" download=', page)
+        assert len(links) == 2  # the 2023 and 2024 shards
+        tables = [
+            pq.read_table(pa.BufferReader(http.get(link.replace("&amp;", "&")).content))
+            for link in links
+        ]
+    shards = pa.concat_tables(tables).to_pandas()
+    script = (
+        "import opendata as od\n"
+        "df = od.load('ecb/euro-fx-rates')\n"
+        f"df.to_parquet({str(tmp_path / 'loaded.parquet')!r})\n"
+    )
+    live.run([str(live.BIN / "python"), "-c", script], stack.env)
+    import pandas as pd
+
+    loaded = pd.read_parquet(tmp_path / "loaded.parquet")
+    assert len(shards) == len(loaded) == 500
+    assert shards["usd"].tolist() == loaded["usd"].tolist()
+    assert [str(d)[:10] for d in shards["date"]] == [str(d)[:10] for d in loaded["date"]]
+
+
+def test_column_statistics_for_every_dataset(stack: live.Stack, page: Any) -> None:
+    ids = [
+        h["dataset"]["id"] for h in httpx.get(stack.registry + "/v1/datasets").json()["datasets"]
+    ]
+    for dataset_id in ids:
+        page.goto(f"{stack.portal}/{dataset_id}")
+        rows = page.locator("#schema-table tbody tr")
+        assert rows.count() >= 1
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            # Every column has its distinct count, and a chart or figures (a lone value has none).
+            assert row.locator("td").nth(2).inner_text().strip() not in ("", "—"), dataset_id
+            assert row.locator("svg.bars rect").count() or row.locator("td.stats").inner_text()
+    page.goto(stack.portal + "/ecb/euro-fx-rates")
+    time_row = page.locator("#schema-table tbody tr").first
+    assert (
+        time_row.locator("svg.bars.periods")
+        .get_attribute("aria-label")
+        .startswith("Rows per month, 2023-01 to 2024-05")
+    )
+    usd = page.locator("#schema-table tbody tr", has=page.locator("code", has_text="usd"))
+    assert usd.locator("svg.bars.histogram rect").count() == 20
+    assert "mean 1.074" in usd.locator("td.stats").inner_text()
+    page.locator("#schema-table").screenshot(path=str(ARTIFACTS / "schema-stats-desktop.png"))

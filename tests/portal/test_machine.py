@@ -226,3 +226,24 @@ def test_public_url_setting_names_the_links() -> None:
 def test_bad_page_numbers_are_named(portal: Portal, path: str) -> None:
     r = portal().get(path)
     assert r.status_code == 400 and "page=" in r.text
+
+
+def test_download_page_links_the_signed_files_and_keeps_the_form(portal: Portal) -> None:
+    seen: list[httpx.Request] = []
+    html = portal(routes(), seen=seen).get("/ecb/euro-fx-rates/download?start=2024").text
+    assert f'href="http://store.test/{SHAS[1]}?sig=x"' in html and "2 files" in html
+    asked = [msgspec.json.decode(r.content) for r in seen if r.url.path.endswith("/download")]
+    assert asked == [{"start": "2024", "end": None, "columns": None, "version": None}]
+    assert 'id="start"' in html and 'value="2024"' in html
+    assert "od get ecb/euro-fx-rates --start 2024 -o euro-fx-rates.csv" in html
+
+
+def test_download_page_says_why_a_range_has_no_files(portal: Portal) -> None:
+    from opendata_core.problems import ProblemDetails
+
+    bad = ProblemDetails(code="invalid_time_range", message="start='x' is not a date", status=422)
+    r = portal(routes(**{"/v1/datasets/ecb/euro-fx-rates/download": bad})).get(
+        "/ecb/euro-fx-rates/download?start=x"
+    )
+    assert r.status_code == 400 and "start=&#39;x&#39; is not a date" in r.text
+    assert 'id="start"' in r.text

@@ -107,10 +107,13 @@ def test_dataset_page_has_everything(portal: Portal) -> None:
     assert 'href="https://github.com/ecb/opendata-euro-fx-rates/actions/runs/42"' in html
     assert 'href="https://www.ecb.europa.eu/"' in html and "European Central Bank" in html
     # preview: nulls muted, numbers right-aligned, cell text escaped
-    assert '<td class="null">null</td>' in html and '<td class="num">1.1789</td>' in html
+    assert '<td class="null" data-sort="">null</td>' in html
+    # One column, one number of decimals: 1.1789 next to 1.1790, not 1.179.
+    assert '<td class="num" data-sort="1.1789">1.1789</td>' in html
+    assert '<td class="num" data-sort="1.179">1.1790</td>' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
     # schema with null counts
-    assert "<code>note</code>" in html and "<code>date32[day]</code>" in html
+    assert "<code>note</code>" in html and '<code class="type">date32[day]</code>' in html
     # health: success rate, run squares with their error class
     assert "90%</strong> of the last 10 runs" in html
     assert "failure (network)" in html
@@ -489,3 +492,74 @@ def test_every_other_page_has_a_search_box_in_its_header(portal: Portal) -> None
     for path in ["/ecb", "/ecb/euro-fx-rates", "/-/publish"]:
         assert 'id="site-q"' in portal().get(path).text, path
     assert 'id="site-q"' not in portal().get("/").text
+
+
+def test_schema_table_shows_column_statistics_as_inline_svg(portal: Portal) -> None:
+    from opendata_core.profile import ColumnProfile, Histogram, Periods, Profile, ValueCount
+
+    detail = samples.detail()
+    profile = Profile(
+        publish_id=detail.manifest.publish_id,
+        row_count=100,
+        columns=[
+            ColumnProfile(
+                name="date",
+                type="date32[day]",
+                kind="date",
+                distinct=100,
+                min="1999-01-04",
+                max="2025-06-30",
+                histogram=Histogram(
+                    edges=["1999-01-04", "2012-01-01", "2025-06-30"], counts=[50, 50]
+                ),
+            ),
+            ColumnProfile(
+                name="usd",
+                type="double",
+                kind="float",
+                nulls=3,
+                distinct=90,
+                distinct_exact=False,
+                min=0.8,
+                max=1.6,
+                mean=1.1,
+                std=0.1,
+                histogram=Histogram(edges=[0.8, 1.2, 1.6], counts=[80, 17]),
+            ),
+            ColumnProfile(
+                name="note",
+                type="string",
+                kind="text",
+                nulls=98,
+                distinct=2,
+                top=[ValueCount("<script>", 1), ValueCount("b", 1)],
+            ),
+        ],
+        time=Periods(unit="year", counts=[ValueCount("1999", 40), ValueCount("2000", 60)]),
+    )
+    with_stats = msgspec.structs.replace(
+        detail, metadata=msgspec.structs.replace(detail.metadata, profile=profile)
+    )
+    html = (
+        portal({**samples.default_routes(), "/v1/datasets/ecb/euro-fx-rates": with_stats})
+        .get("/ecb/euro-fx-rates")
+        .text
+    )
+    table = html.split('id="schema-table"')[1].split("</table>")[0]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == 3
+    # The time column shows rows per year; numbers a histogram; text its top values.
+    assert 'class="bars periods"' in rows[0] and "<title>2000: 60 rows</title>" in rows[0]
+    assert 'class="bars histogram"' in rows[1] and "~90" in rows[1] and "3 (3%)" in rows[1]
+    assert "mean 1.1 ± 0.1" in rows[1] and rows[1].count("<rect") == 2
+    assert 'class="bars top"' in rows[2] and "&lt;script&gt;: 1 rows" in rows[2]
+    assert 'aria-label="Rows per year, 1999 to 2000: 40 to 60"' in rows[0]
+    assert "<script>" not in table and "style=" not in table
+    # The tallest bar fills the chart; the others scale with it.
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', rows[1])]
+    assert heights[0] == 22.0 and 4 < heights[1] < 5
+
+
+def test_without_statistics_the_schema_table_says_so(portal: Portal) -> None:
+    html = portal().get("/ecb/euro-fx-rates").text
+    assert "No column statistics" in html and "<svg" not in html.split('id="schema-table"')[1]

@@ -14,7 +14,15 @@ from opendata_portal.settings import Settings, SettingsError
 
 
 @pytest.mark.parametrize(
-    "name", ["opendata_portal.settings", "opendata_portal.search", "opendata_portal.render"]
+    "name",
+    [
+        "opendata_portal.settings",
+        "opendata_portal.search",
+        "opendata_portal.render",
+        "opendata_portal.rdf",
+        "opendata_portal.preview",
+        "opendata_portal.columns",
+    ],
 )
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name))
@@ -225,3 +233,55 @@ def test_readme_images_become_links_never_images(
     assert text in "".join(texts), html
     links = [attrs["href"] for t, attrs in tags if t == "a"]
     assert links == ([href] if href else []), html
+
+
+def _rows(a: int, b: int) -> list[dict[str, object]]:
+    return [{"d": f"2024-01-{i:02d}", "v": i * 1.5} for i in range(a, b)]
+
+
+def test_preview_shows_first_and_last_rows_with_the_gap_between() -> None:
+    from opendata_portal.preview import build_preview
+
+    cols = [("d", "date32[day]"), ("v", "double")]
+    t = build_preview(_rows(1, 4), _rows(8, 11), columns=cols, total=10, timed=True)
+    assert [r.part for r in t.rows] == ["first"] * 3 + ["last"] * 3
+    assert (t.first, t.gap, t.total) == (3, 4, 10)
+    assert [r.cells[1].text for r in t.rows] == ["1.5", "3.0", "4.5", "12.0", "13.5", "15.0"]
+    # Overlapping first and last rows: the whole table, each row once.
+    whole = build_preview(_rows(1, 5), _rows(3, 7), columns=cols, total=6, timed=True)
+    assert [r.cells[0].text for r in whole.rows] == [f"2024-01-0{i}" for i in range(1, 7)]
+    assert whole.gap == 0
+    # No time column: the first rows only.
+    plain = build_preview(_rows(1, 4), _rows(8, 11), columns=cols, total=10, timed=False)
+    assert [r.part for r in plain.rows] == ["first"] * 3 and plain.gap == 0
+    # An older metadata.json without first rows: the last rows, said as such.
+    old = build_preview([], _rows(8, 11), columns=cols, total=10, timed=True)
+    assert old.first == 0 and len(old.rows) == 3
+
+
+def test_preview_numbers_share_a_format_per_column() -> None:
+    from opendata_portal.preview import build_preview
+
+    rows = [{"n": 58_000_000, "y": 2024, "f": 4}, {"n": 1, "y": 2025, "f": 4.75}]
+    t = build_preview(
+        rows, [], columns=[("n", "int64"), ("y", "int64"), ("f", "double")], total=2, timed=False
+    )
+    assert [[c.text for c in r.cells] for r in t.rows] == [
+        ["58,000,000", "2024", "4.00"],
+        ["1", "2025", "4.75"],
+    ]
+    assert all(c.numeric for c in t.columns)
+    long = build_preview([{"s": "x" * 40}], [], columns=[("s", "string")], total=1, timed=False)
+    assert long.rows[0].cells[0].long and not long.columns[0].numeric
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_history_chart_with_few_publishes_draws_bars_with_values(n: int) -> None:
+    from opendata_portal.chart import history_svg
+    from tests.portal import samples
+
+    svg = history_svg(samples.history(n).publishes, title="t").decode()
+    assert 'class="bar"' in svg or "rect" in svg
+    assert "1,000" in svg  # the value printed on its bar
+    small = history_svg(samples.history(n).publishes, title="t", small=True).decode()
+    assert 'width="360"' in small or 'viewBox="0 0 360' in small

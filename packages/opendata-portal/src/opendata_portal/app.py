@@ -41,9 +41,14 @@ from opendata_core.errors import (
 from opendata_core.ids import DatasetId
 from opendata_portal import context as ctx
 from opendata_portal.chart import history_svg
+from opendata_portal.columns import HEIGHT as COLUMN_CHART_HEIGHT
+from opendata_portal.columns import WIDTH as COLUMN_CHART_WIDTH
+from opendata_portal.columns import column_views
 from opendata_portal.discover import dataset_jsonld
+from opendata_portal.downloads import download_page
 from opendata_portal.machine import MACHINE_ROUTES, current_citation
 from opendata_portal.pages import STATIC_DIR, Pages
+from opendata_portal.preview import build_preview
 from opendata_portal.registry import (
     REGISTRY_WAIT,
     RegistryClient,
@@ -214,8 +219,23 @@ async def dataset_page(
     api = dataset_path(str(dataset_id))
     base = ctx.base_url(request)
     cite = current_citation(detail, base)
+    doc = detail.metadata
+    table = build_preview(
+        doc.preview_head,
+        doc.preview,
+        columns=[(f.name, f.type) for f in doc.schema],
+        total=detail.manifest.row_count,
+        timed=detail.manifest.time_column is not None,
+    )
+    profile = doc.profile
+    stale = profile is not None and profile.publish_id != detail.manifest.publish_id
     return ctx.pages(state).render(
         "dataset.html",
+        table=table,
+        column_stats=column_views(profile, detail.manifest.time_column),
+        stats_stale=stale,
+        chart_width=COLUMN_CHART_WIDTH,
+        chart_height=COLUMN_CHART_HEIGHT,
         jsonld=script_json(dataset_jsonld(detail, base, citation=cite)),
         cite=cite,
         d=detail,
@@ -252,12 +272,15 @@ class PublisherNotFound(OpenDataError, LookupError):
 
 
 @get("/{ns:str}/{name:str}/history.svg", name="history_chart")
-async def history_chart(ns: FromPath[str], name: FromPath[str], state: State) -> Response[bytes]:
-    """The history chart as an SVG image (drawn by pygal)."""
+async def history_chart(
+    ns: FromPath[str], name: FromPath[str], request: Request[Any, Any, State], state: State
+) -> Response[bytes]:
+    """The history chart as an SVG image (drawn by pygal); ``?size=small`` for phones."""
     dataset_id = ctx.dataset_id(ns, name)
     history = await ctx.registry(state).history(str(dataset_id))
+    small = request.query_params.get("size") == "small"
     svg = await asyncio.to_thread(
-        history_svg, history.publishes, title=f"{dataset_id}: rows per publish"
+        history_svg, history.publishes, title=f"{dataset_id}: rows per publish", small=small
     )
     return Response(
         svg,
@@ -331,6 +354,7 @@ def create_app(
             publisher_page,
             dataset_page,
             history_chart,
+            download_page,
             *MACHINE_ROUTES,
             create_static_files_router(
                 path="/-/static", directories=[STATIC_DIR], name="static", include_in_schema=False

@@ -48,4 +48,68 @@
       });
     });
   });
+  // The preview: pages of 25 rows, and a sort by any column (numbers as numbers, nulls last).
+  var table = document.getElementById("preview-table");
+  if (table && table.tBodies.length) {
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.querySelectorAll("tr[data-part]"));
+    var gap = body.querySelector("tr.gap");
+    var size = 25, page = 0, order = rows, sorted = false;
+    var pager = document.createElement("nav");
+    pager.className = "preview-pager";
+    pager.setAttribute("aria-label", "Preview pages");
+    var prev = document.createElement("button");
+    prev.type = "button"; prev.textContent = "← Previous rows";
+    var status = document.createElement("span");
+    status.setAttribute("aria-live", "polite");
+    var next = document.createElement("button");
+    next.type = "button"; next.textContent = "Next rows →";
+    pager.appendChild(prev); pager.appendChild(status); pager.appendChild(next);
+    var pages = function () { return Math.max(1, Math.ceil(order.length / size)); };
+    var show = function () {
+      order.forEach(function (row, i) { row.hidden = Math.floor(i / size) !== page; });
+      if (gap) {
+        var after = order.indexOf(body.querySelector("tr.gap + tr"));
+        gap.hidden = sorted || after < 0 || Math.floor(after / size) !== page;
+      }
+      var first = page * size + 1, last = Math.min(order.length, (page + 1) * size);
+      status.textContent = "Rows " + first + "–" + last + " of " + order.length + " shown here";
+      prev.disabled = page === 0;
+      next.disabled = page >= pages() - 1;
+    };
+    prev.addEventListener("click", function () { if (page > 0) { page -= 1; show(); } });
+    next.addEventListener("click", function () { if (page < pages() - 1) { page += 1; show(); } });
+    if (rows.length > size) {
+      table.parentElement.parentElement.insertBefore(pager, table.parentElement.nextSibling);
+    }
+    var heads = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(heads, function (th, index) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = th.textContent;
+      button.setAttribute("aria-label", "Sort by " + th.textContent);
+      th.textContent = "";
+      th.appendChild(button);
+      th.setAttribute("aria-sort", "none");
+      var numeric = th.getAttribute("data-type") === "number";
+      button.addEventListener("click", function () {
+        var up = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(heads, function (other) { other.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", up ? "ascending" : "descending");
+        var key = function (row) { return row.cells[index].getAttribute("data-sort"); };
+        order = rows.slice().sort(function (a, b) {
+          var x = key(a), y = key(b);
+          if (x === "" || y === "") return (x === "") - (y === "");  // nulls last, both ways
+          var c = numeric ? parseFloat(x) - parseFloat(y) : x < y ? -1 : x > y ? 1 : 0;
+          return up ? c : -c;
+        });
+        order.forEach(function (row) { body.appendChild(row); });
+        sorted = true;
+        page = 0;
+        show();
+      });
+    });
+    show();
+  }
 })();
