@@ -134,3 +134,27 @@ def test_a_publish_writes_first_rows_and_statistics_of_its_version(tmp_path: Pat
     assert after.row_count == 401
     v = after.column("v")
     assert v is not None and v.max == 199.5 and v.distinct == 401
+
+
+def test_a_profile_past_its_bounds_is_refused_when_decoded() -> None:
+    import msgspec
+
+    from opendata_core.profile import HISTOGRAM_BINS
+
+    too_many = {
+        "publish_id": "p",
+        "row_count": 1,
+        "columns": [
+            {
+                "name": "x",
+                "type": "double",
+                "kind": "float",
+                "histogram": {
+                    "edges": [0.0] * (HISTOGRAM_BINS + 2),
+                    "counts": [0] * (HISTOGRAM_BINS + 1),
+                },
+            }
+        ],
+    }
+    with pytest.raises(msgspec.ValidationError, match=r"columns\[0\]\.histogram"):
+        msgspec.convert(too_many, Profile)

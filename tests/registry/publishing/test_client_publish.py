@@ -193,6 +193,10 @@ def test_od_run_publishes_through_the_registry_from_actions(
     assert first["manifest"]["provenance"]["verified_by"] == "github-oidc"
     assert first["manifest"]["provenance"]["repo"] == f"https://github.com/{DS}"
     assert rows(od.load(DS)) == rows(frame(5))
+    # The first rows and the column statistics travel with the commit into metadata.json.
+    assert first["metadata"]["profile"]["publish_id"] == out["publish_id"]
+    assert first["metadata"]["profile"]["row_count"] == 5
+    assert len(first["metadata"]["preview_head"]) == 5
 
     # Second run: one more day; exactly one shard is uploaded (counted in the bucket).
     producer(folder, days=6)
@@ -323,6 +327,8 @@ def test_an_append_that_loses_the_race_is_rebased_by_the_registry(
     found = detail(registry.url)["manifest"]
     assert found["publish_id"] == result.publish_id and found["row_count"] == 5
     assert result.rows == 5  # the committed version's totals, not those of our parent + 1
+    # Our statistics described our parent + 1 day, not what was committed: left out.
+    assert detail(registry.url)["metadata"]["profile"] is None
     assert rows(od.load(DS)) == rows(frame(5))  # both publishers' rows, none lost or repeated
     assert len(registry.runs()) == 3
 

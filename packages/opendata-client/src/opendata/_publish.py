@@ -268,6 +268,7 @@ class Writer:
             written = self.registry.upload(
                 ds, [(s.sha256, memoryview(buf)) for s, up, buf in built if up]
             )
+            head, profile = describe(self.reader, ds, manifest, dict(groups))
             answer = self.registry.commit(
                 ds,
                 manifest,
@@ -277,6 +278,8 @@ class Writer:
                 render_readme(require_metadata(ds, meta)),
                 allow_schema_change=allow_schema_change,
                 mode=mode,
+                preview_head=head,
+                profile=profile,
             )
             notes = list(answer.warnings)
             if answer.rebased_onto is not None and answer.stats is not None:

@@ -40,6 +40,7 @@ from opendata_core.documents import Manifest, RunRecord
 from opendata_core.errors import OpenDataError, StoreUnavailable, Unauthenticated
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata
+from opendata_core.profile import Profile
 from opendata_core.retry import attempts
 
 __all__ = ["RegistryWriter"]
@@ -223,6 +224,8 @@ class RegistryWriter:
         *,
         allow_schema_change: bool,
         mode: Mode = "replace",
+        preview_head: list[dict[str, Any]] | None = None,
+        profile: Profile | None = None,
     ) -> CommitResponse:
         """``POST …/commit``; the same commit again while the outcome is unknown.
 
@@ -237,6 +240,8 @@ class RegistryWriter:
                 manifest=manifest,
                 metadata=meta,
                 preview=preview,
+                preview_head=preview_head or [],
+                profile=profile,
                 readme=readme,
                 schema_change="allow" if allow_schema_change else "refuse",
                 mode=mode,

@@ -45,6 +45,7 @@ from opendata_core.documents import (
     Stats,
 )
 from opendata_core.metadata import DatasetMetadata
+from opendata_core.profile import Profile
 
 __all__ = [
     "API_VERSION",
@@ -365,6 +366,11 @@ class CommitRequest(_Wire, kw_only=True):
     """The dataset's ``opendata.yaml`` fields."""
     preview: list[dict[str, Any]] = []
     """Up to 100 rows for ``metadata.json`` (the registry cannot read Parquet)."""
+    preview_head: list[dict[str, Any]] = []
+    """The first rows, likewise (``metadata.json``'s ``preview_head``)."""
+    profile: Profile | None = None
+    """Column statistics of ``manifest`` (dropped when the registry rebases an append: they
+    describe other data than it commits)."""
     readme: str | None = None
     """``README.md``; default: rendered from ``metadata``."""
     schema_change: Literal["refuse", "allow"] = "refuse"

@@ -7,7 +7,8 @@ marked ``distinct_exact: false``), min and max, mean and standard deviation for 
 histogram (numbers, dates, times) or the most frequent values (text, booleans), and for the time
 column the rows per period. Everything is bounded, so the document stays small whatever the data:
 at most :data:`HISTOGRAM_BINS` bins, :data:`TOP_VALUES` values of at most
-:data:`VALUE_CHARS` characters, and :data:`MAX_PERIODS` periods.
+:data:`VALUE_CHARS` characters, and :data:`MAX_PERIODS` periods. Decoding enforces those bounds,
+so a profile a producer sends through a registry cannot be larger.
 
 Example:
     >>> p = Profile(publish_id="x", row_count=3, columns=[
@@ -18,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias
+from typing import Annotated, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -27,6 +28,7 @@ from opendata_core._types import Count
 __all__ = [
     "DISTINCT_EXACT_ROWS",
     "HISTOGRAM_BINS",
+    "MAX_COLUMNS",
     "MAX_PERIODS",
     "TOP_VALUES",
     "VALUE_CHARS",
@@ -48,10 +50,14 @@ MAX_PERIODS: Final = 120
 DISTINCT_EXACT_ROWS: Final = 2_000_000
 """Up to this many rows distinct values are counted exactly; past it, estimated from a sample."""
 
+MAX_COLUMNS: Final = 10_000
+"""A profile longer than this is refused when decoded (a producer's document is bounded)."""
+
 ColumnKind: TypeAlias = Literal[
     "integer", "float", "boolean", "date", "timestamp", "text", "binary", "other"
 ]
-Scalar: TypeAlias = int | float | str | bool | None
+_Text: TypeAlias = Annotated[str, msgspec.Meta(max_length=VALUE_CHARS)]
+Scalar: TypeAlias = int | float | _Text | bool | None
 
 
 def column_kind(arrow_type: str) -> ColumnKind:
@@ -85,14 +91,14 @@ class Histogram(msgspec.Struct, kw_only=True, frozen=True):
     Edges are numbers, or ISO 8601 strings for dates and times.
     """
 
-    edges: list[float | str]
-    counts: list[Count]
+    edges: Annotated[list[float | _Text], msgspec.Meta(max_length=HISTOGRAM_BINS + 1)]
+    counts: Annotated[list[Count], msgspec.Meta(max_length=HISTOGRAM_BINS)]
 
 
 class ValueCount(msgspec.Struct, array_like=True, frozen=True):
     """One frequent value and how many rows hold it, written ``[value, count]``."""
 
-    value: str
+    value: _Text
     count: Count
 
 
@@ -100,7 +106,7 @@ class Periods(msgspec.Struct, kw_only=True, frozen=True):
     """Rows per period of the time column (periods without rows are left out)."""
 
     unit: Literal["year", "month", "day"]
-    counts: list[ValueCount]
+    counts: Annotated[list[ValueCount], msgspec.Meta(max_length=MAX_PERIODS)]
     """``[["2024", 366], ...]`` in time order; the labels are ISO 8601 prefixes."""
 
 
@@ -121,7 +127,7 @@ class ColumnProfile(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
     std: float | None = None
     """Population standard deviation (numbers only)."""
     histogram: Histogram | None = None
-    top: list[ValueCount] = []
+    top: Annotated[list[ValueCount], msgspec.Meta(max_length=TOP_VALUES)] = []
     """The most frequent values, most frequent first (text and booleans)."""
 
     def null_share(self, rows: int) -> float:
@@ -135,7 +141,7 @@ class Profile(msgspec.Struct, kw_only=True, frozen=True):
     publish_id: str
     """The publish these statistics describe (the manifest's ``publish_id``)."""
     row_count: Count
-    columns: list[ColumnProfile] = []
+    columns: Annotated[list[ColumnProfile], msgspec.Meta(max_length=MAX_COLUMNS)] = []
     time: Periods | None = None
 
     def column(self, name: str) -> ColumnProfile | None:

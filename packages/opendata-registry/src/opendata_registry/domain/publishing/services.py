@@ -379,6 +379,14 @@ class PublishService:
             stats=manifest.stats(),
             schema=manifest.schema,
             preview=request.preview[:PREVIEW_ROWS],
+            preview_head=request.preview_head[:PREVIEW_ROWS],
+            # A rebased append (a parent other than the request's) committed other data than the
+            # producer profiled: no statistics rather than wrong ones.
+            profile=request.profile
+            if request.profile is not None
+            and request.profile.publish_id == manifest.publish_id
+            and manifest.parent_publish_id == request.parent_publish_id
+            else None,
             updated_at=manifest.published_at,
             provenance=provenance,
         )
