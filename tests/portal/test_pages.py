@@ -427,7 +427,7 @@ def test_code_spans_in_titles_are_code_not_backticks(portal: Portal) -> None:
     assert "<h1>Rates of <code>EUR/USD</code> &lt;b&gt;</h1>" in html
     assert (
         "From the <code>fx</code> feed." in html
-        and "`" not in html.split("<main")[1].split("README")[0]
+        and "`" not in html.split("<main")[1].split('class="ds-layout"')[0]
     )
 
 
@@ -563,3 +563,33 @@ def test_schema_table_shows_column_statistics_as_inline_svg(portal: Portal) -> N
 def test_without_statistics_the_schema_table_says_so(portal: Portal) -> None:
     html = portal().get("/ecb/euro-fx-rates").text
     assert "No column statistics" in html and "<svg" not in html.split('id="schema-table"')[1]
+
+
+def test_citation_block_is_cores_citation_of_the_current_version(portal: Portal) -> None:
+    import html as html_lib
+
+    from opendata_core.documents import Manifest
+    from opendata_core.versions import citation
+
+    detail = samples.detail()
+    man = detail.manifest
+    version = Manifest(
+        dataset_id=detail.id,
+        publish_id=man.publish_id,
+        published_at=man.published_at,
+        schema=man.schema,
+        schema_hash=man.schema_hash,
+        row_count=man.row_count,
+        bytes=man.bytes,
+        shards=[],
+    )
+    url = f"http://registry.test/v1/datasets/ecb/euro-fx-rates/versions/{man.publish_id}"
+    page = portal().get("/ecb/euro-fx-rates").text
+    text = re.search(r'<code id="cite-text">(.*?)</code>', page, re.S)
+    bibtex = re.search(r'<code id="cite-bibtex">(.*?)</code>', page, re.S)
+    assert text and bibtex
+    assert html_lib.unescape(text[1]) == citation(detail.metadata.dataset, version, url)
+    assert html_lib.unescape(bibtex[1]) == citation(
+        detail.metadata.dataset, version, url, style="bibtex"
+    )
+    assert 'aria-label="Copy the BibTeX code"' in page

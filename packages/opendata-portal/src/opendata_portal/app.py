@@ -218,7 +218,7 @@ async def dataset_page(
         raise detail
     api = dataset_path(str(dataset_id))
     base = ctx.base_url(request)
-    cite = current_citation(detail, base)
+    cite = current_citation(detail, registry)
     doc = detail.metadata
     table = build_preview(
         doc.preview_head,
@@ -238,6 +238,7 @@ async def dataset_page(
         chart_height=COLUMN_CHART_HEIGHT,
         jsonld=script_json(dataset_jsonld(detail, base, citation=cite)),
         cite=cite,
+        bibtex=current_citation(detail, registry, "bibtex"),
         d=detail,
         meta=detail.metadata.dataset,
         history=None if isinstance(history, BaseException) else history,

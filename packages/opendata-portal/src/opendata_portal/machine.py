@@ -16,7 +16,7 @@ The portal never carries a data byte: shard links redirect to the registry's sig
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 from litestar import Request, Response, get
@@ -25,11 +25,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from opendata_core.api import SearchResults
+from opendata_core.api import DatasetDetail, SearchResults
 from opendata_core.versions import citation
 from opendata_portal import context as ctx
 from opendata_portal import discover
 from opendata_portal.rdf import to_jsonld, to_turtle
+from opendata_portal.registry import RegistryClient, dataset_path
 from opendata_portal.search import SearchInputError
 
 __all__ = ["MACHINE_ROUTES", "current_citation"]
@@ -41,8 +42,14 @@ SITEMAP_PAGE: Final = 1000
 _CACHE: Final = {"Cache-Control": "public, max-age=300"}
 
 
-def current_citation(detail: Any, base: str) -> str:
-    """The text citation of the dataset's current version (core's rule, as ``od info --cite``)."""
+def current_citation(
+    detail: DatasetDetail, registry: RegistryClient, style: Literal["text", "bibtex"] = "text"
+) -> str:
+    """A citation of the dataset's current version, as ``od info --cite`` writes it.
+
+    Core's rule (``opendata_core.versions.citation``), naming the registry's public URL of
+    that version.
+    """
     from opendata_core.documents import Manifest
 
     man = detail.manifest
@@ -56,7 +63,8 @@ def current_citation(detail: Any, base: str) -> str:
         bytes=man.bytes,
         shards=[],
     )
-    return citation(detail.metadata.dataset, version, f"{base}/{detail.id}")
+    url = registry.public(f"{dataset_path(detail.id)}/versions/{man.publish_id}")
+    return citation(detail.metadata.dataset, version, url, style=style)
 
 
 def _page(request: Request[Any, Any, State]) -> int:
@@ -76,7 +84,7 @@ async def croissant_file(
     detail, download = await asyncio.gather(
         registry.dataset(dataset_id), registry.download(dataset_id)
     )
-    doc = discover.croissant(detail, download, base, citation=current_citation(detail, base))
+    doc = discover.croissant(detail, download, base, citation=current_citation(detail, registry))
     return Response(
         msgspec.json.encode(doc), media_type="application/ld+json", headers=dict(_CACHE)
     )
