@@ -239,40 +239,58 @@ def _rows(a: int, b: int) -> list[dict[str, object]]:
     return [{"d": f"2024-01-{i:02d}", "v": i * 1.5} for i in range(a, b)]
 
 
+def _cells(rows: str) -> list[tuple[str, list[str]]]:
+    """(part, cell texts) of each data row of the preview's body."""
+    import html
+    import re
+
+    found = re.findall(r'<tr data-part="(\w+)">(.*?)</tr>', rows)
+    return [
+        (
+            part,
+            [
+                html.unescape(t)
+                for t in re.findall(r"<td[^>]*>(?:<span>)?(.*?)(?:</span>)?</td>", cells)
+            ],
+        )
+        for part, cells in found
+    ]
+
+
 def test_preview_shows_first_and_last_rows_with_the_gap_between() -> None:
     from opendata_portal.preview import build_preview
 
     cols = [("d", "date32[day]"), ("v", "double")]
     t = build_preview(_rows(1, 4), _rows(8, 11), columns=cols, total=10, timed=True)
-    assert [r.part for r in t.rows] == ["first"] * 3 + ["last"] * 3
-    assert (t.first, t.gap, t.total) == (3, 4, 10)
-    assert [r.cells[1].text for r in t.rows] == ["1.5", "3.0", "4.5", "12.0", "13.5", "15.0"]
+    rows = _cells(t.rows)
+    assert [p for p, _ in rows] == ["first"] * 3 + ["last"] * 3
+    assert (t.first, t.gap, t.total, t.count) == (3, 4, 10, 6)
+    assert [c[1] for _, c in rows] == ["1.5", "3.0", "4.5", "12.0", "13.5", "15.0"]
+    assert '<tr class="gap"><td colspan="2">… 4 rows not shown …</td></tr>' in t.rows
     # Overlapping first and last rows: the whole table, each row once.
     whole = build_preview(_rows(1, 5), _rows(3, 7), columns=cols, total=6, timed=True)
-    assert [r.cells[0].text for r in whole.rows] == [f"2024-01-0{i}" for i in range(1, 7)]
-    assert whole.gap == 0
+    assert [c[0] for _, c in _cells(whole.rows)] == [f"2024-01-0{i}" for i in range(1, 7)]
+    assert whole.gap == 0 and 'class="gap"' not in whole.rows
     # No time column: the first rows only.
     plain = build_preview(_rows(1, 4), _rows(8, 11), columns=cols, total=10, timed=False)
-    assert [r.part for r in plain.rows] == ["first"] * 3 and plain.gap == 0
+    assert [p for p, _ in _cells(plain.rows)] == ["first"] * 3 and plain.gap == 0
     # An older metadata.json without first rows: the last rows, said as such.
     old = build_preview([], _rows(8, 11), columns=cols, total=10, timed=True)
-    assert old.first == 0 and len(old.rows) == 3
+    assert old.first == 0 and old.count == 3
 
 
-def test_preview_numbers_share_a_format_per_column() -> None:
+def test_preview_numbers_share_a_format_per_column_and_cells_are_escaped() -> None:
     from opendata_portal.preview import build_preview
 
     rows = [{"n": 58_000_000, "y": 2024, "f": 4}, {"n": 1, "y": 2025, "f": 4.75}]
-    t = build_preview(
-        rows, [], columns=[("n", "int64"), ("y", "int64"), ("f", "double")], total=2, timed=False
-    )
-    assert [[c.text for c in r.cells] for r in t.rows] == [
-        ["58,000,000", "2024", "4.00"],
-        ["1", "2025", "4.75"],
-    ]
+    cols = [("n", "int64"), ("y", "int64"), ("f", "double")]
+    t = build_preview(rows, [], columns=cols, total=2, timed=False)
+    assert [c for _, c in _cells(t.rows)] == [["58,000,000", "2024", "4.00"], ["1", "2025", "4.75"]]
     assert all(c.numeric for c in t.columns)
-    long = build_preview([{"s": "x" * 40}], [], columns=[("s", "string")], total=1, timed=False)
-    assert long.rows[0].cells[0].long and not long.columns[0].numeric
+    hostile = "<script>x</script>" * 3
+    long = build_preview([{"s": hostile}], [], columns=[("s", "string")], total=1, timed=False)
+    assert "<script>" not in long.rows and 'class="long" tabindex="0"' in long.rows
+    assert _cells(long.rows)[0][1] == [hostile] and not long.columns[0].numeric
 
 
 @pytest.mark.parametrize("n", [1, 2])
