@@ -179,18 +179,6 @@ def test_core_documents_still_decode_after_import_opendata() -> None:
     assert out.stdout.startswith("validation Object missing required field"), out
 
 
-@pytest.mark.parametrize(
-    "name", ["gc", "info", "list", "load", "push", "scan", "search", "to_dask", "urls"]
-)
-def test_module_functions_have_the_methods_signatures(name: str) -> None:
-    import inspect
-
-    method = inspect.signature(getattr(od.Client, name))
-    function = inspect.signature(getattr(od, name))
-    params = [p for p in method.parameters.values() if p.name != "self"]
-    assert function == method.replace(parameters=params)
-
-
 def test_urls_point_at_verifiable_files(published: tuple[od.Client, pd.DataFrame]) -> None:
     import hashlib
     from urllib.parse import urlparse

@@ -303,7 +303,8 @@ class Client:
             columns=columns,
             filters=filters,
             format=format,
-            version=(version, as_of),
+            version=version,
+            as_of=as_of,
         )
 
     def scan(
@@ -322,7 +323,7 @@ class Client:
         memory work. Rows outside the range are filtered lazily. ``version`` and ``as_of``
         pin a version as in :meth:`load`.
         """
-        return self._reader.scan(id, start=start, end=end, version=(version, as_of))
+        return self._reader.scan(id, start=start, end=end, version=version, as_of=as_of)
 
     def to_dask(
         self,
@@ -391,7 +392,8 @@ class Client:
             end=end,
             signed=signed,
             expires=expires,
-            version=(version, as_of),
+            version=version,
+            as_of=as_of,
             local=local,
         )
 

@@ -1,6 +1,8 @@
 """Module-level functions: the same methods as :class:`Client`, on the default store.
 
-Each has exactly its method's signature (a test compares them).
+Each has exactly its method's signature, overloads included, and passes every parameter on;
+tests/client/test_signatures.py checks that for every function (and that the Client's methods
+match the reader's and the writer's), so a new parameter left out of one layer fails a test.
 """
 
 from __future__ import annotations

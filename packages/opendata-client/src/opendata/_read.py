@@ -418,15 +418,17 @@ class Reader:
         columns: Sequence[str] | None = None,
         filters: Any = None,
         format: Format = "pandas",
-        version: Pin = (None, None),
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> Any:
         """Load as :meth:`opendata.Client.load` documents."""
         if format not in ("pandas", "polars", "arrow"):
             raise ValueError(f"format={format!r}: use 'pandas', 'polars' or 'arrow'")
         ds = DatasetId.parse(id)
         seen: dict[str, str] = {}
+        pin: Pin = (version, as_of)
         try:
-            table = self.load_table(ds, start, end, columns, filters, seen, version)
+            table = self.load_table(ds, start, end, columns, filters, seen, pin)
         except CorruptDataError:
             # A publish may have replaced the manifest (and a collector its old shards) while we
             # read: if the manifest changed, start again once on the new version (spec 4.2). A
@@ -434,7 +436,7 @@ class Reader:
             before = seen.get("publish_id")
             if before is None:
                 raise
-            if version != (None, None):
+            if pin != (None, None):
                 from opendata._versions import resolve
 
                 resolve(self, ds, before)
@@ -500,13 +502,14 @@ class Reader:
         *,
         start: object = None,
         end: object = None,
-        version: Pin = (None, None),
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> pl.LazyFrame:
         """A LazyFrame as :meth:`opendata.Client.scan` documents."""
         polars = import_polars("od.scan")
 
         ds = DatasetId.parse(id)
-        manifest, shards, bounds = self.select(ds, start, end, version)
+        manifest, shards, bounds = self.select(ds, start, end, (version, as_of))
         paths = [str(self.local_verified(ds, s)) for s in shards]
         lf: pl.LazyFrame = polars.scan_parquet(paths)
         tc = manifest.time_column
@@ -558,7 +561,8 @@ class Reader:
         end: object = None,
         signed: bool = False,
         expires: timedelta = timedelta(hours=1),
-        version: Pin = (None, None),
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
         local: bool = False,
     ) -> list[ShardUrl]:
         """Shard URLs as :meth:`opendata.Client.urls` documents."""
@@ -568,7 +572,7 @@ class Reader:
                 "another machine, local files for this one"
             )
         ds = DatasetId.parse(id)
-        _, shards, _ = self.select(ds, start, end, version)
+        _, shards, _ = self.select(ds, start, end, (version, as_of))
         out = []
         for s in shards:
             key = self.layout.resolve(ds, s.path)
