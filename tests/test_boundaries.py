@@ -45,3 +45,13 @@ def test_every_registry_module_is_in_a_layer_of_the_contracts() -> None:
     assert {c.rsplit(".", 1)[1] for c in inner["containers"]} == domains  # type: ignore[union-attr]
     modules = {p.stem for d in domains for p in (src / "domain" / d).glob("*.py")}
     assert modules - {"__init__"} == _names(inner["layers"])
+
+
+def test_one_moto_server_per_run() -> None:
+    """moto's S3 server is started by one session fixture (tests/conftest.py), not per package."""
+    starts = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if p != Path(__file__) and "ThreadedMotoServer(" in p.read_text(encoding="utf-8")
+    )
+    assert starts == ["tests/conftest.py"]

@@ -42,7 +42,7 @@ from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
 from tests._processes import listening_port, stop, wait_until_ready
-from tests.client.conftest import CREDENTIALS, moto_endpoint, new_bucket  # noqa: F401 (fixture)
+from tests.client.conftest import CREDENTIALS, new_bucket
 from tests.client.test_push_load import daily
 
 BIN = Path(sys.executable).parent
@@ -132,7 +132,7 @@ def through(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 
 
 def test_s3_publish_sync_then_load_through_the_registry(
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     through: Callable[[str], None],

@@ -245,18 +245,6 @@ def make_client() -> Iterator[Any]:
 AWS = {"AWS_ACCESS_KEY_ID": "AKIDREGISTRYTEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t-registry-test"}
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's standalone S3 server on 127.0.0.1, one per session."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     """A fresh bucket and an obstore handle on it; the AWS_* keys are in the environment."""
