@@ -119,6 +119,7 @@ def test_core_is_pure() -> None:
 
     code = (
         "import sys, opendata_core, opendata_core.metadata, opendata_core.documents;"
+        "import opendata_core.objectstore, opendata_core.deprecation;"
         "opendata_core.parse_range('2024', '2024-03', 'timestamp[us]');"
         "opendata_core.check_metadata('x');"
         "heavy = {'pyarrow', 'polars', 'pandas', 'httpx', 'obstore', 'socket', 'urllib.request'};"

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from opendata._stores import _first_line
-from opendata_core.errors import ColumnNotFound, InvalidData
+from opendata_core.errors import ColumnNotFound, InvalidData, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,7 +55,7 @@ def table_from(data: Any, dataset_id: str) -> pa.Table:
                 ) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise InvalidData(
-            f"{dataset_id}: the data cannot be stored: {_first_line(exc)}",
+            f"{dataset_id}: the data cannot be stored: {first_line(exc)}",
             dataset_id=dataset_id,
             hint="give every column one type, e.g. df['x'] = pd.to_numeric(df['x'])",
         ) from None
@@ -66,7 +65,7 @@ def table_from(data: Any, dataset_id: str) -> pa.Table:
         return pa.concat_tables(tables, promote_options="default")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidData(
-            f"{dataset_id}: the {len(tables)} tables do not share one schema: {_first_line(exc)}",
+            f"{dataset_id}: the {len(tables)} tables do not share one schema: {first_line(exc)}",
             dataset_id=dataset_id,
             hint="make every piece have the same columns and types",
         ) from None

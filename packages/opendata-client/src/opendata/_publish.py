@@ -15,7 +15,6 @@ from opendata._profile import PREVIEW_ROWS, describe, preview_rows
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._registry_publish import RegistryWriter, require_metadata
 from opendata._results import Mode, PushResult
-from opendata._stores import _first_line
 from opendata._versions import write_entry
 from opendata_core.documents import (
     IndexEntry,
@@ -33,6 +32,7 @@ from opendata_core.errors import (
     OpenDataError,
     SchemaMismatch,
     StoreUnavailable,
+    first_line,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, Source, load_metadata, validate_metadata
@@ -468,7 +468,7 @@ class Writer:
             except Exception as exc:  # the publish stands whatever fails here
                 note = (
                     f"{ds}: published {manifest.publish_id}, but writing {what} failed "
-                    f"({_first_line(exc)}); `od index rebuild` or the next publish repairs it"
+                    f"({first_line(exc)}); `od index rebuild` or the next publish repairs it"
                 )
                 logger.warning(note)
                 notes.append(note)

@@ -16,9 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opendata._parquet_layout import chunks
-from opendata._stores import _first_line
 from opendata_core.blocks import block_starts, coalesce, covering
-from opendata_core.errors import CorruptDataError
+from opendata_core.errors import CorruptDataError, first_line
 from opendata_core.store import NotFound, RangeNotSatisfiable
 from opendata_core.timerange import TimeRange, iso
 
@@ -119,7 +118,7 @@ def read_ranged(
         meta = pf.metadata
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptDataError(
-            str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+            str(ds), key, f"not a readable Parquet file: {first_line(exc)}"
         ) from None
     arrow_schema = pf.schema_arrow
     names = arrow_schema.names

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from opendata._cache import Cache
 from opendata._config import settings
 from opendata._results import Format, ShardUrl
-from opendata._stores import _first_line
 from opendata_core.documents import Manifest, MetadataDocument, Shard, decode_document
 from opendata_core.errors import (
     ColumnNotFound,
     CorruptDataError,
     DatasetNotFound,
     OpenDataError,
+    first_line,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.store import NotFound, ObjectTooLarge
@@ -289,7 +289,7 @@ class Reader:
             return list(pq.read_schema(pa.BufferReader(data)).names)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise CorruptDataError(
-                str(ds), key, f"not a readable Parquet file: {_first_line(exc)}"
+                str(ds), key, f"not a readable Parquet file: {first_line(exc)}"
             ) from None
 
     def bounded(

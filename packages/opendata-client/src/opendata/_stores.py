@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from opendata_core.errors import PermissionDenied, StoreUnavailable, shorten
+from opendata_core.errors import PermissionDenied, shorten
 from opendata_core.store import (
     NotFound,
     ObjectInfo,
@@ -214,22 +214,13 @@ class LocalStore(Store):
 
 T = TypeVar("T")
 
-# obstore retries transient failures itself (exponential backoff); we only bound it so that a
-# dead endpoint fails in seconds, not minutes (at most 3 retries within 20 s).
-RETRY_CONFIG: RetryConfig = {
-    "max_retries": 3,
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=2),
-        "base": 2,
-    },
-    "retry_timeout": timedelta(seconds=20),
-}
-CLIENT_TIMEOUTS: ClientConfig = {"connect_timeout": "5s", "timeout": "60s"}
-
 
 class S3CompatibleStore(Store):
-    """An S3-compatible bucket through obstore; ``AWS_*`` variables pass through unchanged."""
+    """An S3-compatible bucket through obstore; ``AWS_*`` variables pass through unchanged.
+
+    Retries, timeouts and what each obstore error becomes are core's
+    (:mod:`opendata_core.objectstore`), shared with the registry.
+    """
 
     def __init__(
         self,
@@ -242,94 +233,26 @@ class S3CompatibleStore(Store):
         **config: Any,
     ) -> None:
         """Open ``bucket``; ``config`` is passed to :class:`obstore.store.S3Store` unchanged."""
-        from obstore.store import S3Store
+        from opendata_core.objectstore import s3_store
 
-        options: ClientConfig = {**CLIENT_TIMEOUTS, **(client_options or {})}
-        kwargs: dict[str, Any] = dict(config)
-        if endpoint:
-            kwargs["endpoint"] = endpoint
-            # Custom endpoints (R2, MinIO, moto) are addressed path-style.
-            kwargs.setdefault("virtual_hosted_style_request", False)
-            if endpoint.startswith("http://"):
-                options["allow_http"] = True
-        if region:
-            kwargs["region"] = region
-        elif region == "":
-            # AWS_REGION set but empty (an unset GitHub secret): obstore would build an invalid
-            # URL from it and panic; S3's default region is what the user means.
-            kwargs["region"] = "us-east-1"
         self.bucket = bucket
         self.url = f"s3://{bucket}"
         self.endpoint = endpoint or "AWS S3"
         """How error messages name the server."""
-        self._store: S3Store = S3Store(
+        self._store: S3Store = s3_store(
             bucket,
-            client_options=options,
-            retry_config=retry_config or RETRY_CONFIG,
-            **kwargs,
+            endpoint=endpoint,
+            region=region,
+            retry_config=retry_config,
+            client_options=client_options,
+            **config,
         )
 
     def _call(self, key: str, fn: Callable[[], T]) -> T:
-        from obstore import exceptions as e
+        from opendata_core.objectstore import translated
 
-        try:
+        with translated(url=self.url, key=key, endpoint=self.endpoint, bucket=self.bucket):
             return fn()
-        # obstore raises the builtin FileNotFoundError/FileExistsError/PermissionError for some
-        # of its errors, and its own classes for others: catch both spellings.
-        except (e.NotFoundError, FileNotFoundError) as exc:
-            if "NoSuchBucket" in str(exc):
-                raise StoreUnavailable(
-                    self.url,
-                    f"the bucket {self.bucket!r} does not exist at {self.endpoint}",
-                    hint="create the bucket, or fix its name in OPENDATA_STORE (s3://BUCKET/...)",
-                    reason="no-bucket",
-                ) from None
-            raise NotFound(key) from None
-        except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
-            raise PreconditionFailed(key) from None
-        except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
-            raise PermissionDenied(
-                f"{self.url} ({self.endpoint}) refused access to {key}: {_first_line(exc)}",
-                hint="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for R2: an R2 API "
-                f"token's): they must be valid and allowed to use the bucket {self.bucket!r}",
-            ) from None
-        except (e.BaseError, OSError) as exc:
-            raise self._unavailable(key, exc) from None
-        except BaseException as exc:
-            # A Rust panic inside obstore arrives as pyo3's PanicException (a BaseException).
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise StoreUnavailable(
-                self.url, f"{key}: the S3 client failed: {_first_line(exc)}"
-            ) from None
-
-    def _unavailable(self, key: str, exc: BaseException) -> StoreUnavailable:
-        """Say what obstore's "HTTP error: error sending request" meant, and the fix."""
-        text = str(exc)
-        fix_endpoint = "check AWS_ENDPOINT_URL (or R2_ACCOUNT_ID for r2://) and your network"
-        if "kind: Timeout" in text or "TimedOut" in text:
-            return StoreUnavailable(
-                self.url,
-                f"{key}: {self.endpoint} did not answer in time (the request timed out, and so "
-                "did its retries)",
-                hint="the store is slow or unreachable; try again later",
-                reason="timeout",
-            )
-        if "dns error" in text:
-            return StoreUnavailable(
-                self.url,
-                f"cannot find the endpoint {self.endpoint} (DNS lookup failed)",
-                hint=fix_endpoint,
-                reason="unreachable",
-            )
-        if "kind: Connect" in text:
-            return StoreUnavailable(
-                self.url,
-                f"cannot connect to the endpoint {self.endpoint} (nothing answers there)",
-                hint=fix_endpoint,
-                reason="unreachable",
-            )
-        return StoreUnavailable(self.url, f"{key}: {_first_line(exc)}")
 
     def get(self, key: str, *, max_bytes: int | None = None) -> tuple[memoryview, str]:
         import obstore
@@ -411,11 +334,6 @@ class S3CompatibleStore(Store):
         import obstore
 
         return str(self._call(key, lambda: obstore.sign(self._store, "GET", key, expires)))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_store(

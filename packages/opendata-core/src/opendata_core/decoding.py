@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from opendata_core.errors import first_line
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -116,11 +118,6 @@ class Decoded:
     decoded: int
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def decode_parquet(
     source: bytes | bytearray | memoryview | str | Path,
     *,
@@ -164,7 +161,7 @@ def decode_parquet(
 
     def unreadable(exc: BaseException) -> DecodeRefused:
         return DecodeRefused(
-            name, f"not a readable Parquet file: {_first_line(exc)}", over_limit=False
+            name, f"not a readable Parquet file: {first_line(exc)}", over_limit=False
         )
 
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -70,6 +70,7 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedFormatVersion",
     "VersionNotFound",
+    "first_line",
     "shorten",
 ]
 
@@ -94,6 +95,21 @@ def shorten(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, else its type's name.
+
+    A library's error can be a page long; messages quote its first line.
+
+    Example:
+        >>> first_line(OSError("Generic S3 error: 503" + chr(10) + "retries exhausted"))
+        'Generic S3 error: 503'
+        >>> first_line(TimeoutError())
+        'TimeoutError'
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class OpenDataError(Exception):

@@ -1,5 +1,11 @@
 """The bucket, read through obstore: a local folder or an S3-compatible (S3, R2) bucket.
 
+obstore's configuration and the meaning of its errors are core's
+(:mod:`opendata_core.objectstore`, shared with the client): a missing key is
+:class:`~opendata_core.store.NotFound`, a lost conditional write
+:class:`~opendata_core.store.PreconditionFailed`, anything else
+:class:`~opendata_core.errors.StoreUnavailable`.
+
 The registry only reads documents, lists keys, writes ``index.json`` and signs GET URLs; shard
 bytes never pass through it, except on a local folder store (nothing there can pre-sign), where
 :mod:`opendata_registry.domain.downloads.files` serves them under HMAC-signed URLs.
@@ -7,44 +13,26 @@ bytes never pass through it, except on a local folder store (nothing there can p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opendata_core.errors import OpenDataError, StoreUnavailable
+from opendata_core.errors import OpenDataError, PermissionDenied, StoreUnavailable, first_line
 from opendata_core.layout import Layout
+from opendata_core.store import NotFound
 from opendata_core.storeurl import parse_store_url
 
 if TYPE_CHECKING:
-    from obstore.store import ClientConfig, LocalStore, RetryConfig, S3Store
+    from obstore.store import LocalStore, S3Store
 
     from opendata_registry.infra.settings import Settings
 
 __all__ = ["ObjectMeta", "RegistryStore", "open_store"]
 
 T = TypeVar("T")
-
-# Bounded retries, so a dead endpoint fails a sync or readiness check in seconds.
-_RETRY: RetryConfig = {
-    "max_retries": 2,
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=1),
-        "base": 2,
-    },
-    "retry_timeout": timedelta(seconds=10),
-}
-_CLIENT: ClientConfig = {"connect_timeout": "5s", "timeout": "30s"}
-
-
-class Missing(LookupError):
-    """The key does not exist (internal; callers decide what that means)."""
-
-
-class Conflict(Exception):
-    """A conditional write lost (internal)."""
 
 
 @dataclass(frozen=True)
@@ -60,37 +48,48 @@ class ObjectMeta:
 class RegistryStore:
     """One bucket (or folder) and the key layout inside it."""
 
-    def __init__(self, store: LocalStore | S3Store, *, url: str, layout: Layout, root: Path | None):
+    def __init__(
+        self,
+        store: LocalStore | S3Store,
+        *,
+        url: str,
+        layout: Layout,
+        root: Path | None,
+        endpoint: str | None = None,
+    ):
         self._store = store
         self.url = url
         """The store as shown to operators (never with credentials)."""
         self.layout = layout
         self.root = root
         """The folder of a local store, else ``None``."""
+        self.endpoint = endpoint or url
+        """How the operator's log names the server."""
 
     @property
     def can_sign(self) -> bool:
         """Whether the store itself pre-signs URLs (S3/R2); a local folder cannot."""
         return self.root is None
 
-    async def _call(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
-        from obstore import exceptions as e
+    @contextlib.contextmanager
+    def _translated(self, key: str) -> Iterator[None]:
+        """Obstore's errors as core's (:mod:`opendata_core.objectstore`), refusals as outages."""
+        from opendata_core.objectstore import translated
 
         try:
-            return await fn()
-        except (e.NotFoundError, FileNotFoundError):
-            raise Missing(key) from None
-        except (e.AlreadyExistsError, e.PreconditionError, FileExistsError):
-            raise Conflict(key) from None
-        except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
+            with translated(url=self.url, key=key, endpoint=self.endpoint):
+                yield
+        except PermissionDenied as exc:
             # The registry's own credentials were refused: an outage for the caller (503), not
             # a refusal of the caller (403).
-            raise StoreUnavailable(self.url, f"refused access to {key}: {_line(exc)}") from None
-        except (e.BaseError, OSError) as exc:
-            raise StoreUnavailable(self.url, f"{key}: {_line(exc)}") from None
+            raise StoreUnavailable(self.url, exc.message) from None
+
+    async def _call(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        with self._translated(key):
+            return await fn()
 
     async def get(self, key: str) -> tuple[bytes, str]:
-        """The object's bytes and ETag; raises :class:`Missing`."""
+        """The object's bytes and ETag; raises :class:`~opendata_core.store.NotFound`."""
         import obstore
 
         async def run() -> tuple[bytes, str]:
@@ -104,33 +103,32 @@ class RegistryStore:
         """The object's bytes and ETag, or ``None`` when it does not exist."""
         try:
             return await self.get(key)
-        except Missing:
+        except NotFound:
             return None
 
     async def list(self, prefix: str) -> AsyncIterator[ObjectMeta]:
         """Every object under ``prefix`` (recursive)."""
         import obstore
-        from obstore import exceptions as e
 
         stream = obstore.list(self._store, prefix, chunk_size=1000)
         try:
-            async for batch in stream:
-                for meta in batch:
-                    yield ObjectMeta(
-                        meta["path"],
-                        int(meta["size"]),
-                        str(meta.get("e_tag") or ""),
-                        meta["last_modified"],
-                    )
-        except (e.NotFoundError, FileNotFoundError):
-            return
-        except (e.PermissionDeniedError, e.UnauthenticatedError, PermissionError) as exc:
-            raise StoreUnavailable(self.url, f"refused listing {prefix}: {_line(exc)}") from None
-        except (e.BaseError, OSError) as exc:
-            raise StoreUnavailable(self.url, f"list {prefix}: {_line(exc)}") from None
+            with self._translated(prefix):
+                async for batch in stream:
+                    for meta in batch:
+                        yield ObjectMeta(
+                            meta["path"],
+                            int(meta["size"]),
+                            str(meta.get("e_tag") or ""),
+                            meta["last_modified"],
+                        )
+        except NotFound:
+            return  # a local folder store not created yet: nothing under the prefix
 
     async def put(self, key: str, data: bytes, *, if_match: str | None = None) -> str:
-        """Write ``data``; ``if_match=""`` creates only when absent. Raises :class:`Conflict`."""
+        """Write ``data``; ``if_match=""`` creates only when absent.
+
+        Raises :class:`~opendata_core.store.PreconditionFailed` when the condition does not hold.
+        """
         import obstore
 
         mode: Any = "overwrite"
@@ -153,7 +151,7 @@ class RegistryStore:
         key = self.layout.index()
         try:
             await self._call(key, lambda: obstore.list_with_delimiter_async(self._store, key))
-        except Missing:
+        except NotFound:
             raise StoreUnavailable(self.url, "the bucket does not exist") from None
 
     def sign_get(self, key: str, expires: timedelta) -> str:
@@ -166,13 +164,14 @@ class RegistryStore:
         try:
             return obstore.sign(self._store, "GET", key, expires)
         except Exception as exc:  # obstore's signing errors have no common base
-            raise StoreUnavailable(self.url, f"cannot sign {key}: {_line(exc)}") from None
+            raise StoreUnavailable(self.url, f"cannot sign {key}: {first_line(exc)}") from None
 
     async def read_back(self, key: str, limit: int) -> tuple[bytes, int, str]:
         """An object's bytes, size and sha256, read back once (obstore reports no checksum).
 
         For the commit's check of an uploaded shard: the bytes hashed are the bytes decoded.
-        Reading stops past ``limit`` bytes (the size then says so). Raises :class:`Missing`.
+        Reading stops past ``limit`` bytes (the size then says so). Raises
+        :class:`~opendata_core.store.NotFound`.
         """
         import hashlib
 
@@ -207,7 +206,7 @@ class RegistryStore:
         try:
             return obstore.sign(self._store, "PUT", key, expires)
         except Exception as exc:  # obstore's signing errors have no common base
-            raise StoreUnavailable(self.url, f"cannot sign {key}: {_line(exc)}") from None
+            raise StoreUnavailable(self.url, f"cannot sign {key}: {first_line(exc)}") from None
 
     def local_path(self, key: str) -> Path:
         """The file of ``key`` in a local folder store, refusing anything outside the folder."""
@@ -235,18 +234,15 @@ def _file_read(path: Path, limit: int) -> tuple[bytes, int, str]:
                 h.update(chunk)
                 parts.append(chunk)
     except FileNotFoundError:
-        raise Missing(str(path)) from None
+        raise NotFound(str(path)) from None
     return b"".join(parts), size, h.hexdigest()
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_store(settings: Settings) -> RegistryStore:
     """Open the store that ``settings.store`` names (the client's URL grammar)."""
-    from obstore.store import LocalStore, S3Store
+    from obstore.store import LocalStore
+
+    from opendata_core.objectstore import s3_store
 
     parsed = parse_store_url(settings.store)
     try:
@@ -269,15 +265,7 @@ def open_store(settings: Settings) -> RegistryStore:
             )
         endpoint = endpoint or f"https://{settings.r2_account_id}.r2.cloudflarestorage.com"
         region = "auto"
-    options: ClientConfig = {**_CLIENT}
-    kwargs: dict[str, Any] = {}
-    if endpoint:
-        kwargs["endpoint"] = endpoint
-        kwargs["virtual_hosted_style_request"] = False  # R2, MinIO and moto are path-style
-        if endpoint.startswith("http://"):
-            options["allow_http"] = True
-    # AWS_REGION set but empty (an unset CI secret) would make obstore panic: use S3's default.
-    kwargs["region"] = region or "us-east-1"
-    store = S3Store(parsed.bucket, client_options=options, retry_config=_RETRY, **kwargs)
+    # An unset AWS_REGION means S3's default region here too (s3_store maps "" to it).
+    store = s3_store(parsed.bucket, endpoint=endpoint, region=region or "")
     url = f"{parsed.scheme}://{parsed.bucket}" + (f"/{parsed.prefix}" if parsed.prefix else "")
-    return RegistryStore(store, url=url, layout=layout, root=None)
+    return RegistryStore(store, url=url, layout=layout, root=None, endpoint=endpoint or "AWS S3")

@@ -34,11 +34,12 @@ from opendata_core.documents import (
 )
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
+from opendata_core.store import PreconditionFailed
 from opendata_core.versions import publish_summary
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run
 from opendata_registry.domain.catalogue.services import build_index
-from opendata_registry.infra.store import Conflict, RegistryStore
+from opendata_registry.infra.store import RegistryStore
 
 __all__ = [
     "SyncReport",
@@ -393,7 +394,7 @@ async def write_index(sessions: SessionMaker, store: RegistryStore, *, attempts:
         index = Index(updated_at=datetime.now(UTC), datasets=index.datasets)
         try:
             await store.put(key, encode_document(index), if_match=current[1] if current else "")
-        except Conflict:
+        except PreconditionFailed:
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))  # noqa: S311
             continue  # another writer won; the next sync writes ours if still needed

@@ -67,6 +67,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.metadata import DatasetMetadata, MetadataWarning, validate_metadata
 from opendata_core.publish import rebase_append
 from opendata_core.readme import render_readme
+from opendata_core.store import PreconditionFailed
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
 from opendata_registry.domain.catalogue.sync import sync_dataset, write_index
@@ -77,7 +78,7 @@ from opendata_registry.infra.identity import Publisher
 from opendata_registry.infra.limits import Limiter
 from opendata_registry.infra.settings import Settings
 from opendata_registry.infra.signing import UrlSigner
-from opendata_registry.infra.store import Conflict, RegistryStore
+from opendata_registry.infra.store import RegistryStore
 
 __all__ = ["PublishParts", "PublishService", "put_method"]
 
@@ -303,7 +304,8 @@ class PublishService:
         if previous is not None:
             key = layout.version(ds, previous.publish_id)
             if await self.store.get_or_none(key) is None:
-                with contextlib.suppress(Conflict):  # another writer back-filled it meanwhile
+                # Another writer may have back-filled it meanwhile.
+                with contextlib.suppress(PreconditionFailed):
                     await self.store.put(key, encode_document(previous), if_match="")
         await self.store.put(layout.version(ds, manifest.publish_id), encode_document(manifest))
 
@@ -320,7 +322,7 @@ class PublishService:
             try:
                 await self.store.put(key, body, if_match=etag if etag is not None else "")
                 return
-            except Conflict:
+            except PreconditionFailed:
                 lost = True
             except StoreUnavailable as exc:
                 lost, failure = False, exc

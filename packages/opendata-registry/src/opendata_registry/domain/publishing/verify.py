@@ -17,8 +17,9 @@ import anyio
 from opendata_core.documents import Manifest
 from opendata_core.errors import FormatError, shorten
 from opendata_core.ids import DatasetId
+from opendata_core.store import NotFound
 from opendata_registry.infra.settings import Settings
-from opendata_registry.infra.store import Missing, RegistryStore
+from opendata_registry.infra.store import RegistryStore
 
 __all__ = ["check_shard", "decode_check", "verify_shards"]
 
@@ -54,7 +55,7 @@ async def verify_shards(
         async with reading:
             try:
                 data, found_size, found_sha = await store.read_back(key, size)
-            except Missing:
+            except NotFound:
                 raise FormatError(
                     f"{ds}: {where} parts/{sha256}.parquet was never uploaded; nothing was changed",
                     document="commit",
