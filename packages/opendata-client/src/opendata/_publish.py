@@ -23,6 +23,7 @@ from opendata_core.documents import (
     Partitioning,
     Provenance,
     Shard,
+    Stats,
     encode_document,
     schema_gate,
 )
@@ -164,60 +165,152 @@ class Writer:
         dry_run: bool = False,
         allow_schema_change: bool = False,
     ) -> PushResult:
-        import pyarrow as pa
-
+        """One attempt: shards, manifest, commit (an append's caller retries a conflict)."""
         ar = arrow()
         table = ar.stable_types(table)
         previous, etag = self.reader.manifest_or_none(ds)
-        if mode == "append" and previous is not None:
-            if previous.time_column != tc:
+        base = previous if mode == "append" else None  # what an append merges into
+        granularity = self.granularity(ds, table, meta, tc, partition, base)
+        primary_key = list(meta.primary_key) if meta else []
+        groups = self.partitions(ds, table, tc, granularity, primary_key, base)
+        reusable = {s.sha256 for s in previous.shards} if previous else set()
+        # Registry mode uploads later, in one batch of signed URLs.
+        later = dry_run or self.registry is not None
+        built = self.build_shards(ds, groups, tc, reusable, upload=not later)
+        shards = [s for s, _, _ in built]
+        schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
+        manifest = build_manifest(
+            str(ds),
+            append_shards(base.shards, shards) if base is not None else shards,
+            schema=schema,
+            time_column=tc,
+            partition=granularity,
+            previous=previous,
+            primary_key=primary_key if meta or previous is None else list(previous.primary_key),
+            provenance=provenance or Provenance(),
+        )
+        if previous is not None and same_data(manifest, previous):
+            return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
+        # The schema-drift gate, the registry's rule: refused unless allowed (appends too: their
+        # types are the published ones, read back, and stable_types made the first publish's so).
+        if not dry_run:
+            schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
+        written = sum(1 for _, uploaded, _ in built if uploaded)
+        stats = manifest.stats()
+        notes: list[str] = []
+        if dry_run:
+            pass
+        elif self.registry is not None:
+            written, stats, notes = self.commit_through_registry(
+                ds, manifest, previous, meta, groups, built, mode, allow_schema_change
+            )
+        else:
+            # The history entry first (spec 8.1): a committed version always has one; a failure
+            # here fails the push with nothing committed.
+            write_entry(self.reader, ds, manifest, previous)
+            # The publish: a conditional write of the manifest. Nothing after it may fail the push.
+            self.commit(ds, manifest, etag, previous)
+            notes = self.write_metadata(ds, manifest, meta, groups, provenance)
+        return PushResult(
+            dataset_id=str(ds),
+            publish_id="" if dry_run else manifest.publish_id,
+            rows=stats.row_count,
+            bytes=stats.bytes,
+            shards_written=written,
+            shards_reused=stats.shard_count - written,
+            duration=time.perf_counter() - started,
+            schema_hash=manifest.schema_hash,
+            schema_changed=previous is not None and previous.schema_hash != manifest.schema_hash,
+            min_time=stats.min_time,
+            max_time=stats.max_time,
+            stats=stats,
+            warnings=notes,
+            schema=schema,
+            dry_run=dry_run,
+        )
+
+    def granularity(
+        self,
+        ds: DatasetId,
+        table: pa.Table,
+        meta: DatasetMetadata | None,
+        tc: str | None,
+        partition: Partitioning | None,
+        base: Manifest | None,
+    ) -> Partitioning:
+        """How the shards split: an append keeps the published one; else asked, set, or sized."""
+        if base is not None:
+            if base.time_column != tc:
                 raise SchemaMismatch(
                     str(ds),
                     tc,
-                    f"append needs the published time column {previous.time_column!r}, got {tc!r}",
+                    f"append needs the published time column {base.time_column!r}, got {tc!r}",
                 )
-            granularity = previous.partition
-        elif tc is None:
-            granularity = "none"
-        else:
-            granularity = (
-                partition
-                or (meta.partition if meta and meta.partition else None)
-                or ar.choose_granularity(table, tc)
-            )
-        primary_key = list(meta.primary_key) if meta else []
+            return base.partition
+        if tc is None:
+            return "none"
+        return (
+            partition
+            or (meta.partition if meta and meta.partition else None)
+            or arrow().choose_granularity(table, tc)
+        )
 
-        groups: list[tuple[str, pa.Table]]
+    def partitions(
+        self,
+        ds: DatasetId,
+        table: pa.Table,
+        tc: str | None,
+        granularity: Partitioning,
+        primary_key: list[str],
+        base: Manifest | None,
+    ) -> list[tuple[str, pa.Table]]:
+        """``(label, rows)`` per partition, sorted; an append's merged into the published ones.
+
+        A partition an append touches is read back, the new rows added (the last row of a
+        repeated primary key wins), and the whole partition rewritten; untouched ones stay.
+        """
+        import pyarrow as pa
+
+        ar = arrow()
+        if base is None:
+            return list(ar.partition_groups(_sort(table, tc, primary_key), tc, granularity))
         read_cache: dict[str, pa.Table] = {}
-        if mode == "append" and previous is not None:
-            table = self.fit_schema(ds, table, previous, read_cache)
-            by_label: dict[str, list[Shard]] = {}
-            for s in previous.shards:
-                by_label.setdefault(s.partition, []).append(s)
-            new_groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
-            groups = []
-            for label, new_rows in new_groups:
-                old = [
-                    self.reader.read_table(ds, s, cache=read_cache) for s in by_label.get(label, [])
-                ]
-                merged = pa.concat_tables([*(t.cast(new_rows.schema) for t in old), new_rows])
-                if primary_key:
-                    merged = _dedupe_last(merged, primary_key)
-                groups.append((label, _sort(merged, tc, primary_key)))
-        else:
-            groups = ar.partition_groups(_sort(table, tc, primary_key), tc, granularity)
+        table = self.fit_schema(ds, table, base, read_cache)
+        by_label: dict[str, list[Shard]] = {}
+        for s in base.shards:
+            by_label.setdefault(s.partition, []).append(s)
+        groups = []
+        for label, new_rows in ar.partition_groups(_sort(table, tc, primary_key), tc, granularity):
+            old = [self.reader.read_table(ds, s, cache=read_cache) for s in by_label.get(label, [])]
+            merged = pa.concat_tables([*(t.cast(new_rows.schema) for t in old), new_rows])
+            if primary_key:
+                merged = _dedupe_last(merged, primary_key)
+            groups.append((label, _sort(merged, tc, primary_key)))
+        return groups
 
-        reusable = {s.sha256 for s in previous.shards} if previous else set()
-        written = 0
+    def build_shards(
+        self,
+        ds: DatasetId,
+        groups: list[tuple[str, pa.Table]],
+        tc: str | None,
+        reusable: set[str],
+        *,
+        upload: bool,
+    ) -> list[tuple[Shard, bool, pa.Buffer]]:
+        """Encode each partition (concurrently): ``(shard, uploaded, bytes)`` per partition.
 
+        With ``upload`` the new shards are written to the store at once; without, ``uploaded``
+        says whether a shard would be (a dry run, or registry mode's batch upload later).
+        """
         from opendata._parquet_layout import shard_blocks
+
+        ar = arrow()
+        report = self.reader.reporter("upload", len(groups))
 
         def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool, pa.Buffer]:
             label, part = item
             buf = ar.write_parquet(part)
-            # Registry mode: uploaded below, in one batch of signed URLs.
-            later = dry_run or self.registry is not None
-            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=later)
+            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=not upload)
             lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
             nulls = {
                 c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
@@ -236,79 +329,46 @@ class Writer:
             report(1)
             return shard, uploaded, buf
 
-        report = self.reader.reporter("upload", len(groups))
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
-            built = list(pool.map(build, groups))
-        written = sum(1 for _, up, _ in built if up)
-        schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
-        written_shards = [s for s, _, _ in built]
-        manifest = build_manifest(
-            str(ds),
-            append_shards(previous.shards, written_shards)
-            if mode == "append" and previous is not None
-            else written_shards,
-            schema=schema,
-            time_column=tc,
-            partition=granularity,
-            previous=previous,
-            primary_key=primary_key if meta or previous is None else list(previous.primary_key),
-            provenance=provenance or Provenance(),
+            return list(pool.map(build, groups))
+
+    def commit_through_registry(
+        self,
+        ds: DatasetId,
+        manifest: Manifest,
+        previous: Manifest | None,
+        meta: DatasetMetadata | None,
+        groups: list[tuple[str, pa.Table]],
+        built: list[tuple[Shard, bool, pa.Buffer]],
+        mode: Mode,
+        allow_schema_change: bool,
+    ) -> tuple[int, Stats, list[str]]:
+        """Registry mode: the new shards to signed URLs, then the registry's commit.
+
+        Returns the shards uploaded, the committed version's stats (the registry's totals when
+        it rebased our partitions onto a newer version) and its warnings.
+        """
+        assert self.registry is not None
+        written = self.registry.upload(
+            ds, [(s.sha256, memoryview(buf)) for s, uploaded, buf in built if uploaded]
         )
-        shash, publish_id = manifest.schema_hash, manifest.publish_id
-        if previous is not None and same_data(manifest, previous):
-            return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
-        # The schema-drift gate, the registry's rule: refused unless allowed (appends too: their
-        # types are the published ones, read back, and stable_types made the first publish's so).
-        if not dry_run:
-            schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
+        head, profile = describe(self.reader, ds, manifest, dict(groups))
+        answer = self.registry.commit(
+            ds,
+            manifest,
+            previous,
+            require_metadata(ds, meta),
+            self.preview(ds, manifest, dict(groups)),
+            render_readme(require_metadata(ds, meta)),
+            allow_schema_change=allow_schema_change,
+            mode=mode,
+            preview_head=head,
+            profile=profile,
+        )
         stats = manifest.stats()
-        if dry_run:
-            notes: list[str] = []
-        elif self.registry is not None:
-            written = self.registry.upload(
-                ds, [(s.sha256, memoryview(buf)) for s, up, buf in built if up]
-            )
-            head, profile = describe(self.reader, ds, manifest, dict(groups))
-            answer = self.registry.commit(
-                ds,
-                manifest,
-                previous,
-                require_metadata(ds, meta),
-                self.preview(ds, manifest, dict(groups)),
-                render_readme(require_metadata(ds, meta)),
-                allow_schema_change=allow_schema_change,
-                mode=mode,
-                preview_head=head,
-                profile=profile,
-            )
-            notes = list(answer.warnings)
-            if answer.rebased_onto is not None and answer.stats is not None:
-                # The registry committed our partitions on a newer version: its totals count.
-                stats = answer.stats
-        else:
-            # The history entry first (spec 8.1): a committed version always has one; a failure
-            # here fails the push with nothing committed.
-            write_entry(self.reader, ds, manifest, previous)
-            # The publish: a conditional write of the manifest. Nothing after it may fail the push.
-            self.commit(ds, manifest, etag, previous)
-            notes = self.write_metadata(ds, manifest, meta, groups, provenance)
-        return PushResult(
-            dataset_id=str(ds),
-            publish_id="" if dry_run else publish_id,
-            rows=stats.row_count,
-            bytes=stats.bytes,
-            shards_written=written,
-            shards_reused=stats.shard_count - written,
-            duration=time.perf_counter() - started,
-            schema_hash=shash,
-            schema_changed=previous is not None and previous.schema_hash != shash,
-            min_time=stats.min_time,
-            max_time=stats.max_time,
-            stats=stats,
-            warnings=notes,
-            schema=schema,
-            dry_run=dry_run,
-        )
+        if answer.rebased_onto is not None and answer.stats is not None:
+            stats = answer.stats
+        return written, stats, list(answer.warnings)
 
     def unchanged(
         self,
