@@ -104,33 +104,62 @@ def read_ranged(
     whole file.
     """
     key = reader.layout.resolve(ds, shard.path)
-    blocks = shard.blocks
-    starts = block_starts(blocks)
-    last = len(blocks) - 1
     if reader.cache.get(shard.sha256, shard.bytes) is not None:
         return None  # the whole shard is cached: no request at all
-    footer = fetch_blocks(reader, ds, key, shard, [last])[last]
-    # A sparse file: zeros (untouched pages cost no memory) with verified blocks pasted in.
-    sparse = bytearray(shard.bytes)
-    sparse[starts[last] :] = footer
-    try:
-        pf = pq.ParquetFile(pa.BufferReader(sparse))
-        meta = pf.metadata
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptDataError(
-            str(ds), key, f"not a readable Parquet file: {first_line(exc)}"
-        ) from None
-    arrow_schema = pf.schema_arrow
-    names = arrow_schema.names
+    sparse, pf = _sparse_with_footer(reader, ds, key, shard)
+    meta = pf.metadata
     if columns is None or (user_filter is not None and filter_columns is None):
-        wanted_cols = names
+        wanted_cols = pf.schema_arrow.names
     else:
         read = set(columns) | (filter_columns or set())
         if range_filter is not None and time_column is not None:
             read.add(time_column)
-        wanted_cols = [n for n in names if n in read]
-
+        wanted_cols = [n for n in pf.schema_arrow.names if n in read]
     reader.check_rows(ds, key, shard, meta.num_rows)
+    groups = _row_groups(meta, bounds, time_column)
+    idx = _blocks_covering(shard, meta, groups, wanted_cols)
+    if sum(shard.blocks[i].length for i in idx) > WHOLE_RATIO * shard.bytes:
+        return None
+    starts = block_starts(shard.blocks)
+    for i, data in fetch_blocks(reader, ds, key, shard, sorted(idx)).items():
+        sparse[starts[i] : starts[i + 1]] = data
+    if not groups:
+        table = pf.schema_arrow.empty_table().select(wanted_cols)
+    else:
+        expr = None
+        for e in (range_filter, user_filter):
+            if e is not None:
+                expr = e if expr is None else expr & e
+        table = reader.bounded(
+            ds, key, shard, sparse, columns=wanted_cols, row_groups=groups, filter=expr
+        ).table
+        assert table is not None  # kept
+    return table.select(columns) if columns is not None else table
+
+
+def _sparse_with_footer(
+    reader: Reader, ds: DatasetId, key: str, shard: Shard
+) -> tuple[bytearray, pq.ParquetFile]:
+    """Round trip 1: a sparse copy of the shard with only its verified footer block, opened.
+
+    The copy is zeros (untouched pages cost no memory) until the needed blocks are pasted in.
+    """
+    last = len(shard.blocks) - 1
+    footer = fetch_blocks(reader, ds, key, shard, [last])[last]
+    sparse = bytearray(shard.bytes)
+    sparse[block_starts(shard.blocks)[last] :] = footer
+    try:
+        return sparse, pq.ParquetFile(pa.BufferReader(sparse))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptDataError(
+            str(ds), key, f"not a readable Parquet file: {first_line(exc)}"
+        ) from None
+
+
+def _row_groups(
+    meta: pq.FileMetaData, bounds: TimeRange | None, time_column: str | None
+) -> list[int]:
+    """The row groups whose time statistics may overlap ``bounds`` (all without statistics)."""
     leaf = next(
         (j for j in range(meta.num_columns) if meta.schema.column(j).path == time_column), None
     )
@@ -145,27 +174,18 @@ def read_ranged(
             ):
                 continue
         groups.append(rg)
-    needed = [c for c in chunks(meta) if c.row_group in groups and c.column in wanted_cols]
+    return groups
+
+
+def _blocks_covering(
+    shard: Shard, meta: pq.FileMetaData, groups: list[int], columns: list[str]
+) -> set[int]:
+    """The blocks (indices) that hold ``columns`` of the row groups ``groups``, footer aside."""
+    starts = block_starts(shard.blocks)
     idx: set[int] = set()
-    for c in needed:
-        first, stop, _, _ = covering(blocks, c.start, c.end, starts)
-        idx.update(range(first, stop))
-    idx.discard(last)
-    moved = sum(blocks[i].length for i in idx)
-    if moved > WHOLE_RATIO * shard.bytes:
-        return None
-    got = fetch_blocks(reader, ds, key, shard, sorted(idx))
-    for i, data in got.items():
-        sparse[starts[i] : starts[i + 1]] = data
-    if not groups:
-        table = arrow_schema.empty_table().select(wanted_cols)
-    else:
-        exprs = [e for e in (range_filter, user_filter) if e is not None]
-        expr = None
-        for e in exprs:
-            expr = e if expr is None else expr & e
-        table = reader.bounded(
-            ds, key, shard, sparse, columns=wanted_cols, row_groups=groups, filter=expr
-        ).table
-        assert table is not None  # kept
-    return table.select(columns) if columns is not None else table
+    for c in chunks(meta):
+        if c.row_group in groups and c.column in columns:
+            first, stop, _, _ = covering(shard.blocks, c.start, c.end, starts)
+            idx.update(range(first, stop))
+    idx.discard(len(shard.blocks) - 1)  # the footer is already there
+    return idx
