@@ -153,43 +153,57 @@ def select_version(
     """
     if not history:
         raise VersionNotFound(dataset_id, f"{dataset_id}: has no published version")
-    oldest = history[0]
-    kept = f"the oldest kept version is {oldest.publish_id} ({_stamp(oldest.published_at)})"
     if version is not None and as_of is not None:
         raise OpenDataError(
             f"{dataset_id}: give version= or as_of=, not both",
             hint="version pins one publish; as_of picks the version current at a moment",
         )
     if as_of is not None:
-        if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=UTC)
-        found = [v for v in history if v.published_at <= as_of]
-        if found:
-            return found[-1]
-        if oldest.parent_publish_id is None:
-            raise VersionNotFound(
-                dataset_id,
-                f"{dataset_id}: no version existed at {_stamp(as_of)}; the first was published "
-                f"at {_stamp(oldest.published_at)} ({oldest.publish_id})",
-                oldest_kept=oldest.publish_id,
-            )
-        raise VersionNotFound(
-            dataset_id,
-            f"{dataset_id}: the version current at {_stamp(as_of)} was removed by the "
-            f"dataset's retention; {kept}",
-            oldest_kept=oldest.publish_id,
-        )
+        return _current_at(dataset_id, history, as_of)
     if version is None:
         return history[-1]
-    wanted = version.strip()
-    shown = shorten(wanted, 80)
+    return _by_publish_id(dataset_id, history, version.strip())
+
+
+def _oldest_kept(history: Sequence[Version]) -> str:
+    oldest = history[0]
+    return f"the oldest kept version is {oldest.publish_id} ({_stamp(oldest.published_at)})"
+
+
+def _current_at(dataset_id: str, history: Sequence[Version], as_of: datetime) -> Version:
+    """The last version published at or before ``as_of`` (no time zone: UTC)."""
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    found = [v for v in history if v.published_at <= as_of]
+    if found:
+        return found[-1]
+    oldest = history[0]
+    if oldest.parent_publish_id is None:
+        raise VersionNotFound(
+            dataset_id,
+            f"{dataset_id}: no version existed at {_stamp(as_of)}; the first was published "
+            f"at {_stamp(oldest.published_at)} ({oldest.publish_id})",
+            oldest_kept=oldest.publish_id,
+        )
+    raise VersionNotFound(
+        dataset_id,
+        f"{dataset_id}: the version current at {_stamp(as_of)} was removed by the "
+        f"dataset's retention; {_oldest_kept(history)}",
+        oldest_kept=oldest.publish_id,
+    )
+
+
+def _by_publish_id(dataset_id: str, history: Sequence[Version], wanted: str) -> Version:
+    """The version whose ``publish_id`` is ``wanted`` or starts with it (unique, long enough)."""
+    oldest, shown = history[0], shorten(wanted, 80)
     for v in history:
         if v.publish_id == wanted:
             return v
     if wanted == oldest.parent_publish_id:
         raise VersionNotFound(
             dataset_id,
-            f"{dataset_id}: version {shown!r} was removed by the dataset's retention; {kept}",
+            f"{dataset_id}: version {shown!r} was removed by the dataset's retention; "
+            f"{_oldest_kept(history)}",
             version=wanted,
             oldest_kept=oldest.publish_id,
         )
@@ -223,7 +237,7 @@ def select_version(
         reason = "is not a version of this dataset"
     raise VersionNotFound(
         dataset_id,
-        f"{dataset_id}: version {shown!r} {reason}; {kept}",
+        f"{dataset_id}: version {shown!r} {reason}; {_oldest_kept(history)}",
         version=wanted,
         oldest_kept=oldest.publish_id,
     )
