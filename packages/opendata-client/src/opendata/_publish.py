@@ -384,7 +384,7 @@ class Writer:
         """The data is byte-identical to the live version: commit nothing.
 
         Through a registry, the registry is still asked whether this publisher may publish
-        ``ds`` (:meth:`RegistryPublisher.authorize`): a refusal raises, as a commit's would.
+        ``ds`` (:meth:`RegistryWriter.authorize`): a refusal raises, as a commit's would.
 
         ``updated_at`` stays when the data last changed; changed yaml fields are still written to
         ``metadata.json`` (not in a dry run).
