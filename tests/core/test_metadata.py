@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from textwrap import dedent
@@ -398,3 +399,70 @@ def test_deeply_nested_yaml_is_a_metadata_error(tmp_path: Path, deep: str) -> No
     with pytest.raises(MetadataError, match="nested too deeply") as info:
         load_metadata(path)
     assert info.value.hint is not None
+
+
+# -- messages that say the fix (issue 23 §4) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("license", "meant"),
+    [
+        ("GPL", ["GPL-3.0-only", "GPL-3.0-or-later"]),
+        ("GPLv2", ["GPL-2.0-only", "GPL-2.0-or-later"]),
+        ("GPL-3.0", ["GPL-3.0-only", "GPL-3.0-or-later"]),  # deprecated: its successors
+        ("Apache", ["Apache-2.0"]),
+        ("CC BY 4.0", ["CC-BY-4.0"]),
+        ("BSD", ["BSD-3-Clause", "BSD-2-Clause"]),
+        ("mit", ["MIT"]),
+    ],
+)
+def test_a_licence_family_suggests_its_current_spdx_ids(
+    tmp_path: Path, license: str, meant: list[str]
+) -> None:
+    path = write(tmp_path, replace_line("license", f"license: {license}"))
+    (warning,) = check_metadata(path).warnings
+    advice = re.search(r"(?:did you mean|; use) (.*)", warning.message)
+    assert advice is not None, warning.message
+    suggested = re.findall(r"'([^']+)'", advice[1])
+    assert suggested == meant, warning.message
+    assert "NGPL" not in warning.message
+
+
+def test_an_empty_licence_is_reported_on_its_own_line_with_an_example(tmp_path: Path) -> None:
+    text = replace_line("license", "license:")
+    path = write(tmp_path, text)
+    (error,) = check_metadata(path).errors
+    assert error.line == text.splitlines().index("license:") + 1  # not the `repo:` line after it
+    assert error.field == "license"
+    assert error.hint is not None and "license: CC-BY-4.0" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("field", "fix"),
+    [
+        ("license", "license: CC-BY-4.0"),
+        ("repo", "repo: https://github.com/"),
+        ("title", "title: "),
+        ("id", "id: <owner>/<name>"),
+    ],
+)
+def test_a_missing_required_field_says_what_to_add(tmp_path: Path, field: str, fix: str) -> None:
+    text = "\n".join(line for line in VALID.splitlines() if not line.startswith(f"{field}:"))
+    (error,) = (p for p in check_metadata(write(tmp_path, text + "\n")).errors)
+    assert f"missing required field {field!r}" in error.message
+    assert error.hint is not None and fix in error.hint and error.hint.startswith("add ")
+
+
+def test_a_missing_provider_says_where_it_goes(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_line("  provider", "  name: ECB"))
+    missing = [p for p in check_metadata(path).errors if "missing" in p.message]
+    assert missing and missing[0].hint is not None and "under `source:`" in missing[0].hint
+
+
+def test_registry_is_a_url_od_deploy_can_write(tmp_path: Path) -> None:
+    ok = write(tmp_path, VALID + "registry: https://registry.example.org/v1/\n")
+    assert load_metadata(ok).registry == "https://registry.example.org/v1"
+    for bad in ("http://registry.example.org", "registry.example.org", "https://r.example/${{"):
+        path = write(tmp_path, VALID + f"registry: '{bad}'\n")
+        (error,) = check_metadata(path).errors
+        assert error.field == "registry" and "is not a registry URL" in error.message, bad

@@ -44,6 +44,28 @@ _LABEL_RE: Final = re.compile(r"[A-Za-z0-9._:/-]{1,100}")
 _COLUMN_MAX: Final = 255
 
 
+_EXAMPLES: Final = {
+    "id": ("id: <owner>/<name>", ", the owner being your GitHub user or organisation"),
+    "title": ("title: <one line shown in search results>", ""),
+    "description": ("description: <what one row is, the columns, the coverage>", ""),
+    "license": (
+        "license: CC-BY-4.0",
+        ", or the source's own terms as an SPDX id from https://spdx.org/licenses/",
+    ),
+    "repo": ("repo: https://github.com/<owner>/<repository>", ""),
+    "source": ("source:", " with `provider: <who publishes the original data>` under it"),
+    "source.provider": ("provider: <who publishes the original data>", " under `source:`"),
+}
+"""An example line for each required field: the fix when it is missing or empty."""
+
+
+def _fix(field: str, verb: str) -> str | None:
+    if field not in _EXAMPLES:
+        return None
+    line, note = _EXAMPLES[field]
+    return f"{verb} `{line}`{note}"
+
+
 def _type_name(value: object) -> str:
     # isinstance, not type(): ruamel.yaml reads 1.5 as ScalarFloat, a float subclass
     for kind, name in (
@@ -98,7 +120,10 @@ class Checker:
             last = i == len(parts) - 1
             try:
                 if isinstance(node, CommentedMap) and part in node:
-                    pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+                    # An empty value has no position of its own (ruamel gives the next
+                    # token's): point at its key, on its own line.
+                    at_key = last and (key or node[part] is None)
+                    pos = node.lc.key(part) if at_key else node.lc.value(part)
                     node = node[part]
                 elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
                     pos = node.lc.item(part)
@@ -170,18 +195,19 @@ class Checker:
                 self.error(
                     parts,
                     f"missing required field {r!r}",
+                    _fix(_fmt_path([*parts, r]), "add"),
                 )
         return {k: v for k, v in value.items() if isinstance(k, str) and k in allowed}
 
     def string(
         self, parts: Sequence[str | int], value: Any, *, max_len: int | None = None
     ) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            self.error(parts, "must not be empty", _fix(_fmt_path(parts), "write"))
+            return None
         if not isinstance(value, str):
             example = f' (quote it: "{value}")' if isinstance(value, int | float | bool) else ""
             self.error(parts, f"must be a string, got {_type_name(value)}{example}")
-            return None
-        if not value.strip():
-            self.error(parts, "must not be empty")
             return None
         if max_len is not None and len(value) > max_len:
             self.error(parts, f"is {len(value)} characters long; the limit is {max_len}")
@@ -465,6 +491,42 @@ def _check_runner(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
         out["runner"] = labels
 
 
+_REGISTRY_RE: Final = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
+    r"(?:/[A-Za-z0-9._~/-]*)?"
+)
+
+
+def check_registry_url(value: str) -> str:
+    """``value`` without a trailing ``/``, if it is a registry URL ``od deploy`` may write.
+
+    ``https://host[:port][/path]``; plain ``http`` only for this machine (a registry a test or
+    ``od demo`` runs). The characters allowed are those that need no quoting in a workflow.
+
+    Example:
+        >>> check_registry_url("https://registry.example.org/")
+        'https://registry.example.org'
+
+    Raises:
+        ValueError: saying what is wrong.
+    """
+    value = value.strip()
+    if not _REGISTRY_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a registry URL (https://host[:port][/path]; plain http only for "
+            "localhost)"
+        )
+    return value.rstrip("/") or value
+
+
+def _check_registry(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
+    if (s := c.optional_string(top, "registry")) is not None:
+        try:
+            out["registry"] = check_registry_url(s)
+        except ValueError as exc:
+            c.error(["registry"], str(exc), "e.g. 'https://registry.example.org'")
+
+
 def _check_retention_field(c: Checker, top: dict[str, Any], out: dict[str, Any]) -> None:
     if "retention" in top and top["retention"] is not None:
         _check_retention(c, top["retention"], out)
@@ -518,6 +580,7 @@ _VALIDATORS: Final[tuple[_Validator, ...]] = (
     _check_runner,
     _check_retention_field,
     _check_deprecated,
+    _check_registry,
 )
 """One per top-level field, in file order (``repo`` needs the checked ``id``)."""
 

@@ -66,13 +66,85 @@ def check_country(value: str) -> str | None:
 
 _LICENSE_TOKEN: Final = re.compile(r"\s+(?:AND|OR|WITH)\s+|[()]")
 _WITH_RE: Final = re.compile(r"\s+WITH\s+(\S+)")
+_VERSIONED: Final = re.compile(r"(?P<version>\d+(?:\.\d+)*)(?P<suffix>-only|-or-later)?")
+_FAMILY_VERSION: Final = re.compile(
+    r"(?P<family>[A-Za-z][A-Za-z-]*?)[\s_-]?v?(?P<version>\d+(?:\.\d+)*)"
+)
+
+
+_FAMILIES: Final = {"bsd": ("BSD-3-Clause", "BSD-2-Clause")}
+"""Families whose releases are not numbered versions."""
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _releases(family: str, version: str | None = None) -> list[str]:
+    """The current SPDX ids of one licence family's newest release (or of ``version``).
+
+    ``GPL`` → ``['GPL-3.0-only', 'GPL-3.0-or-later']``; ``CC-BY`` → ``['CC-BY-4.0']``. Only ids
+    that are the family's name, ``-``, a version and an optional ``-only``/``-or-later``.
+    """
+    prefix = family.lower() + "-"
+    found: dict[str, list[str]] = {}
+    for lid, lic in spdx_licenses().items():
+        if lic.deprecated or not lid.lower().startswith(prefix):
+            continue
+        m = _VERSIONED.fullmatch(lid[len(prefix) :])
+        if m is None:
+            continue
+        if version is not None and _version_key(m["version"])[: len(_version_key(version))] != (
+            _version_key(version)
+        ):
+            continue
+        found.setdefault(m["version"], []).append(lid)
+    if not found:
+        return []
+    newest = max(found, key=_version_key)
+    return sorted(found[newest], key=lambda lid: (not lid.endswith("-only"), lid))
+
+
+def _suggest(base: str) -> list[str]:
+    """The SPDX ids ``base`` most likely means.
+
+    A family's newest release, a deprecated id's successors, a slip of case or spelling.
+    """
+    licenses = spdx_licenses()
+    if base in licenses and licenses[base].deprecated:
+        return (
+            _releases(*base.rsplit("-", 1)) if _VERSIONED.fullmatch(base.rsplit("-", 1)[-1]) else []
+        )
+    lower = {k.lower(): k for k in licenses}
+    spelt = re.sub(r"[\s_]+", "-", base.strip()).lower()
+    if spelt in lower:
+        return [lower[spelt]]  # mit, CC BY 4.0
+    if spelt in _FAMILIES:
+        return list(_FAMILIES[spelt])
+    if releases := _releases(base):
+        return releases  # GPL, Apache, CC-BY, MPL: the family's newest release
+    if (m := _FAMILY_VERSION.fullmatch(base)) is not None and (
+        releases := _releases(m["family"], m["version"])
+    ):
+        return releases  # GPLv3, GPL 3, Apache-2
+    close = difflib.get_close_matches(base, list(licenses), n=1, cutoff=0.85)
+    return close
+
+
+def _either(ids: list[str]) -> str:
+    return " or ".join(repr(i) for i in ids)
 
 
 def check_license(value: str) -> str | None:
     """Return ``None`` for an SPDX identifier or expression, else a warning message.
 
     ``MIT``, ``CC-BY-4.0``, ``MIT OR Apache-2.0``, ``GPL-2.0-or-later WITH Classpath-exception-2.0``
-    and ``LicenseRef-*`` pass. Anything else is *accepted* by OpenData with the returned warning.
+    and ``LicenseRef-*`` pass. Anything else is *accepted* by OpenData with the returned warning,
+    which names the identifiers it most likely means.
+
+    Example:
+        >>> check_license("GPL").split("(")[1]
+        "did you mean 'GPL-3.0-only' or 'GPL-3.0-or-later'?)"
     """
     licenses = spdx_licenses()
     exceptions = set(_WITH_RE.findall(value))
@@ -83,15 +155,13 @@ def check_license(value: str) -> str | None:
         base = lid.removesuffix("+")
         if base in licenses:
             if licenses[base].deprecated:
-                return f"{lid!r} is a deprecated SPDX identifier (see https://spdx.org/licenses/)"
+                instead = _suggest(base)
+                better = f"; use {_either(instead)}" if instead else ""
+                return f"{lid!r} is a deprecated SPDX identifier{better} (see https://spdx.org/licenses/)"
             continue
-        lower = {k.lower(): k for k in licenses}
-        guess = lower.get(base.lower()) or next(
-            iter(difflib.get_close_matches(base, list(licenses), n=1, cutoff=0.85)), None
-        )
         msg = f"{value!r} is not an SPDX licence identifier; accepted, but tools cannot check it"
-        if guess:
-            return f"{msg} (did you mean {guess!r}?)"
+        if guess := _suggest(base):
+            return f"{msg} (did you mean {_either(guess)}?)"
         return (
             f"{msg} (use one from https://spdx.org/licenses/, e.g. 'CC-BY-4.0' or 'CC0-1.0', "
             "or 'LicenseRef-<name>')"

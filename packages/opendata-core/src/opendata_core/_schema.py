@@ -99,6 +99,9 @@ class DatasetMetadata(msgspec.Struct, kw_only=True, frozen=True):
     """``None``: the default :class:`Retention` (the last 10 versions and 90 days)."""
     deprecated: Deprecation | None = None
     """The producer's deprecation of the dataset (``None``: not deprecated by the producer)."""
+    registry: str | None = None
+    """The OpenData registry the dataset publishes through (``https://…``); ``od deploy`` then
+    writes the keyless workflow (the job's OIDC token, no storage secret)."""
 
     @property
     def dataset_id(self) -> DatasetId:

@@ -22,6 +22,7 @@ from opendata_core._checker import (
     TOP_FIELDS,
     Checker,
     check_document,
+    check_registry_url,
     check_title,
     did_you_mean,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "Retention",
     "Source",
     "check_metadata",
+    "check_registry_url",
     "check_title",
     "load_metadata",
     "update_metadata",
