@@ -46,8 +46,20 @@ VARIANTS: dict[str, tuple[str, list[str], bool]] = {
 }
 
 
-def _project(path: Path, extra: str = "", *, requirements: bool = True) -> Path:
+def _git_repo(path: Path, origin: str | None = "https://github.com/Acme/widgets.git") -> Path:
+    """``path`` as a git work tree whose remote ``origin`` is ``origin`` (none: no remote)."""
     path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    if origin is not None:
+        subprocess.run(["git", "-C", str(path), "remote", "add", "origin", origin], check=True)
+    return path
+
+
+def _project(path: Path, extra: str = "", *, requirements: bool = True, git: bool = True) -> Path:
+    """A dataset folder; with ``git``, the top of a clone of github.com/Acme/widgets."""
+    path.mkdir(parents=True, exist_ok=True)
+    if git:
+        _git_repo(path)
     (path / "opendata.yaml").write_text(GOOD + extra)
     if requirements:
         (path / "requirements.txt").write_text("opendata-cli\npandas\n")
@@ -162,8 +174,11 @@ def all_variants(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         files.append(project / WORKFLOW)
     for example in sorted((REPO / "examples").glob("*/opendata.yaml")):
         project = root / f"example-{example.parent.name}"
-        project.mkdir()
-        (project / "opendata.yaml").write_text(example.read_text())
+        text = example.read_text()
+        repo = re.search(r"^repo: (\S+)", text, re.MULTILINE)
+        assert repo is not None
+        _git_repo(project, f"{repo[1]}.git")
+        (project / "opendata.yaml").write_text(text)
         result = _deploy(project)
         assert result.exit_code == 0, result.output
         files.append(project / WORKFLOW)
@@ -257,6 +272,8 @@ def test_json_output(tmp_path: Path) -> None:
         "runs_on": ["self-hosted"],
         "registry": None,
         "mode": "store",
+        "previous_mode": None,
+        "warnings": [],
         "store_kind": None,
         "secrets": list(STORE_SECRETS),
         "working_directory": None,
@@ -315,7 +332,7 @@ def test_missing_yaml(tmp_path: Path) -> None:
 
 
 def test_yaml_warnings_are_shown_not_fatal(tmp_path: Path) -> None:
-    (tmp_path / "opendata.yaml").write_text(GOOD.replace("MIT", "Public Domain"))
+    (_git_repo(tmp_path) / "opendata.yaml").write_text(GOOD.replace("MIT", "Public Domain"))
     result = _deploy(tmp_path)
     assert result.exit_code == 0, result.output
     assert "warning: " in result.stderr
@@ -474,9 +491,8 @@ needs_git = pytest.mark.skipif(
 
 @needs_git
 def test_dataset_in_a_sub_folder_gets_a_working_directory(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    project = _project(repo / "datasets" / "fx", "frequency: daily\n")
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    repo = _git_repo(tmp_path / "repo")
+    project = _project(repo / "datasets" / "fx", "frequency: daily\n", git=False)
     (project / "main.py").write_text(
         "import pandas as pd\n\ndef main():\n"
         "    return pd.DataFrame({'date': pd.to_datetime(['2024-01-01']), 'v': [1]})\n"
@@ -526,3 +542,165 @@ def test_runner_labels_that_yaml_would_misread_are_quoted(tmp_path: Path) -> Non
     assert 'runs-on: ["on", "NO", "gpu:a100"]' in text
     # a YAML 1.1 reader (GitHub's) would read a plain `on` as true
     assert _load(project / WORKFLOW)["jobs"]["publish"]["runs-on"] == ["on", "NO", "gpu:a100"]
+
+
+# -- the publishing mode is never switched by accident (issue 23 §3) --------------------------
+
+REGISTRY = "https://registry.example.org"
+
+
+def _mode_of(project: Path) -> tuple[str, str | None]:
+    """``("registry", url)`` or ``("store", None)``, read from the workflow as GitHub would."""
+    doc = _load(project / WORKFLOW)
+    env = _steps(doc)["Run main.py and publish"]["env"]
+    if "OPENDATA_REGISTRY" in env:
+        assert doc["jobs"]["publish"]["permissions"]["id-token"] == "write"
+        assert "secrets." not in (project / WORKFLOW).read_text()
+        return "registry", env["OPENDATA_REGISTRY"]
+    assert "id-token" not in doc["jobs"]["publish"]["permissions"]
+    return "store", None
+
+
+def test_registry_in_opendata_yaml_writes_the_keyless_workflow(tmp_path: Path) -> None:
+    project = _project(tmp_path, f"registry: {REGISTRY}/\n")
+    result = _deploy(project, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["mode"], out["registry"], out["secrets"]) == ("registry", REGISTRY, [])
+    assert _mode_of(project) == ("registry", REGISTRY)
+
+
+def test_a_rerun_without_registry_keeps_a_keyless_workflow_keyless(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    assert _deploy(project, "--registry", REGISTRY).exit_code == 0
+    before = (project / WORKFLOW).read_text()
+    again = _deploy(project)  # no --registry, no `registry:`: once rewritten to store secrets
+    assert again.exit_code == 0, again.output
+    assert (project / WORKFLOW).read_text() == before
+    assert _mode_of(project) == ("registry", REGISTRY)
+    assert "kept registry mode" in again.stderr and "--mode store" in again.stderr
+
+
+def test_the_mode_switches_only_with_mode_and_says_so(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    assert _deploy(project).exit_code == 0
+    store_workflow = (project / WORKFLOW).read_text()
+
+    # `registry:` added to opendata.yaml: refused, naming both modes and the commands.
+    (project / "opendata.yaml").write_text(GOOD + f"registry: {REGISTRY}\n")
+    refused = _deploy(project)
+    assert refused.exit_code == 1, refused.output
+    assert "publishes in store mode" in refused.stderr and "registry mode" in refused.stderr
+    assert "od deploy --mode registry" in refused.stderr
+    assert "od deploy --mode store" in refused.stderr
+    assert (project / WORKFLOW).read_text() == store_workflow
+    # --registry asks for the same switch: refused the same way.
+    assert _deploy(project, "--registry", REGISTRY).exit_code == 1
+    assert (project / WORKFLOW).read_text() == store_workflow
+
+    switched = _deploy(project, "--mode", "registry")
+    assert switched.exit_code == 0, switched.output
+    assert "switched the workflow from store mode to registry mode" in switched.stderr
+    assert _mode_of(project) == ("registry", REGISTRY)
+
+    back = _deploy(project, "--mode", "store", "--json")
+    assert back.exit_code == 0, back.output
+    out = json.loads(back.stdout)
+    assert (out["mode"], out["previous_mode"]) == ("store", "registry")
+    assert _mode_of(project) == ("store", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "registry"], "registry mode needs the registry's URL"),
+        (["--mode", "store", "--registry", REGISTRY], "--registry goes with --mode registry"),
+        (["--registry", "http://example.org"], "plain http only for localhost"),
+    ],
+)
+def test_mode_options_that_cannot_work(tmp_path: Path, args: list[str], message: str) -> None:
+    project = _project(tmp_path)
+    result = _deploy(project, *args)
+    assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert not (project / ".github").exists()
+
+
+# -- git: the workflow runs where opendata.yaml says, or od deploy says why not --------------
+
+MISMATCH = GOOD.replace("acme/widgets", "me/mydata").replace("Acme/widgets", "me/mydata")
+
+
+@pytest.mark.parametrize(
+    ("origin", "yaml", "said", "fix"),
+    [
+        (None, GOOD, "not in a git repository", "git init && git remote add origin"),
+        ("", GOOD, "no remote 'origin'", "git remote add origin https://github.com/Acme/widgets"),
+        (
+            "https://gitlab.com/acme/widgets.git",
+            GOOD,
+            "not a GitHub repository",
+            "git remote set-url origin https://github.com/Acme/widgets.git",
+        ),
+        (
+            "git@github.com:globex/other.git",
+            MISMATCH,
+            "the workflow would run in globex/other",
+            "repo: https://github.com/globex/other",
+        ),
+    ],
+    ids=["no-git", "no-remote", "gitlab", "other-repository"],
+)
+def test_deploy_checks_git_and_says_what_would_happen(
+    tmp_path: Path, origin: str | None, yaml: str, said: str, fix: str
+) -> None:
+    project = tmp_path / "p"
+    if origin is not None:
+        _git_repo(project, origin or None)
+    project.mkdir(exist_ok=True)
+    (project / "opendata.yaml").write_text(yaml)
+    refused = _deploy(project)
+    assert refused.exit_code == 1, refused.output
+    assert said in refused.stderr and fix in refused.stderr, refused.stderr
+    assert "--force" in refused.stderr
+    assert not (project / ".github").exists()
+
+    forced = _deploy(project, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "warning: " in forced.stderr and said in forced.stderr
+    assert (project / WORKFLOW).is_file()
+
+
+def test_registry_mode_checks_the_namespace_against_the_repository_owner(tmp_path: Path) -> None:
+    """The registry registers a dataset at its first publish only when the id's namespace is
+    the repository's owner: od deploy says so before the first run fails."""
+    project = _git_repo(tmp_path / "p", "https://github.com/globex/widgets.git")
+    (project / "opendata.yaml").write_text(
+        GOOD.replace("Acme/widgets", "globex/widgets") + f"registry: {REGISTRY}\n"
+    )
+    refused = _deploy(project)
+    assert refused.exit_code == 1, refused.output
+    assert "namespace 'acme' is not the repository owner 'globex'" in refused.stderr
+    assert "opendata-registry namespaces grant acme --github-owner globex" in refused.stderr
+    assert "id: globex/widgets" in refused.stderr
+    forced = _deploy(project, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "opendata-registry namespaces grant acme --github-owner globex" in forced.stdout
+    # Store mode: no registry applies that rule (opendata.yaml's checker warns about it).
+    store = _deploy(project, "--mode", "store")
+    assert store.exit_code == 0, store.output
+
+
+def test_next_steps_of_registry_mode_are_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _project(tmp_path)
+    (project / "main.py").write_text("def main(): ...\n")
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["deploy", "--registry", REGISTRY])
+    assert result.exit_code == 0, result.output
+    steps = re.findall(r"^  \d+\. (.*)$", result.stdout, re.MULTILINE)
+    assert len(steps) >= 3, result.stdout
+    for step in steps:
+        assert re.search(r"(^|: )(git|gh|cd) ", step), step  # a command to type, in every step
+    assert "register" not in " ".join(steps)  # the first publish registers: no step for it
+    assert "The first run registers acme/widgets" in result.stdout

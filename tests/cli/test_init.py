@@ -202,6 +202,7 @@ def test_prompts_in_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Daily reference rates of the euro.",
         "",  # licence: default
         "European Central Bank",
+        "",  # registry: none
     ]
     result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
@@ -235,7 +236,7 @@ def test_non_spdx_licence_warns_at_the_prompt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
-    answers = ["acme/fx", "FX", "Rates.", "Public Domain", "ECB"]
+    answers = ["acme/fx", "FX", "Rates.", "Public Domain", "ECB", ""]
     result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert (
@@ -250,7 +251,7 @@ def test_non_spdx_licence_warns_at_the_prompt(
 
 def test_spdx_licence_gives_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
-    answers = ["acme/fx", "FX", "Rates.", "CC0-1.0", "ECB"]
+    answers = ["acme/fx", "FX", "Rates.", "CC0-1.0", "ECB", ""]
     result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
@@ -263,4 +264,47 @@ def test_title_too_long_is_refused_by_the_rule_od_validate_applies(tmp_path: Pat
     result = CliRunner().invoke(cli, ["init", str(tmp_path), "--title", title, "--yes"])
     assert result.exit_code == 2
     assert f"title is {TITLE_MAX + 1} characters long; the limit is {TITLE_MAX}" in result.output
+    assert not (tmp_path / "opendata.yaml").exists()
+
+
+# -- `registry:` (issue 23 §3) ---------------------------------------------------------------
+
+
+def test_opendata_registry_is_written_as_the_registry_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDATA_REGISTRY", "https://registry.example.org/")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "a"), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert load_metadata(tmp_path / "a" / "opendata.yaml").registry == (
+        "https://registry.example.org"
+    )
+    # --registry wins over the environment; without either, the field stays a comment.
+    flag = ["init", str(tmp_path / "b"), "--yes", "--registry", "http://localhost:8000"]
+    assert CliRunner().invoke(cli, flag).exit_code == 0
+    assert load_metadata(tmp_path / "b" / "opendata.yaml").registry == "http://localhost:8000"
+    monkeypatch.delenv("OPENDATA_REGISTRY")
+    assert CliRunner().invoke(cli, ["init", str(tmp_path / "c"), "--yes"]).exit_code == 0
+    text = (tmp_path / "c" / "opendata.yaml").read_text()
+    assert "# registry: https://" in text
+    assert load_metadata(tmp_path / "c" / "opendata.yaml").registry is None
+
+
+def test_the_registry_is_asked_in_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(init_module, "_stdin_is_tty", lambda: True)
+    answers = ["acme/fx", "FX", "Rates.", "", "ECB", "http://example.org", "https://r.example"]
+    result = CliRunner().invoke(cli, ["init", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "plain http only for localhost" in result.output  # refused, asked again
+    assert load_metadata(tmp_path / "opendata.yaml").registry == "https://r.example"
+
+
+def test_a_bad_registry_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = CliRunner().invoke(cli, ["init", str(tmp_path), "--yes", "--registry", "ftp://x"])
+    assert bad.exit_code == 2 and "'--registry'" in bad.output, bad.output
+    monkeypatch.setenv("OPENDATA_REGISTRY", "registry.example.org")
+    env = CliRunner().invoke(cli, ["init", str(tmp_path), "--yes"])
+    assert env.exit_code == 2 and "OPENDATA_REGISTRY" in env.output, env.output
     assert not (tmp_path / "opendata.yaml").exists()

@@ -184,3 +184,42 @@ def test_scaffold_placeholders_are_warnings_until_replaced(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
     assert f"ok: {path} (acme/" in result.output
+
+
+# -- the example texts of `od init` are never published (issue 23 §3) --------------------------
+
+
+def test_placeholders_warn_locally_and_fail_in_github_actions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opendata
+
+    folder = tmp_path / "widgets"
+    init = CliRunner().invoke(cli, ["init", str(folder), "--id", "acme/widgets", "--yes"])
+    assert init.exit_code == 0, init.output
+    yaml = folder / "opendata.yaml"
+    csv = tmp_path / "w.csv"
+    csv.write_text("date,sold\n2024-01-01,1\n")
+
+    # On the producer's machine: warnings naming each field; the run still works.
+    local = CliRunner().invoke(cli, ["run", str(folder)])
+    assert local.exit_code == 0, local.output
+    for field in ("description", "source.provider"):
+        assert f"{field}: still the example text of `od init`" in local.stderr, local.stderr
+    assert CliRunner().invoke(cli, ["validate", str(folder)]).exit_code == 0
+    published = opendata.Client().manifest("acme/widgets").publish_id
+
+    # In GitHub Actions: an error; nothing is published, by od run or od push.
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    run = CliRunner().invoke(cli, ["run", str(folder), "--json"])
+    outcome = json.loads(run.stdout)
+    assert run.exit_code == 1 and outcome["error_class"] == "validation", outcome
+    assert "description" in outcome["message"] and "never published" in outcome["message"]
+    assert "od validate" in outcome["hint"]
+    validate = CliRunner().invoke(cli, ["validate", str(folder)])
+    assert validate.exit_code == 1
+    assert "description: still the example text" in validate.output
+    assert "source.provider: still the example text" in validate.output
+    push = CliRunner().invoke(cli, ["push", str(csv), "acme/widgets", "--metadata", str(yaml)])
+    assert push.exit_code == 1 and "still the example text" in push.stderr, push.output
+    assert opendata.Client().manifest("acme/widgets").publish_id == published

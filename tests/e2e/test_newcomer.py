@@ -54,6 +54,15 @@ def test_newcomer_path(project: Path) -> None:
     assert "ok: opendata.yaml (acme/museum-visitors)" in validate.stdout
     run = od_cmd("run", cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
+    # Not a git repository yet: nothing is written, and the hint is the command that fixes it.
+    refused = od_cmd("deploy", cwd=project)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "not in a git repository" in refused.stderr
+    assert not (project / ".github").exists()
+    hint = next(line for line in refused.stderr.splitlines() if line.startswith("hint: "))
+    fix = hint.removeprefix("hint: ").split(". Or od deploy --force")[0]
+    assert fix == "git init && git remote add origin https://github.com/acme/museum-visitors.git"
+    subprocess.run(fix, shell=True, cwd=project, check=True, capture_output=True)
     deploy = od_cmd("deploy", cwd=project)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     workflow = project / ".github" / "workflows" / "opendata.yml"

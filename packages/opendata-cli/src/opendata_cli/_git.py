@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["GitHubRepo", "github_origin", "parse_github_url", "toplevel"]
+__all__ = ["GitHubRepo", "github_origin", "parse_github_url", "remote_url", "toplevel"]
 
 _TIMEOUT: Final = 5.0
 _GITHUB_URL_RE: Final = re.compile(
@@ -91,7 +91,12 @@ def toplevel(path: Path) -> Path | None:
     return Path(out).resolve() if out else None
 
 
+def remote_url(path: Path) -> str | None:
+    """The URL of the ``origin`` remote of the work tree containing ``path``, as configured."""
+    return _git(_existing(path), "config", "--get", "remote.origin.url")
+
+
 def github_origin(path: Path) -> GitHubRepo | None:
     """The GitHub repository of the ``origin`` remote of the work tree containing ``path``."""
-    url = _git(_existing(path), "config", "--get", "remote.origin.url")
+    url = remote_url(path)
     return parse_github_url(url) if url else None

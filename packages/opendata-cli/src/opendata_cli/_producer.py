@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from opendata_cli._failures import _producer_failure
 from opendata_cli._outcome import RunOutcome, _Failure
+from opendata_cli._placeholders import enforce_placeholders
 
 
 def _folder(path: Path) -> Path:
@@ -46,11 +47,12 @@ def _load_metadata(folder: Path, outcome: RunOutcome) -> DatasetMetadata:
         warnings.simplefilter("always")
         try:
             meta = load_metadata(yaml_path)
+            enforce_placeholders(yaml_path, meta, outcome.warnings.append)
         except MetadataError as exc:
             raise _Failure(
                 "validation",
                 str(exc),
-                hint="`od validate` lists every problem",
+                hint="`od validate` lists every problem; nothing was published",
                 cause=exc,
             ) from None
     outcome.warnings.extend(str(w.message) for w in caught)

@@ -107,6 +107,8 @@ def push(
     dataset_id = dataset_id or id_option
     if dataset_id is None:
         raise click.UsageError("Missing argument 'DATASET_ID' (e.g. od push data.csv acme/widgets)")
+    if metadata is not None:
+        _check_placeholders(metadata)
     with transfer_progress(f"publishing {dataset_id}") as progress:
         result = _client(store, progress).push(
             file,
@@ -121,6 +123,17 @@ def push(
         _echo_json(result)
     else:
         click.secho(f"published {result}", fg="green")
+
+
+def _check_placeholders(metadata: Path) -> None:
+    """The example texts of ``od init``: warnings here, errors in GitHub Actions."""
+    from opendata_cli._placeholders import enforce_placeholders
+    from opendata_core.metadata import check_metadata
+
+    path = metadata / "opendata.yaml" if metadata.is_dir() else metadata
+    report = check_metadata(path)
+    if report.metadata is not None:  # else the push names the file's problems
+        enforce_placeholders(path, report.metadata)
 
 
 @click.command()

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
+from opendata_cli._exit import CommandFailed
+
 if TYPE_CHECKING:
+    from opendata_cli._deploy_checks import Mode, ModeChoice
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = [
@@ -69,10 +72,6 @@ _SECRETS_BY_KIND: Final = {
 }
 _WORKDIR_RE: Final = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
-_REGISTRY_RE: Final = re.compile(
-    r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?"
-    r"(?:/[A-Za-z0-9._~/-]*)?"
-)
 _PYTHON_RE: Final = re.compile(r"(?:pypy|graalpy)?3(?:\.(?:\d+|x))*t?")
 
 
@@ -276,6 +275,7 @@ def _diff(old: str, new: str, path: str) -> tuple[list[str], int, int]:
 
 def _read_metadata(path: Path) -> tuple[Path, DatasetMetadata]:
     """``opendata.yaml`` (at ``path`` or in it) and its metadata; warnings are printed."""
+    from opendata_cli._placeholders import enforce_placeholders
     from opendata_core.errors import MetadataError
     from opendata_core.metadata import check_metadata
 
@@ -286,21 +286,46 @@ def _read_metadata(path: Path) -> tuple[Path, DatasetMetadata]:
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     assert report.metadata is not None
+    enforce_placeholders(
+        yaml_path,
+        report.metadata,
+        lambda text: click.secho(f"warning: {text}", fg="yellow", err=True),
+    )
     return yaml_path, report.metadata
 
 
-def _check_options(registry: str | None, python_version: str) -> None:
-    if registry is not None and not _REGISTRY_RE.fullmatch(registry):
-        raise click.BadParameter(
-            f"{registry!r} is not a registry URL (https://host[:port][/path]; plain http only "
-            "for localhost)",
-            param_hint="'--registry'",
-        )
+def _check_options(registry: str | None, python_version: str) -> str | None:
+    """``--registry`` by the rule of ``registry:`` in opendata.yaml; ``--python``."""
+    from opendata_core.metadata import check_registry_url
+
+    if registry is not None:
+        try:
+            registry = check_registry_url(registry)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--registry'") from None
     if not _PYTHON_RE.fullmatch(python_version):
         raise click.BadParameter(
             f"{python_version!r} is not a Python version (e.g. 3.12, 3.13, 3.x, pypy3.10)",
             param_hint="'--python'",
         )
+    return registry
+
+
+def _check_git(base: Path, meta: DatasetMetadata, choice: ModeChoice, *, force: bool) -> list[str]:
+    """Refuse a workflow that would not run (or publish) where opendata.yaml says.
+
+    With ``force`` (or for a dry run) the problems are returned instead, to print as warnings.
+    """
+    from opendata_cli._deploy_checks import git_problems
+
+    problems = git_problems(base, meta, choice.mode)
+    if problems and not force:
+        raise CommandFailed(
+            "; also ".join(p.message for p in problems) + "; nothing was written",
+            hint="; ".join(p.fix for p in problems) + ". Or od deploy --force to write the "
+            "workflow anyway",
+        )
+    return [p.message for p in problems]
 
 
 @dataclass(frozen=True)
@@ -315,9 +340,8 @@ class _Written:
     text: str
 
 
-def _write(target: Path, text: str, *, dry_run: bool) -> tuple[str, str | None]:
-    """Write ``text`` to ``target`` unless unchanged or a dry run: ``(status, old text)``."""
-    old = target.read_text(encoding="utf-8") if target.is_file() else None
+def _write(target: Path, text: str, old: str | None, *, dry_run: bool) -> str:
+    """Write ``text`` over ``old`` at ``target`` unless unchanged or a dry run: the status."""
     if dry_run:
         status = "dry-run"
     elif old is None:
@@ -328,14 +352,14 @@ def _write(target: Path, text: str, *, dry_run: bool) -> tuple[str, str | None]:
         status = "updated"
     if status in ("created", "updated"):
         _write_atomic(target, text)
-    return status, old
+    return status
 
 
-def _mode_line(registry: str | None) -> str:
+def _mode_line(meta: DatasetMetadata, registry: str | None) -> str:
     if registry:
         return (
             f"registry mode: publishes through {registry} with the job's OIDC token; no storage "
-            "secret in the repository"
+            f"secret in the repository. The first run registers {meta.id} to {meta.repo}"
         )
     return (
         "direct store mode: publishes straight to the store with the repository secrets "
@@ -347,10 +371,11 @@ def _print_json(
     meta: DatasetMetadata,
     plan: _Plan,
     written: _Written,
-    registry: str | None,
+    choice: ModeChoice,
     store_kind: str | None,
     secrets: list[str],
     actions_url: str,
+    warnings: list[str],
 ) -> None:
     result: dict[str, object] = {
         "dataset": meta.id,
@@ -358,8 +383,10 @@ def _print_json(
         "status": written.status,
         "schedule": plan.cron,
         "runs_on": plan.runner,
-        "registry": registry,
-        "mode": "registry" if registry else "store",
+        "registry": choice.registry,
+        "mode": choice.mode,
+        "previous_mode": choice.previous,
+        "warnings": warnings,
         "store_kind": store_kind,
         "secrets": secrets,
         "working_directory": written.workdir,
@@ -393,6 +420,9 @@ def _next_steps(
     secrets: list[str],
     actions_url: str,
 ) -> list[str]:
+    """A command for every step (a registry needs none: the first publish registers)."""
+    from opendata_cli import _git
+
     root, target = written.root, written.target
     added_files = [
         (base / name).relative_to(root).as_posix()
@@ -400,17 +430,22 @@ def _next_steps(
         if (base / name).is_file()
     ]
     steps = []
+    origin = _git.github_origin(base)
     if registry is None:
         steps.append(_secrets_step(store_kind, secrets))
-    else:
-        steps.append(f"register this repository for {meta.id} with the registry at {registry}")
+    elif origin is not None and origin.owner.lower() != meta.dataset_id.namespace:
+        steps.append(
+            f"have the registry's admin let {origin.owner} publish in {meta.dataset_id.namespace}"
+            f": opendata-registry namespaces grant {meta.dataset_id.namespace} --github-owner "
+            f"{origin.owner}"
+        )
     cd = f"cd {root} && " if root.resolve() != Path.cwd().resolve() else ""
     return [
         *steps,
         f"{cd}git add {' '.join([*added_files, target.relative_to(root).as_posix()])}",
         f'git commit -m "Publish {meta.id} with OpenData" && git push',
-        f"watch the runs: {actions_url}",
-        f"start one now: gh workflow run {target.name} (or 'Run workflow' on that page)",
+        f"start a run now: gh workflow run {target.name} (or 'Run workflow' at {actions_url})",
+        f"watch it: gh run watch (or {actions_url})",
     ]
 
 
@@ -442,6 +477,13 @@ def _next_steps(
     "credentials from repository secrets.",
 )
 @click.option(
+    "--mode",
+    type=click.Choice(["store", "registry"]),
+    help="Publish straight to a store (repository secrets) or through a registry (keyless). "
+    "Default: registry when --registry or `registry:` in opendata.yaml names one, else store; "
+    "an existing workflow keeps its mode unless --mode switches it.",
+)
+@click.option(
     "--timeout",
     "timeout_minutes",
     type=click.IntRange(1, 4320),
@@ -458,6 +500,12 @@ def _next_steps(
     help="The store the workflow will publish to; only its kind (s3:// or r2://) is used, to "
     "list the secrets to set. The URL itself goes in the OPENDATA_STORE secret.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the workflow even though git says it will not run where opendata.yaml says "
+    "(no repository, no GitHub remote 'origin', another repository or owner).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the workflow; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def deploy(
@@ -466,8 +514,10 @@ def deploy(
     runner: str | None,
     python_version: str,
     registry: str | None,
+    mode: Mode | None,
     timeout_minutes: int,
     store: str | None,
+    force: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -482,35 +532,44 @@ def deploy(
     one is shown as a diff and rewritten.
     """
     from opendata_cli import _git
+    from opendata_cli._deploy_checks import choose_mode, workflow_mode
 
     yaml_path, meta = _read_metadata(path)
-    _check_options(registry, python_version)
+    registry = _check_options(registry, python_version)
     plan = _check_overrides(meta, schedule, runner)
 
     base = yaml_path.parent
     root, target, workdir = _workflow_target(base, _git.toplevel(base))
+    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    existing = workflow_mode(old) if old is not None else None
+    choice = choose_mode(mode, registry, meta.registry, existing, target)
+    warnings = _check_git(base, meta, choice, force=force or dry_run)
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     text = render_workflow(
         meta,
         schedule=schedule,
         runner=plan.runner,
         python=python_version,
-        registry=registry,
+        registry=choice.registry,
         timeout_minutes=timeout_minutes,
         requirements=(base / "requirements.txt").is_file(),
         working_directory=workdir,
         workflow_file=target.name,
     )
-    status, old = _write(target, text, dry_run=dry_run)
+    status = _write(target, text, old, dry_run=dry_run)
     written = _Written(root, target, workdir, status, old, text)
     actions_url = f"{meta.repo}/actions/workflows/{target.name}"
-    store_kind, secrets = (None, []) if registry else secrets_for(store)
+    store_kind, secrets = (None, []) if choice.registry else secrets_for(store)
 
     if as_json:
-        _print_json(meta, plan, written, registry, store_kind, secrets, actions_url)
+        _print_json(meta, plan, written, choice, store_kind, secrets, actions_url, warnings)
         return
     if dry_run:
         click.echo(text, nl=False)
         return
+    if choice.note:
+        click.secho(f"note: {choice.note}", fg="yellow", err=True)
     if status == "unchanged":
         click.echo(f"unchanged: {target}")
         click.echo(f"Runs: {actions_url}")
@@ -520,8 +579,8 @@ def deploy(
         click.echo(f"The workflow runs main.py in {workdir}/ of the repository.")
     when = f"cron {plan.cron!r} (UTC, from {plan.cron_origin})" if plan.cron else "manual only"
     click.echo(f"Schedule: {when}; runs on {', '.join(plan.runner)}.")
-    click.echo(f"Mode: {_mode_line(registry)}.")
-    steps = _next_steps(meta, base, written, registry, store_kind, secrets, actions_url)
+    click.echo(f"Mode: {_mode_line(meta, choice.registry)}.")
+    steps = _next_steps(meta, base, written, choice.registry, store_kind, secrets, actions_url)
     click.echo("\nNext steps:")
     for i, step in enumerate(steps, 1):
         click.echo(f"  {i}. {step}")

@@ -13,6 +13,7 @@ from typing import Final
 import click
 
 from opendata_cli._exit import CommandFailed
+from opendata_cli._placeholders import DEFAULT_DESCRIPTION, DEFAULT_PROVIDER, PLACEHOLDER_NAMESPACE
 
 __all__ = ["init"]
 
@@ -24,13 +25,7 @@ FILES: Final = {
     ".gitignore": "gitignore.tmpl",
     "requirements.txt": "requirements.txt.tmpl",
 }
-PLACEHOLDER_NAMESPACE: Final = "me"
 DEFAULT_LICENSE: Final = "CC-BY-4.0"
-DEFAULT_DESCRIPTION: Final = (
-    "Describe the dataset here: what one row is, the columns and their units, the period and "
-    "places it covers, and any caveats."
-)
-DEFAULT_PROVIDER: Final = "Who publishes the original data"
 
 
 @dataclass(frozen=True)
@@ -161,6 +156,7 @@ class _Answers:
     description: str = DEFAULT_DESCRIPTION
     license: str = DEFAULT_LICENSE
     provider: str = DEFAULT_PROVIDER
+    registry: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -212,14 +208,59 @@ def _ask_title(title: str | None, name: str, interactive: bool) -> str:
     return _title_from(name)
 
 
+def _check_registry(value: str) -> str | None:
+    """A registry answer (empty: none), by the rule opendata.yaml's ``registry`` follows."""
+    from opendata_core.metadata import check_registry_url
+
+    if not value.strip():
+        return None
+    try:
+        return check_registry_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _ask_registry(registry: str | None, interactive: bool) -> str | None:
+    """``--registry``, else ``OPENDATA_REGISTRY``; asked in a terminal (empty: none)."""
+    import opendata
+
+    if registry is not None:
+        try:
+            return _check_registry(registry)
+        except click.BadParameter as exc:
+            exc.param_hint = "'--registry'"
+            raise
+    default = (opendata.settings().registry or "").strip()
+    if interactive:
+        answer: str | None = click.prompt(
+            "OpenData registry to publish through (empty: publish straight to a store)",
+            default=default,
+            show_default=bool(default),
+            value_proc=_check_registry,
+        )
+        return answer
+    if not default:
+        return None
+    try:
+        return _check_registry(default)
+    except click.BadParameter as exc:
+        raise click.BadParameter(
+            f"OPENDATA_REGISTRY: {exc.message}", param_hint="'--registry'"
+        ) from None
+
+
 def _answers(
-    dataset_id: str | None, title: str | None, defaults: _Defaults, interactive: bool
+    dataset_id: str | None,
+    title: str | None,
+    registry: str | None,
+    defaults: _Defaults,
+    interactive: bool,
 ) -> _Answers:
     """The id and title from the flags, the rest from the prompts (or the example texts)."""
     dataset_id = _ask_id(dataset_id, f"{defaults.namespace}/{defaults.name}", interactive)
     title = _ask_title(title, dataset_id.split("/")[1], interactive)
     if not interactive:
-        return _Answers(dataset_id, title)
+        return _Answers(dataset_id, title, registry=_ask_registry(registry, interactive))
     description = click.prompt(
         "Description (one line; edit opendata.yaml for more)",
         default=DEFAULT_DESCRIPTION,
@@ -237,7 +278,9 @@ def _answers(
         show_default=False,
         value_proc=lambda v: _check_line(v, what="provider"),
     )
-    return _Answers(dataset_id, title, description, license_, provider)
+    return _Answers(
+        dataset_id, title, description, license_, provider, _ask_registry(registry, interactive)
+    )
 
 
 def _render_files(answers: _Answers, repo: str) -> dict[str, str]:
@@ -252,6 +295,11 @@ def _render_files(answers: _Answers, repo: str) -> dict[str, str]:
         "license": yaml_scalar(answers.license),
         "repo": repo,
         "provider": yaml_scalar(answers.provider),
+        "registry": (
+            f"registry: {yaml_scalar(answers.registry)}"
+            if answers.registry
+            else "# registry: https://registry.example.org"
+        ),
     }
     plain = {
         **values,
@@ -337,6 +385,12 @@ def _report(
 )
 @click.option("--id", "dataset_id", metavar="NS/NAME", help="The dataset id, e.g. acme/widgets.")
 @click.option("--title", help="One-line title of the dataset.")
+@click.option(
+    "--registry",
+    metavar="URL",
+    help="The OpenData registry to publish through, written as `registry:` in opendata.yaml "
+    "(default: OPENDATA_REGISTRY); `od deploy` then writes the keyless workflow.",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt; use the flags and the defaults.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option(
@@ -346,6 +400,7 @@ def init(
     directory: Path,
     dataset_id: str | None,
     title: str | None,
+    registry: str | None,
     yes: bool,
     force: bool,
     as_json: bool,
@@ -354,13 +409,14 @@ def init(
 
     DIRECTORY defaults to the current folder and is created if missing. The id and repository
     default to the folder's GitHub remote 'origin' (owner/repository). Asks for the main fields
-    when run in a terminal, unless --yes is given. Existing files are never overwritten without
-    --force.
+    when run in a terminal, unless --yes is given. With --registry (or OPENDATA_REGISTRY set),
+    opendata.yaml names the registry, and `od deploy` writes the keyless workflow for it.
+    Existing files are never overwritten without --force.
     """
     existing = _refuse_to_overwrite(directory, force)
     defaults = _defaults(directory)
     interactive = not yes and not as_json and _stdin_is_tty()
-    answers = _answers(dataset_id, title, defaults, interactive)
+    answers = _answers(dataset_id, title, registry, defaults, interactive)
     repo = defaults.repo or f"https://github.com/{answers.namespace}/{answers.name}"
     _write_files(directory, _render_files(answers, repo))
     here = directory.resolve() == Path.cwd().resolve()

@@ -11,9 +11,9 @@ import click
 from opendata_cli._exit import CommandFailed
 
 if TYPE_CHECKING:
-    from opendata_core import DatasetMetadata, Finding
+    from opendata_core import Finding
 
-__all__ = ["check_main_py", "check_placeholders", "validate"]
+__all__ = ["check_main_py", "validate"]
 
 
 def check_main_py(path: Path) -> list[Finding]:
@@ -87,66 +87,6 @@ def check_main_py(path: Path) -> list[Finding]:
     return []
 
 
-def check_placeholders(path: Path, meta: DatasetMetadata) -> list[Finding]:
-    """Warnings for the example texts ``od init`` writes, while they are still there."""
-    from opendata_cli.commands.init import (
-        DEFAULT_DESCRIPTION,
-        DEFAULT_PROVIDER,
-        PLACEHOLDER_NAMESPACE,
-    )
-    from opendata_core import Finding
-
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        lines = []
-
-    def warning(field: str, needle: str, message: str, hint: str) -> Finding:
-        line = next(
-            (i for i, t in enumerate(lines, 1) if needle in t and not t.lstrip().startswith("#")),
-            None,
-        )
-        return Finding(
-            path=str(path),
-            line=line,
-            column=None,
-            field=field,
-            message=message,
-            hint=hint,
-            severity="warning",
-        )
-
-    found = []
-    if meta.id.split("/")[0] == PLACEHOLDER_NAMESPACE:
-        found.append(
-            warning(
-                "id",
-                "id:",
-                f"the namespace {PLACEHOLDER_NAMESPACE!r} is the placeholder `od init` writes",
-                "use your GitHub user or organisation, in `repo` too",
-            )
-        )
-    if " ".join(meta.description.split()) == DEFAULT_DESCRIPTION:
-        found.append(
-            warning(
-                "description",
-                DEFAULT_DESCRIPTION.split(":")[0],
-                "still the example text of `od init`",
-                "say what one row is, the columns and their units, the coverage and caveats",
-            )
-        )
-    if meta.source.provider == DEFAULT_PROVIDER:
-        found.append(
-            warning(
-                "source.provider",
-                DEFAULT_PROVIDER,
-                "still the example text of `od init`",
-                "name who publishes the original data",
-            )
-        )
-    return found
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
@@ -155,17 +95,20 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
     A directory stands for the opendata.yaml inside it. main.py is checked without running it:
     it must exist, parse and define main() with no required arguments. The example texts of
-    `od init` (description, source provider, the 'me' namespace) are warnings until replaced.
+    `od init` (description, source provider, the 'me' namespace) are warnings until replaced,
+    and errors in GitHub Actions (GITHUB_ACTIONS=true), where a run would publish them.
     Every finding is printed as file:line:col: field: message (fix). Exits 1 when any file has
     errors; warnings alone exit 0.
     """
+    from opendata_cli._placeholders import check_placeholders
     from opendata_core.metadata import check_metadata
 
     targets = [p / "opendata.yaml" if p.is_dir() else p for p in (paths or (Path("."),))]
     reports = [check_metadata(t) for t in targets]
     for target, report in zip(targets, reports, strict=True):
         if report.metadata is not None:
-            report.warnings.extend(check_placeholders(target, report.metadata))
+            for finding in check_placeholders(target, report.metadata):
+                (report.errors if finding.severity == "error" else report.warnings).append(finding)
         if target.is_file():  # a missing opendata.yaml is the one finding worth saying
             report.errors.extend(check_main_py(target.parent / "main.py"))
     if as_json:
