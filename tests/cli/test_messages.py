@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +198,150 @@ def test_a_series_is_named_with_the_way_to_a_dataframe(
     assert returned in outcome["message"], outcome
     assert "float" not in outcome["message"], outcome  # not the type of its first value
     assert fix in outcome["hint"] and "DataFrame" in outcome["hint"], outcome
+
+
+# -- od get: where the output goes ----------------------------------------------------------
+
+
+@pytest.fixture
+def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A 3-shard dataset in the local store of this test's OPENDATA_HOME."""
+    import pandas as pd
+
+    import opendata
+
+    days = pd.date_range("2022-01-01", "2024-12-31", freq="D")
+    frame = pd.DataFrame({"date": days, "v": range(len(days))})
+    opendata.Client().push(frame, "acme/days", time_column="date", partition="year")
+    return "acme/days"
+
+
+def _od(*args: str, umask: int = 0o022) -> subprocess.CompletedProcess[str]:
+    """``od ARGS`` in a process of its own (exit codes and exit crashes are its own)."""
+    import os
+    import sys
+
+    od = str(Path(sys.executable).with_name("od"))
+    return subprocess.run(
+        [od, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=dict(os.environ),
+        preexec_fn=lambda: os.umask(umask),
+    )
+
+
+def test_od_get_into_a_missing_folder_names_the_folder(published: str) -> None:
+    done = _od("get", published, "-o", "/missing/dir/x.parquet")
+    assert done.returncode == 1, done.stderr
+    assert "the folder /missing/dir does not exist" in done.stderr
+    assert "mkdir -p /missing/dir" in done.stderr
+    assert ".tmp" not in done.stderr
+
+
+def test_a_failed_write_after_the_download_names_the_file_and_exits_cleanly(
+    published: str,
+) -> None:
+    """Issue 23 §4: after such a failure the process sometimes died at exit (`terminate called
+    without an active exception`, 134) while Arrow's threads were torn down; every run must
+    exit with the command's own code."""
+    for _ in range(10):
+        done = _od("get", published, "-o", "/proc/x.parquet")  # /proc takes no new file
+        assert done.returncode == 1, done.stderr
+        assert "terminate called" not in done.stderr
+        assert "cannot write /proc/x.parquet" in done.stderr and ".tmp" not in done.stderr
+
+
+def test_files_od_writes_follow_the_umask(published: str, tmp_path: Path) -> None:
+    """Not mkstemp's 0600: 0666 less the umask (027 here, so not a hard-coded 0644)."""
+    import stat
+
+    umask = 0o027
+    out = tmp_path / f"days-{umask:o}.csv"
+    assert _od("get", published, "-o", str(out), umask=umask).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+    project = tmp_path / f"p{umask:o}"
+    assert _od("init", str(project), "--id", "acme/days", "--yes", umask=umask).returncode == 0
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    origin = ["git", "-C", str(project), "remote", "add", "origin"]
+    subprocess.run([*origin, "https://github.com/acme/days.git"], check=True)
+    done = _od("deploy", str(project), umask=umask)
+    assert done.returncode == 0, done.stderr
+    workflow = project / ".github" / "workflows" / "opendata.yml"
+    assert stat.S_IMODE(workflow.stat().st_mode) == 0o666 & ~umask
+    # A file that is replaced keeps the mode it had.
+    out.chmod(0o600)
+    assert _od("get", published, "-o", str(out), umask=umask).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+# -- tables at 80 columns: one row, one line -------------------------------------------------
+
+
+def _yaml(tmp_path: Path, ds: str, title: str, license: str) -> Path:
+    path = tmp_path / f"{ds.replace('/', '-')}.yaml"
+    path.write_text(
+        f"id: {ds}\ntitle: {title}\ndescription: d\nlicense: {license}\n"
+        f"repo: https://github.com/{ds}-with-a-long-repository-name\nsource:\n  provider: p\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_tables_keep_each_row_on_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    """At 80 columns `od versions` wrapped its header mid-word ("publishe / d (UTC)"), and
+    `od list` split licences and timestamps over lines."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    import opendata
+
+    hours = pd.date_range("2024-12-01", periods=800, freq="h", tz="UTC")
+    datasets = {
+        "binance/btcusdt-daily-klines": ("LicenseRef-Binance-Terms-of-Use", hours),
+        "us-treasury/daily-yield-curve": ("LicenseRef-US-Government-Work", hours[:30]),
+    }
+    for ds, (licence, times) in datasets.items():
+        title = "Binance spot daily klines (OHLCV) for BTCUSDT and other major USDT pairs"
+        frame = pd.DataFrame({"time": times, "v": range(len(times))})
+        yaml = _yaml(tmp_path, ds, title, licence)
+        opendata.push(frame, ds, time_column="time", metadata=yaml)
+        opendata.push(frame.head(10), ds, time_column="time", metadata=yaml, mode="append")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for command, rows in (
+        (["list"], 2),
+        (["search", "klines"], 2),
+        (["versions", "binance/btcusdt-daily-klines"], 2),
+    ):
+        out = CliRunner().invoke(cli, command)
+        assert out.exit_code == 0, out.output
+        lines = out.stdout.rstrip("\n").splitlines()
+        assert len(lines) == 1 + rows, out.stdout  # the header, then one line per row
+        assert all(len(line.rstrip()) <= columns for line in lines), out.stdout
+        header = lines[0].split()
+        assert all(
+            word
+            in {
+                "id",
+                "title",
+                "rows",
+                "coverage",
+                "license",
+                "version",
+                "published",
+                "UTC",
+                "bytes",
+                "schema",
+                "from",
+            }
+            for word in header
+        )
+        # A licence is shown whole, or not at all (never "LicenseRef-U" / "S-Government").
+        licences = {licence for licence, _ in datasets.values()}
+        shown = [w for line in lines for w in line.split() if w.startswith("LicenseRef")]
+        assert all(w in licences for w in shown), out.stdout

@@ -236,6 +236,19 @@ def test_load_asks_for_the_range_and_sends_the_key_to_the_registry_only(
     assert {r.headers["User-Agent"] for r in fake.requests} == {f"opendata-client/{od.__version__}"}
 
 
+def test_start_after_end_is_a_value_error_about_the_order_before_any_request(
+    fake: FaultyRegistry, source: od.Client
+) -> None:
+    """The consumer guide's promise, on both transports (the registry answered an
+    OpenDataError with a hint about ISO 8601)."""
+    for client in (source, _client(fake)):
+        with pytest.raises(ValueError, match="is after end") as info:
+            client.load("me/prices", start="2021-02", end="2021-01")
+        assert type(info.value) is ValueError
+        assert "swap them" in str(info.value) and "ISO" not in str(info.value)
+    assert fake.downloads() == []
+
+
 def test_dates_are_sent_as_iso_text(fake: FaultyRegistry) -> None:
     _client(fake).load(
         "me/prices", start=pd.Timestamp("2021-01-05"), end=datetime(2021, 1, 6).date()

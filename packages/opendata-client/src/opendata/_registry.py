@@ -57,7 +57,7 @@ from opendata_core.problems import (
     with_request_id,
 )
 from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, Store
-from opendata_core.timerange import iso, parse_time
+from opendata_core.timerange import iso, parse_range, parse_time
 
 if TYPE_CHECKING:
     import httpx
@@ -280,6 +280,9 @@ class RegistryTransport(Store):
         request = DownloadRequest(
             start=_bound(start, "start"), end=_bound(end, "end", is_end=True), columns=columns
         )
+        # The order check every transport makes, here rather than in the registry: start after
+        # end is a ValueError, as on a store (the registry would answer an OpenDataError).
+        parse_range(start, end, None)
         return self._download(ds, request)
 
     def _download(self, ds: DatasetId, request: DownloadRequest) -> DownloadResponse:

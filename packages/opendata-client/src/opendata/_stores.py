@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from opendata_core.errors import PermissionDenied, shorten
+from opendata_core.files import new_file_mode
 from opendata_core.store import (
     NotFound,
     ObjectInfo,
@@ -127,6 +128,7 @@ class LocalStore(Store):
         except PermissionError as exc:
             raise self._refused("write", key, exc) from None
         try:
+            os.chmod(tmp, new_file_mode())  # mkstemp's 0600: as any other tool's files
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             if if_absent:

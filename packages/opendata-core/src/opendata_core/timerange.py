@@ -277,7 +277,10 @@ def parse_range(start: object, end: object, time_type: str | None) -> TimeRange:
         if (a.tzinfo is None) != (b.tzinfo is None):
             a, b = a.replace(tzinfo=a.tzinfo or UTC), b.replace(tzinfo=b.tzinfo or UTC)
         if a > b:
-            raise ValueError(f"start {lo.isoformat()} is after end {hi.isoformat()}")
+            raise ValueError(
+                f"start {lo.isoformat()} is after end {hi.isoformat()}: start is the first "
+                "date to load and end the last (both included); swap them"
+            )
     if time_type is None:
         return TimeRange(None, None, True, text)
     kind = time_kind(time_type)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from opendata_cli._exit import CommandFailed
 from opendata_cli._export import FORMATS
 
 if TYPE_CHECKING:
@@ -192,6 +193,12 @@ def get(
             )
     if to_stdout and as_json:
         raise click.BadParameter("--json prints to stdout, where -o - writes the data")
+    folder = Path(output).parent
+    if not to_stdout and not folder.is_dir():  # before the download, not after it
+        raise CommandFailed(
+            f"cannot write {output}: the folder {folder} does not exist; nothing was downloaded",
+            hint=f"create it first (mkdir -p {folder}), or give -o another path",
+        )
     cols = [c.strip() for c in columns.split(",")] if columns else None
     from opendata_cli._progress import transfer_progress
 
@@ -295,8 +302,8 @@ _ROOM_FOR_DETAILS = 36
 
 
 def _print_entries(entries: list[Any], as_json: bool) -> None:
-    """A table of index entries. The id (what users copy) is never shortened, at any width."""
-    from opendata_core.timerange import coverage_text
+    """A table of index entries, one line each. The id (what users copy) is never shortened."""
+    from opendata_cli._tables import Column, print_table, short_time
 
     if as_json:
         _echo_json(entries)
@@ -306,7 +313,6 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.padding import Padding
-    from rich.table import Table
     from rich.text import Text
 
     rows = [
@@ -314,7 +320,7 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
             e.id,
             e.title or "",
             f"{e.row_count:,}",
-            coverage_text(e.min_time, e.max_time) or "",
+            f"{short_time(e.min_time)}..{short_time(e.max_time)}" if e.min_time else "",
             e.license or "",
         ]
         for e in entries
@@ -329,13 +335,14 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
             details = [row[1], f"{row[2]} rows", row[3], row[4]]
             console.print(Padding(Text(" · ".join(d for d in details if d)), (0, 0, 0, 2)))
         return
-    table = Table(box=None, header_style="bold")
-    table.add_column("id", no_wrap=True, min_width=longest)
-    for name in ("title", "rows", "coverage", "license"):
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(v) for v in row))
-    console.print(table)
+    columns = [
+        Column("id"),
+        Column("title", shrink=12),
+        Column("rows", justify="right"),
+        Column("coverage", drop=1),
+        Column("license", drop=2),  # an identifier: left out whole rather than cut
+    ]
+    print_table(columns, rows)
 
 
 @click.command()
@@ -554,31 +561,32 @@ def versions(dataset_id: str, store: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json(found)
         return
+    from opendata_cli._tables import Column, print_table, short_time
+
     rows = []
     for v in found:
         where = v.provenance.commit[:12] if v.provenance.commit else (v.provenance.repo or "-")
         rows.append(
             (
                 v.publish_id,
-                v.published_at.strftime("%Y-%m-%d %H:%M:%S"),
+                v.published_at.strftime("%Y-%m-%d %H:%M"),
                 f"{v.row_count:,}",
                 f"{v.bytes:,}",
-                f"{v.min_time} .. {v.max_time}" if v.min_time else "-",
-                "yes" if v.schema_changed else "",
+                f"{short_time(v.min_time)}..{short_time(v.max_time)}" if v.min_time else "-",
+                "changed" if v.schema_changed else "",
                 where,
             )
         )
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold")
-    table.add_column("version", no_wrap=True)  # what users copy: never shortened
-    for name in ("published (UTC)", "rows", "bytes", "coverage", "schema change", "from"):
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(v) for v in row))
-    Console(highlight=False).print(table)
+    columns = [
+        Column("version"),  # what users copy: never shortened
+        Column("published UTC"),
+        Column("rows", justify="right"),
+        Column("bytes", justify="right", drop=2),
+        Column("coverage", drop=1),
+        Column("schema", drop=3),
+        Column("from", drop=4, shrink=12),
+    ]
+    print_table(columns, rows)
 
 
 @click.command()

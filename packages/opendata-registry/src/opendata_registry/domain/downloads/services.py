@@ -129,10 +129,10 @@ class DownloadService:
             shards = select_shards(manifest, request.start, request.end)
         except OpenDataError:
             raise
-        except ValueError as exc:  # core's message names the field and the accepted forms
-            raise OpenDataError(
-                str(exc), hint="start/end take ISO 8601: '2024', '2024-03'"
-            ) from None
+        except ValueError as exc:
+            # Core's message says it all: the field and the accepted forms, or the order of
+            # start and end (an ISO hint would send an order problem the wrong way).
+            raise OpenDataError(str(exc)) from None
         keys = []
         for shard in shards:
             try:
