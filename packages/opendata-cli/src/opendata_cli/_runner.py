@@ -177,11 +177,21 @@ def _open_store(
         raise _Failure(
             error_class,
             f"cannot open the store: {_first_line(str(exc))}",
-            hint=getattr(exc, "hint", None) or "check OPENDATA_STORE and the AWS_* settings",
+            hint=getattr(exc, "hint", None) or _store_hint(store),
             exit_code=EXIT_PUBLISH,
             cause=exc,
         ) from None
     return client, previous
+
+
+def _store_hint(store: str | None) -> str:
+    """What to check when the store could not be opened: the setting that chose it."""
+    import opendata
+
+    settings = opendata.settings(config_file=False)
+    if store is None and not settings.store_env and settings.registry:
+        return f"check OPENDATA_REGISTRY ({settings.registry}) and that the registry is up"
+    return "check OPENDATA_STORE and, for a bucket, the AWS_* settings"
 
 
 def _produce_and_publish(
