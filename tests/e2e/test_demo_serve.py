@@ -125,3 +125,27 @@ def test_without_the_servers_installed_demo_says_how_to_get_them(
     assert result.exit_code == 0, result.output
     assert "5 of 5 published" in result.stdout
     assert "install opendata-portal: pip install 'opendata-cli[demo]'" in result.stderr
+
+
+def test_a_port_taken_before_the_server_binds_it_costs_a_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``od demo`` picks free ports; another process may take one before the server binds it.
+    The server then exits and the demo picks again instead of failing."""
+    import socket
+
+    import opendata_cli._services as services
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = int(squatter.getsockname()[1])
+        picks = iter([taken])
+        real = services.free_port
+        monkeypatch.setattr(services, "free_port", lambda: next(picks, None) or real())
+        home = tmp_path / "home"
+        with services.run_services(home) as running:
+            assert next(picks, None) is None  # the taken port was tried first
+            assert not running.registry_url.endswith(f":{taken}")
+            assert httpx.get(f"{running.registry_url}/readyz", timeout=30).status_code == 200
+            assert httpx.get(running.portal_url, timeout=30).status_code == 200

@@ -65,6 +65,52 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_PORT_ATTEMPTS = 5
+
+
+def _start_on_a_port(
+    module: str, fixed: int | None, check: str, log: Path, what: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``module``'s server and wait until ``check`` answers; its process and URL.
+
+    A port we chose (``fixed`` is ``None``) was free a moment before the server bound it: when
+    another process took it in between, the server exits and we pick another one, so the race
+    costs a retry, never a failed ``od demo``.
+    """
+    for attempt in range(_PORT_ATTEMPTS):
+        url = f"http://127.0.0.1:{fixed or free_port()}"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603 (our own modules, no shell)
+                [sys.executable, "-m", module, "serve", "--port", url.rsplit(":", 1)[1]],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches od demo, which stops them in order
+            )
+        try:
+            _wait_until_up(url + check, proc, log, what)
+        except OpenDataError:
+            exited = proc.poll() is not None  # by itself, not stopped by us for being slow
+            _stop(proc)
+            taken = exited and _taken(int(url.rsplit(":", 1)[1]))
+            if fixed is not None or not taken or attempt == _PORT_ATTEMPTS - 1:
+                raise
+            continue
+        return proc, url
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _taken(port: int) -> bool:
+    """Whether another process holds ``port`` on 127.0.0.1 now."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
     import httpx
 
@@ -116,35 +162,19 @@ def run_services(
     """
     logs = home / "demo"
     logs.mkdir(parents=True, exist_ok=True)
-    rport = registry_port or free_port()
-    pport = port or free_port()
-    registry_url = f"http://127.0.0.1:{rport}"
-    portal_url = f"http://127.0.0.1:{pport}"
-    env = {
-        **os.environ,
-        "OPENDATA_HOME": str(home),
-        "OPENDATA_STORE": str(home / "store"),
-        "OPENDATA_PORTAL_REGISTRY_URL": registry_url,
-    }
+    env = {**os.environ, "OPENDATA_HOME": str(home), "OPENDATA_STORE": str(home / "store")}
     procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
     try:
-        for module, url, check, log_name, what in (
-            ("opendata_registry.cli.main", registry_url, "/readyz", "registry.log", "registry"),
-            ("opendata_portal.cli", portal_url, "/", "portal.log", "portal"),
+        for module, fixed, check, log_name, what in (
+            ("opendata_registry.cli.main", registry_port, "/readyz", "registry.log", "registry"),
+            ("opendata_portal.cli", port, "/", "portal.log", "portal"),
         ):
-            log = logs / log_name
-            with log.open("wb") as out:
-                proc = subprocess.Popen(  # noqa: S603 (our own modules, no shell)
-                    [sys.executable, "-m", module, "serve", "--port", url.rsplit(":", 1)[1]],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # Ctrl-C reaches od demo, which stops them in order
-                )
+            proc, url = _start_on_a_port(module, fixed, check, logs / log_name, what, env)
             procs.append(proc)
-            _wait_until_up(url + check, proc, log, what)
-        yield Services(registry_url=registry_url, portal_url=portal_url, processes=tuple(procs))
+            urls.append(url)
+            env["OPENDATA_PORTAL_REGISTRY_URL"] = urls[0]
+        yield Services(registry_url=urls[0], portal_url=urls[1], processes=tuple(procs))
     finally:
         for proc in reversed(procs):
             _stop(proc)
