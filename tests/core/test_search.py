@@ -55,3 +55,22 @@ def test_country_is_the_deprecated_name_of_geo_and_the_warning_points_at_the_cal
     assert caught[0].filename == __file__
     with pytest.raises(TypeError, match="give geo= only"):
         search(ENTRIES, geo="fr", country="de")
+
+
+def test_words_are_letters_and_digits_and_a_query_word_must_begin_one() -> None:
+    # The rule every transport follows (decision 0005): word prefixes, no substrings.
+    assert [e.id for e in search(ENTRIES, "rate")] == ["ecb/fx-rates", "imf/rates", "me/weather"]
+    assert search(ENTRIES, "ates") == []
+    assert [e.id for e in search(ENTRIES, "fx-rates")] == ["ecb/fx-rates"]  # two words
+    assert [e.id for e in search(ENTRIES, "ECB/FX")] == ["ecb/fx-rates"]
+    assert search(ENTRIES, "rates*") == search(ENTRIES, "rates")  # operators are not words
+
+
+def test_only_the_first_words_of_a_query_count() -> None:
+    from opendata_core.search import MAX_QUERY_WORDS, query_words
+
+    long = "euro " + " ".join(f"w{i}" for i in range(MAX_QUERY_WORDS))
+    assert len(query_words(long)) == MAX_QUERY_WORDS
+    assert [e.id for e in search(ENTRIES, " ".join(["euro"] * MAX_QUERY_WORDS) + " zzz")] == [
+        "ecb/fx-rates"
+    ]

@@ -234,6 +234,9 @@ def test_parse_as_of() -> None:
     assert parse_as_of(datetime(2025, 3, 1, 12)) == datetime(2025, 3, 1, 12, tzinfo=UTC)
     with pytest.raises(OpenDataError, match="as_of='last week' is not an ISO 8601"):
         parse_as_of("last week")
+    for edge in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        with pytest.raises(OpenDataError, match="outside the years 1-9999 in UTC"):
+            parse_as_of(edge)  # not an OverflowError (a registry's 500)
 
 
 # -- format 1.1 ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ Endpoints (all under the registry's base URL)::
     GET  /v1/datasets/{ns}/{name}                DatasetDetail
     GET  /v1/datasets/{ns}/{name}/runs           RunsPage
     GET  /v1/datasets/{ns}/{name}/history        HistoryPage
+    GET  /v1/datasets/{ns}/{name}/versions       VersionList
+    GET  /v1/datasets/{ns}/{name}/versions/{v}   Manifest (of one kept version)
     POST /v1/datasets/{ns}/{name}/download       DownloadRequest -> DownloadResponse
     GET  /v1/usage                               UsageReport
     GET  /v1/auth/github-oidc                    OidcConfig (the audience to ask GitHub for)
@@ -79,6 +81,7 @@ __all__ = [
     "UploadResponse",
     "UsageDay",
     "UsageReport",
+    "VersionList",
 ]
 
 API_VERSION = "v1"
@@ -204,11 +207,24 @@ class RunsPage(_Wire, kw_only=True):
 class HistoryPage(_Wire, kw_only=True):
     """``GET /v1/datasets/{ns}/{name}/history``: the publishes seen, oldest first.
 
-    Row counts and schema changes across publishes, for the portal's chart.
+    Row counts and schema changes across publishes, for the portal's chart; it includes
+    publishes that retention has removed since (:class:`VersionList` lists what can be loaded).
     """
 
     total: int
     publishes: list[PublishSummary] = []
+
+
+class VersionList(_Wire, kw_only=True):
+    """``GET /v1/datasets/{ns}/{name}/versions``: the kept versions, newest first (spec §8).
+
+    Exactly what ``od.Client(store).versions(id)`` lists on the bucket itself: the history chain
+    from the current manifest, each with ``schema_changed`` against the version before it. Each
+    version's manifest is ``GET …/versions/{publish_id}`` (also the URL a citation names).
+    """
+
+    dataset_id: str
+    versions: list[PublishSummary] = []
 
 
 class DownloadRequest(_Wire, kw_only=True):
@@ -222,7 +238,11 @@ class DownloadRequest(_Wire, kw_only=True):
     end: str | None = None
     columns: list[str] | None = None
     version: str | None = None
-    """A ``publish_id`` (or a unique prefix of one); default the current version."""
+    """A ``publish_id`` (or a unique prefix of at least 8 characters); default the current
+    version."""
+    as_of: str | None = None
+    """The version current at this ISO 8601 moment (a date means 00:00 UTC, no zone means UTC);
+    not with ``version``. Both are resolved by :func:`opendata_core.versions.select_manifest`."""
 
 
 class SignedShard(_Wire, kw_only=True):

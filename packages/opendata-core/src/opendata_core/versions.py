@@ -23,8 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal, NamedTuple
 
 from opendata_core.api import PublishSummary
-from opendata_core.documents import Manifest, Provenance
-from opendata_core.errors import OpenDataError, VersionNotFound, shorten
+from opendata_core.documents import Manifest, Provenance, decode_document
+from opendata_core.errors import FormatError, OpenDataError, VersionNotFound, shorten
 from opendata_core.metadata import DatasetMetadata, Retention
 
 __all__ = [
@@ -32,10 +32,14 @@ __all__ = [
     "MIN_PREFIX",
     "Version",
     "citation",
+    "decode_entry",
+    "entry_publish_id",
     "history_chain",
+    "manifest_chain",
     "parse_as_of",
     "publish_summary",
     "retained_versions",
+    "select_manifest",
     "select_version",
     "summaries",
 ]
@@ -78,6 +82,44 @@ def history_chain(current: Version, entries: Mapping[str, Version]) -> list[Vers
     return chain
 
 
+def manifest_chain(current: Manifest, entries: Mapping[str, Manifest]) -> list[Manifest]:
+    """:func:`history_chain` over manifests: the versions, oldest first, ``current`` last."""
+    chain = history_chain(Version.of(current), {k: Version.of(m) for k, m in entries.items()})
+    return [entries.get(v.publish_id, current) for v in chain[:-1]] + [current]
+
+
+def entry_publish_id(key: str, prefix: str) -> str | None:
+    """The publish id of a listed history entry (``<prefix><publish_id>.json``), else ``None``.
+
+    >>> entry_publish_id("datasets/ecb/fx/versions/01AB.json", "datasets/ecb/fx/versions/")
+    '01AB'
+    >>> entry_publish_id("datasets/ecb/fx/versions/tmp/x.json", "datasets/ecb/fx/versions/") is None
+    True
+    """
+    name = key[len(prefix) :] if key.startswith(prefix) else ""
+    if not name.endswith(".json") or "/" in name or name == ".json":
+        return None
+    return name[: -len(".json")]
+
+
+def decode_entry(data: bytes, dataset_id: str, publish_id: str) -> Manifest:
+    """The manifest a history entry holds; it must be ``publish_id`` of ``dataset_id`` (§8.1).
+
+    Raises:
+        FormatError: not a manifest, or the manifest of another publish or dataset.
+    """
+    name = f"{dataset_id}/versions/{publish_id}.json"
+    entry = decode_document(data, Manifest, name=name)
+    if entry.publish_id != publish_id or entry.dataset_id != dataset_id:
+        raise FormatError(
+            f"{name}: holds publish {entry.publish_id!r} of {entry.dataset_id!r}, "
+            f"not {publish_id!r} of {dataset_id!r}",
+            document=name,
+            field="publish_id",
+        )
+    return entry
+
+
 def retained_versions(
     history: Sequence[Version], retention: Retention | None, now: datetime
 ) -> list[Version]:
@@ -116,7 +158,8 @@ def parse_as_of(value: str | date | datetime) -> datetime:
     date (``"2025-03-01"``) means 00:00 UTC that day.
 
     Raises:
-        OpenDataError: a string that is not an ISO 8601 date or date-time.
+        OpenDataError: a string that is not an ISO 8601 date or date-time, or a moment outside
+            the years 1-9999 in UTC.
     """
     if isinstance(value, str):
         try:
@@ -130,7 +173,13 @@ def parse_as_of(value: str | date | datetime) -> datetime:
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC
+        raise OpenDataError(
+            f"as_of={shorten(value.isoformat())!r} is outside the years 1-9999 in UTC",
+            hint="e.g. as_of='2025-03-01' or as_of='2025-03-01T12:00:00Z'",
+        ) from None
 
 
 def select_version(
@@ -241,6 +290,26 @@ def _by_publish_id(dataset_id: str, history: Sequence[Version], wanted: str) -> 
         version=wanted,
         oldest_kept=oldest.publish_id,
     )
+
+
+def select_manifest(
+    dataset_id: str,
+    history: Sequence[Manifest],
+    *,
+    version: str | None = None,
+    as_of: str | date | datetime | None = None,
+) -> Manifest:
+    """The manifest a reader asked for: :func:`select_version` over ``history`` (oldest first).
+
+    ``as_of`` is parsed by :func:`parse_as_of` (text, a date or a datetime).
+    """
+    chosen = select_version(
+        dataset_id,
+        [Version.of(m) for m in history],
+        version=version,
+        as_of=parse_as_of(as_of) if as_of is not None else None,
+    )
+    return next(m for m in history if m.publish_id == chosen.publish_id)
 
 
 def _stamp(moment: datetime) -> str:
