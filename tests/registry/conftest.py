@@ -36,6 +36,7 @@ from opendata_core.documents import (
     encode_document,
     schema_hash,
 )
+from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.metadata import DatasetMetadata, Geo, Source
 from opendata_registry.app import create_app
@@ -160,6 +161,9 @@ def publish(store: Any, ds: Dataset, layout: Layout | None = None) -> Manifest:
         )
         key = layout.run_record(ds.id, started, run_id)
         obstore.put(store, key, encode_document(record))  # type: ignore[arg-type]
+    # The history entry before the commit (spec §8.1), then the commit itself.
+    dsid = DatasetId.parse(ds.id)
+    obstore.put(store, layout.version(dsid, ds.publish_id), encode_document(manifest))  # type: ignore[arg-type]
     obstore.put(store, layout.manifest(ds.id), encode_document(manifest))  # type: ignore[arg-type]
     return manifest
 

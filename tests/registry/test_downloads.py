@@ -174,7 +174,7 @@ def test_older_versions_can_be_downloaded(
     publish(local_store, Dataset(DS, years=[2023], parent_publish_id=first.publish_id))
     client = make_client(settings)
     assert [s.partition for s in download(client, {}).shards] == ["2023"]
-    old = download(client, {"version": first.publish_id[:6]})
+    old = download(client, {"version": first.publish_id[:8]})
     assert [s.partition for s in old.shards] == ["2022"]
     assert old.manifest.publish_id == first.publish_id
 

@@ -24,7 +24,11 @@ from litestar.openapi.spec import Components
 
 from opendata_registry import __version__
 from opendata_registry.context import Registry
-from opendata_registry.domain.catalogue.controllers import DatasetController, IndexController
+from opendata_registry.domain.catalogue.controllers import (
+    DatasetController,
+    IndexController,
+    VersionController,
+)
 from opendata_registry.domain.catalogue.deps import provide_catalogue
 from opendata_registry.domain.downloads.controllers import DownloadController
 from opendata_registry.domain.downloads.direct import DirectDownload
@@ -79,6 +83,7 @@ def _dependencies(registry: Registry) -> dict[str, Provide]:
         "usage": part(lambda: registry.usage),
         "publishing": part(lambda: registry.publishing),
         "downloads": part(lambda: registry.downloads),
+        "versions": part(lambda: registry.versions),
         "readiness": part(lambda: registry.check_ready),
         "publish": part(lambda: PublishService(registry)),
         "catalogue": Provide(provide_catalogue),
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             IndexController,
             _Datasets,
+            VersionController,
             DownloadController,
             UsageController,
             HealthController,

@@ -21,6 +21,7 @@ from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
 from opendata_registry.domain.catalogue.sync import SyncReport, sync_catalogue
+from opendata_registry.domain.catalogue.versions import EntryCache, VersionService
 from opendata_registry.domain.downloads.services import DownloadService
 from opendata_registry.domain.publishing.auth import Publishing
 from opendata_registry.domain.usage.services import UsageRecorder
@@ -57,6 +58,9 @@ class Registry:
         self.usage = UsageRecorder(self.sessions)
         self.signer = UrlSigner(settings.secret)
         self.publishing = Publishing(settings, self.sessions)
+        self.entries = EntryCache()
+        """History entries read from the store (immutable, so kept for the process's life)."""
+        self.versions = VersionService(self)
         self.downloads = DownloadService(self)
         self._holder = new_holder()
         self._tasks: list[asyncio.Task[None]] = []

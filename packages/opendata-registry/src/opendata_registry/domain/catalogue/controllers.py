@@ -1,4 +1,4 @@
-"""``/v1/datasets``: search, detail, runs and history; ``/v1/index.json``: the whole catalogue."""
+"""``/v1/datasets``: search, detail, runs, history, versions; ``/v1/index.json``: the catalogue."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, HeaderParameter, QueryParameter
+from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
 
 from opendata_core.api import (
     DatasetDetail,
@@ -16,15 +16,17 @@ from opendata_core.api import (
     RunsPage,
     SearchResults,
     Sort,
+    VersionList,
 )
-from opendata_core.documents import encode_document
+from opendata_core.documents import Manifest, encode_document
 from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
+from opendata_registry.domain.catalogue.versions import VersionService
 from opendata_registry.infra.errors import error_responses
 from opendata_registry.infra.identity import Caller
 from opendata_registry.infra.params import Name, Namespace
 from opendata_registry.infra.settings import Settings
 
-__all__ = ["DatasetController", "IndexController"]
+__all__ = ["DatasetController", "IndexController", "VersionController"]
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 PerPage = Annotated[
@@ -157,3 +159,44 @@ class IndexController(Controller):
         ):
             return Response(content=b"", status_code=304, headers=headers)
         return Response(content=body, media_type="application/json", headers=headers)
+
+
+# Not bounded here: core's select_manifest answers every value (VersionNotFound, or a prefix
+# too short) with the message a direct reader gets, and shortens what it echoes.
+Version = Annotated[
+    str,
+    PathParameter(description="a publish id, or a unique prefix of one of at least 8 characters"),
+]
+
+
+class VersionController(Controller):
+    """A dataset's history: what can be loaded with ``version=`` or ``as_of=`` (spec §8)."""
+
+    path = "/v1/datasets"
+    tags = ["datasets"]  # noqa: RUF012 - Litestar's declared type
+
+    @get(
+        "/{namespace:str}/{name:str}/versions",
+        summary="Kept versions",
+        responses=error_responses(401, 404, 429, 503),
+    )
+    async def versions(
+        self, versions: NamedDependency[VersionService], namespace: Namespace, name: Name
+    ) -> VersionList:
+        """The versions a reader can pin, newest first (the chain of history entries)."""
+        return await versions.versions(f"{namespace}/{name}")
+
+    @get(
+        "/{namespace:str}/{name:str}/versions/{version:str}",
+        summary="One version's manifest",
+        responses=error_responses(401, 404, 429, 503),
+    )
+    async def version(
+        self,
+        versions: NamedDependency[VersionService],
+        namespace: Namespace,
+        name: Name,
+        version: Version,
+    ) -> Manifest:
+        """The manifest of one kept version: its shards, schema, stats and provenance."""
+        return await versions.resolve(f"{namespace}/{name}", version)

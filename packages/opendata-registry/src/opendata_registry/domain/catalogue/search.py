@@ -1,14 +1,15 @@
 """Full-text search by the database's own engine: SQLite FTS5 (bm25) or PostgreSQL (ts_rank).
 
-The index itself is created by the migrations (an FTS5 table kept by triggers; a generated,
-weighted ``tsvector`` column copied by trigger into the narrow ``dataset_search`` table, with a
-GIN index). Here the user's words become a safe engine query
-(each word a prefix term, all required) and a rank column where smaller is better.
+The rule is core's (:mod:`opendata_core.search`): every word of the query begins a word of the
+dataset's texts, no stemming, so a direct store finds the same datasets. The index is created by
+the migrations (an FTS5 table kept by triggers; a generated, weighted ``tsvector`` column copied
+by trigger into the narrow ``dataset_search`` table, with a GIN index; both over core's words
+since migration 0007). Here the query's words become a safe engine query (each word a prefix
+term, all required) and a rank column where smaller is better.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -29,21 +30,21 @@ from sqlalchemy import (
     text,
 )
 
+from opendata_core.search import query_words
+
 __all__ = ["match_keys", "query_terms"]
 
-_WORD: Final = re.compile(r"[^\W_]+")
-_MAX_TERMS: Final = 12
 # bm25 column weights for (id, title, description, topics_text).
 _BM25: Final = "bm25(datasets_fts, 10.0, 8.0, 1.0, 4.0)"
 
 
 def query_terms(q: str) -> list[str]:
-    """The words of a query, lower-cased (punctuation and operators dropped).
+    """The words of a query (core's :func:`~opendata_core.search.query_words`).
 
     >>> query_terms('euro "fx" OR rates*')
     ['euro', 'fx', 'or', 'rates']
     """
-    return _WORD.findall(q.lower())[:_MAX_TERMS]
+    return query_words(q)
 
 
 def _fts_query(terms: list[str]) -> str:
@@ -89,7 +90,7 @@ def match_keys(
         tie: ColumnElement[Any] = literal_column("rowid")
     elif dialect == "postgresql":
         found = table("dataset_search", column("pk"), column("id"), column("search"))
-        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
+        tsquery = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms))
         stmt = select(found.c.pk.label("pk")).where(found.c.search.op("@@")(tsquery))
         if among is not None:
             keys_param = bindparam("among", list(among), type_=ARRAY(Integer))

@@ -24,7 +24,7 @@ from opendata_core.api import (
     Sort,
 )
 from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
-from opendata_core.errors import DatasetNotFound, OpenDataError
+from opendata_core.errors import DatasetNotFound
 from opendata_core.ids import DatasetId
 from opendata_registry.db.models import Dataset, Publish, Run
 from opendata_registry.domain.catalogue.facets import (
@@ -149,11 +149,10 @@ class CatalogueService:
         conditions = self._time_conditions(query)
         if len(terms) > 1 and not conditions:
             # Every term is required, so the matches of several words are those every word
-            # matches alone: kept answers for each word give them without a statement. Not
-            # when a word matched nothing: PostgreSQL drops a stop word ("the") from a query
-            # of several words, which then matches more than the intersection.
+            # matches alone: kept answers for each word give them without a statement (a word
+            # that matched nothing too: no engine drops stop words since migration 0007).
             kept = (index.matches.get(((t,), None, None, None)) for t in terms)
-            words = [w for w in kept if w]
+            words = [w for w in kept if w is not None]
             if len(words) == len(terms):
                 pks = BitMap.intersection(*words)
                 index.matches[memo_key] = pks
@@ -360,24 +359,10 @@ class CatalogueService:
             publishes=[msgspec.json.decode(s, type=PublishSummary) for s in summaries],
         )
 
-    async def manifest(self, dataset_id: str, version: str | None = None) -> Manifest:
-        """The current manifest, or the one of the publish ``version`` (a unique id prefix)."""
-        row = await self._row(dataset_id, Dataset.id, Dataset.publish_id, Dataset.manifest_json)
-        if not version or version == row.publish_id:
-            return msgspec.json.decode(row.manifest_json, type=Manifest)
-        stmt = (
-            select(Publish.publish_id, Publish.manifest_json)
-            .where(Publish.dataset_id == row.id, Publish.publish_id.startswith(version))
-            .limit(2)
-        )
-        found = (await self.session.execute(stmt)).all()
-        if len(found) != 1:
-            problem = "matches several publishes" if found else "is not a known publish"
-            raise OpenDataError(
-                f"{row.id}: version {version!r} {problem}",
-                hint=f"GET /v1/datasets/{row.id}/history lists the publish ids",
-            )
-        return msgspec.json.decode(found[0].manifest_json, type=Manifest)
+    async def manifest(self, dataset_id: str) -> Manifest:
+        """The current manifest (a pinned version: :class:`.versions.VersionService`)."""
+        row = await self._row(dataset_id, Dataset.manifest_json)
+        return msgspec.json.decode(row.manifest_json, type=Manifest)
 
     # -- index ----------------------------------------------------------------------------
 

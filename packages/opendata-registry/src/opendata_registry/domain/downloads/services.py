@@ -11,7 +11,7 @@ from opendata_core.errors import ColumnNotFound, FormatError, OpenDataError, Rat
 from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
 from opendata_registry.db.engine import SessionMaker
-from opendata_registry.domain.catalogue.services import CatalogueService
+from opendata_registry.domain.catalogue.versions import VersionService
 from opendata_registry.domain.gateway.services import gateway_url
 from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.hotcache import HotCache, PlanKey, ShardPlan
@@ -41,6 +41,8 @@ class DownloadParts(Protocol):
     def usage(self) -> UsageRecorder: ...  # noqa: D102
     @property
     def hot(self) -> HotCache: ...  # noqa: D102
+    @property
+    def versions(self) -> VersionService: ...  # noqa: D102
 
 
 class DownloadService:
@@ -62,7 +64,9 @@ class DownloadService:
         ``generation``: the request's value of the cache's change counter
         (:meth:`HotCache.for_request`); the current manifest is served from that cache.
         """
-        manifest = await self._manifest(dataset_id, request.version, generation)
+        manifest = await self.registry.versions.resolve(
+            dataset_id, request.version, request.as_of, generation=generation
+        )
         plan = self._plan(manifest, request, generation)
         for column in request.columns or []:
             if column not in plan.available:
@@ -152,16 +156,3 @@ class DownloadService:
         )
         hot.remember_plan(generation, cache_key, plan)
         return plan
-
-    async def _manifest(self, dataset_id: str, version: str | None, generation: int) -> Manifest:
-        hot = self.registry.hot
-        if version is None:
-            cached = hot.manifest(dataset_id)
-            if cached is not None:
-                return cached
-        async with self.registry.sessions() as session:
-            catalogue = CatalogueService(session, self.registry.settings)
-            manifest = await catalogue.manifest(dataset_id, version)
-        if version is None:
-            hot.remember_manifest(generation, dataset_id, manifest)
-        return manifest
