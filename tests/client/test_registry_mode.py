@@ -269,12 +269,17 @@ def test_a_url_that_expires_mid_download_is_renewed_once(
     assert fake.downloads()[1].content == fake.downloads()[0].content
 
 
-def test_a_url_refused_after_renewal_is_permission_denied(fake: FaultyRegistry) -> None:
+def test_a_url_refused_after_renewal_says_the_link_expired_and_was_renewed(
+    fake: FaultyRegistry,
+) -> None:
     fake.refuse_generations = {1, 2, 3}
-    with pytest.raises(
-        od.PermissionDenied, match=r"https://storage.test refused access \(HTTP 403\)"
-    ) as info:
+    with pytest.raises(od.PermissionDenied) as info:
         _client(fake).load("me/prices", start="2021-01-01", end="2021-01-01")
+    message, hint = info.value.message, info.value.hint or ""
+    assert "https://storage.test refused the registry's signed link (HTTP 403)" in message
+    assert "expired" in message and "renewed" in message
+    assert "AWS_" not in message + hint and "credentials of yours" in hint
+    assert REGISTRY in hint  # whose links they are
     assert "s3cr3t" not in str(info.value)  # a signed URL's signature is never printed
     assert len(fake.downloads()) == 2
 

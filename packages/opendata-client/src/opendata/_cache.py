@@ -16,6 +16,10 @@ and every process of the user. An entry's name is the SHA-256 of its bytes, so i
   eviction (by any process) removes the entry's name but not the pinned file. The pins live until
   the process exits (then, or by the next eviction of any process after it died, they are
   deleted); their bytes are outside the cap meanwhile.
+
+Beside the bytes, :meth:`Cache.remember` keeps the last manifest a registry served for each
+dataset (and pin) under ``.manifests``, so that a load whose shards are all cached still works
+while the registry cannot be reached (with a warning that it may be stale).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = ["Cache", "CacheInfo"]
 
 _TMP = ".tmp-"
 _PINS = ".pins"
+_MANIFESTS = ".manifests"
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,48 @@ class Cache:
         self.evict()
         return entry
 
+    def remember(self, name: str, version: str, document: bytes) -> None:
+        """Keep ``document`` (a manifest served for ``version``) as the last one of ``name``.
+
+        ``name`` is a hex digest naming a dataset and pin of one registry. Written once per
+        version; a later load of the same version only refreshes its time (when last seen).
+        """
+        if not self.enabled:
+            return
+        folder = self.path / _MANIFESTS
+        target = folder / f"{name}.{hashlib.sha256(version.encode()).hexdigest()[:16]}"
+        try:
+            os.utime(target)
+            return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        tmp = folder / f"{_TMP}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(document)
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return
+        for other in folder.glob(f"{name}.*"):
+            if other != target:
+                other.unlink(missing_ok=True)
+
+    def recall(self, name: str) -> tuple[bytes, float] | None:
+        """The last document :meth:`remember` kept for ``name`` and when it was last seen."""
+        if not self.enabled:
+            return None
+        found = []
+        for path in (self.path / _MANIFESTS).glob(f"{name}.*"):
+            with contextlib.suppress(OSError):
+                found.append((path.stat().st_mtime, path))
+        for seen, path in sorted(found, reverse=True):
+            with contextlib.suppress(OSError):
+                return path.read_bytes(), seen
+        return None
+
     def _entries(self) -> list[tuple[float, int, Path]]:
         out = []
         try:
@@ -183,6 +230,7 @@ class Cache:
         if not self.path.is_dir():
             return 0
         self._drop_stale_pins()
+        shutil.rmtree(self.path / _MANIFESTS, ignore_errors=True)
         for e in list(self.path.iterdir()):
             if e.is_file():
                 with contextlib.suppress(FileNotFoundError):

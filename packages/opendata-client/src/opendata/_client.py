@@ -33,7 +33,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.search import resolve_geo
 from opendata_core.search import search as search_entries
-from opendata_core.versions import citation, summaries
+from opendata_core.versions import citation
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -420,8 +420,7 @@ class Client:
 
         Each has its time, rows, bytes, coverage, schema change and provenance.
         """
-        ds = DatasetId.parse(id)
-        return list(reversed(summaries(_versions.read_history(self._reader, ds).versions)))
+        return _versions.listed(self._reader, DatasetId.parse(id))
 
     def diff(
         self, id: str | DatasetId, v1: str, v2: str, *, rows: bool = True
@@ -445,7 +444,9 @@ class Client:
     ) -> str:
         """A citation of one version (default the current one), as plain text or BibTeX.
 
-        It names the title, publisher, year, version, retrieval URL and licence.
+        It names the title, publisher, year, version, retrieval URL and licence. The URL is
+        the version's own: its history entry in the store, or through a registry the
+        registry's URL of that version (``…/v1/datasets/{ns}/{name}/versions/{publish_id}``).
         """
         ds = DatasetId.parse(id)
         doc = _discovery.info(self._reader, ds)

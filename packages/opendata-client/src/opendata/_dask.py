@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from opendata._filesystem import client_for, remote_options
 from opendata._read import Pin, ShardPlan, _convert, _empty_table
+from opendata._registry import RegistryTransport
 from opendata_core.ids import DatasetId
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class _Part:
     """One partition's task: where to read, which shard, and how."""
 
     options: dict[str, Any]
+    publish_id: str
+    """The version the graph is pinned to (a registry signs the shard for it)."""
     shard: Shard
     plan: ShardPlan
     schema: pa.Schema
@@ -79,7 +82,7 @@ def to_dask(
     schema, exact = _schema(manifest, wanted)
     if not exact and shards:  # a type the manifest's text does not name: read one shard's
         schema = plan.read(reader, shards[0]).schema
-    parts = [_Part(options, s, plan, schema, tc) for s in shards]
+    parts = [_Part(options, manifest.publish_id, s, plan, schema, tc) for s in shards]
     meta = _frame(schema.empty_table(), tc)
     frame: dd.DataFrame
     # Dask would turn text columns into its own pyarrow string dtype: keep od.load's.
@@ -137,6 +140,8 @@ def _divisions(shards: list[Shard], tc: str | None) -> tuple[Any, ...] | None:
 def _read_part(part: _Part) -> pd.DataFrame:
     """A worker's partition: its own client for the store, the shard read as od.load reads it."""
     client = client_for(**part.options)
+    if isinstance(client.store, RegistryTransport):  # signed for the pinned version, not today's
+        client.store.pin(part.plan.ds, part.publish_id, [part.shard])
     table = part.plan.read(client._reader, part.shard)
     if table.schema != part.schema:
         table = table.cast(part.schema)

@@ -388,9 +388,11 @@ class Reader:
         from opendata._registry import RegistryTransport
         from opendata._versions import resolve
 
-        if isinstance(self.store, RegistryTransport) and version == (None, None):
-            # Ask the registry to sign exactly the shards that overlap (one request).
-            manifest = self.store.download(ds, start=start, end=end).manifest
+        if isinstance(self.store, RegistryTransport):
+            from opendata._offline import registry_manifest
+
+            # One request: the registry chooses the version and signs the shards that overlap.
+            manifest = registry_manifest(self, self.store, ds, start, end, version)
         else:
             manifest = resolve(self, ds, *version)
         time_range, shards = select_range(manifest, start, end)

@@ -2,16 +2,20 @@
 
 :class:`RegistryTransport` is a read-only :class:`~opendata._stores.Store` whose keys are
 answered by the registry's API v1 (``opendata_core.api``): ``manifest.json`` by
-``POST …/download`` (which also signs the shard URLs), ``metadata.json`` and ``README.md`` by
-``GET /v1/datasets/{ns}/{name}``, ``index.json`` by ``GET /v1/index.json``, and a shard by a
-plain GET of its signed URL: straight from the bucket on S3/R2, from the registry's own
-``/files/…`` URLs on a local folder store (nothing there can pre-sign). The client verifies
-every shard's sha256 exactly as it does for any other store.
+``GET …/versions`` and ``GET …/versions/{id}`` (no download budget spent), ``metadata.json`` and
+``README.md`` by ``GET /v1/datasets/{ns}/{name}``, ``index.json`` by ``GET /v1/index.json``, and a
+shard by a plain GET of its signed URL (from ``POST …/download``): straight from the bucket on
+S3/R2, from the registry's own ``/files/…`` URLs on a local folder store (nothing there can
+pre-sign). The client verifies every shard's sha256 exactly as it does for any other store.
+Versions (``GET …/versions``, ``GET …/versions/{id}``, ``download`` with ``version``/``as_of``)
+are the registry's answers by core's rules, so a pinned read is the one a direct store gives.
 
 Behaviour at the edges:
 
 * a signed URL refused with 403 (it expired mid-download) is renewed with one new ``download``
-  call, shared by all threads waiting on the same URL;
+  call, shared by all threads waiting on the same URL; refused again, it is reported as a link
+  the registry signed and storage refused (never as the caller's credentials);
+* a registry that cannot be reached is named as the registry, with ``OPENDATA_REGISTRY``;
 * a 429 is waited out (``Retry-After``) while the total wait stays within ``max_wait`` seconds,
   then :class:`~opendata_core.errors.RateLimited` is raised;
 * error bodies (:class:`~opendata_core.problems.ProblemDetails`) become the same typed exceptions
@@ -25,28 +29,38 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote, urlsplit
 
 import msgspec
 
-from opendata_core.api import DatasetDetail, DownloadRequest, DownloadResponse, SearchResults
-from opendata_core.documents import FORMAT_VERSION, IndexEntry, encode_document
+from opendata_core.api import (
+    DatasetDetail,
+    DownloadRequest,
+    DownloadResponse,
+    PublishSummary,
+    SearchResults,
+    VersionList,
+)
+from opendata_core.documents import FORMAT_VERSION, IndexEntry, Manifest, Shard, encode_document
 from opendata_core.errors import (
     DatasetNotFound,
     OpenDataError,
     PermissionDenied,
     RateLimited,
+    ServiceUnavailable,
     StoreUnavailable,
     Unauthenticated,
     UnsupportedFormatVersion,
+    first_line,
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
@@ -58,6 +72,7 @@ from opendata_core.problems import (
 )
 from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, Store
 from opendata_core.timerange import iso, parse_range, parse_time
+from opendata_core.versions import Version, entry_publish_id, parse_as_of, select_version
 
 if TYPE_CHECKING:
     import httpx
@@ -65,6 +80,8 @@ if TYPE_CHECKING:
 __all__ = ["RegistryTransport", "check_registry_url"]
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("opendata")
 
 DEFAULT_MAX_WAIT: Final = 30.0
 """Seconds a call may spend waiting out 429 (and a 503's ``Retry-After``) before it raises."""
@@ -76,6 +93,8 @@ _ATTEMPTS: Final = "opendata_attempts"
 _RENEW_MARGIN: Final = timedelta(seconds=5)
 """A signed URL this close to its expiry is renewed before use rather than after a 403."""
 _MAX_SIGNED: Final = 50_000
+_MAX_PER_PAGE: Final = 100_000
+"""The ``per_page`` asked of the search: the API's upper bound (the tier caps it lower)."""
 _PUBLISH_HINT: Final = (
     "the registry only accepts publishes (od push, od run); to maintain the store itself, set "
     "OPENDATA_STORE to the bucket (s3://bucket/prefix) with its credentials"
@@ -134,6 +153,11 @@ def _bound(value: object, name: str, *, is_end: bool = False) -> str | None:
     return iso(parse_time(value, name, is_end=is_end))
 
 
+def _moment(value: str | date | datetime | None) -> str | None:
+    """``as_of`` as the ISO text the registry parses (checked here, with the local message)."""
+    return None if value is None else parse_as_of(value).isoformat()
+
+
 @dataclass(frozen=True)
 class _Signed:
     url: str
@@ -178,6 +202,9 @@ class RegistryTransport(Store):
         self._lock = threading.Lock()
         self._renewing = threading.Lock()
         self._signed: dict[str, _Signed] = {}
+        self._pins: dict[str, str] = {}
+        """Shard key -> the publish whose manifest listed it (:meth:`version`), so a shard of
+        a pinned version is signed by a download of that version."""
         self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:
@@ -232,6 +259,8 @@ class RegistryTransport(Store):
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > _RETRIES or not retry:
+                    if registry:
+                        raise self.unreachable(what, exc) from None
                     raise StoreUnavailable(
                         self.url, f"{what}: cannot reach {_origin(url)}: {exc}"
                     ) from None
@@ -258,10 +287,23 @@ class RegistryTransport(Store):
             resp.extensions[_ATTEMPTS] = failures + 1
             return resp
 
+    def unreachable(self, what: str, exc: Exception) -> ServiceUnavailable:
+        """The error for a registry that does not answer: it names the registry and its variable."""
+        err = ServiceUnavailable(
+            "registry",
+            f"{what}: the registry {self.url} (OPENDATA_REGISTRY) cannot be reached: "
+            f"{first_line(exc)}",
+        )
+        err.hint = (
+            f"check that the registry at {self.url} is up and that OPENDATA_REGISTRY names it; "
+            "data already in the local cache still loads, with a warning"
+        )
+        return err
+
     def _api(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         resp = self._send(method, f"{self.url}{path}", registry=True, what=what, **kwargs)
         if resp.status_code >= 400:
-            raise _error_for(resp, what, self.url)
+            raise _error_for(resp, what, self.url, registry=True)
         return resp
 
     # -----------------------------------------------------------------------------------------
@@ -274,11 +316,20 @@ class RegistryTransport(Store):
         start: object = None,
         end: object = None,
         columns: list[str] | None = None,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
     ) -> DownloadResponse:
-        """``POST /v1/datasets/{ns}/{name}/download``: the manifest and signed shard URLs."""
+        """``POST /v1/datasets/{ns}/{name}/download``: the manifest and signed shard URLs.
+
+        ``version``/``as_of`` pin a version (the registry chooses it by core's rules).
+        """
         ds = DatasetId.parse(id)
         request = DownloadRequest(
-            start=_bound(start, "start"), end=_bound(end, "end", is_end=True), columns=columns
+            start=_bound(start, "start"),
+            end=_bound(end, "end", is_end=True),
+            columns=columns,
+            version=version,
+            as_of=_moment(as_of),
         )
         # The order check every transport makes, here rather than in the registry: start after
         # end is a ValueError, as on a store (the registry would answer an OpenDataError).
@@ -294,11 +345,7 @@ class RegistryTransport(Store):
             headers={"Content-Type": "application/json"},
         )
         body = _decode(resp, DownloadResponse, f"{ds}: download")
-        found = body.manifest.format
-        if _major(found) > _major(FORMAT_VERSION):
-            raise UnsupportedFormatVersion(
-                document=f"{ds}/manifest.json", found=found, supported=FORMAT_VERSION
-            )
+        self._check_format(ds, body.manifest)
         with self._lock:
             if len(self._signed) > _MAX_SIGNED:
                 self._signed.clear()
@@ -306,6 +353,77 @@ class RegistryTransport(Store):
                 key = self._layout.resolve(ds, shard.path)
                 self._signed[key] = _Signed(shard.url, body.expires_at, ds, request)
         return body
+
+    def versions(self, id: str | DatasetId) -> list[PublishSummary]:
+        """``GET /v1/datasets/{ns}/{name}/versions``: the kept versions, newest first."""
+        ds = DatasetId.parse(id)
+        resp = self._api("GET", f"{_dataset_path(ds)}/versions", what=f"{ds}: versions")
+        return _decode(resp, VersionList, f"{ds}: versions").versions
+
+    def version(self, id: str | DatasetId, version: str) -> Manifest:
+        """``GET /v1/datasets/{ns}/{name}/versions/{version}``: one kept version's manifest.
+
+        ``version`` is a publish id or a unique prefix (the registry applies core's rule). The
+        manifest's shards are then signed by a download of that version when read.
+        """
+        ds = DatasetId.parse(id)
+        path = f"{_dataset_path(ds)}/versions/{quote(version.strip(), safe='')}"
+        resp = self._api("GET", path, what=f"{ds}: version {version.strip()[:80]}")
+        manifest = _decode(resp, Manifest, f"{ds}: version")
+        self._check_format(ds, manifest)
+        self.pin(ds, manifest.publish_id, manifest.shards)
+        return manifest
+
+    def pin(self, id: str | DatasetId, publish_id: str, shards: Iterable[Shard]) -> None:
+        """Sign ``shards``, when read, by a download of version ``publish_id``.
+
+        For a version chosen elsewhere (another process's :meth:`download`, a Dask graph): a
+        shard this transport has no link for is otherwise signed by a download of the current
+        version, which does not list the shards of an older one.
+        """
+        ds = DatasetId.parse(id)
+        with self._lock:
+            if len(self._pins) > _MAX_SIGNED:
+                self._pins.clear()
+            for shard in shards:
+                self._pins[self._layout.resolve(ds, shard.path)] = publish_id
+
+    def resolve(
+        self,
+        id: str | DatasetId,
+        version: str | None = None,
+        as_of: str | date | datetime | None = None,
+    ) -> Manifest:
+        """The manifest of the version asked for (default the current one), by core's rules.
+
+        A ``version`` alone is one request; otherwise the kept versions are listed and the
+        choice made as on a direct store (:func:`~opendata_core.versions.select_version`),
+        then that version's manifest read: two requests, and no signed URL (no download
+        budget is spent).
+        """
+        ds = DatasetId.parse(id)
+        if version is not None and as_of is None:
+            return self.version(ds, version)
+        kept = list(reversed(self.versions(ds)))
+        chosen = select_version(
+            str(ds),
+            [Version(v.publish_id, v.published_at, v.parent_publish_id) for v in kept],
+            version=version,
+            as_of=parse_as_of(as_of) if as_of is not None else None,
+        )
+        return self.version(ds, chosen.publish_id)
+
+    def version_url(self, ds: DatasetId, publish_id: str) -> str:
+        """The registry's public URL of one version (what a citation names)."""
+        return f"{self.url}{_dataset_path(ds)}/versions/{quote(publish_id, safe='')}"
+
+    @staticmethod
+    def _check_format(ds: DatasetId, manifest: Manifest) -> None:
+        found = manifest.format
+        if _major(found) > _major(FORMAT_VERSION):
+            raise UnsupportedFormatVersion(
+                document=f"{ds}/manifest.json", found=found, supported=FORMAT_VERSION
+            )
 
     def detail(self, id: str | DatasetId) -> DatasetDetail:
         """``GET /v1/datasets/{ns}/{name}``: metadata, manifest summary, README and health."""
@@ -328,9 +446,11 @@ class RegistryTransport(Store):
         params: dict[str, str | int] = {k: v for k, v in filters.items() if v is not None}
         if query:
             params["q"] = query
+        # The largest page the caller's tier allows: a larger per_page is capped to it, and the
+        # answer's per_page says what it was. With a limit, no more than the limit is asked for.
+        params["per_page"] = min(limit, _MAX_PER_PAGE) if limit is not None else _MAX_PER_PAGE
         out: list[IndexEntry] = []
         page = 1
-        # No per_page: the registry's default page is its tier's size; asking for more is a 400.
         while limit is None or len(out) < limit:
             resp = self._api("GET", "/v1/datasets", what="search", params={**params, "page": page})
             body = _decode(resp, SearchResults, "search")
@@ -351,7 +471,9 @@ class RegistryTransport(Store):
         if signed is not None:
             return self._renew(key, signed)
         ds, _ = self._split(key)
-        self._download(ds, DownloadRequest())
+        with self._lock:
+            pinned = self._pins.get(key)
+        self._download(ds, DownloadRequest(version=pinned))
         return self._lookup(key)
 
     def _lookup(self, key: str) -> _Signed:
@@ -386,8 +508,13 @@ class RegistryTransport(Store):
             if resp.status_code == 404:
                 raise NotFound(key)
             if resp.status_code == 403 and attempt == 0:
+                # A signed link lives minutes (the registry's tier sets it): one that expired
+                # while waiting in a queue is renewed with a new download call.
+                log.info("the signed link for %s was refused (HTTP 403): renewing it", key)
                 signed = self._renew(key, signed)
                 continue
+            if resp.status_code == 403:
+                raise _link_refused(resp, key, _origin(signed.url), self.url)
             raise _error_for(resp, f"download {key}", _origin(signed.url))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -417,9 +544,9 @@ class RegistryTransport(Store):
             resp = self._api("GET", "/v1/index.json", what="index.json")
             return resp.content, resp.headers.get("ETag", "").strip('"')
         ds, rest = self._split(key)
-        if rest == "manifest.json":
-            body = self._download(ds, DownloadRequest())
-            return encode_document(body.manifest), body.manifest.publish_id
+        if rest == "manifest.json":  # no download: reading a manifest spends no byte budget
+            manifest = self.resolve(ds)
+            return encode_document(manifest), manifest.publish_id
         if rest == "metadata.json":
             detail = self.detail(ds)
             return encode_document(detail.metadata), detail.manifest.publish_id
@@ -469,7 +596,11 @@ class RegistryTransport(Store):
         )
 
     def uri(self, key: str) -> str:
-        """The shard's signed URL (the only address a registry gives out)."""
+        """A shard's signed URL; a history entry's public URL (``…/versions/{publish_id}``)."""
+        ds, rest = self._split(key)
+        publish_id = entry_publish_id(rest, "versions/")
+        if publish_id is not None:
+            return self.version_url(ds, publish_id)
         return self._signed_for(key).url
 
     def sign(self, key: str, expires: timedelta) -> str:
@@ -569,15 +700,36 @@ def _problem_error(resp: httpx.Response) -> OpenDataError | None:
     return error_from_problem(problem)
 
 
-def _error_for(resp: httpx.Response, what: str, where: str) -> OpenDataError:
+def _error_for(
+    resp: httpx.Response, what: str, where: str, *, registry: bool = False
+) -> OpenDataError:
     """The exception for an error answer: the registry's own when it sent a problem body.
 
+    ``registry``: ``where`` is the registry (an answer without a body is named as its answer).
     Its message ends with the answer's request id, which the registry's log line carries too.
     """
-    return with_request_id(_typed_error(resp, what, where), resp.headers.get(REQUEST_ID_HEADER))
+    err = _typed_error(resp, what, where, registry=registry)
+    return with_request_id(err, resp.headers.get(REQUEST_ID_HEADER))
 
 
-def _typed_error(resp: httpx.Response, what: str, where: str) -> OpenDataError:
+def _link_refused(resp: httpx.Response, key: str, origin: str, registry: str) -> OpenDataError:
+    """Storage refused a signed link that was just renewed: not the caller's credentials."""
+    err = PermissionDenied(
+        f"download {key}: {origin} refused the registry's signed link (HTTP 403) after the "
+        "client renewed it: the first link had expired (links live minutes) or was refused, "
+        "and the new one was refused too"
+    )
+    err.hint = (
+        f"signed links need no credentials of yours; the registry {registry} signs links that "
+        "its storage does not accept (its clock or storage keys): try again, and tell the "
+        "registry's operator if it persists"
+    )
+    return with_request_id(err, resp.headers.get(REQUEST_ID_HEADER))
+
+
+def _typed_error(
+    resp: httpx.Response, what: str, where: str, *, registry: bool = False
+) -> OpenDataError:
     err = _problem_error(resp)
     status = resp.status_code
     attempts = int(resp.extensions.get(_ATTEMPTS, 1))
@@ -592,6 +744,11 @@ def _typed_error(resp: httpx.Response, what: str, where: str) -> OpenDataError:
         return PermissionDenied(f"{what}: {where} refused access (HTTP 403)")
     if status >= 500:
         tried = f" ({attempts} attempts)" if attempts > 1 else ""
+        if registry:
+            return ServiceUnavailable(
+                "registry",
+                f"{what}: the registry {where} (OPENDATA_REGISTRY) answered HTTP {status}{tried}",
+            )
         return StoreUnavailable(where, f"{what}: {where} answered HTTP {status}{tried}")
     return OpenDataError(f"{what}: {where} answered HTTP {status}")
 

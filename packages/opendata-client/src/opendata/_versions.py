@@ -1,7 +1,9 @@
 """Versions: the history entries a commit writes, reading the history, and choosing a version.
 
 The rules (which entries are versions, retention, selection) are core's
-(:mod:`opendata_core.versions`); this module does the store I/O around them (spec §8).
+(:mod:`opendata_core.versions`); this module does the store I/O around them (spec §8). Through
+a registry the registry reads the history (``GET …/versions``) by the same rules: nothing here
+lists a bucket through it.
 """
 
 from __future__ import annotations
@@ -19,24 +21,31 @@ from opendata_core.documents import (
     MetadataDocument,
     SchemaDiff,
     Shard,
-    decode_document,
     diff_schemas,
     encode_document,
 )
-from opendata_core.errors import FormatError
 from opendata_core.store import NotFound, ObjectInfo, PreconditionFailed
-from opendata_core.versions import Version, history_chain, parse_as_of, select_version
+from opendata_core.versions import (
+    decode_entry,
+    entry_publish_id,
+    manifest_chain,
+    select_manifest,
+    summaries,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from opendata._read import Reader
+    from opendata._registry import RegistryTransport
+    from opendata_core.api import PublishSummary
     from opendata_core.ids import DatasetId
 
 __all__ = [
     "History",
     "VersionDiff",
     "diff",
+    "listed",
     "pinned_info",
     "read_history",
     "resolve",
@@ -83,19 +92,15 @@ def write_entry(
     store.put(layout.version(ds, manifest.publish_id), encode_document(manifest))
 
 
+def _registry(reader: Reader) -> RegistryTransport | None:
+    from opendata._registry import RegistryTransport
+
+    return reader.store if isinstance(reader.store, RegistryTransport) else None
+
+
 def _entry(reader: Reader, ds: DatasetId, publish_id: str) -> Manifest:
-    key = reader.layout.version(ds, publish_id)
-    data, _ = reader.store.get(key)
-    name = f"{ds}/versions/{publish_id}.json"
-    entry = decode_document(bytes(data), Manifest, name=name)
-    if entry.publish_id != publish_id or entry.dataset_id != str(ds):
-        raise FormatError(
-            f"{name}: holds publish {entry.publish_id!r} of {entry.dataset_id!r}, "
-            f"not {publish_id!r} of {str(ds)!r}",
-            document=name,
-            field="publish_id",
-        )
-    return entry
+    data, _ = reader.store.get(reader.layout.version(ds, publish_id))
+    return decode_entry(bytes(data), str(ds), publish_id)
 
 
 def read_history(reader: Reader, ds: DatasetId, current: Manifest | None = None) -> History:
@@ -109,9 +114,9 @@ def read_history(reader: Reader, ds: DatasetId, current: Manifest | None = None)
     prefix = reader.layout.versions_prefix(ds)
     listed: dict[str, ObjectInfo] = {}
     for obj in reader.store.list(prefix):
-        name = obj.key[len(prefix) :]
-        if name.endswith(".json") and "/" not in name:
-            listed[name[: -len(".json")]] = obj
+        publish_id = entry_publish_id(obj.key, prefix)
+        if publish_id is not None:
+            listed[publish_id] = obj
     others = [pid for pid in listed if pid != current.publish_id]
 
     def get(publish_id: str) -> Manifest | None:
@@ -122,9 +127,8 @@ def read_history(reader: Reader, ds: DatasetId, current: Manifest | None = None)
 
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(others)))) as pool:
         found = {m.publish_id: m for m in pool.map(get, others) if m is not None}
-    chain = history_chain(Version.of(current), {k: Version.of(m) for k, m in found.items()})
-    versions = [found.get(v.publish_id, current) for v in chain[:-1]] + [current]
-    on_chain = {v.publish_id for v in chain}
+    versions = manifest_chain(current, found)
+    on_chain = {v.publish_id for v in versions}
     # No publish names an orphan as its parent: parents are read from manifest.json (spec 8.1).
     descends = {m.parent_publish_id for m in found.values()}
     orphans: list[ObjectInfo] = []
@@ -136,6 +140,14 @@ def read_history(reader: Reader, ds: DatasetId, current: Manifest | None = None)
     return History(versions, orphans, detached, listed)
 
 
+def listed(reader: Reader, ds: DatasetId) -> list[PublishSummary]:
+    """The kept versions, newest first: read from the store, or the registry's list."""
+    registry = _registry(reader)
+    if registry is not None:
+        return registry.versions(ds)
+    return list(reversed(summaries(read_history(reader, ds).versions)))
+
+
 def resolve(
     reader: Reader,
     ds: DatasetId,
@@ -144,6 +156,9 @@ def resolve(
     history: History | None = None,
 ) -> Manifest:
     """The manifest of the version asked for (the current one when neither is given)."""
+    registry = _registry(reader)
+    if registry is not None:
+        return registry.resolve(ds, version, as_of)
     if history is None:
         current, _ = reader.manifest(ds)
         if version is None and as_of is None:
@@ -151,14 +166,7 @@ def resolve(
         if version is not None and version.strip() == current.publish_id:
             return current
         history = read_history(reader, ds, current)
-    by_id = {m.publish_id: m for m in history.versions}
-    chosen = select_version(
-        str(ds),
-        [Version.of(m) for m in history.versions],
-        version=version,
-        as_of=parse_as_of(as_of) if as_of is not None else None,
-    )
-    return by_id[chosen.publish_id]
+    return select_manifest(str(ds), history.versions, version=version, as_of=as_of)
 
 
 def pinned_info(doc: MetadataDocument, manifest: Manifest) -> MetadataDocument:
@@ -231,7 +239,7 @@ def _span(coverage: tuple[str | None, str | None]) -> str:
 
 def diff(reader: Reader, ds: DatasetId, v1: str, v2: str, *, rows: bool = True) -> VersionDiff:
     """:meth:`opendata.Client.diff`: only shards whose sha256 is in one version are read."""
-    history = read_history(reader, ds)
+    history = None if _registry(reader) else read_history(reader, ds)
     old = resolve(reader, ds, v1, history=history)
     new = resolve(reader, ds, v2, history=history)
     both = {s.sha256 for s in old.shards} & {s.sha256 for s in new.shards}
