@@ -6,6 +6,7 @@ One command, no network beyond 127.0.0.1::
     uv run python benchmarks/bench_load.py --quick    # ~300k rows, a smoke run
     uv run python benchmarks/bench_load.py --rows 5000000 --repeats 5
     uv run python benchmarks/bench_load.py --cases full,one-year   # only these cases
+    uv run python benchmarks/bench_load.py --quick --cases registry-one-year,registry-two-columns
 
 What it does (docs/benchmarks.md has the results and the caveats):
 
@@ -17,9 +18,11 @@ What it does (docs/benchmarks.md has the results and the caveats):
 3. Times ``od.load`` (full, one year, two columns, one year x two columns) against (a) obstore GET
    of the single file + pyarrow + to_pandas, (b) pandas.read_parquet via s3fs, (c) polars
    scan_parquet, (d) pyarrow's S3FileSystem + pq.read_table -- on moto and on a local folder.
-4. Times ``od.push`` of the whole table against pq.write_table (zstd) + one put, and a one-day
+4. Registry mode: a registry process in front of the same bucket, behind the same shaped link,
+   against direct S3 loads (one year, two columns) and a cached re-load (requests counted).
+5. Times ``od.push`` of the whole table against pq.write_table (zstd) + one put, and a one-day
    ``mode="append"``.
-5. Prints one table and the targets with PASS/FAIL; writes the numbers as JSON to
+6. Prints one table and the targets with PASS/FAIL; writes the numbers as JSON to
    ``benchmarks/.data/last-results.json``.
 """
 
@@ -128,10 +131,21 @@ class _TokenBucket:
 
 def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None:
     """The counting proxy; with ``rtt``/``rate`` also a shaped link (a consumer's internet):
-    every request waits one round trip, and all bytes share one ``rate`` token bucket."""
+    every request waits one round trip, and all bytes share one ``rate`` token bucket.
+
+    Requests go to ``upstream_port`` (moto), except paths under a prefix the parent routes
+    elsewhere (``("route", "/v1/", port)`` on ``conn``: the registry behind the same link);
+    ``routed`` counts the requests of each route."""
     bucket = _TokenBucket(rate, LINK_BURST) if rate else None
     lock = threading.Lock()
-    counts: dict[str, Any] = {"requests": 0, "bytes_down": 0, "bytes_up": 0, "methods": {}}
+    counts: dict[str, Any] = {
+        "requests": 0,
+        "bytes_down": 0,
+        "bytes_up": 0,
+        "methods": {},
+        "routed": {},
+    }
+    routes: dict[str, int] = {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -146,12 +160,23 @@ def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None
 
         do_HEAD = do_PUT = do_POST = do_DELETE = do_GET  # noqa: N815
 
-        def _upstream(self) -> http.client.HTTPConnection:
-            c = getattr(self, "_conn", None)
+        def _port(self) -> tuple[str, int]:
+            for prefix, port in routes.items():
+                if self.path.startswith(prefix):
+                    return prefix, port
+            return "", upstream_port
+
+        def _upstream(self, port: int) -> http.client.HTTPConnection:
+            conns: dict[int, http.client.HTTPConnection] = self.__dict__.setdefault("_conns", {})
+            c = conns.get(port)
             if c is None:
-                c = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=300)
-                self._conn = c
+                c = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             return c
+
+        def _drop(self, port: int) -> None:
+            c = self.__dict__.get("_conns", {}).pop(port, None)
+            if c is not None:
+                c.close()
 
         def _read_body(self) -> bytes:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -192,8 +217,9 @@ def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                 headers.append(("Content-Length", str(len(body))))
             resp = None
+            route, port = self._port()
             for attempt in range(2):  # a stale keep-alive connection gets one retry
-                c = self._upstream()
+                c = self._upstream(port)
                 try:
                     c.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                     for k, v in headers:
@@ -202,8 +228,7 @@ def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None
                     resp = c.getresponse()
                     break
                 except (OSError, http.client.HTTPException):
-                    c.close()
-                    self._conn = None
+                    self._drop(port)
                     if attempt:
                         self.send_error(502)
                         return
@@ -240,14 +265,14 @@ def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None
                 self.wfile.write(data)
                 sent = len(data)
             if resp.will_close:
-                self._upstream().close()
-                self._conn = None
+                self._drop(port)
             with lock:
                 counts["requests"] += 1
                 counts["bytes_up"] += len(body)
                 counts["bytes_down"] += sent
                 m = counts["methods"]
                 m[self.command] = m.get(self.command, 0) + 1
+                counts["routed"][route] = counts["routed"].get(route, 0) + 1
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
@@ -258,7 +283,12 @@ def _proxy_child(upstream_port: int, rtt: float, rate: float, conn: Any) -> None
     thread.start()
     conn.send(server.server_address[1])
     with contextlib.suppress(EOFError, OSError):
-        conn.recv()
+        for _ in range(1000):  # bounded: a few routes, then "stop" (or EOF)
+            message = conn.recv()
+            if message == "stop":
+                break
+            _, prefix, port = message
+            routes[prefix] = port
     server.shutdown()
 
 
@@ -270,14 +300,19 @@ class Traffic:
     bytes_down: int = 0
     bytes_up: int = 0
     methods: dict[str, int] = field(default_factory=dict)
+    routed: dict[str, int] = field(default_factory=dict)
+    """Requests by route: ``""`` the bucket, ``"/v1/"`` the registry."""
 
     def __sub__(self, other: Traffic) -> Traffic:
-        keys = set(self.methods) | set(other.methods)
+        def minus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+            return {k: a.get(k, 0) - b.get(k, 0) for k in sorted(set(a) | set(b))}
+
         return Traffic(
             self.requests - other.requests,
             self.bytes_down - other.bytes_down,
             self.bytes_up - other.bytes_up,
-            {k: self.methods.get(k, 0) - other.methods.get(k, 0) for k in sorted(keys)},
+            minus(self.methods, other.methods),
+            minus(self.routed, other.routed),
         )
 
 
@@ -293,6 +328,7 @@ class Servers:
         self.port = proxy_port
         self.url = f"http://127.0.0.1:{proxy_port}"
         self.link_port = self._start(ctx, _proxy_child, (moto_port, LINK_RTT_S, LINK_RATE))
+        self._link_index = len(self._procs) - 1
         self.link_url = f"http://127.0.0.1:{self.link_port}"
 
     def _start(self, ctx: Any, target: Callable[..., None], args: tuple[Any, ...]) -> int:
@@ -313,7 +349,14 @@ class Servers:
             data = json.loads(c.getresponse().read())
         finally:
             c.close()
-        return Traffic(data["requests"], data["bytes_down"], data["bytes_up"], data["methods"])
+        return Traffic(
+            data["requests"], data["bytes_down"], data["bytes_up"], data["methods"], data["routed"]
+        )
+
+    def route(self, prefix: str, port: int) -> None:
+        """Send the shaped link's requests under ``prefix`` to ``port`` (the registry)."""
+        _proc, parent = self._procs[self._link_index]
+        parent.send(("route", prefix, port))
 
     def create_bucket(self, name: str) -> None:
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -498,8 +541,8 @@ class Bench:
         """
         if not self.wants(case):
             return []
-        counted = store in ("s3", "link") and self.servers is not None
-        link = store == "link"
+        counted = store in ("s3", "link", "registry") and self.servers is not None
+        link = store in ("link", "registry")
         times: dict[str, list[float]] = {m: [] for m, _ in methods}
         traffic: dict[str, Traffic | None] = {m: None for m, _ in methods}
         results: dict[str, Any] = {}
@@ -647,8 +690,9 @@ def bench_loads(
 
 MONTH = (date(2023, 3, 1), date(2023, 3, 31))
 LINK_CASES = ("two columns", "one month", "one year x two cols", "reload after append")
+REGISTRY_CASES = ("registry one year", "registry two columns", "registry cached reload")
 PUSH_CASES = ("push whole table", "append one day")
-ALL_CASES = (*(c for c, _, _ in CASES), *LINK_CASES, *PUSH_CASES)
+ALL_CASES = (*(c for c, _, _ in CASES), *LINK_CASES, *REGISTRY_CASES, *PUSH_CASES)
 M_OD_WHOLE = "od.load, whole shards (format 1.0)"
 M_OD_COLD = "od.load after append, cold cache"
 M_OD_CACHED = "od.load after append, cached"
@@ -810,6 +854,109 @@ def bench_link(
             flush=True,
         )
     return needed
+
+
+M_OD_DIRECT = "od.load, S3 direct"
+M_OD_REGISTRY = "od.load through the registry"
+REGISTRY_TIERS = json.dumps(
+    {"anonymous": {"requests_per_minute": 100_000, "download_bytes_per_day": 1 << 50}}
+)
+
+
+def bench_registry(
+    bench: Bench, servers: Servers, tmp: Path, dataset: str, n_rows: int, year_rows: int
+) -> None:
+    """The registry in front of the same bucket, behind the same shaped link (issue 23).
+
+    A registry process (granian + create_app) serves the bucket; the shaped-link proxy sends
+    ``/v1/`` to it and everything else (its signed shard URLs) to moto, so a registry load pays
+    the link for its one ``download`` call and then for the same bytes as a direct one.
+    """
+    sys.path.insert(0, str(HERE.parent))
+    from tests._processes import running_registry
+
+    from opendata import Cache, Client, S3CompatibleStore
+    from opendata._registry import RegistryTransport
+
+    env = {
+        "OPENDATA_STORE": f"s3://{BUCKET}/od",
+        "AWS_ENDPOINT_URL": servers.link_url,  # what it signs is what the consumer reaches
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": REGION,
+        "OPENDATA_REGISTRY_TIERS": REGISTRY_TIERS,
+        "OPENDATA_REGISTRY_ACCESS_LOG": "0",
+    }
+    with running_registry(tmp / "registry" / "home", **env) as url:
+        servers.route("/v1/", int(url.rsplit(":", 1)[1]))
+        direct = Client(
+            store=S3CompatibleStore(BUCKET, endpoint=servers.link_url), prefix="od", cache=False
+        )
+        registry = Client(RegistryTransport(servers.link_url), cache=False)
+        for case, start, end, cols, rows in (
+            ("registry one year", YEAR_START.isoformat(), YEAR_END.isoformat(), None, year_rows),
+            ("registry two columns", None, None, TWO_COLUMNS, n_rows),
+        ):
+
+            def load(
+                _i: int, client: Any, start: Any = start, end: Any = end, c: Any = cols
+            ) -> Any:
+                return client.load(dataset, start=start, end=end, columns=c)
+
+            bench.run_group(
+                "registry",
+                case,
+                [
+                    (M_OD_DIRECT, lambda i: load(i, direct)),
+                    (M_OD_REGISTRY, lambda i: load(i, registry)),
+                ],
+                expect_rows=rows,
+            )
+
+        # A cached re-load of an unchanged dataset: the registry's one download call only.
+        def cached(_i: int, client: Any) -> Any:
+            return client.load(dataset, start=YEAR_START.isoformat(), end=YEAR_END.isoformat())
+
+        warm = Client(RegistryTransport(servers.link_url))
+        warm.cache = warm._reader.cache = Cache(tmp / "registry-cache", max_bytes=1 << 40)
+        warm.load(dataset, start=YEAR_START.isoformat(), end=YEAR_END.isoformat())
+        bench.run_group(
+            "registry",
+            "registry cached reload",
+            [(M_OD_REGISTRY + ", cached", lambda i: cached(i, warm))],
+            expect_rows=year_rows,
+        )
+
+
+def registry_targets(bench: Bench) -> list[tuple[str, str, bool]]:
+    """A load through the registry costs one round trip more than a direct one, and a cached
+    re-load one request to the registry and none to the bucket."""
+    out: list[tuple[str, str, bool]] = []
+    for case in ("registry one year", "registry two columns"):
+        direct = bench.get("registry", case, M_OD_DIRECT)
+        through = bench.get("registry", case, M_OD_REGISTRY)
+        if direct is None or through is None:
+            continue
+        limit = direct.median + LINK_RTT_S + 0.1 * direct.median
+        out.append(
+            (
+                f"{case}: <= direct + one round trip + 10 %",
+                f"{through.median:.3f} s vs {direct.median:.3f} s direct (limit {limit:.3f} s)",
+                through.median <= limit,
+            )
+        )
+    row = bench.get("registry", "registry cached reload", M_OD_REGISTRY + ", cached")
+    if row is not None and row.traffic is not None:
+        registry = row.traffic.routed.get("/v1/", 0)
+        bucket = row.traffic.routed.get("", 0)
+        out.append(
+            (
+                "registry cached reload: one request to the registry, none to the bucket",
+                f"{registry} to the registry, {bucket} to the bucket (last run)",
+                registry == 1 and bucket == 0,
+            )
+        )
+    return out
 
 
 def bench_floor(bench: Bench, single: bytes, shard: bytes) -> None:
@@ -1269,6 +1416,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(bench)
     print()
     targets = evaluate_targets(bench, year_shard_bytes) + link_targets(bench)
+    targets += registry_targets(bench)
     print("targets (moto S3 through the counting proxy):")
     for name, measured, ok in targets:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {measured}")
@@ -1383,6 +1531,10 @@ def run_all(
         bench.needed = bench_link(
             bench, servers, tmp, table, dataset, single_key, year_rows, all_cols
         )
+
+    if bench.wants(*REGISTRY_CASES):
+        print("\nload through a registry, shaped link (40 ms RTT, 100 Mbit/s):", flush=True)
+        bench_registry(bench, servers, tmp, dataset, n_rows, year_rows)
 
     # --- local folder --------------------------------------------------------------------
     local_root = tmp / "store"

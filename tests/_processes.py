@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,9 +26,13 @@ __all__ = [
     "ready_registry",
     "redis_server",
     "refused_port",
+    "registry_env",
+    "running_registry",
     "stop",
     "wait_until_ready",
 ]
+
+BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -331,3 +337,34 @@ def _reset(sock: socket.socket) -> None:
     with suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+def registry_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a registry process: ours without OpenData and cloud settings, its own
+    ``OPENDATA_HOME``, no periodic sync, and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENDATA_", "AWS_"))}
+    env.update(OPENDATA_HOME=str(home), OPENDATA_REGISTRY_SYNC_INTERVAL="0", **extra)
+    return env
+
+
+@contextmanager
+def running_registry(home: Path, **extra: str) -> Iterator[str]:
+    """The registry on a loopback port it picks until the block ends; yields its URL.
+
+    Its output goes to ``registry-<port>.log`` beside ``home``.
+    """
+    env = registry_env(home, **extra)
+    home.parent.mkdir(parents=True, exist_ok=True)
+    log_path = home.parent / f"registry-{secrets.token_hex(4)}.log"
+    with log_path.open("w") as log:
+        # The image's command (granian + the app factory, which migrates and syncs at start).
+        command = [str(BIN / "granian"), "--interface", "asgi", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", "0", "opendata_registry.app:create_app"]
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = ready_registry(proc, log=log_path)
+            # Named after its port (the file stays open for the server: a rename keeps it).
+            log_path.rename(home.parent / f"registry-{url.rsplit(':', 1)[1]}.log")
+            yield url
+        finally:
+            stop(proc)

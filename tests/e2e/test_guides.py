@@ -379,7 +379,8 @@ def test_marks_are_read() -> None:
             fence = _FENCE.match(lines[i])
             if fence and fence[1] in SHELL | PYTHON and lines[i - 1].startswith("<!--"):
                 assert _MARK.match(lines[i - 1]), f"{doc}:{i}: {lines[i - 1]}"
-    assert {e.mark[0] for e in ALL if e.mark} == {"not-tested", "xfail", "local-store"}
+    kinds = {e.mark[0] for e in ALL if e.mark}
+    assert "not-tested" in kinds and kinds <= {"not-tested", "xfail", "local-store"}
 
 
 def test_every_registry_setting_is_in_the_operator_guide() -> None:

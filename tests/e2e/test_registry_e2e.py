@@ -23,12 +23,10 @@ Every test starts its own registry with its own ``OPENDATA_HOME``: no order depe
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -41,52 +39,13 @@ from opendata._registry import RegistryTransport
 from opendata_cli.main import cli
 from opendata_core.errors import RateLimited
 from opendata_core.metadata import DatasetMetadata, Source
-from tests._processes import listening_port, stop, wait_until_ready
+from tests._processes import registry_env as _registry_env
+from tests._processes import running_registry
 from tests.client.conftest import CREDENTIALS, new_bucket
 from tests.client.test_push_load import daily
 
 BIN = Path(sys.executable).parent
 DATASET = "me/prices"
-
-
-def _registry_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENDATA_", "AWS_"))}
-    env.update(OPENDATA_HOME=str(home), OPENDATA_REGISTRY_SYNC_INTERVAL="0", **extra)
-    return env
-
-
-@contextmanager
-def running_registry(home: Path, **extra: str) -> Iterator[str]:
-    """The registry on a loopback port it picks until the block ends; yields its URL."""
-    env = _registry_env(home, **extra)
-    log_path = home.parent / f"registry-{secrets.token_hex(4)}.log"
-    with log_path.open("w") as log:
-        # The image's command (granian + the app factory, which migrates and syncs at start).
-        # `opendata-registry serve` would be the natural choice, but its workers hang at start-up
-        # as of this commit (it forks them after running asyncio in the parent).
-        command = [str(BIN / "granian"), "--interface", "asgi", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", "0", "opendata_registry.app:create_app"]
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            port = listening_port(proc, "the registry", log=log_path)
-            # Named after its port (the file stays open for the server: a rename keeps it).
-            log_path = log_path.rename(home.parent / f"registry-{port}.log")
-            url = f"http://127.0.0.1:{port}"
-            wait_until_ready(
-                proc,
-                lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200,
-                "the registry",
-                log=log_path,
-                errors=(httpx.TransportError,),
-            )
-            yield url
-        finally:
-            stop(proc)
 
 
 def _sync(home: Path, **extra: str) -> str:
@@ -250,6 +209,33 @@ def test_a_url_that_expired_mid_download_is_renewed(tmp_path: Path) -> None:
             store.close()
         assert transport.expired == 1
         assert transport.downloads == 2  # the load's own call and exactly one renewal
+
+
+def test_a_registry_that_is_down_is_named_and_cached_data_still_loads(
+    through: Callable[[str], None],
+) -> None:
+    home = Path(os.environ["OPENDATA_HOME"])
+    od.push(daily(), DATASET, metadata=_metadata(), partition="year")
+    expected = od.load(DATASET, start="2021")
+    with running_registry(home) as url:
+        through(url)
+        pd.testing.assert_frame_equal(od.load(DATASET, start="2021"), expected)  # now cached
+    # The registry is stopped: nothing listens at OPENDATA_REGISTRY any more.
+    with pytest.warns(UserWarning, match="may be stale") as warned:
+        pd.testing.assert_frame_equal(od.load(DATASET, start="2021"), expected)
+    (warning,) = warned
+    assert f"the registry {url} (OPENDATA_REGISTRY) cannot be reached" in str(warning.message)
+    with pytest.raises(od.StoreUnavailable) as info:
+        od.info(DATASET)  # nothing of it was kept
+    message = str(info.value)
+    assert f"the registry {url} (OPENDATA_REGISTRY) cannot be reached" in message
+    assert "store http" not in message
+    # Shards that were never cached still need the registry: the warning, then its error.
+    with pytest.warns(UserWarning, match="may be stale"), pytest.raises(od.StoreUnavailable):
+        od.load(DATASET)
+    result = CliRunner().invoke(cli, ["info", DATASET])
+    assert result.exit_code == 3, result.output
+    assert "OPENDATA_REGISTRY" in result.stderr and "AWS_" not in result.stderr
 
 
 def test_rate_limit_is_reported_with_retry_after(tmp_path: Path) -> None:
