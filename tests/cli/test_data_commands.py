@@ -215,7 +215,7 @@ SAFE = ["plain", "a=b", "1-2", "x@y.org", " plain", "", "'already"]
 def test_escape_formulas_covers_every_text_type() -> None:
     import pyarrow as pa
 
-    from opendata_cli._export import escape_formulas
+    from opendata_core.tables import escape_formulas
 
     values = RISKY + SAFE
     table = pa.table(
@@ -264,7 +264,8 @@ def test_csv_export_counts_invisible_characters_as_leading(prefix: str) -> None:
 
     import pyarrow as pa
 
-    from opendata_cli._export import escape_formulas, write_table
+    from opendata_cli._export import write_table
+    from opendata_core.tables import escape_formulas
 
     risky = [prefix + t for t in TRIGGERS]
     safe = [prefix + "plain", prefix + "1", "a" + prefix + "=1"]
@@ -377,6 +378,10 @@ def test_versions_diff_cite_and_pinned_get(tmp_path: Path) -> None:
     assert code != 0 and "no version existed at 2000-01-01" in out, out
     code, out = run("info", "me/x", "--version", ids[0], "--cite", "--format", "bibtex")
     assert out.startswith("@misc{me_x_") and f"version = {{{ids[0]}}}" in out
+    code, out = run("info", "me/x", "--version", ids[0], "--cite", "--format", "cff")
+    assert code == 0 and out.startswith("cff-version: 1.2.0") and f'version: "{ids[0]}"' in out
+    code, out = run("info", "me/x", "--version", ids[0], "--cite", "--format", "apa")
+    assert code == 0 and f"(Version {ids[0]}) [Data set]. OpenData." in out, out
     code, out = run("get", "me/x", "--version", "zz", "-o", str(target))
     assert code != 0 and "too short" in out, out
 

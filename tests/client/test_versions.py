@@ -235,6 +235,10 @@ def test_cite_a_pinned_version(client: od.Client) -> None:
     assert "Licence: CC-BY-4.0" in text and f"versions/{v1}.json" in text
     bib = client.cite(DS, version=v1, style="bibtex")
     assert bib.startswith(f"@misc{{me_series_{year},") and f"version = {{{v1}}}" in bib
+    apa = client.cite(DS, version=v1, style="apa")
+    assert apa.startswith(f"Me. ({year}). A series (Version {v1}) [Data set]. OpenData. ")
+    cff = client.cite(DS, version=v1, style="cff")
+    assert f'version: "{v1}"' in cff and "type: dataset" in cff and f"versions/{v1}.json" in cff
 
 
 # -- gc never deletes a shard a retained version lists (random histories) -------------------

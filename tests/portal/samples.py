@@ -23,6 +23,7 @@ from opendata_core.api import (
     RunsPage,
     RunSummary,
     SearchResults,
+    VersionList,
 )
 from opendata_core.documents import Field, IndexEntry, MetadataDocument, Provenance, Stats
 from opendata_core.metadata import DatasetMetadata, Geo, Source
@@ -155,6 +156,14 @@ def history(n: int = 3) -> HistoryPage:
     )
 
 
+def versions(n: int = 3) -> VersionList:
+    """The kept versions, newest first (the current one is ``publish(n - 1)``)."""
+    return VersionList(
+        dataset_id="ecb/euro-fx-rates",
+        versions=[publish(i, rows=1000 * (i + 1)) for i in reversed(range(n))],
+    )
+
+
 def runs() -> RunsPage:
     items = [
         RunSummary(
@@ -206,4 +215,5 @@ def default_routes() -> dict[str, Any]:
         "/v1/datasets/ecb/euro-fx-rates": detail(),
         "/v1/datasets/ecb/euro-fx-rates/history": history(),
         "/v1/datasets/ecb/euro-fx-rates/runs": runs(),
+        "/v1/datasets/ecb/euro-fx-rates/versions": versions(),
     }

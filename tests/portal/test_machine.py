@@ -233,7 +233,9 @@ def test_download_page_links_the_signed_files_and_keeps_the_form(portal: Portal)
     html = portal(routes(), seen=seen).get("/ecb/euro-fx-rates/download?start=2024").text
     assert f'href="http://store.test/{SHAS[1]}?sig=x"' in html and "2 files" in html
     asked = [msgspec.json.decode(r.content) for r in seen if r.url.path.endswith("/download")]
-    assert asked == [{"start": "2024", "end": None, "columns": None, "version": None}]
+    assert asked == [
+        {"start": "2024", "end": None, "columns": None, "version": None, "as_of": None}
+    ]
     assert 'id="start"' in html and 'value="2024"' in html
     assert "od get ecb/euro-fx-rates --start 2024 -o euro-fx-rates.csv" in html
 

@@ -565,31 +565,64 @@ def test_without_statistics_the_schema_table_says_so(portal: Portal) -> None:
     assert "No column statistics" in html and "<svg" not in html.split('id="schema-table"')[1]
 
 
-def test_citation_block_is_cores_citation_of_the_current_version(portal: Portal) -> None:
+def _cited(page: str, style: str) -> str:
     import html as html_lib
 
-    from opendata_core.documents import Manifest
+    found = re.search(rf'<code id="cite-{style}">(.*?)</code>', page, re.S)
+    assert found, style
+    return html_lib.unescape(found[1])
+
+
+@pytest.mark.parametrize("style", ["apa", "bibtex", "cff"])
+def test_citation_block_is_cores_citation_of_the_current_version(
+    portal: Portal, style: Any
+) -> None:
     from opendata_core.versions import citation
 
     detail = samples.detail()
     man = detail.manifest
-    version = Manifest(
-        dataset_id=detail.id,
-        publish_id=man.publish_id,
-        published_at=man.published_at,
-        schema=man.schema,
-        schema_hash=man.schema_hash,
-        row_count=man.row_count,
-        bytes=man.bytes,
-        shards=[],
-    )
     url = f"http://registry.test/v1/datasets/ecb/euro-fx-rates/versions/{man.publish_id}"
     page = portal().get("/ecb/euro-fx-rates").text
-    text = re.search(r'<code id="cite-text">(.*?)</code>', page, re.S)
-    bibtex = re.search(r'<code id="cite-bibtex">(.*?)</code>', page, re.S)
-    assert text and bibtex
-    assert html_lib.unescape(text[1]) == citation(detail.metadata.dataset, version, url)
-    assert html_lib.unescape(bibtex[1]) == citation(
-        detail.metadata.dataset, version, url, style="bibtex"
-    )
+    assert _cited(page, style) == citation(detail.metadata.dataset, man, url, style=style)
     assert 'aria-label="Copy the BibTeX code"' in page
+    # Each row of the history cites its version on the citation page.
+    for p in samples.history().publishes:
+        assert f'href="/ecb/euro-fx-rates/cite?version={p.publish_id}"' in page
+
+
+@pytest.mark.parametrize("asked", ["0000ffffffff", "0000" + "f" * 28])
+def test_cite_page_cites_an_earlier_version(portal: Portal, asked: str) -> None:
+    from opendata_core.versions import citation
+
+    old = samples.publish(0, rows=1000)
+    url = f"http://registry.test/v1/datasets/ecb/euro-fx-rates/versions/{old.publish_id}"
+    r = portal().get("/ecb/euro-fx-rates/cite", params={"version": asked})
+    assert r.status_code == 200
+    meta = samples.detail().metadata.dataset
+    for style in ("apa", "bibtex", "cff"):
+        assert _cited(r.text, style) == citation(meta, old, url, style=style)  # type: ignore[arg-type]
+    assert f'href="{url}"' in r.text
+    # The other kept versions link to their own citations; this one is marked current.
+    assert 'aria-current="true"><td>' in r.text
+    assert r.text.count("/ecb/euro-fx-rates/cite?version=") == 2
+
+
+@pytest.mark.parametrize(
+    ("asked", "words"),
+    [
+        ("0009ffff", "is not a version of this dataset"),
+        ("000", "too short"),
+        ("0000", "too short"),
+    ],
+)
+def test_cite_page_names_a_version_it_cannot_cite(portal: Portal, asked: str, words: str) -> None:
+    r = portal().get("/ecb/euro-fx-rates/cite", params={"version": asked})
+    assert r.status_code == 404 and words in r.text, r.text[-2000:]
+    assert "od versions ecb/euro-fx-rates" in r.text
+
+
+def test_cite_page_without_a_version_cites_the_current_one(portal: Portal) -> None:
+    r = portal().get("/ecb/euro-fx-rates/cite")
+    current = samples.detail().manifest.publish_id
+    assert r.status_code == 200 and "(the current version)" in r.text
+    assert f"/versions/{current}" in _cited(r.text, "apa")

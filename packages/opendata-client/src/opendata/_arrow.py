@@ -18,12 +18,11 @@ import pyarrow.parquet as pq
 
 from opendata_core.documents import Field
 from opendata_core.errors import ColumnNotFound
-from opendata_core.timerange import TimeRange, iso, parse_time, time_kind, to_column
+from opendata_core.timerange import iso, parse_time, time_kind, to_column
 
 __all__ = [
     "build_filter",
     "filter_columns",
-    "range_expression",
     "schema_fields",
     "stable_types",
     "to_table",
@@ -185,20 +184,7 @@ def partition_groups(
 
 
 # ---------------------------------------------------------------------------------------------
-# Time bounds (the rule lives in opendata_core.timerange; this is its pyarrow side)
-
-
-def range_expression(tr: TimeRange, column: str, dtype: pa.DataType) -> pc.Expression | None:
-    """A pyarrow filter expression for the rows of ``column`` inside ``tr``."""
-    expr: pc.Expression | None = None
-    field = pc.field(column)
-    if tr.lo is not None:
-        expr = field >= pa.scalar(tr.lo, type=dtype)
-    if tr.hi is not None:
-        hi = pa.scalar(tr.hi, type=dtype)
-        cond = field <= hi if tr.hi_inclusive else field < hi
-        expr = cond if expr is None else expr & cond
-    return expr
+# Time bounds (the rule lives in opendata_core.timerange; its filter in opendata_core.tables)
 
 
 def min_max(col: pa.ChunkedArray | pa.Array) -> tuple[str | None, str | None]:

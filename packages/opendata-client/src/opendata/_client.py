@@ -33,7 +33,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
 from opendata_core.search import resolve_geo
 from opendata_core.search import search as search_entries
-from opendata_core.versions import citation
+from opendata_core.versions import CitationStyle, citation
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -440,9 +440,12 @@ class Client:
         *,
         version: str | None = None,
         as_of: str | date | datetime | None = None,
-        style: Literal["text", "bibtex"] = "text",
+        style: CitationStyle = "text",
     ) -> str:
-        """A citation of one version (default the current one), as plain text or BibTeX.
+        """A citation of one version (default the current one): text, APA, BibTeX or CFF.
+
+        ``style`` is ``"text"`` (APA's parts with the licence and the access date), ``"apa"``,
+        ``"bibtex"`` or ``"cff"`` (a ``CITATION.cff`` document); the portal shows the same text.
 
         It names the title, publisher, year, version, retrieval URL and licence. The URL is
         the version's own: its history entry in the store, or through a registry the

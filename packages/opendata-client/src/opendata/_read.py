@@ -105,13 +105,14 @@ class ShardPlan:
         Format-1.1 shards are read by verified ranges when only some columns or row groups are
         needed (:func:`opendata._ranged.read_ranged`); others whole (sha256).
         """
-        ar = arrow()
+        from opendata_core.tables import range_expression
+
         tc, bounds, cols = self.time_column, self.bounds, self.columns
         expr = self.user_filter
         range_expr = None
         whole_range = tc is None or bounds.contains(shard.min, shard.max)
-        if not whole_range:
-            range_expr = ar.range_expression(bounds, tc, self.time_type)
+        if tc is not None and not whole_range:
+            range_expr = range_expression(bounds, tc, self.time_type)
             if range_expr is not None:
                 expr = range_expr if expr is None else expr & range_expr
         if shard.blocks and (cols is not None or not whole_range):

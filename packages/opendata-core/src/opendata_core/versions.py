@@ -22,14 +22,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal, NamedTuple
 
+import msgspec
+
 from opendata_core.api import PublishSummary
 from opendata_core.documents import Manifest, Provenance, decode_document
 from opendata_core.errors import FormatError, OpenDataError, VersionNotFound, shorten
 from opendata_core.metadata import DatasetMetadata, Retention
 
 __all__ = [
+    "CITATION_STYLES",
     "DEFAULT_RETENTION",
     "MIN_PREFIX",
+    "CitationStyle",
     "Version",
     "citation",
     "decode_entry",
@@ -352,18 +356,26 @@ def summaries(history: Sequence[Manifest]) -> list[PublishSummary]:
     ]
 
 
+CitationStyle = Literal["text", "apa", "bibtex", "cff"]
+"""``text`` (the default: APA's parts plus the licence and the access date), ``apa`` (APA 7's
+data set reference), ``bibtex`` (``@misc``) or ``cff`` (a ``CITATION.cff`` 1.2.0 document)."""
+CITATION_STYLES: Final[tuple[CitationStyle, ...]] = ("text", "apa", "bibtex", "cff")
+
+
 def citation(
     meta: DatasetMetadata,
-    version: Manifest,
+    version: Manifest | PublishSummary,
     url: str,
     *,
-    style: Literal["text", "bibtex"] = "text",
+    style: CitationStyle = "text",
     accessed: date | None = None,
 ) -> str:
     """A citation of one pinned version: title, publisher, year, version, URL, licence.
 
     The publisher is the original provider (``source.provider``); ``url`` is where the version
-    can be retrieved. BibTeX uses ``@misc`` with a key ``<namespace>_<name>_<year>``.
+    can be retrieved. BibTeX uses ``@misc`` with a key ``<namespace>_<name>_<year>``. APA 7 needs
+    no access date for a pinned version; ``text`` adds it with the licence. CFF names the licence
+    only when it is an SPDX id (the CFF schema allows nothing else).
 
     Example:
         >>> from opendata_core.metadata import Source
@@ -374,8 +386,11 @@ def citation(
         ...              schema_hash="", row_count=0, bytes=0, shards=[])
         >>> print(citation(meta, m, "s3://od/datasets/ecb/fx", accessed=date(2025, 4, 1)))
         ECB (2025). FX rates (version 20250314T153112Z-9f8e7d6c) [Data set]. OpenData dataset ecb/fx. s3://od/datasets/ecb/fx. Licence: CC-BY-4.0. Accessed 2025-04-01.
+        >>> print(citation(meta, m, "https://od.example/v/1", style="apa"))
+        ECB. (2025). FX rates (Version 20250314T153112Z-9f8e7d6c) [Data set]. OpenData. https://od.example/v/1
     """  # noqa: E501
-    year = version.published_at.astimezone(UTC).year
+    released = version.published_at.astimezone(UTC)
+    year = released.year
     when = (accessed or datetime.now(UTC).date()).isoformat()
     publisher = meta.source.provider or meta.dataset_id.namespace
     if style == "text":
@@ -384,8 +399,16 @@ def citation(
             f"OpenData dataset {meta.id}. {url}. Licence: {meta.license or 'unspecified'}. "
             f"Accessed {when}."
         )
+    if style == "apa":
+        author = publisher if publisher.endswith(".") else publisher + "."
+        return (
+            f"{author} ({year}). {meta.title} (Version {version.publish_id}) [Data set]. "
+            f"OpenData. {url}"
+        )
+    if style == "cff":
+        return _cff(meta, version, url, publisher, released.date())
     if style != "bibtex":
-        raise ValueError(f"style={style!r}: use 'text' or 'bibtex'")
+        raise ValueError(f"style={style!r}: use one of {', '.join(CITATION_STYLES)}")
 
     def tex(value: str) -> str:
         for char, escaped in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}")):
@@ -407,3 +430,32 @@ def citation(
     ]
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key},\n{body}\n}}"
+
+
+def _cff(
+    meta: DatasetMetadata, version: Manifest | PublishSummary, url: str, publisher: str, day: date
+) -> str:
+    """``CITATION.cff`` 1.2.0 of one version; every string JSON-quoted (valid YAML)."""
+    from opendata_core._reference import spdx_licenses
+
+    def q(value: str) -> str:
+        return msgspec.json.encode(value).decode()
+
+    lines = [
+        "cff-version: 1.2.0",
+        f"message: {q('If you use this dataset, please cite this version as below.')}",
+        "type: dataset",
+        f"title: {q(meta.title)}",
+        "authors:",
+        f"  - name: {q(publisher)}",
+        f"version: {q(version.publish_id)}",
+        f"date-released: {day.isoformat()}",
+        f"url: {q(url)}",
+        "identifiers:",
+        "  - type: url",
+        f"    value: {q(url)}",
+        f"    description: {q(f'OpenData dataset {meta.id}, version {version.publish_id}')}",
+    ]
+    if meta.license in spdx_licenses():
+        lines.append(f"license: {q(meta.license)}")
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ Routes (``/-/`` is never a namespace: a GitHub owner cannot start with a hyphen)
     GET /{ns}                      a publisher's datasets and their health
     GET /{ns}/{name}               a dataset
     GET /{ns}/{name}/history.svg   the dataset's history chart (pygal)
+    GET /{ns}/{name}/cite          citations of one kept version (APA, BibTeX, CITATION.cff)
     GET /-/publish                 "publish your data": od init → od run → od deploy
     GET /-/static/...              stylesheet and scripts (no CDN)
     GET /-/healthz                 liveness
@@ -37,16 +38,18 @@ from opendata_core.errors import (
     InvalidDatasetId,
     OpenDataError,
     RateLimited,
+    VersionNotFound,
 )
 from opendata_core.ids import DatasetId
 from opendata_portal import context as ctx
 from opendata_portal.chart import history_svg
+from opendata_portal.cite import cite_page, version_citation, version_citations
 from opendata_portal.columns import HEIGHT as COLUMN_CHART_HEIGHT
 from opendata_portal.columns import WIDTH as COLUMN_CHART_WIDTH
 from opendata_portal.columns import column_views
 from opendata_portal.discover import dataset_jsonld
 from opendata_portal.downloads import download_page
-from opendata_portal.machine import MACHINE_ROUTES, current_citation
+from opendata_portal.machine import MACHINE_ROUTES
 from opendata_portal.pages import STATIC_DIR, Pages
 from opendata_portal.preview import build_preview
 from opendata_portal.registry import (
@@ -218,7 +221,7 @@ async def dataset_page(
         raise detail
     api = dataset_path(str(dataset_id))
     base = ctx.base_url(request)
-    cite = current_citation(detail, registry)
+    cite = version_citation(detail.metadata.dataset, detail.manifest, registry)
     doc = detail.metadata
     table = build_preview(
         doc.preview_head,
@@ -237,8 +240,7 @@ async def dataset_page(
         chart_width=COLUMN_CHART_WIDTH,
         chart_height=COLUMN_CHART_HEIGHT,
         jsonld=script_json(dataset_jsonld(detail, base, citation=cite)),
-        cite=cite,
-        bibtex=current_citation(detail, registry, "bibtex"),
+        citations=version_citations(detail.metadata.dataset, detail.manifest, registry),
         d=detail,
         meta=detail.metadata.dataset,
         history=None if isinstance(history, BaseException) else history,
@@ -309,6 +311,8 @@ def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
     elif isinstance(exc, InvalidDatasetId):
         status, title, message = 404, "Not a dataset address", exc.message
         extra["search_for"] = re.sub(r"[-_./]+", " ", path)
+    elif isinstance(exc, VersionNotFound):
+        status, title, message, hint = 404, "Version not found", exc.message, exc.hint
     elif isinstance(exc, SearchInputError):
         status, title, message, hint = 400, "That search cannot be run", exc.message, exc.hint
     elif isinstance(exc, RateLimited):
@@ -356,6 +360,7 @@ def create_app(
             dataset_page,
             history_chart,
             download_page,
+            cite_page,
             *MACHINE_ROUTES,
             create_static_files_router(
                 path="/-/static", directories=[STATIC_DIR], name="static", include_in_schema=False

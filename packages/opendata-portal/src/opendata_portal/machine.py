@@ -16,7 +16,7 @@ The portal never carries a data byte: shard links redirect to the registry's sig
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 from litestar import Request, Response, get
@@ -25,46 +25,20 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from opendata_core.api import DatasetDetail, SearchResults
-from opendata_core.versions import citation
+from opendata_core.api import SearchResults
 from opendata_portal import context as ctx
 from opendata_portal import discover
+from opendata_portal.cite import version_citation
 from opendata_portal.rdf import to_jsonld, to_turtle
-from opendata_portal.registry import RegistryClient, dataset_path
 from opendata_portal.search import SearchInputError
 
-__all__ = ["MACHINE_ROUTES", "current_citation"]
+__all__ = ["MACHINE_ROUTES"]
 
 CATALOG_PAGE: Final = 100
 """Datasets per DCAT catalogue page (the registry may grant fewer: the links follow its size)."""
 SITEMAP_PAGE: Final = 1000
 """Dataset pages per sitemap (the protocol allows 50,000; the registry caps a page at 1,000)."""
 _CACHE: Final = {"Cache-Control": "public, max-age=300"}
-
-
-def current_citation(
-    detail: DatasetDetail, registry: RegistryClient, style: Literal["text", "bibtex"] = "text"
-) -> str:
-    """A citation of the dataset's current version, as ``od info --cite`` writes it.
-
-    Core's rule (``opendata_core.versions.citation``), naming the registry's public URL of
-    that version.
-    """
-    from opendata_core.documents import Manifest
-
-    man = detail.manifest
-    version = Manifest(
-        dataset_id=detail.id,
-        publish_id=man.publish_id,
-        published_at=man.published_at,
-        schema=man.schema,
-        schema_hash=man.schema_hash,
-        row_count=man.row_count,
-        bytes=man.bytes,
-        shards=[],
-    )
-    url = registry.public(f"{dataset_path(detail.id)}/versions/{man.publish_id}")
-    return citation(detail.metadata.dataset, version, url, style=style)
 
 
 def _page(request: Request[Any, Any, State]) -> int:
@@ -84,7 +58,12 @@ async def croissant_file(
     detail, download = await asyncio.gather(
         registry.dataset(dataset_id), registry.download(dataset_id)
     )
-    doc = discover.croissant(detail, download, base, citation=current_citation(detail, registry))
+    doc = discover.croissant(
+        detail,
+        download,
+        base,
+        citation=version_citation(detail.metadata.dataset, detail.manifest, registry),
+    )
     return Response(
         msgspec.json.encode(doc), media_type="application/ld+json", headers=dict(_CACHE)
     )

@@ -24,6 +24,7 @@ from opendata_core.api import (
     HistoryPage,
     RunsPage,
     SearchResults,
+    VersionList,
 )
 from opendata_core.errors import FormatError, OpenDataError
 from opendata_core.problems import ProblemDetails, error_from_problem
@@ -141,6 +142,10 @@ class RegistryClient:
     async def history(self, dataset_id: str) -> HistoryPage:
         """``GET /v1/datasets/{ns}/{name}/history`` (publishes, oldest first)."""
         return await self._get(dataset_path(dataset_id) + "/history", HistoryPage)
+
+    async def versions(self, dataset_id: str) -> VersionList:
+        """``GET /v1/datasets/{ns}/{name}/versions`` (the kept versions, newest first)."""
+        return await self._get(dataset_path(dataset_id) + "/versions", VersionList)
 
     async def download(
         self, dataset_id: str, *, start: str | None = None, end: str | None = None

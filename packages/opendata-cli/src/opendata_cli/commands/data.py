@@ -10,6 +10,7 @@ import click
 
 from opendata_cli._exit import CommandFailed
 from opendata_cli._export import FORMATS
+from opendata_core.versions import CITATION_STYLES
 
 if TYPE_CHECKING:
     from opendata_cli._export import Format
@@ -353,7 +354,7 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
 @click.option(
     "--format",
     "style",
-    type=click.Choice(["text", "bibtex"]),
+    type=click.Choice(CITATION_STYLES),
     default="text",
     show_default=True,
     help="Citation style (with --cite).",
@@ -372,7 +373,8 @@ def info(
     """Show a dataset's metadata, stats and schema (of one version with --version/--as-of).
 
     With --cite, print a citation of that version (default the current one): title,
-    publisher, year, version, retrieval URL and licence, as text or BibTeX. Through a registry
+    publisher, year, version, retrieval URL and licence, as text, APA, BibTeX or CFF
+    (CITATION.cff). Through a registry
     (OPENDATA_REGISTRY) it also shows the dataset's health: failing or stale, and why.
     """
     from opendata_core.timerange import coverage_text
