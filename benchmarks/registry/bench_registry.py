@@ -414,9 +414,14 @@ def _queries(rng: random.Random, n: int, words: list[str]) -> list[dict[str, Any
     def word() -> str:
         return rng.choices(words[:2000], cum_weights=cum)[0]
 
+    def typo() -> str:
+        w = rng.choice([w for w in WORDS if len(w) >= 5])
+        j = rng.randrange(1, len(w) - 2)
+        return w[:j] + w[j + 1] + w[j] + w[j + 2 :]  # two letters swapped
+
     out: list[dict[str, Any]] = []
     for i in range(n):
-        kind = i % 8
+        kind = i % 9
         if kind == 0:
             out.append({"q": word()})
         elif kind == 1:
@@ -431,13 +436,17 @@ def _queries(rng: random.Random, n: int, words: list[str]) -> list[dict[str, Any
             out.append({"q": "", "sort": "updated", "page": rng.randrange(1, 20)})
         elif kind == 6:
             out.append({"license": rng.choice(LICENSES), "frequency": rng.choice(FREQUENCIES)})
-        else:
+        elif kind == 7:
             out.append({"q": word(), "geo": rng.choice(COUNTRIES[:10]), "sort": "updated"})
+        else:
+            out.append({"q": typo()})
     return out
 
 
-def _kind(params: dict[str, Any], total: int) -> str:
+def _kind(params: dict[str, Any], total: int, suggestion: str | None) -> str:
     """A query's class for the report: text or not, filtered or not, and how many hits."""
+    if suggestion:
+        return "q typo (suggested)"
     text = "q" if params.get("q") else "no-q"
     filtered = any(k in params for k in ("topic", "namespace", "license", "frequency", "geo"))
     size = "<1k" if total < 1000 else "1k-10k" if total <= 10_000 else ">10k"
@@ -483,6 +492,7 @@ async def _search_backend(
         timings = []
         queries = _queries(random.Random(7), n_queries, words)
         hits: list[int] = []
+        suggested = 0
         by_kind: dict[str, list[float]] = {}
         counters = cpu_times()
         async with sessions() as session:
@@ -496,7 +506,8 @@ async def _search_backend(
                 result = await service.search(SearchQuery(**params))
                 timings.append((time.perf_counter() - t0) * 1000)
                 hits.append(result.total)
-                kind = _kind(params, result.total)
+                suggested += result.suggestion is not None
+                kind = _kind(params, result.total, result.suggestion)
                 by_kind.setdefault(kind, []).append(timings[-1])
         timings.sort()
         hits.sort()
@@ -508,6 +519,7 @@ async def _search_backend(
             "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
             "max_ms": round(timings[-1], 2),
             "steal": steal_share(counters),
+            "suggested": suggested,
             "hits": {
                 "min": hits[0],
                 "p50": hits[len(hits) // 2],
@@ -614,10 +626,11 @@ def main() -> int:
             f" (targets ≥ 50 %, p99 ≤ 20 ms){_stolen(d['steal'])}"
         )
     for backend, s in results.get("search", {}).items():
-        ok &= s["p95_ms"] <= 50
+        ok &= s["p95_ms"] <= 50 and s["max_ms"] <= 150
         print(
-            f"search {backend}: p95 {s['p95_ms']} ms over {s['datasets']:,} datasets"
-            f" (target ≤ 50 ms){_stolen(s['steal'])}"
+            f"search {backend}: p95 {s['p95_ms']} ms, max {s['max_ms']} ms over"
+            f" {s['datasets']:,} datasets, {s['suggested']} suggestions"
+            f" (targets p95 ≤ 50 ms, max ≤ 150 ms){_stolen(s['steal'])}"
         )
     print("PASS" if ok else "FAIL: a target was missed")
     return 0 if ok else 1

@@ -141,6 +141,8 @@ class SearchResults(_Wire, kw_only=True):
     """``GET /v1/datasets``: one page of results, with counts per facet value."""
 
     query: str = ""
+    suggestion: str | None = None
+    """When a text query finds nothing: a query of the catalogue's own words ("did you mean")."""
     total: int
     page: int
     per_page: int

@@ -8,6 +8,7 @@ migration; :mod:`opendata_registry.domain.catalogue.search` queries it.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from opendata_core.search import stems
+
 __all__ = [
     "ApiKey",
     "Base",
@@ -38,6 +41,7 @@ __all__ = [
     "Run",
     "UsageCounter",
     "UsedJti",
+    "search_stems",
 ]
 
 
@@ -65,6 +69,22 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
+def search_stems(id: str, title: str, description: str, topics_text: str) -> str:
+    """The ``search_stems`` of a dataset's texts: core's stems of their words, space-separated.
+
+    >>> search_stems("me/rates", "Interest rates", "of countries", "finance")
+    'rate financ countri'
+    """
+    return " ".join(stems(f"{id} {title} {topics_text} {description}"))
+
+
+def _stems_default(context: Any) -> str:
+    """``search_stems`` from the texts an insert gives (ORM or Core, one row or many)."""
+    row = context.get_current_parameters()
+    texts = (row.get(k) or "" for k in ("id", "title", "description", "topics_text"))
+    return search_stems(*texts)
+
+
 class Dataset(Base):
     """One dataset of the catalogue: its current metadata, manifest and README."""
 
@@ -77,6 +97,9 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text)
     topics_text: Mapped[str] = mapped_column(Text, default="")
     """The topics joined by spaces (what full-text search indexes)."""
+    search_stems: Mapped[str] = mapped_column(Text, default=_stems_default)
+    """Core's stems of the id, title, topics and description (:func:`search_stems`), indexed
+    next to their words (migration 0008). Filled on insert; an update of the texts sets it."""
     license: Mapped[str] = mapped_column(String(200), index=True)
     frequency: Mapped[str | None] = mapped_column(String(20), index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -42,6 +42,7 @@ from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import FACETS, FacetCount
+from opendata_core.search import Vocabulary
 from opendata_registry.db.models import Dataset, DatasetTag
 from opendata_registry.infra.hotcache import read_generation
 
@@ -150,6 +151,8 @@ class FacetIndex:
     """The engine's matching keys per text query and time conditions, at this generation."""
     ranked: LRUCache[tuple[str, ...], RankedHead] = field(default_factory=_ranked_memo)
     """The engine's ranked head per text query, at this generation (bounded by rows)."""
+    vocabulary: Vocabulary | None = None
+    """The words of the text index at this generation, read when a query first finds nothing."""
 
     def keep_head(self, terms: tuple[str, ...], head: RankedHead) -> None:
         """Keep ``head`` for ``terms`` unless it is longer than :data:`HEAD_ROWS`."""

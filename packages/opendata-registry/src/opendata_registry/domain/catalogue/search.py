@@ -1,11 +1,13 @@
 """Full-text search by the database's own engine: SQLite FTS5 (bm25) or PostgreSQL (ts_rank).
 
-The rule is core's (:mod:`opendata_core.search`): every word of the query begins a word of the
-dataset's texts, no stemming, so a direct store finds the same datasets. The index is created by
-the migrations (an FTS5 table kept by triggers; a generated, weighted ``tsvector`` column copied
-by trigger into the narrow ``dataset_search`` table, with a GIN index; both over core's words
-since migration 0007). Here the query's words become a safe engine query (each word a prefix
-term, all required) and a rank column where smaller is better.
+The rule is core's (:mod:`opendata_core.search`): every word of the query, or its stem, begins
+a word of the dataset's texts or the stem of one, so a direct store finds the same datasets. The
+index is created by the migrations (an FTS5 table kept by triggers; a generated, weighted
+``tsvector`` column copied by trigger into the narrow ``dataset_search`` table, with a GIN index;
+both over core's words since migration 0007, and core's stems, ``datasets.search_stems``, since
+0008). Here the query's words become a safe engine query (each word's forms,
+:func:`~opendata_core.search.query_forms`, prefix terms; every word required) and a rank column
+where smaller is better. :func:`catalogue_words` reads the index's words for "did you mean".
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opendata_core.search import query_words
+from opendata_core.search import query_forms, query_words
 
-__all__ = ["match_keys", "query_terms"]
+__all__ = ["catalogue_words", "match_keys", "query_terms"]
 
-# bm25 column weights for (id, title, description, topics_text).
-_BM25: Final = "bm25(datasets_fts, 10.0, 8.0, 1.0, 4.0)"
+# bm25 column weights for (id, title, description, topics_text, search_stems).
+_BM25: Final = "bm25(datasets_fts, 10.0, 8.0, 1.0, 4.0, 2.0)"
 
 
 def query_terms(q: str) -> list[str]:
@@ -48,8 +51,37 @@ def query_terms(q: str) -> list[str]:
 
 
 def _fts_query(terms: list[str]) -> str:
-    """Each term quoted (no FTS5 syntax can get through) and used as a prefix."""
-    return " ".join(f'"{t}"*' for t in terms)
+    """Each term's forms quoted (no FTS5 syntax can get through) and used as prefixes.
+
+    >>> _fts_query(["rates", "happy"])
+    '("rate"*) AND ("happy"* OR "happi"*)'
+    """
+    return " AND ".join("(" + " OR ".join(f'"{f}"*' for f in query_forms(t)) + ")" for t in terms)
+
+
+def _tsquery(terms: list[str]) -> str:
+    """The same for ``to_tsquery('simple', …)`` (words are letters and digits: no syntax).
+
+    >>> _tsquery(["rates", "happy"])
+    '(rate:*) & (happy:* | happi:*)'
+    """
+    return " & ".join("(" + " | ".join(f"{f}:*" for f in query_forms(t)) + ")" for t in terms)
+
+
+async def catalogue_words(connection: AsyncConnection) -> list[str]:
+    """Every word the text index holds for the id, title, topics and description (not stems).
+
+    The engine's own word list, read without reading the datasets: FTS5's ``fts5vocab`` table,
+    PostgreSQL's ``ts_stat`` over the vectors' weights A to C (D holds the stems).
+    """
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        stmt = text("SELECT DISTINCT term FROM datasets_fts_words WHERE col != 'search_stems'")
+    elif dialect == "postgresql":
+        stmt = text("SELECT word FROM ts_stat('SELECT search FROM dataset_search', 'ABC')")
+    else:
+        raise NotImplementedError(f"full-text search on {dialect}")
+    return list((await connection.execute(stmt)).scalars())
 
 
 def match_keys(
@@ -59,7 +91,7 @@ def match_keys(
     rank: bool = False,
     among: Iterable[int] | None = None,
 ) -> Select[Any]:
-    """The keys (``pk``) of the datasets matching every term, from the text index alone.
+    """The keys (``pk``) of the datasets matching every term (a query word), from the index alone.
 
     With ``rank``, also the engine's rank (smaller is better), ordered by it, then by what the
     index holds to break ties: ``id`` on PostgreSQL, the ``rowid`` (the order datasets entered
@@ -90,7 +122,7 @@ def match_keys(
         tie: ColumnElement[Any] = literal_column("rowid")
     elif dialect == "postgresql":
         found = table("dataset_search", column("pk"), column("id"), column("search"))
-        tsquery = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms))
+        tsquery = func.to_tsquery("simple", _tsquery(terms))
         stmt = select(found.c.pk.label("pk")).where(found.c.search.op("@@")(tsquery))
         if among is not None:
             keys_param = bindparam("among", list(among), type_=ARRAY(Integer))

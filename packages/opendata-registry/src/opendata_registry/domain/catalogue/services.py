@@ -26,6 +26,7 @@ from opendata_core.api import (
 from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
 from opendata_core.errors import DatasetNotFound
 from opendata_core.ids import DatasetId
+from opendata_core.search import Vocabulary
 from opendata_registry.db.models import Dataset, Publish, Run
 from opendata_registry.domain.catalogue.facets import (
     FacetIndex,
@@ -35,7 +36,7 @@ from opendata_registry.domain.catalogue.facets import (
     join_pks,
     split_pks,
 )
-from opendata_registry.domain.catalogue.search import match_keys, query_terms
+from opendata_registry.domain.catalogue.search import catalogue_words, match_keys, query_terms
 from opendata_registry.domain.health.services import compute_health
 from opendata_registry.infra.settings import Settings
 
@@ -222,6 +223,13 @@ class CatalogueService:
                 return found
             n *= 2
 
+    async def _vocabulary(self, index: FacetIndex) -> Vocabulary:
+        """The text index's words at the index's generation (read once per generation)."""
+        if index.vocabulary is None:
+            words = await catalogue_words(await self.session.connection())
+            index.vocabulary = Vocabulary(words)
+        return index.vocabulary
+
     async def search(self, query: SearchQuery) -> SearchResults:
         """One page of matching datasets, ranked by the engine, with counts per facet value.
 
@@ -232,7 +240,9 @@ class CatalogueService:
         far as the page. The unfiltered catalogue needs no statement beyond the page's rows.
         Both statements' answers are kept with the facet index, for its generation only
         (:attr:`.facets.FacetIndex.matches`, :attr:`~.facets.FacetIndex.ranked`): a repeated
-        query (a search log's common words) skips them.
+        query (a search log's common words) skips them. A text query that finds nothing
+        carries a ``suggestion`` from the catalogue's words (core's
+        :meth:`~opendata_core.search.Vocabulary.suggest`).
         """
         index = await facet_index(self.session)
         terms = query_terms(query.q)
@@ -275,8 +285,12 @@ class CatalogueService:
             )
             for r in ordered
         ]
+        suggestion = None
+        if total == 0 and terms:
+            suggestion = (await self._vocabulary(index)).suggest(query.q)
         return SearchResults(
             query=query.q,
+            suggestion=suggestion,
             total=total,
             page=query.page,
             per_page=query.per_page,

@@ -37,7 +37,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.store import PreconditionFailed
 from opendata_core.versions import publish_summary
 from opendata_registry.db.engine import SessionMaker
-from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run
+from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run, search_stems
 from opendata_registry.domain.catalogue.services import build_index
 from opendata_registry.infra.store import RegistryStore
 
@@ -256,6 +256,7 @@ async def _sync_dataset(
         "title": meta.title,
         "description": meta.description,
         "topics_text": " ".join(meta.topics),
+        "search_stems": search_stems(ds, meta.title, meta.description, " ".join(meta.topics)),
         "license": meta.license,
         "frequency": meta.frequency,
         "updated_at": entry.updated_at,
