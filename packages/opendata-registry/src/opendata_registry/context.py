@@ -12,7 +12,8 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
-from opendata_registry.domain.catalogue.sync import SyncReport, sync_catalogue
+from opendata_registry.domain.catalogue.sync import Progress, SyncReport, sync_catalogue
 from opendata_registry.domain.catalogue.versions import EntryCache, VersionService
 from opendata_registry.domain.downloads.services import DownloadService
 from opendata_registry.domain.publishing.auth import Publishing
@@ -38,6 +39,8 @@ log = logging.getLogger("opendata_registry")
 _USAGE_FLUSH_SECONDS = 5.0
 _STOP_SECONDS = 10.0
 """How long :meth:`Registry.stop` lets a background sync or usage write finish."""
+_SYNC_LEASE: Final = timedelta(seconds=30)
+"""How long a sync holds its lease without renewing it (it renews every 10 s)."""
 
 
 class Registry:
@@ -81,24 +84,44 @@ class Registry:
         """Bring the database to the current schema."""
         await migrate(self.engine, schema=self.settings.database_schema)
 
-    async def sync(self, *, wait: bool = False) -> SyncReport | None:
+    async def sync(
+        self, *, wait: bool = False, progress: Progress | None = None, batch_size: int = 500
+    ) -> SyncReport | None:
         """Sync the catalogue unless another process holds the sync lease (then ``None``).
 
-        ``wait=True`` waits for the other process's sync to finish and then syncs.
+        ``wait=True`` waits for the other process's sync to finish and then syncs. The lease is
+        renewed while the sync runs, so a sync killed midway holds it for at most
+        :data:`_SYNC_LEASE` (then the next sync goes on from its last committed batch).
         """
         while True:
             async with self.sessions() as session:
-                got = await acquire_lease(session, "sync", self._holder)
+                got = await acquire_lease(session, "sync", self._holder, _SYNC_LEASE)
             if got or not wait:
                 break
             await asyncio.sleep(0.5)
         if not got:
             return None
+        holding = asyncio.create_task(self._renew("sync"))
         try:
-            return await sync_catalogue(self.sessions, self.store)
+            return await sync_catalogue(
+                self.sessions, self.store, progress=progress, batch_size=batch_size
+            )
         finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
             async with self.sessions() as session:
                 await release_lease(session, "sync", self._holder)
+
+    async def _renew(self, name: str) -> None:
+        """Renew the lease ``name`` every third of its life until cancelled."""
+        while True:
+            await asyncio.sleep(_SYNC_LEASE.total_seconds() / 3)
+            try:
+                async with self.sessions() as session:
+                    await acquire_lease(session, name, self._holder, _SYNC_LEASE)
+            except Exception:  # a missed renewal: another sync may start; syncs are idempotent
+                log.warning("renewing the %s lease failed", name, exc_info=True)
 
     async def start(self) -> None:
         """Migrate, sync once, and start the background tasks."""

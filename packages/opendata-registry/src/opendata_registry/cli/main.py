@@ -71,11 +71,45 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def sync(as_json: bool) -> None:
-    """Read every dataset in the store into the catalogue and rewrite index.json."""
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: when stderr is a terminal).",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Datasets written per transaction (each batch is a checkpoint).",
+)
+def sync(as_json: bool, progress: bool | None, batch_size: int) -> None:
+    """Read every dataset in the store into the catalogue and rewrite index.json.
+
+    Only documents whose ETag changed are read. Each batch of datasets is committed on its own:
+    an interrupted sync, run again, goes on where it stopped.
+    """
+    show = sys.stderr.isatty() if progress is None else progress
 
     async def work(registry: Any) -> Any:
-        return await registry.sync(wait=True)
+        if not show:
+            return await registry.sync(wait=True, batch_size=batch_size)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        columns = (
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task("syncing datasets", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await registry.sync(wait=True, progress=advance, batch_size=batch_size)
 
     report = _run(work)
     data = {

@@ -13,10 +13,12 @@ bytes never pass through it, except on a local folder store (nothing there can p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -106,10 +108,42 @@ class RegistryStore:
         except NotFound:
             return None
 
+    async def get_many(
+        self, keys: Sequence[str], *, limit: asyncio.Semaphore
+    ) -> list[bytes | None]:
+        """Each key's bytes (``None`` when it does not exist), read concurrently.
+
+        An S3 bucket is read with ``limit`` requests in flight (obstore's async API); a local
+        folder is read with plain file reads in one worker thread (obstore's async reads of a
+        local file are many times slower than reading it).
+        """
+        if self.root is not None:
+            import anyio
+
+            paths = [self.root / _checked(key) for key in keys]  # no resolve: 3 syscalls less
+            return await anyio.to_thread.run_sync(_files_or_none, paths, abandon_on_cancel=True)
+
+        async def one(key: str) -> bytes | None:
+            async with limit:
+                got = await self.get_or_none(key)
+            return got[0] if got is not None else None
+
+        return list(await asyncio.gather(*(one(key) for key in keys)))
+
     async def list(self, prefix: str) -> AsyncIterator[ObjectMeta]:
         """Every object under ``prefix`` (recursive)."""
         import obstore
 
+        if self.root is not None:
+            # A local folder is walked directly (3x faster than obstore's listing), with
+            # obstore's ETags, so either lister's ETags compare equal.
+            import anyio
+
+            folder = self.local_path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+            found = await anyio.to_thread.run_sync(_walk, self.root, folder, abandon_on_cancel=True)
+            for one in found:
+                yield one
+            return
         stream = obstore.list(self._store, prefix, chunk_size=1000)
         try:
             with self._translated(prefix):
@@ -212,13 +246,58 @@ class RegistryStore:
         """The file of ``key`` in a local folder store, refusing anything outside the folder."""
         if self.root is None:
             raise RuntimeError("not a local folder store")
-        parts = key.split("/")
-        if not key or any(p in ("", ".", "..") for p in parts) or "\\" in key or "\x00" in key:
-            raise ValueError(f"invalid key {key!r}")
-        path = self.root.joinpath(*parts).resolve()
+        path = (self.root / _checked(key)).resolve()
         if not path.is_relative_to(self.root):
             raise ValueError(f"invalid key {key!r}")
         return path
+
+
+def _checked(key: str) -> str:
+    """``key`` unless it could name anything outside the folder (``..``, empty parts)."""
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts) or "\\" in key or "\x00" in key:
+        raise ValueError(f"invalid key {key!r}")
+    return key
+
+
+def _walk(root: Path, folder: Path) -> list[ObjectMeta]:
+    """Every file under ``folder`` as obstore's LocalStore lists it (its ETag format too)."""
+    found: list[ObjectMeta] = []
+    base = len(str(root)) + 1
+    stack = [str(folder)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                stack.append(entry.path)
+            elif "#" not in entry.name:  # obstore's in-progress uploads (``name#n``)
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                micros = st.st_mtime_ns // 1000
+                found.append(
+                    ObjectMeta(
+                        entry.path[base:],
+                        st.st_size,
+                        f'"{st.st_ino:x}-{micros:x}-{st.st_size:x}"',
+                        datetime.fromtimestamp(micros / 1e6, UTC),
+                    )
+                )
+    return found
+
+
+def _files_or_none(paths: list[Path]) -> list[bytes | None]:
+    out: list[bytes | None] = []
+    for path in paths:
+        try:
+            out.append(path.read_bytes())
+        except FileNotFoundError:
+            out.append(None)
+    return out
 
 
 def _file_read(path: Path, limit: int) -> tuple[bytes, int, str]:

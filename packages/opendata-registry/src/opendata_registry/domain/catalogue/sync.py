@@ -10,14 +10,16 @@ After a sync that changed anything, ``index.json`` is rewritten in the bucket fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +44,7 @@ from opendata_registry.domain.catalogue.services import build_index
 from opendata_registry.infra.store import RegistryStore
 
 __all__ = [
+    "Progress",
     "SyncReport",
     "sync_catalogue",
     "sync_dataset",
@@ -91,18 +94,26 @@ def _entry(doc: MetadataDocument, manifest: Manifest) -> IndexEntry:
 async def _list(store: RegistryStore, prefix: str | None = None) -> dict[str, _Listing]:
     root = store.layout.datasets_root()
     found: dict[str, _Listing] = {}
+    skipped: set[str] = set()
     async for obj in store.list(prefix or root):
         parts = obj.key[len(root) :].split("/", 2)
         if len(parts) != 3:
             continue
         ns, name, rest = parts
-        try:
-            ds = DatasetId.parse(f"{ns}/{name}")
-        except InvalidDatasetId:
-            continue
-        if f"{ds.namespace}/{ds.name}" != f"{ns}/{name}":
-            continue  # not canonical: no key of ours looks like that
-        entry = found.setdefault(str(ds), _Listing())
+        ds = f"{ns}/{name}"
+        entry = found.get(ds)
+        if entry is None:
+            if ds in skipped:
+                continue
+            try:
+                parsed = DatasetId.parse(ds)
+            except InvalidDatasetId:
+                skipped.add(ds)
+                continue
+            if str(parsed) != ds:
+                skipped.add(ds)
+                continue  # not canonical: no key of ours looks like that
+            entry = found[ds] = _Listing()
         if rest in _DOCS:
             entry.etags[rest] = obj.etag or f"{obj.size}-{obj.last_modified.isoformat()}"
         elif rest.startswith("runs/") and rest.endswith(".json") and rest.count("/") == 1:
@@ -126,133 +137,87 @@ def run_summary(record: RunRecord) -> RunSummary:
     )
 
 
-async def _sync_runs(
-    session: AsyncSession,
-    store: RegistryStore,
-    ds: str,
-    new_runs: dict[str, str],
-    report: SyncReport,
-) -> dict[str, RunSummary]:
-    added: dict[str, RunSummary] = {}
-    for name, key in sorted(new_runs.items()):
-        got = await store.get_or_none(key)
-        if got is None:
+@dataclass
+class _Work:
+    """One dataset to sync: its listing, the run records to add, whether its documents changed."""
+
+    ds: str
+    listing: _Listing
+    new_runs: dict[str, str]
+    docs_changed: bool
+
+
+@dataclass
+class _Prepared:
+    """One dataset's documents, read and decoded, ready to write."""
+
+    ds: str
+    runs: list[tuple[str, RunRecord]]
+    documents: tuple[Manifest, MetadataDocument, str, str, str] | None = None
+    """manifest, metadata, manifest.json, metadata.json and README.md (``None``: unchanged)."""
+
+
+def _keys(store: RegistryStore, work: _Work) -> list[str]:
+    """The keys to read for ``work``: its new run records, then its three documents."""
+    keys = [key for _, key in sorted(work.new_runs.items())]
+    if work.docs_changed:
+        dsid = DatasetId.parse(work.ds)
+        keys += [
+            store.layout.manifest(dsid),
+            store.layout.metadata(dsid),
+            store.layout.readme(dsid),
+        ]
+    return keys
+
+
+def _prepare(work: _Work, got: list[bytes | None], report: SyncReport) -> _Prepared:
+    """Decode what was read for ``work`` (problems go to the report; the dataset is skipped)."""
+    prepared = _Prepared(work.ds, [])
+    names = sorted(work.new_runs)
+    for name, data in zip(names, got, strict=False):
+        if data is None:
             continue
+        key = work.new_runs[name]
         try:
-            record = decode_document(got[0], RunRecord, name=key)
+            prepared.runs.append((name, decode_document(data, RunRecord, name=key)))
         except FormatError as exc:
             report.problems.append(str(exc))
-            continue
-        summary = run_summary(record)
-        session.add(
-            Run(
-                dataset_id=ds,
-                key=name,
-                status=record.status,
-                publish_id=record.publish_id,
-                started_at=record.started_at,
-                finished_at=record.finished_at,
-                summary_json=msgspec.json.encode(summary).decode(),
-            )
-        )
-        added[name] = summary
-        report.runs_added += 1
-    return added
-
-
-async def _record_publish(
-    session: AsyncSession,
-    ds: str,
-    manifest: Manifest,
-    manifest_json: str,
-    metadata: MetadataDocument,
-    now: datetime,
-) -> bool:
-    exists = (
-        await session.execute(
-            select(Publish.publish_id).where(
-                Publish.dataset_id == ds, Publish.publish_id == manifest.publish_id
-            )
-        )
-    ).scalar_one_or_none()
-    if exists is not None:
-        return False
-    run_json = (
-        await session.execute(
-            select(Run.summary_json)
-            .where(Run.dataset_id == ds, Run.publish_id == manifest.publish_id)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    run = msgspec.json.decode(run_json, type=RunSummary) if run_json else None
-    schema_changed = run.schema_changed if run else False
-    if run is None and manifest.parent_publish_id:
-        parent = (
-            await session.execute(
-                select(Publish.summary_json).where(
-                    Publish.dataset_id == ds, Publish.publish_id == manifest.parent_publish_id
-                )
-            )
-        ).scalar_one_or_none()
-        if parent is not None:
-            parent_hash = msgspec.json.decode(parent, type=PublishSummary).schema_hash
-            schema_changed = parent_hash != manifest.schema_hash
-    same_version = metadata.stats.schema_hash == manifest.schema_hash and (
-        metadata.stats.row_count == manifest.row_count
-    )
-    provenance = run.provenance if run else (metadata.provenance if same_version else Provenance())
-    summary = publish_summary(manifest, schema_changed=schema_changed, provenance=provenance)
-    session.add(
-        Publish(
-            dataset_id=ds,
-            publish_id=manifest.publish_id,
-            published_at=manifest.published_at,
-            summary_json=msgspec.json.encode(summary).decode(),
-            manifest_json=manifest_json,
-            seen_at=now,
-        )
-    )
-    return True
-
-
-async def _sync_dataset(
-    session: AsyncSession,
-    store: RegistryStore,
-    ds: str,
-    listing: _Listing,
-    new_runs: dict[str, str],
-    docs_changed: bool,
-    report: SyncReport,
-) -> None:
-    now = datetime.now(UTC)
-    await _sync_runs(session, store, ds, new_runs, report)
-    if not docs_changed:
-        return
-    etags = listing.etags
-    row = (await session.execute(select(Dataset).where(Dataset.id == ds))).scalar_one_or_none()
-    dsid = DatasetId.parse(ds)
-    got_manifest = await store.get_or_none(store.layout.manifest(dsid))
-    got_metadata = await store.get_or_none(store.layout.metadata(dsid))
-    if got_manifest is None or got_metadata is None:
-        return  # deleted meanwhile
+    if not work.docs_changed:
+        return prepared
+    manifest_bytes, metadata_bytes, readme_bytes = got[len(names) :]
+    if manifest_bytes is None or metadata_bytes is None:
+        return prepared  # deleted meanwhile
     try:
-        manifest = decode_document(got_manifest[0], Manifest)
-        metadata = decode_document(got_metadata[0], MetadataDocument)
+        manifest = decode_document(manifest_bytes, Manifest)
+        metadata = decode_document(metadata_bytes, MetadataDocument)
     except FormatError as exc:
-        report.problems.append(f"{ds}: {exc}")
-        return
-    if manifest.dataset_id != ds or metadata.dataset.id != ds:
-        report.problems.append(f"{ds}: its documents name another dataset; skipped")
-        return
-    got_readme = await store.get_or_none(store.layout.readme(dsid))
-    readme = got_readme[0].decode("utf-8", "replace") if got_readme else ""
-    manifest_json = got_manifest[0].decode()
-    if await _record_publish(session, ds, manifest, manifest_json, metadata, now):
-        report.publishes_added += 1
+        report.problems.append(f"{work.ds}: {exc}")
+        return prepared
+    if manifest.dataset_id != work.ds or metadata.dataset.id != work.ds:
+        report.problems.append(f"{work.ds}: its documents name another dataset; skipped")
+        return prepared
+    readme = readme_bytes.decode("utf-8", "replace") if readme_bytes else ""
+    prepared.documents = (
+        manifest,
+        metadata,
+        manifest_bytes.decode(),
+        metadata_bytes.decode(),
+        readme,
+    )
+    return prepared
+
+
+def _dataset_values(
+    ds: str, listing: _Listing, documents: tuple[Manifest, MetadataDocument, str, str, str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The ``datasets`` row of a dataset and its facet tags."""
+    manifest, metadata, manifest_json, metadata_json, readme = documents
     entry = _entry(metadata, manifest)
     meta = metadata.dataset
+    etags = listing.etags
     values: dict[str, Any] = {
-        "namespace": dsid.namespace,
+        "id": ds,
+        "namespace": ds.split("/", 1)[0],
         "title": meta.title,
         "description": meta.description,
         "topics_text": " ".join(meta.topics),
@@ -265,33 +230,226 @@ async def _sync_dataset(
         "publish_id": manifest.publish_id,
         "published_at": manifest.published_at,
         "entry_json": msgspec.json.encode(entry).decode(),
-        "metadata_json": got_metadata[0].decode(),
+        "metadata_json": metadata_json,
         "manifest_json": manifest_json,
         "readme": readme,
         "manifest_etag": etags.get("manifest.json", ""),
         "metadata_etag": etags.get("metadata.json", ""),
         "readme_etag": etags.get("README.md", ""),
-        "synced_at": now,
     }
-    if row is None:
-        row = Dataset(id=ds, **values)
-        session.add(row)
-        await session.flush()
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-        await session.execute(delete(DatasetTag).where(DatasetTag.dataset_pk == row.pk))
     tags = {("topic", t.lower()) for t in meta.topics}
     if meta.geo is not None:
         if meta.geo.scope:
             tags.add(("geo", meta.geo.scope))
         tags.update(("geo", c.lower()) for c in meta.geo.countries)
-    session.add_all(DatasetTag(dataset_pk=row.pk, facet=f, value=v[:100]) for f, v in sorted(tags))
-    report.updated.append(ds)
+    return values, sorted((f, v[:100]) for f, v in tags)
 
 
-async def sync_catalogue(sessions: SessionMaker, store: RegistryStore) -> SyncReport:
-    """Bring the catalogue in line with the bucket; then rewrite ``index.json`` if it changed."""
+def _publish_row(
+    ds: str,
+    documents: tuple[Manifest, MetadataDocument, str, str, str],
+    run: RunSummary | None,
+    parent_hash: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``publishes`` row of a dataset's current manifest (its provenance: the run's)."""
+    manifest, metadata, manifest_json, _, _ = documents
+    schema_changed = run.schema_changed if run else False
+    if run is None and parent_hash is not None:
+        schema_changed = parent_hash != manifest.schema_hash
+    same_version = metadata.stats.schema_hash == manifest.schema_hash and (
+        metadata.stats.row_count == manifest.row_count
+    )
+    provenance = run.provenance if run else (metadata.provenance if same_version else Provenance())
+    summary = publish_summary(manifest, schema_changed=schema_changed, provenance=provenance)
+    return {
+        "dataset_id": ds,
+        "publish_id": manifest.publish_id,
+        "published_at": manifest.published_at,
+        "summary_json": msgspec.json.encode(summary).decode(),
+        "manifest_json": manifest_json,
+        "seen_at": now,
+    }
+
+
+async def _write(
+    session: AsyncSession,
+    batch: list[tuple[_Work, _Prepared]],
+    report: SyncReport,
+) -> None:
+    """Write one batch of prepared datasets in the caller's transaction (bulk statements)."""
+    now = datetime.now(UTC)
+    ids = [work.ds for work, _ in batch]
+    run_rows: list[dict[str, Any]] = []
+    runs_of: dict[tuple[str, str], RunSummary] = {}
+    for work, prepared in batch:
+        for name, record in prepared.runs:
+            summary = run_summary(record)
+            run_rows.append(
+                {
+                    "dataset_id": work.ds,
+                    "key": name,
+                    "status": record.status,
+                    "publish_id": record.publish_id,
+                    "started_at": record.started_at,
+                    "finished_at": record.finished_at,
+                    "summary_json": msgspec.json.encode(summary).decode(),
+                }
+            )
+            if record.publish_id:
+                runs_of.setdefault((work.ds, record.publish_id), summary)
+    if run_rows:
+        await session.execute(insert(Run), run_rows)
+    changed = [(w, p, p.documents) for w, p in batch if p.documents is not None]
+    if not changed:
+        report.runs_added += len(run_rows)
+        return
+    publish_ids = {d[0].publish_id for _, _, d in changed}
+    wanted = publish_ids | {d[0].parent_publish_id for _, _, d in changed if d[0].parent_publish_id}
+    known: dict[tuple[str, str], str] = {
+        (r.dataset_id, r.publish_id): r.summary_json
+        for r in await session.execute(
+            select(Publish.dataset_id, Publish.publish_id, Publish.summary_json).where(
+                Publish.dataset_id.in_(ids), Publish.publish_id.in_(wanted)
+            )
+        )
+    }
+    for run_ds, run_publish, run_json in await session.execute(
+        select(Run.dataset_id, Run.publish_id, Run.summary_json).where(
+            Run.dataset_id.in_(ids), Run.publish_id.in_(publish_ids)
+        )
+    ):
+        runs_of.setdefault(
+            (run_ds, run_publish or ""), msgspec.json.decode(run_json, type=RunSummary)
+        )
+    found = await session.execute(select(Dataset.id, Dataset.pk).where(Dataset.id.in_(ids)))
+    pks: dict[str, int] = {ds: pk for ds, pk in found}  # noqa: C416 (typed rows)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    tags: dict[str, list[tuple[str, str]]] = {}
+    publish_rows: list[dict[str, Any]] = []
+    for work, _, documents in changed:
+        manifest = documents[0]
+        values, tags[work.ds] = _dataset_values(work.ds, work.listing, documents)
+        values["synced_at"] = now
+        if work.ds in pks:
+            updates.append({"pk": pks[work.ds], **values})
+        else:
+            inserts.append(values)
+        if (work.ds, manifest.publish_id) not in known:
+            parent = known.get((work.ds, manifest.parent_publish_id or ""))
+            parent_hash = (
+                msgspec.json.decode(parent, type=PublishSummary).schema_hash if parent else None
+            )
+            run = runs_of.get((work.ds, manifest.publish_id))
+            publish_rows.append(_publish_row(work.ds, documents, run, parent_hash, now))
+        report.updated.append(work.ds)
+    if publish_rows:
+        await session.execute(insert(Publish), publish_rows)
+    if updates:
+        await session.execute(update(Dataset), updates)
+        await session.execute(
+            delete(DatasetTag).where(DatasetTag.dataset_pk.in_([u["pk"] for u in updates]))
+        )
+    if inserts:
+        added = await session.execute(insert(Dataset).returning(Dataset.id, Dataset.pk), inserts)
+        pks.update((ds, pk) for ds, pk in added)
+    tag_rows = [
+        {"dataset_pk": pks[ds], "facet": facet, "value": value}
+        for ds, pairs in tags.items()
+        for facet, value in pairs
+    ]
+    if tag_rows:
+        await session.execute(insert(DatasetTag), tag_rows)
+    report.runs_added += len(run_rows)
+    report.publishes_added += len(publish_rows)
+
+
+async def _commit(
+    sessions: SessionMaker, batch: list[tuple[_Work, _Prepared]], report: SyncReport
+) -> None:
+    """Write ``batch`` in one transaction; on a conflict, each dataset in its own."""
+    staged = SyncReport()
+    try:
+        async with sessions() as session, session.begin():
+            await _write(session, batch, staged)
+    except IntegrityError:
+        if len(batch) == 1:
+            # Another process synced the same dataset at the same moment; it did the work.
+            log.info("sync: %s was synced concurrently by another process", batch[0][0].ds)
+            return
+        for one in batch:
+            await _commit(sessions, [one], report)
+        return
+    report.updated += staged.updated
+    report.publishes_added += staged.publishes_added
+    report.runs_added += staged.runs_added
+
+
+Progress = Callable[[int, int], None]
+"""Told ``(datasets done, datasets to sync)`` after each committed batch."""
+
+
+async def _sync_work(
+    sessions: SessionMaker,
+    store: RegistryStore,
+    todo: list[_Work],
+    report: SyncReport,
+    *,
+    batch_size: int,
+    concurrency: int,
+    progress: Progress | None,
+) -> None:
+    """Read ``todo`` concurrently and write it in batches (the next read while one is written).
+
+    Each committed batch is a checkpoint: its datasets' ETags are stored, so a sync that is
+    interrupted and run again goes on after the last committed batch, without duplicates.
+    """
+    limit = asyncio.Semaphore(concurrency)
+
+    async def read(batch: list[_Work]) -> list[tuple[_Work, _Prepared]]:
+        keys = [_keys(store, work) for work in batch]
+        flat = await store.get_many([k for ks in keys for k in ks], limit=limit)
+        out, at = [], 0
+        for work, ks in zip(batch, keys, strict=True):
+            out.append((work, _prepare(work, flat[at : at + len(ks)], report)))
+            at += len(ks)
+        return out
+
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    done = 0
+    if progress:
+        progress(0, len(todo))
+    ahead = asyncio.ensure_future(read(batches[0])) if batches else None
+    try:
+        for i in range(len(batches)):
+            assert ahead is not None
+            prepared = await ahead
+            ahead = asyncio.ensure_future(read(batches[i + 1])) if i + 1 < len(batches) else None
+            await _commit(sessions, prepared, report)
+            done += len(prepared)
+            if progress:
+                progress(done, len(todo))
+    finally:
+        if ahead is not None and not ahead.done():
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ahead
+
+
+async def sync_catalogue(
+    sessions: SessionMaker,
+    store: RegistryStore,
+    *,
+    progress: Progress | None = None,
+    batch_size: int = 500,
+    concurrency: int = 64,
+) -> SyncReport:
+    """Bring the catalogue in line with the bucket; then rewrite ``index.json`` if it changed.
+
+    Documents are read ``concurrency`` at a time and written ``batch_size`` datasets per
+    transaction; ``progress`` is told how far it got after each batch.
+    """
     report = SyncReport()
     listing = await _list(store)
     complete = {
@@ -317,6 +475,7 @@ async def sync_catalogue(sessions: SessionMaker, store: RegistryStore) -> SyncRe
         known_runs = {
             (d, k) for d, k in (await session.execute(select(Run.dataset_id, Run.key))).all()
         }
+    todo: list[_Work] = []
     for ds, found in sorted(complete.items()):
         etags = found.etags
         docs_changed = rows.get(ds) != (
@@ -325,14 +484,17 @@ async def sync_catalogue(sessions: SessionMaker, store: RegistryStore) -> SyncRe
             etags.get("README.md", ""),
         )
         new_runs = {n: k for n, k in found.runs.items() if (ds, n) not in known_runs}
-        if not docs_changed and not new_runs:
-            continue
-        try:
-            async with sessions() as session, session.begin():
-                await _sync_dataset(session, store, ds, found, new_runs, docs_changed, report)
-        except IntegrityError:
-            # Another process synced the same dataset at the same moment; it did the work.
-            log.info("sync: %s was synced concurrently by another process", ds)
+        if docs_changed or new_runs:
+            todo.append(_Work(ds, found, new_runs, docs_changed))
+    await _sync_work(
+        sessions,
+        store,
+        todo,
+        report,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        progress=progress,
+    )
     gone = sorted(set(rows) - set(complete))
     if gone:
         async with sessions() as session, session.begin():
@@ -364,11 +526,8 @@ async def sync_dataset(sessions: SessionMaker, store: RegistryStore, dataset_id:
             (await session.execute(select(Run.key).where(Run.dataset_id == str(ds)))).scalars()
         )
     new_runs = {n: k for n, k in found.runs.items() if n not in known}
-    try:
-        async with sessions() as session, session.begin():
-            await _sync_dataset(session, store, str(ds), found, new_runs, True, report)
-    except IntegrityError:
-        log.info("sync: %s was synced concurrently by another process", ds)
+    work = _Work(str(ds), found, new_runs, True)
+    await _sync_work(sessions, store, [work], report, batch_size=1, concurrency=8, progress=None)
     return report
 
 

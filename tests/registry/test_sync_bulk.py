@@ -1,0 +1,190 @@
+"""The bulk sync: batches committed one by one (checkpoints), resumed after a failure or a kill
+without duplicates; the progress bar of ``opendata-registry sync``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from opendata_registry.cli.main import main
+from opendata_registry.context import Registry
+from opendata_registry.db.models import Dataset as DatasetRow
+from opendata_registry.db.models import DatasetTag, Publish, Run
+from opendata_registry.domain.catalogue.sync import SyncReport
+from opendata_registry.infra.settings import Settings
+
+from .conftest import Dataset, publish
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clone(store_root: Path, source: str, n: int) -> list[str]:
+    """``n`` copies of dataset ``source`` (documents and run records, ids replaced)."""
+    folder = store_root / "datasets" / source
+    ids = []
+    for i in range(n):
+        ds = f"bulk{i % 7}/set-{i}"
+        ids.append(ds)
+        for path in folder.rglob("*"):
+            if path.is_dir() or "parts" in path.parts or "versions" in path.parts:
+                continue
+            target = store_root / "datasets" / ds / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes().replace(source.encode(), ds.encode()))
+    return ids
+
+
+def counts(settings: Settings) -> dict[str, int]:
+    async def go() -> dict[str, int]:
+        registry = Registry(settings)
+        try:
+            async with registry.sessions() as session:
+                return {
+                    table.__tablename__: (
+                        await session.execute(select(func.count()).select_from(table))
+                    ).scalar_one()
+                    for table in (DatasetRow, Publish, Run, DatasetTag)
+                }
+        finally:
+            await registry.engine.dispose()
+
+    return asyncio.run(go())
+
+
+def run_sync(settings: Settings, **kwargs: Any) -> SyncReport:
+    async def go() -> SyncReport:
+        registry = Registry(settings)
+        try:
+            await registry.migrate()
+            report = await registry.sync(wait=True, **kwargs)
+            assert report is not None
+            return report
+        finally:
+            await registry.engine.dispose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def bulk(local_store: Any, store_root: Path) -> list[str]:
+    """601 datasets, each with one successful run record and two topics."""
+    publish(
+        local_store,
+        Dataset("seed/one", topics=["finance", "rates"], runs=[("success", datetime.now(UTC))]),
+    )
+    return ["seed/one", *clone(store_root, "seed/one", 600)]
+
+
+def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
+    bulk: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opendata_registry.infra.store import RegistryStore
+
+    real = RegistryStore.get_many
+    calls = 0
+
+    async def failing(self: RegistryStore, keys: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:  # the 4th read fails while batch 3 is written (each read runs ahead)
+            raise OSError("the bucket went away")
+        return await real(self, keys, **kwargs)
+
+    monkeypatch.setattr(RegistryStore, "get_many", failing)
+    with pytest.raises(OSError, match="went away"):
+        run_sync(settings, batch_size=100)
+    monkeypatch.setattr(RegistryStore, "get_many", real)
+    done = counts(settings)
+    assert done == {"datasets": 300, "publishes": 300, "runs": 300, "dataset_tags": 600}
+    progress: list[tuple[int, int]] = []
+    resumed = run_sync(settings, batch_size=100, progress=lambda d, t: progress.append((d, t)))
+    # Only what the failed sync had not committed is read and written again.
+    assert len(resumed.updated) == len(bulk) - 300
+    assert (resumed.publishes_added, resumed.runs_added, resumed.problems) == (301, 301, [])
+    assert progress == [(0, 301), (100, 301), (200, 301), (300, 301), (301, 301)]
+    assert counts(settings) == {
+        "datasets": 601,
+        "publishes": 601,
+        "runs": 601,
+        "dataset_tags": 1202,
+    }
+    assert not run_sync(settings).changed
+
+
+def test_a_killed_sync_command_resumes_without_duplicates(
+    bulk: list[str], tmp_path: Path, store_root: Path
+) -> None:
+    """SIGKILL ``opendata-registry sync`` mid-way; the next run goes on from its checkpoint."""
+    db = tmp_path / "kill.db"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENDATA_", "AWS_"))},
+        "OPENDATA_HOME": str(tmp_path / "home"),
+        "OPENDATA_STORE": str(store_root),
+        "OPENDATA_REGISTRY_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+    }
+    # The killed process cannot give its lease back: a short lease keeps the test short (the
+    # real one lasts 30 s after the last renewal).
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, datetime, opendata_registry.context as c; "
+        "c._SYNC_LEASE = datetime.timedelta(seconds=1); "
+        "from opendata_registry.cli.main import main; main(sys.argv[1:])",
+        "sync",
+        "--json",
+        "--batch-size",
+        "20",
+    ]
+
+    def committed() -> int:
+        if not db.exists():
+            return 0
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                return int(conn.execute("SELECT count(*) FROM datasets").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0  # the tables are not created yet
+
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while committed() < 40 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = committed()
+    assert 40 <= before < len(bulk), f"the kill came too late: {before} committed"
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, timeout=300, check=True)
+    report = json.loads(done.stdout)
+    assert len(report["updated"]) == len(bulk) - before
+    assert report["publishes_added"] == len(bulk) - before
+    with sqlite3.connect(db) as conn:
+        got = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("datasets", "publishes", "runs", "dataset_tags")
+        }
+    assert got == {"datasets": 601, "publishes": 601, "runs": 601, "dataset_tags": 1202}
+
+
+def test_sync_command_shows_a_progress_bar(
+    local_store: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENDATA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPENDATA_STORE", str(tmp_path / "store"))
+    publish(local_store, Dataset("ecb/fx"))
+    result = CliRunner().invoke(main, ["sync", "--progress", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["updated"] == ["ecb/fx"]
+    assert "syncing datasets" in result.stderr and "1/1" in result.stderr
