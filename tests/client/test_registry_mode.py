@@ -26,9 +26,10 @@ from opendata_core.api import (
     PublishSummary,
     SignedShard,
 )
-from opendata_core.errors import RateLimited, ServiceUnavailable, Unauthenticated
+from opendata_core.errors import DatasetNotFound, RateLimited, ServiceUnavailable, Unauthenticated
 from opendata_core.ids import DatasetId
 from opendata_core.problems import problem_from_error
+from opendata_core.store import NotFound
 from opendata_core.timerange import select_shards
 
 from .test_push_load import daily
@@ -71,6 +72,12 @@ class FaultyRegistry:
             return httpx.Response(self.plain_status, text="nope")
         path = request.url.path
         ds = DatasetId.parse("/".join(path.split("/")[3:5]))
+        if path.endswith("/lifecycle"):  # the id's lifecycle.json, as the registry serves it
+            try:
+                data, _ = self.source.store.get(self.source.layout.lifecycle(ds))
+            except NotFound:
+                return self._problem(DatasetNotFound(str(ds), []))
+            return httpx.Response(200, content=bytes(data))
         try:
             if path.endswith("/download"):
                 return self._download(
@@ -336,7 +343,7 @@ def test_503_unavailable_is_retried_after_its_retry_after(
     # The registry's 0.5 s where it is longer than the backoff (0.4 s), the backoff (0.8 s) where
     # that is longer.
     assert sleeps.waits == [0.5, 0.8]
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 4  # three answers to the lifecycle read, then the info
 
 
 def test_503_unavailable_that_lasts_says_it_was_retried(fake: FaultyRegistry) -> None:

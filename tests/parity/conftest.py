@@ -211,16 +211,21 @@ def world(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Itera
     bucket = f"parity-{secrets.token_hex(4)}"
     world = World(root=root, endpoint=moto_endpoint, bucket=bucket, registries={})
     _publish(root, world)
-    _copy_to_bucket(root, moto_endpoint, bucket)
+    yield from serve(world, base)
+
+
+def serve(world: World, base: Path) -> Iterator[World]:
+    """Copy the folder into the bucket, then run a registry over each while the caller needs."""
+    _copy_to_bucket(world.root, world.endpoint, world.bucket)
     common = {"OPENDATA_REGISTRY_TIERS": TIERS, "OPENDATA_REGISTRY_ACCESS_LOG": "0"}
     with ExitStack() as stack:
         world.registries["registry-local"] = stack.enter_context(
-            running_registry(base / "home-local", OPENDATA_STORE=str(root), **common)
+            running_registry(base / "home-local", OPENDATA_STORE=str(world.root), **common)
         )
-        s3 = {**S3_KEYS, "AWS_ENDPOINT_URL": moto_endpoint}
+        s3 = {**S3_KEYS, "AWS_ENDPOINT_URL": world.endpoint}
         world.registries["registry-s3"] = stack.enter_context(
             running_registry(
-                base / "home-s3", OPENDATA_STORE=f"s3://{bucket}/{PREFIX}", **s3, **common
+                base / "home-s3", OPENDATA_STORE=f"s3://{world.bucket}/{PREFIX}", **s3, **common
             )
         )
         yield world

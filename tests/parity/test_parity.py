@@ -23,6 +23,7 @@ import opendata as od
 from opendata_cli.main import cli
 from tests.parity.cases import CASES, Case, Context
 from tests.parity.conftest import TRANSPORTS, World
+from tests.parity.lifecycle import LIFECYCLE_CASES, life_world  # noqa: F401 (a fixture)
 
 NOT_READS = {
     "push": "publishes (through the registry: tests/registry/publishing/test_client_publish.py)",
@@ -54,7 +55,17 @@ DEPRECATED = {
     "od search.--country": "the old name of --geo, hidden (it warns and passes --geo on)",
 }
 """Old names kept for one release: they lead to the same code as the new name, which has cases."""
-_ERROR_ATTRIBUTES = ("close_matches", "column", "available", "coverage", "version", "oldest_kept")
+_ERROR_ATTRIBUTES = (
+    "close_matches",
+    "column",
+    "available",
+    "coverage",
+    "version",
+    "oldest_kept",
+    "reason",
+    "withdrawn_at",
+    "citation",
+)
 
 
 def _outcome(case: Case, ctx: Context) -> dict[str, Any]:
@@ -90,6 +101,24 @@ def _run_in(
 def test_the_same_answer_on_every_transport(
     case: Case, transport: str, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _compare(case, transport, world, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+@pytest.mark.parametrize("case", LIFECYCLE_CASES, ids=[c.id for c in LIFECYCLE_CASES])
+def test_every_lifecycle_state_behaves_the_same_on_every_transport(
+    case: Case,
+    transport_name: str,
+    life_world: World,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _compare(case, transport_name, life_world, tmp_path, monkeypatch)
+
+
+def _compare(
+    case: Case, transport: str, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if transport in case.skip:
         pytest.skip(case.skip[transport])
     reference = next(t for t in TRANSPORTS if t not in case.skip)
@@ -109,7 +138,7 @@ def test_the_same_answer_on_every_transport(
 
 def _covered() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for case in CASES:
+    for case in [*CASES, *LIFECYCLE_CASES]:
         for name, params in case.covers.items():
             out.setdefault(name, set()).update(params)
     return out

@@ -1,8 +1,9 @@
 """What a read through the registry costs, in requests (issue 23: one round trip, not more).
 
 Counted at the client's own HTTP transport (real HTTP to the registry processes of the parity
-world): a load is one ``download`` call and the shards; a cached re-load of an unchanged dataset
-is the one ``download`` call and nothing from the bucket, pinned or not.
+world): a load is one lifecycle read (spec §10.4: moved, deprecated or withdrawn?), one
+``download`` call and the shards; a cached re-load of an unchanged dataset is those two registry
+calls and nothing from the bucket, pinned or not.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ class Counting(httpx.HTTPTransport):
         return super().handle_request(request)
 
     def split(self) -> tuple[int, int]:
-        registry = sum(r.url.path.startswith("/v1/") for r in self.requests)
+        calls = [r for r in self.requests if r.url.path.startswith("/v1/")]
+        if calls:  # every read starts with the id's lifecycle
+            assert calls[0].method == "GET" and calls[0].url.path.endswith("/lifecycle"), calls
+        registry = len(calls)
         counts = registry, len(self.requests) - registry
         self.requests.clear()
         return counts
 
 
 @pytest.mark.parametrize("which", ["registry-local", "registry-s3"])
-def test_a_cached_reload_is_one_request_to_the_registry_and_none_to_the_bucket(
+def test_a_cached_reload_is_two_requests_to_the_registry_and_none_to_the_bucket(
     world: World, which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENDATA_HOME", str(tmp_path / "home"))  # an empty cache
@@ -50,14 +54,14 @@ def test_a_cached_reload_is_one_request_to_the_registry_and_none_to_the_bucket(
         loaded = counting.split()
         shards = len(client.manifest(PRICES).shards)
         counting.split()
-        assert loaded == (1, shards) and shards > 1  # one download call, then the shards
+        assert loaded == (2, shards) and shards > 1  # lifecycle, download, then the shards
         again = client.load(PRICES)
-        assert counting.split() == (1, 0)
+        assert counting.split() == (2, 0)
         pd.testing.assert_frame_equal(again, first)
         for pin in ({"version": world.versions[1]}, {"as_of": world.published[2]}):
             client.load(PRICES, **pin)  # type: ignore[arg-type]
             counting.split()
             client.load(PRICES, **pin)  # type: ignore[arg-type]
-            assert counting.split() == (1, 0), pin
+            assert counting.split() == (2, 0), pin
     finally:
         store.close()

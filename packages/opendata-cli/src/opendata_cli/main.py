@@ -5,8 +5,10 @@ Heavy libraries are imported inside the commands, so ``od --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -44,7 +46,8 @@ class _Group(click.Group):
         from opendata_cli._runner import debug_enabled
 
         try:
-            return super().invoke(ctx)
+            with _library_warnings():
+                return super().invoke(ctx)
         except BrokenPipeError:
             _quiet_closed_pipe()
             ctx.exit(ExitCode.OK)
@@ -58,6 +61,28 @@ class _Group(click.Group):
                 click.echo(f"hint: {failure.hint}", err=True)
             _release(exc)
             ctx.exit(failure.code)
+
+
+@contextlib.contextmanager
+def _library_warnings() -> Iterator[None]:
+    """The client's ``DeprecationWarning`` (a moved or deprecated dataset) as a yellow line.
+
+    Python hides a ``DeprecationWarning`` outside ``__main__``; the client attributes it to its
+    caller, here a command module, so it is shown, once, as ``warning: …`` on stderr.
+    """
+    import warnings
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("default", category=DeprecationWarning, module=r"opendata_cli\.")
+        previous = warnings.showwarning
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = previous
 
 
 def _release(exc: BaseException) -> None:

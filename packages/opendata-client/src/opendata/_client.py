@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from opendata import _discovery, _gc, _versions
+from opendata import _discovery, _gc, _lifecycle, _versions
 from opendata._cache import Cache
 from opendata._config import settings
 from opendata._index import Catalog
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         Provenance,
         RunRecord,
     )
+    from opendata_core.lifecycle import Lifecycle, TrustLevel
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = ["Client", "GcResult", "PushResult", "ShardUrl"]
@@ -156,7 +157,7 @@ class Client:
 
     def manifest(self, id: str | DatasetId) -> Manifest:
         """The dataset's current ``manifest.json`` (its shards, schema and coverage)."""
-        return self._reader.manifest(DatasetId.parse(id))[0]
+        return self._reader.manifest(_lifecycle.live(self._reader, id))[0]
 
     def push(
         self,
@@ -297,7 +298,7 @@ class Client:
                 kept version).
         """
         return self._reader.load(
-            id,
+            _lifecycle.live(self._reader, id),
             start=start,
             end=end,
             columns=columns,
@@ -323,7 +324,9 @@ class Client:
         memory work. Rows outside the range are filtered lazily. ``version`` and ``as_of``
         pin a version as in :meth:`load`.
         """
-        return self._reader.scan(id, start=start, end=end, version=version, as_of=as_of)
+        return self._reader.scan(
+            _lifecycle.live(self._reader, id), start=start, end=end, version=version, as_of=as_of
+        )
 
     def to_dask(
         self,
@@ -355,7 +358,7 @@ class Client:
 
         return to_dask(
             self,
-            id,
+            _lifecycle.live(self._reader, id),
             start=start,
             end=end,
             columns=columns,
@@ -387,7 +390,7 @@ class Client:
         :meth:`load`.
         """
         return self._reader.urls(
-            id,
+            _lifecycle.live(self._reader, id),
             start=start,
             end=end,
             signed=signed,
@@ -409,18 +412,35 @@ class Client:
         With ``version`` or ``as_of`` (as in :meth:`load`): the stats, schema, time and
         provenance of that version, the current yaml fields, and no preview.
         """
-        ds = DatasetId.parse(id)
+        ds = _lifecycle.live(self._reader, id)
         doc = _discovery.info(self._reader, ds)
         if version is None and as_of is None:
             return doc
         return _versions.pinned_info(doc, _versions.resolve(self._reader, ds, version, as_of))
+
+    def lifecycle(self, id: str | DatasetId) -> Lifecycle:
+        """The dataset's status, trust level and audit trail (``lifecycle.json``, spec §10).
+
+        Moves are followed (the result's ``dataset_id`` is where ``id`` leads now; its
+        ``previous_ids`` list the old ids). Unlike the reads, it neither warns nor raises for
+        the status: it is how to look at a deprecated or withdrawn dataset. A dataset with no
+        ``lifecycle.json`` is ``active`` and not verified (or ``deprecated`` when its
+        ``opendata.yaml`` says so).
+
+        Example:
+            >>> import opendata as od
+            >>> doc = od.Client().lifecycle("ecb/euro-fx-reference-rates")  # doctest: +SKIP
+            >>> doc.status, doc.trust.level  # doctest: +SKIP
+            ('active', 'verified-source')
+        """
+        return _lifecycle.current(self._reader, id)
 
     def versions(self, id: str | DatasetId) -> builtins.list[PublishSummary]:
         """The dataset's kept versions, newest first (spec §8).
 
         Each has its time, rows, bytes, coverage, schema change and provenance.
         """
-        return _versions.listed(self._reader, DatasetId.parse(id))
+        return _versions.listed(self._reader, _lifecycle.live(self._reader, id))
 
     def diff(
         self, id: str | DatasetId, v1: str, v2: str, *, rows: bool = True
@@ -432,7 +452,7 @@ class Client:
         differ are read (shards with equal sha256 are skipped), so a one-day append is diffed
         in time proportional to the day.
         """
-        return _versions.diff(self._reader, DatasetId.parse(id), v1, v2, rows=rows)
+        return _versions.diff(self._reader, _lifecycle.live(self._reader, id), v1, v2, rows=rows)
 
     def cite(
         self,
@@ -451,7 +471,7 @@ class Client:
         the version's own: its history entry in the store, or through a registry the
         registry's URL of that version (``…/v1/datasets/{ns}/{name}/versions/{publish_id}``).
         """
-        ds = DatasetId.parse(id)
+        ds = _lifecycle.live(self._reader, id)
         doc = _discovery.info(self._reader, ds)
         manifest = _versions.resolve(self._reader, ds, version, as_of)
         url = self.store.uri(self.layout.version(ds, manifest.publish_id))
@@ -472,13 +492,16 @@ class Client:
         geo: str | None = None,
         limit: int | None = None,
         country: str | None = None,
+        trust: TrustLevel | None = None,
     ) -> builtins.list[IndexEntry]:
         """Datasets whose id, title, description or topics contain every word of ``query``.
 
         Results are ranked: matches in the id and title count more than in the description.
         Filters are exact (case-insensitive). ``geo`` is a country code (ISO 3166-1, ``"DE"``)
         the dataset covers, or its scope (``"global"``, ``"region"``, ``"country"``,
-        ``"multi"``); ``country`` is its deprecated name.
+        ``"multi"``); ``country`` is its deprecated name. ``trust`` keeps the datasets verified
+        at that level or higher (``"verified-publisher"``, ``"verified-source"``,
+        ``"audited"``; spec §10.1). Withdrawn datasets are never found.
         """
         from opendata._registry import RegistryTransport
 
@@ -492,6 +515,7 @@ class Client:
                 frequency=frequency,
                 geo=geo,
                 limit=limit,
+                trust=trust,
             )
         return search_entries(
             self.index.load().datasets,
@@ -502,6 +526,7 @@ class Client:
             frequency=frequency,
             geo=geo,
             limit=limit,
+            trust=trust,
         )
 
     def gc(

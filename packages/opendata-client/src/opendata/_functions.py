@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from opendata_core.documents import IndexEntry, MetadataDocument, Partitioning, Provenance
     from opendata_core.ids import DatasetId
+    from opendata_core.lifecycle import TrustLevel
     from opendata_core.metadata import DatasetMetadata
 
 __all__ = ["cache", "gc", "info", "list", "load", "push", "scan", "search", "to_dask", "urls"]
@@ -231,12 +232,14 @@ def search(
     geo: str | None = None,
     limit: int | None = None,
     country: str | None = None,
+    trust: TrustLevel | None = None,
 ) -> builtins.list[IndexEntry]:
     """Search the index; see :meth:`Client.search` for the filters.
 
     Example:
         >>> import opendata as od
         >>> od.search("rates", geo="DE")  # doctest: +SKIP
+        >>> od.search("rates", trust="verified-source")  # verified datasets only  # doctest: +SKIP
     """
     return _client().search(
         query,
@@ -246,6 +249,7 @@ def search(
         frequency=frequency,
         geo=resolve_geo(geo, country),
         limit=limit,
+        trust=trust,
     )
 
 

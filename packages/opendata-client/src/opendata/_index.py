@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from opendata._lifecycle import read_from
 from opendata_core.documents import (
     Index,
     IndexEntry,
@@ -109,10 +110,13 @@ class Catalog:
             try:
                 data, _ = self.store.get(obj.key)
                 doc = decode_document(bytes(data), MetadataDocument, name=obj.key)
-            except (NotFound, FormatError):
+                lifecycle, _ = read_from(self.store, self.layout, doc.dataset.id)
+            except (NotFound, FormatError, ValueError):
                 continue  # deleted meanwhile, or written by something else: skip, do not fail all
+            if lifecycle is not None and lifecycle.status == "moved":
+                continue  # a move's leftover: the dataset is listed under its new id
             published[doc.dataset.id] = IndexEntry.from_metadata(
-                doc.dataset, doc.stats, doc.updated_at
+                doc.dataset, doc.stats, doc.updated_at, lifecycle
             )
         for _ in attempts(_RETRIES):
             current, etag = self._read()

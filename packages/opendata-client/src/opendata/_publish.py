@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from opendata import _lifecycle
 from opendata._checks import check_table, table_from
 from opendata._profile import PREVIEW_ROWS, describe, preview_rows
 from opendata._read import MAX_WORKERS, Reader, arrow
@@ -44,6 +45,8 @@ from opendata_core.store import PreconditionFailed
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from opendata_core.lifecycle import Lifecycle
 
 __all__ = ["Writer"]
 
@@ -109,6 +112,8 @@ class Writer:
         meta = self.resolve_metadata(ds, metadata)
         if self.registry is not None and not dry_run:
             self.registry.check_credentials(ds)
+        elif self.registry is None:
+            _lifecycle.refuse(self.reader, ds)  # a registry refuses these on its side
         tc = time_column or (meta.time_column if meta else None)
         if tc is None and mode == "append":
             published, _ = self.reader.manifest_or_none(ds)
@@ -554,7 +559,13 @@ class Writer:
                 self.reader.layout.readme(ds), render_readme(meta).encode()
             ),
         )
-        entry = IndexEntry.from_metadata(meta, stats, manifest.published_at)
+        state: list[Lifecycle | None] = [None]
+
+        def declare() -> None:
+            state[0] = _lifecycle.declare(self.reader, ds, meta, manifest.published_at)
+
+        step("lifecycle.json", declare)
+        entry = IndexEntry.from_metadata(meta, stats, manifest.published_at, state[0])
         step("index.json", lambda: self.reader.index.update([entry]))
         return notes
 

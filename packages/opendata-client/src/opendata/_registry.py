@@ -3,7 +3,8 @@
 :class:`RegistryTransport` is a read-only :class:`~opendata._stores.Store` whose keys are
 answered by the registry's API v1 (``opendata_core.api``): ``manifest.json`` by
 ``GET …/versions`` and ``GET …/versions/{id}`` (no download budget spent), ``metadata.json`` and
-``README.md`` by ``GET /v1/datasets/{ns}/{name}``, ``index.json`` by ``GET /v1/index.json``, and a
+``README.md`` by ``GET /v1/datasets/{ns}/{name}``, ``lifecycle.json`` by ``GET …/lifecycle``,
+``index.json`` by ``GET /v1/index.json``, and a
 shard by a plain GET of its signed URL (from ``POST …/download``): straight from the bucket on
 S3/R2, from the registry's own ``/files/…`` URLs on a local folder store (nothing there can
 pre-sign). The client verifies every shard's sha256 exactly as it does for any other store.
@@ -37,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -50,9 +51,18 @@ from opendata_core.api import (
     SearchResults,
     VersionList,
 )
-from opendata_core.documents import FORMAT_VERSION, IndexEntry, Manifest, Shard, encode_document
+from opendata_core.documents import (
+    FORMAT_VERSION,
+    IndexEntry,
+    Manifest,
+    Shard,
+    decode_document,
+    encode_document,
+)
 from opendata_core.errors import (
+    DatasetMoved,
     DatasetNotFound,
+    DatasetWithdrawn,
     OpenDataError,
     PermissionDenied,
     RateLimited,
@@ -64,6 +74,7 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
+from opendata_core.lifecycle import Lifecycle, WithdrawalReason
 from opendata_core.problems import (
     REQUEST_ID_HEADER,
     ProblemDetails,
@@ -431,6 +442,38 @@ class RegistryTransport(Store):
         resp = self._api("GET", _dataset_path(ds), what=f"{ds}: info")
         return _decode(resp, DatasetDetail, f"{ds}: info")
 
+    def lifecycle(self, id: str | DatasetId) -> Lifecycle:
+        """``GET /v1/datasets/{ns}/{name}/lifecycle``: the id's own ``lifecycle.json``.
+
+        The client resolves moves and decides from this document exactly as it does from a
+        bucket's (:mod:`opendata._lifecycle`). A moved or withdrawn id answered as such (HTTP 308
+        ``dataset_moved``, 410 ``dataset_withdrawn``) becomes the same document; an id with no
+        lifecycle (HTTP 404, also from a registry older than the endpoint) is ``NotFound``.
+        """
+        ds = DatasetId.parse(id)
+        key = self._layout.lifecycle(ds)
+        what = f"{ds}: lifecycle"
+        resp = self._send(
+            "GET", f"{self.url}{_dataset_path(ds)}/lifecycle", registry=True, what=what
+        )
+        if resp.status_code == 404:
+            raise NotFound(key)
+        if resp.status_code >= 400:
+            err = _error_for(resp, what, self.url, registry=True)
+            if isinstance(err, DatasetMoved):
+                return Lifecycle(dataset_id=str(ds), status="moved", moved_to=err.moved_to)
+            if isinstance(err, DatasetWithdrawn):
+                return Lifecycle(
+                    dataset_id=str(ds),
+                    status="withdrawn",
+                    reason=cast("WithdrawalReason", err.reason),
+                    since=err.withdrawn_at,
+                    citation=err.citation,
+                    message=err.note,
+                )
+            raise err
+        return decode_document(resp.content, Lifecycle, name=f"{ds}/lifecycle.json")
+
     def search(
         self,
         query: str = "",
@@ -553,6 +596,8 @@ class RegistryTransport(Store):
         if rest == "README.md":
             detail = self.detail(ds)
             return detail.readme.encode(), detail.manifest.publish_id
+        if rest == "lifecycle.json":
+            return encode_document(self.lifecycle(ds)), ""
         if rest.startswith("parts/"):
             data, etag = self._fetch_shard(key)
             if max_bytes is not None and len(data) > max_bytes:

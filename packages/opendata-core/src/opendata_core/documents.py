@@ -334,6 +334,12 @@ class IndexEntry(msgspec.Struct, kw_only=True):
         """The dataset's namespace."""
         return self.id.split("/", 1)[0]
 
+    def effective_trust(self, today: date | None = None) -> TrustLevel:
+        """The trust level on ``today``: ``none`` once ``trust_review_by`` passed (spec §10.1)."""
+        from opendata_core.lifecycle import Trust
+
+        return Trust(level=self.trust, review_by=self.trust_review_by).effective(today)
+
     @classmethod
     def from_metadata(
         cls,

@@ -14,6 +14,9 @@ One rule for every transport (docs/decisions/0005-search-ranking.md):
   word that begins no word of the catalogue is replaced by the closest word of the catalogue
   (``rapidfuzz``'s optimal string alignment distance, at most 1 edit for words of up to 4
   characters, 2 above; ties by the word's order);
+* ``withdrawn`` datasets are never found (they stay reachable by id, as a tombstone), and
+  ``trust`` keeps the datasets whose trust level (spec §10.1; a lapsed review counts as
+  ``none``) is the one given or higher;
 * filters are exact and case-insensitive; ``geo`` matches a covered country code (ISO 3166-1,
   ``DE``) or the geographic scope (``global``, ``region``, ``country``, ``multi``), as the
   registry's ``geo`` facet does.
@@ -39,7 +42,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from opendata_core.deprecation import renamed
-from opendata_core.documents import IndexEntry
+from opendata_core.documents import IndexEntry, TrustLevel
 
 __all__ = [
     "MAX_QUERY_WORDS",
@@ -220,11 +223,13 @@ def search(
     geo: str | None = None,
     limit: int | None = None,
     country: str | None = None,
+    trust: TrustLevel | None = None,
 ) -> Matches:
     """The entries matching every word of ``query`` and the filters, best first.
 
     When none match a text query, ``suggestion`` holds a query of the catalogue's words
-    (:meth:`Vocabulary.suggest`). ``country`` is the deprecated name of ``geo``.
+    (:meth:`Vocabulary.suggest`). ``country`` is the deprecated name of ``geo``;
+    ``trust`` is the lowest trust level kept.
 
     Example:
         >>> a = IndexEntry(id="ecb/fx", title="Euro FX rates", description="", license="CC0",
@@ -238,11 +243,19 @@ def search(
         >>> search([b, a], "rtaes").suggestion
         'rates'
     """
+    from opendata_core.lifecycle import TRUST_LEVELS, trust_at_least
+
     geo = resolve_geo(geo, country)
+    if trust is not None and trust not in TRUST_LEVELS:
+        raise ValueError(f"trust={trust!r}: use one of {', '.join(TRUST_LEVELS)}")
     entries = list(entries)
     wanted = [query_forms(w) for w in query_words(query)]
     scored: list[tuple[int, IndexEntry]] = []
     for e in entries:
+        if e.status == "withdrawn":
+            continue
+        if trust and not trust_at_least(e.effective_trust(), trust):
+            continue
         if topic and topic.lower() not in (t.lower() for t in e.topics):
             continue
         if namespace and e.namespace != namespace.lower():

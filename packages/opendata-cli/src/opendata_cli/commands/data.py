@@ -10,11 +10,13 @@ import click
 
 from opendata_cli._exit import CommandFailed
 from opendata_cli._export import FORMATS
+from opendata_core.lifecycle import TRUST_LEVELS
 from opendata_core.versions import CITATION_STYLES
 
 if TYPE_CHECKING:
     from opendata_cli._export import Format
     from opendata_core.api import HealthSummary
+    from opendata_core.lifecycle import Lifecycle
 
 __all__ = ["diff", "gc", "get", "index", "info", "list_", "push", "registry", "search", "versions"]
 
@@ -254,6 +256,16 @@ def get(
 )
 @click.option("--country", hidden=True, help="Deprecated name of --geo.")
 @click.option(
+    "--trust",
+    type=click.Choice(TRUST_LEVELS[1:]),
+    help="Only datasets an operator verified at this level or higher (see `od info`).",
+)
+@click.option(
+    "--verified",
+    is_flag=True,
+    help="Only verified datasets: --trust verified-publisher or higher.",
+)
+@click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most results."
 )
 @_store_option
@@ -266,11 +278,18 @@ def search(
     frequency: str | None,
     geo: str | None,
     country: str | None,
+    trust: str | None,
+    verified: bool,
     limit: int,
     store: str | None,
     as_json: bool,
 ) -> None:
-    """Search datasets by keyword (id, title, description, topics) and filters."""
+    """Search datasets by keyword (id, title, description, topics) and filters.
+
+    Withdrawn datasets are never found; deprecated ones are marked.
+    """
+    if verified and trust is None:
+        trust = "verified-publisher"
     if country is not None:
         from opendata_core.deprecation import renamed_message
 
@@ -286,6 +305,7 @@ def search(
         frequency=frequency,
         geo=geo,
         limit=limit,
+        trust=trust,
     )
     _print_entries(results, as_json)
 
@@ -316,16 +336,20 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
+    from opendata_core.lifecycle import TRUST_TERMS
+
     rows = [
         [
             e.id,
-            e.title or "",
+            _marked(e) + (e.title or ""),
             f"{e.row_count:,}",
             f"{short_time(e.min_time)}..{short_time(e.max_time)}" if e.min_time else "",
             e.license or "",
+            TRUST_TERMS[e.effective_trust()].label if e.effective_trust() != "none" else "",
         ]
         for e in entries
     ]
+    verified = any(row[5] for row in rows)
     console = Console(highlight=False)
     longest = max(len(row[0]) for row in rows)
     if longest + _ROOM_FOR_DETAILS > console.width:
@@ -333,7 +357,7 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
         # details below it.
         for row in rows:
             console.print(Text(row[0], style="bold"), soft_wrap=True)
-            details = [row[1], f"{row[2]} rows", row[3], row[4]]
+            details = [row[1], f"{row[2]} rows", row[3], row[4], row[5]]
             console.print(Padding(Text(" · ".join(d for d in details if d)), (0, 0, 0, 2)))
         return
     columns = [
@@ -343,7 +367,19 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
         Column("coverage", drop=1),
         Column("license", drop=2),  # an identifier: left out whole rather than cut
     ]
+    if verified:  # a store where no operator verified anything keeps its table as it was
+        columns.append(Column("trust", drop=3))
+    else:
+        rows = [row[:5] for row in rows]
     print_table(columns, rows)
+
+
+def _marked(entry: Any) -> str:
+    """The title's mark of a dataset not to use any more: ``[deprecated → successor]``."""
+    if entry.status == "active":
+        return ""
+    successor = f" → {entry.successor}" if entry.successor else ""
+    return f"[{entry.status}{successor}] "
 
 
 @click.command()
@@ -384,12 +420,15 @@ def info(
         text = client.cite(dataset_id, version=version, as_of=as_of, style=style)
         _echo_json({"citation": text, "format": style}) if as_json else click.echo(text)
         return
-    doc = client.info(dataset_id, version=version, as_of=as_of)
+    doc = client.info(dataset_id, version=version, as_of=as_of)  # warns: moved, deprecated
+    dataset_id = doc.dataset.id  # where a moved id leads
+    lifecycle = client.lifecycle(dataset_id)
     health = client.health(dataset_id)  # None unless a registry watches the dataset's runs
     if as_json:
         import msgspec
 
-        _echo_json(doc if health is None else {**msgspec.to_builtins(doc), "health": health})
+        out = {**msgspec.to_builtins(doc), "lifecycle": msgspec.to_builtins(lifecycle)}
+        _echo_json(out if health is None else {**out, "health": health})
         return
     d, s = doc.dataset, doc.stats
     click.secho(f"{d.id} — {d.title}", bold=True)
@@ -403,10 +442,49 @@ def info(
         f"license: {d.license or '-'}   repo: {d.repo or '-'}"
     )
     click.echo("columns: " + ", ".join(f"{f.name} ({f.type})" for f in doc.schema))
+    _echo_lifecycle(lifecycle)
     if health is not None:
         _echo_health(health)
     pin = f', version="{version}"' if version else (f', as_of="{as_of}"' if as_of else "")
     click.echo(f'load: od.load("{d.id}"{pin})')
+
+
+def _echo_lifecycle(doc: Lifecycle) -> None:
+    """Trust (label and meaning, who granted it), status and the audit trail, oldest first."""
+    from opendata_core.lifecycle import STATUS_TERMS, TRUST_TERMS
+
+    trust = doc.trust
+    level = trust.effective()
+    term = TRUST_TERMS[level]
+    line = f"trust: {term.label} — {term.meaning}"
+    click.echo(click.style(line, fg="green") if level != "none" else line)
+    if level != "none" and trust.granted_by:
+        when = f" on {trust.granted_at:%Y-%m-%d}" if trust.granted_at else ""
+        note = f": {trust.note}" if trust.note else ""
+        review = f" (review by {trust.review_by})" if trust.review_by else ""
+        click.echo(f"  granted by {trust.granted_by}{when}{note}{review}")
+    elif trust.level != "none":
+        click.secho(
+            f"  was {TRUST_TERMS[trust.level].label}; its review was due by {trust.review_by}",
+            fg="yellow",
+        )
+    status = STATUS_TERMS[doc.status]
+    line = f"status: {status.label}"
+    if doc.status == "deprecated":
+        line += f" — {doc.message or 'no reason given'}"
+        if doc.successor:
+            line += f" Use {doc.successor} instead."
+    click.echo(click.style(line, fg="yellow") if doc.status != "active" else line)
+    if doc.previous_ids:
+        click.echo("previous ids: " + ", ".join(doc.previous_ids))
+    if doc.events:
+        click.echo("lifecycle events:")
+    for event in doc.events:
+        details = " ".join(f"{k}={v}" for k, v in sorted(event.details.items()))
+        note = f" — {event.note}" if event.note else ""
+        click.echo(
+            f"  {event.at:%Y-%m-%d %H:%M} {event.by}: {event.action} {details}".rstrip() + note
+        )
 
 
 def _echo_health(h: HealthSummary) -> None:
