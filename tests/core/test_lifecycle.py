@@ -81,7 +81,7 @@ def test_every_change_in_every_status_follows_the_table(status: str, action: str
         if status == "moved":
             assert caught.value.hint == "apply the change to ecb/fx-rates"
         if status == "withdrawn":
-            assert "restore ecb/fx first" in (caught.value.hint or "")
+            assert "opendata-registry datasets restore ecb/fx" in (caught.value.hint or "")
         return
     after = transition(doc, CHANGES[action], by="alice", at=NOW)  # type: ignore[arg-type]
     assert after is not doc

@@ -146,7 +146,8 @@ def test_facet_counts_follow_the_filters(client: Any) -> None:
         "us": 1,
         "global": 1,
     }
-    assert set(results.facets) == {"topic", "namespace", "license", "frequency", "geo"}
+    assert set(results.facets) == {"topic", "namespace", "license", "frequency", "geo", "trust"}
+    assert {f.value: f.count for f in results.facets["trust"]} == {"none": 3}
     filtered = decode(client.get("/v1/datasets", params={"topic": "finance"}), SearchResults)
     assert {f.value: f.count for f in filtered.facets["namespace"]} == {
         "ecb": 1,

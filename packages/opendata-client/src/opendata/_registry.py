@@ -20,7 +20,10 @@ Behaviour at the edges:
 * a 429 is waited out (``Retry-After``) while the total wait stays within ``max_wait`` seconds,
   then :class:`~opendata_core.errors.RateLimited` is raised;
 * error bodies (:class:`~opendata_core.problems.ProblemDetails`) become the same typed exceptions
-  the registry raised (``DatasetNotFound`` with its close matches, ``PermissionDenied``, …).
+  the registry raised (``DatasetNotFound`` with its close matches, ``PermissionDenied``, …): a
+  moved id's 308 ``dataset_moved`` is :class:`~opendata_core.errors.DatasetMoved` (never followed
+  silently: the client decides, from the lifecycle document, what a reader is told), a withdrawn
+  dataset's 410 is :class:`~opendata_core.errors.DatasetWithdrawn` with reason and citation.
 
 Publishing through the registry (signed PUTs, then the registry's commit) is
 :mod:`opendata._registry_publish`; every other write (delete, index rebuild, gc) is refused.
@@ -313,7 +316,8 @@ class RegistryTransport(Store):
 
     def _api(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         resp = self._send(method, f"{self.url}{path}", registry=True, what=what, **kwargs)
-        if resp.status_code >= 400:
+        # Redirects are not followed: a moved id's 308 is an answer (DatasetMoved, moved_to).
+        if resp.status_code >= 300:
             raise _error_for(resp, what, self.url, registry=True)
         return resp
 
@@ -623,7 +627,7 @@ class RegistryTransport(Store):
         raise self.read_only(f"cannot delete {key}")
 
     def exists(self, key: str) -> bool:
-        """Whether the registry has ``key`` (manifest, metadata or README of a dataset)."""
+        """Whether the registry has ``key`` (manifest, metadata, README or lifecycle.json)."""
         try:
             self.get(key)
         except NotFound:

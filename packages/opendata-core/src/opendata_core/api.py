@@ -46,6 +46,7 @@ from opendata_core.documents import (
     Provenance,
     Stats,
 )
+from opendata_core.lifecycle import DatasetStatus, Lifecycle, LifecycleEvent, TrustLevel
 from opendata_core.metadata import DatasetMetadata
 from opendata_core.profile import Profile
 
@@ -53,6 +54,7 @@ __all__ = [
     "API_VERSION",
     "FACETS",
     "SORTS",
+    "TRUST_FACET",
     "CommitRequest",
     "CommitResponse",
     "DatasetDetail",
@@ -64,6 +66,7 @@ __all__ = [
     "HealthStatus",
     "HealthSummary",
     "HistoryPage",
+    "LifecycleEvents",
     "OidcConfig",
     "OidcExchange",
     "PublishSummary",
@@ -91,6 +94,10 @@ Facet = Literal["topic", "namespace", "license", "frequency", "geo"]
 """
 FACETS: Final[tuple[Facet, ...]] = get_args(Facet)
 """Every :data:`Facet`, in the order a page shows them."""
+TRUST_FACET: Final = "trust"
+"""Also counted in ``SearchResults.facets``: the trust level in force (spec §10.1). Its filter
+``trust=LEVEL`` keeps that level and higher (``verified=true``: ``verified-publisher`` and up),
+so it is not one of :data:`FACETS`, whose filters keep one value."""
 Sort = Literal["relevance", "updated", "name"]
 """An order of ``GET /v1/datasets?sort=`` (by default relevance with a text query, else updated)."""
 SORTS: Final[tuple[Sort, ...]] = get_args(Sort)
@@ -180,6 +187,19 @@ class DatasetDetail(_Wire, kw_only=True):
     manifest: PublishSummary
     readme: str = ""
     health: HealthSummary = msgspec.field(default_factory=HealthSummary)
+    lifecycle: Lifecycle | None = None
+    """Status, trust and audit trail in force (spec §10): its ``lifecycle.json``, else the
+    producer's ``deprecated`` (``effective_lifecycle``); ``None`` from an older registry."""
+
+
+class LifecycleEvents(_Wire, kw_only=True):
+    """``GET /v1/datasets/{ns}/{name}/events``: the dataset's audit trail, oldest first."""
+
+    dataset_id: str
+    status: DatasetStatus = "active"
+    trust: TrustLevel = "none"
+    """The level in force today (a lapsed ``review_by`` counts as ``none``)."""
+    events: list[LifecycleEvent] = []
 
 
 class RunSummary(_Wire, kw_only=True):

@@ -342,7 +342,7 @@ def _check(doc: Lifecycle, action: Action) -> None:
             f"{'moved' if action == 'move' else action + 'd'}",
             status=doc.status,
             action=action,
-            hint=f"restore {ds} first (an operator's change in the registry)",
+            hint=f"restore it first: opendata-registry datasets restore {ds}",
         )
     raise InvalidTransition(  # restore of an active dataset
         ds,
@@ -692,5 +692,6 @@ def refuse_publish(resolution: Resolution) -> None:
         raise PermissionDenied(
             f"{old} was withdrawn{when} ({doc.reason}): it cannot be published again",
             dataset_id=old,
-            hint="only the registry's operator can restore it",
+            hint=f"only the registry's operator can restore it (opendata-registry datasets "
+            f"restore {old})",
         )

@@ -14,7 +14,8 @@ import click
 
 from opendata_core.errors import OpenDataError
 from opendata_registry.cli.gateway import gateway
-from opendata_registry.cli.publishing import datasets, namespaces, tokens
+from opendata_registry.cli.lifecycle import datasets, namespaces
+from opendata_registry.cli.publishing import tokens
 from opendata_registry.cli.runner import run_with_registry as _run
 from opendata_registry.infra.settings import TIERS, Settings
 

@@ -49,7 +49,7 @@ def _owner(text: str) -> str:
 
 @click.group()
 def namespaces() -> None:
-    """Grant GitHub owners the right to register datasets in a namespace."""
+    """Grant GitHub owners the right to register datasets in a namespace; transfer one."""
 
 
 @namespaces.command("grant")
@@ -209,7 +209,7 @@ def tokens_revoke(token_id: str) -> None:
 
 @click.group()
 def datasets() -> None:
-    """Publishing policy of registered datasets."""
+    """Publishing policy, trust and lifecycle of datasets."""
 
 
 @datasets.command("policy")

@@ -34,7 +34,10 @@ __all__ = [
     "Dataset",
     "DatasetTag",
     "Lease",
+    "LifecycleEventRow",
+    "LifecycleRow",
     "NamespaceGrant",
+    "NamespaceOwner",
     "Owner",
     "ProducerToken",
     "Publish",
@@ -116,6 +119,11 @@ class Dataset(Base):
     metadata_etag: Mapped[str] = mapped_column(String(200), default="")
     readme_etag: Mapped[str] = mapped_column(String(200), default="")
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    """The lifecycle status (spec §10): search leaves ``withdrawn`` out (migration 0009)."""
+    trust: Mapped[str] = mapped_column(String(24), default="none", server_default="none")
+    trust_review_by: Mapped[date | None] = mapped_column(Date, nullable=True)
+    """After this day ``trust`` counts as ``none`` (``Trust.effective``)."""
     # Also indexed by (updated_at DESC NULLS LAST, id), the "updated" order (migration 0004;
     # dialect-specific DDL, so not declared here).
 
@@ -266,3 +274,52 @@ class UsedJti(Base):
 
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# -- lifecycle and trust (spec §10, migration 0009) ----------------------------------------------
+
+
+class LifecycleRow(Base):
+    """An id's ``lifecycle.json`` (a live dataset's, or a moved id's reserved tombstone).
+
+    Kept in step with the bucket: every change is written there first; the sync reads back any
+    document whose ETag changed, so a rebuilt database gets every state (and reserved id) back.
+    """
+
+    __tablename__ = "lifecycles"
+
+    dataset_id: Mapped[str] = mapped_column(String(141), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    moved_to: Mapped[str | None] = mapped_column(String(141), nullable=True)
+    trust: Mapped[str] = mapped_column(String(24))
+    trust_review_by: Mapped[date | None] = mapped_column(Date, nullable=True)
+    doc_json: Mapped[str] = mapped_column(Text)
+    """The document, byte for byte as in the bucket."""
+    etag: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LifecycleEventRow(Base):
+    """One audit event: of a dataset id (its ``lifecycle.json`` events), or of a namespace."""
+
+    __tablename__ = "lifecycle_events"
+
+    subject: Mapped[str] = mapped_column(String(141), primary_key=True)
+    """A dataset id, or a namespace (no slash) for a transfer."""
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+
+
+class NamespaceOwner(Base):
+    """The GitHub owner id a namespace belongs to, once an operator transferred it."""
+
+    __tablename__ = "namespace_owners"
+
+    namespace: Mapped[str] = mapped_column(String(39), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(40))
+    transferred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    transferred_by: Mapped[str] = mapped_column(String(200))

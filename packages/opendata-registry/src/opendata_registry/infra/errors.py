@@ -21,6 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from opendata_core.errors import (
+    DatasetMoved,
     OpenDataError,
     RateLimited,
     ServiceUnavailable,
@@ -29,7 +30,7 @@ from opendata_core.errors import (
 from opendata_core.problems import ProblemDetails, problem_from_error
 from opendata_registry.infra.requestlog import request_id
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "problem_response"]
+__all__ = ["PROBLEM_MEDIA_TYPE", "handle_exception", "moved_location", "problem_response"]
 
 log = logging.getLogger("opendata_registry")
 
@@ -158,6 +159,16 @@ def _unavailable(
     return problem, {"Retry-After": str(retry_after)}
 
 
+def moved_location(request: Request[Any, Any, Any], exc: DatasetMoved) -> str:
+    """The same call on the id the dataset moved to (a 308's ``Location``)."""
+    path = request.url.path
+    old = f"/v1/datasets/{exc.dataset_id}"
+    if path == old or path.startswith(old + "/"):
+        path = f"/v1/datasets/{exc.moved_to}" + path[len(old) :]
+    query = request.url.query
+    return path + (f"?{query}" if query else "")
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Turn any exception into a ProblemDetails response."""
     headers: dict[str, str] = {}
@@ -182,6 +193,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             )
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        if isinstance(exc, DatasetMoved):
+            headers["Location"] = moved_location(request, exc)
     limit_headers = request.scope.get("state", {}).get("ratelimit_headers")
     if limit_headers:
         headers.update(limit_headers)
@@ -190,12 +203,16 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 _DESCRIPTIONS: Final = {
+    308: "The dataset moved (dataset_moved): details.moved_to is its id now, Location the same "
+    "call on it; the old id stays reserved",
     400: "Bad request: a parameter or the body is invalid (the message names it)",
     401: "The API key is malformed, unknown or revoked",
     403: "Not allowed, or a signed URL that is invalid or expired",
     404: "No such dataset (with close matches) or object",
     405: "Method not allowed",
     409: "Another publish committed first (details.publish_id is the live one)",
+    410: "The dataset was withdrawn (dataset_withdrawn): details has the reason, the date, the "
+    "operator's note and the citation of its last version",
     416: "The requested byte range is outside the object",
     422: "Valid syntax, but not for this dataset (column, range, version, document)",
     429: "A rate limit or the daily download budget was reached (see Retry-After)",

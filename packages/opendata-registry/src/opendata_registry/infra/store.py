@@ -175,6 +175,21 @@ class RegistryStore:
         result = await self._call(key, lambda: obstore.put_async(self._store, key, data, mode=mode))
         return str(result.get("e_tag") or "")
 
+    async def copy(self, source: str, target: str) -> None:
+        """Copy one object inside the store (server-side on S3/R2), replacing ``target``."""
+        import obstore
+
+        await self._call(source, lambda: obstore.copy_async(self._store, source, target))
+
+    async def delete(self, key: str) -> None:
+        """Delete one object (an absent one is not an error)."""
+        import obstore
+
+        try:
+            await self._call(key, lambda: obstore.delete_async(self._store, key))
+        except NotFound:
+            return
+
     async def ping(self) -> None:
         """One cheap request: a listing under ``index.json`` (at most that one object).
 

@@ -13,12 +13,15 @@ from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryPara
 from opendata_core.api import (
     DatasetDetail,
     HistoryPage,
+    LifecycleEvents,
     RunsPage,
     SearchResults,
     Sort,
     VersionList,
 )
 from opendata_core.documents import Manifest, encode_document
+from opendata_core.errors import OpenDataError
+from opendata_core.lifecycle import TrustLevel
 from opendata_registry.domain.catalogue.services import CatalogueService, SearchQuery
 from opendata_registry.domain.catalogue.versions import VersionService
 from opendata_registry.infra.errors import error_responses
@@ -74,8 +77,29 @@ class DatasetController(Controller):
         sort: FromQuery[Sort | None] = None,
         page: Page = 1,
         per_page: PerPage = None,
+        trust: Annotated[
+            TrustLevel | None,
+            QueryParameter(description="the least trust level in force (spec §10.1)"),
+        ] = None,
+        verified: Annotated[
+            bool | None,
+            QueryParameter(description="true: verified-publisher or higher (trust=…)"),
+        ] = None,
     ) -> SearchResults:
-        """Datasets matching ``q`` and the filters, with counts per facet value."""
+        """Datasets matching ``q`` and the filters, with counts per facet value.
+
+        Withdrawn datasets are never hits (their ids answer 410); ``trust`` keeps the datasets
+        trusted at that level or higher, ``verified=true`` those verified at all.
+        """
+        if verified and trust is None:
+            trust = "verified-publisher"
+        elif verified is False:
+            if trust is not None:
+                raise OpenDataError(
+                    f"verified=false and trust={trust} contradict each other",
+                    hint="give one of them: trust=LEVEL keeps that level and higher",
+                )
+            trust = None
         query = SearchQuery(
             q=q,
             topic=topic,
@@ -89,13 +113,14 @@ class DatasetController(Controller):
             sort=sort,
             page=page,
             per_page=_per_page(per_page, caller, catalogue.settings),
+            trust=trust,
         )
         return await catalogue.search(query)
 
     @get(
         "/{namespace:str}/{name:str}",
         summary="A dataset's page",
-        responses=error_responses(401, 404, 422, 429, 503),
+        responses=error_responses(308, 401, 404, 410, 422, 429, 503),
     )
     async def detail(
         self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
@@ -104,9 +129,46 @@ class DatasetController(Controller):
         return await catalogue.detail(f"{namespace}/{name}")
 
     @get(
+        "/{namespace:str}/{name:str}/events",
+        summary="Lifecycle audit trail",
+        responses=error_responses(308, 401, 404, 429, 503),
+    )
+    async def events(
+        self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
+    ) -> LifecycleEvents:
+        """Who changed the dataset's status or trust, when, what and why (oldest first).
+
+        Answered for a withdrawn dataset too; a moved id answers 308 ``dataset_moved``.
+        """
+        return await catalogue.events(f"{namespace}/{name}")
+
+    @get(
+        "/{namespace:str}/{name:str}/lifecycle",
+        summary="lifecycle.json",
+        media_type="application/json",
+        responses=error_responses(401, 404, 429, 503),
+    )
+    async def lifecycle(
+        self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
+    ) -> Response[Any]:
+        """The id's ``lifecycle.json`` as in the bucket (spec §10.5), a moved id's too.
+
+        404 ``not_found`` when the dataset has none (it is active, not verified, unless its
+        ``opendata.yaml`` declares ``deprecated``): what a reader of the bucket finds.
+        """
+        ds = f"{namespace}/{name}"
+        doc = await catalogue.lifecycle(ds)
+        if doc is None:
+            raise _NoLifecycle(
+                f"{ds} has no lifecycle.json: it is active and not verified",
+                hint="the dataset's page (GET /v1/datasets/{ns}/{name}) has its status in force",
+            )
+        return Response(content=encode_document(doc), media_type="application/json")
+
+    @get(
         "/{namespace:str}/{name:str}/runs",
         summary="Run history",
-        responses=error_responses(401, 404, 429, 503),
+        responses=error_responses(308, 401, 404, 410, 429, 503),
     )
     async def runs(
         self,
@@ -124,13 +186,19 @@ class DatasetController(Controller):
     @get(
         "/{namespace:str}/{name:str}/history",
         summary="Publish history",
-        responses=error_responses(401, 404, 429, 503),
+        responses=error_responses(308, 401, 404, 410, 429, 503),
     )
     async def history(
         self, catalogue: NamedDependency[CatalogueService], namespace: Namespace, name: Name
     ) -> HistoryPage:
         """Every publish seen, oldest first (row counts and schema changes over time)."""
         return await catalogue.history(f"{namespace}/{name}")
+
+
+class _NoLifecycle(OpenDataError):
+    """No ``lifecycle.json`` at an id that is a dataset (404 ``not_found``)."""
+
+    code = "not_found"
 
 
 class IndexController(Controller):
@@ -178,7 +246,7 @@ class VersionController(Controller):
     @get(
         "/{namespace:str}/{name:str}/versions",
         summary="Kept versions",
-        responses=error_responses(401, 404, 429, 503),
+        responses=error_responses(308, 401, 404, 410, 429, 503),
     )
     async def versions(
         self, versions: NamedDependency[VersionService], namespace: Namespace, name: Name
@@ -189,7 +257,7 @@ class VersionController(Controller):
     @get(
         "/{namespace:str}/{name:str}/versions/{version:str}",
         summary="One version's manifest",
-        responses=error_responses(401, 404, 429, 503),
+        responses=error_responses(308, 401, 404, 410, 429, 503),
     )
     async def version(
         self,

@@ -22,6 +22,10 @@ writes: migrations 0003 and 0004; read with
 its next request, and by one request at a time: the requests that arrive while it is rebuilt
 wait for that one build (0.8 s at 100,000 datasets) instead of each starting their own.
 Decision 0008 records the design and its measurements.
+
+Withdrawn datasets (spec §10.4) are in no order and not in :attr:`FacetIndex.everything`, so
+search never shows them; ``trust`` is the level in force on the day the index was built (a
+``review_by`` that passed counts as ``none``), so an index is also rebuilt when the day changes.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import bisect
 import weakref
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -41,7 +46,8 @@ from pyroaring import BitMap
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendata_core.api import FACETS, FacetCount
+from opendata_core.api import FACETS, TRUST_FACET, FacetCount
+from opendata_core.lifecycle import Trust
 from opendata_core.search import Vocabulary
 from opendata_registry.db.models import Dataset, DatasetTag
 from opendata_registry.infra.hotcache import read_generation
@@ -133,6 +139,10 @@ class FacetIndex:
     """Bitmaps of the datasets with each facet value, and the orders, for one generation."""
 
     generation: int
+    built_on: date = field(default_factory=lambda: datetime.now(UTC).date())
+    """The day the trust levels were read in force (an index is kept for one day at most)."""
+    hidden: BitMap = field(default_factory=BitMap)
+    """Withdrawn datasets: in no order, not in :attr:`everything`, never a search hit."""
     by_facet: dict[str, list[tuple[str, BitMap]]] = field(default_factory=dict)
     """``facet → (value, datasets)``, the largest first."""
     members: dict[tuple[str, str], BitMap] = field(default_factory=dict)
@@ -178,7 +188,8 @@ class FacetIndex:
         costs nothing. Few hits of a facet kept by :meth:`keep_owners` are counted by value.
         """
         out: dict[str, list[FacetCount]] = {}
-        for name in FACETS:
+        extra = (TRUST_FACET,) if TRUST_FACET in self.by_facet else ()
+        for name in (*FACETS, *extra):
             pairs = self.by_facet.get(name, [])
             owner = self.owners.get(name)
             if owner is not None and len(hits) <= len(pairs) * _HITS_PER_VALUE:
@@ -189,11 +200,19 @@ class FacetIndex:
         return out
 
     def restrict(self, hits: BitMap | None, wanted: list[tuple[str, str]]) -> BitMap | None:
-        """``hits`` (``None``: every dataset) keeping those with every ``(facet, value)``."""
+        """``hits`` (``None``: every dataset) keeping those with every ``(facet, value)``.
+
+        Withdrawn datasets are dropped from engine hits as from value sets.
+        """
         if not wanted:
-            return hits
+            return hits - self.hidden if hits is not None and self.hidden else hits
         sets = [self.members.get(w, BitMap()) for w in wanted]
-        return BitMap.intersection(*sets, *([] if hits is None else [hits]))
+        return BitMap.intersection(*sets, hits if hits is not None else self.everything)
+
+    def restrict_any(self, hits: BitMap | None, facet: str, values: Sequence[str]) -> BitMap:
+        """``hits`` (``None``: every dataset) keeping those with any of ``values`` of ``facet``."""
+        either = BitMap.union(BitMap(), *(self.members.get((facet, v), BitMap()) for v in values))
+        return either & (hits if hits is not None else self.everything)
 
     def top(self, hits: BitMap | None, sort: str, start: int, stop: int) -> list[int]:
         """The keys at places ``start:stop`` of ``hits`` (``None``: all) in the ``sort`` order."""
@@ -263,10 +282,27 @@ def _lock(bind: Any) -> asyncio.Lock:
     return lock
 
 
+async def _trust(index: FacetIndex, connection: Any) -> None:
+    """The ``trust`` facet: each shown dataset's level in force on :attr:`FacetIndex.built_on`."""
+    stmt = select(Dataset.pk, Dataset.trust, Dataset.trust_review_by).where(
+        Dataset.status != "withdrawn", Dataset.trust != "none"
+    )
+    levels: dict[str, BitMap] = {}
+    for pk, level, review_by in (await connection.execute(stmt)).all():
+        found = Trust(level=level, review_by=review_by).effective(index.built_on)
+        levels.setdefault(found, BitMap()).add(pk)
+    levels.setdefault("none", BitMap())
+    for value, datasets in levels.items():
+        index.by_facet.setdefault(TRUST_FACET, []).append((value, datasets))
+        index.members[(TRUST_FACET, value)] = datasets
+
+
 def _kept(bind: Any, generation: int) -> FacetIndex | None:
-    """The index kept for ``bind`` if it was built at ``generation``."""
+    """The index kept for ``bind`` if it was built at ``generation``, today."""
     cached = _CACHE.get(bind)
-    return cached if cached is not None and cached.generation == generation else None
+    if cached is None or cached.generation != generation:
+        return None
+    return cached if cached.built_on == datetime.now(UTC).date() else None
 
 
 async def facet_index(session: AsyncSession) -> FacetIndex:
@@ -311,13 +347,26 @@ async def _build(session: AsyncSession, generation: int) -> FacetIndex:
         index.by_facet.setdefault(facet, []).append((value, datasets))
         index.members.setdefault((facet, value.lower()), BitMap()).update(datasets)
     connection = await session.connection()  # Core rows: no ORM processing of 100,000 keys
+    shown = Dataset.status != "withdrawn"
+    hidden = select(Dataset.pk).where(Dataset.status == "withdrawn")
+    index.hidden = BitMap((await connection.execute(hidden)).scalars())
     for sort, keys in _SORTS.items():
-        ordered = list((await connection.execute(select(Dataset.pk).order_by(*keys))).scalars())
+        stmt = select(Dataset.pk).where(shown).order_by(*keys)
+        ordered = list((await connection.execute(stmt)).scalars())
         index.order[sort] = ordered
         index.position[sort] = {pk: place for place, pk in enumerate(ordered)}
+    await _trust(index, connection)
     for pairs in index.by_facet.values():
         pairs.sort(key=lambda pair: -len(pair[1]))
     index.keep_owners()
     index.everything = BitMap(index.order["name"])
+    trusted = index.members.get((TRUST_FACET, "none"))
+    if trusted is not None:  # "none": every shown dataset without a level in force
+        trusted |= index.everything - BitMap.union(
+            BitMap(), *(d for v, d in index.by_facet[TRUST_FACET] if v != "none")
+        )
+        index.by_facet[TRUST_FACET] = [p for p in index.by_facet[TRUST_FACET] if p[0] != "none"]
+        index.by_facet[TRUST_FACET].append(("none", trusted))
+        index.by_facet[TRUST_FACET].sort(key=lambda pair: -len(pair[1]))
     index.counts = index.count(index.everything)
     return index

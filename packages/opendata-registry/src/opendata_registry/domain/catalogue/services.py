@@ -13,10 +13,12 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import (
+    TRUST_FACET,
     DatasetDetail,
     DatasetHit,
     HealthSummary,
     HistoryPage,
+    LifecycleEvents,
     PublishSummary,
     RunsPage,
     RunSummary,
@@ -26,6 +28,8 @@ from opendata_core.api import (
 from opendata_core.documents import Index, IndexEntry, Manifest, MetadataDocument
 from opendata_core.errors import DatasetNotFound
 from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import TRUST_LEVELS, Lifecycle, TrustLevel, effective_lifecycle
+from opendata_core.metadata import DatasetMetadata
 from opendata_core.search import Vocabulary
 from opendata_registry.db.models import Dataset, Publish, Run
 from opendata_registry.domain.catalogue.facets import (
@@ -36,6 +40,7 @@ from opendata_registry.domain.catalogue.facets import (
     join_pks,
     split_pks,
 )
+from opendata_registry.domain.catalogue.lifecycle import check_serving, read_lifecycle
 from opendata_registry.domain.catalogue.search import catalogue_words, match_keys, query_terms
 from opendata_registry.domain.health.services import compute_health
 from opendata_registry.infra.settings import Settings
@@ -72,6 +77,8 @@ class SearchQuery:
     sort: Sort | None = None
     page: int = 1
     per_page: int = 20
+    trust: TrustLevel | None = None
+    """The least trust level in force (``verified-publisher`` and up: ``verified=true``)."""
 
 
 async def build_index(session: AsyncSession) -> Index:
@@ -87,6 +94,12 @@ async def build_index(session: AsyncSession) -> Index:
 def parse_id(value: str) -> str:
     """The canonical form of a dataset ID from a URL (InvalidDatasetId names the broken rule)."""
     return str(DatasetId.parse(value))
+
+
+class _MetadataOnly(msgspec.Struct):
+    """The part of ``metadata.json`` the lifecycle needs (the producer's ``deprecated``)."""
+
+    dataset: DatasetMetadata
 
 
 def _first_allowed(head: RankedHead, allowed: BitMap | None, stop: int) -> list[int] | None:
@@ -250,6 +263,10 @@ class CatalogueService:
         timed = bool(query.updated_since or query.covers_from or query.covers_to)
         matched = await self._keys(terms, query, index) if terms or timed else None
         pks = index.restrict(matched, wanted)
+        if query.trust is not None and query.trust != "none":
+            levels = TRUST_LEVELS[TRUST_LEVELS.index(query.trust) :]
+            pks = index.restrict_any(pks, TRUST_FACET, levels)
+        filtered = bool(wanted) or pks is not matched
         if pks is None:
             total, facets = len(index.everything), index.counts
         else:
@@ -260,7 +277,7 @@ class CatalogueService:
         if start >= total:
             page: list[int] = []
         elif sort == "relevance" and terms:
-            allowed = pks if wanted or timed else None
+            allowed = pks if filtered or timed else None
             # The allowed share of the text's matches (a lower bound with time conditions).
             whole = len(index.everything) if timed else len(matched or ())
             share = total / max(whole, 1) if allowed is not None else 1.0
@@ -300,19 +317,54 @@ class CatalogueService:
 
     # -- one dataset ----------------------------------------------------------------------
 
-    async def _row(self, dataset_id: str, *columns: Any) -> Row[Any]:
+    async def _row(self, dataset_id: str, *columns: Any, serving: bool = True) -> Row[Any]:
         """The dataset's ``columns`` (default: its ``id``) as a Core row: no ORM object is built.
 
-        Raises DatasetNotFound, with close matches, when the catalogue does not hold it.
+        Raises DatasetNotFound, with close matches, when the catalogue does not hold it;
+        DatasetMoved (308) for a moved id; with ``serving``, DatasetWithdrawn (410) for a
+        withdrawn dataset (its lifecycle and events stay readable: ``serving=False``).
         """
         ds = parse_id(dataset_id)
         connection = await self.session.connection()
-        stmt = select(*(columns or (Dataset.id,))).where(Dataset.id == ds)
-        row = (await connection.execute(stmt)).first()
+        stmt: Select[Any] = select(
+            *(columns or (Dataset.id,)), Dataset.status.label("lifecycle_status")
+        )
+        row: Row[Any] | None = (await connection.execute(stmt.where(Dataset.id == ds))).first()
+        if row is None or (serving and row.lifecycle_status == "withdrawn"):
+            await check_serving(self.session, ds, row.lifecycle_status if row else None)
         if row is None:
             ids = (await connection.execute(select(Dataset.id))).scalars().all()
             raise DatasetNotFound(ds, difflib.get_close_matches(ds, ids, n=3, cutoff=0.6))
         return row
+
+    async def lifecycle(self, dataset_id: str) -> Lifecycle | None:
+        """The id's ``lifecycle.json`` (a moved id's tombstone too); ``None``: none written.
+
+        Raises DatasetNotFound when the id is neither a dataset nor has a lifecycle.
+        """
+        ds = parse_id(dataset_id)
+        doc = await read_lifecycle(self.session, ds)
+        if doc is None:
+            await self._row(ds, serving=False)
+        return doc
+
+    async def events(self, dataset_id: str) -> LifecycleEvents:
+        """The dataset's audit trail, oldest first, with the status and trust in force."""
+        row = await self._row(dataset_id, Dataset.id, Dataset.metadata_json, serving=False)
+        state = await self._effective(row.id, row.metadata_json)
+        return LifecycleEvents(
+            dataset_id=row.id,
+            status=state.status,
+            trust=state.trust.effective(),
+            events=state.events,
+        )
+
+    async def _effective(self, dataset_id: str, metadata_json: str) -> Lifecycle:
+        doc = await read_lifecycle(self.session, dataset_id)
+        meta = None
+        if doc is None:
+            meta = msgspec.json.decode(metadata_json, type=_MetadataOnly).dataset
+        return effective_lifecycle(dataset_id, doc, meta)
 
     async def detail(self, dataset_id: str) -> DatasetDetail:
         """Metadata, the current publish, README and health of one dataset."""
@@ -330,12 +382,15 @@ class CatalogueService:
             .label("summary_json"),
         )
         runs = (await self._recent_runs([row.id])).get(row.id, [])
+        metadata = msgspec.json.decode(row.metadata_json, type=MetadataDocument)
+        doc = await read_lifecycle(self.session, row.id)
         return DatasetDetail(
             id=row.id,
-            metadata=msgspec.json.decode(row.metadata_json, type=MetadataDocument),
+            metadata=metadata,
             manifest=msgspec.json.decode(row.summary_json, type=PublishSummary),
             readme=row.readme,
             health=self._health(runs, row.frequency, row.published_at, datetime.now(UTC)),
+            lifecycle=effective_lifecycle(row.id, doc, metadata.dataset),
         )
 
     async def runs(self, dataset_id: str, *, page: int, per_page: int) -> RunsPage:

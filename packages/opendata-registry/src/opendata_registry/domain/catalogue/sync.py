@@ -3,7 +3,10 @@
 Idempotent and safe while producers publish: one listing of ``datasets/`` gives every document's
 ETag, only changed documents are read, each dataset is written in its own transaction, and a
 document caught mid-publish (metadata older than the manifest) is corrected by the next sync.
-Every distinct ``publish_id`` seen is recorded, so ``/history`` grows with each sync.
+Each ``lifecycle.json`` whose ETag changed is read back into the lifecycle tables (a moved id's
+tombstone too, which has no manifest), so a rebuilt database keeps every status, trust level and
+reserved id; a dataset's entry carries its status and trust. Every distinct ``publish_id`` seen
+is recorded, so ``/history`` grows with each sync.
 After a sync that changed anything, ``index.json`` is rewritten in the bucket for static readers.
 """
 
@@ -36,10 +39,19 @@ from opendata_core.documents import (
 )
 from opendata_core.errors import FormatError, InvalidDatasetId
 from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import Lifecycle
 from opendata_core.store import PreconditionFailed
 from opendata_core.versions import publish_summary
 from opendata_registry.db.engine import SessionMaker
-from opendata_registry.db.models import Dataset, DatasetTag, Publish, Run, search_stems
+from opendata_registry.db.models import (
+    Dataset,
+    DatasetTag,
+    LifecycleRow,
+    Publish,
+    Run,
+    search_stems,
+)
+from opendata_registry.domain.catalogue.lifecycle import store_lifecycle
 from opendata_registry.domain.catalogue.services import build_index
 from opendata_registry.infra.store import RegistryStore
 
@@ -53,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger("opendata_registry.sync")
 
-_DOCS = ("manifest.json", "metadata.json", "README.md")
+_DOCS = ("manifest.json", "metadata.json", "README.md", "lifecycle.json")
 
 
 @dataclass
@@ -82,10 +94,12 @@ class _Listing:
     """Run record file name → its key."""
 
 
-def _entry(doc: MetadataDocument, manifest: Manifest) -> IndexEntry:
+def _entry(
+    doc: MetadataDocument, manifest: Manifest, lifecycle: Lifecycle | None = None
+) -> IndexEntry:
     """The dataset's index entry: metadata, with stats from the manifest (the commit record)."""
     entry = IndexEntry.from_metadata(
-        doc.dataset, manifest.stats(), max(doc.updated_at, manifest.published_at)
+        doc.dataset, manifest.stats(), max(doc.updated_at, manifest.published_at), lifecycle
     )
     entry.time_column = manifest.time_column or entry.time_column
     return entry
@@ -208,11 +222,14 @@ def _prepare(work: _Work, got: list[bytes | None], report: SyncReport) -> _Prepa
 
 
 def _dataset_values(
-    ds: str, listing: _Listing, documents: tuple[Manifest, MetadataDocument, str, str, str]
+    ds: str,
+    listing: _Listing,
+    documents: tuple[Manifest, MetadataDocument, str, str, str],
+    lifecycle: Lifecycle | None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The ``datasets`` row of a dataset and its facet tags."""
+    """The ``datasets`` row of a dataset and its facet tags (status and trust: ``lifecycle``)."""
     manifest, metadata, manifest_json, metadata_json, readme = documents
-    entry = _entry(metadata, manifest)
+    entry = _entry(metadata, manifest, lifecycle)
     meta = metadata.dataset
     etags = listing.etags
     values: dict[str, Any] = {
@@ -236,6 +253,9 @@ def _dataset_values(
         "manifest_etag": etags.get("manifest.json", ""),
         "metadata_etag": etags.get("metadata.json", ""),
         "readme_etag": etags.get("README.md", ""),
+        "status": entry.status,
+        "trust": entry.trust,
+        "trust_review_by": entry.trust_review_by,
     }
     tags = {("topic", t.lower()) for t in meta.topics}
     if meta.geo is not None:
@@ -328,9 +348,19 @@ async def _write(
     updates: list[dict[str, Any]] = []
     tags: dict[str, list[tuple[str, str]]] = {}
     publish_rows: list[dict[str, Any]] = []
+    lifecycles = {
+        ds: msgspec.json.decode(doc, type=Lifecycle)
+        for ds, doc in await session.execute(
+            select(LifecycleRow.dataset_id, LifecycleRow.doc_json).where(
+                LifecycleRow.dataset_id.in_([w.ds for w, _, _ in changed])
+            )
+        )
+    }
     for work, _, documents in changed:
         manifest = documents[0]
-        values, tags[work.ds] = _dataset_values(work.ds, work.listing, documents)
+        values, tags[work.ds] = _dataset_values(
+            work.ds, work.listing, documents, lifecycles.get(work.ds)
+        )
         values["synced_at"] = now
         if work.ds in pks:
             updates.append({"pk": pks[work.ds], **values})
@@ -437,6 +467,42 @@ async def _sync_work(
                 await ahead
 
 
+async def _sync_lifecycles(
+    sessions: SessionMaker, store: RegistryStore, listing: dict[str, _Listing], report: SyncReport
+) -> set[str]:
+    """Read back every ``lifecycle.json`` whose ETag changed; the ids whose document changed.
+
+    A moved id's tombstone has no manifest: it is kept here all the same (its id is reserved).
+    """
+    listed = {
+        ds: f.etags["lifecycle.json"] for ds, f in listing.items() if "lifecycle.json" in f.etags
+    }
+    if not listed:
+        return set()
+    async with sessions() as session:
+        rows = (await session.execute(select(LifecycleRow.dataset_id, LifecycleRow.etag))).all()
+        known = dict(rows)
+    changed: set[str] = set()
+    for ds, etag in sorted(listed.items()):
+        if known.get(ds) == etag:
+            continue
+        got = await store.get_or_none(store.layout.lifecycle(DatasetId.parse(ds)))
+        if got is None:
+            continue
+        try:
+            doc = decode_document(got[0], Lifecycle, name=f"{ds}/lifecycle.json")
+        except FormatError as exc:
+            report.problems.append(str(exc))
+            continue
+        if doc.dataset_id != ds:
+            report.problems.append(f"{ds}: its lifecycle.json names {doc.dataset_id}; skipped")
+            continue
+        async with sessions() as session, session.begin():
+            await store_lifecycle(session, doc, got[1] or etag, got[0])
+        changed.add(ds)
+    return changed
+
+
 async def sync_catalogue(
     sessions: SessionMaker,
     store: RegistryStore,
@@ -458,6 +524,7 @@ async def sync_catalogue(
         if "manifest.json" in found.etags and "metadata.json" in found.etags
     }
     report.datasets = len(complete)
+    lifecycles = await _sync_lifecycles(sessions, store, listing, report)
     async with sessions() as session:
         rows = {
             r.id: (r.manifest_etag, r.metadata_etag, r.readme_etag)
@@ -478,7 +545,7 @@ async def sync_catalogue(
     todo: list[_Work] = []
     for ds, found in sorted(complete.items()):
         etags = found.etags
-        docs_changed = rows.get(ds) != (
+        docs_changed = ds in lifecycles or rows.get(ds) != (
             etags["manifest.json"],
             etags["metadata.json"],
             etags.get("README.md", ""),
@@ -517,7 +584,9 @@ async def sync_dataset(sessions: SessionMaker, store: RegistryStore, dataset_id:
     """Bring one dataset's catalogue rows in line with the bucket (after a registry commit)."""
     report = SyncReport()
     ds = DatasetId.parse(dataset_id)
-    found = (await _list(store, store.layout.dataset_prefix(ds))).get(str(ds))
+    listing = await _list(store, store.layout.dataset_prefix(ds))
+    await _sync_lifecycles(sessions, store, listing, report)
+    found = listing.get(str(ds))
     if found is None or not {"manifest.json", "metadata.json"} <= set(found.etags):
         return report
     report.datasets = 1

@@ -28,7 +28,7 @@ class DownloadController(Controller):
         "/{namespace:str}/{name:str}/download",
         summary="Signed download URLs",
         status_code=200,
-        responses=error_responses(401, 403, 404, 422, 429, 503),
+        responses=error_responses(308, 401, 403, 404, 410, 422, 429, 503),
         opt={DIRECT: True},
         guards=[check_download],
     )

@@ -21,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from opendata_core.errors import PermissionDenied, RateLimited, shorten
 from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import refuse_publish
 from opendata_registry.db.engine import SessionMaker
-from opendata_registry.db.models import NamespaceGrant, Owner
+from opendata_registry.db.models import NamespaceGrant, NamespaceOwner, Owner
+from opendata_registry.domain.catalogue.lifecycle import resolve_id
 from opendata_registry.infra.identity import Publisher
 from opendata_registry.infra.limits import Limiter
 from opendata_registry.infra.settings import Settings
@@ -75,7 +77,11 @@ class PublishPolicy:
         """Refuse a publisher that may not publish ``ds``; ``True`` when it must be registered.
 
         ``repo`` is the ``opendata.yaml`` ``repo`` being published (``None``: not known yet).
+        A moved id (reserved for good) and a withdrawn dataset are refused whoever publishes,
+        naming the id to publish to instead (core's ``refuse_publish``).
         """
+        async with self.registry.sessions() as session:
+            refuse_publish(await resolve_id(session, str(ds)))
         if publisher.kind == "producer":
             if not publisher.may_touch(ds):
                 scope = publisher.dataset_id or f"namespace {publisher.namespace}"
@@ -123,9 +129,23 @@ class PublishPolicy:
                     )
                 )
             ).scalar_one_or_none()
+            holder = await session.get(NamespaceOwner, ds.namespace)
         if owner is not None:
             self.check_owner(owner, publisher, ds)
             return False
+        if holder is not None:  # transferred by an operator: its owner id decides, not the name
+            if granted is None and publisher.repository_owner_id != holder.owner_id:
+                raise PermissionDenied(
+                    f"{ds}: namespace {ds.namespace!r} belongs to the GitHub owner id "
+                    f"{holder.owner_id} (transferred on {holder.transferred_at:%Y-%m-%d}); this "
+                    f"token's owner {publisher.repository_owner!r} has id "
+                    f"{publisher.repository_owner_id}",
+                    dataset_id=str(ds),
+                    hint=f"publish from a repository of the namespace's owner, or ask the "
+                    f"registry's admin: opendata-registry namespaces grant {ds.namespace} "
+                    f"--github-owner {publisher.repository_owner}",
+                )
+            return True
         if ds.namespace != publisher.repository_owner.lower() and granted is None:
             err = PermissionDenied(
                 f"{ds}: namespace {ds.namespace!r} is not the repository owner "

@@ -70,6 +70,7 @@ from opendata_core.readme import render_readme
 from opendata_core.store import PreconditionFailed
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
+from opendata_registry.domain.catalogue.lifecycle import LifecycleService
 from opendata_registry.domain.catalogue.sync import sync_dataset, write_index
 from opendata_registry.domain.publishing.policy import PublishPolicy
 from opendata_registry.domain.publishing.runs import RUN_ID_RE, derived_run_id, record_run
@@ -414,6 +415,7 @@ class PublishService:
         )
         key = layout.run_record(ds, started, run_id)
         await run("writing the run record", self.store.put(key, encode_document(record)))
+        await run("applying opendata.yaml's deprecated", self._declare(ds, meta))
         await run("updating the catalogue", self._catalogue(ds))
         return CommitResponse(
             dataset_id=str(ds),
@@ -438,6 +440,10 @@ class PublishService:
                 )
             ).scalar_one_or_none()
         return msgspec.json.decode(text, type=PublishSummary).schema_hash if text else None
+
+    async def _declare(self, ds: DatasetId, meta: DatasetMetadata) -> None:
+        """The producer's ``deprecated`` into ``lifecycle.json`` unless an operator overrode it."""
+        await LifecycleService(self.registry).declare(str(ds), meta.deprecated)
 
     async def _catalogue(self, ds: DatasetId) -> None:
         await sync_dataset(self.registry.sessions, self.store, str(ds))
