@@ -27,10 +27,19 @@ import pytest
 
 import opendata as od
 from tests.lifecycle_ops import deprecate, move_dataset, verify, withdraw
-from tests.parity.cases import Case, Context, by_id, frame, od_command, od_json, plain
+from tests.parity.cases import (
+    Case,
+    Context,
+    by_id,
+    frame,
+    od_command,
+    od_json,
+    plain,
+    text_without_health,
+)
 from tests.parity.conftest import World, meta, serve
 
-__all__ = ["LIFECYCLE_CASES", "REGISTRY_PENDING", "life_world", "with_warnings"]
+__all__ = ["LIFECYCLE_CASES", "life_world", "with_warnings"]
 
 MOVED, LIVE, LEGACY, GONE, PLAIN = (
     "life/old-prices",
@@ -38,10 +47,6 @@ MOVED, LIVE, LEGACY, GONE, PLAIN = (
     "life/legacy",
     "life/gone",
     "life/plain",
-)
-REGISTRY_PENDING = (
-    "the registry's lifecycle endpoint, status in its catalogue and trust filter land with "
-    "branch lifecycle-reg; until then the registry reads no lifecycle.json"
 )
 
 
@@ -92,112 +97,93 @@ def with_warnings(run: Callable[[Context], Any]) -> Callable[[Context], Any]:
     return wrapped
 
 
-PENDING = {"registry-local": REGISTRY_PENDING, "registry-s3": REGISTRY_PENDING}
-
 LIFECYCLE_CASES: list[Case] = [
     Case(
         "load-moved",
         with_warnings(lambda c: frame(od.load(MOVED, start="2024-02"))),
         {"load": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "scan-moved",
         with_warnings(lambda c: frame(od.scan(MOVED).collect())),
         {"scan": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "urls-moved",
         with_warnings(lambda c: [u.sha256 for u in od.urls(MOVED)]),
         {"urls": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "info-moved",
         with_warnings(lambda c: od.info(MOVED).dataset.id),
         {"info": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "versions-moved",
         with_warnings(lambda c: len(od.Client().versions(MOVED))),
         {"Client.versions": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "load-deprecated",
         with_warnings(lambda c: frame(od.load(LEGACY, end="2024-01-05"))),
         {"load": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "load-withdrawn",
         lambda c: od.load(GONE),
         {"load": {"id"}},
         error=od.DatasetWithdrawn,
-        skip=PENDING,
     ),
     Case(
         "info-withdrawn",
         lambda c: od.info(GONE),
         {"info": {"id"}},
         error=od.DatasetWithdrawn,
-        skip=PENDING,
     ),
     Case(
         "lifecycle-moved",
         with_warnings(lambda c: plain(od.Client().lifecycle(MOVED))),
         {"Client.lifecycle": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "lifecycle-withdrawn",
         lambda c: plain(od.Client().lifecycle(GONE)),
         {"Client.lifecycle": {"id"}},
-        skip=PENDING,
     ),
     Case(
         "search-trust",
         lambda c: by_id(od.search("life", trust="verified-publisher")),
         {"search": {"trust"}},
-        skip=PENDING,
     ),
     Case(
         "search-hides-withdrawn",
         lambda c: sorted(e.id for e in od.search("life")),
         {"search": {"query"}},
-        skip=PENDING,
     ),
     Case(
         "od-info-moved",
-        lambda c: od_command(c, "info", MOVED),
+        lambda c: text_without_health(od_command(c, "info", MOVED)),
         {"od info": {"DATASET_ID"}},
-        skip=PENDING,
     ),
     Case(
         "od-info-deprecated-json",
         lambda c: od_json(c, "info", LEGACY)["lifecycle"],
         {"od info": {"--json"}},
-        skip=PENDING,
     ),
     Case(
         "od-get-withdrawn",
         lambda c: od_command(c, "get", GONE, "-o", str(c.tmp / "x.csv")),
         {"od get": {"DATASET_ID"}},
-        skip=PENDING,
     ),
     Case(
         "od-search-verified",
         lambda c: od_json(c, "search", "life", "--verified"),
         {"od search": {"--verified"}},
-        skip=PENDING,
     ),
     Case(
         "od-search-trust",
         lambda c: od_json(c, "search", "life", "--trust", "verified-source"),
         {"od search": {"--trust"}},
-        skip=PENDING,
     ),
 ]
 """Every lifecycle state through the read calls and commands, on every transport."""

@@ -13,43 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from opendata_core.documents import Manifest, decode_document
 from opendata_registry.infra.settings import Settings
+from tests.registry.publishing.conftest import Operator
 from tests.registry.publishing.issuer import Issuer, Repo
 from tests.registry.publishing.pubkit import auth, commit_body, exchange, manifest, part, publish
 
 DS = "acme/fx-rates"
 ACME = Repo()
-Operator = Callable[..., Result]
-
-
-@pytest.fixture
-def operator(pub_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Operator:
-    """Runs ``opendata-registry ARGS…`` against the test's database; fails on a non-zero exit."""
-    from opendata_registry.cli.main import main
-
-    for k, v in {
-        "OPENDATA_HOME": str(pub_settings.home),
-        "OPENDATA_STORE": pub_settings.store,
-        "OPENDATA_REGISTRY_DATABASE_URL": pub_settings.database_url,
-        "OPENDATA_REGISTRY_DATABASE_SCHEMA": pub_settings.database_schema or "",
-        "OPENDATA_REGISTRY_SECRET": pub_settings.secret.decode(),
-    }.items():
-        monkeypatch.setenv(k, v)
-
-    def run(*args: str, ok: bool = True) -> Result:
-        done = CliRunner().invoke(main, list(args))
-        assert (done.exit_code == 0) is ok, (args, done.output)
-        return done
-
-    return run
 
 
 def _uploads(client: Any, token: str, ds: str = DS) -> Any:
