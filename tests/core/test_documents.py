@@ -146,6 +146,26 @@ def test_metadata_document_tolerates_new_yaml_fields() -> None:
     assert decode_document(json.dumps(raw), MetadataDocument).dataset.id == "ecb/fx"
 
 
+def test_metadata_head_is_the_catalogue_part_of_metadata_json() -> None:
+    from opendata_core.documents import MetadataHead
+
+    full = {f.name: f for f in msgspec.structs.fields(MetadataDocument)}
+    for f in msgspec.structs.fields(MetadataHead):
+        assert (f.type, f.default) == (full[f.name].type, full[f.name].default), f.name
+    doc = documents()[1]
+    head = decode_document(encode_document(doc), MetadataHead)
+    assert (head.dataset, head.stats, head.updated_at, head.provenance) == (
+        doc.dataset,
+        doc.stats,
+        doc.updated_at,
+        doc.provenance,
+    )
+    broken = json.loads(encode_document(doc))
+    broken["stats"] = 3
+    with pytest.raises(FormatError, match=r"metadata.json.*\$\.stats"):
+        decode_document(json.dumps(broken), MetadataHead)
+
+
 @pytest.mark.parametrize("doc", documents(), ids=lambda d: type(d).__name__)
 def test_newer_major_asks_for_an_upgrade(doc: msgspec.Struct) -> None:
     raw = json.loads(encode_document(doc))

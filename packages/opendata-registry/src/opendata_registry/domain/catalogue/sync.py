@@ -1,12 +1,15 @@
 """Filling the catalogue from the bucket: every ``metadata.json``, ``manifest.json`` and run record.
 
 Idempotent and safe while producers publish: one listing of ``datasets/`` gives every document's
-ETag, only changed documents are read, each dataset is written in its own transaction, and a
-document caught mid-publish (metadata older than the manifest) is corrected by the next sync.
-Each ``lifecycle.json`` whose ETag changed is read back into the lifecycle tables (a moved id's
-tombstone too, which has no manifest), so a rebuilt database keeps every status, trust level and
-reserved id; a dataset's entry carries its status and trust. Every distinct ``publish_id`` seen
-is recorded, so ``/history`` grows with each sync.
+ETag, only changed documents are read, and a document caught mid-publish (metadata older than the
+manifest) is corrected by the next sync. Documents are read concurrently (bounded) and written in
+batches, one transaction each; a committed batch stores its datasets' ETags, so it is the
+checkpoint a sync that was interrupted resumes from. ``metadata.json`` is decoded as
+:class:`~opendata_core.documents.MetadataHead` (its catalogue part; the previews and profile are
+kept as written). Each ``lifecycle.json`` whose ETag changed is read back into the lifecycle
+tables (a moved id's tombstone too, which has no manifest), so a rebuilt database keeps every
+status, trust level and reserved id; a dataset's entry carries its status and trust. Every
+distinct ``publish_id`` seen is recorded, so ``/history`` grows with each sync.
 After a sync that changed anything, ``index.json`` is rewritten in the bucket for static readers.
 """
 
@@ -31,7 +34,7 @@ from opendata_core.documents import (
     Index,
     IndexEntry,
     Manifest,
-    MetadataDocument,
+    MetadataHead,
     Provenance,
     RunRecord,
     decode_document,
@@ -89,14 +92,13 @@ class SyncReport:
 
 @dataclass
 class _Listing:
+    id: DatasetId
     etags: dict[str, str] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)
     """Run record file name → its key."""
 
 
-def _entry(
-    doc: MetadataDocument, manifest: Manifest, lifecycle: Lifecycle | None = None
-) -> IndexEntry:
+def _entry(doc: MetadataHead, manifest: Manifest, lifecycle: Lifecycle | None = None) -> IndexEntry:
     """The dataset's index entry: metadata, with stats from the manifest (the commit record)."""
     entry = IndexEntry.from_metadata(
         doc.dataset, manifest.stats(), max(doc.updated_at, manifest.published_at), lifecycle
@@ -127,7 +129,7 @@ async def _list(store: RegistryStore, prefix: str | None = None) -> dict[str, _L
             if str(parsed) != ds:
                 skipped.add(ds)
                 continue  # not canonical: no key of ours looks like that
-            entry = found[ds] = _Listing()
+            entry = found[ds] = _Listing(parsed)
         if rest in _DOCS:
             entry.etags[rest] = obj.etag or f"{obj.size}-{obj.last_modified.isoformat()}"
         elif rest.startswith("runs/") and rest.endswith(".json") and rest.count("/") == 1:
@@ -167,7 +169,7 @@ class _Prepared:
 
     ds: str
     runs: list[tuple[str, RunRecord]]
-    documents: tuple[Manifest, MetadataDocument, str, str, str] | None = None
+    documents: tuple[Manifest, MetadataHead, str, str, str] | None = None
     """manifest, metadata, manifest.json, metadata.json and README.md (``None``: unchanged)."""
 
 
@@ -175,7 +177,7 @@ def _keys(store: RegistryStore, work: _Work) -> list[str]:
     """The keys to read for ``work``: its new run records, then its three documents."""
     keys = [key for _, key in sorted(work.new_runs.items())]
     if work.docs_changed:
-        dsid = DatasetId.parse(work.ds)
+        dsid = work.listing.id
         keys += [
             store.layout.manifest(dsid),
             store.layout.metadata(dsid),
@@ -203,7 +205,7 @@ def _prepare(work: _Work, got: list[bytes | None], report: SyncReport) -> _Prepa
         return prepared  # deleted meanwhile
     try:
         manifest = decode_document(manifest_bytes, Manifest)
-        metadata = decode_document(metadata_bytes, MetadataDocument)
+        metadata = decode_document(metadata_bytes, MetadataHead)
     except FormatError as exc:
         report.problems.append(f"{work.ds}: {exc}")
         return prepared
@@ -224,7 +226,7 @@ def _prepare(work: _Work, got: list[bytes | None], report: SyncReport) -> _Prepa
 def _dataset_values(
     ds: str,
     listing: _Listing,
-    documents: tuple[Manifest, MetadataDocument, str, str, str],
+    documents: tuple[Manifest, MetadataHead, str, str, str],
     lifecycle: Lifecycle | None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The ``datasets`` row of a dataset and its facet tags (status and trust: ``lifecycle``)."""
@@ -267,7 +269,7 @@ def _dataset_values(
 
 def _publish_row(
     ds: str,
-    documents: tuple[Manifest, MetadataDocument, str, str, str],
+    documents: tuple[Manifest, MetadataHead, str, str, str],
     run: RunSummary | None,
     parent_hash: str | None,
     now: datetime,
