@@ -23,10 +23,10 @@ from opendata_registry.cli.main import main
 from opendata_registry.context import Registry
 from opendata_registry.db.models import Dataset as DatasetRow
 from opendata_registry.db.models import DatasetTag, Publish, Run
-from opendata_registry.domain.catalogue.sync import SyncReport
 from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
+from .test_sync_cli import sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,20 +64,6 @@ def counts(settings: Settings) -> dict[str, int]:
     return asyncio.run(go())
 
 
-def run_sync(settings: Settings, **kwargs: Any) -> SyncReport:
-    async def go() -> SyncReport:
-        registry = Registry(settings)
-        try:
-            await registry.migrate()
-            report = await registry.sync(wait=True, **kwargs)
-            assert report is not None
-            return report
-        finally:
-            await registry.engine.dispose()
-
-    return asyncio.run(go())
-
-
 @pytest.fixture
 def bulk(local_store: Any, store_root: Path) -> list[str]:
     """601 datasets, each with one successful run record and two topics."""
@@ -105,12 +91,12 @@ def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
 
     monkeypatch.setattr(RegistryStore, "get_many", failing)
     with pytest.raises(OSError, match="went away"):
-        run_sync(settings, batch_size=100)
+        sync(settings, batch_size=100)
     monkeypatch.setattr(RegistryStore, "get_many", real)
     done = counts(settings)
     assert done == {"datasets": 300, "publishes": 300, "runs": 300, "dataset_tags": 600}
     progress: list[tuple[int, int]] = []
-    resumed = run_sync(settings, batch_size=100, progress=lambda d, t: progress.append((d, t)))
+    resumed = sync(settings, batch_size=100, progress=lambda d, t: progress.append((d, t)))
     # Only what the failed sync had not committed is read and written again.
     assert len(resumed.updated) == len(bulk) - 300
     assert (resumed.publishes_added, resumed.runs_added, resumed.problems) == (301, 301, [])
@@ -121,7 +107,7 @@ def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
         "runs": 601,
         "dataset_tags": 1202,
     }
-    assert not run_sync(settings).changed
+    assert not sync(settings).changed
 
 
 def test_a_killed_sync_command_resumes_without_duplicates(

@@ -21,12 +21,14 @@ from opendata_registry.infra.settings import Settings
 from .conftest import Dataset, publish
 
 
-def sync(settings: Settings) -> SyncReport:
+def sync(settings: Settings, **options: Any) -> SyncReport:
+    """One ``Registry.sync(wait=True, **options)`` on a migrated database."""
+
     async def go() -> SyncReport:
         registry = Registry(settings)
         try:
             await registry.migrate()
-            report = await registry.sync(wait=True)
+            report = await registry.sync(wait=True, **options)
             assert report is not None
             return report
         finally:

@@ -79,9 +79,7 @@ def test_the_producers_deprecated_is_shown_unless_an_operator_overrode_it(
 ) -> None:
     token = exchange(reg, issuer, ACME)
     parts = {"2023": part("2023")}
-    m, r = publish(
-        reg, token, DS, ACME, parts, metadata=_deprecated(DS, "Use acme/fx-daily.", NEW)
-    )
+    m, r = publish(reg, token, DS, ACME, parts, metadata=_deprecated(DS, "Use acme/fx-daily.", NEW))
     assert r.status_code == 200, r.text
     doc = reg.get(f"/v1/datasets/{DS}").json()["lifecycle"]
     assert (doc["status"], doc["message"], doc["successor"], doc["status_by"]) == (

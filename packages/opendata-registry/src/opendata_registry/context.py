@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Final
@@ -39,6 +40,8 @@ log = logging.getLogger("opendata_registry")
 _USAGE_FLUSH_SECONDS = 5.0
 _STOP_SECONDS = 10.0
 """How long :meth:`Registry.stop` lets a background sync or usage write finish."""
+_FULL_SYNC_SECONDS: Final = 3600.0
+"""How often the periodic sync lists the whole bucket even when ``index.json`` did not change."""
 _SYNC_LEASE: Final = timedelta(seconds=30)
 """How long a sync holds its lease without renewing it (it renews every 10 s)."""
 
@@ -66,6 +69,8 @@ class Registry:
         self.versions = VersionService(self)
         self.downloads = DownloadService(self)
         self._holder = new_holder()
+        self._listed_at = time.monotonic()
+        """When this process's last sync listed the bucket."""
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._readiness: dict[str, str] = {}
@@ -85,11 +90,18 @@ class Registry:
         await migrate(self.engine, schema=self.settings.database_schema)
 
     async def sync(
-        self, *, wait: bool = False, progress: Progress | None = None, batch_size: int = 500
+        self,
+        *,
+        wait: bool = False,
+        changed: bool = False,
+        progress: Progress | None = None,
+        batch_size: int = 500,
     ) -> SyncReport | None:
         """Sync the catalogue unless another process holds the sync lease (then ``None``).
 
-        ``wait=True`` waits for the other process's sync to finish and then syncs. The lease is
+        ``wait=True`` waits for the other process's sync to finish and then syncs.
+        ``changed=True`` lists the bucket only when ``index.json`` changed since the last sync
+        (:func:`~opendata_registry.domain.catalogue.sync.sync_catalogue`). The lease is
         renewed while the sync runs, so a sync killed midway holds it for at most
         :data:`_SYNC_LEASE` (then the next sync goes on from its last committed batch).
         """
@@ -104,7 +116,7 @@ class Registry:
         holding = asyncio.create_task(self._renew("sync"))
         try:
             return await sync_catalogue(
-                self.sessions, self.store, progress=progress, batch_size=batch_size
+                self.sessions, self.store, changed=changed, progress=progress, batch_size=batch_size
             )
         finally:
             holding.cancel()
@@ -112,6 +124,18 @@ class Registry:
                 await holding
             async with self.sessions() as session:
                 await release_lease(session, "sync", self._holder)
+
+    async def _periodic_sync(self) -> None:
+        """A ``changed`` sync (one HEAD request when nothing was published).
+
+        Once every :data:`_FULL_SYNC_SECONDS` the bucket is listed anyway: that also finds what
+        rewrites no ``index.json`` (a failed run's record, a producer that stopped before its
+        index update).
+        """
+        full = time.monotonic() - self._listed_at >= _FULL_SYNC_SECONDS
+        report = await self.sync(changed=not full)
+        if report is not None and report.listed:
+            self._listed_at = time.monotonic()
 
     async def _renew(self, name: str) -> None:
         """Renew the lease ``name`` every third of its life until cancelled."""
@@ -136,7 +160,7 @@ class Registry:
             interval = self.settings.sync_interval
             # Jitter, so workers and replicas started together do not all ask at once.
             sync_every = lambda: interval * random.uniform(0.9, 1.1)  # noqa: E731, S311
-            self._every(sync_every, self.sync, "periodic catalogue sync failed")
+            self._every(sync_every, self._periodic_sync, "periodic catalogue sync failed")
         self._every(lambda: _USAGE_FLUSH_SECONDS, self.usage.flush, "writing usage counts failed")
 
     async def stop(self) -> None:

@@ -84,7 +84,12 @@ def serve(host: str, port: int, workers: int) -> None:
     type=click.IntRange(1, 10_000),
     help="Datasets written per transaction (each batch is a checkpoint).",
 )
-def sync(as_json: bool, progress: bool | None, batch_size: int) -> None:
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="List the store only if index.json changed since the last sync (one HEAD request).",
+)
+def sync(as_json: bool, progress: bool | None, batch_size: int, changed: bool) -> None:
     """Read every dataset in the store into the catalogue and rewrite index.json.
 
     Only documents whose ETag changed are read. Each batch of datasets is committed on its own:
@@ -94,7 +99,7 @@ def sync(as_json: bool, progress: bool | None, batch_size: int) -> None:
 
     async def work(registry: Any) -> Any:
         if not show:
-            return await registry.sync(wait=True, batch_size=batch_size)
+            return await registry.sync(wait=True, changed=changed, batch_size=batch_size)
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -110,7 +115,9 @@ def sync(as_json: bool, progress: bool | None, batch_size: int) -> None:
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return await registry.sync(wait=True, progress=advance, batch_size=batch_size)
+            return await registry.sync(
+                wait=True, changed=changed, progress=advance, batch_size=batch_size
+            )
 
     report = _run(work)
     data = {
@@ -120,10 +127,14 @@ def sync(as_json: bool, progress: bool | None, batch_size: int) -> None:
         "publishes_added": report.publishes_added,
         "runs_added": report.runs_added,
         "index_written": report.index_written,
+        "listed": report.listed,
         "problems": report.problems,
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
+        return
+    if not report.listed:
+        click.echo(f"{report.datasets} datasets; index.json unchanged since the last sync")
         return
     click.echo(
         f"{report.datasets} datasets; {len(report.updated)} updated, {len(report.removed)} "

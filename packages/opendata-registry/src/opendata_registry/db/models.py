@@ -42,6 +42,7 @@ __all__ = [
     "ProducerToken",
     "Publish",
     "Run",
+    "SyncState",
     "UsageCounter",
     "UsedJti",
     "search_stems",
@@ -171,6 +172,18 @@ class Run(Base):
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     summary_json: Mapped[str] = mapped_column(Text)
     """The RunSummary JSON."""
+
+
+class SyncState(Base):
+    """What the last sync saw of the bucket (migration 0010).
+
+    ``index_etag``: the ETag of the ``index.json`` the catalogue is in step with.
+    """
+
+    __tablename__ = "sync_state"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class ApiKey(Base):

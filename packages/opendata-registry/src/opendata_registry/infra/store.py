@@ -108,6 +108,16 @@ class RegistryStore:
         except NotFound:
             return None
 
+    async def etag(self, key: str) -> str:
+        """The object's ETag (one HEAD request), ``""`` when it does not exist."""
+        import obstore
+
+        try:
+            meta = await self._call(key, lambda: obstore.head_async(self._store, key))
+        except NotFound:
+            return ""
+        return str(meta.get("e_tag") or "")
+
     async def get_many(
         self, keys: Sequence[str], *, limit: asyncio.Semaphore
     ) -> list[bytes | None]:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +52,7 @@ from opendata_registry.db.models import (
     LifecycleRow,
     Publish,
     Run,
+    SyncState,
     search_stems,
 )
 from opendata_registry.domain.catalogue.lifecycle import store_lifecycle
@@ -68,6 +69,8 @@ __all__ = [
 
 log = logging.getLogger("opendata_registry.sync")
 
+_INDEX_ETAG = "index_etag"
+
 _DOCS = ("manifest.json", "metadata.json", "README.md", "lifecycle.json")
 
 
@@ -83,6 +86,9 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     """Documents that could not be read (skipped; the rest of the catalogue is still synced)."""
     index_written: bool = False
+    listed: bool = True
+    """Whether the bucket was listed (``changed=True`` skips it when ``index.json`` is as the
+    last sync left it)."""
 
     @property
     def changed(self) -> bool:
@@ -509,15 +515,26 @@ async def sync_catalogue(
     sessions: SessionMaker,
     store: RegistryStore,
     *,
+    changed: bool = False,
     progress: Progress | None = None,
     batch_size: int = 500,
     concurrency: int = 64,
 ) -> SyncReport:
     """Bring the catalogue in line with the bucket; then rewrite ``index.json`` if it changed.
 
-    Documents are read ``concurrency`` at a time and written ``batch_size`` datasets per
-    transaction; ``progress`` is told how far it got after each batch.
+    ``changed=True`` first compares ``index.json``'s ETag with the one the catalogue is in step
+    with (one HEAD request): every publish rewrites that document, so when they are equal
+    nothing was published since and the bucket is not listed. Otherwise the bucket is listed and
+    only the documents whose ETag changed are read. Documents are read ``concurrency`` at a time
+    and written ``batch_size`` datasets per transaction; ``progress`` is told how far it got
+    after each batch.
     """
+    since = await store.etag(store.layout.index())
+    if changed:
+        async with sessions() as session:
+            if await _in_step(session) == since:
+                total = (await session.execute(select(func.count(Dataset.pk)))).scalar_one()
+                return SyncReport(datasets=total, listed=False)
     report = SyncReport()
     listing = await _list(store)
     complete = {
@@ -570,7 +587,9 @@ async def sync_catalogue(
             await session.execute(delete(Dataset).where(Dataset.id.in_(gone)))
         report.removed = gone
     if report.changed or not report.datasets:
-        report.index_written = await write_index(sessions, store)
+        report.index_written = await write_index(sessions, store, since=since)
+    else:
+        await _remember(sessions, since)  # every publish before ``since`` was in the listing
     log.info(
         "sync: %d datasets, %d updated, %d removed, %d publishes and %d runs added",
         report.datasets,
@@ -602,32 +621,72 @@ async def sync_dataset(sessions: SessionMaker, store: RegistryStore, dataset_id:
     return report
 
 
-async def write_index(sessions: SessionMaker, store: RegistryStore, *, attempts: int = 1) -> bool:
+async def _in_step(session: AsyncSession) -> str | None:
+    """The ``index.json`` ETag the catalogue is in step with (``None``: never synced)."""
+    return (
+        await session.execute(select(SyncState.value).where(SyncState.name == _INDEX_ETAG))
+    ).scalar_one_or_none()
+
+
+async def _remember(sessions: SessionMaker, etag: str) -> None:
+    """Store ``etag`` as the ``index.json`` the catalogue is in step with."""
+    async with sessions() as session, session.begin():
+        if (await session.get(SyncState, _INDEX_ETAG)) is None:
+            session.add(SyncState(name=_INDEX_ETAG, value=etag))
+        else:
+            await session.execute(
+                update(SyncState).where(SyncState.name == _INDEX_ETAG).values(value=etag)
+            )
+
+
+async def write_index(
+    sessions: SessionMaker,
+    store: RegistryStore,
+    *,
+    attempts: int = 1,
+    since: str | None = None,
+) -> bool:
     """Write the catalogue's ``index.json`` to the bucket unless it already says the same.
 
     The current document is read *before* the catalogue: a writer that commits after that read
     makes our conditional write fail (retried up to ``attempts`` times), so no entry is lost.
+
+    ``since`` (a sync's): the ETag ``index.json`` had before the sync listed the bucket (``""``:
+    absent). If it changed since, a producer published meanwhile: the document is left for the
+    next sync, which lists again. The ETag the catalogue is now in step with is remembered for
+    ``sync --changed``; without ``since`` (a publish through the registry) only when the document
+    replaced was the one the catalogue was in step with.
     """
     key = store.layout.index()
     for attempt in range(attempts):
         current = await store.get_or_none(key)
+        etag = current[1] if current else ""
+        if since is not None and etag != since:
+            await _remember(sessions, since)
+            return False
         async with sessions() as session:
             index = await build_index(session)
+            in_step = since is not None or etag == await _in_step(session)
+        now: str | None = None
         if current is not None:
             try:
                 old = decode_document(current[0], Index)
             except FormatError:
                 old = None
             if old is not None and old.datasets == index.datasets:
-                return False
-        if not index.datasets and current is None:
-            return False
-        index = Index(updated_at=datetime.now(UTC), datasets=index.datasets)
-        try:
-            await store.put(key, encode_document(index), if_match=current[1] if current else "")
-        except PreconditionFailed:
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))  # noqa: S311
-            continue  # another writer won; the next sync writes ours if still needed
-        return True
+                now = etag
+        elif not index.datasets:
+            now = ""
+        written = now is None
+        if now is None:
+            index = Index(updated_at=datetime.now(UTC), datasets=index.datasets)
+            try:
+                now = await store.put(key, encode_document(index), if_match=etag if current else "")
+            except PreconditionFailed:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))  # noqa: S311
+                continue  # another writer won; the next sync writes ours if still needed
+        if in_step:
+            await _remember(sessions, now)
+        return written
     return False
