@@ -436,3 +436,28 @@ def test_a_refused_publish_fails_the_run_even_when_the_data_is_unchanged(
     code, refused = od_cli("push", str(csv), DS, "--metadata", yaml)
     assert code == 3 and "globex" in json.dumps(refused), refused
     assert detail(registry.url)["manifest"]["publish_id"] == pushed["publish_id"]
+
+
+def test_a_streamed_push_publishes_through_the_registry(
+    registry: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generator of frames: each shard to its signed URL once every shard is built; a bad
+    batch uploads nothing."""
+    no_store_secrets(monkeypatch, tmp_path)
+    monkeypatch.setenv("OPENDATA_REGISTRY", registry.url)
+    monkeypatch.setenv("OPENDATA_PUBLISH_TOKEN", producer_token(registry, "--namespace", "acme"))
+    yaml = producer(tmp_path / "fx", days=6) / "opendata.yaml"
+    whole = frame(6)
+
+    def pages(bad: bool = False) -> Iterator[pd.DataFrame]:
+        yield whole.iloc[3:]  # out of time order: the shards are sorted all the same
+        yield whole.iloc[:3].assign(rate="oops") if bad else whole.iloc[:3]
+
+    with pytest.raises(od.InvalidData, match="column 'rate' of batch 2"):
+        od.push(pages(bad=True), DS, metadata=yaml)
+    assert registry.parts() == set()
+    result = od.push(pages(), DS, metadata=yaml)
+    assert (result.rows, result.shards_written) == (6, 6) and len(registry.parts()) == 6
+    assert rows(od.load(DS)) == rows(whole)
+    found = detail(registry.url)
+    assert found["manifest"]["publish_id"] == result.publish_id

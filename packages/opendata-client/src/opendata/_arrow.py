@@ -145,11 +145,45 @@ def choose_granularity(table: pa.Table, time_column: str) -> Granularity:
     col = table.column(time_column)
     if table.nbytes < SMALL_TABLE_BYTES or len(col) == 0 or col.null_count == len(col):
         return "none"
-    years = max(1, len(pc.unique(pc.year(col))))
-    per_year = table.nbytes / years
+    return granularity_for(table.nbytes, len(pc.unique(pc.year(col))))
+
+
+def granularity_for(nbytes: int, years: int) -> Granularity:
+    """The rule of :func:`choose_granularity` from the in-memory size and the distinct years."""
+    if nbytes < SMALL_TABLE_BYTES or years == 0:
+        return "none"
+    per_year = nbytes / years
     if per_year <= AUTO_SHARD_BYTES:
         return "year"
     return "month" if per_year / 12 <= AUTO_SHARD_BYTES else "day"
+
+
+_PERIOD_UNIT = {"year": 10000, "month": 100, "day": 1}
+"""A day key ``yyyymmdd`` floor-divided by this is the partition's key."""
+
+
+def day_keys(col: pa.ChunkedArray | pa.Array) -> Any:
+    """``yyyymmdd`` of each value of a time column (numpy int64): the finest partition key."""
+    import numpy as np
+
+    key = pc.year(col).to_numpy(zero_copy_only=False).astype(np.int64) * 10000
+    key += pc.month(col).to_numpy(zero_copy_only=False).astype(np.int64) * 100
+    key += pc.day(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    return key
+
+
+def period_key(day_key: Any, granularity: Granularity) -> Any:
+    """The partition key (scaled back to ``yyyymmdd`` form) a day key falls in."""
+    unit = _PERIOD_UNIT[granularity]
+    return day_key // unit * unit
+
+
+def period_label(key: int, granularity: Granularity) -> str:
+    """``"2024"``, ``"2024-03"`` or ``"2024-03-01"`` for a partition key; ``"all"``."""
+    y, m, d = key // 10000, key // 100 % 100, key % 100
+    return {"year": f"{y:04d}", "month": f"{y:04d}-{m:02d}", "day": f"{y:04d}-{m:02d}-{d:02d}"}.get(
+        granularity, "all"
+    )
 
 
 def partition_groups(
@@ -164,23 +198,13 @@ def partition_groups(
 
     if time_column is None or granularity == "none" or table.num_rows == 0:
         return [("all", table)]
-    col = table.column(time_column)
-    key = pc.year(col).to_numpy(zero_copy_only=False).astype(np.int64) * 10000
-    if granularity in ("month", "day"):
-        key += pc.month(col).to_numpy(zero_copy_only=False).astype(np.int64) * 100
-    if granularity == "day":
-        key += pc.day(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    key = period_key(day_keys(table.column(time_column)), granularity)
     starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
     ends = np.append(starts[1:], len(key))
-    out = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        k = int(key[a])
-        y, m, d = k // 10000, k // 100 % 100, k % 100
-        label = {"year": f"{y:04d}", "month": f"{y:04d}-{m:02d}"}.get(
-            granularity, f"{y:04d}-{m:02d}-{d:02d}"
-        )
-        out.append((label, table.slice(a, b - a)))
-    return out
+    return [
+        (period_label(int(key[a]), granularity), table.slice(a, b - a))
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

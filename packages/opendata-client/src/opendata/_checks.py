@@ -18,7 +18,7 @@ from opendata_core.errors import ColumnNotFound, InvalidData, first_line
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["check_table", "table_from"]
+__all__ = ["check_piece", "check_rows", "check_table", "check_unique_key", "table_from"]
 
 
 def table_from(data: Any, dataset_id: str) -> pa.Table:
@@ -109,18 +109,45 @@ def check_table(
             nulls, primary-key nulls or repeated keys.
         ColumnNotFound: the time column or a primary-key column is not in the data.
     """
+    _check_unique_columns(table.column_names, dataset_id)
+    check_rows(table.num_rows, dataset_id)
+    check_piece(table, dataset_id, time_column=time_column, primary_key=primary_key)
+    check_unique_key(table, dataset_id, primary_key)
+
+
+def check_rows(rows: int, dataset_id: str) -> None:
+    """Refuse to publish no rows.
+
+    Raises:
+        InvalidData: ``rows`` is 0.
+    """
+    if rows == 0:
+        raise InvalidData(
+            f"{dataset_id}: refusing to publish an empty table (0 rows); nothing was published",
+            dataset_id=dataset_id,
+            hint="check what the source sent",
+        )
+
+
+def check_piece(
+    table: pa.Table,
+    dataset_id: str,
+    *,
+    time_column: str | None,
+    primary_key: Sequence[str] = (),
+) -> None:
+    """The rules each piece of the data passes on its own (a streamed push checks every batch).
+
+    Raises:
+        InvalidData: duplicate column names, a time column of the wrong type or with nulls,
+            primary-key nulls.
+        ColumnNotFound: the time column or a primary-key column is not in the data.
+    """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     ds = dataset_id
     names = table.column_names
     _check_unique_columns(names, ds)
-    if table.num_rows == 0:
-        raise InvalidData(
-            f"{ds}: refusing to publish an empty table (0 rows); nothing was published",
-            dataset_id=ds,
-            hint="check what the source sent",
-        )
     tc = time_column
     if tc is not None:
         if tc not in names:
@@ -144,8 +171,6 @@ def check_table(
                 hint="drop or fill those rows before publishing",
             )
     keys = list(primary_key)
-    if not keys:
-        return
     for k in keys:
         if k not in names:
             raise _missing_column(
@@ -159,6 +184,20 @@ def check_table(
                 column=k,
                 hint="every row needs a complete key: drop or fix those rows",
             )
+
+
+def check_unique_key(table: pa.Table, dataset_id: str, primary_key: Sequence[str]) -> None:
+    """Refuse a primary key that repeats in ``table``.
+
+    Raises:
+        InvalidData: a key appears more than once (the message gives the count and an example).
+    """
+    import pyarrow.compute as pc
+
+    ds = dataset_id
+    keys = list(primary_key)
+    if not keys:
+        return
     counts = table.select(keys).group_by(keys, use_threads=False).aggregate([([], "count_all")])
     dups = counts.filter(pc.greater(counts.column("count_all"), 1))
     if dups.num_rows:

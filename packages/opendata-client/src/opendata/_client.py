@@ -175,8 +175,14 @@ class Client:
         """Publish a dataset: content-addressed shards first, then the manifest (the commit).
 
         Args:
-            data: A pandas or polars DataFrame (or LazyFrame), a pyarrow Table, a path to a
-                .parquet/.csv file, or a list of those (concatenated).
+            data: A pandas or polars DataFrame, a pyarrow Table, a path to a .parquet/.csv
+                file, or a list of those (concatenated in memory); or a stream, published
+                without holding it all in memory: a polars LazyFrame, a pyarrow
+                RecordBatchReader or dataset, or an iterator (a generator) of frames. A stream
+                is spilled to temporary Parquet files (``TMPDIR``) batch by batch, then each
+                shard is built from them in turn: memory about twice the largest shard plus one
+                batch; nothing is uploaded until every shard is built, so bad input publishes
+                nothing. ``mode="append"`` takes a table, not a stream.
             id: ``namespace/name``.
             metadata: An ``opendata.yaml`` path or a :class:`DatasetMetadata`; its id must match.
             mode: ``"replace"`` publishes ``data`` as the whole dataset; ``"append"`` merges it into
@@ -195,7 +201,8 @@ class Client:
 
         Raises:
             InvalidData: the data fails a check (0 rows, duplicate column names, a time column
-                that is not a date/timestamp or has nulls, primary-key nulls or repeated keys).
+                that is not a date/timestamp or has nulls, primary-key nulls or repeated keys),
+                or a stream's batch differs from the first one's columns or types.
             ColumnNotFound: the time column or a primary-key column is not in the data.
             ConflictError: another publish committed first (``append`` retries on its own).
             SchemaMismatch: ``append`` with columns that do not fit the published ones, or a

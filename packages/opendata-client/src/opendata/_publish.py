@@ -5,19 +5,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opendata import _lifecycle
-from opendata._checks import check_table, table_from
-from opendata._profile import PREVIEW_ROWS, describe, preview_rows
+from opendata._checks import check_rows, check_table, check_unique_key, table_from
+from opendata._profile import PREVIEW_ROWS, Summary, describe, preview_rows
 from opendata._read import MAX_WORKERS, Reader, arrow
 from opendata._registry_publish import RegistryWriter, require_metadata
 from opendata._results import Mode, PushResult
+from opendata._stream import is_stream
 from opendata._versions import write_entry
 from opendata_core.documents import (
+    Field,
     IndexEntry,
     Manifest,
     MetadataDocument,
@@ -54,6 +58,8 @@ APPEND_RETRIES = 8
 """Merges of one append onto a newer version after a conflict (a registry rebases most itself)."""
 APPEND_BACKOFF = 0.1
 """Seconds: the first retry's jitter ceiling; it doubles per retry, capped at 2 s (core's rule)."""
+UPLOAD_BATCH_BYTES = 256 << 20
+"""Registry mode asks for signed URLs for shards of about this many bytes at a time."""
 COMMIT_ATTEMPTS = 4
 """Conditional PUTs of one manifest while its outcome stays unknown (5xx, reset, timeout)."""
 
@@ -118,6 +124,24 @@ class Writer:
         if tc is None and mode == "append":
             published, _ = self.reader.manifest_or_none(ds)
             tc = published.time_column if published else None
+        if is_stream(data):
+            if mode == "append":
+                raise ValueError(
+                    f"mode='append' takes the new rows as a table, not a "
+                    f"{type(data).__name__}: collect them first (e.g. lazy.collect()), or publish "
+                    "the whole dataset from the stream with mode='replace'"
+                )
+            return self.push_stream(
+                data,
+                ds,
+                meta,
+                tc,
+                partition,
+                provenance,
+                started,
+                dry_run=dry_run,
+                allow_schema_change=allow_schema_change,
+            )
         table = table_from(data, str(ds))
         check_table(table, str(ds), time_column=tc, primary_key=meta.primary_key if meta else ())
         # Exponential backoff with full jitter between attempts, so racing appenders spread out.
@@ -175,47 +199,166 @@ class Writer:
         table = ar.stable_types(table)
         previous, etag = self.reader.manifest_or_none(ds)
         base = previous if mode == "append" else None  # what an append merges into
-        granularity = self.granularity(ds, table, meta, tc, partition, base)
+        granularity = self.granularity(
+            ds, lambda: ar.choose_granularity(table, tc or ""), meta, tc, partition, base
+        )
         primary_key = list(meta.primary_key) if meta else []
         groups = self.partitions(ds, table, tc, granularity, primary_key, base)
         reusable = {s.sha256 for s in previous.shards} if previous else set()
-        # Registry mode uploads later, in one batch of signed URLs.
+        # Registry mode uploads later, in batches of signed URLs.
         later = dry_run or self.registry is not None
         built = self.build_shards(ds, groups, tc, reusable, upload=not later)
-        shards = [s for s, _, _ in built]
-        schema = ar.schema_fields(groups[0][1].schema if groups else table.schema)
+        return self.finish(
+            ds,
+            Draft(
+                built=[(shard, fresh, _view(buf)) for shard, fresh, buf in built],
+                uploaded=not later,
+                schema=ar.schema_fields(groups[0][1].schema if groups else table.schema),
+                granularity=granularity,
+                primary_key=primary_key,
+                summarize=lambda m: self.summarize(ds, m, dict(groups)),
+            ),
+            previous,
+            etag,
+            base,
+            meta,
+            mode,
+            tc,
+            provenance,
+            started,
+            dry_run=dry_run,
+            allow_schema_change=allow_schema_change,
+        )
+
+    def push_stream(
+        self,
+        data: Any,
+        ds: DatasetId,
+        meta: DatasetMetadata | None,
+        tc: str | None,
+        partition: Partitioning | None,
+        provenance: Provenance | None,
+        started: float,
+        *,
+        dry_run: bool,
+        allow_schema_change: bool,
+    ) -> PushResult:
+        """Publish a stream (a LazyFrame, a RecordBatchReader, a dataset, an iterator of frames).
+
+        The input is read once, each batch checked and spilled to temporary Parquet files; then
+        one shard at a time is assembled from them, encoded and kept on disk; only when every
+        shard is built is anything uploaded, so bad input leaves the store untouched.
+        """
+        import pyarrow
+
+        from opendata._stream import Spill, pieces
+
+        primary_key = list(meta.primary_key) if meta else []
+        with tempfile.TemporaryDirectory(prefix="od-push-") as tmp:
+            spill = Spill(Path(tmp), str(ds), tc, primary_key)
+            for piece in pieces(data, str(ds)):
+                spill.add(piece)
+            check_rows(spill.rows, str(ds))
+            previous, etag = self.reader.manifest_or_none(ds)
+            granularity = self.granularity(ds, spill.auto_granularity, meta, tc, partition, None)
+            reusable = {s.sha256 for s in previous.shards} if previous else set()
+            built: list[tuple[Shard, bool, Callable[[], Payload]]] = []
+            partitions = spill.partitions(granularity)
+            report = self.reader.reporter("upload", len(partitions))
+            for label, first, last in partitions:
+                part = spill.read(first, last)
+                check_unique_key(part, str(ds), primary_key)
+                spill.summary.add(part)
+                shard, buf = self.encode_shard(label, part, tc)
+                del part
+                path = Path(tmp) / f"{shard.sha256}.parquet"
+                path.write_bytes(memoryview(buf))
+                del buf
+                pyarrow.default_memory_pool().release_unused()  # hand the shard's memory back
+                built.append((shard, shard.sha256 not in reusable, _file(path)))
+                report(1)
+            return self.finish(
+                ds,
+                Draft(
+                    built=built,
+                    uploaded=False,
+                    schema=spill.fields(),
+                    granularity=granularity,
+                    primary_key=primary_key,
+                    summarize=spill.summary.result,
+                ),
+                previous,
+                etag,
+                None,
+                meta,
+                "replace",
+                tc,
+                provenance,
+                started,
+                dry_run=dry_run,
+                allow_schema_change=allow_schema_change,
+            )
+
+    def finish(
+        self,
+        ds: DatasetId,
+        draft: Draft,
+        previous: Manifest | None,
+        etag: str | None,
+        base: Manifest | None,
+        meta: DatasetMetadata | None,
+        mode: Mode,
+        tc: str | None,
+        provenance: Provenance | None,
+        started: float,
+        *,
+        dry_run: bool,
+        allow_schema_change: bool,
+    ) -> PushResult:
+        """The manifest of the built shards, the schema gate, the uploads left, the commit."""
+        shards = [s for s, _, _ in draft.built]
         manifest = build_manifest(
             str(ds),
             append_shards(base.shards, shards) if base is not None else shards,
-            schema=schema,
+            schema=draft.schema,
             time_column=tc,
-            partition=granularity,
+            partition=draft.granularity,
             previous=previous,
-            primary_key=primary_key if meta or previous is None else list(previous.primary_key),
+            primary_key=(
+                draft.primary_key if meta or previous is None else list(previous.primary_key)
+            ),
             provenance=provenance or Provenance(),
         )
         if previous is not None and same_data(manifest, previous):
-            return self.unchanged(ds, previous, meta, groups, provenance, started, dry_run=dry_run)
+            return self.unchanged(
+                ds, previous, meta, draft.summarize, provenance, started, dry_run=dry_run
+            )
         # The schema-drift gate, the registry's rule: refused unless allowed (appends too: their
         # types are the published ones, read back, and stable_types made the first publish's so).
         if not dry_run:
             schema_gate(str(ds), previous, manifest, allow=allow_schema_change)
-        written = sum(1 for _, uploaded, _ in built if uploaded)
+        written = sum(1 for _, fresh, _ in draft.built if fresh)
         stats = manifest.stats()
         notes: list[str] = []
         if dry_run:
             pass
         elif self.registry is not None:
             written, stats, notes = self.commit_through_registry(
-                ds, manifest, previous, meta, groups, built, mode, allow_schema_change
+                ds, manifest, previous, meta, draft, mode, allow_schema_change
             )
         else:
+            if not draft.uploaded:
+                for shard, fresh, payload in draft.built:
+                    if fresh:
+                        data = payload()
+                        body = data if isinstance(data, bytes) else data.tobytes()
+                        self.reader.store.put(self.reader.layout.shard(ds, shard.sha256), body)
             # The history entry first (spec 8.1): a committed version always has one; a failure
             # here fails the push with nothing committed.
             write_entry(self.reader, ds, manifest, previous)
             # The publish: a conditional write of the manifest. Nothing after it may fail the push.
             self.commit(ds, manifest, etag, previous)
-            notes = self.write_metadata(ds, manifest, meta, groups, provenance)
+            notes = self.write_metadata(ds, manifest, meta, draft.summarize, provenance)
         return PushResult(
             dataset_id=str(ds),
             publish_id="" if dry_run else manifest.publish_id,
@@ -230,20 +373,20 @@ class Writer:
             max_time=stats.max_time,
             stats=stats,
             warnings=notes,
-            schema=schema,
+            schema=draft.schema,
             dry_run=dry_run,
         )
 
     def granularity(
         self,
         ds: DatasetId,
-        table: pa.Table,
+        auto: Callable[[], Partitioning],
         meta: DatasetMetadata | None,
         tc: str | None,
         partition: Partitioning | None,
         base: Manifest | None,
     ) -> Partitioning:
-        """How the shards split: an append keeps the published one; else asked, set, or sized."""
+        """How the shards split: an append keeps the published one; else asked, set, or ``auto``."""
         if base is not None:
             if base.time_column != tc:
                 raise SchemaMismatch(
@@ -254,11 +397,7 @@ class Writer:
             return base.partition
         if tc is None:
             return "none"
-        return (
-            partition
-            or (meta.partition if meta and meta.partition else None)
-            or arrow().choose_granularity(table, tc)
-        )
+        return partition or (meta.partition if meta and meta.partition else None) or auto()
 
     def partitions(
         self,
@@ -307,35 +446,38 @@ class Writer:
         With ``upload`` the new shards are written to the store at once; without, ``uploaded``
         says whether a shard would be (a dry run, or registry mode's batch upload later).
         """
-        from opendata._parquet_layout import shard_blocks
-
-        ar = arrow()
         report = self.reader.reporter("upload", len(groups))
 
         def build(item: tuple[str, pa.Table]) -> tuple[Shard, bool, pa.Buffer]:
-            label, part = item
-            buf = ar.write_parquet(part)
-            digest, uploaded = self.write_shard(ds, buf, reusable, dry_run=not upload)
-            lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
-            nulls = {
-                c: part.column(c).null_count for c in part.column_names if part.column(c).null_count
-            }
-            shard = Shard(
-                path=f"parts/{digest}.parquet",
-                sha256=digest,
-                rows=part.num_rows,
-                bytes=buf.size,
-                partition=label,
-                min=lo,
-                max=hi,
-                null_counts=nulls,
-                blocks=shard_blocks(buf),
-            )
+            shard, buf = self.encode_shard(*item, tc)
+            uploaded = self.write_shard(ds, buf, reusable, dry_run=not upload)[1]
             report(1)
             return shard, uploaded, buf
 
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(groups)))) as pool:
             return list(pool.map(build, groups))
+
+    def encode_shard(self, label: str, part: pa.Table, tc: str | None) -> tuple[Shard, pa.Buffer]:
+        """One partition as shard bytes and the manifest's entry for them."""
+        from opendata._parquet_layout import shard_blocks
+
+        ar = arrow()
+        buf = ar.write_parquet(part)
+        digest = hashlib.sha256(memoryview(buf)).hexdigest()
+        lo, hi = ar.min_max(part.column(tc)) if tc else (None, None)
+        nulls = {c: n for c in part.column_names if (n := part.column(c).null_count)}
+        shard = Shard(
+            path=f"parts/{digest}.parquet",
+            sha256=digest,
+            rows=part.num_rows,
+            bytes=buf.size,
+            partition=label,
+            min=lo,
+            max=hi,
+            null_counts=nulls,
+            blocks=shard_blocks(buf),
+        )
+        return shard, buf
 
     def commit_through_registry(
         self,
@@ -343,8 +485,7 @@ class Writer:
         manifest: Manifest,
         previous: Manifest | None,
         meta: DatasetMetadata | None,
-        groups: list[tuple[str, pa.Table]],
-        built: list[tuple[Shard, bool, pa.Buffer]],
+        draft: Draft,
         mode: Mode,
         allow_schema_change: bool,
     ) -> tuple[int, Stats, list[str]]:
@@ -354,21 +495,28 @@ class Writer:
         it rebased our partitions onto a newer version) and its warnings.
         """
         assert self.registry is not None
-        written = self.registry.upload(
-            ds, [(s.sha256, memoryview(buf)) for s, uploaded, buf in built if uploaded]
-        )
-        head, profile = describe(self.reader, ds, manifest, dict(groups))
+        written = 0
+        batch: list[tuple[Shard, Callable[[], Payload]]] = []
+        fresh = [(s, payload) for s, new, payload in draft.built if new]
+        for i, (shard, payload) in enumerate(fresh):
+            batch.append((shard, payload))
+            if i + 1 == len(fresh) or sum(s.bytes for s, _ in batch) >= UPLOAD_BATCH_BYTES:
+                written += self.registry.upload(
+                    ds, [(s.sha256, memoryview(load())) for s, load in batch]
+                )
+                batch = []
+        summary = draft.summarize(manifest)
         answer = self.registry.commit(
             ds,
             manifest,
             previous,
             require_metadata(ds, meta),
-            self.preview(ds, manifest, dict(groups)),
+            summary.tail,
             render_readme(require_metadata(ds, meta)),
             allow_schema_change=allow_schema_change,
             mode=mode,
-            preview_head=head,
-            profile=profile,
+            preview_head=summary.head,
+            profile=summary.profile,
         )
         stats = manifest.stats()
         if answer.rebased_onto is not None and answer.stats is not None:
@@ -380,7 +528,7 @@ class Writer:
         ds: DatasetId,
         previous: Manifest,
         meta: DatasetMetadata | None,
-        groups: list[tuple[str, pa.Table]],
+        summarize: Callable[[Manifest], Summary],
         provenance: Provenance | None,
         started: float,
         *,
@@ -408,7 +556,7 @@ class Writer:
             and (doc is None or (meta is not None and doc.dataset != meta))
         ):
             kept = doc.provenance if doc is not None else provenance
-            notes = self.write_metadata(ds, previous, meta, groups, kept)
+            notes = self.write_metadata(ds, previous, meta, summarize, kept)
         return PushResult(
             dataset_id=str(ds),
             publish_id=previous.publish_id,
@@ -499,7 +647,7 @@ class Writer:
         ds: DatasetId,
         manifest: Manifest,
         meta: DatasetMetadata | None,
-        groups: list[tuple[str, pa.Table]],
+        summarize: Callable[[Manifest], Summary],
         provenance: Provenance | None,
     ) -> list[str]:
         """Write metadata.json, README.md and the index entry after a commit; never raises.
@@ -539,16 +687,16 @@ class Writer:
                 notes.append(note)
 
         def write_metadata() -> None:
-            head, profile = describe(self.reader, ds, manifest, dict(groups))
+            summary = summarize(manifest)
             doc = MetadataDocument(
                 dataset=meta,
                 stats=stats,
                 schema=manifest.schema,
-                preview=self.preview(ds, manifest, dict(groups)),
+                preview=summary.tail,
                 updated_at=manifest.published_at,
                 provenance=provenance or Provenance(repo=meta.repo or None),
-                preview_head=head,
-                profile=profile,
+                preview_head=summary.head,
+                profile=summary.profile,
             )
             self.reader.store.put(self.reader.layout.metadata(ds), encode_document(doc))
 
@@ -568,6 +716,13 @@ class Writer:
         entry = IndexEntry.from_metadata(meta, stats, manifest.published_at, state[0])
         step("index.json", lambda: self.reader.index.update([entry]))
         return notes
+
+    def summarize(
+        self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]
+    ) -> Summary:
+        """The first and last rows and the column statistics of the version ``manifest``."""
+        head, profile = describe(self.reader, ds, manifest, in_memory)
+        return Summary(head=head, profile=profile, tail=self.preview(ds, manifest, in_memory))
 
     def preview(
         self, ds: DatasetId, manifest: Manifest, in_memory: dict[str, pa.Table]
@@ -611,3 +766,28 @@ def _dedupe_last(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     t = table.append_column(idx, pa.array(range(table.num_rows), pa.int64()))
     last = t.group_by(list(keys), use_threads=False).aggregate([(idx, "max")]).column(f"{idx}_max")
     return table.take(last.take(pc.sort_indices(last)))
+
+
+Payload = bytes | memoryview
+"""A shard's bytes: in memory (an in-memory push) or read from its file (a streamed one)."""
+
+
+class Draft(NamedTuple):
+    """The shards a publish built, before its manifest."""
+
+    built: list[tuple[Shard, bool, Callable[[], Payload]]]
+    """``(shard, fresh, bytes)``: ``fresh`` when the previous version does not list it."""
+    uploaded: bool
+    """Whether the fresh shards are in the store already (a direct in-memory publish)."""
+    schema: list[Field]
+    granularity: Partitioning
+    primary_key: list[str]
+    summarize: Callable[[Manifest], Summary]
+
+
+def _view(buf: pa.Buffer) -> Callable[[], Payload]:
+    return lambda: memoryview(buf)
+
+
+def _file(path: Path) -> Callable[[], Payload]:
+    return path.read_bytes
