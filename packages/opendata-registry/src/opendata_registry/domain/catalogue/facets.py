@@ -43,7 +43,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 from cachetools import LRUCache
 from pyroaring import BitMap
-from sqlalchemy import String, cast, func, literal, select, union_all
+from sqlalchemy import String, cast, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.api import FACETS, TRUST_FACET, FacetCount
@@ -77,6 +77,10 @@ MEMO_ROWS: Final = 200_000
 """Ranked rows kept per generation over all text queries (~120 bytes each: ~25 MB)."""
 HEAD_ROWS: Final = 20_000
 """A longer ranked head (a deep page of a common word) is used once and not kept."""
+_WITHDRAWN: Final = "status = 'withdrawn'"
+_TRUSTED: Final = "trust <> 'none'"
+"""The predicates of the partial indexes of migration 0011, written as they are there (with a
+bound parameter instead of the constant, neither engine could use them)."""
 _DENSE: Final = 50
 """A page is found by walking the whole order when at least 1 in this many datasets is a hit."""
 _MANY_VALUES: Final = 100
@@ -284,11 +288,11 @@ def _lock(bind: Any) -> asyncio.Lock:
 
 async def _trust(index: FacetIndex, connection: Any) -> None:
     """The ``trust`` facet: each shown dataset's level in force on :attr:`FacetIndex.built_on`."""
-    stmt = select(Dataset.pk, Dataset.trust, Dataset.trust_review_by).where(
-        Dataset.status != "withdrawn", Dataset.trust != "none"
-    )
+    stmt = select(Dataset.pk, Dataset.trust, Dataset.trust_review_by).where(text(_TRUSTED))
     levels: dict[str, BitMap] = {}
     for pk, level, review_by in (await connection.execute(stmt)).all():
+        if pk in index.hidden:
+            continue
         found = Trust(level=level, review_by=review_by).effective(index.built_on)
         levels.setdefault(found, BitMap()).add(pk)
     levels.setdefault("none", BitMap())
@@ -347,12 +351,14 @@ async def _build(session: AsyncSession, generation: int) -> FacetIndex:
         index.by_facet.setdefault(facet, []).append((value, datasets))
         index.members.setdefault((facet, value.lower()), BitMap()).update(datasets)
     connection = await session.connection()  # Core rows: no ORM processing of 100,000 keys
-    shown = Dataset.status != "withdrawn"
-    hidden = select(Dataset.pk).where(Dataset.status == "withdrawn")
+    # The few withdrawn keys come from a partial index (migration 0011); the orders are read
+    # from their covering indexes as before and the withdrawn keys dropped here.
+    hidden = select(Dataset.pk).where(text(_WITHDRAWN))
     index.hidden = BitMap((await connection.execute(hidden)).scalars())
     for sort, keys in _SORTS.items():
-        stmt = select(Dataset.pk).where(shown).order_by(*keys)
-        ordered = list((await connection.execute(stmt)).scalars())
+        ordered = list((await connection.execute(select(Dataset.pk).order_by(*keys))).scalars())
+        if index.hidden:
+            ordered = [pk for pk in ordered if pk not in index.hidden]
         index.order[sort] = ordered
         index.position[sort] = {pk: place for place, pk in enumerate(ordered)}
     await _trust(index, connection)
