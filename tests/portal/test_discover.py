@@ -47,17 +47,46 @@ def test_every_croissant_file_validates(stack: live.Stack, tmp_path: Path) -> No
         )
         assert done.returncode == 0, (dataset_id, done.stdout, done.stderr)
         assert "Done" in done.stderr + done.stdout or "error" not in done.stderr.lower()
-    # ecb/euro-fx-rates is published in two yearly shards: two FileObjects and a FileSet.
-    assert [s["name"] for s in shards["ecb/euro-fx-rates"]] == ["parquet-2023", "parquet-2024"]
+    # ecb/euro-fx-rates is published in two yearly shards: two FileObjects and a FileSet, and
+    # the registry's one-file export that its fields read.
+    assert [s["name"] for s in shards["ecb/euro-fx-rates"]] == [
+        "parquet-2023",
+        "parquet-2024",
+        "parquet-rows",
+    ]
 
 
-def test_mlcroissant_reads_the_same_rows_as_od_load(stack: live.Stack, tmp_path: Path) -> None:
-    url = f"{stack.portal}/noaa/global-temperature/croissant.json"
-    script = (
-        "import json, mlcroissant as mlc\n"
+# Both sides print their rows the same way: values by column, dates as YYYY-MM-DD, text as str,
+# NaN and missing as None.
+_NORMALISE = """
+import datetime, json, math
+def norm(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, (datetime.date, datetime.datetime)) or hasattr(v, "isoformat"):
+        return v.isoformat()[:10]
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+"""
+
+
+@pytest.mark.parametrize(
+    "dataset_id",
+    [
+        "noaa/global-temperature",  # one shard: its FileObject
+        "ecb/euro-fx-rates",  # two shards: the registry's one-file export (decision 0010)
+    ],
+)
+def test_mlcroissant_reads_the_same_rows_as_od_load(
+    stack: live.Stack, tmp_path: Path, dataset_id: str
+) -> None:
+    name = dataset_id.split("/")[1]
+    url = f"{stack.portal}/{dataset_id}/croissant.json"
+    script = _NORMALISE + (
+        "import mlcroissant as mlc\n"
         f"ds = mlc.Dataset(jsonld={url!r})\n"
-        "rows = [[str(r[k]) if not isinstance(r[k], float) else r[k] for k in sorted(r)]"
-        " for r in ds.records(record_set='global-temperature')]\n"
+        f"rows = [{{k.split('/', 1)[1]: norm(v) for k, v in r.items()}} for r in ds.records(record_set={name!r})]\n"
         "print(json.dumps(rows))\n"
     )
     env = live.clean_env(tmp_path, CROISSANT_CACHE=str(tmp_path / "cache"))
@@ -70,10 +99,10 @@ def test_mlcroissant_reads_the_same_rows_as_od_load(stack: live.Stack, tmp_path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     croissant_rows = json.loads(done.stdout.splitlines()[-1])
-    load = (
-        "import json, opendata as od\n"
-        "df = od.load('noaa/global-temperature')\n"
-        "print(json.dumps([[str(d.date()), v] for d, v in zip(df['month'], df['anomaly_c'])]))\n"
+    load = _NORMALISE + (
+        "import opendata as od\n"
+        f"df = od.load({dataset_id!r})\n"
+        "print(json.dumps([{k: norm(v) for k, v in r.items()} for r in df.to_dict('records')]))\n"
     )
     loaded = subprocess.run(
         [str(live.BIN / "python"), "-c", load],
@@ -84,10 +113,12 @@ def test_mlcroissant_reads_the_same_rows_as_od_load(stack: live.Stack, tmp_path:
     )
     assert loaded.returncode == 0, loaded.stderr
     expected = json.loads(loaded.stdout)
-    # mlcroissant names each value by field id and gives dates as datetimes: compare the values.
-    got = [[v if isinstance(v, float) else v[:10] for v in reversed(row)] for row in croissant_rows]
-    assert len(got) == len(expected) == 540
-    assert got == expected
+    assert (
+        len(croissant_rows)
+        == len(expected)
+        == {"noaa/global-temperature": 540, "ecb/euro-fx-rates": 500}[dataset_id]
+    )
+    assert croissant_rows == expected
 
 
 def test_extruct_finds_a_dataset_on_every_page(stack: live.Stack) -> None:

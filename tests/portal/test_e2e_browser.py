@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,48 @@ def page(browser: Any) -> Iterator[Any]:
     yield p
     context.close()
     assert errors == [], errors  # no script error, no CSP report, no alert() on any page
+
+
+@contextmanager
+def sized_page(browser: Any, width: int) -> Iterator[Any]:
+    """A page ``width`` px wide (1280: desktop, 390: phone) that fails on any script error."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        yield p
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def unclipped(page: Any) -> list[str]:
+    """Code boxes whose text does not fit and that are no horizontal scroller (empty: none)."""
+    found: list[str] = page.evaluate(
+        "[...document.querySelectorAll('pre')].filter(p => p.scrollWidth > p.clientWidth + 1"
+        " && (p.closest('.snippet-block') || !['auto', 'scroll'].includes(getComputedStyle(p).overflowX)))"
+        ".map(p => p.textContent.slice(0, 40))"
+    )
+    return found
+
+
+def overflowing(page: Any, width: int) -> list[str]:
+    """The elements that reach past ``width`` (for the message of a failed width check)."""
+    found: list[str] = page.evaluate(
+        "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1"
+        " || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible')"
+        ".map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)"
+        " + '/' + e.scrollWidth + ': ' + (e.textContent || '').trim().slice(0, 50)).slice(0, 12)",
+        width,
+    )
+    return found
+
+
+def label(width: int) -> str:
+    return "phone" if width == 390 else "desktop"
 
 
 def preview_rows(page: Any, part: str) -> list[list[str]]:
@@ -467,38 +510,45 @@ def test_readme_images_never_reach_the_producers_host(stack: live.Stack, page: A
     assert page.locator(".chart img").evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_preview_pages_and_sorts_in_the_browser(stack: live.Stack, page: Any) -> None:
-    page.goto(stack.portal + "/ecb/euro-fx-rates")
-    table = page.locator("#preview-table")
-    visible = "t => [...t.tBodies[0].rows].filter(r => !r.hidden && r.dataset.part)"
-    assert table.evaluate(f"t => ({visible})(t).length") == 25
-    pager = page.get_by_role("navigation", name="Preview pages")
-    assert "Rows 1–25 of" in pager.inner_text()
-    pager.get_by_role("button", name="Next rows →").click()
-    assert "Rows 26–50 of" in pager.inner_text()
-    column = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("usd")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_preview_pages_and_sorts_in_the_browser(
+    stack: live.Stack, browser: Any, width: int
+) -> None:
+    with sized_page(browser, width) as page:
+        page.goto(stack.portal + "/ecb/euro-fx-rates")
+        table = page.locator("#preview-table")
+        visible = "t => [...t.tBodies[0].rows].filter(r => !r.hidden && r.dataset.part)"
+        assert table.evaluate(f"t => ({visible})(t).length") == 25
+        pager = page.get_by_role("navigation", name="Preview pages")
+        assert "Rows 1–25 of" in pager.inner_text()
+        pager.get_by_role("button", name="Next rows →").click()
+        assert "Rows 26–50 of" in pager.inner_text()
+        column = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("usd")
 
-    def usd() -> list[float]:
-        cells: list[str] = table.evaluate(
-            f"t => ({visible})(t).map(r => r.cells[{column}].dataset.sort)"
-        )
-        return [float(c) for c in cells]
+        def usd() -> list[float]:
+            cells: list[str] = table.evaluate(
+                f"t => ({visible})(t).map(r => r.cells[{column}].dataset.sort)"
+            )
+            return [float(c) for c in cells]
 
-    page.get_by_role("button", name="Sort by usd").click()
-    assert table.locator("th", has_text="usd").get_attribute("aria-sort") == "ascending"
-    up = usd()
-    assert up == sorted(up) and "Rows 1–25" in pager.inner_text()
-    page.get_by_role("button", name="Sort by usd").click()
-    down = usd()
-    assert down == sorted(down, reverse=True) and down[0] >= up[-1]
-    # Nulls sort last, both ways.
-    jpy = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("jpy")
-    order = f"t => [...t.tBodies[0].rows].filter(r => r.dataset.part).map(r => r.cells[{jpy}].textContent)"
-    for _ in range(2):
-        page.get_by_role("button", name="Sort by jpy").click()
-        values = table.evaluate(order)
-        nulls = [i for i, v in enumerate(values) if v == "null"]
-        assert nulls and nulls == list(range(len(values) - len(nulls), len(values)))
+        page.get_by_role("button", name="Sort by usd").click()
+        assert table.locator("th", has_text="usd").get_attribute("aria-sort") == "ascending"
+        up = usd()
+        assert up == sorted(up) and "Rows 1–25" in pager.inner_text()
+        page.get_by_role("button", name="Sort by usd").click()
+        down = usd()
+        assert down == sorted(down, reverse=True) and down[0] >= up[-1]
+        # Nulls sort last, both ways.
+        jpy = [h.strip() for h in table.locator("thead th").all_inner_texts()].index("jpy")
+        order = f"t => [...t.tBodies[0].rows].filter(r => r.dataset.part).map(r => r.cells[{jpy}].textContent)"
+        for _ in range(2):
+            page.get_by_role("button", name="Sort by jpy").click()
+            values = table.evaluate(order)
+            nulls = [i for i, v in enumerate(values) if v == "null"]
+            assert nulls and nulls == list(range(len(values) - len(nulls), len(values)))
+        assert axe_serious(page, axe_source()) == []
+        page.locator("#preview-heading").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"preview-sorted-{label(width)}.png"))
 
 
 def test_slash_focuses_the_search_box(stack: live.Stack, page: Any) -> None:
@@ -556,28 +606,151 @@ def test_parquet_downloads_match_od_load(stack: live.Stack, tmp_path: Path) -> N
     assert [str(d)[:10] for d in shards["date"]] == [str(d)[:10] for d in loaded["date"]]
 
 
-def test_column_statistics_for_every_dataset(stack: live.Stack, page: Any) -> None:
-    ids = [
-        h["dataset"]["id"] for h in httpx.get(stack.registry + "/v1/datasets").json()["datasets"]
-    ]
-    for dataset_id in ids:
-        page.goto(f"{stack.portal}/{dataset_id}")
-        rows = page.locator("#schema-table tbody tr")
-        assert rows.count() >= 1
-        for i in range(rows.count()):
-            row = rows.nth(i)
-            # Every column has its distinct count, and a chart or figures (a lone value has none).
-            assert row.locator("td").nth(2).inner_text().strip() not in ("", "—"), dataset_id
-            assert row.locator("svg.bars rect").count() or row.locator("td.stats").inner_text()
-    page.goto(stack.portal + "/ecb/euro-fx-rates")
-    time_row = page.locator("#schema-table tbody tr").first
-    assert (
-        time_row.locator("svg.bars.periods")
-        .get_attribute("aria-label")
-        .startswith("Rows per month, 2023-01 to 2024-05")
-    )
-    usd = page.locator("#schema-table tbody tr", has=page.locator("code", has_text="usd"))
-    assert usd.locator("svg.bars.histogram rect").count() == 20
-    published = [1.05 + (i % 50) / 1000 for i in range(500)]  # seed_catalogue's phase 2
-    assert f"mean {sum(published) / 500:,.4g}" in usd.locator("td.stats").inner_text()
-    page.locator("#schema-table").screenshot(path=str(ARTIFACTS / "schema-stats-desktop.png"))
+@pytest.mark.parametrize("width", [1280, 390])
+def test_column_statistics_for_every_dataset(stack: live.Stack, browser: Any, width: int) -> None:
+    with sized_page(browser, width) as page:
+        ids = [
+            h["dataset"]["id"]
+            for h in httpx.get(stack.registry + "/v1/datasets").json()["datasets"]
+        ]
+        for dataset_id in ids:
+            page.goto(f"{stack.portal}/{dataset_id}")
+            rows = page.locator("#schema-table tbody tr")
+            assert rows.count() >= 1
+            for i in range(rows.count()):
+                row = rows.nth(i)
+                # Every column has its distinct count, and a chart or figures (a lone value has none).
+                assert row.locator("td").nth(2).inner_text().strip() not in ("", "—"), dataset_id
+                assert row.locator("svg.bars rect").count() or row.locator("td.stats").inner_text()
+            assert axe_serious(page, axe_source()) == [], dataset_id
+            # The schema table scrolls inside its own box; the page never does.
+            wide = page.evaluate(
+                "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1"
+                " && e.parentElement.getBoundingClientRect().right <= w + 1).map(e => e.tagName + '.' + e.className"
+                " + ' ' + Math.round(e.getBoundingClientRect().right) + ': ' + (e.textContent || '').slice(0, 60))",
+                width,
+            )
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (
+                dataset_id,
+                wide,
+            )
+        page.goto(stack.portal + "/ecb/euro-fx-rates")
+        time_row = page.locator("#schema-table tbody tr").first
+        assert (
+            time_row.locator("svg.bars.periods")
+            .get_attribute("aria-label")
+            .startswith("Rows per month, 2023-01 to 2024-05")
+        )
+        usd = page.locator("#schema-table tbody tr", has=page.locator("code", has_text="usd"))
+        assert usd.locator("svg.bars.histogram rect").count() == 20
+        published = [1.05 + (i % 50) / 1000 for i in range(500)]  # seed_catalogue's phase 2
+        assert f"mean {sum(published) / 500:,.4g}" in usd.locator("td.stats").inner_text()
+        page.locator("#schema-table").screenshot(
+            path=str(ARTIFACTS / f"schema-stats-{label(width)}.png")
+        )
+
+
+def _loaded(stack: live.Stack, tmp_path: Path, call: str) -> Any:
+    """What ``od.load`` gives through the same store (``call``: its arguments)."""
+    import pandas as pd
+
+    out = tmp_path / "loaded.parquet"
+    script = f"import opendata as od\nod.load({call}).to_parquet({str(out)!r})\n"
+    live.run([str(live.BIN / "python"), "-c", script], stack.env)
+    return pd.read_parquet(out)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_csv_downloads_match_od_load(
+    stack: live.Stack, browser: Any, tmp_path: Path, width: int
+) -> None:
+    """The dataset page's CSV button and the download page's range CSV, clicked in Chromium."""
+    import pandas as pd
+
+    with sized_page(browser, width) as page:
+        page.goto(stack.portal + "/ecb/euro-fx-rates")
+        with page.expect_download() as whole:
+            page.get_by_role("link", name="CSV", exact=True).click()
+        saved = tmp_path / "whole.csv"
+        whole.value.save_as(saved)
+        assert whole.value.suggested_filename == "ecb__euro-fx-rates.csv"
+        got = pd.read_csv(saved)
+        want = _loaded(stack, tmp_path, "'ecb/euro-fx-rates'")
+        assert len(got) == len(want) == 500
+        assert got["date"].tolist() == [str(d)[:10] for d in want["date"]]
+        for column in ("usd", "jpy", "gbp"):
+            assert got[column].equals(want[column]), column
+
+        # A chosen time range: exactly its rows, as od.load(start=…, end=…) gives them.
+        page.goto(stack.portal + "/ecb/euro-fx-rates/download")
+        page.get_by_label("From").fill("2024-02")
+        page.get_by_label("To").fill("2024-03-15")
+        page.get_by_role("button", name="Show the files").click()
+        assert unclipped(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert axe_serious(page, axe_source()) == []
+        page.screenshot(path=str(ARTIFACTS / f"download-range-{label(width)}.png"), full_page=True)
+        with page.expect_download() as ranged:
+            page.get_by_role("link", name="CSV of this range").click()
+        ranged.value.save_as(tmp_path / "range.csv")
+        got = pd.read_csv(tmp_path / "range.csv")
+        want = _loaded(stack, tmp_path, "'ecb/euro-fx-rates', start='2024-02', end='2024-03-15'")
+        assert 0 < len(got) == len(want) < 500
+        assert got["date"].tolist() == [str(d)[:10] for d in want["date"]]
+        assert got["usd"].equals(want["usd"])
+
+
+def test_one_parquet_file_matches_od_load(stack: live.Stack, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with httpx.Client(follow_redirects=True) as http:
+        r = http.get(stack.portal + "/ecb/euro-fx-rates/-/export.parquet")
+        assert r.status_code == 200 and r.url.host == "127.0.0.1"
+        assert str(r.url).startswith(stack.registry)  # the registry's bytes, not the portal's
+        got = pq.read_table(pa.BufferReader(r.content)).to_pandas()
+    want = _loaded(stack, tmp_path, "'ecb/euro-fx-rates'")
+    assert len(got) == len(want) == 500
+    assert [str(d)[:10] for d in got["date"]] == [str(d)[:10] for d in want["date"]]
+    assert got["usd"].tolist() == want["usd"].tolist()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_citation_block_and_earlier_versions(stack: live.Stack, browser: Any, width: int) -> None:
+    with sized_page(browser, width) as page:
+        page.goto(stack.portal + "/ecb/euro-fx-rates")
+        block = page.locator(
+            "section.panel", has=page.get_by_role("heading", name="Cite this version")
+        )
+        versions = httpx.get(stack.registry + "/v1/datasets/ecb/euro-fx-rates/versions").json()
+        current, older = (v["publish_id"] for v in versions["versions"][:2])
+        apa = block.locator("#cite-apa").inner_text()
+        assert f"(Version {current}) [Data set]. OpenData." in apa
+        assert apa.endswith(f"/v1/datasets/ecb/euro-fx-rates/versions/{current}")
+        assert block.locator("#cite-cff").inner_text().startswith("cff-version: 1.2.0")
+        # od info --cite prints the same text through the registry.
+        done = live.run(
+            [str(live.BIN / "od"), "info", "ecb/euro-fx-rates", "--cite", "--format", "apa"],
+            dict(stack.env, OPENDATA_REGISTRY=stack.registry),
+        )
+        assert done.stdout.strip() == apa
+        block.get_by_role("button", name="Copy the BibTeX code").click()
+        assert page.evaluate("navigator.clipboard.readText()").startswith(
+            "@misc{ecb_euro_fx_rates_"
+        )
+        assert unclipped(page) == []
+        block.screenshot(path=str(ARTIFACTS / f"citation-{label(width)}.png"))
+        # An earlier version, from the history table.
+        page.get_by_text("History as a table").click()
+        page.locator(".history-table").get_by_role(
+            "link", name=f"Cite version {older}", exact=True
+        ).click()
+        page.wait_for_url(f"**/ecb/euro-fx-rates/cite?version={older}")
+        assert f"(Version {older})" in page.locator("#cite-apa").inner_text()
+        assert f"version = {{{older}}}" in page.locator("#cite-bibtex").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"cite-earlier-{label(width)}.png"), full_page=True)
+        assert unclipped(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, overflowing(
+            page, width
+        )
+        assert axe_serious(page, axe_source()) == []

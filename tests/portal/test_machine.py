@@ -20,7 +20,13 @@ from tests.portal.test_discover import _graph, dcat_ap_report
 SHAS = ["a" * 64, "b" * 64]
 
 
-def download(n: int = 2) -> DownloadResponse:
+EXPORTS = {
+    "csv": "http://registry.test/v1/datasets/ecb/euro-fx-rates/export.csv?sig=c",
+    "parquet": "http://registry.test/v1/datasets/ecb/euro-fx-rates/export.parquet?sig=p",
+}
+
+
+def download(n: int = 2, *, exports: bool = False, refused: str | None = None) -> DownloadResponse:
     shards = [
         Shard(
             path=f"parts/{SHAS[i]}.parquet",
@@ -59,13 +65,17 @@ def download(n: int = 2) -> DownloadResponse:
             for s in shards
         ],
         expires_at=samples.NOW + timedelta(minutes=10),
+        exports=dict(EXPORTS) if exports else {},
+        export_refused=refused,
     )
 
 
-def routes(n: int = 2, **more: Any) -> dict[str, Any]:
+def routes(
+    n: int = 2, *, exports: bool = False, refused: str | None = None, **more: Any
+) -> dict[str, Any]:
     return {
         **samples.default_routes(),
-        "/v1/datasets/ecb/euro-fx-rates/download": download(n),
+        "/v1/datasets/ecb/euro-fx-rates/download": download(n, exports=exports, refused=refused),
         **more,
     }
 
@@ -249,3 +259,53 @@ def test_download_page_says_why_a_range_has_no_files(portal: Portal) -> None:
     )
     assert r.status_code == 400 and "start=&#39;x&#39; is not a date" in r.text
     assert 'id="start"' in r.text
+
+
+def test_several_shards_read_the_registrys_one_file_export(portal: Portal) -> None:
+    doc = portal(routes(exports=True)).get("/ecb/euro-fx-rates/croissant.json").json()
+    (rows,) = [d for d in doc["distribution"] if d["@id"] == "parquet-rows"]
+    publish_id = "0002" + "f" * 28
+    assert rows["contentUrl"] == (
+        f"http://testserver.local/ecb/euro-fx-rates/-/export.parquet?version={publish_id}"
+    )
+    assert "sha256" not in rows and doc["isLiveDataset"] is True  # made on demand: no checksum
+    assert doc["recordSet"][0]["field"][0]["source"] == {
+        "fileObject": {"@id": "parquet-rows"},
+        "extract": {"column": "date"},
+    }
+    # Past the registry's export bound: the shards' FileSet, as before.
+    past = portal(routes(refused="too big")).get("/ecb/euro-fx-rates/croissant.json").json()
+    assert "isLiveDataset" not in past
+    assert past["recordSet"][0]["field"][0]["source"]["fileSet"] == {"@id": "parquet-shards"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_links_redirect_to_the_registrys_signed_file(portal: Portal, fmt: str) -> None:
+    seen: list[httpx.Request] = []
+    client = portal(routes(exports=True), seen=seen)
+    r = client.get(
+        f"/ecb/euro-fx-rates/-/export.{fmt}?start=2024&version=0002ff", follow_redirects=False
+    )
+    assert r.status_code == 302 and r.headers["location"] == EXPORTS[fmt]
+    assert r.headers["cache-control"] == "no-store"
+    (asked,) = [msgspec.json.decode(q.content) for q in seen if q.url.path.endswith("/download")]
+    assert (asked["start"], asked["end"], asked["version"]) == ("2024", None, "0002ff")
+
+
+def test_past_the_export_bound_the_download_page_says_why(portal: Portal) -> None:
+    client = portal(routes(refused="the rows asked for are 300.0 MB of Parquet, more than 64.0 MB"))
+    r = client.get("/ecb/euro-fx-rates/-/export.csv?start=2020", follow_redirects=False)
+    assert (
+        r.status_code == 302 and r.headers["location"] == "/ecb/euro-fx-rates/download?start=2020"
+    )
+    html = client.get("/ecb/euro-fx-rates/download?start=2020").text
+    assert "No single file for this range:" in html and "300.0 MB of Parquet" in html
+    assert 'id="exports"' not in html and "2 files" in html  # the Parquet files stay
+
+
+def test_download_page_links_the_csv_and_one_parquet_file(portal: Portal) -> None:
+    html = portal(routes(exports=True)).get("/ecb/euro-fx-rates/download?start=2024").text
+    assert f'href="{EXPORTS["csv"]}"' in html and f'href="{EXPORTS["parquet"]}"' in html
+    assert "CSV of this range" in html and "starts with <code>'</code>" in html
+    page = portal(routes(exports=True)).get("/ecb/euro-fx-rates").text
+    assert 'href="/ecb/euro-fx-rates/-/export.csv"' in page

@@ -626,3 +626,21 @@ def test_cite_page_without_a_version_cites_the_current_one(portal: Portal) -> No
     current = samples.detail().manifest.publish_id
     assert r.status_code == 200 and "(the current version)" in r.text
     assert f"/versions/{current}" in _cited(r.text, "apa")
+
+
+def test_a_publishs_blocks_are_rendered_once(portal: Portal) -> None:
+    import msgspec
+
+    routes = samples.default_routes()
+    client = portal(routes)
+    blocks = client.app.state.blocks
+    first = client.get("/ecb/euro-fx-rates").text
+    assert client.get("/ecb/euro-fx-rates").text == first
+    assert (blocks.misses, blocks.hits) == (1, 1)
+    # A new publish (or a new README) renders them again, with the new content.
+    detail = samples.detail(readme="# Rates\n\nNow with **more**.")
+    routes["/v1/datasets/ecb/euro-fx-rates"] = msgspec.structs.replace(
+        detail, manifest=samples.publish(3)
+    )
+    assert "<strong>more</strong>" in client.get("/ecb/euro-fx-rates").text
+    assert (blocks.misses, blocks.hits) == (2, 1)

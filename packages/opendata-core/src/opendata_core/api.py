@@ -288,6 +288,11 @@ class DownloadResponse(_Wire, kw_only=True):
     manifest: Manifest
     shards: list[SignedShard]
     expires_at: datetime
+    exports: dict[str, str] = {}
+    """Signed URLs of the same rows as one file, by format (``csv``, ``parquet``), made by the
+    registry from these shards (the CSV formula-escaped); valid until ``expires_at``. Empty
+    past the registry's export bound (``export_refused`` says why) or from an older registry."""
+    export_refused: str | None = None
 
 
 class TierLimits(_Wire, kw_only=True):

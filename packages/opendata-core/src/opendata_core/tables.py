@@ -106,10 +106,13 @@ def escape_formulas(table: pa.Table) -> pa.Table:
     return pa.table([_escape_column(c) for c in table.columns], names=names)
 
 
-def csv_chunks(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[bytes]:
+def csv_chunks(
+    tables: Iterable[pa.Table], schema: pa.Schema, *, header: bool = True
+) -> Iterator[bytes]:
     r"""Formula-escaped CSV of ``tables`` (one header line, then their rows), chunk by chunk.
 
-    ``schema`` names the columns when no table has a row (the header is written alone).
+    ``schema`` names the columns when no table has a row (the header is written alone);
+    ``header=False`` continues a CSV whose header was written already.
 
     Example:
         >>> import pyarrow as pa
@@ -120,7 +123,6 @@ def csv_chunks(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[bytes]
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = True
     for table in tables:
         for batch in escape_formulas(table).to_batches(max_chunksize=BATCH_ROWS):
             buf = pa.BufferOutputStream()

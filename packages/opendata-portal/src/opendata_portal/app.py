@@ -42,23 +42,22 @@ from opendata_core.errors import (
 )
 from opendata_core.ids import DatasetId
 from opendata_portal import context as ctx
+from opendata_portal.blocks import BlockCache
 from opendata_portal.chart import history_svg
 from opendata_portal.cite import cite_page, version_citation, version_citations
 from opendata_portal.columns import HEIGHT as COLUMN_CHART_HEIGHT
 from opendata_portal.columns import WIDTH as COLUMN_CHART_WIDTH
-from opendata_portal.columns import column_views
 from opendata_portal.discover import dataset_jsonld
 from opendata_portal.downloads import download_page
 from opendata_portal.machine import MACHINE_ROUTES
 from opendata_portal.pages import STATIC_DIR, Pages
-from opendata_portal.preview import build_preview
 from opendata_portal.registry import (
     REGISTRY_WAIT,
     RegistryClient,
     RegistryUnavailable,
     dataset_path,
 )
-from opendata_portal.render import readme_html, script_json
+from opendata_portal.render import script_json
 from opendata_portal.search import SearchInputError, SearchQuery
 from opendata_portal.settings import Settings
 
@@ -222,21 +221,12 @@ async def dataset_page(
     api = dataset_path(str(dataset_id))
     base = ctx.base_url(request)
     cite = version_citation(detail.metadata.dataset, detail.manifest, registry)
-    doc = detail.metadata
-    table = build_preview(
-        doc.preview_head,
-        doc.preview,
-        columns=[(f.name, f.type) for f in doc.schema],
-        total=detail.manifest.row_count,
-        timed=detail.manifest.time_column is not None,
-    )
-    profile = doc.profile
-    stale = profile is not None and profile.publish_id != detail.manifest.publish_id
+    blocks = ctx.blocks(state).get(detail)
     return ctx.pages(state).render(
         "dataset.html",
-        table=table,
-        column_stats=column_views(profile, detail.manifest.time_column),
-        stats_stale=stale,
+        table=blocks.table,
+        column_stats=blocks.column_stats,
+        stats_stale=blocks.stats_stale,
         chart_width=COLUMN_CHART_WIDTH,
         chart_height=COLUMN_CHART_HEIGHT,
         jsonld=script_json(dataset_jsonld(detail, base, citation=cite)),
@@ -247,7 +237,7 @@ async def dataset_page(
         history_error=str(history) if isinstance(history, BaseException) else None,
         runs=None if isinstance(runs, BaseException) else runs,
         null_counts=detail.metadata.stats.null_counts,
-        readme=readme_html(detail.readme),
+        readme=blocks.readme,
         registry_url=settings.public_registry_url,
         json_url=registry.public(api),
         runs_url=registry.public(api + "/runs"),
@@ -366,7 +356,9 @@ def create_app(
                 path="/-/static", directories=[STATIC_DIR], name="static", include_in_schema=False
             ),
         ],
-        state=State({"settings": settings, "registry": registry, "pages": Pages()}),
+        state=State(
+            {"settings": settings, "registry": registry, "pages": Pages(), "blocks": BlockCache()}
+        ),
         before_request=_start_timer,
         before_send=[_security_headers],
         exception_handlers={Exception: _handle},

@@ -8,17 +8,24 @@ from litestar import Request
 from litestar.datastructures import State
 
 from opendata_core.ids import DatasetId
+from opendata_portal.blocks import BlockCache
 from opendata_portal.pages import Pages
 from opendata_portal.registry import RegistryClient
 from opendata_portal.settings import Settings
 
-__all__ = ["base_url", "dataset_id", "pages", "registry", "settings"]
+__all__ = ["base_url", "blocks", "dataset_id", "pages", "registry", "settings"]
 
 
 def registry(state: State) -> RegistryClient:
     """The app's one registry client."""
     client: RegistryClient = state.registry
     return client
+
+
+def blocks(state: State) -> BlockCache:
+    """The app's per-publish cache of rendered dataset-page blocks."""
+    cache: BlockCache = state.blocks
+    return cache
 
 
 def pages(state: State) -> Pages:

@@ -32,6 +32,7 @@ __all__ = [
     "catalog_nodes",
     "croissant",
     "dataset_jsonld",
+    "export_url",
     "robots_txt",
     "shard_url",
     "sitemap_index",
@@ -118,6 +119,11 @@ def shard_url(base: str, dataset_id: str, sha256: str) -> str:
     return f"{base}/{dataset_id}/-/parts/{sha256}.parquet"
 
 
+def export_url(base: str, dataset_id: str, fmt: str, version: str | None = None) -> str:
+    """The portal's stable URL of the registry's one-file export (it redirects to a signed one)."""
+    return f"{base}/{dataset_id}/-/export.{fmt}" + (f"?version={version}" if version else "")
+
+
 def _kind(arrow_type: str) -> str:
     """schema.org's type for an Arrow type string (``str(pyarrow.DataType)``)."""
     t = arrow_type.lower()
@@ -175,6 +181,12 @@ def dataset_jsonld(detail: DatasetDetail, base: str, *, citation: str | None) ->
             },
             {
                 "@type": "DataDownload",
+                "name": f"{detail.id} (CSV)",
+                "encodingFormat": "text/csv",
+                "contentUrl": export_url(base, detail.id, "csv"),
+            },
+            {
+                "@type": "DataDownload",
                 "name": f"{detail.id} (Croissant)",
                 "encodingFormat": "application/ld+json",
                 "contentUrl": f"{page}/croissant.json",
@@ -229,6 +241,7 @@ def croissant(
         for shard in manifest.shards
     ]
     source: dict[str, Any]
+    live = False
     if len(files) == 1:
         source = {"fileObject": {"@id": files[0]["@id"]}}
     else:
@@ -244,6 +257,23 @@ def croissant(
             }
         )
         source = {"fileSet": {"@id": "parquet-shards"}}
+        if download.exports:
+            # mlcroissant 1.1.1 never reads a FileSet contained in FileObjects over HTTP, so the
+            # fields read the registry's one-file export of this version (decision 0010). Made
+            # on demand, it has no checksum to publish: a live dataset, as Croissant allows.
+            files.append(
+                {
+                    "@type": "cr:FileObject",
+                    "@id": "parquet-rows",
+                    "name": "parquet-rows",
+                    "description": "every row of this version in one Parquet file, made by the "
+                    "registry from the shards above",
+                    "contentUrl": export_url(base, detail.id, "parquet", manifest.publish_id),
+                    "encodingFormat": _CROISSANT_PARQUET,
+                }
+            )
+            source = {"fileObject": {"@id": "parquet-rows"}}
+            live = True
     record_set = {
         "@type": "cr:RecordSet",
         "@id": name,
@@ -269,6 +299,8 @@ def croissant(
         "distribution": files,
         "recordSet": [record_set],
     }
+    if live:
+        doc["isLiveDataset"] = True
     doc["license"] = spdx_url(meta.license) or meta.license or "unspecified"
     temporal = _temporal(manifest.min_time, manifest.max_time)
     if temporal:

@@ -5,6 +5,8 @@
     GET /{ns}/{name}/croissant.json            Croissant 1.1 (application/ld+json)
     GET /{ns}/{name}/-/parts/{sha256}.parquet  302 to a fresh signed URL of that shard
     GET /{ns}/{name}/-/download.parquet        302 to the one shard, or to the download page
+    GET /{ns}/{name}/-/export.csv|.parquet     302 to the registry's signed one-file export
+                                               (?start, ?end, ?version), or the download page
     GET /catalog.jsonld?page=N                 DCAT-AP 3 catalogue page (JSON-LD)
     GET /catalog.ttl?page=N                    the same page as Turtle
     GET /sitemap.xml[?page=N]                  sitemap index, or one sitemap of dataset pages
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get
@@ -100,6 +103,33 @@ async def download_parquet(
     return Redirect(f"/{dataset_id}/download", status_code=302)
 
 
+def _range(request: Request[Any, Any, State], name: str) -> str | None:
+    return request.query_params.get(name, "").strip()[:40] or None
+
+
+@get(["/{ns:str}/{name:str}/-/export.csv", "/{ns:str}/{name:str}/-/export.parquet"], name="export")
+async def export_redirect(
+    ns: FromPath[str], name: FromPath[str], request: Request[Any, Any, State]
+) -> Redirect:
+    """The rows (``?start``, ``?end``, ``?version``) as one CSV or Parquet file the registry makes.
+
+    A redirect to the registry's signed export link; past its bound, to the download page,
+    which says why and lists the Parquet files instead.
+    """
+    fmt = request.url.path.rsplit(".", 1)[1]
+    dataset_id = str(ctx.dataset_id(ns, name))
+    start, end = _range(request, "start"), _range(request, "end")
+    version = _range(request, "version")
+    download = await ctx.registry(request.app.state).download(
+        dataset_id, start=start, end=end, version=version
+    )
+    link = download.exports.get(fmt)
+    if link is None:
+        query = urlencode({k: v for k, v in {"start": start, "end": end}.items() if v})
+        return Redirect(f"/{dataset_id}/download" + (f"?{query}" if query else ""), status_code=302)
+    return Redirect(link, status_code=302, headers={"Cache-Control": "no-store"})
+
+
 async def _catalogue_page(request: Request[Any, Any, State], per_page: int) -> SearchResults:
     params = {"sort": "name", "page": str(_page(request)), "per_page": str(per_page)}
     return await ctx.registry(request.app.state).search(params)
@@ -172,6 +202,7 @@ MACHINE_ROUTES: Final = [
     croissant_file,
     shard_redirect,
     download_parquet,
+    export_redirect,
     catalog_jsonld,
     catalog_ttl,
     sitemap,

@@ -30,7 +30,7 @@ from opendata_registry.domain.catalogue.controllers import (
     VersionController,
 )
 from opendata_registry.domain.catalogue.deps import provide_catalogue
-from opendata_registry.domain.downloads.controllers import DownloadController
+from opendata_registry.domain.downloads.controllers import DownloadController, ExportController
 from opendata_registry.domain.downloads.direct import DirectDownload
 from opendata_registry.domain.downloads.files import FilesController
 from opendata_registry.domain.gateway.controllers import GatewayController
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _Datasets,
             VersionController,
             DownloadController,
+            ExportController,
             UsageController,
             HealthController,
             _Files,

@@ -180,6 +180,8 @@ class Settings:
     """Bytes any shard may decode to (``OPENDATA_REGISTRY_DECODE_FLOOR``)."""
     decode_ratio: int = 1000
     """... plus this many times its size (``OPENDATA_REGISTRY_DECODE_RATIO``)."""
+    export_max_bytes: int = 64 << 20
+    """The most Parquet bytes one CSV or Parquet export reads (``…_EXPORT_MAX_BYTES``; 0: off)."""
 
     @property
     def audience(self) -> str:
@@ -258,6 +260,7 @@ class Settings:
             max_decode_bytes=int(_number(env, "OPENDATA_REGISTRY_MAX_DECODE_BYTES", 8 << 30)),
             decode_floor=int(_number(env, "OPENDATA_REGISTRY_DECODE_FLOOR", 1 << 30)),
             decode_ratio=int(_number(env, "OPENDATA_REGISTRY_DECODE_RATIO", 1000)),
+            export_max_bytes=int(_number(env, "OPENDATA_REGISTRY_EXPORT_MAX_BYTES", 64 << 20)),
         )
 
 

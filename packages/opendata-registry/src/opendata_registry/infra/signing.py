@@ -77,6 +77,10 @@ class UrlSigner:
         mac.update(string_to_sign(method, key, expires).encode())
         return mac.hexdigest()
 
+    def signature(self, key: str, *, expires: int, method: str = "GET") -> str:
+        """The signature of ``method`` on ``key`` until ``expires`` (for a URL of another route)."""
+        return self._mac(method, key, expires)
+
     def sign(self, base_url: str, key: str, *, expires: int, method: str = "GET") -> str:
         """The URL of ``key`` under ``base_url``, valid until the Unix time ``expires``."""
         path = quote(key, safe="/")

@@ -12,6 +12,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.timerange import select_shards
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.domain.catalogue.versions import VersionService
+from opendata_registry.domain.downloads.export import export_links, export_refusal
 from opendata_registry.domain.gateway.services import gateway_url
 from opendata_registry.domain.usage.services import UsageRecorder
 from opendata_registry.infra.hotcache import HotCache, PlanKey, ShardPlan
@@ -117,8 +118,21 @@ class DownloadService:
         # Behind a gateway the edge reports the bytes it served (gateway.services.fold_events).
         counted = 0 if gateway is not None else total
         self.registry.usage.record(caller.subject, downloads=1, nbytes=counted)
+        # The same rows as one CSV or Parquet file, made by the registry (export.py): counted
+        # with the shards above, so its link is signed like theirs.
+        refused = export_refusal(str(plan.ds), total, settings)
+        exports = {}
+        if refused is None:
+            exports = export_links(
+                self.registry.signer, root, manifest, request.start, request.end, expires
+            )
         return DownloadResponse(
-            dataset_id=str(plan.ds), manifest=manifest, shards=signed, expires_at=expires_at
+            dataset_id=str(plan.ds),
+            manifest=manifest,
+            shards=signed,
+            expires_at=expires_at,
+            exports=exports,
+            export_refused=refused,
         )
 
     def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> ShardPlan:
