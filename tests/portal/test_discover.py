@@ -137,6 +137,7 @@ def test_extruct_finds_a_dataset_on_every_page(stack: live.Stack) -> None:
         assert d["isAccessibleForFree"] is True
         assert {x["encodingFormat"] for x in d["distribution"]} == {
             "application/vnd.apache.parquet",
+            "text/csv",
             "application/ld+json",
         }
         assert "OpenData dataset " + dataset_id in d["citation"]
