@@ -341,6 +341,7 @@ def test_namespace_transfer_is_recorded_on_each_dataset(
         (["datasets", "deprecate", FX, "--message", "m", "--successor", "x y"], 2, "'--successor'"),
         (["datasets", "withdraw", FX, "--reason", "angry"], 2, "'angry' is not one of"),
         (["datasets", "restore", FX], 1, f"{FX} is active: there is nothing to restore"),
+        (["datasets", "events", "ecb/fxx"], 1, "dataset 'ecb/fxx' not found"),
         (["datasets", "move", FX, FX], 1, f"{FX} is already its own id"),
         (
             ["namespaces", "transfer", "ecb", "--to-owner", "acme", "--datasets", "follow"],

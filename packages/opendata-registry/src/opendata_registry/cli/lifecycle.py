@@ -44,7 +44,13 @@ _OWNER_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 
 def _operator() -> str:
-    return os.environ.get("OPENDATA_OPERATOR") or getpass.getuser()
+    named = os.environ.get("OPENDATA_OPERATOR")
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no passwd entry and no LOGNAME
+        return "operator"
 
 
 _by = click.option(
@@ -215,10 +221,14 @@ def datasets_restore(dataset_id: str, note: str | None, by: str, as_json: bool) 
 def datasets_events(dataset_id: str, as_json: bool) -> None:
     """The audit trail of a dataset (or of a moved id), oldest first."""
     from opendata_registry.domain.catalogue.lifecycle import read_lifecycle
+    from opendata_registry.domain.catalogue.services import CatalogueService
 
     async def work(registry: Any) -> Lifecycle | None:
         async with registry.session() as session:
-            return await read_lifecycle(session, dataset_id)
+            doc = await read_lifecycle(session, dataset_id)
+            if doc is None:  # no lifecycle: a dataset never changed, or no such id
+                await CatalogueService(session, registry.settings).events(dataset_id)
+            return doc
 
     doc = _run(work)
     events = doc.events if doc is not None else []
