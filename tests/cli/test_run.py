@@ -202,6 +202,88 @@ def test_accepted_return_types(project: Path, body: str) -> None:
     assert df["sold"].tolist() == [1]
 
 
+STREAMS = {
+    "polars-lazy": """\
+        import polars as pl
+        def main():
+            print("a line of the producer's own")  # not in od run's --json output
+            return pl.scan_csv("sales.csv", try_parse_dates=True).with_columns(sold=pl.col("n") * 2)
+        """,
+    "record-batch-reader": """\
+        import pyarrow as pa, pyarrow.csv as csv
+        def main():
+            return csv.open_csv("sales.csv", read_options=csv.ReadOptions(block_size=64))
+        """,
+    "generator-reading-files": """\
+        import pandas as pd
+        def main():
+            for chunk in pd.read_csv("sales.csv", parse_dates=["date"], chunksize=2):
+                print("page", len(chunk))
+                yield chunk
+        """,
+}
+
+
+@pytest.mark.parametrize("body", list(STREAMS.values()), ids=list(STREAMS))
+def test_a_stream_from_main_is_published_from_the_producers_folder(
+    project: Path, body: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A LazyFrame, a RecordBatchReader or a generator: read by the push batch by batch, in the
+    producer's folder (a relative path works), its prints kept out of the JSON output."""
+    (project / "sales.csv").write_text(
+        "date,shop,n\n2024-01-01,a,1\n2024-01-02,a,2\n2024-01-01,b,3\n2025-01-03,a,4\n"
+        "2024-03-01,b,5\n"
+    )
+    write_main(project, body)
+    monkeypatch.chdir(tmp_path)
+    result = od("run", str(project), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "success" and out["rows"] == 5
+    df = opendata.load(DATASET)
+    assert df["date"].astype(str).tolist() == [
+        "2024-01-01",
+        "2024-01-01",
+        "2024-01-02",
+        "2024-03-01",
+        "2025-01-03",
+    ]
+    assert df["shop"].tolist() == ["a", "b", "a", "b", "a"]
+
+
+def test_a_lazy_frame_that_fails_is_the_producers_failure(project: Path) -> None:
+    write_main(
+        project,
+        """\
+        import polars as pl
+        def main():
+            return pl.scan_csv("missing.csv")
+        """,
+    )
+    result = od("run", str(project))
+    assert result.exit_code == 1, result.output
+    assert "missing.csv" in result.stderr and "nothing was published" in result.stderr
+    (record,) = records()
+    assert record.status == "failure" and record.publish_id is None
+    assert_nothing_published()
+
+
+def test_a_generators_bad_page_is_named_and_publishes_nothing(project: Path) -> None:
+    write_main(
+        project,
+        """\
+        import pandas as pd
+        def main():
+            yield pd.DataFrame({"date": [pd.Timestamp(2024, 1, 1)], "shop": "a", "sold": 1})
+            yield {"date": "2024-01-02"}
+        """,
+    )
+    result = od("run", str(project))
+    assert result.exit_code == 1, result.output
+    assert_one_error_line(result, "main() returned an iterable whose item 2 is a dict")
+    assert_nothing_published()
+
+
 def test_pages_are_concatenated(project: Path) -> None:
     write_main(
         project,
@@ -421,7 +503,7 @@ def test_main_py_contract(project: Path, body: str, message: str, hint: str | No
             """\
             import pandas as pd
             def main():
-                yield pd.DataFrame({"a": [1]})
+                yield pd.DataFrame({"date": [pd.Timestamp(2024, 1, 1)], "shop": "a", "sold": 1})
                 raise ValueError("page 2 is garbage")
             """,
             "parse",
@@ -592,7 +674,7 @@ def test_wrapped_network_error_is_still_network(project: Path) -> None:
                 yield pd.DataFrame({"date": pd.to_datetime(["2024-01-01"]), "shop": ["a"]})
                 yield pd.DataFrame({"date": ["2024-01-02"], "shop": ["a"]})
             """,
-            ["the 2 tables do not share one schema"],
+            ["column 'date' of batch 2 is large_string", "the first batch's is timestamp"],
         ),
     ],
     ids=[

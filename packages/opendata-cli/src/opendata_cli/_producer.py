@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -163,42 +164,62 @@ def _not_a_table(value: object, what: str = "main() returned") -> _Failure | Non
     )
 
 
-def _collect(value: Any, folder: Path) -> Any:
-    """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list of frames, or None.
+def _collect(value: Any, folder: Path, producing: Callable[[], AbstractContextManager[Any]]) -> Any:
+    """What ``main()`` returned, as ``Client.push`` takes it: a frame, a list, a stream, or None.
 
-    A generator is run here, so what it raises is reported as the producer's failure.
+    A list (or tuple) is checked here and concatenated by the push. A stream (a polars
+    ``LazyFrame``, a pyarrow ``RecordBatchReader`` or dataset, a generator or other iterator) is
+    handed to the push as an iterator that checks each item as it comes, runs the producer's
+    code inside ``producing()`` (its folder, as main() ran), and reports what that code raises
+    as the producer's failure, not the publish's.
     """
-    if value is None or _is_frame(value):
+    if value is None:
+        return value
+    if type(value).__name__ == "LazyFrame":  # polars: evaluated batch by batch by the push
+        return _checked(value.collect_batches(), folder, producing)
+    if _is_frame(value):
         return value
     if (failure := _not_a_table(value)) is not None:
         raise failure
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+    plain = isinstance(value, str | bytes | Mapping)
+    if not plain and callable(getattr(value, "to_batches", None)):
+        return _checked(value.to_batches(), folder, producing)  # a pyarrow dataset
+    if plain or not isinstance(value, Iterable):
         raise _Failure(
             "validation",
             f"main() returned a {_what(value)}",
-            hint="return a pandas or polars DataFrame, a pyarrow Table, or a list or generator "
-            "of them",
+            hint="return a pandas or polars DataFrame (or LazyFrame), a pyarrow Table, or a "
+            "list or generator of them",
         )
-    pieces: list[Any] = []
-    iterator = iter(value)
+    if isinstance(value, list | tuple):
+        return list(_checked(iter(value), folder, contextlib.nullcontext))
+    return _checked(iter(value), folder, producing)
+
+
+def _checked(
+    pieces: Iterator[Any], folder: Path, producing: Callable[[], AbstractContextManager[Any]]
+) -> Iterator[Any]:
+    """The items of what main() returned, each a frame, or a classified failure."""
+    count = 0
     while True:
         try:
-            piece = next(iterator)
+            with producing():
+                piece = next(pieces)
         except StopIteration:
-            break
-        except Exception as exc:  # raised by the producer's generator: a producer failure
+            return
+        except Exception as exc:  # raised by the producer's generator or query: its failure
             raise _producer_failure(exc, folder) from None
+        count += 1
         if not _is_frame(piece):
-            what = f"main() returned an iterable whose item {len(pieces) + 1} is"
+            what = f"main() returned an iterable whose item {count} is"
             if (failure := _not_a_table(piece, what)) is not None:
                 raise failure
             raise _Failure(
                 "validation",
-                f"main() returned an iterable whose item {len(pieces) + 1} is a {_what(piece)}",
+                f"main() returned an iterable whose item {count} is a {_what(piece)}",
                 hint="yield pandas or polars DataFrames or pyarrow Tables",
             )
-        pieces.append(piece)
-    return pieces
+        yield piece
 
 
 @contextlib.contextmanager

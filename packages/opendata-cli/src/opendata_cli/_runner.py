@@ -5,8 +5,9 @@ One run, in order (any failure stops it, and nothing is published):
 1. load ``opendata.yaml`` from the dataset folder;
 2. open the store and read the last publish (for schema drift), unless ``dry_run``;
 3. import ``main.py`` by file path and call ``main()`` inside the folder;
-4. turn what it returned into one Arrow table (a pandas or polars DataFrame, a pyarrow Table, or
-   an iterable of them; ``None`` when ``main()`` called ``od.push`` itself);
+4. take what it returned: a pandas or polars DataFrame, a pyarrow Table, a list of them, or a
+   stream the push reads batch by batch (a polars LazyFrame, a pyarrow RecordBatchReader or
+   dataset, a generator of frames); ``None`` when ``main()`` called ``od.push`` itself;
 5. check it: rows, the time column, the primary key, schema drift;
 6. push it with the metadata and provenance, and write a run record, for a success *and* for a
    failure (not with ``dry_run``).
@@ -207,34 +208,41 @@ def _produce_and_publish(
     from opendata_core.documents import diff_schemas
 
     folder = outcome.folder
-    scratch: str | None = None
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as outer:
+        scratch: str | None = None
         if outcome.dry_run:
             # A main() that pushes by itself must not publish during a dry run.
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-"))
-            stack.enter_context(_env(OPENDATA_STORE=scratch))
-        if quiet_stdout:
-            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
-        stack.enter_context(_inside(folder))
-        func = _import_main(folder)
-        before = previous.publish_id if previous else None
-        started = time.perf_counter()
-        try:
-            value = func()
-        except (Exception, SystemExit) as exc:
-            if isinstance(exc, SystemExit):
-                exc = RuntimeError(f"main() called sys.exit({exc.code!r})").with_traceback(
-                    exc.__traceback__
-                )
-            raise _producer_failure(exc, folder) from None
-        data = _collect(value, folder)
-        outcome.main_seconds = time.perf_counter() - started
-        if data is None:
-            _self_published(outcome, client, before, scratch)
-            return
-    with contextlib.ExitStack() as stack:
+            scratch = outer.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-"))
+
+        def producing() -> contextlib.ExitStack:
+            """How the producer's code runs: main(), and later the stream it returned."""
+            stack = contextlib.ExitStack()
+            if scratch is not None:
+                stack.enter_context(_env(OPENDATA_STORE=scratch))
+            if quiet_stdout:
+                stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+            stack.enter_context(_inside(folder))
+            return stack
+
+        with producing():
+            func = _import_main(folder)
+            before = previous.publish_id if previous else None
+            started = time.perf_counter()
+            try:
+                value = func()
+            except (Exception, SystemExit) as exc:
+                if isinstance(exc, SystemExit):
+                    exc = RuntimeError(f"main() called sys.exit({exc.code!r})").with_traceback(
+                        exc.__traceback__
+                    )
+                raise _producer_failure(exc, folder) from None
+            data = _collect(value, folder, producing)
+            outcome.main_seconds = time.perf_counter() - started
+            if data is None:
+                _self_published(outcome, client, before, scratch)
+                return
         if client is None:  # a dry run that could not open the store: check against an empty one
-            client = Client(stack.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-")))
+            client = Client(outer.enter_context(tempfile.TemporaryDirectory(prefix="od-dry-run-")))
         result = _push(
             client,
             data,
@@ -291,6 +299,8 @@ def _push(
                 dry_run=dry_run,
                 allow_schema_change=allow_schema_change,
             )
+    except _Failure:  # what main() returned failed while the push read it (a stream)
+        raise
     except (InvalidData, ColumnNotFound) as exc:  # the checks every publish passes
         raise _Failure("validation", exc.message, hint=exc.hint, cause=exc) from None
     except SchemaMismatch as exc:  # the schema-drift gate (or an append that does not fit)

@@ -40,8 +40,9 @@ def run(
     retyped columns) unless --allow-schema-change. With OPENDATA_REGISTRY (and no
     OPENDATA_STORE) it publishes through the registry.
 
-    main() may return a pandas or polars DataFrame, a pyarrow Table, an iterable of them, or None
-    when it called od.push itself.
+    main() may return a pandas or polars DataFrame, a pyarrow Table, a list of them, a stream
+    published batch by batch without holding it all in memory (a polars LazyFrame, a pyarrow
+    RecordBatchReader or dataset, a generator of frames), or None when it called od.push itself.
 
     Exit codes: 0 published (or checked, with --dry-run); 1 main.py failed or returned bad data;
     3 publishing failed (store unreachable, permission denied, conflict); 2 is a usage error.
