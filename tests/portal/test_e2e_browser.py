@@ -546,6 +546,14 @@ def test_preview_pages_and_sorts_in_the_browser(
             values = table.evaluate(order)
             nulls = [i for i, v in enumerate(values) if v == "null"]
             assert nulls and nulls == list(range(len(values) - len(nulls), len(values)))
+        # The first column stays in view while the rows scroll sideways inside their own box.
+        box = page.locator(".preview-scroll")
+        first_cell = table.locator("tbody tr[data-part] td").first
+        assert first_cell.evaluate("c => getComputedStyle(c).position") == "sticky"
+        left = first_cell.evaluate("c => c.getBoundingClientRect().left")
+        box.evaluate("b => { b.scrollLeft = 120; }")
+        assert first_cell.evaluate("c => c.getBoundingClientRect().left") == left
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert axe_serious(page, axe_source()) == []
         page.locator("#preview-heading").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"preview-sorted-{label(width)}.png"))
