@@ -54,6 +54,8 @@ __all__ = [
     "search",
     "stem",
     "stems",
+    "vocabulary",
+    "vocabulary_words",
     "words",
 ]
 
@@ -142,11 +144,20 @@ class Matches(list[IndexEntry]):
         self.suggestion = suggestion
 
 
+def vocabulary_words(text: str) -> list[str]:
+    """The words of ``text`` a suggestion may use: each once, sorted, none without a letter.
+
+    >>> vocabulary_words("Rates 2024: rates, CO2")
+    ['co2', 'rates']
+    """
+    return sorted({w for w in words(text) if not w.isdigit()})
+
+
 class Vocabulary:
     """The words of a catalogue, to tell a query's unknown words and suggest known ones.
 
-    Built from the words of every dataset's id, title, topics and description (the registry
-    reads them from its text index). Words without a letter (``2024``) are not suggested.
+    Built from :func:`vocabulary_words` of every dataset's id, title, topics and description
+    (the registry keeps them in its ``search_vocabulary`` table).
     """
 
     def __init__(self, catalogue_words: Iterable[str]) -> None:
@@ -194,8 +205,7 @@ def vocabulary(entries: Iterable[IndexEntry]) -> Vocabulary:
     """The :class:`Vocabulary` of ``index.json`` entries (a direct store, the static portal)."""
     found: set[str] = set()
     for e in entries:
-        for text in (e.id, e.title, " ".join(e.topics), e.description):
-            found.update(words(text))
+        found.update(vocabulary_words(f"{e.id} {e.title} {' '.join(e.topics)} {e.description}"))
     return Vocabulary(found)
 
 

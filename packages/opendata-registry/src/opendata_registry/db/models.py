@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from opendata_core.search import stems
+from opendata_core.search import stems, vocabulary_words
 
 __all__ = [
     "ApiKey",
@@ -42,10 +43,12 @@ __all__ = [
     "ProducerToken",
     "Publish",
     "Run",
+    "SearchWord",
     "SyncState",
     "UsageCounter",
     "UsedJti",
     "search_stems",
+    "search_words",
 ]
 
 
@@ -82,11 +85,32 @@ def search_stems(id: str, title: str, description: str, topics_text: str) -> str
     return " ".join(stems(f"{id} {title} {topics_text} {description}"))
 
 
+def search_words(id: str, title: str, description: str, topics_text: str) -> str:
+    """The ``search_words`` of a dataset's texts: core's vocabulary words, a JSON array.
+
+    >>> search_words("me/rates", "Interest rates", "of 2024", "finance")
+    '["finance","interest","me","of","rates"]'
+    """
+    found = vocabulary_words(f"{id} {title} {topics_text} {description}")
+    return msgspec.json.encode(found).decode()
+
+
+def _texts(context: Any) -> tuple[str, str, str, str]:
+    row = context.get_current_parameters()
+    id, title, description, topics = (
+        row.get(k) or "" for k in ("id", "title", "description", "topics_text")
+    )
+    return id, title, description, topics
+
+
 def _stems_default(context: Any) -> str:
     """``search_stems`` from the texts an insert gives (ORM or Core, one row or many)."""
-    row = context.get_current_parameters()
-    texts = (row.get(k) or "" for k in ("id", "title", "description", "topics_text"))
-    return search_stems(*texts)
+    return search_stems(*_texts(context))
+
+
+def _words_default(context: Any) -> str:
+    """``search_words`` from the texts an insert gives."""
+    return search_words(*_texts(context))
 
 
 class Dataset(Base):
@@ -104,6 +128,9 @@ class Dataset(Base):
     search_stems: Mapped[str] = mapped_column(Text, default=_stems_default)
     """Core's stems of the id, title, topics and description (:func:`search_stems`), indexed
     next to their words (migration 0008). Filled on insert; an update of the texts sets it."""
+    search_words: Mapped[str] = mapped_column(Text, default=_words_default)
+    """Core's vocabulary words of the same texts (:func:`search_words`), counted by trigger
+    into :class:`SearchWord` (migration 0011). Filled on insert; an update of the texts sets it."""
     license: Mapped[str] = mapped_column(String(200), index=True)
     frequency: Mapped[str | None] = mapped_column(String(20), index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -127,6 +154,18 @@ class Dataset(Base):
     """After this day ``trust`` counts as ``none`` (``Trust.effective``)."""
     # Also indexed by (updated_at DESC NULLS LAST, id), the "updated" order (migration 0004;
     # dialect-specific DDL, so not declared here).
+
+
+class SearchWord(Base):
+    """A word of the catalogue's texts and how many datasets use it ("did you mean").
+
+    Kept by triggers on ``datasets.search_words`` (migration 0011), whoever writes.
+    """
+
+    __tablename__ = "search_vocabulary"
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    datasets: Mapped[int] = mapped_column(Integer)
 
 
 class DatasetTag(Base):

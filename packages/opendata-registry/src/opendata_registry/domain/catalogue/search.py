@@ -7,7 +7,7 @@ index is created by the migrations (an FTS5 table kept by triggers; a generated,
 both over core's words since migration 0007, and core's stems, ``datasets.search_stems``, since
 0008). Here the query's words become a safe engine query (each word's forms,
 :func:`~opendata_core.search.query_forms`, prefix terms; every word required) and a rank column
-where smaller is better. :func:`catalogue_words` reads the index's words for "did you mean".
+where smaller is better. :func:`catalogue_words` reads the catalogue's words for "did you mean".
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opendata_core.search import query_forms, query_words
+from opendata_registry.db.models import SearchWord
 
 __all__ = ["catalogue_words", "match_keys", "query_terms"]
 
@@ -69,19 +70,11 @@ def _tsquery(terms: list[str]) -> str:
 
 
 async def catalogue_words(connection: AsyncConnection) -> list[str]:
-    """Every word the text index holds for the id, title, topics and description (not stems).
+    """Every word of the catalogue's ids, titles, topics and descriptions (not stems).
 
-    The engine's own word list, read without reading the datasets: FTS5's ``fts5vocab`` table,
-    PostgreSQL's ``ts_stat`` over the vectors' weights A to C (D holds the stems).
+    Counted by trigger into ``search_vocabulary`` (migration 0011): one narrow table read.
     """
-    dialect = connection.dialect.name
-    if dialect == "sqlite":
-        stmt = text("SELECT DISTINCT term FROM datasets_fts_words WHERE col != 'search_stems'")
-    elif dialect == "postgresql":
-        stmt = text("SELECT word FROM ts_stat('SELECT search FROM dataset_search', 'ABC')")
-    else:
-        raise NotImplementedError(f"full-text search on {dialect}")
-    return list((await connection.execute(stmt)).scalars())
+    return list((await connection.execute(select(SearchWord.word))).scalars())
 
 
 def match_keys(

@@ -54,6 +54,7 @@ from opendata_registry.db.models import (
     Run,
     SyncState,
     search_stems,
+    search_words,
 )
 from opendata_registry.domain.catalogue.lifecycle import store_lifecycle
 from opendata_registry.domain.catalogue.services import build_index
@@ -247,6 +248,7 @@ def _dataset_values(
         "description": meta.description,
         "topics_text": " ".join(meta.topics),
         "search_stems": search_stems(ds, meta.title, meta.description, " ".join(meta.topics)),
+        "search_words": search_words(ds, meta.title, meta.description, " ".join(meta.topics)),
         "license": meta.license,
         "frequency": meta.frequency,
         "updated_at": entry.updated_at,
