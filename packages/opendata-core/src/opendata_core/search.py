@@ -26,7 +26,8 @@ where the words matched: 4, 3, 2 and 1 per word in the id, the title, the topics
 description, ties by id. The registry's full-text engine applies the same rule (every word a
 prefix term over an index of the same words and of core's stems) and ranks with its own
 relevance (bm25 or ``ts_rank``), so the same query finds the same datasets on every transport;
-the order may differ. The registry's vocabulary is its index's words, so it suggests the same.
+the order may differ. The registry counts the same words (its ``search_vocabulary``), so it
+suggests the same.
 """
 
 from __future__ import annotations
