@@ -27,6 +27,15 @@ def parquet(tmp_path: Path) -> Path:
     return path
 
 
+def _push_described(parquet: Path, tmp_path: Path, yaml_text: str) -> None:
+    """Publish ``parquet`` under the id and metadata of an ``opendata.yaml`` text."""
+    yaml = tmp_path / "opendata.yaml"
+    yaml.write_text(yaml_text)
+    od.push(
+        parquet, yaml_text.split("\n", 1)[0].removeprefix("id: "), metadata=yaml, time_column="date"
+    )
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.output
@@ -59,12 +68,12 @@ def test_push_list_search_info_get(parquet: Path, tmp_path: Path) -> None:
 
 
 def test_search_by_geo_and_the_deprecated_country_option(parquet: Path, tmp_path: Path) -> None:
-    yaml = tmp_path / "opendata.yaml"
-    yaml.write_text(
+    _push_described(
+        parquet,
+        tmp_path,
         "id: me/x\ntitle: X\ndescription: d\nlicense: MIT\nrepo: https://github.com/me/x\n"
-        "source: {provider: A}\ngeo: {scope: country, countries: [DE]}\n"
+        "source: {provider: A}\ngeo: {scope: country, countries: [DE]}\n",
     )
-    od.push(parquet, "me/x", metadata=yaml, time_column="date")
     found = CliRunner().invoke(cli, ["search", "--geo", "de", "--json"])
     assert [e["id"] for e in json.loads(found.stdout)] == ["me/x"]
     assert found.stderr == ""
@@ -401,3 +410,20 @@ def test_cache_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     code, out = run("cache", "clear")
     assert code == 0 and "12 bytes freed" in out
     assert od.cache().info().entries == 0
+
+
+def test_search_suggests_the_catalogues_words_for_a_typo(parquet: Path, tmp_path: Path) -> None:
+    _push_described(
+        parquet,
+        tmp_path,
+        "id: ilo/jobless\ntitle: Unemployment by country\ndescription: Monthly rates\n"
+        "license: MIT\nrepo: https://github.com/ilo/jobless\nsource: {provider: ILO}\n",
+    )
+    assert "ilo/jobless" in run("search", "countries")[1]  # by the stem "countri"
+    code, out = run("search", "Unemplyment")
+    assert (code, out) == (0, 'no datasets found\ndid you mean "unemployment"?\n')
+    found = CliRunner().invoke(cli, ["search", "unemplyment rtaes", "--json"])
+    assert json.loads(found.stdout) == []
+    assert found.stderr == 'did you mean "unemployment rates"?\n'
+    assert od.search("unemplyment").suggestion == "unemployment"
+    assert od.search("unemployment").suggestion is None

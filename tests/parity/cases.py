@@ -438,6 +438,16 @@ CASES: list[Case] = [
     Case("search-prefix", lambda c: by_id(od.search("rate")), {"search": {"query"}}),
     Case("search-words", lambda c: by_id(od.search("euro rates")), {"search": {"query"}}),
     Case("search-substring", lambda c: by_id(od.search("ates")), {"search": {"query"}}),
+    Case("search-stem", lambda c: by_id(od.search("rating stations")), {"search": {"query"}}),
+    Case(
+        "search-did-you-mean",  # nothing found: the same suggestion from the catalogue's words
+        lambda c: [
+            (q, len(m), m.suggestion)
+            for q in ("exchnage", "wether rtaes", "zzzzzz")
+            for m in [od.search(q)]
+        ],
+        {"search": {"query"}},
+    ),
     Case("search-punctuation", lambda c: by_id(od.search("euro-fx")), {"search": {"query"}}),
     Case("search-id-words", lambda c: by_id(od.search("parity sep")), {"search": {"query"}}),
     Case("search-all", lambda c: by_id(od.search()), {"search": set()}),
@@ -560,6 +570,11 @@ CASES: list[Case] = [
     Case(
         "od-search",
         lambda c: sorted_lines(od_command(c, "search", "rate")),
+        {"od search": {"QUERY"}},
+    ),
+    Case(
+        "od-search-did-you-mean",
+        lambda c: od_command(c, "search", "Exchnage"),
         {"od search": {"QUERY"}},
     ),
     Case(

@@ -179,6 +179,29 @@ def test_sort_by_name_and_empty_state(stack: live.Stack, page: Any) -> None:
     assert "Remove topic: climate" in text and "Recently updated datasets" in text
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_typo_finds_nothing_and_suggests_the_catalogues_word(
+    stack: live.Stack, browser: Any, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(stack.portal + "/?q=Temprature&sort=name")
+    assert "No dataset matches" in page.inner_text("main")
+    link = page.locator(".did-you-mean").get_by_role("link", name="“temperature”")
+    assert link.is_visible()
+    label = "phone" if width == 390 else "desktop"
+    page.screenshot(path=str(ARTIFACTS / f"did-you-mean-{label}.png"), full_page=True)
+    link.click()
+    page.wait_for_url(re.compile(r"q=temperature"))
+    assert "sort=name" in page.url  # the other choices are kept
+    assert card_ids(page) == ["noaa/global-temperature"]
+    assert page.locator(".did-you-mean").count() == 0  # found: no suggestion
+    # A stem finds it too: "temperatures" and "temperature" share the stem "temperatur".
+    page.goto(stack.portal + "/?q=temperatures")
+    assert card_ids(page) == ["noaa/global-temperature"]
+    context.close()
+
+
 def test_dataset_page(stack: live.Stack, page: Any) -> None:
     page.goto(stack.portal + "/?q=euro")
     page.get_by_role("link", name="ecb/euro-fx-rates").click()
@@ -306,6 +329,7 @@ def test_keyboard_only_from_search_to_a_dataset(stack: live.Stack, page: Any) ->
         "/",
         "/?q=rates&topic=finance",
         "/?q=rates&covers_from=soon",
+        "/?q=temprature",
         "/ecb/euro-fx-rates",
         "/ecb/euro-fx-rates/download?start=2024",
         "/ecb/euro-fx-rate",

@@ -31,7 +31,7 @@ from opendata._stores import Store, open_store
 from opendata_core.documents import encode_document
 from opendata_core.ids import DatasetId
 from opendata_core.layout import Layout
-from opendata_core.search import resolve_geo
+from opendata_core.search import Matches, resolve_geo
 from opendata_core.search import search as search_entries
 from opendata_core.versions import CitationStyle, citation
 
@@ -500,10 +500,13 @@ class Client:
         limit: int | None = None,
         country: str | None = None,
         trust: TrustLevel | None = None,
-    ) -> builtins.list[IndexEntry]:
+    ) -> Matches:
         """Datasets whose id, title, description or topics contain every word of ``query``.
 
-        Results are ranked: matches in the id and title count more than in the description.
+        A query word matches a word it begins, or by its English stem (``"rating"`` finds
+        ``rates``). Results are ranked: matches in the id and title count more than in the
+        description. When a query finds nothing, the result's ``suggestion`` is a query of the
+        catalogue's own words (``"unemplyment"`` → ``"unemployment"``), else ``None``.
         Filters are exact (case-insensitive). ``geo`` is a country code (ISO 3166-1, ``"DE"``)
         the dataset covers, or its scope (``"global"``, ``"region"``, ``"country"``,
         ``"multi"``); ``country`` is its deprecated name. ``trust`` keeps the datasets verified

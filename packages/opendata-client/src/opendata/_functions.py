@@ -22,7 +22,7 @@ from opendata._results import (
     PushResult,
     ShardUrl,
 )
-from opendata_core.search import resolve_geo
+from opendata_core.search import Matches, resolve_geo
 
 if TYPE_CHECKING:
     import os
@@ -233,13 +233,15 @@ def search(
     limit: int | None = None,
     country: str | None = None,
     trust: TrustLevel | None = None,
-) -> builtins.list[IndexEntry]:
-    """Search the index; see :meth:`Client.search` for the filters.
+) -> Matches:
+    """Search the index; see :meth:`Client.search` for the filters and ``suggestion``.
 
     Example:
         >>> import opendata as od
         >>> od.search("rates", geo="DE")  # doctest: +SKIP
         >>> od.search("rates", trust="verified-source")  # verified datasets only  # doctest: +SKIP
+        >>> od.search("unemplyment").suggestion  # doctest: +SKIP
+        'unemployment'
     """
     return _client().search(
         query,

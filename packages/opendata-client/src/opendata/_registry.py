@@ -84,6 +84,7 @@ from opendata_core.problems import (
     error_from_problem,
     with_request_id,
 )
+from opendata_core.search import Matches
 from opendata_core.store import NotFound, ObjectInfo, ObjectTooLarge, Store
 from opendata_core.timerange import iso, parse_range, parse_time
 from opendata_core.versions import Version, entry_publish_id, parse_as_of, select_version
@@ -484,11 +485,12 @@ class RegistryTransport(Store):
         *,
         limit: int | None = None,
         **filters: str | None,
-    ) -> list[IndexEntry]:
+    ) -> Matches:
         """``GET /v1/datasets``: the registry's ranked search, paged until ``limit`` results.
 
         ``filters`` are the API's query parameters (``topic``, ``namespace``, ``license``,
-        ``frequency``, ``geo``, ...); ``None`` values are left out.
+        ``frequency``, ``geo``, ...); ``None`` values are left out. The registry's
+        ``suggestion`` (a query that found nothing) is the result's.
         """
         params: dict[str, str | int] = {k: v for k, v in filters.items() if v is not None}
         if query:
@@ -498,14 +500,16 @@ class RegistryTransport(Store):
         params["per_page"] = min(limit, _MAX_PER_PAGE) if limit is not None else _MAX_PER_PAGE
         out: list[IndexEntry] = []
         page = 1
+        suggestion = None
         while limit is None or len(out) < limit:
             resp = self._api("GET", "/v1/datasets", what="search", params={**params, "page": page})
             body = _decode(resp, SearchResults, "search")
             out.extend(hit.dataset for hit in body.datasets)
+            suggestion = body.suggestion
             if not body.datasets or body.page * body.per_page >= body.total:
                 break
             page += 1
-        return out if limit is None else out[:limit]
+        return Matches(out if limit is None else out[:limit], suggestion)
 
     # -----------------------------------------------------------------------------------------
     # Shards

@@ -286,6 +286,8 @@ def search(
 ) -> None:
     """Search datasets by keyword (id, title, description, topics) and filters.
 
+    A word matches the words it begins, or by its English stem ("rating" finds "rates"). When
+    nothing is found, a query of the catalogue's own words is suggested ("did you mean").
     Withdrawn datasets are never found; deprecated ones are marked.
     """
     if verified and trust is None:
@@ -308,6 +310,9 @@ def search(
         trust=trust,
     )
     _print_entries(results, as_json)
+    if results.suggestion:
+        # On stderr with --json, so standard output stays the JSON list.
+        click.echo(f'did you mean "{results.suggestion}"?', err=as_json)
 
 
 @click.command(name="list")
