@@ -1,4 +1,4 @@
-"""Migrations 0008 and 0011 on a catalogue that already holds datasets: their stems are computed
+"""Migrations 0008 and 0012 on a catalogue that already holds datasets: their stems are computed
 and indexed on upgrade (``"countries"`` then finds ``country``) and their words counted (a typo
 gets a suggestion), a downgrade returns to words alone; and the triggers keep the counted words
 those of the datasets there, through inserts, updates and deletes."""

@@ -130,7 +130,7 @@ class Dataset(Base):
     next to their words (migration 0008). Filled on insert; an update of the texts sets it."""
     search_words: Mapped[str] = mapped_column(Text, default=_words_default)
     """Core's vocabulary words of the same texts (:func:`search_words`), counted by trigger
-    into :class:`SearchWord` (migration 0011). Filled on insert; an update of the texts sets it."""
+    into :class:`SearchWord` (migration 0012). Filled on insert; an update of the texts sets it."""
     license: Mapped[str] = mapped_column(String(200), index=True)
     frequency: Mapped[str | None] = mapped_column(String(20), index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -159,7 +159,7 @@ class Dataset(Base):
 class SearchWord(Base):
     """A word of the catalogue's texts and how many datasets use it ("did you mean").
 
-    Kept by triggers on ``datasets.search_words`` (migration 0011), whoever writes.
+    Kept by triggers on ``datasets.search_words`` (migration 0012), whoever writes.
     """
 
     __tablename__ = "search_vocabulary"

@@ -72,7 +72,7 @@ def _tsquery(terms: list[str]) -> str:
 async def catalogue_words(connection: AsyncConnection) -> list[str]:
     """Every word of the catalogue's ids, titles, topics and descriptions (not stems).
 
-    Counted by trigger into ``search_vocabulary`` (migration 0011): one narrow table read.
+    Counted by trigger into ``search_vocabulary`` (migration 0012): one narrow table read.
     """
     return list((await connection.execute(select(SearchWord.word))).scalars())
 

@@ -11,8 +11,8 @@ word list instead cost 0.3 to 0.9 s on SQLite (``fts5vocab`` counts every postin
 On PostgreSQL a statement trigger applies a statement's changes in one upsert, in word order,
 so concurrent writers lock the counts they share in the same order.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -144,7 +144,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0010: no counted vocabulary."""
+    """Back to 0011: no counted vocabulary."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         for name in ("datasets_words_ai", "datasets_words_ad", "datasets_words_au"):
