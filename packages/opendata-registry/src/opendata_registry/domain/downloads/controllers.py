@@ -109,20 +109,20 @@ class ExportController(Controller):
         }
         parts = export.tables(store, settings, selection)
         if fmt == "parquet":
-            tables = [t async for t in parts]
-            data = await anyio.to_thread.run_sync(export.parquet_bytes, tables, manifest)
+            data = await export.parquet_file(parts, manifest)
             return Response(data, media_type=export.EXPORT_FORMATS[fmt], headers=headers)
         # The first shard is read before the answer starts, so that a store or checksum
         # failure of a one-shard export is an error status, not a cut-off file.
         first = await anext(parts, None)
 
         async def body() -> AsyncIterator[bytes]:
+            # Writing CSV is CPU work: in a worker thread, so other requests keep being answered.
             header = True
             if first is not None:
-                yield export.csv_bytes(first, header=True)
+                yield await anyio.to_thread.run_sync(export.csv_bytes, first, True)
                 header = False
             async for table in parts:
-                yield export.csv_bytes(table, header=header)
+                yield await anyio.to_thread.run_sync(export.csv_bytes, table, header)
                 header = False
             if header:  # no shard at all: the header line alone
                 yield export.csv_header(manifest)

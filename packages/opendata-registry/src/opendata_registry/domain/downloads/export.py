@@ -47,7 +47,7 @@ __all__ = [
     "export_links",
     "export_refusal",
     "open_export",
-    "parquet_bytes",
+    "parquet_file",
     "tables",
 ]
 
@@ -208,7 +208,7 @@ async def tables(
         yield await anyio.to_thread.run_sync(_decode, settings, selection, shard, key, data)
 
 
-def csv_bytes(table: pa.Table, *, header: bool) -> bytes:
+def csv_bytes(table: pa.Table, header: bool) -> bytes:
     """One table as formula-escaped CSV (with the header line or without)."""
     from opendata_core.tables import csv_chunks
 
@@ -229,12 +229,23 @@ def csv_header(manifest: Manifest) -> bytes:
     return b"".join(csv_chunks([], _schema(manifest)))
 
 
-def parquet_bytes(parts: list[pa.Table], manifest: Manifest) -> bytes:
-    """The tables as one Parquet file (zstd)."""
+async def parquet_file(parts: AsyncIterator[pa.Table], manifest: Manifest) -> bytes:
+    """The tables as one Parquet file (zstd), written shard by shard.
+
+    Only the file being written is held (about the stored size of the selection, which
+    ``export_max_bytes`` bounds), never every decoded shard at once.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
-    table = pa.concat_tables(parts) if parts else _schema(manifest).empty_table()
-    pq.write_table(table, sink, compression="zstd")
+    writer: pq.ParquetWriter | None = None
+    async for table in parts:
+        if writer is None:
+            writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
+        await anyio.to_thread.run_sync(writer.write_table, table)
+    if writer is None:
+        pq.write_table(_schema(manifest).empty_table(), sink, compression="zstd")
+    else:
+        writer.close()
     return bytes(sink.getvalue().to_pybytes())
