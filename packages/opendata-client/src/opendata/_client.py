@@ -305,7 +305,7 @@ class Client:
                 kept version).
         """
         return self._reader.load(
-            _lifecycle.live(self._reader, id),
+            id,
             start=start,
             end=end,
             columns=columns,
@@ -331,9 +331,7 @@ class Client:
         memory work. Rows outside the range are filtered lazily. ``version`` and ``as_of``
         pin a version as in :meth:`load`.
         """
-        return self._reader.scan(
-            _lifecycle.live(self._reader, id), start=start, end=end, version=version, as_of=as_of
-        )
+        return self._reader.scan(id, start=start, end=end, version=version, as_of=as_of)
 
     def to_dask(
         self,
@@ -365,7 +363,7 @@ class Client:
 
         return to_dask(
             self,
-            _lifecycle.live(self._reader, id),
+            id,
             start=start,
             end=end,
             columns=columns,
@@ -397,7 +395,7 @@ class Client:
         :meth:`load`.
         """
         return self._reader.urls(
-            _lifecycle.live(self._reader, id),
+            id,
             start=start,
             end=end,
             signed=signed,

@@ -69,9 +69,8 @@ def to_dask(
     dask_dataframe = import_dask()
     import dask
 
-    ds = DatasetId.parse(id)
     reader = client._reader
-    manifest, shards, bounds = reader.select(ds, start, end, version)
+    ds, manifest, shards, bounds = reader.select_live(id, start, end, version)
     tc = manifest.time_column
     wanted = reader.check_columns(ds, manifest, columns)
     if wanted is not None and tc is not None and tc not in wanted:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 from opendata_core.documents import decode_document, encode_document
 from opendata_core.errors import ConflictError, ServiceUnavailable
@@ -49,7 +51,18 @@ if TYPE_CHECKING:
     from opendata_core.metadata import DatasetMetadata
     from opendata_core.store import Store
 
-__all__ = ["current", "declare", "live", "read", "read_from", "refuse", "resolution"]
+__all__ = [
+    "current",
+    "declare",
+    "live",
+    "live_with",
+    "read",
+    "read_from",
+    "refuse",
+    "resolution",
+]
+
+T = TypeVar("T")
 
 _DECLARE_RETRIES = 5
 
@@ -95,7 +108,35 @@ def live(reader: Reader, dataset_id: str | DatasetId) -> DatasetId:
         DatasetWithdrawn: the dataset (at the end of its moves) was withdrawn.
         FormatError: the moves loop (a broken store).
     """
-    found = resolution(reader, dataset_id)
+    return _decide(resolution(reader, dataset_id))
+
+
+def live_with(
+    reader: Reader, dataset_id: str | DatasetId, step: Callable[[DatasetId], T]
+) -> tuple[DatasetId, T]:
+    """:func:`live`, with ``step`` (a read of the id's manifest) run at the same time.
+
+    The lifecycle read costs no round trip of its own (spec §10.4 allows reading both at once).
+    ``step``'s answer for a moved id (not found, or the registry's 308) is dropped and ``step``
+    runs again on the live id; a withdrawn dataset raises whatever ``step`` found.
+    """
+    ds = DatasetId.parse(dataset_id)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(resolution, reader, ds)
+        try:
+            value, failed = step(ds), None
+        except Exception as exc:  # decided below, once the status is known
+            value, failed = None, exc
+        found = pending.result()
+    target = _decide(found)
+    if target != ds:
+        return target, step(target)
+    if failed is not None:
+        raise failed
+    return ds, value  # type: ignore[return-value]
+
+
+def _decide(found: Resolution) -> DatasetId:
     doc = found.lifecycle
     if doc is not None and doc.status == "withdrawn":
         raise withdrawn_error(doc)
@@ -163,9 +204,9 @@ def _callers_level() -> int:
     """The ``stacklevel`` that names the first frame outside the ``opendata`` package.
 
     Counted from the function that calls :func:`warnings.warn` (level 1): od.load, Client.load
-    and the CLI all reach :func:`live` through a different number of frames.
+    and the CLI all reach :func:`_decide` through a different number of frames.
     """
-    frame = sys._getframe(2)  # the caller of live() / the function that warns is level 1
+    frame = sys._getframe(2)  # the caller of _decide(); the function that warns is level 1
     level = 2
     while frame is not None and _ours(frame.f_globals.get("__name__", "")):
         frame = frame.f_back  # type: ignore[assignment]

@@ -386,6 +386,26 @@ class Reader:
     def select(
         self, ds: DatasetId, start: object, end: object, version: Pin = (None, None)
     ) -> tuple[Manifest, list[Shard], TimeRange]:
+        """The version to read of ``ds`` (no lifecycle check: :meth:`select_live` has one)."""
+        manifest = self._manifest_for(ds, start, end, version)
+        time_range, shards = select_range(manifest, start, end)
+        return manifest, shards, time_range
+
+    def select_live(
+        self, id: str | DatasetId, start: object, end: object, version: Pin = (None, None)
+    ) -> tuple[DatasetId, Manifest, list[Shard], TimeRange]:
+        """:meth:`select` of the id ``id`` leads to, after its lifecycle's warning or error.
+
+        The lifecycle and the manifest are read at the same time (:func:`opendata._lifecycle.
+        live_with`); the live id comes first (a moved id's shards are the new id's keys).
+        """
+        from opendata._lifecycle import live_with
+
+        ds, manifest = live_with(self, id, lambda d: self._manifest_for(d, start, end, version))
+        time_range, shards = select_range(manifest, start, end)
+        return ds, manifest, shards, time_range
+
+    def _manifest_for(self, ds: DatasetId, start: object, end: object, version: Pin) -> Manifest:
         from opendata._registry import RegistryTransport
         from opendata._versions import resolve
 
@@ -393,11 +413,8 @@ class Reader:
             from opendata._offline import registry_manifest
 
             # One request: the registry chooses the version and signs the shards that overlap.
-            manifest = registry_manifest(self, self.store, ds, start, end, version)
-        else:
-            manifest = resolve(self, ds, *version)
-        time_range, shards = select_range(manifest, start, end)
-        return manifest, shards, time_range
+            return registry_manifest(self, self.store, ds, start, end, version)
+        return resolve(self, ds, *version)
 
     def check_columns(
         self, ds: DatasetId, manifest: Manifest, columns: Sequence[str] | None
@@ -431,7 +448,7 @@ class Reader:
         seen: dict[str, str] = {}
         pin: Pin = (version, as_of)
         try:
-            table = self.load_table(ds, start, end, columns, filters, seen, pin)
+            table = self.load_table(ds, start, end, columns, filters, seen, pin, check=True)
         except CorruptDataError:
             # A publish may have replaced the manifest (and a collector its old shards) while we
             # read: if the manifest changed, start again once on the new version (spec 4.2). A
@@ -439,6 +456,7 @@ class Reader:
             before = seen.get("publish_id")
             if before is None:
                 raise
+            ds = DatasetId.parse(seen["dataset_id"])  # where a moved id led
             if pin != (None, None):
                 from opendata._versions import resolve
 
@@ -458,11 +476,18 @@ class Reader:
         filters: Any,
         seen: dict[str, str],
         version: Pin = (None, None),
+        *,
+        check: bool = False,
     ) -> pa.Table:
+        """The rows of one attempt; ``check``: the lifecycle first (the first attempt only)."""
         import pyarrow as pa
 
-        manifest, shards, bounds = self.select(ds, start, end, version)
+        if check:
+            ds, manifest, shards, bounds = self.select_live(ds, start, end, version)
+        else:
+            manifest, shards, bounds = self.select(ds, start, end, version)
         seen["publish_id"] = manifest.publish_id
+        seen["dataset_id"] = str(ds)
         plan = self.plan(ds, manifest, bounds, columns, filters)
         report = self.reporter("download", sum(s.bytes for s in shards))
 
@@ -511,8 +536,7 @@ class Reader:
         """A LazyFrame as :meth:`opendata.Client.scan` documents."""
         polars = import_polars("od.scan")
 
-        ds = DatasetId.parse(id)
-        manifest, shards, bounds = self.select(ds, start, end, (version, as_of))
+        ds, manifest, shards, bounds = self.select_live(id, start, end, (version, as_of))
         paths = [str(self.local_verified(ds, s)) for s in shards]
         lf: pl.LazyFrame = polars.scan_parquet(paths)
         tc = manifest.time_column
@@ -574,8 +598,7 @@ class Reader:
                 "urls(): signed=True and local=True exclude each other; pre-signed URLs are for "
                 "another machine, local files for this one"
             )
-        ds = DatasetId.parse(id)
-        _, shards, _ = self.select(ds, start, end, (version, as_of))
+        ds, _, shards, _ = self.select_live(id, start, end, (version, as_of))
         out = []
         for s in shards:
             key = self.layout.resolve(ds, s.path)
