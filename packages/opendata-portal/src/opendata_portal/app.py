@@ -8,10 +8,13 @@ Routes (``/-/`` is never a namespace: a GitHub owner cannot start with a hyphen)
     GET /{ns}/{name}/history.svg   the dataset's history chart (pygal)
     GET /{ns}/{name}/cite          citations of one kept version (APA, BibTeX, CITATION.cff)
     GET /-/publish                 "publish your data": od init → od run → od deploy
+    GET /-/about/trust             what the trust levels and statuses mean (core's terms)
     GET /-/static/...              stylesheet and scripts (no CDN)
     GET /-/healthz                 liveness
 
-Every page is built from the registry's API alone (:mod:`opendata_portal.registry`).
+Every page is built from the registry's API alone (:mod:`opendata_portal.registry`). A moved
+dataset's pages answer 301 to the same page of the id it moved to (the registry's 308
+``dataset_moved``); a withdrawn one's answer 410 with its tombstone: reason, date, citation.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from litestar.types import Message, Scope
 
 from opendata_core.api import FACETS, SearchResults
 from opendata_core.errors import (
+    DatasetMoved,
     DatasetNotFound,
+    DatasetWithdrawn,
     InvalidDatasetId,
     OpenDataError,
     RateLimited,
@@ -137,8 +142,10 @@ async def search_page(request: Request[Any, Any, State], state: State) -> Respon
         facets.append((name, _FACET_LABELS[name], selected, values))
     last_page = max(1, -(-results.total // max(1, results.per_page)))
     now = datetime.now(UTC)
+    trust_counts = {fc.value: fc.count for fc in results.facets.get("trust", [])}
     return ctx.pages(state).render(
         "search.html",
+        trust_facet=query.trust_facet(trust_counts),
         status_code=400 if input_error else 200,
         input_error=input_error,
         query=query,
@@ -162,6 +169,12 @@ async def publish_page(state: State) -> Response[str]:
     return ctx.pages(state).render(
         "publish.html", registry_url=ctx.settings(state).public_registry_url
     )
+
+
+@get("/-/about/trust", name="about_trust")
+async def about_trust_page(state: State) -> Response[str]:
+    """What each trust level, status and withdrawal reason means (core's terms, spec §10)."""
+    return ctx.pages(state).render("about_trust.html")
 
 
 @get("/-/healthz", name="healthz")
@@ -242,6 +255,7 @@ async def dataset_page(
         json_url=registry.public(api),
         runs_url=registry.public(api + "/runs"),
         history_url=registry.public(api + "/history"),
+        life=getattr(detail, "lifecycle", None),  # None from a registry without lifecycles
     )
 
 
@@ -290,6 +304,21 @@ def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     path = request.url.path.strip("/")
+    if isinstance(exc, DatasetMoved) and exc.moved_to:
+        return _moved(request, exc)
+    if isinstance(exc, DatasetWithdrawn):
+        from opendata_core.lifecycle import REASON_TERMS
+
+        return pages.render(
+            "tombstone.html",
+            status_code=410,
+            dataset_id=exc.dataset_id,
+            reason=exc.reason,
+            reason_term=REASON_TERMS.get(exc.reason),  # type: ignore[call-overload]
+            withdrawn_at=exc.withdrawn_at,
+            note=exc.note,
+            citation=exc.citation,
+        )
     if isinstance(exc, DatasetNotFound):
         status, title, message = 404, "Dataset not found", f"No dataset {exc.dataset_id!r} here."
         extra["close_matches"] = [f"/{m}" for m in exc.close_matches]
@@ -326,6 +355,16 @@ def _handle(request: Request[Any, Any, State], exc: Exception) -> Response[str]:
     return response
 
 
+def _moved(request: Request[Any, Any, State], exc: DatasetMoved) -> Response[Any]:
+    """301 to the same page of the id the dataset moved to (its query string kept)."""
+    old, new = f"/{exc.dataset_id}", f"/{DatasetId.parse(exc.moved_to)}"
+    path = request.url.path
+    target = new + path[len(old) :] if path == old or path.startswith(old + "/") else new
+    if request.url.query:
+        target += f"?{request.url.query}"
+    return Redirect(target, status_code=301)
+
+
 def create_app(
     settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Litestar:
@@ -345,6 +384,7 @@ def create_app(
         route_handlers=[
             search_page,
             publish_page,
+            about_trust_page,
             healthz,
             publisher_page,
             dataset_page,

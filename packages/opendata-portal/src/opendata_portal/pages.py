@@ -14,6 +14,7 @@ from litestar import Response
 from litestar.enums import MediaType
 
 from opendata_core.api import HealthSummary
+from opendata_core.lifecycle import REASON_TERMS, STATUS_TERMS, TRUST_TERMS
 from opendata_portal import render
 
 __all__ = ["STATIC_DIR", "Pages", "health_badge"]
@@ -74,6 +75,9 @@ class Pages:
             coverage=render.coverage,
             spdx_url=render.spdx_url,
             health_badge=health_badge,
+            trust_terms=TRUST_TERMS,
+            status_terms=STATUS_TERMS,
+            reason_terms=REASON_TERMS,
         )
         self.env = env
 

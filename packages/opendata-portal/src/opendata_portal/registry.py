@@ -121,7 +121,7 @@ class RegistryClient:
             waits = REGISTRY_WAIT.get()
             if waits is not None:
                 waits.append(time.perf_counter() - started)
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # a moved id's 308 is an answer (DatasetMoved)
             try:
                 problem = msgspec.json.decode(response.content, type=ProblemDetails)
             except (msgspec.DecodeError, msgspec.ValidationError):

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from opendata_core.api import SORTS
 from opendata_core.errors import OpenDataError
+from opendata_core.lifecycle import TRUST_LEVELS, TRUST_TERMS
 
 __all__ = ["SearchInputError", "SearchQuery"]
 
@@ -39,7 +40,15 @@ _LABELS: Final = {
     "updated_since": "updated since",
     "covers_from": "covers from",
     "covers_to": "covers to",
+    "trust": "trust",
 }
+
+
+def _shown(name: str, value: str) -> str:
+    """A filter's value as its chip says it (a trust level by its label)."""
+    if name == "trust" and value in TRUST_TERMS:
+        return TRUST_TERMS[value].label  # type: ignore[index]
+    return value
 
 
 class SearchInputError(OpenDataError, ValueError):
@@ -88,6 +97,8 @@ class SearchQuery:
     updated_since: str = ""
     covers_from: str = ""
     covers_to: str = ""
+    trust: str = ""
+    """The lowest trust level shown (spec §10.1): that level and the ones above it."""
     sort: str = ""
     page: int = 1
 
@@ -106,6 +117,12 @@ class SearchQuery:
         for name in ("updated_since", "covers_from", "covers_to"):
             if values[name]:
                 _check_time(name, values[name])
+        if values["trust"] and values["trust"] not in TRUST_LEVELS:
+            raise SearchInputError(
+                "trust", values["trust"], f"choose one of {', '.join(TRUST_LEVELS[1:])}"
+            )
+        if values["trust"] == "none":
+            values["trust"] = ""  # every dataset: one URL per meaning
         if values["sort"] and values["sort"] not in SORTS:
             raise SearchInputError("sort", values["sort"], f"choose one of {', '.join(SORTS)}")
         if values["sort"] == "relevance":
@@ -174,10 +191,23 @@ class SearchQuery:
     def chips(self) -> list[tuple[str, str, str]]:
         """The active filters as ``(label, value, URL without it)``."""
         return [
-            (_LABELS[name], value, self.without(name))
+            (_LABELS[name], _shown(name, value), self.without(name))
             for name, value in self._pairs()
             if name in _LABELS
         ]
+
+    def trust_facet(self, counts: Mapping[str, int]) -> list[tuple[str, str, int, str]]:
+        """The trust filter's choices: ``(level, label, datasets at it or above, URL)``.
+
+        ``counts`` are the registry's datasets per level in force; a choice keeps its level
+        and the ones above it (``trust=verified-source`` shows the audited ones too).
+        """
+        out: list[tuple[str, str, int, str]] = []
+        for i, level in enumerate(TRUST_LEVELS[1:], start=1):
+            total = sum(counts.get(higher, 0) for higher in TRUST_LEVELS[i:])
+            url = self.url(trust=None if level == self.trust else level)
+            out.append((level, TRUST_TERMS[level].label + " or higher", total, url))
+        return out
 
     @property
     def filtered(self) -> bool:
