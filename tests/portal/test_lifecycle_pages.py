@@ -45,7 +45,9 @@ def routes_with(doc: Lifecycle) -> dict[str, Any]:
 
 
 def text(html: str) -> str:
-    return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+    """The page's words as a reader sees them (tags dropped, spaces before punctuation too)."""
+    words = html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+    return re.sub(r" ([.,:])", r"\1", words)
 
 
 def test_the_dataset_page_shows_the_trust_badge_with_its_meaning_and_the_move(
