@@ -759,13 +759,14 @@ def test_citation_block_and_earlier_versions(stack: live.Stack, browser: Any, wi
         apa = block.locator("#cite-apa").inner_text()
         assert f"(Version {current}) [Data set]. OpenData." in apa
         assert apa.endswith(f"/v1/datasets/ecb/euro-fx-rates/versions/{current}")
-        assert block.locator("#cite-cff").inner_text().startswith("cff-version: 1.2.0")
         # od info --cite prints the same text through the registry.
         done = live.run(
             [str(live.BIN / "od"), "info", "ecb/euro-fx-rates", "--cite", "--format", "apa"],
             dict(stack.env, OPENDATA_REGISTRY=stack.registry),
         )
         assert done.stdout.strip() == apa
+        block.get_by_text("BibTeX and CITATION.cff").click()  # the longer styles, folded
+        assert block.locator("#cite-cff").inner_text().startswith("cff-version: 1.2.0")
         block.get_by_role("button", name="Copy the BibTeX code").click()
         assert page.evaluate("navigator.clipboard.readText()").startswith(
             "@misc{ecb_euro_fx_rates_"

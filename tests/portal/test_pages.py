@@ -585,6 +585,11 @@ def test_citation_block_is_cores_citation_of_the_current_version(
     page = portal().get("/ecb/euro-fx-rates").text
     assert _cited(page, style) == citation(detail.metadata.dataset, man, url, style=style)
     assert 'aria-label="Copy the BibTeX code"' in page
+    # APA in view, the longer two folded (on a phone the panel comes before the README).
+    assert "<summary>BibTeX and CITATION.cff</summary>" in page
+    assert (
+        page.index('id="cite-apa"') < page.index('class="cite-more"') < page.index('id="cite-cff"')
+    )
     # Each row of the history cites its version on the citation page.
     for p in samples.history().publishes:
         assert f'href="/ecb/euro-fx-rates/cite?version={p.publish_id}"' in page
