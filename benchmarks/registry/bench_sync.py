@@ -12,8 +12,9 @@ manifest.json and README.md each, ~23 KB a dataset) into ``--data`` (default
 * ``moto``: the same documents uploaded to moto's S3 server, read through the shaped-link proxy
   of ``benchmarks/bench_load.py`` (40 ms round trip, 100 Mbit/s shared by every connection).
 
-on SQLite (a file) and PostgreSQL (a fresh schema in 127.0.0.1:5432/test). Then a second sync of
-the unchanged bucket (what a restart costs). Prints one row per case and PASS/FAIL against the
+on SQLite (a file) and PostgreSQL (a fresh schema in 127.0.0.1:5432/test). Then a second full
+sync of the unchanged bucket (the listing: what a restart costs) and a ``--changed`` one (one HEAD
+of index.json: what the periodic sync costs). Prints one row per case and PASS/FAIL against the
 targets: 100,000 datasets in <= 60 s from the local store and <= 300 s from moto (issue 28).
 """
 
@@ -90,12 +91,12 @@ def upload(store: Path, servers: bench_load.Servers, n: int) -> None:
     print(f"uploaded {len(files):,} objects to moto in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def run_sync(env: dict[str, str]) -> tuple[float, float, dict[str, Any]]:
+def run_sync(env: dict[str, str], *options: str) -> tuple[float, float, dict[str, Any]]:
     """Wall seconds, CPU seconds (the sync process alone: user + system) and its report."""
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(
-        [str(BIN), "sync", "--json", "--no-progress"],
+        [str(BIN), "sync", "--json", "--no-progress", *options],
         env=env,
         capture_output=True,
         text=True,
@@ -149,6 +150,8 @@ def case(
             assert len(report["updated"]) == n, report
             again, _, second = run_sync(env)
             assert not second["updated"], second
+            quiet, _, third = run_sync(env, "--changed")
+            assert not third["listed"], third
         finally:
             if schema:
                 drop_schema(schema)
@@ -158,7 +161,8 @@ def case(
     verdict = "PASS" if ok else "FAIL"
     print(
         f"{name:<6} {db:<9} {n:>7,} datasets: full {took:6.1f} s ({took / n * 1e3:.2f} ms each; "
-        f"sync process CPU {cpu:.1f} s; load {os.getloadavg()[0]:.1f}), unchanged {again:5.1f} s"
+        f"sync process CPU {cpu:.1f} s; load {os.getloadavg()[0]:.1f}), unchanged {again:5.1f} s, "
+        f"--changed {quiet:4.1f} s"
         f"  {verdict} (target {target:.0f} s per {TARGET_DATASETS:,})",
         flush=True,
     )
