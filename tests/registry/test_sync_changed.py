@@ -170,3 +170,34 @@ def test_running_registry_picks_up_a_direct_publish_within_one_interval(tmp_path
         assert seen <= interval * 1.1 + 2.0, f"picked up after {seen:.1f} s"
     finally:
         stop(proc)
+
+
+def test_a_publish_through_the_registry_keeps_the_catalogue_in_step(
+    store_root: Path, local_store: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry's commit path (sync_dataset, then write_index) leaves index.json as the one
+    the catalogue is in step with: the next changed sync does not list the bucket."""
+    from opendata_registry.context import Registry
+    from opendata_registry.domain.catalogue.sync import sync_dataset, write_index
+
+    from .conftest import Dataset, publish
+
+    push(store_root, "me/alpha")
+    sync(settings, changed=True)
+    publish(local_store, Dataset("me/through"))  # the documents a registry commit wrote
+
+    async def commit() -> bool:
+        registry = Registry(settings)
+        try:
+            await sync_dataset(registry.sessions, registry.store, "me/through")
+            return await write_index(registry.sessions, registry.store, attempts=5)
+        finally:
+            await registry.engine.dispose()
+
+    assert asyncio.run(commit())
+    reads = Reads(monkeypatch)
+    quiet = sync(settings, changed=True)
+    assert (quiet.listed, quiet.datasets) == (False, 2) and reads.calls == {"head": 1}
+    # A producer's publish after that is seen again.
+    push(store_root, "me/after")
+    assert sync(settings, changed=True).updated == ["me/after"]
