@@ -297,3 +297,33 @@ def test_index_rebuild_carries_status_and_trust(client: od.Client, tmp_path: Pat
     deprecate(client, OLD, "Old.", successor=NEW)
     (entry,) = client.index.rebuild().datasets
     assert (entry.trust, entry.status, entry.successor) == ("audited", "deprecated", NEW)
+
+
+def _engine_options(client: od.Client) -> dict[str, str]:
+    return {
+        "store": client.store.url + (f"/{client.layout.prefix}" if client.layout.prefix else "")
+    }
+
+
+def test_opendata_urls_of_a_moved_id_read_the_new_dataset_with_one_warning(
+    moved: od.Client,
+) -> None:
+    """Engines reading ``opendata://`` resolve like the client (spec §10.4)."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fs, path = fsspec.core.url_to_fs(f"opendata://{OLD}", **_engine_options(moved))
+    with pytest.warns(DeprecationWarning, match="acme/") as record:
+        table = pq.read_table(path, filesystem=fs)
+    assert len(record) == 1 and "acme/fx moved to acme/fx-rates" in str(record[0].message)
+    assert table.num_rows == 3
+
+
+def test_opendata_urls_of_a_withdrawn_dataset_raise(client: od.Client) -> None:
+    import fsspec
+
+    publish(client, OLD)
+    withdraw(client, OLD)
+    fs, path = fsspec.core.url_to_fs(f"opendata://{OLD}", **_engine_options(client))
+    with pytest.raises(od.DatasetWithdrawn, match="acme/fx was withdrawn"):
+        fs.ls(path)

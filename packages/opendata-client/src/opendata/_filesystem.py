@@ -210,6 +210,8 @@ class _Listing:
 
     manifest: Manifest
     files: dict[str, Shard]
+    dataset: DatasetId
+    """The id read: where the folder's id led (a moved id's new one)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,12 +290,14 @@ class OpenDataFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
             where.version is not None or self._expiry is None or now - hit[0] < self._expiry
         ):
             return hit[1]
-        manifest, shards, _ = client._reader.select(
+        # As every read: a moved id's folder is its new id's (with the warning), a withdrawn
+        # dataset's raises DatasetWithdrawn.
+        ds, manifest, shards, _ = client._reader.select_live(
             where.ds, where.start, where.end, (where.version, None)
         )
         chosen = {s.sha256 for s in shards}
         files = {n: s for n, s in file_names(manifest).items() if s.sha256 in chosen}
-        listing = _Listing(manifest, files)
+        listing = _Listing(manifest, files, ds)
         with self._lock:
             if len(self._listings) > 1024:
                 self._listings.clear()
@@ -441,9 +445,9 @@ class OpenDataFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is
         where = _parse(self._strip_protocol(path))
         if where.file is None:
             raise IsADirectoryError(f"opendata://{path} is a folder; open one of its files")
-        _, shard = self._shard(where)
+        listing, shard = self._shard(where)
         reader = self.client._reader
-        return VerifiedFile(self, f"{where.folder}/{where.file}", reader, where.ds, shard)
+        return VerifiedFile(self, f"{where.folder}/{where.file}", reader, listing.dataset, shard)
 
     def cat_ranges(
         self,
