@@ -110,3 +110,44 @@ def test_the_producers_deprecated_is_shown_unless_an_operator_overrode_it(
     assert (doc["status"], doc["status_by"]) == ("active", "operator")
     actions = [e["action"] for e in reg.get(f"/v1/datasets/{DS}/events").json()["events"]]
     assert actions == ["declare", "restore"]
+
+
+def test_a_transferred_namespace_is_published_by_its_new_owner(
+    reg: Any, issuer: Issuer, operator: Operator
+) -> None:
+    first, r = publish(reg, exchange(reg, issuer, ACME), DS, ACME, {"2023": part("2023")})
+    assert r.status_code == 200, r.text
+    other = "acme/other"
+    _, r = publish(reg, exchange(reg, issuer, ACME), other, ACME, {"2023": part("2023", "o")})
+    assert r.status_code == 200, r.text
+    # The organisation that now owns the namespace has another name and owner id.
+    org = Repo(full_name="acme-foundation/fx-rates", id="202", owner_id="4242")
+
+    # stay: the datasets remain with their repository; new ones belong to the new owner.
+    operator("namespaces", "transfer", "acme", "--to-owner", "4242", "--datasets", "stay")
+    _, r = publish(
+        reg, exchange(reg, issuer, org), DS, org, {"2024": part("2024")}, parent=first.publish_id
+    )
+    assert r.status_code == 403 and "is registered to repository acme/fx-rates" in r.text
+    _, r = publish(reg, exchange(reg, issuer, ACME), "acme/new", ACME, {"2023": part("2023", "n")})
+    assert r.status_code == 403, r.text
+    assert "belongs to the GitHub owner id 4242" in r.json()["message"]
+    _, r = publish(reg, exchange(reg, issuer, org), "acme/new", org, {"2023": part("2023", "n")})
+    assert r.status_code == 200, r.text
+
+    # follow: the pins are lifted; the new owner's repository registers each at its next publish.
+    operator("namespaces", "transfer", "acme", "--to-owner", "4242", "--datasets", "follow")
+    _, r = publish(
+        reg, exchange(reg, issuer, ACME), DS, ACME, {"2024": part("2024")}, parent=first.publish_id
+    )
+    assert r.status_code == 403 and "belongs to the GitHub owner id 4242" in r.text
+    _, r = publish(
+        reg, exchange(reg, issuer, org), DS, org, {"2024": part("2024")}, parent=first.publish_id
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["registered"] is True
+    events = reg.get(f"/v1/datasets/{other}/events").json()["events"]
+    assert [(e["action"], e["details"]["datasets"]) for e in events] == [
+        ("transfer", "stay"),
+        ("transfer", "follow"),
+    ]
