@@ -96,17 +96,20 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> list[str]:
-    """The stems of ``text``'s words that differ from the word, each once, in order.
+    """The stems of ``text``'s words that do not begin their word, each once, in order.
 
-    The registry indexes them next to the words (``datasets.search_stems``).
+    A stem that begins its word (``rates`` → ``rate``) matches no query the word does not: a
+    prefix of the stem is a prefix of the word. Only the others need indexing next to the
+    words (``country`` → ``countri``, ``rating`` → ``rate``); the registry keeps them in
+    ``datasets.search_stems``.
 
-    >>> stems("Unemployment rates; rates of countries, fx")
-    ['unemploy', 'rate', 'countri']
+    >>> stems("Unemployment rates; rating of the country, fx")
+    ['rate', 'countri']
     """
     out: dict[str, None] = {}
     for w in words(text):
         s = stem(w)
-        if s != w:
+        if not w.startswith(s):
             out[s] = None
     return list(out)
 
@@ -124,8 +127,7 @@ def query_forms(word: str) -> tuple[str, ...]:
 
 
 def _tokens(text: str) -> list[str]:
-    found = words(text)
-    return found + [s for s in map(stem, found) if s not in found]
+    return words(text) + stems(text)
 
 
 def _begins_a_word(forms: tuple[str, ...], field: list[str]) -> bool:
@@ -163,7 +165,7 @@ class Vocabulary:
 
     def __init__(self, catalogue_words: Iterable[str]) -> None:
         self.words = sorted({w for w in catalogue_words if not w.isdigit()})
-        self._tokens = sorted({*self.words, *map(stem, self.words)})
+        self._tokens = sorted({*self.words, *stems(" ".join(self.words))})
 
     def knows(self, word: str) -> bool:
         """Whether a form of ``word`` begins a word of the catalogue or the stem of one."""

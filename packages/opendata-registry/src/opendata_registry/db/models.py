@@ -79,8 +79,8 @@ class Base(DeclarativeBase):
 def search_stems(id: str, title: str, description: str, topics_text: str) -> str:
     """The ``search_stems`` of a dataset's texts: core's stems of their words, space-separated.
 
-    >>> search_stems("me/rates", "Interest rates", "of countries", "finance")
-    'rate financ countri'
+    >>> search_stems("me/rates", "Interest rating", "by country", "finance")
+    'rate countri'
     """
     return " ".join(stems(f"{id} {title} {topics_text} {description}"))
 
