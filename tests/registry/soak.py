@@ -266,12 +266,15 @@ class Replica:
     url: str = ""
     up: bool = False
     starts: int = 0
+    factory: str = "opendata_registry.app:create_app"
+    """The image's command's factory (the capacity phase counts replica 0's store calls with
+    ``tests.registry.soak_app:create_app``)."""
 
     def start(self) -> None:
         self.starts += 1
         log = self.folder / f"replica-{self.index}-{self.starts}.log"
         command = [str(BIN / "granian"), "--interface", "asgi", "--factory", "--workers", "1"]
-        command += ["--host", "127.0.0.1", "--port", "0", "opendata_registry.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", "0", self.factory]
         with log.open("w") as out:
             self.proc = subprocess.Popen(
                 command, env=self.env, stdout=out, stderr=subprocess.STDOUT
@@ -455,6 +458,8 @@ class Report:
             "|---|---:|---:|---:|---|---:|---:|---|",
         ]
         for endpoint, c in self.capacity.items():
+            if "rps" not in c:
+                continue
             redis = ", ".join(
                 f"{k} {v:.2f}" for k, v in sorted(c["redis_commands"].items()) if v >= 0.005
             )
@@ -464,6 +469,19 @@ class Report:
                 f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} | {c['pg_round_trips']:.2f} | "
                 f"{c['pg_cpu_ms']:.2f} | {redis or '0'} |"
             )
+        ops = {e: c.get("store_ops") for e, c in self.capacity.items() if c.get("store_ops")}
+        if ops:
+            lines += [
+                "",
+                "Object-store calls of replica 0 per request (a local store: the catalogue sync walks the "
+                "folder without them): "
+                + "; ".join(
+                    f"{e}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(o.items()))
+                    for e, o in ops.items()
+                )
+                + f"; new shards PUT by the producer per publish: "
+                f"{self.capacity.get('publish', {}).get('new_shards', 0):.1f}.",
+            ]
         return "\n".join(lines)
 
     def rss_growth(self) -> dict[int, tuple[int, int] | None]:
@@ -794,6 +812,7 @@ class Soak:
             record["uploads"] = plan.status_code
             if plan.status_code != 200:
                 return record
+            record["new_shards"] = len(plan.json()["uploads"])
             by_sha = {hashlib.sha256(d).hexdigest(): d for d in parts.values()}
             for item in plan.json()["uploads"]:
                 put = await http.put(
@@ -888,9 +907,9 @@ class Soak:
         return 0
 
     async def rate_limit_check(self, http: httpx.AsyncClient, limit: int) -> dict[str, Any]:
-        """A fresh key of the ``free`` tier (``limit`` requests a minute in this soak): ``limit``
+        """A fresh key of the ``pro`` tier (``limit`` requests a minute in this soak): ``limit``
         + 15 requests round-robin over every replica, within its first window."""
-        ((key, _),) = await self.keys("free", 1)
+        ((key, _),) = await self.keys("pro", 1)
         sent = limit + 15
         statuses: list[int] = []
         for i in range(sent):
@@ -905,6 +924,11 @@ class Soak:
         }
 
     # -- capacity --
+
+    def store_ops(self) -> Counter[str]:
+        """Replica 0's object-store calls so far, by call (the capacity phase only)."""
+        path = self.folder / "store-ops.txt"
+        return Counter(path.read_text().split()) if path.exists() else Counter()
 
     def redis_calls(self) -> Counter[str]:
         """Commands Redis has answered so far, by command (``INFO commandstats``)."""
@@ -957,7 +981,7 @@ class Soak:
             assert target.proc is not None
             times: list[float] = []
             statuses: Counter[int] = Counter()
-            db0 = backend_cpu(self.database)
+            db0, store0 = backend_cpu(self.database), self.store_ops()
             cpu0, pg0, redis0 = (
                 tree_cpu(target.proc.pid),
                 self.pgs[0].round_trips,
@@ -993,6 +1017,7 @@ class Soak:
                 "rps_per_core": n / max(cpu, 1e-9),
                 "pg_round_trips": (self.pgs[0].round_trips - pg0) / max(1, n),
                 "pg_cpu_ms": 1000 * db_cpu / max(1, n),
+                "store_ops": {k: v / max(1, n) for k, v in (self.store_ops() - store0).items()},
                 "redis_commands": {k: v / max(1, n) for k, v in redis.items()},
                 "p50_ms": 1000 * _pct(times, 50),
                 "p99_ms": 1000 * _pct(times, 99),
@@ -1000,6 +1025,7 @@ class Soak:
         # Publishes: one after another through replica 0.
         assert target.proc is not None
         cpu0, pg0, redis0 = tree_cpu(target.proc.pid), self.pgs[0].round_trips, self.redis_calls()
+        store0 = self.store_ops()
         records = [
             await self.publish_once(http, target, f"acme/capacity-{i % 2}", 1000 + i)
             for i in range(10)
@@ -1014,11 +1040,17 @@ class Soak:
             "rps_per_core": n / max(tree_cpu(target.proc.pid) - cpu0, 1e-9),
             "pg_round_trips": (self.pgs[0].round_trips - pg0) / n,
             "pg_cpu_ms": 0.0,
+            "store_ops": {k: v / n for k, v in (self.store_ops() - store0).items()},
+            "new_shards": sum(r.get("new_shards", 0) for r in ok) / n,
             "redis_commands": {k: v / n for k, v in (self.redis_calls() - redis0).items()},
             "p50_ms": 1000 * _med([r["seconds"] for r in ok]),
             "p99_ms": 1000 * max((r["seconds"] for r in ok), default=0),
         }
         self.extra_ids += [f"acme/capacity-{i}" for i in range(2)]
+        results["startup sync"] = {
+            "datasets": self.datasets,
+            "store_ops": dict(self.startup_store_ops),
+        }
         return results
 
     # -- chaos --
@@ -1145,7 +1177,8 @@ class Soak:
             "OPENDATA_REGISTRY_OIDC_ISSUER": self.issuer.url,
             "OPENDATA_REGISTRY_OIDC_AUDIENCE": AUDIENCE,
             "OPENDATA_REGISTRY_TRUST_PROXY": "1",
-            "OPENDATA_REGISTRY_TIERS": json.dumps({"free": {"requests_per_minute": limit}}),
+            # The rate-limit check's tier (publishing counts against `free`, the publish tier).
+            "OPENDATA_REGISTRY_TIERS": json.dumps({"pro": {"requests_per_minute": limit}}),
         }
         from tests._processes import registry_env
 
@@ -1156,7 +1189,12 @@ class Soak:
                 f"postgresql+asyncpg://postgres@127.0.0.1:{self.pgs[i].port}/{database}?ssl=disable"
             )
             env["OPENDATA_REGISTRY_SYNC_INTERVAL"] = "20" if i == 1 else "0"
-            self.replicas.append(Replica(i, env, self.folder))
+            replica = Replica(i, env, self.folder)
+            if i == 0 and self.capacity_seconds:
+                replica.factory = "tests.registry.soak_app:create_app"
+                env["SOAK_STORE_OPS"] = str(self.folder / "store-ops.txt")
+                env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+            self.replicas.append(replica)
         for r in self.replicas:
             self.stack.callback(r.stop)
         self.replicas[0].start()  # migrates the fresh database and syncs first
