@@ -1047,10 +1047,6 @@ class Soak:
             "p99_ms": 1000 * max((r["seconds"] for r in ok), default=0),
         }
         self.extra_ids += [f"acme/capacity-{i}" for i in range(2)]
-        results["startup sync"] = {
-            "datasets": self.datasets,
-            "store_ops": dict(self.startup_store_ops),
-        }
         return results
 
     # -- chaos --
