@@ -278,14 +278,17 @@ def test_a_damaged_cached_block_is_dropped_and_refetched(s3_client: od.Client) -
 
 
 @pytest.mark.parametrize("columns", [None, ["date", "close"]])
-def test_a_fully_cached_load_makes_one_request(s3_client: od.Client, columns: Any) -> None:
+def test_a_fully_cached_load_makes_one_round_trip(s3_client: od.Client, columns: Any) -> None:
+    """The manifest (has it changed?) and the dataset's lifecycle (spec §10.4: moved,
+    deprecated, withdrawn?), read at the same time; no shard byte."""
     df = publish(s3_client)
     first = s3_client.load(str(DS), start="2023-03-01", end="2024-01-31", columns=columns)
     rec = Recorder(s3_client)
     again = s3_client.load(str(DS), start="2023-03-01", end="2024-01-31", columns=columns)
     pd.testing.assert_frame_equal(again, first)
     pd.testing.assert_frame_equal(again, expected(df, "2023-03-01", "2024-01-31", columns))
-    assert rec.requests == 1 and rec.gets[0].endswith("manifest.json")
+    assert rec.requests == 2
+    assert sorted(key.rsplit("/", 1)[-1] for key in rec.gets) == ["lifecycle.json", "manifest.json"]
 
 
 def test_a_reload_after_an_append_fetches_only_the_new_shard(s3_client: od.Client) -> None:

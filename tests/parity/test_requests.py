@@ -1,9 +1,9 @@
 """What a read through the registry costs, in requests (issue 23: one round trip, not more).
 
 Counted at the client's own HTTP transport (real HTTP to the registry processes of the parity
-world): a load is one lifecycle read (spec §10.4: moved, deprecated or withdrawn?) sent at the
-same time as one ``download`` call, then the shards; a cached re-load of an unchanged dataset is
-those two registry calls and nothing from the bucket, pinned or not.
+world): a load is one ``download`` call, whose answer carries the dataset's lifecycle too (spec
+§10.4: moved, deprecated or withdrawn?), then the shards; a cached re-load of an unchanged dataset
+is that one registry call and nothing from the bucket, pinned or not.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ class Counting(httpx.HTTPTransport):
 
     def split(self) -> tuple[int, int]:
         calls = [r for r in self.requests if r.url.path.startswith("/v1/")]
-        if calls:  # every read asks for the id's lifecycle (at the same time as its manifest)
-            lifecycle = [r for r in calls if r.url.path.endswith("/lifecycle")]
-            assert [r.method for r in lifecycle] == ["GET"], calls
         registry = len(calls)
         counts = registry, len(self.requests) - registry
         self.requests.clear()
@@ -43,7 +40,7 @@ class Counting(httpx.HTTPTransport):
 
 
 @pytest.mark.parametrize("which", ["registry-local", "registry-s3"])
-def test_a_cached_reload_is_two_requests_to_the_registry_and_none_to_the_bucket(
+def test_a_cached_reload_is_one_request_to_the_registry_and_none_to_the_bucket(
     world: World, which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENDATA_HOME", str(tmp_path / "home"))  # an empty cache
@@ -55,14 +52,15 @@ def test_a_cached_reload_is_two_requests_to_the_registry_and_none_to_the_bucket(
         loaded = counting.split()
         shards = len(client.manifest(PRICES).shards)
         counting.split()
-        assert loaded == (2, shards) and shards > 1  # lifecycle, download, then the shards
+        # The download, then the shards: its answer carried the lifecycle (no GET …/lifecycle).
+        assert loaded == (1, shards) and shards > 1
         again = client.load(PRICES)
-        assert counting.split() == (2, 0)
+        assert counting.split() == (1, 0)
         pd.testing.assert_frame_equal(again, first)
         for pin in ({"version": world.versions[1]}, {"as_of": world.published[2]}):
             client.load(PRICES, **pin)  # type: ignore[arg-type]
             counting.split()
             client.load(PRICES, **pin)  # type: ignore[arg-type]
-            assert counting.split() == (2, 0), pin
+            assert counting.split() == (1, 0), pin
     finally:
         store.close()

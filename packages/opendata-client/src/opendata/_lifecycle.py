@@ -23,10 +23,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from opendata_core.documents import decode_document, encode_document
-from opendata_core.errors import ConflictError, ServiceUnavailable
+from opendata_core.errors import (
+    ConflictError,
+    PermissionDenied,
+    ServiceUnavailable,
+    StoreUnavailable,
+)
 from opendata_core.ids import DatasetId
 from opendata_core.lifecycle import (
     Declare,
@@ -114,26 +119,52 @@ def live(reader: Reader, dataset_id: str | DatasetId) -> DatasetId:
 def live_with(
     reader: Reader, dataset_id: str | DatasetId, step: Callable[[DatasetId], T]
 ) -> tuple[DatasetId, T]:
-    """:func:`live`, with ``step`` (a read of the id's manifest) run at the same time.
+    """:func:`live`, with ``step`` (a read of the id's manifest) costing no extra round trip.
 
-    The lifecycle read costs no round trip of its own (spec §10.4 allows reading both at once).
-    ``step``'s answer for a moved id (not found, or the registry's 308) is dropped and ``step``
-    runs again on the live id; a withdrawn dataset raises whatever ``step`` found.
+    Through a registry the download answer carries the dataset's lifecycle, so a load is one
+    request (:meth:`~opendata._registry.RegistryTransport.served_lifecycle`); on a store the
+    lifecycle and the manifest are read at the same time (spec §10.4 allows both). ``step``'s
+    answer for a moved id (not found, or the registry's 308) is dropped and ``step`` runs again
+    on the live id; a withdrawn dataset raises whatever ``step`` found. When the store fails
+    both reads, ``step``'s error is raised (it names the manifest, the document read for).
     """
+    from opendata._registry import RegistryTransport
+
     ds = DatasetId.parse(dataset_id)
+    store = reader.store
+    if isinstance(store, RegistryTransport):
+        try:
+            value = step(ds)
+        except Exception:  # a 308 or 410 among them: the lifecycle read says which
+            target = _decide(resolution(reader, ds))
+            if target == ds:
+                raise
+            return target, step(target)
+        served = store.served_lifecycle(ds)
+        if served is None:  # an older registry, or the manifest came from the cache
+            return _decide(resolution(reader, ds)), value
+        # The registry answered for ``ds`` itself, so ``ds`` has not moved.
+        return _decide(resolve(ds, lambda i: served[0] if i == str(ds) else None)), value
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(resolution, reader, ds)
+        got: T | None = None
+        failed: Exception | None = None
         try:
-            value, failed = step(ds), None
+            got = step(ds)
         except Exception as exc:  # decided below, once the status is known
-            value, failed = None, exc
-        found = pending.result()
+            failed = exc
+        try:
+            found = pending.result()
+        except (StoreUnavailable, PermissionDenied):
+            if failed is not None:  # the same store failed both reads: name the manifest
+                raise failed from None
+            raise
     target = _decide(found)
     if target != ds:
         return target, step(target)
     if failed is not None:
         raise failed
-    return ds, value  # type: ignore[return-value]
+    return ds, cast("T", got)
 
 
 def _decide(found: Resolution) -> DatasetId:

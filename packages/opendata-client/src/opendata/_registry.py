@@ -220,6 +220,8 @@ class RegistryTransport(Store):
         self._pins: dict[str, str] = {}
         """Shard key -> the publish whose manifest listed it (:meth:`version`), so a shard of
         a pinned version is signed by a download of that version."""
+        self._served: dict[str, Lifecycle | None] = {}
+        """Dataset id -> the lifecycle its last download carried (:meth:`served_lifecycle`)."""
         self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:
@@ -365,6 +367,9 @@ class RegistryTransport(Store):
         with self._lock:
             if len(self._signed) > _MAX_SIGNED:
                 self._signed.clear()
+                self._served.clear()
+            if body.lifecycle is not msgspec.UNSET:
+                self._served[str(ds)] = body.lifecycle
             for shard in body.shards:
                 key = self._layout.resolve(ds, shard.path)
                 self._signed[key] = _Signed(shard.url, body.expires_at, ds, request)
@@ -446,6 +451,18 @@ class RegistryTransport(Store):
         ds = DatasetId.parse(id)
         resp = self._api("GET", _dataset_path(ds), what=f"{ds}: info")
         return _decode(resp, DatasetDetail, f"{ds}: info")
+
+    def served_lifecycle(self, id: str | DatasetId) -> tuple[Lifecycle | None] | None:
+        """What the last download of ``id`` said of its ``lifecycle.json``, taken once.
+
+        A 1-tuple (``(None,)``: it has none) — the same document :meth:`lifecycle` would fetch,
+        so a load reads it from the download answer instead of a second request — or ``None``
+        when no download of ``id`` answered one since it was last taken (or the registry is
+        older than that field).
+        """
+        with self._lock:
+            key = str(DatasetId.parse(id))
+            return (self._served.pop(key),) if key in self._served else None
 
     def lifecycle(self, id: str | DatasetId) -> Lifecycle:
         """``GET /v1/datasets/{ns}/{name}/lifecycle``: the id's own ``lifecycle.json``.

@@ -293,6 +293,10 @@ class DownloadResponse(_Wire, kw_only=True):
     registry from these shards (the CSV formula-escaped); valid until ``expires_at``. Empty
     past the registry's export bound (``export_refused`` says why) or from an older registry."""
     export_refused: str | None = None
+    lifecycle: Lifecycle | msgspec.UnsetType | None = msgspec.UNSET
+    """The dataset's own ``lifecycle.json`` as the registry keeps it (``None``: it has none),
+    the same document as ``GET …/lifecycle``, so a load needs no second request to learn
+    whether it is deprecated (spec §10.4). Absent (``UNSET``) from a registry older than it."""
 
 
 class TierLimits(_Wire, kw_only=True):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from opendata_core.documents import Manifest, Shard
 from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import Lifecycle
 from opendata_registry.infra.identity import Caller
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class HotCache:
         self._generation: int | None = None
         self._keys: LRUCache[str, Caller] = LRUCache(MAX_ENTRIES)
         self._manifests: LRUCache[str, Manifest] = LRUCache(MAX_ENTRIES)
+        self._lifecycles: LRUCache[str, tuple[Lifecycle | None]] = LRUCache(MAX_ENTRIES)
         self._plans: LRUCache[PlanKey, ShardPlan] = LRUCache(MAX_ENTRIES)
 
     async def generation(self) -> int:
@@ -130,6 +132,7 @@ class HotCache:
             return True
         self._keys = LRUCache(MAX_ENTRIES)
         self._manifests = LRUCache(MAX_ENTRIES)
+        self._lifecycles = LRUCache(MAX_ENTRIES)
         self._plans = LRUCache(MAX_ENTRIES)
         self._generation = generation
         return False
@@ -153,6 +156,20 @@ class HotCache:
     def remember_manifest(self, generation: int, dataset_id: str, manifest: Manifest) -> None:
         """Cache a dataset's current manifest read at ``generation`` (see remember_caller)."""
         self._remember(self._manifests, generation, dataset_id, manifest)
+
+    def lifecycle(self, dataset_id: str) -> tuple[Lifecycle | None] | None:
+        """The cached ``lifecycle.json`` of a dataset as a 1-tuple, if cached.
+
+        ``(None,)``: the dataset has none; ``None``: not cached.
+        """
+        return self._lifecycles.get(dataset_id)
+
+    def remember_lifecycle(self, generation: int, dataset_id: str, doc: Lifecycle | None) -> None:
+        """Cache a dataset's lifecycle read at ``generation`` (see remember_caller).
+
+        Migration 0013 makes every write to a lifecycle bump the generation.
+        """
+        self._remember(self._lifecycles, generation, dataset_id, (doc,))
 
     def plan(self, key: PlanKey) -> ShardPlan | None:
         """The shard plan kept for ``key`` (a pure function of that publish's manifest)."""

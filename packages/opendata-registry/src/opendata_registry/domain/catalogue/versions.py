@@ -21,6 +21,7 @@ from cachetools import LRUCache
 from opendata_core.api import VersionList
 from opendata_core.documents import Manifest
 from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import Lifecycle
 from opendata_core.store import NotFound
 from opendata_core.versions import (
     decode_entry,
@@ -30,6 +31,7 @@ from opendata_core.versions import (
     summaries,
 )
 from opendata_registry.db.engine import SessionMaker
+from opendata_registry.domain.catalogue.lifecycle import read_lifecycle
 from opendata_registry.domain.catalogue.services import CatalogueService
 from opendata_registry.infra.hotcache import HotCache
 from opendata_registry.infra.settings import Settings
@@ -94,6 +96,20 @@ class VersionService:
         if generation is not None:
             hot.remember_manifest(generation, dataset_id, manifest)
         return manifest
+
+    async def lifecycle(self, dataset_id: str, generation: int | None = None) -> Lifecycle | None:
+        """The dataset's own ``lifecycle.json`` (``None``: it has none), as ``GET …/lifecycle``.
+
+        Kept in the hot cache with the manifest (``generation`` as in :meth:`current`).
+        """
+        hot = self.registry.hot
+        if generation is not None and (cached := hot.lifecycle(dataset_id)) is not None:
+            return cached[0]
+        async with self.registry.sessions() as session:
+            doc = await read_lifecycle(session, dataset_id)
+        if generation is not None:
+            hot.remember_lifecycle(generation, dataset_id, doc)
+        return doc
 
     async def history(self, current: Manifest) -> list[Manifest]:
         """The kept versions of ``current``'s dataset, oldest first, ``current`` last."""

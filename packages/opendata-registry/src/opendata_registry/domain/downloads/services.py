@@ -133,6 +133,8 @@ class DownloadService:
             expires_at=expires_at,
             exports=exports,
             export_refused=refused,
+            # Deprecated or not: the client warns without asking again (spec §10.4).
+            lifecycle=await self.registry.versions.lifecycle(str(plan.ds), generation),
         )
 
     def _plan(self, manifest: Manifest, request: DownloadRequest, generation: int) -> ShardPlan:
