@@ -356,3 +356,26 @@ def test_bad_input_names_the_option_the_value_and_the_fix(
 ) -> None:
     done = operator(*args, code=code)
     assert expected in done.output, done.output
+
+
+def test_a_download_answer_carries_the_lifecycle_as_it_changes(
+    world: tuple[Settings, Any], make_client: Any, operator: Operator
+) -> None:
+    """A load learns from its one download request whether the dataset is deprecated (spec
+    §10.4): the answer carries ``GET …/lifecycle``'s document, and the registry's hot cache
+    drops it when an operator changes it (migration 0013's generation triggers)."""
+    settings, _ = world
+    client = make_client(settings)
+
+    def served() -> Any:
+        r = client.post(f"/v1/datasets/{FX}/download", json={})
+        assert r.status_code == 200, r.text
+        return r.json()["lifecycle"]
+
+    assert served() is None and served() is None  # none yet; the second from the hot cache
+    operator("datasets", "deprecate", FX, "--message", "Use ecb/pmi.", "--successor", PMI)
+    doc = served()
+    assert (doc["status"], doc["successor"]) == ("deprecated", PMI)
+    assert doc == client.get(f"/v1/datasets/{FX}/lifecycle").json()
+    operator("datasets", "verify", FX, "--level", "audited", "--note", "checked")
+    assert served()["trust"]["level"] == "audited"
