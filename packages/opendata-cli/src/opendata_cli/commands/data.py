@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from opendata_cli._choices import CoreChoice
 from opendata_cli._exit import CommandFailed
 from opendata_cli._export import FORMATS
-from opendata_core.lifecycle import TRUST_LEVELS
-from opendata_core.versions import CITATION_STYLES
 
 if TYPE_CHECKING:
     from opendata_cli._export import Format
@@ -257,7 +256,7 @@ def get(
 @click.option("--country", hidden=True, help="Deprecated name of --geo.")
 @click.option(
     "--trust",
-    type=click.Choice(TRUST_LEVELS[1:]),
+    type=CoreChoice("opendata_core.lifecycle", "TRUST_LEVELS", skip=1),  # not "none"
     help="Only datasets an operator verified at this level or higher (see `od info`).",
 )
 @click.option(
@@ -395,7 +394,7 @@ def _marked(entry: Any) -> str:
 @click.option(
     "--format",
     "style",
-    type=click.Choice(CITATION_STYLES),
+    type=CoreChoice("opendata_core.versions", "CITATION_STYLES"),
     default="text",
     show_default=True,
     help="Citation style (with --cite).",
