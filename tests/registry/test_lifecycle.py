@@ -363,7 +363,7 @@ def test_a_download_answer_carries_the_lifecycle_as_it_changes(
 ) -> None:
     """A load learns from its one download request whether the dataset is deprecated (spec
     §10.4): the answer carries ``GET …/lifecycle``'s document, and the registry's hot cache
-    drops it when an operator changes it (migration 0013's generation triggers)."""
+    drops it when an operator changes it (migration 0014's generation triggers)."""
     settings, _ = world
     client = make_client(settings)
 

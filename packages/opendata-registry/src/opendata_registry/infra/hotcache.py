@@ -167,7 +167,7 @@ class HotCache:
     def remember_lifecycle(self, generation: int, dataset_id: str, doc: Lifecycle | None) -> None:
         """Cache a dataset's lifecycle read at ``generation`` (see remember_caller).
 
-        Migration 0013 makes every write to a lifecycle bump the generation.
+        Migration 0014 makes every write to a lifecycle bump the generation.
         """
         self._remember(self._lifecycles, generation, dataset_id, (doc,))
 
