@@ -7,8 +7,8 @@ per-process hot cache beside the current manifest, keyed by ``registry_generatio
 writes to ``datasets`` and ``dataset_tags`` do. PostgreSQL reuses migration 0004's function
 (one bump per transaction).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
