@@ -95,41 +95,50 @@ SECRET = "soak-secret-" + "s" * 32
 class _PgMessages:
     """Counts the round trips in one client's stream of PostgreSQL frontend messages: every
     ``Sync`` (``S``, the end of an extended-protocol exchange) and ``Query`` (``Q``, the simple
-    protocol) makes the client wait for the server."""
+    protocol) makes the client wait for the server. Each is told by what it ran: ``statement``,
+    ``ping`` (the statement ``;``, SQLAlchemy's pool pre-ping), ``transaction`` (``BEGIN``,
+    ``COMMIT``, ``ROLLBACK``) or ``prepare`` (a ``Parse`` without an execution)."""
 
     def __init__(self) -> None:
         self.started = False
         self.buf = b""
-        self.skip = 0
+        self.statements: dict[bytes, bytes] = {}
+        self.pending: str | None = None
 
-    def feed(self, data: bytes) -> int:
-        found = 0
-        if self.skip >= len(data):
-            self.skip -= len(data)
-            return 0
-        self.buf += data[self.skip :]
-        self.skip = 0
+    def feed(self, data: bytes) -> Counter[str]:
+        found: Counter[str] = Counter()
+        self.buf += data
         while True:
             if not self.started:  # SSLRequest / StartupMessage: no type byte
                 if len(self.buf) < 8:
                     return found
                 size = int.from_bytes(self.buf[:4], "big")
-                code = int.from_bytes(self.buf[4:8], "big")
-                if code not in (80877103, 80877104):  # not SSL/GSS negotiation: the startup
-                    self.started = True
-                head = size
-            else:
-                if len(self.buf) < 5:
+                if len(self.buf) < size:
                     return found
-                if self.buf[0:1] in (b"S", b"Q"):
-                    found += 1
-                head = 1 + int.from_bytes(self.buf[1:5], "big")
-            if head <= len(self.buf):
-                self.buf = self.buf[head:]
-            else:
-                self.skip = head - len(self.buf)
-                self.buf = b""
+                if int.from_bytes(self.buf[4:8], "big") not in (80877103, 80877104):
+                    self.started = True  # not SSL/GSS negotiation: the startup message
+                self.buf = self.buf[size:]
+                continue
+            if len(self.buf) < 5:
                 return found
+            size = 1 + int.from_bytes(self.buf[1:5], "big")
+            if len(self.buf) < size:
+                return found
+            kind, body, self.buf = self.buf[0:1], self.buf[5:size], self.buf[size:]
+            if kind == b"P":  # Parse: name, query
+                name, rest = body.split(b"\0", 1)
+                self.statements[name] = rest.split(b"\0", 1)[0]
+            elif kind == b"B":  # Bind: portal, statement
+                name = body.split(b"\0", 2)[1]
+                query = self.statements.get(name, b"").strip()
+                self.pending = "ping" if query in (b";", b"") else "statement"
+            elif kind == b"S":
+                found[self.pending or "prepare"] += 1
+                self.pending = None
+            elif kind == b"Q":
+                query = body.rstrip(b"\0").strip().rstrip(b";").upper()
+                control = query in (b"BEGIN", b"COMMIT", b"ROLLBACK")
+                found["transaction" if control else "statement"] += 1
 
 
 class PgCounter:
@@ -141,6 +150,7 @@ class PgCounter:
     def __init__(self, upstream: tuple[str, int] = PG) -> None:
         self.upstream = upstream
         self.round_trips = 0
+        self.kinds: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -167,10 +177,11 @@ class PgCounter:
         try:
             while data := source.recv(65536):
                 if count is not None:
-                    n = count.feed(data)
-                    if n:
+                    kinds = count.feed(data)
+                    if kinds:
                         with self._lock:
-                            self.round_trips += n
+                            self.round_trips += sum(kinds.values())
+                            self.kinds.update(kinds)
                 sink.sendall(data)
         except OSError:
             pass
@@ -469,6 +480,18 @@ class Report:
                 f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} | {c['pg_round_trips']:.2f} | "
                 f"{c['pg_cpu_ms']:.2f} | {redis or '0'} |"
             )
+        kinds = {e: c["pg_kinds"] for e, c in self.capacity.items() if c.get("pg_kinds")}
+        if kinds:
+            lines += [
+                "",
+                "PostgreSQL round trips per request by kind (`ping` is the pool's "
+                "pre-ping `;`, each inside its own BEGIN and ROLLBACK, counted as "
+                "`transaction`): "
+                + "; ".join(
+                    f"{e}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(o.items()))
+                    for e, o in kinds.items()
+                ),
+            ]
         ops = {e: c.get("store_ops") for e, c in self.capacity.items() if c.get("store_ops")}
         if ops:
             lines += [
@@ -982,6 +1005,7 @@ class Soak:
             times: list[float] = []
             statuses: Counter[int] = Counter()
             db0, store0 = backend_cpu(self.database), self.store_ops()
+            kinds0 = Counter(self.pgs[0].kinds)
             cpu0, pg0, redis0 = (
                 tree_cpu(target.proc.pid),
                 self.pgs[0].round_trips,
@@ -1017,6 +1041,7 @@ class Soak:
                 "rps_per_core": n / max(cpu, 1e-9),
                 "pg_round_trips": (self.pgs[0].round_trips - pg0) / max(1, n),
                 "pg_cpu_ms": 1000 * db_cpu / max(1, n),
+                "pg_kinds": {k: v / max(1, n) for k, v in (self.pgs[0].kinds - kinds0).items()},
                 "store_ops": {k: v / max(1, n) for k, v in (self.store_ops() - store0).items()},
                 "redis_commands": {k: v / max(1, n) for k, v in redis.items()},
                 "p50_ms": 1000 * _pct(times, 50),
