@@ -379,3 +379,18 @@ def test_a_download_answer_carries_the_lifecycle_as_it_changes(
     assert doc == client.get(f"/v1/datasets/{FX}/lifecycle").json()
     operator("datasets", "verify", FX, "--level", "audited", "--note", "checked")
     assert served()["trust"]["level"] == "audited"
+
+
+def test_a_withdrawn_citation_names_the_public_url_or_warns_that_it_cannot(
+    world: tuple[Settings, Any], make_client: Any, operator: Operator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    settings, _ = world
+    client = make_client(settings)
+    done = operator("datasets", "withdraw", PMI, "--reason", "licence")
+    assert "OPENDATA_REGISTRY_PUBLIC_URL is not set" in done.stderr
+    monkeypatch.setenv("OPENDATA_REGISTRY_PUBLIC_URL", "https://data.example.org")
+    done = operator("datasets", "withdraw", FX, "--reason", "legal")
+    assert "OPENDATA_REGISTRY_PUBLIC_URL" not in done.stderr
+    problem = client.get(f"/v1/datasets/{FX}").json()
+    assert "https://data.example.org/v1/datasets/ecb/fx/versions/" in problem["details"]["citation"]

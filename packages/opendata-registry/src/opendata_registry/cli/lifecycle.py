@@ -202,6 +202,15 @@ def datasets_withdraw(
     change = Withdraw(reason=cast(WithdrawalReason, reason), note=note)
     doc = _change(dataset_id, change, by, "--note")
     _show(doc, as_json, f"{dataset_id}: withdrawn ({reason}); its data is no longer served")
+    from opendata_registry.infra.settings import Settings
+
+    if Settings.from_env().public_url is None:
+        click.echo(
+            "warning: OPENDATA_REGISTRY_PUBLIC_URL is not set, so the citation kept for readers "
+            "names the bucket's copy of the last version, not the registry's public URL; set "
+            "it wherever operators run these commands (operator guide, section 9)",
+            err=True,
+        )
 
 
 @datasets.command("restore")
