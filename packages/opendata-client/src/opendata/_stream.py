@@ -64,14 +64,35 @@ def _is_dataset(data: object) -> bool:
     return isinstance(data, pds.Dataset)
 
 
+def _sunk(lazy: Any) -> Iterator[pa.Table]:
+    """A polars ``LazyFrame``'s rows in batches, for polars releases without ``collect_batches``.
+
+    Polars' streaming engine writes a temporary Parquet file (``sink_parquet``), read back batch
+    by batch, so the frame is never held whole.
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="opendata-lazy-") as folder:
+        path = f"{folder}/frame.parquet"
+        lazy.sink_parquet(path)
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield pa.Table.from_batches([batch])
+
+
 def pieces(data: Any, dataset_id: str) -> Iterator[pa.Table]:
     """The stream's batches as Arrow tables, one at a time."""
     import pyarrow as pa
 
     module = type(data).__module__.split(".")[0]
     if module == "polars":
-        for frame in data.collect_batches():
-            yield frame.to_arrow()
+        if hasattr(data, "collect_batches"):
+            for frame in data.collect_batches():
+                yield frame.to_arrow()
+        else:  # polars before collect_batches: its streaming engine writes, we read back
+            yield from _sunk(data)
     elif isinstance(data, pa.RecordBatchReader):
         for batch in data:
             yield pa.Table.from_batches([batch])
