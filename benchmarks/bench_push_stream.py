@@ -14,7 +14,7 @@ shard).
 
 Each push runs in its own Python process on a fresh local store under ``--dir`` (default: a
 temporary folder, removed afterwards, as is the store); the child reports its peak RSS
-(``getrusage(RUSAGE_SELF).ru_maxrss``) and its RSS after the imports. ``--baseline`` also runs
+(Linux's ``VmHWM``) and its RSS after the imports. ``--baseline`` also runs
 ``od.push`` of the same rows as one in-memory table (only for small ``--gb``: it needs several
 times the data in memory).
 
@@ -72,7 +72,16 @@ def batches(gb: float) -> Iterator[Any]:
 
 
 def _rss() -> int:
-    """Peak RSS of this process in bytes (Linux reports KiB)."""
+    """Peak RSS of this process in bytes.
+
+    Linux's ``VmHWM`` (the high-water mark of this program's memory), not ``getrusage``'s
+    ``ru_maxrss``: that one survives ``exec`` and starts at the parent's size when it forked, so
+    a child of a big process (pytest after many tests) reports the parent's peak, not its own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

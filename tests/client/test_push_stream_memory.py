@@ -3,7 +3,7 @@
 The small version of ``benchmarks/bench_push_stream.py`` (whose 5 GB run is recorded in
 docs/benchmarks.md): 200 MB of generated rows (25 year shards of 8 MB), published once from the
 generator and once as one in-memory table, each in a fresh Python process that reports its
-``getrusage`` peak. Not timed: only memory is asserted, against the in-memory baseline of the
+peak (``VmHWM``). Not timed: only memory is asserted, against the in-memory baseline of the
 same run.
 """
 
@@ -28,7 +28,7 @@ def _bench() -> ModuleType:
     return module
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status (Linux)")
 def test_a_streamed_push_peaks_far_below_the_in_memory_push(tmp_path: Path) -> None:
     bench = _bench()
     stream = bench.run("stream", 0.2, tmp_path)
