@@ -176,7 +176,13 @@ def _collect(value: Any, folder: Path, producing: Callable[[], AbstractContextMa
     if value is None:
         return value
     if type(value).__name__ == "LazyFrame":  # polars: evaluated batch by batch by the push
-        return _checked(value.collect_batches(), folder, producing)
+        # Started at the first next(), inside producing(): polars runs the query on its own
+        # threads from the moment collect_batches() is called, and a relative path in the
+        # producer's scan must be opened while the working folder is the producer's.
+        def batches() -> Iterator[Any]:
+            yield from value.collect_batches()
+
+        return _checked(batches(), folder, producing)
     if _is_frame(value):
         return value
     if (failure := _not_a_table(value)) is not None:
