@@ -10,6 +10,8 @@
     [<prefix>/]datasets/<ns>/<name>/parts/<sha256>.parquet
     [<prefix>/]datasets/<ns>/<name>/runs/<YYYYMMDDTHHMMSSZ>-<run id>.json
     [<prefix>/]datasets/<ns>/<name>/versions/<publish_id>.json
+    [<prefix>/]registry/snapshot.json
+    [<prefix>/]registry/snapshots/<snapshot id>/part-<NNNNN>.jsonl.zst
 
 Every key is built from a validated :class:`~opendata_core.ids.DatasetId`, so no ID can produce a
 key outside its own ``datasets/<ns>/<name>/`` prefix.
@@ -29,6 +31,7 @@ _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _RUN_ID_RE: Final = re.compile(r"[a-z0-9]{1,32}")
 _PUBLISH_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PREFIX_SEGMENT_RE: Final = re.compile(r"[A-Za-z0-9._=-]+")
+_SNAPSHOT_ID_RE: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}")
 RUN_TIME_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 
 
@@ -66,6 +69,30 @@ class Layout:
     def index(self) -> str:
         """The global ``index.json``."""
         return self._key("index.json")
+
+    def snapshot(self) -> str:
+        """The registry's catalogue snapshot: which parts make the current one (spec §5.8)."""
+        return self._key("registry/snapshot.json")
+
+    def snapshots_root(self) -> str:
+        """The folder of every catalogue snapshot's parts."""
+        return self._key("registry/snapshots/")
+
+    def snapshot_part(self, snapshot_id: str, number: int) -> str:
+        """One part of a catalogue snapshot: zstd-compressed JSON lines, one dataset a line.
+
+        Example:
+            >>> from opendata_core import Layout
+            >>> Layout().snapshot_part("20261207T120000Z-0a1b2c3d", 7)
+            'registry/snapshots/20261207T120000Z-0a1b2c3d/part-00007.jsonl.zst'
+        """
+        if not _SNAPSHOT_ID_RE.fullmatch(snapshot_id):
+            raise ValueError(
+                f"snapshot id {snapshot_id[:80]!r} must look like 20261207T120000Z-0a1b2c3d"
+            )
+        if not 0 <= number < 100_000:
+            raise ValueError(f"snapshot part number {number} must be 0-99999")
+        return f"{self.snapshots_root()}{snapshot_id}/part-{number:05d}.jsonl.zst"
 
     def datasets_root(self) -> str:
         """The folder (with trailing ``/``) that holds every dataset."""

@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opendata_core.errors import OpenDataError
 from opendata_registry.db.engine import create_engine, migrate, session_factory
 from opendata_registry.db.leases import acquire_lease, new_holder, release_lease
-from opendata_registry.domain.catalogue.sync import Progress, SyncReport, sync_catalogue
+from opendata_registry.domain.catalogue.snapshot import SnapshotInfo, read_info, write_snapshot
+from opendata_registry.domain.catalogue.sync import (
+    Progress,
+    SyncReport,
+    in_step_etag,
+    sync_catalogue,
+)
 from opendata_registry.domain.catalogue.versions import EntryCache, VersionService
 from opendata_registry.domain.downloads.services import DownloadService
 from opendata_registry.domain.publishing.auth import Publishing
@@ -96,34 +102,71 @@ class Registry:
         changed: bool = False,
         progress: Progress | None = None,
         batch_size: int = 500,
+        snapshot: bool = True,
     ) -> SyncReport | None:
         """Sync the catalogue unless another process holds the sync lease (then ``None``).
 
         ``wait=True`` waits for the other process's sync to finish and then syncs.
         ``changed=True`` lists the bucket only when ``index.json`` changed since the last sync
-        (:func:`~opendata_registry.domain.catalogue.sync.sync_catalogue`). The lease is
+        (:func:`~opendata_registry.domain.catalogue.sync.sync_catalogue`); ``snapshot=False``
+        never fills an empty catalogue from the bucket's snapshot. The lease is
         renewed while the sync runs, so a sync killed midway holds it for at most
         :data:`_SYNC_LEASE` (then the next sync goes on from its last committed batch).
         """
+        async with self._leased("sync", wait=wait) as got:
+            if not got:
+                return None
+            return await sync_catalogue(
+                self.sessions,
+                self.store,
+                changed=changed,
+                progress=progress,
+                batch_size=batch_size,
+                snapshot=snapshot,
+            )
+
+    async def snapshot(self, *, force: bool = False) -> SnapshotInfo | None:
+        """Write a catalogue snapshot to the bucket (``None``: not needed, or another process is).
+
+        Not needed when the current snapshot was taken at the ``index.json`` the catalogue is
+        in step with (nothing was published since), unless ``force``. One process at a time
+        (the ``snapshot`` lease, renewed while it writes).
+        """
+        async with self._leased("snapshot") as got:
+            if not got:
+                return None
+            if not force:
+                current = await read_info(self.store)
+                async with self.sessions() as session:
+                    in_step = await in_step_etag(session)
+                if current is not None and in_step and current.index_etag == in_step:
+                    return None
+            return await write_snapshot(self.sessions, self.store)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, name: str, *, wait: bool = False) -> AsyncIterator[bool]:
+        """Hold the lease ``name`` (renewed) for the block; yields whether it was got.
+
+        ``wait=True`` waits while another process holds it.
+        """
         while True:
             async with self.sessions() as session:
-                got = await acquire_lease(session, "sync", self._holder, _SYNC_LEASE)
+                got = await acquire_lease(session, name, self._holder, _SYNC_LEASE)
             if got or not wait:
                 break
             await asyncio.sleep(0.5)
         if not got:
-            return None
-        holding = asyncio.create_task(self._renew("sync"))
+            yield False
+            return
+        holding = asyncio.create_task(self._renew(name))
         try:
-            return await sync_catalogue(
-                self.sessions, self.store, changed=changed, progress=progress, batch_size=batch_size
-            )
+            yield True
         finally:
             holding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await holding
             async with self.sessions() as session:
-                await release_lease(session, "sync", self._holder)
+                await release_lease(session, name, self._holder)
 
     async def _periodic_sync(self) -> None:
         """A ``changed`` sync (one HEAD request when nothing was published).
@@ -161,6 +204,10 @@ class Registry:
             # Jitter, so workers and replicas started together do not all ask at once.
             sync_every = lambda: interval * random.uniform(0.9, 1.1)  # noqa: E731, S311
             self._every(sync_every, self._periodic_sync, "periodic catalogue sync failed")
+        if self.settings.snapshot_interval > 0:
+            every = self.settings.snapshot_interval
+            snap_every = lambda: every * random.uniform(0.9, 1.1)  # noqa: E731, S311
+            self._every(snap_every, self.snapshot, "writing the catalogue snapshot failed")
         self._every(lambda: _USAGE_FLUSH_SECONDS, self.usage.flush, "writing usage counts failed")
 
     async def stop(self) -> None:

@@ -30,6 +30,8 @@ variable                            meaning (default)
 ``OPENDATA_REGISTRY_TIERS``         JSON overriding tier limits, e.g.
                                     ``{"free": {"requests_per_minute": 120}}``
 ``OPENDATA_REGISTRY_SYNC_INTERVAL`` seconds between catalogue syncs while serving (60; 0: never)
+``OPENDATA_REGISTRY_SNAPSHOT_INTERVAL`` seconds between catalogue snapshots while serving, written
+only when the catalogue changed (3600; 0: never)
 ``OPENDATA_REGISTRY_PUBLIC_URL``    the registry's public base URL, for the URLs it hands out
                                     (none: taken from each request)
 ``OPENDATA_REGISTRY_TRUST_PROXY``   ``1``: take the client IP from ``X-Forwarded-For`` (only
@@ -153,6 +155,8 @@ class Settings:
     """Seconds ``/readyz`` waits for each dependency."""
     tiers: Mapping[str, TierLimits] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     sync_interval: float = 60.0
+    snapshot_interval: float = 3600.0
+    """Seconds between catalogue snapshots while serving (written only if the catalogue changed)."""
     public_url: str | None = None
     trust_proxy: bool = False
     access_log: bool = True
@@ -243,6 +247,7 @@ class Settings:
             ready_timeout=_positive(env, "OPENDATA_REGISTRY_READY_TIMEOUT", 2.0),
             tiers=_tiers(env.get("OPENDATA_REGISTRY_TIERS")),
             sync_interval=_number(env, "OPENDATA_REGISTRY_SYNC_INTERVAL", 60.0),
+            snapshot_interval=_number(env, "OPENDATA_REGISTRY_SNAPSHOT_INTERVAL", 3600.0),
             public_url=(env.get("OPENDATA_REGISTRY_PUBLIC_URL") or "").rstrip("/") or None,
             trust_proxy=env.get("OPENDATA_REGISTRY_TRUST_PROXY") == "1",
             access_log=_flag(env, "OPENDATA_REGISTRY_ACCESS_LOG", default=True),

@@ -63,6 +63,7 @@ from opendata_registry.infra.store import RegistryStore
 __all__ = [
     "Progress",
     "SyncReport",
+    "in_step_etag",
     "sync_catalogue",
     "sync_dataset",
     "write_index",
@@ -178,6 +179,10 @@ class _Prepared:
     runs: list[tuple[str, RunRecord]]
     documents: tuple[Manifest, MetadataHead, str, str, str] | None = None
     """manifest, metadata, manifest.json, metadata.json and README.md (``None``: unchanged)."""
+    copied_runs: list[dict[str, Any]] = field(default_factory=list)
+    """``runs`` rows kept as they were (a snapshot's): inserted unless already there."""
+    copied_publishes: list[dict[str, Any]] = field(default_factory=list)
+    """``publishes`` rows kept as they were (a snapshot's ``/history``)."""
 
 
 def _keys(store: RegistryStore, work: _Work) -> list[str]:
@@ -310,6 +315,11 @@ async def _write(
     """Write one batch of prepared datasets in the caller's transaction (bulk statements)."""
     now = datetime.now(UTC)
     ids = [work.ds for work, _ in batch]
+    await copy_rows(
+        session,
+        [row for _, p in batch for row in p.copied_runs],
+        [row for _, p in batch for row in p.copied_publishes],
+    )
     run_rows: list[dict[str, Any]] = []
     runs_of: dict[tuple[str, str], RunSummary] = {}
     for work, prepared in batch:
@@ -403,6 +413,30 @@ async def _write(
         await session.execute(insert(DatasetTag), tag_rows)
     report.runs_added += len(run_rows)
     report.publishes_added += len(publish_rows)
+
+
+async def copy_rows(
+    session: AsyncSession, runs: list[dict[str, Any]], publishes: list[dict[str, Any]]
+) -> None:
+    """Insert the ``runs`` and ``publishes`` rows (a snapshot's) that are not there yet."""
+    await _insert_missing(session, Run, "key", runs)
+    await _insert_missing(session, Publish, "publish_id", publishes)
+
+
+async def _insert_missing(
+    session: AsyncSession, model: type[Run] | type[Publish], key: str, rows: list[dict[str, Any]]
+) -> None:
+    """Insert the ``rows`` of ``model`` whose ``(dataset_id, key)`` is not in the table yet."""
+    if not rows:
+        return
+    ids = sorted({row["dataset_id"] for row in rows})
+    found = await session.execute(
+        select(model.dataset_id, getattr(model, key)).where(model.dataset_id.in_(ids))
+    )
+    have = {(ds, value) for ds, value in found}
+    rows = [row for row in rows if (row["dataset_id"], row[key]) not in have]
+    if rows:
+        await session.execute(insert(model), rows)
 
 
 async def _commit(
@@ -521,8 +555,13 @@ async def sync_catalogue(
     progress: Progress | None = None,
     batch_size: int = 500,
     concurrency: int = 64,
+    snapshot: bool = True,
 ) -> SyncReport:
     """Bring the catalogue in line with the bucket; then rewrite ``index.json`` if it changed.
+
+    An empty catalogue (a fresh database) is filled from the bucket's catalogue snapshot when
+    there is one (:mod:`~opendata_registry.domain.catalogue.snapshot`; ``snapshot=False``
+    reads every dataset's documents instead), and so is one whose restore was interrupted.
 
     ``changed=True`` first compares ``index.json``'s ETag with the one the catalogue is in step
     with (one HEAD request): every publish rewrites that document, so when they are equal
@@ -531,10 +570,22 @@ async def sync_catalogue(
     and written ``batch_size`` datasets per transaction; ``progress`` is told how far it got
     after each batch.
     """
+    if snapshot and not changed:
+        from opendata_registry.domain.catalogue.snapshot import restore_snapshot, restoring
+
+        async with sessions() as session:
+            empty = (await session.execute(select(Dataset.pk).limit(1))).first() is None
+            resume = await restoring(session)
+        if empty or resume:
+            restored = await restore_snapshot(
+                sessions, store, progress=progress, batch_size=batch_size
+            )
+            if restored is not None:
+                return restored
     since = await store.etag(store.layout.index())
     if changed:
         async with sessions() as session:
-            if await _in_step(session) == since:
+            if await in_step_etag(session) == since:
                 total = (await session.execute(select(func.count(Dataset.pk)))).scalar_one()
                 return SyncReport(datasets=total, listed=False)
     report = SyncReport()
@@ -623,7 +674,7 @@ async def sync_dataset(sessions: SessionMaker, store: RegistryStore, dataset_id:
     return report
 
 
-async def _in_step(session: AsyncSession) -> str | None:
+async def in_step_etag(session: AsyncSession) -> str | None:
     """The ``index.json`` ETag the catalogue is in step with (``None``: never synced)."""
     return (
         await session.execute(select(SyncState.value).where(SyncState.name == _INDEX_ETAG))
@@ -668,7 +719,7 @@ async def write_index(
             return False
         async with sessions() as session:
             index = await build_index(session)
-            in_step = since is not None or etag == await _in_step(session)
+            in_step = since is not None or etag == await in_step_etag(session)
         now: str | None = None
         if current is not None:
             try:

@@ -1,0 +1,637 @@
+"""The catalogue snapshot: a fresh replica's full sync from a few large objects, not 300,000 small.
+
+A full sync reads three documents per dataset and lists the whole bucket. Against an object
+store 40 ms away that is hours of round trips at 100,000 datasets; what such a sync needs is
+the same documents in a few large objects. A registry therefore writes, now and then, a
+snapshot of the documents its catalogue was built from (spec §5.8)::
+
+    registry/snapshot.json                                    which snapshot is current
+    registry/snapshots/<id>/part-00000.jsonl.zst              ~2,000 datasets each
+
+One line per dataset: its ``manifest.json``, ``metadata.json``, ``README.md`` and
+``lifecycle.json`` as read from the bucket, each with the ETag it had, plus the run and publish
+rows the registry recorded for it. A snapshot is a bundle of bucket documents, not of database
+rows: the restore turns them into catalogue rows with the same functions as the sync
+(:func:`~opendata_registry.domain.catalogue.sync._prepare` and ``_write``), so search words,
+facets and index entries are those of the running code.
+
+**When is a line trusted?** The snapshot records the ``index.json`` ETag its catalogue was in
+step with. Every publish rewrites ``index.json`` (the premise of ``sync --changed``), so when
+that ETag is still the bucket's, every line is current. Otherwise the restore reads
+``index.json`` and keeps a line only when the dataset's entry there equals the line's; every
+other dataset of ``index.json`` is synced from its own documents. The periodic full listing
+(hourly) then compares every ETag, as after any sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import msgspec
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opendata_core.documents import Index, IndexEntry, decode_document
+from opendata_core.errors import FormatError, OpenDataError
+from opendata_core.ids import DatasetId
+from opendata_core.lifecycle import Lifecycle
+from opendata_registry.db.engine import SessionMaker
+from opendata_registry.db.models import (
+    Dataset,
+    LifecycleRow,
+    Publish,
+    Run,
+    SyncState,
+)
+from opendata_registry.domain.catalogue.lifecycle import store_lifecycle
+from opendata_registry.domain.catalogue.sync import (
+    Progress,
+    SyncReport,
+    _commit,
+    _Listing,
+    _prepare,
+    _Prepared,
+    _remember,
+    _Work,
+    copy_rows,
+    in_step_etag,
+    sync_dataset,
+    write_index,
+)
+from opendata_registry.infra.store import RegistryStore
+
+__all__ = [
+    "SnapshotInfo",
+    "SnapshotPart",
+    "read_info",
+    "restore_snapshot",
+    "restoring",
+    "write_snapshot",
+]
+
+log = logging.getLogger("opendata_registry.snapshot")
+
+R = TypeVar("R", "RunRow", "PublishRow")
+
+SNAPSHOT_FORMAT: Final = "1.0"
+PART_DATASETS: Final = 2_000
+"""Datasets per part: ~46 MB of documents at the benchmark's 23 KB each, a few MB compressed."""
+MAX_PART_BYTES: Final = 1 << 30
+"""The most one part may decompress to: a part that says more is refused, not read."""
+_RESTORING: Final = "snapshot_restore"
+"""The ``sync_state`` row that says a restore started (an interrupted one goes on)."""
+_PARTS_AHEAD: Final = 2
+"""Parts read (GET, decompress, decode) while the one before them is written."""
+_ZSTD_LEVEL: Final = 3
+
+
+class Doc(msgspec.Struct, array_like=True):
+    """One document as read from the bucket: its ETag then its text."""
+
+    etag: str
+    text: str
+
+
+class RunRow(msgspec.Struct):
+    """A ``runs`` row: one run record the registry read (its summary, as the API shows it)."""
+
+    key: str
+    status: str
+    publish_id: str | None
+    started_at: datetime
+    finished_at: datetime
+    summary_json: str
+
+
+class PublishRow(msgspec.Struct):
+    """A ``publishes`` row: one manifest the registry saw live (``/history``)."""
+
+    publish_id: str
+    published_at: datetime
+    summary_json: str
+    manifest_json: str
+    seen_at: datetime
+
+
+class Line(msgspec.Struct, kw_only=True):
+    """One dataset of a snapshot (a moved id's tombstone has only ``lifecycle``)."""
+
+    id: str
+    manifest: Doc | None = None
+    metadata: Doc | None = None
+    readme: Doc | None = None
+    lifecycle: Doc | None = None
+    entry: str | None = None
+    """The dataset's ``index.json`` entry (JSON) when the snapshot was written."""
+    runs: list[RunRow] = []
+    publishes: list[PublishRow] = []
+
+
+class SnapshotPart(msgspec.Struct, kw_only=True):
+    """One part of a snapshot, as ``registry/snapshot.json`` lists it."""
+
+    key: str
+    datasets: int
+    bytes: int
+    """Compressed size."""
+    raw_bytes: int
+    """Size of the JSON lines it decompresses to."""
+    sha256: str
+    """Of the compressed bytes."""
+
+
+class SnapshotInfo(msgspec.Struct, kw_only=True):
+    """``registry/snapshot.json``: the current catalogue snapshot (spec §5.8)."""
+
+    format: str = SNAPSHOT_FORMAT
+    snapshot_id: str
+    created_at: datetime
+    index_etag: str
+    """The ``index.json`` ETag the catalogue was in step with (``""``: not known)."""
+    datasets: int
+    parts: list[SnapshotPart]
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+async def write_snapshot(
+    sessions: SessionMaker, store: RegistryStore, *, part_datasets: int | None = None
+) -> SnapshotInfo:
+    """Write the catalogue's documents to the bucket as a new snapshot; then make it current.
+
+    Parts are written first, ``registry/snapshot.json`` last (so a reader sees the old snapshot
+    or the new one), then the parts of snapshots older than the previous one are deleted (a
+    restore still reading the previous one keeps its parts).
+    """
+    import pyarrow as pa
+
+    part_datasets = part_datasets or PART_DATASETS
+    now = datetime.now(UTC)
+    snapshot_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    async with sessions() as session:
+        index_etag = await in_step_etag(session) or ""
+    previous = await read_info(store)
+    parts: list[SnapshotPart] = []
+    total = 0
+    writing: asyncio.Task[None] | None = None
+
+    async def put(number: int, lines: list[Line]) -> None:
+        raw = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
+        codec = pa.Codec("zstd", compression_level=_ZSTD_LEVEL)
+        packed = await asyncio.to_thread(codec.compress, raw, asbytes=True)
+        key = store.layout.snapshot_part(snapshot_id, number)
+        await store.put(key, packed)
+        parts.append(
+            SnapshotPart(
+                key=key,
+                datasets=len(lines),
+                bytes=len(packed),
+                raw_bytes=len(raw),
+                sha256=hashlib.sha256(packed).hexdigest(),
+            )
+        )
+
+    try:
+        number = 0
+        async for lines in _lines(sessions, part_datasets):
+            if writing is not None:
+                await writing  # one part uploading while the next is read
+            writing = asyncio.ensure_future(put(number, lines))
+            number += 1
+            total += len(lines)
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
+    parts.sort(key=lambda p: p.key)
+    info = SnapshotInfo(
+        snapshot_id=snapshot_id,
+        created_at=now,
+        index_etag=index_etag,
+        datasets=total,
+        parts=parts,
+    )
+    await store.put(store.layout.snapshot(), msgspec.json.encode(info))
+    keep = {snapshot_id} | ({previous.snapshot_id} if previous else set())
+    await _delete_old(store, keep)
+    log.info("snapshot %s: %d datasets in %d parts", snapshot_id, total, len(parts))
+    return info
+
+
+async def _lines(sessions: SessionMaker, part_datasets: int) -> AsyncIterator[list[Line]]:
+    """The catalogue as snapshot lines, ``part_datasets`` at a time (datasets, then tombstones)."""
+    last = 0
+    while True:
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Dataset.pk,
+                        Dataset.id,
+                        Dataset.manifest_json,
+                        Dataset.manifest_etag,
+                        Dataset.metadata_json,
+                        Dataset.metadata_etag,
+                        Dataset.readme,
+                        Dataset.readme_etag,
+                        Dataset.entry_json,
+                    )
+                    .where(Dataset.pk > last)
+                    .order_by(Dataset.pk)
+                    .limit(part_datasets)
+                )
+            ).all()
+            if not rows:
+                break
+            last = rows[-1].pk
+            lines = {
+                r.id: Line(
+                    id=r.id,
+                    manifest=Doc(r.manifest_etag, r.manifest_json),
+                    metadata=Doc(r.metadata_etag, r.metadata_json),
+                    readme=Doc(r.readme_etag, r.readme) if r.readme_etag or r.readme else None,
+                    entry=r.entry_json,
+                )
+                for r in rows
+            }
+            await _attach(session, lines)
+        yield list(lines.values())
+    # Tombstones: an id with a lifecycle.json and no dataset (a moved id keeps it forever).
+    async with sessions() as session:
+        alone = (
+            await session.execute(
+                select(LifecycleRow.dataset_id, LifecycleRow.etag, LifecycleRow.doc_json)
+                .where(LifecycleRow.dataset_id.not_in(select(Dataset.id)))
+                .order_by(LifecycleRow.dataset_id)
+            )
+        ).all()
+    for at in range(0, len(alone), part_datasets):
+        yield [
+            Line(id=ds, lifecycle=Doc(etag, doc))
+            for ds, etag, doc in alone[at : at + part_datasets]
+        ]
+
+
+async def _attach(session: AsyncSession, lines: dict[str, Line]) -> None:
+    """Add each line's lifecycle document, runs and publishes (three queries for the part)."""
+    ids = list(lines)
+    for ds, etag, doc in await session.execute(
+        select(LifecycleRow.dataset_id, LifecycleRow.etag, LifecycleRow.doc_json).where(
+            LifecycleRow.dataset_id.in_(ids)
+        )
+    ):
+        lines[ds].lifecycle = Doc(etag, doc)
+    for ds, run in await _rows(session, RunRow, Run, ids, Run.key):
+        lines[ds].runs.append(run)
+    for ds, publish in await _rows(session, PublishRow, Publish, ids, Publish.published_at):
+        lines[ds].publishes.append(publish)
+
+
+async def _rows(
+    session: AsyncSession,
+    kind: type[R],
+    model: type[Run] | type[Publish],
+    ids: list[str],
+    order: Any,
+) -> list[tuple[str, R]]:
+    """``model``'s rows of the datasets ``ids`` as ``kind`` (its fields are columns of it)."""
+    columns = [getattr(model, name) for name in kind.__struct_fields__]
+    found = await session.execute(
+        select(model.dataset_id, *columns)
+        .where(model.dataset_id.in_(ids))
+        .order_by(model.dataset_id, order, *columns[:1])
+    )
+    return [(ds, kind(*values)) for ds, *values in found]
+
+
+async def _delete_old(store: RegistryStore, keep: set[str]) -> None:
+    """Delete the parts of every snapshot not in ``keep``."""
+    root = store.layout.snapshots_root()
+    old = [
+        obj.key async for obj in store.list(root) if obj.key[len(root) :].split("/")[0] not in keep
+    ]
+    for key in old:
+        await store.delete(key)
+
+
+async def read_info(store: RegistryStore) -> SnapshotInfo | None:
+    """The current snapshot's ``registry/snapshot.json`` (``None``: none, or unreadable)."""
+    got = await store.get_or_none(store.layout.snapshot())
+    if got is None:
+        return None
+    try:
+        info = msgspec.json.decode(got[0], type=SnapshotInfo)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("registry/snapshot.json is not readable (%s); syncing from the documents", exc)
+        return None
+    if info.format.split(".", 1)[0] != SNAPSHOT_FORMAT.split(".", 1)[0]:
+        log.warning(
+            "registry/snapshot.json is format %s (this registry reads 1.x); syncing from the "
+            "documents",
+            info.format,
+        )
+        return None
+    return info
+
+
+# -- restoring ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Restore:
+    """What the restore knows while it reads parts."""
+
+    in_step: bool
+    index: dict[str, IndexEntry] | None
+    """``index.json``'s entries when the snapshot is not in step with it."""
+    have: dict[str, tuple[str, str, str]]
+    """Datasets already in the catalogue (a restore that goes on) and their ETags."""
+    lifecycles: dict[str, str]
+    seen: set[str] = field(default_factory=set)
+    stale: list[str] = field(default_factory=list)
+    unreadable: bool = False
+    """Whether a part could not be read."""
+
+
+async def restore_snapshot(
+    sessions: SessionMaker,
+    store: RegistryStore,
+    *,
+    progress: Progress | None = None,
+    batch_size: int = 500,
+) -> SyncReport | None:
+    """Fill an empty catalogue from the bucket's snapshot; ``None`` when there is none to use.
+
+    Parts are read up to ``_PARTS_AHEAD`` ahead of the one being written, and written
+    ``batch_size`` datasets per transaction, as the sync writes. A line is kept when the
+    snapshot is in step with ``index.json`` or when its entry equals the dataset's entry there;
+    every other dataset of ``index.json`` is then synced from its own documents. A part that
+    cannot be read (a checksum or format error) is reported and its datasets are synced from
+    their documents.
+    Interrupted, it goes on where it stopped: datasets already restored are skipped.
+    """
+    info = await read_info(store)
+    if info is None or not info.parts:
+        return None
+    index_etag = await store.etag(store.layout.index())
+    in_step = bool(info.index_etag) and info.index_etag == index_etag
+    index: dict[str, IndexEntry] | None = None
+    if not in_step:
+        got = await store.get_or_none(store.layout.index())
+        if got is None:
+            return None  # nothing says which datasets exist: list the bucket
+        try:
+            entries = decode_document(got[0], Index).datasets
+        except FormatError as exc:
+            log.warning("snapshot not used: %s", exc)
+            return None
+        index_etag = got[1]
+        index = {e.id: e for e in entries}
+    async with sessions() as session:
+        await _mark(session, info.snapshot_id)
+        state = _Restore(
+            in_step=in_step,
+            index=index,
+            have={
+                r.id: (r.manifest_etag, r.metadata_etag, r.readme_etag)
+                for r in await session.execute(
+                    select(
+                        Dataset.id,
+                        Dataset.manifest_etag,
+                        Dataset.metadata_etag,
+                        Dataset.readme_etag,
+                    )
+                )
+            },
+            lifecycles=dict(
+                (await session.execute(select(LifecycleRow.dataset_id, LifecycleRow.etag))).all()
+            ),
+        )
+    report = SyncReport(listed=False)
+    total = info.datasets
+    done = 0
+    if progress:
+        progress(0, total)
+    # Parts are read ahead of the writer, at most _PARTS_AHEAD of them (each is ~60 MB of
+    # decoded lines at 2,000 datasets).
+    upcoming = iter(info.parts)
+    pending: deque[tuple[SnapshotPart, asyncio.Future[list[Line] | None]]] = deque()
+
+    def read_ahead() -> None:
+        while len(pending) < 1 + _PARTS_AHEAD:
+            part = next(upcoming, None)
+            if part is None:
+                return
+            pending.append((part, asyncio.ensure_future(_read_part(store, part, report))))
+
+    try:
+        read_ahead()
+        while pending:
+            part, reading = pending.popleft()
+            lines = await reading
+            read_ahead()
+            if lines is None:
+                state.unreadable = True  # its datasets: from their documents, below
+            else:
+                await _restore_lines(sessions, lines, state, report, batch_size)
+            done += part.datasets
+            if progress:
+                progress(min(done, total), total)
+    finally:
+        for _, reading in pending:
+            reading.cancel()
+        await asyncio.gather(*(reading for _, reading in pending), return_exceptions=True)
+    # Every dataset index.json names that no trusted line restored: from its own documents.
+    listed = set(index) if index is not None else set()
+    if index is None and state.unreadable:
+        # The snapshot was in step but a part could not be read: index.json names the rest.
+        got = await store.get_or_none(store.layout.index())
+        if got is not None:
+            with contextlib.suppress(FormatError):
+                listed = {e.id for e in decode_document(got[0], Index).datasets}
+    todo = sorted((listed - state.seen) | set(state.stale))
+    for ds in todo:
+        with contextlib.suppress(OpenDataError):
+            one = await sync_dataset(sessions, store, ds)
+            report.updated += one.updated
+            report.publishes_added += one.publishes_added
+            report.runs_added += one.runs_added
+            report.problems += one.problems
+    async with sessions() as session:
+        report.datasets = (await session.execute(select(func.count(Dataset.pk)))).scalar_one()
+    if todo:
+        # Entries read from documents may say more than index.json did (a publish it missed).
+        report.index_written = await write_index(sessions, store, since=index_etag)
+    else:
+        await _remember(sessions, index_etag)
+    async with sessions() as session, session.begin():
+        await session.execute(delete(SyncState).where(SyncState.name == _RESTORING))
+    log.info(
+        "restored %d datasets from snapshot %s (%d from their own documents)",
+        report.datasets,
+        info.snapshot_id,
+        len(todo),
+    )
+    return report
+
+
+async def restoring(session: AsyncSession) -> bool:
+    """Whether a restore started and did not finish (the next sync goes on with it)."""
+    return (await session.get(SyncState, _RESTORING)) is not None
+
+
+async def _mark(session: AsyncSession, snapshot_id: str) -> None:
+    async with session.begin():
+        row = await session.get(SyncState, _RESTORING)
+        if row is None:
+            session.add(SyncState(name=_RESTORING, value=snapshot_id))
+        else:
+            await session.execute(
+                update(SyncState).where(SyncState.name == _RESTORING).values(value=snapshot_id)
+            )
+
+
+async def _read_part(
+    store: RegistryStore, part: SnapshotPart, report: SyncReport
+) -> list[Line] | None:
+    """One part's lines; ``None`` (and a problem in the report) when it cannot be trusted."""
+    import pyarrow as pa
+
+    if not 0 <= part.raw_bytes <= MAX_PART_BYTES:
+        report.problems.append(f"{part.key}: says it holds {part.raw_bytes} bytes; not read")
+        return None
+    try:
+        data, _ = await store.get(part.key)
+    except OpenDataError as exc:
+        report.problems.append(f"{part.key}: {exc}")
+        return None
+    if hashlib.sha256(data).hexdigest() != part.sha256:
+        report.problems.append(f"{part.key}: its sha256 is not the one snapshot.json lists")
+        return None
+    try:
+        raw = await asyncio.to_thread(
+            pa.decompress, data, decompressed_size=part.raw_bytes, codec="zstd", asbytes=True
+        )
+        return await asyncio.to_thread(_decode_lines, raw)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        report.problems.append(f"{part.key}: not a snapshot part ({exc})")
+        return None
+
+
+def _decode_lines(raw: bytes) -> list[Line]:
+    decoder = msgspec.json.Decoder(Line)
+    return decoder.decode_lines(raw)
+
+
+def _trusted(line: Line, state: _Restore) -> bool:
+    """Whether ``line`` is the dataset as the bucket has it now (see the module docstring)."""
+    if state.in_step:
+        return True
+    assert state.index is not None
+    entry = state.index.get(line.id)
+    if entry is None or line.entry is None:
+        return False
+    try:
+        return msgspec.json.decode(line.entry, type=IndexEntry) == entry
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+
+
+async def _restore_lines(
+    sessions: SessionMaker,
+    lines: list[Line],
+    state: _Restore,
+    report: SyncReport,
+    batch_size: int,
+) -> None:
+    """Restore one part's trusted lines: lifecycles first, then datasets in batches."""
+    docs: list[tuple[Lifecycle, Doc]] = []
+    batch: list[tuple[_Work, _Prepared]] = []
+    kept_runs: list[dict[str, Any]] = []
+    kept_publishes: list[dict[str, Any]] = []
+    for line in lines:
+        tombstone = line.manifest is None or line.metadata is None
+        if not tombstone and not _trusted(line, state):
+            # Its documents are read again, but run records never change and /history only
+            # grows: its rows are kept, so only newer run records are read.
+            state.stale.append(line.id)
+            if state.index is not None and line.id in state.index:
+                kept_runs += _run_rows(line)
+                kept_publishes += _publish_rows(line)
+            continue
+        if line.lifecycle is not None and state.lifecycles.get(line.id) != line.lifecycle.etag:
+            try:
+                doc = decode_document(
+                    line.lifecycle.text, Lifecycle, name=f"{line.id}/lifecycle.json"
+                )
+            except FormatError as exc:
+                report.problems.append(str(exc))
+            else:
+                if doc.dataset_id == line.id:
+                    docs.append((doc, line.lifecycle))
+        if tombstone:
+            continue
+        state.seen.add(line.id)
+        prepared = _prepared(line, state, report)
+        if prepared is not None:
+            batch.append(prepared)
+    if kept_runs or kept_publishes:
+        async with sessions() as session, session.begin():
+            await copy_rows(session, kept_runs, kept_publishes)
+    if docs:
+        async with sessions() as session, session.begin():
+            for doc, raw in docs:
+                await store_lifecycle(session, doc, raw.etag, raw.text.encode())
+                state.lifecycles[doc.dataset_id] = raw.etag
+    for at in range(0, len(batch), batch_size):
+        await _commit(sessions, batch[at : at + batch_size], report)
+
+
+def _prepared(line: Line, state: _Restore, report: SyncReport) -> tuple[_Work, _Prepared] | None:
+    """The sync's work item for a line, decoded by the sync's own rule (``None``: nothing to do)."""
+    assert line.manifest is not None
+    assert line.metadata is not None
+    etags = (line.manifest.etag, line.metadata.etag, line.readme.etag if line.readme else "")
+    if state.have.get(line.id) == etags:
+        return None  # restored before an interruption
+    try:
+        dsid = DatasetId.parse(line.id)
+    except OpenDataError:
+        report.problems.append(f"{line.id[:150]!r}: not a dataset id; skipped")
+        return None
+    listing = _Listing(dsid, {"manifest.json": etags[0], "metadata.json": etags[1]})
+    if line.readme is not None:
+        listing.etags["README.md"] = etags[2]
+    work = _Work(line.id, listing, {}, True)
+    got: list[bytes | None] = [
+        line.manifest.text.encode(),
+        line.metadata.text.encode(),
+        line.readme.text.encode() if line.readme else None,
+    ]
+    prepared = _prepare(work, got, report)
+    if prepared.documents is None:
+        return None
+    prepared.copied_runs = _run_rows(line)
+    prepared.copied_publishes = _publish_rows(line)
+    return work, prepared
+
+
+def _run_rows(line: Line) -> list[dict[str, Any]]:
+    return [{"dataset_id": line.id, **msgspec.structs.asdict(run)} for run in line.runs]
+
+
+def _publish_rows(line: Line) -> list[dict[str, Any]]:
+    return [{"dataset_id": line.id, **msgspec.structs.asdict(p)} for p in line.publishes]

@@ -1,0 +1,439 @@
+"""The catalogue snapshot: a fresh database is filled from a few large objects, not three reads
+per dataset — with the same rows as a sync from the documents, trusting a line only while the
+bucket still says the same, and resuming an interrupted restore without duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from opendata_core.documents import encode_document
+from opendata_core.layout import Layout
+from opendata_core.lifecycle import Lifecycle, Trust
+from opendata_registry.cli.main import main
+from opendata_registry.context import Registry
+from opendata_registry.db.models import Dataset as DatasetRow
+from opendata_registry.db.models import (
+    DatasetTag,
+    LifecycleEventRow,
+    LifecycleRow,
+    Publish,
+    Run,
+)
+from opendata_registry.domain.catalogue import snapshot as snapshot_module
+from opendata_registry.domain.catalogue.snapshot import SnapshotInfo
+from opendata_registry.infra.settings import Settings
+from opendata_registry.infra.store import RegistryStore
+
+from .conftest import SECRET, Dataset, publish
+from .test_sync_cli import sync
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def write_lifecycle(store: Any, doc: Lifecycle) -> None:
+    import obstore
+
+    obstore.put(store, Layout().lifecycle(doc.dataset_id), encode_document(doc))  # type: ignore[arg-type]
+
+
+def seed(store: Any, n: int = 12) -> list[str]:
+    """``n`` datasets (two with a history, run records, facets), a verified one and a moved
+    id's tombstone."""
+    ids = []
+    for i in range(n):
+        ds = f"ns{i % 3}/set-{i}"
+        first = publish(
+            store,
+            Dataset(
+                ds,
+                title=f"Series {i}",
+                topics=["finance", f"topic{i % 4}"],
+                published_at=NOW - timedelta(days=2),
+                runs=[("success", NOW - timedelta(days=2)), ("failure", NOW - timedelta(days=1))],
+            ),
+        )
+        if i < 2:
+            publish(store, Dataset(ds, title=f"Series {i}", parent_publish_id=first.publish_id))
+        ids.append(ds)
+    write_lifecycle(
+        store,
+        Lifecycle(
+            dataset_id=ids[0],
+            trust=Trust(level="verified-publisher", granted_by="ops", review_by=date(2099, 1, 1)),
+        ),
+    )
+    write_lifecycle(
+        store, Lifecycle(dataset_id="old/name", status="moved", moved_to=ids[1], since=NOW)
+    )
+    return ids
+
+
+def settings_on(settings: Settings, tmp_path: Path, name: str) -> Settings:
+    """The same store and database server, another (fresh) database."""
+    if settings.database_schema is None:
+        return replace(settings, database_url=f"sqlite+aiosqlite:///{tmp_path / name}.db")
+    return replace(settings, database_schema=f"{settings.database_schema}_{name}")
+
+
+@pytest.fixture
+def fresh(settings: Settings, tmp_path: Path) -> Any:
+    """A fresh database on the same store (its PostgreSQL schema dropped afterwards)."""
+    made: list[Settings] = []
+
+    def make(name: str = "fresh") -> Settings:
+        made.append(settings_on(settings, tmp_path, name))
+        return made[-1]
+
+    yield make
+    from .conftest import _drop_schema
+
+    for one in made:
+        if one.database_schema:
+            asyncio.run(_drop_schema(one.database_schema))
+
+
+def catalogue(settings: Settings) -> dict[str, Any]:
+    """Every bucket-derived row, without surrogate keys and sync times."""
+
+    async def go() -> dict[str, Any]:
+        registry = Registry(settings)
+        try:
+            async with registry.sessions() as session:
+                datasets = {
+                    r.id: {
+                        c: getattr(r, c)
+                        for c in DatasetRow.__table__.columns.keys()  # noqa: SIM118
+                        if c not in ("pk", "synced_at")
+                    }
+                    for r in (await session.execute(select(DatasetRow))).scalars()
+                }
+                tags = sorted(
+                    (ds, f, v)
+                    for ds, f, v in await session.execute(
+                        select(DatasetRow.id, DatasetTag.facet, DatasetTag.value).join(
+                            DatasetTag, DatasetTag.dataset_pk == DatasetRow.pk
+                        )
+                    )
+                )
+
+                def rows(model: Any, *skip: str) -> list[tuple[Any, ...]]:
+                    return sorted(
+                        tuple(
+                            getattr(r, c) for c in model.__table__.columns.keys() if c not in skip
+                        )  # noqa: SIM118
+                        for r in (await_rows[model.__tablename__])
+                    )
+
+                await_rows = {
+                    m.__tablename__: (await session.execute(select(m))).scalars().all()
+                    for m in (Publish, Run, LifecycleRow, LifecycleEventRow)
+                }
+                return {
+                    "datasets": datasets,
+                    "tags": tags,
+                    "publishes": rows(Publish),
+                    "runs": rows(Run),
+                    "lifecycles": rows(LifecycleRow, "updated_at"),
+                    "events": rows(LifecycleEventRow),
+                }
+        finally:
+            await registry.engine.dispose()
+
+    return asyncio.run(go())
+
+
+def without_seen_at(rows: dict[str, Any]) -> dict[str, Any]:
+    """``rows`` without when the database first saw each publish."""
+    return {**rows, "publishes": [p[:-1] for p in rows["publishes"]]}
+
+
+class Reads:
+    """The keys the registry's store reads (GETs, HEADs) and the prefixes it lists."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.gets: list[str] = []
+        self.lists: list[str] = []
+        get, get_many, etag, listing = (
+            RegistryStore.get,
+            RegistryStore.get_many,
+            RegistryStore.etag,
+            RegistryStore.list,
+        )
+        reads = self
+
+        async def counted_get(self: RegistryStore, key: str) -> Any:
+            reads.gets.append(key)
+            return await get(self, key)
+
+        async def counted_many(self: RegistryStore, keys: Any, **kw: Any) -> Any:
+            if self.root is not None:
+                reads.gets.extend(keys)  # the S3 path goes through get()
+            return await get_many(self, keys, **kw)
+
+        async def counted_etag(self: RegistryStore, key: str) -> str:
+            reads.gets.append(key)
+            return await etag(self, key)
+
+        def counted_list(self: RegistryStore, prefix: str) -> Any:
+            reads.lists.append(prefix)
+            return listing(self, prefix)
+
+        monkeypatch.setattr(RegistryStore, "get", counted_get)
+        monkeypatch.setattr(RegistryStore, "get_many", counted_many)
+        monkeypatch.setattr(RegistryStore, "etag", counted_etag)
+        monkeypatch.setattr(RegistryStore, "list", counted_list)
+
+    def documents(self) -> Counter[str]:
+        """How many dataset documents were read, by file name."""
+        return Counter(k.rsplit("/", 1)[1] for k in self.gets if "/datasets/" in f"/{k}")
+
+
+def take_snapshot(settings: Settings, *, force: bool = False) -> SnapshotInfo | None:
+    async def go() -> SnapshotInfo | None:
+        registry = Registry(settings)
+        try:
+            return await registry.snapshot(force=force)
+        finally:
+            await registry.engine.dispose()
+
+    return asyncio.run(go())
+
+
+def test_a_fresh_database_is_filled_from_the_snapshot_with_the_same_rows(
+    local_store: Any,
+    store_root: Path,
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = seed(local_store)
+    first = sync(settings)
+    assert len(first.updated) == len(ids) and first.listed
+    info = take_snapshot(settings)
+    assert info is not None and info.datasets == len(ids) + 1  # and the moved id's tombstone
+    assert take_snapshot(settings) is None  # nothing published since: not rewritten
+    written = catalogue(settings)
+
+    other = fresh()
+    reads = Reads(monkeypatch)
+    progress: list[tuple[int, int]] = []
+    restored = sync(other, progress=lambda d, t: progress.append((d, t)))
+    assert not restored.listed and sorted(restored.updated) == sorted(ids)
+    assert restored.datasets == len(ids) and restored.problems == []
+    assert (restored.publishes_added, restored.runs_added) == (0, 0)  # copied, not discovered
+    # No dataset document was read, and the bucket was not listed: one HEAD of index.json,
+    # snapshot.json and its parts (the datasets, then the tombstones).
+    assert reads.documents() == Counter(), reads.gets
+    assert reads.lists == []
+    parts = [p.key for p in info.parts]
+    assert len(parts) == 2
+    assert sorted(reads.gets) == sorted(["index.json", "registry/snapshot.json", *parts])
+    assert progress[0] == (0, len(ids) + 1) and progress[-1] == (len(ids) + 1, len(ids) + 1)
+    # The same rows as the sync from the documents: entries, search words, facets, history,
+    # runs, trust, the tombstone and its events.
+    assert catalogue(other) == written
+    # ETags were kept: the hourly full listing then finds nothing to read.
+    reads.gets.clear()
+    again = sync(other, snapshot=False)
+    assert again.listed and not again.changed
+    assert reads.documents() == Counter()
+
+
+def test_a_snapshot_older_than_index_json_is_trusted_only_where_the_entry_is_unchanged(
+    local_store: Any,
+    store_root: Path,
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = seed(local_store)
+    sync(settings)
+    assert take_snapshot(settings) is not None
+    # After the snapshot: one dataset republished, one added, one deleted, all straight to the
+    # bucket; the periodic sync of the running registry rewrites index.json.
+    changed, added, deleted = ids[3], "late/comer", ids[4]
+    publish(local_store, Dataset(changed, title="Renamed series"))
+    publish(local_store, Dataset(added, title="Late comer"))
+    import shutil
+
+    shutil.rmtree(store_root / "datasets" / deleted)
+    assert sync(settings).index_written
+    expected = catalogue(settings)
+
+    other = fresh()
+    reads = Reads(monkeypatch)
+    restored = sync(other)
+    assert not restored.listed and restored.problems == []
+    assert sorted(restored.updated) == sorted([*(set(ids) - {deleted}), added])
+    # Only the changed and the added datasets' documents were read (one listing each).
+    assert reads.documents() == Counter({"manifest.json": 2, "metadata.json": 2, "README.md": 2})
+    read = {"/".join(k.split("/")[1:3]) for k in reads.gets if k.startswith("datasets/")}
+    assert read == {changed, added}
+    # One listing each of those, and of the deleted one (a line index.json no longer names).
+    listed = sorted(p.rstrip("/").split("/", 1)[1] for p in reads.lists)
+    assert listed == sorted([changed, added, deleted])
+    got = catalogue(other)
+    assert got["datasets"].keys() == expected["datasets"].keys()
+    assert got["datasets"][changed]["title"] == "Renamed series"
+    # The same rows, but for the deleted dataset's runs and publishes (a sync keeps those of a
+    # dataset that left the bucket) and when each database first saw the republished version.
+    live = set(got["datasets"])
+    for table in ("runs", "publishes"):
+        expected[table] = [r for r in expected[table] if r[0] in live]
+    assert without_seen_at(got) == without_seen_at(expected)
+    # The new database is in step: a changed-only sync is one HEAD.
+    assert not sync(other, changed=True).listed
+
+
+def test_an_interrupted_restore_goes_on_without_duplicates(
+    local_store: Any, settings: Settings, fresh: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = seed(local_store, n=25)
+    sync(settings)
+    take_snapshot(settings)
+    expected = catalogue(settings)
+    other = fresh()
+    real = snapshot_module._commit
+    calls = 0
+
+    async def failing(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError("the database went away")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "_commit", failing)
+    with pytest.raises(OSError, match="went away"):
+        sync(other, batch_size=10)
+    assert len(catalogue(other)["datasets"]) == 20  # two batches committed
+    monkeypatch.setattr(snapshot_module, "_commit", real)
+    resumed = sync(other, batch_size=10)
+    assert not resumed.listed
+    assert sorted(resumed.updated) == sorted(ids)[20:]
+    assert catalogue(other) == expected
+
+
+def test_an_unreadable_part_or_pointer_falls_back_to_the_documents(
+    local_store: Any, store_root: Path, settings: Settings, fresh: Any
+) -> None:
+    ids = seed(local_store)
+    sync(settings)
+    info = take_snapshot(settings)
+    assert info is not None
+    # What a sync from the documents alone makes (its /history: the versions it saw).
+    reference = fresh("reference")
+    sync(reference, snapshot=False)
+    expected = without_seen_at(catalogue(reference))
+    # A part whose bytes are not the ones snapshot.json lists: reported, its datasets read.
+    part = store_root / info.parts[0].key
+    part.write_bytes(part.read_bytes()[:-1] + b"\0")
+    corrupt = fresh("corrupt")
+    restored = sync(corrupt)
+    assert any(info.parts[0].key in p and "sha256" in p for p in restored.problems)
+    assert sorted(restored.updated) == sorted(ids)
+    assert without_seen_at(catalogue(corrupt)) == expected
+    # A part that says it decompresses to more than a part may: not read.
+    doc = msgspec.json.decode((store_root / "registry/snapshot.json").read_bytes())
+    doc["parts"][0]["raw_bytes"] = snapshot_module.MAX_PART_BYTES + 1
+    (store_root / "registry/snapshot.json").write_bytes(json.dumps(doc).encode())
+    bomb = fresh("bomb")
+    refused = sync(bomb)
+    assert any("not read" in p for p in refused.problems)
+    assert sorted(refused.updated) == sorted(ids)
+    assert without_seen_at(catalogue(bomb)) == expected
+    # A pointer that is not JSON: a normal sync (the bucket is listed).
+    (store_root / "registry/snapshot.json").write_text("{not json")
+    garbage = fresh("garbage")
+    listed = sync(garbage)
+    assert listed.listed and sorted(listed.updated) == sorted(ids)
+    assert without_seen_at(catalogue(garbage)) == expected
+
+
+def test_a_snapshot_over_s3_restores_from_its_parts(
+    s3_bucket: tuple[str, Any],
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_endpoint: str,
+) -> None:
+    """moto's S3 server: parts are written and read over HTTP; old snapshots are deleted."""
+    import obstore
+
+    name, store = s3_bucket
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    on_s3 = replace(settings, store=f"s3://{name}", aws_endpoint_url=moto_endpoint)
+    ids = seed(store, n=30)
+    sync(on_s3)
+    monkeypatch.setattr(snapshot_module, "PART_DATASETS", 7)
+    infos = []
+    for _ in range(3):
+        publish(store, Dataset(ids[0], title=f"Again {len(infos)}"))
+        sync(on_s3)
+        info = take_snapshot(on_s3)
+        assert info is not None
+        infos.append(info)
+    # 30 datasets, 7 a part, then the tombstone's part
+    assert [p.datasets for p in infos[-1].parts] == [7, 7, 7, 7, 2, 1]
+    kept = {
+        o["path"].split("/")[2]
+        for batch in obstore.list(store, "registry/snapshots/")
+        for o in batch
+    }
+    assert kept == {infos[-2].snapshot_id, infos[-1].snapshot_id}  # the previous one is kept
+    expected = catalogue(on_s3)
+    other = fresh()
+    reads = Reads(monkeypatch)
+    restored = sync(replace(other, store=on_s3.store, aws_endpoint_url=moto_endpoint))
+    assert not restored.listed and sorted(restored.updated) == sorted(ids)
+    assert reads.documents() == Counter()
+    assert catalogue(replace(other, store=on_s3.store)) == expected
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes ``opendata-registry`` use ``settings``' store and database."""
+    env = {
+        "OPENDATA_HOME": str(settings.home),
+        "OPENDATA_STORE": settings.store,
+        "OPENDATA_REGISTRY_DATABASE_URL": settings.database_url,
+        "OPENDATA_REGISTRY_SECRET": SECRET.decode(),
+    }
+    if settings.database_schema:
+        env["OPENDATA_REGISTRY_DATABASE_SCHEMA"] = settings.database_schema
+    return env
+
+
+def test_snapshot_and_sync_commands(local_store: Any, settings: Settings, fresh: Any) -> None:
+    ids = seed(local_store, n=4)
+    sync(settings)
+    runner = CliRunner()
+    env = cli_env(settings)
+    made = runner.invoke(main, ["snapshot", "--json"], env=env)
+    assert made.exit_code == 0, made.output
+    out = json.loads(made.output)
+    assert out["written"] and out["datasets"] == 5 and out["parts"] == 2  # and the tombstone
+    again = runner.invoke(main, ["snapshot"], env=env)
+    assert again.exit_code == 0 and "up to date" in again.output
+    forced = runner.invoke(main, ["snapshot", "--force"], env=env)
+    assert forced.exit_code == 0 and "5 datasets in 2 parts" in forced.output
+    other = fresh()
+    listed = runner.invoke(main, ["sync", "--json", "--no-snapshot"], env=cli_env(other))
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)["listed"] is True
+    restored = runner.invoke(main, ["sync", "--json"], env=cli_env(fresh("second")))
+    assert restored.exit_code == 0, restored.output
+    report = json.loads(restored.output)
+    assert report["listed"] is False and sorted(report["updated"]) == sorted(ids)
