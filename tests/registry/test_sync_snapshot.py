@@ -437,3 +437,88 @@ def test_snapshot_and_sync_commands(local_store: Any, settings: Settings, fresh:
     assert restored.exit_code == 0, restored.output
     report = json.loads(restored.output)
     assert report["listed"] is False and sorted(report["updated"]) == sorted(ids)
+
+
+def test_a_serving_registry_writes_snapshots_and_a_new_one_starts_from_them(
+    local_store: Any,
+    store_root: Path,
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = seed(local_store, n=5)
+    pointer = store_root / "registry/snapshot.json"
+
+    async def serve(settings: Settings, until: Any) -> int:
+        registry = Registry(settings)
+        await registry.start()
+        try:
+            for _ in range(200):
+                if until():
+                    break
+                await asyncio.sleep(0.05)
+            async with registry.sessions() as session:
+                return len((await session.execute(select(DatasetRow.id))).all())
+        finally:
+            await registry.stop()
+
+    # Serving, it syncs at start and writes a snapshot within one interval.
+    assert asyncio.run(serve(replace(settings, snapshot_interval=0.2), pointer.exists)) == 5
+    info = msgspec.json.decode(pointer.read_bytes(), type=SnapshotInfo)
+    assert info.datasets == 6  # and the tombstone
+    # A new replica on a fresh database answers from the snapshot: no document read.
+    reads = Reads(monkeypatch)
+    new = replace(fresh(), snapshot_interval=0)
+    assert asyncio.run(serve(new, lambda: True)) == len(ids)
+    assert reads.documents() == Counter() and reads.lists == []
+
+
+def test_hostile_lines_are_refused_and_large_parts_are_cut(
+    local_store: Any,
+    store_root: Path,
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever can write the bucket can write a snapshot: a line is checked like a document."""
+    import hashlib
+
+    import pyarrow as pa
+
+    ids = seed(local_store, n=6)
+    sync(settings)
+    monkeypatch.setattr(snapshot_module, "PART_BYTES", 20_000)  # a few datasets a part
+    info = take_snapshot(settings)
+    assert info is not None and len(info.parts) > 2
+    assert all(p.raw_bytes <= 20_000 or p.datasets == 1 for p in info.parts)
+    codec = pa.Codec("zstd")
+    first = info.parts[0]
+    data = codec.decompress(
+        (store_root / first.key).read_bytes(), decompressed_size=first.raw_bytes, asbytes=True
+    )
+    lines = msgspec.json.Decoder(snapshot_module.Line).decode_lines(data)
+    victim, other = lines[0], lines[1]
+    # A line for another id carrying a victim's documents, and ids no key can have.
+    forged = [
+        msgspec.structs.replace(victim, id=other.id),
+        msgspec.structs.replace(victim, id="../../etc"),
+        msgspec.structs.replace(victim, id="NS0/Set-0"),
+        *lines[2:],
+    ]
+    raw = b"".join(msgspec.json.encode(line) + b"\n" for line in forged)
+    packed = codec.compress(raw, asbytes=True)
+    (store_root / first.key).write_bytes(packed)
+    pointer = msgspec.json.decode((store_root / "registry/snapshot.json").read_bytes())
+    pointer["parts"][0].update(
+        raw_bytes=len(raw), bytes=len(packed), sha256=hashlib.sha256(packed).hexdigest()
+    )
+    (store_root / "registry/snapshot.json").write_bytes(json.dumps(pointer).encode())
+    other_db = fresh()
+    restored = sync(other_db)
+    assert any("../../etc" in p and "not a dataset id" in p for p in restored.problems)
+    assert any("NS0/Set-0" in p for p in restored.problems)
+    assert any(other.id in p and "another dataset" in p for p in restored.problems)
+    # The victim's line is gone and the forged one refused: both are read from their documents.
+    assert sorted(restored.updated) == sorted(ids)
+    rows = catalogue(other_db)["datasets"]
+    assert json.loads(rows[other.id]["metadata_json"])["dataset"]["id"] == other.id

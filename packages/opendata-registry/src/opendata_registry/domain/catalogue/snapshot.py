@@ -85,7 +85,9 @@ R = TypeVar("R", "RunRow", "PublishRow")
 SNAPSHOT_FORMAT: Final = "1.0"
 PART_DATASETS: Final = 2_000
 """Datasets per part: ~46 MB of documents at the benchmark's 23 KB each, a few MB compressed."""
-MAX_PART_BYTES: Final = 1 << 30
+PART_BYTES: Final = 64 << 20
+"""A part is also cut when its lines reach this many bytes (large READMEs, long histories)."""
+MAX_PART_BYTES: Final = 256 << 20
 """The most one part may decompress to: a part that says more is refused, not read."""
 _RESTORING: Final = "snapshot_restore"
 """The ``sync_state`` row that says a restore started (an interrupted one goes on)."""
@@ -185,8 +187,8 @@ async def write_snapshot(
     total = 0
     writing: asyncio.Task[None] | None = None
 
-    async def put(number: int, lines: list[Line]) -> None:
-        raw = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
+    async def put(number: int, lines: list[bytes]) -> None:
+        raw = b"".join(lines)
         codec = pa.Codec("zstd", compression_level=_ZSTD_LEVEL)
         packed = await asyncio.to_thread(codec.compress, raw, asbytes=True)
         key = store.layout.snapshot_part(snapshot_id, number)
@@ -204,11 +206,12 @@ async def write_snapshot(
     try:
         number = 0
         async for lines in _lines(sessions, part_datasets):
-            if writing is not None:
-                await writing  # one part uploading while the next is read
-            writing = asyncio.ensure_future(put(number, lines))
-            number += 1
-            total += len(lines)
+            for group in _cut([msgspec.json.encode(line) + b"\n" for line in lines]):
+                if writing is not None:
+                    await writing  # one part uploading while the next is read
+                writing = asyncio.ensure_future(put(number, group))
+                number += 1
+                total += len(group)
         if writing is not None:
             await writing
     finally:
@@ -229,6 +232,19 @@ async def write_snapshot(
     await _delete_old(store, keep)
     log.info("snapshot %s: %d datasets in %d parts", snapshot_id, total, len(parts))
     return info
+
+
+def _cut(lines: list[bytes]) -> list[list[bytes]]:
+    """``lines`` in groups of at most :data:`PART_BYTES` (a longer line stands alone)."""
+    groups: list[list[bytes]] = [[]]
+    size = 0
+    for line in lines:
+        if groups[-1] and size + len(line) > PART_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(line)
+        size += len(line)
+    return [group for group in groups if group]
 
 
 async def _lines(sessions: SessionMaker, part_datasets: int) -> AsyncIterator[list[Line]]:
@@ -362,8 +378,9 @@ class _Restore:
     lifecycles: dict[str, str]
     seen: set[str] = field(default_factory=set)
     stale: list[str] = field(default_factory=list)
-    unreadable: bool = False
-    """Whether a part could not be read."""
+    incomplete: bool = False
+    """Whether a part could not be read or a line was refused (``index.json`` then says what
+    else to read)."""
 
 
 async def restore_snapshot(
@@ -444,7 +461,7 @@ async def restore_snapshot(
             lines = await reading
             read_ahead()
             if lines is None:
-                state.unreadable = True  # its datasets: from their documents, below
+                state.incomplete = True  # its datasets: from their documents, below
             else:
                 await _restore_lines(sessions, lines, state, report, batch_size)
             done += part.datasets
@@ -456,8 +473,8 @@ async def restore_snapshot(
         await asyncio.gather(*(reading for _, reading in pending), return_exceptions=True)
     # Every dataset index.json names that no trusted line restored: from its own documents.
     listed = set(index) if index is not None else set()
-    if index is None and state.unreadable:
-        # The snapshot was in step but a part could not be read: index.json names the rest.
+    if index is None and state.incomplete:
+        # In step, but a part or a line could not be used: index.json names the rest.
         got = await store.get_or_none(store.layout.index())
         if got is not None:
             with contextlib.suppress(FormatError):
@@ -536,6 +553,14 @@ def _decode_lines(raw: bytes) -> list[Line]:
     return decoder.decode_lines(raw)
 
 
+def _canonical(dataset_id: str) -> bool:
+    """Whether ``dataset_id`` is a dataset id as the bucket's keys spell it."""
+    try:
+        return str(DatasetId.parse(dataset_id)) == dataset_id
+    except OpenDataError:
+        return False
+
+
 def _trusted(line: Line, state: _Restore) -> bool:
     """Whether ``line`` is the dataset as the bucket has it now (see the module docstring)."""
     if state.in_step:
@@ -563,6 +588,10 @@ async def _restore_lines(
     kept_runs: list[dict[str, Any]] = []
     kept_publishes: list[dict[str, Any]] = []
     for line in lines:
+        if not _canonical(line.id):
+            report.problems.append(f"snapshot line {line.id[:150]!r}: not a dataset id; skipped")
+            state.incomplete = True
+            continue
         tombstone = line.manifest is None or line.metadata is None
         if not tombstone and not _trusted(line, state):
             # Its documents are read again, but run records never change and /history only
@@ -584,7 +613,6 @@ async def _restore_lines(
                     docs.append((doc, line.lifecycle))
         if tombstone:
             continue
-        state.seen.add(line.id)
         prepared = _prepared(line, state, report)
         if prepared is not None:
             batch.append(prepared)
@@ -606,12 +634,9 @@ def _prepared(line: Line, state: _Restore, report: SyncReport) -> tuple[_Work, _
     assert line.metadata is not None
     etags = (line.manifest.etag, line.metadata.etag, line.readme.etag if line.readme else "")
     if state.have.get(line.id) == etags:
+        state.seen.add(line.id)
         return None  # restored before an interruption
-    try:
-        dsid = DatasetId.parse(line.id)
-    except OpenDataError:
-        report.problems.append(f"{line.id[:150]!r}: not a dataset id; skipped")
-        return None
+    dsid = DatasetId.parse(line.id)  # checked by the caller
     listing = _Listing(dsid, {"manifest.json": etags[0], "metadata.json": etags[1]})
     if line.readme is not None:
         listing.etags["README.md"] = etags[2]
@@ -623,7 +648,9 @@ def _prepared(line: Line, state: _Restore, report: SyncReport) -> tuple[_Work, _
     ]
     prepared = _prepare(work, got, report)
     if prepared.documents is None:
+        state.incomplete = True  # a problem (in the report): read from its documents
         return None
+    state.seen.add(line.id)
     prepared.copied_runs = _run_rows(line)
     prepared.copied_publishes = _publish_rows(line)
     return work, prepared
