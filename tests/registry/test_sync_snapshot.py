@@ -103,6 +103,10 @@ def fresh(settings: Settings, tmp_path: Path) -> Any:
             asyncio.run(_drop_schema(one.database_schema))
 
 
+def columns(model: Any, *skip: str) -> list[str]:
+    return [c.name for c in model.__table__.columns if c.name not in skip]
+
+
 def catalogue(settings: Settings) -> dict[str, Any]:
     """Every bucket-derived row, without surrogate keys and sync times."""
 
@@ -110,12 +114,15 @@ def catalogue(settings: Settings) -> dict[str, Any]:
         registry = Registry(settings)
         try:
             async with registry.sessions() as session:
+
+                async def rows(model: Any, *skip: str) -> list[tuple[Any, ...]]:
+                    found = (await session.execute(select(model))).scalars()
+                    return sorted(
+                        tuple(getattr(r, c) for c in columns(model, *skip)) for r in found
+                    )
+
                 datasets = {
-                    r.id: {
-                        c: getattr(r, c)
-                        for c in DatasetRow.__table__.columns.keys()  # noqa: SIM118
-                        if c not in ("pk", "synced_at")
-                    }
+                    r.id: {c: getattr(r, c) for c in columns(DatasetRow, "pk", "synced_at")}
                     for r in (await session.execute(select(DatasetRow))).scalars()
                 }
                 tags = sorted(
@@ -126,26 +133,13 @@ def catalogue(settings: Settings) -> dict[str, Any]:
                         )
                     )
                 )
-
-                def rows(model: Any, *skip: str) -> list[tuple[Any, ...]]:
-                    return sorted(
-                        tuple(
-                            getattr(r, c) for c in model.__table__.columns.keys() if c not in skip
-                        )  # noqa: SIM118
-                        for r in (await_rows[model.__tablename__])
-                    )
-
-                await_rows = {
-                    m.__tablename__: (await session.execute(select(m))).scalars().all()
-                    for m in (Publish, Run, LifecycleRow, LifecycleEventRow)
-                }
                 return {
                     "datasets": datasets,
                     "tags": tags,
-                    "publishes": rows(Publish),
-                    "runs": rows(Run),
-                    "lifecycles": rows(LifecycleRow, "updated_at"),
-                    "events": rows(LifecycleEventRow),
+                    "publishes": await rows(Publish),
+                    "runs": await rows(Run),
+                    "lifecycles": await rows(LifecycleRow, "updated_at"),
+                    "events": await rows(LifecycleEventRow),
                 }
         finally:
             await registry.engine.dispose()
@@ -276,6 +270,7 @@ def test_a_snapshot_older_than_index_json_is_trusted_only_where_the_entry_is_unc
     restored = sync(other)
     assert not restored.listed and restored.problems == []
     assert sorted(restored.updated) == sorted([*(set(ids) - {deleted}), added])
+    assert restored.from_documents == 3  # changed, added and the deleted one's listing
     # Only the changed and the added datasets' documents were read (one listing each).
     assert reads.documents() == Counter({"manifest.json": 2, "metadata.json": 2, "README.md": 2})
     read = {"/".join(k.split("/")[1:3]) for k in reads.gets if k.startswith("datasets/")}
@@ -437,6 +432,13 @@ def test_snapshot_and_sync_commands(local_store: Any, settings: Settings, fresh:
     assert restored.exit_code == 0, restored.output
     report = json.loads(restored.output)
     assert report["listed"] is False and sorted(report["updated"]) == sorted(ids)
+    current = json.loads((Path(settings.store) / "registry/snapshot.json").read_bytes())
+    assert report["snapshot"] == current["snapshot_id"] != out["snapshot_id"]  # --force wrote it
+    assert report["from_documents"] == 0
+    said = runner.invoke(main, ["sync"], env=cli_env(fresh("third")))
+    assert said.exit_code == 0, said.output
+    assert f"4 datasets from catalogue snapshot {report['snapshot']}" in said.output
+    assert "(0 read from their own documents)" in said.output
 
 
 def test_a_serving_registry_writes_snapshots_and_a_new_one_starts_from_them(

@@ -144,19 +144,27 @@ def sync(
         "runs_added": report.runs_added,
         "index_written": report.index_written,
         "listed": report.listed,
+        "snapshot": report.snapshot,
+        "from_documents": report.from_documents,
         "problems": report.problems,
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    if not report.listed:
+    if report.snapshot is not None:
+        click.echo(
+            f"{report.datasets} datasets from catalogue snapshot {report.snapshot} "
+            f"({report.from_documents} read from their own documents)"
+        )
+    elif not report.listed:
         click.echo(f"{report.datasets} datasets; index.json unchanged since the last sync")
         return
-    click.echo(
-        f"{report.datasets} datasets; {len(report.updated)} updated, {len(report.removed)} "
-        f"removed, {report.publishes_added} publishes and {report.runs_added} runs added"
-        + ("; index.json written" if report.index_written else "")
-    )
+    else:
+        click.echo(
+            f"{report.datasets} datasets; {len(report.updated)} updated, {len(report.removed)} "
+            f"removed, {report.publishes_added} publishes and {report.runs_added} runs added"
+            + ("; index.json written" if report.index_written else "")
+        )
     for problem in report.problems:
         click.secho(f"skipped: {problem}", fg="yellow", err=True)
 

@@ -437,7 +437,7 @@ async def restore_snapshot(
                 (await session.execute(select(LifecycleRow.dataset_id, LifecycleRow.etag))).all()
             ),
         )
-    report = SyncReport(listed=False)
+    report = SyncReport(listed=False, snapshot=info.snapshot_id)
     total = info.datasets
     done = 0
     if progress:
@@ -480,6 +480,7 @@ async def restore_snapshot(
             with contextlib.suppress(FormatError):
                 listed = {e.id for e in decode_document(got[0], Index).datasets}
     todo = sorted((listed - state.seen) | set(state.stale))
+    report.from_documents = len(todo)
     for ds in todo:
         with contextlib.suppress(OpenDataError):
             one = await sync_dataset(sessions, store, ds)

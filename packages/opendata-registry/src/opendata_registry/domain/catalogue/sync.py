@@ -90,7 +90,11 @@ class SyncReport:
     index_written: bool = False
     listed: bool = True
     """Whether the bucket was listed (``changed=True`` skips it when ``index.json`` is as the
-    last sync left it)."""
+    last sync left it, and a restore from a snapshot does not list it)."""
+    snapshot: str | None = None
+    """The id of the catalogue snapshot an empty catalogue was filled from."""
+    from_documents: int = 0
+    """Datasets of a restore read from their own documents (not trusted in the snapshot)."""
 
     @property
     def changed(self) -> bool:
