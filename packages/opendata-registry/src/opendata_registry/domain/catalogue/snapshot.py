@@ -445,25 +445,29 @@ async def restore_snapshot(
     # Parts are read ahead of the writer, at most _PARTS_AHEAD of them (each is ~60 MB of
     # decoded lines at 2,000 datasets).
     upcoming = iter(info.parts)
-    pending: deque[tuple[SnapshotPart, asyncio.Future[list[Line] | None]]] = deque()
+    pending: deque[tuple[SnapshotPart, asyncio.Future[_Plan | None]]] = deque()
+
+    async def read(part: SnapshotPart) -> _Plan | None:
+        lines = await _read_part(store, part, report)
+        return None if lines is None else _plan(lines, state, report)
 
     def read_ahead() -> None:
         while len(pending) < 1 + _PARTS_AHEAD:
             part = next(upcoming, None)
             if part is None:
                 return
-            pending.append((part, asyncio.ensure_future(_read_part(store, part, report))))
+            pending.append((part, asyncio.ensure_future(read(part))))
 
     try:
         read_ahead()
         while pending:
             part, reading = pending.popleft()
-            lines = await reading
+            plan = await reading
             read_ahead()
-            if lines is None:
+            if plan is None:
                 state.incomplete = True  # its datasets: from their documents, below
             else:
-                await _restore_lines(sessions, lines, state, report, batch_size)
+                await _apply(sessions, plan, state, report, batch_size)
             done += part.datasets
             if progress:
                 progress(min(done, total), total)
@@ -576,18 +580,19 @@ def _trusted(line: Line, state: _Restore) -> bool:
         return False
 
 
-async def _restore_lines(
-    sessions: SessionMaker,
-    lines: list[Line],
-    state: _Restore,
-    report: SyncReport,
-    batch_size: int,
-) -> None:
-    """Restore one part's trusted lines: lifecycles first, then datasets in batches."""
-    docs: list[tuple[Lifecycle, Doc]] = []
-    batch: list[tuple[_Work, _Prepared]] = []
-    kept_runs: list[dict[str, Any]] = []
-    kept_publishes: list[dict[str, Any]] = []
+@dataclass
+class _Plan:
+    """What one part's lines come to: rows to copy, lifecycles to store, datasets to write."""
+
+    docs: list[tuple[Lifecycle, Doc]] = field(default_factory=list)
+    batch: list[tuple[_Work, _Prepared]] = field(default_factory=list)
+    kept_runs: list[dict[str, Any]] = field(default_factory=list)
+    kept_publishes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plan(lines: list[Line], state: _Restore, report: SyncReport) -> _Plan:
+    """Check and decode one part's lines (no database: it runs while the part before is written)."""
+    plan = _Plan()
     for line in lines:
         if not _canonical(line.id):
             report.problems.append(f"snapshot line {line.id[:150]!r}: not a dataset id; skipped")
@@ -599,8 +604,8 @@ async def _restore_lines(
             # grows: its rows are kept, so only newer run records are read.
             state.stale.append(line.id)
             if state.index is not None and line.id in state.index:
-                kept_runs += _run_rows(line)
-                kept_publishes += _publish_rows(line)
+                plan.kept_runs += _run_rows(line)
+                plan.kept_publishes += _publish_rows(line)
             continue
         if line.lifecycle is not None and state.lifecycles.get(line.id) != line.lifecycle.etag:
             try:
@@ -611,22 +616,29 @@ async def _restore_lines(
                 report.problems.append(str(exc))
             else:
                 if doc.dataset_id == line.id:
-                    docs.append((doc, line.lifecycle))
+                    plan.docs.append((doc, line.lifecycle))
         if tombstone:
             continue
         prepared = _prepared(line, state, report)
         if prepared is not None:
-            batch.append(prepared)
-    if kept_runs or kept_publishes:
+            plan.batch.append(prepared)
+    return plan
+
+
+async def _apply(
+    sessions: SessionMaker, plan: _Plan, state: _Restore, report: SyncReport, batch_size: int
+) -> None:
+    """Write one part's plan: kept rows and lifecycles first, then datasets in batches."""
+    if plan.kept_runs or plan.kept_publishes:
         async with sessions() as session, session.begin():
-            await copy_rows(session, kept_runs, kept_publishes)
-    if docs:
+            await copy_rows(session, plan.kept_runs, plan.kept_publishes)
+    if plan.docs:
         async with sessions() as session, session.begin():
-            for doc, raw in docs:
+            for doc, raw in plan.docs:
                 await store_lifecycle(session, doc, raw.etag, raw.text.encode())
                 state.lifecycles[doc.dataset_id] = raw.etag
-    for at in range(0, len(batch), batch_size):
-        await _commit(sessions, batch[at : at + batch_size], report)
+    for at in range(0, len(plan.batch), batch_size):
+        await _commit(sessions, plan.batch[at : at + batch_size], report)
 
 
 def _prepared(line: Line, state: _Restore, report: SyncReport) -> tuple[_Work, _Prepared] | None:
