@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendata_core.documents import Index, IndexEntry, decode_document
@@ -64,6 +64,7 @@ from opendata_registry.domain.catalogue.sync import (
     _Work,
     copy_rows,
     in_step_etag,
+    set_state,
     sync_dataset,
     write_index,
 )
@@ -417,8 +418,8 @@ async def restore_snapshot(
             return None
         index_etag = got[1]
         index = {e.id: e for e in entries}
+    await set_state(sessions, _RESTORING, info.snapshot_id)
     async with sessions() as session:
-        await _mark(session, info.snapshot_id)
         state = _Restore(
             in_step=in_step,
             index=index,
@@ -486,8 +487,11 @@ async def restore_snapshot(
     todo = sorted((listed - state.seen) | set(state.stale))
     report.from_documents = len(todo)
     for ds in todo:
-        with contextlib.suppress(OpenDataError):
+        try:
             one = await sync_dataset(sessions, store, ds)
+        except OpenDataError as exc:
+            report.problems.append(f"{ds}: {exc}")  # the next full sync reads it again
+        else:
             report.updated += one.updated
             report.publishes_added += one.publishes_added
             report.runs_added += one.runs_added
@@ -513,17 +517,6 @@ async def restore_snapshot(
 async def restoring(session: AsyncSession) -> bool:
     """Whether a restore started and did not finish (the next sync goes on with it)."""
     return (await session.get(SyncState, _RESTORING)) is not None
-
-
-async def _mark(session: AsyncSession, snapshot_id: str) -> None:
-    async with session.begin():
-        row = await session.get(SyncState, _RESTORING)
-        if row is None:
-            session.add(SyncState(name=_RESTORING, value=snapshot_id))
-        else:
-            await session.execute(
-                update(SyncState).where(SyncState.name == _RESTORING).values(value=snapshot_id)
-            )
 
 
 async def _read_part(

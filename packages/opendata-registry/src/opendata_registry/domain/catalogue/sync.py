@@ -687,12 +687,17 @@ async def in_step_etag(session: AsyncSession) -> str | None:
 
 async def _remember(sessions: SessionMaker, etag: str) -> None:
     """Store ``etag`` as the ``index.json`` the catalogue is in step with."""
+    await set_state(sessions, _INDEX_ETAG, etag)
+
+
+async def set_state(sessions: SessionMaker, name: str, value: str) -> None:
+    """Set the ``sync_state`` row ``name`` to ``value`` (one transaction)."""
     async with sessions() as session, session.begin():
-        if (await session.get(SyncState, _INDEX_ETAG)) is None:
-            session.add(SyncState(name=_INDEX_ETAG, value=etag))
+        if (await session.get(SyncState, name)) is None:
+            session.add(SyncState(name=name, value=value))
         else:
             await session.execute(
-                update(SyncState).where(SyncState.name == _INDEX_ETAG).values(value=etag)
+                update(SyncState).where(SyncState.name == name).values(value=value)
             )
 
 
