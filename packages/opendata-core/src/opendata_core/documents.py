@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
@@ -437,6 +438,27 @@ _NAMES: Final[dict[type[Any], str]] = {
 }
 
 
+# One decoder per document type, built at import. msgspec builds a type's decoding information
+# on its first use; two threads doing that at once crash the process (msgspec 0.22: a segfault,
+# tests/core/test_documents_threads.py), so no first use may happen on a worker thread.
+_DECODERS: Final[dict[type[Any], msgspec.json.Decoder[Any]]] = {
+    kind: msgspec.json.Decoder(kind) for kind in _NAMES
+}
+_VERSION: Final = msgspec.json.Decoder(_Version)
+_DECODERS_LOCK: Final = threading.Lock()
+
+
+def _decoder(kind: type[D]) -> msgspec.json.Decoder[D]:
+    """The decoder of ``kind`` (built once, under a lock, for a type not known at import)."""
+    found = _DECODERS.get(kind)
+    if found is None:
+        with _DECODERS_LOCK:
+            found = _DECODERS.get(kind)
+            if found is None:
+                found = _DECODERS[kind] = msgspec.json.Decoder(kind)
+    return found
+
+
 def _major(version: str, document: str) -> int:
     try:
         return int(version.split(".", 1)[0])
@@ -462,7 +484,7 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
     """
     document = name or _NAMES.get(kind, kind.__name__)
     try:
-        version = msgspec.json.decode(data, type=_Version).format
+        version = _VERSION.decode(data).format
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise FormatError(
             f"{document}: not a valid JSON document: {exc}", document=document
@@ -472,7 +494,7 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
     if found > supported:
         raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
     try:
-        doc = msgspec.json.decode(data, type=kind)
+        doc = _decoder(kind).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = str(exc)
         field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None

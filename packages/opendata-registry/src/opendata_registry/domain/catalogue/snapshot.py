@@ -547,8 +547,13 @@ async def _read_part(
 
 
 def _decode_lines(raw: bytes) -> list[Line]:
-    decoder = msgspec.json.Decoder(Line)
-    return decoder.decode_lines(raw)
+    """A part's lines (on a worker thread: the decoder was built at import, see below)."""
+    return _LINES.decode_lines(raw)
+
+
+# Built at import, not on the worker threads that decode parts side by side: two threads that
+# build a type's decoder at the same moment can crash the process (``decode_document``'s note).
+_LINES: Final = msgspec.json.Decoder(Line)
 
 
 def _canonical(dataset_id: str) -> bool:
