@@ -55,6 +55,19 @@ PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BIN = Path(sys.executable).parent / "opendata-registry"
 
 
+def interpreter_seconds() -> float:
+    """Seconds for 20 million additions in a Python loop (best of three): how fast this VM runs
+    the interpreter, to compare runs made on different VMs (docs/benchmarks.md)."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        total = 0
+        for i in range(20_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def store_for(data: Path, n: int) -> Path:
     """The generated folder store of ``n`` datasets (written once, then reused)."""
     store = data / f"store-{n}"
@@ -243,7 +256,8 @@ def main() -> int:
     print(
         f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, python "
         f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"interpreter speed {interpreter_seconds():.2f} s",
         flush=True,
     )
     args.data.mkdir(parents=True, exist_ok=True)
