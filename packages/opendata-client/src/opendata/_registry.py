@@ -61,6 +61,7 @@ from opendata_core.documents import (
     Shard,
     decode_document,
     encode_document,
+    json_decoder,
 )
 from opendata_core.errors import (
     DatasetMoved,
@@ -825,7 +826,8 @@ def _typed_error(
 
 def _decode(resp: httpx.Response, kind: type[_T], what: str) -> _T:
     try:
-        return msgspec.json.decode(resp.content, type=kind)
+        # The one decoder per type: users call od.* from threads (Dask's workers, a pool).
+        return json_decoder(kind).decode(resp.content)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise OpenDataError(
             f"{what}: the registry's answer is not a valid {kind.__name__}: {exc}",

@@ -54,6 +54,7 @@ __all__ = [
     "decode_document",
     "diff_schemas",
     "encode_document",
+    "json_decoder",
     "schema_gate",
     "schema_hash",
 ]
@@ -428,6 +429,7 @@ class _Version(msgspec.Struct):
 
 
 D = TypeVar("D", bound=_Document)
+T = TypeVar("T")
 
 _NAMES: Final[dict[type[Any], str]] = {
     Manifest: "manifest.json",
@@ -448,8 +450,16 @@ _VERSION: Final = msgspec.json.Decoder(_Version)
 _DECODERS_LOCK: Final = threading.Lock()
 
 
-def _decoder(kind: type[D]) -> msgspec.json.Decoder[D]:
-    """The decoder of ``kind`` (built once, under a lock, for a type not known at import)."""
+def json_decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
+    """The one JSON decoder of ``kind``, built once, under a lock (safe to call on any thread).
+
+    Decode with it wherever threads may decode a type for the first time at once: msgspec 0.22
+    builds a type's decoding information on its first use, and two threads doing that together
+    can crash the process.
+
+    >>> json_decoder(Provenance).decode(b'{"repo": "octo/prices"}').repo
+    'octo/prices'
+    """
     found = _DECODERS.get(kind)
     if found is None:
         with _DECODERS_LOCK:
@@ -494,7 +504,7 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
     if found > supported:
         raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
     try:
-        doc = _decoder(kind).decode(data)
+        doc = json_decoder(kind).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = str(exc)
         field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None
