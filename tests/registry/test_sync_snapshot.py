@@ -5,6 +5,7 @@ bucket still says the same, and resuming an interrupted restore without duplicat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections import Counter
 from dataclasses import replace
@@ -158,11 +159,12 @@ class Reads:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.gets: list[str] = []
         self.lists: list[str] = []
-        get, get_many, etag, listing = (
+        get, get_many, etag, listing, read_back = (
             RegistryStore.get,
             RegistryStore.get_many,
             RegistryStore.etag,
             RegistryStore.list,
+            RegistryStore.read_back,
         )
         reads = self
 
@@ -175,6 +177,10 @@ class Reads:
                 reads.gets.extend(keys)  # the S3 path goes through get()
             return await get_many(self, keys, **kw)
 
+        async def counted_read_back(self: RegistryStore, key: str, limit: int) -> Any:
+            reads.gets.append(key)
+            return await read_back(self, key, limit)
+
         async def counted_etag(self: RegistryStore, key: str) -> str:
             reads.gets.append(key)
             return await etag(self, key)
@@ -186,6 +192,7 @@ class Reads:
         monkeypatch.setattr(RegistryStore, "get", counted_get)
         monkeypatch.setattr(RegistryStore, "get_many", counted_many)
         monkeypatch.setattr(RegistryStore, "etag", counted_etag)
+        monkeypatch.setattr(RegistryStore, "read_back", counted_read_back)
         monkeypatch.setattr(RegistryStore, "list", counted_list)
 
     def documents(self) -> Counter[str]:
@@ -202,6 +209,20 @@ def take_snapshot(settings: Settings, *, force: bool = False) -> SnapshotInfo | 
             await registry.engine.dispose()
 
     return asyncio.run(go())
+
+
+def snapshotted(
+    local_store: Any, settings: Settings, fresh: Any
+) -> tuple[list[str], SnapshotInfo, dict[str, Any]]:
+    """Seed datasets, sync and snapshot them: their ids, the snapshot and the catalogue a sync
+    from the documents alone makes (its /history: the versions it saw)."""
+    ids = seed(local_store)
+    sync(settings)
+    info = take_snapshot(settings)
+    assert info is not None and info.parts
+    reference = fresh("reference")
+    sync(reference, snapshot=False)
+    return ids, info, without_seen_at(catalogue(reference))
 
 
 def test_a_fresh_database_is_filled_from_the_snapshot_with_the_same_rows(
@@ -323,14 +344,7 @@ def test_an_interrupted_restore_goes_on_without_duplicates(
 def test_an_unreadable_part_or_pointer_falls_back_to_the_documents(
     local_store: Any, store_root: Path, settings: Settings, fresh: Any
 ) -> None:
-    ids = seed(local_store)
-    sync(settings)
-    info = take_snapshot(settings)
-    assert info is not None
-    # What a sync from the documents alone makes (its /history: the versions it saw).
-    reference = fresh("reference")
-    sync(reference, snapshot=False)
-    expected = without_seen_at(catalogue(reference))
+    ids, info, expected = snapshotted(local_store, settings, fresh)
     # A part whose bytes are not the ones snapshot.json lists: reported, its datasets read.
     part = store_root / info.parts[0].key
     part.write_bytes(part.read_bytes()[:-1] + b"\0")
@@ -354,6 +368,68 @@ def test_an_unreadable_part_or_pointer_falls_back_to_the_documents(
     listed = sync(garbage)
     assert listed.listed and sorted(listed.updated) == sorted(ids)
     assert without_seen_at(catalogue(garbage)) == expected
+
+
+def test_a_pointer_cannot_send_the_restore_elsewhere_or_make_it_read_without_bound(
+    local_store: Any,
+    store_root: Path,
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids, info, expected = snapshotted(local_store, settings, fresh)
+    pointer_path = store_root / "registry/snapshot.json"
+    good = pointer_path.read_bytes()
+
+    def pointer(**changes: Any) -> None:
+        doc = json.loads(good)
+        for name, value in changes.items():
+            if name.startswith("part0_"):
+                doc["parts"][0][name[len("part0_") :]] = value
+            else:
+                doc[name] = value
+        pointer_path.write_bytes(json.dumps(doc).encode())
+
+    # A part that names another object of the bucket (a dataset's document, a path out of the
+    # snapshot's folder): not read; its datasets are read from their documents.
+    victim = f"datasets/{ids[0]}/metadata.json"
+    blob = (store_root / victim).read_bytes()
+    for n, key in enumerate((victim, f"registry/snapshots/{info.snapshot_id}/../../../{victim}")):
+        pointer(
+            part0_key=key,
+            part0_bytes=len(blob),
+            part0_sha256=hashlib.sha256(blob).hexdigest(),
+        )
+        elsewhere = fresh(f"elsewhere{n}")
+        restored = sync(elsewhere)
+        assert any(key[:50] in p and "not read" in p for p in restored.problems), restored
+        assert sorted(restored.updated) == sorted(ids)
+        assert without_seen_at(catalogue(elsewhere)) == expected
+    # A part bigger than it says: read no further than its size, and refused.
+    pointer(part0_bytes=info.parts[0].bytes - 1)
+    short = fresh("short")
+    restored = sync(short)
+    assert any("size or sha256" in p for p in restored.problems), restored
+    assert without_seen_at(catalogue(short)) == expected
+    # A part that says it is bigger than any part: not read.
+    pointer(part0_bytes=snapshot_module.MAX_PART_BYTES + 1)
+    huge = fresh("huge")
+    assert any("more than a part may" in p for p in sync(huge).problems)
+    assert without_seen_at(catalogue(huge)) == expected
+    # A snapshot id this registry does not write (its parts' folder): the snapshot is not used.
+    pointer(snapshot_id="../../datasets")
+    odd = fresh("odd")
+    assert sync(odd).listed
+    assert without_seen_at(catalogue(odd)) == expected
+    # A pointer bigger than a pointer may be: not used (the bucket is listed).
+    pointer_path.write_bytes(good)
+    monkeypatch.setattr(snapshot_module, "MAX_POINTER_BYTES", len(good) - 1)
+    big = fresh("big")
+    assert sync(big).listed
+    assert without_seen_at(catalogue(big)) == expected
+    monkeypatch.setattr(snapshot_module, "MAX_POINTER_BYTES", len(good))
+    fits = fresh("fits")
+    assert not sync(fits).listed
 
 
 def test_a_snapshot_over_s3_restores_from_its_parts(
@@ -483,7 +559,6 @@ def test_hostile_lines_are_refused_and_large_parts_are_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Whoever can write the bucket can write a snapshot: a line is checked like a document."""
-    import hashlib
 
     import pyarrow as pa
 

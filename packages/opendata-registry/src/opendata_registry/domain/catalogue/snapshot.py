@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator
@@ -44,6 +45,7 @@ from opendata_core.documents import Index, IndexEntry, decode_document
 from opendata_core.errors import FormatError, OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_core.lifecycle import Lifecycle
+from opendata_core.store import NotFound
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.models import (
     Dataset,
@@ -89,7 +91,13 @@ PART_DATASETS: Final = 2_000
 PART_BYTES: Final = 64 << 20
 """A part is also cut when its lines reach this many bytes (large READMEs, long histories)."""
 MAX_PART_BYTES: Final = 256 << 20
-"""The most one part may decompress to: a part that says more is refused, not read."""
+"""The most one part may hold, compressed or decompressed: a part that says more is refused, not
+read (the registry writes parts of at most 64 MiB of lines)."""
+MAX_POINTER_BYTES: Final = 16 << 20
+"""The most ``registry/snapshot.json`` may hold (~80,000 parts, 160 million datasets): reading
+stops there and the snapshot is not used."""
+_SNAPSHOT_ID: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}")
+"""How :func:`write_snapshot` names a snapshot (its parts' folder)."""
 _RESTORING: Final = "snapshot_restore"
 """The ``sync_state`` row that says a restore started (an interrupted one goes on)."""
 _PARTS_AHEAD: Final = 2
@@ -345,14 +353,32 @@ async def _delete_old(store: RegistryStore, keep: set[str]) -> None:
 
 
 async def read_info(store: RegistryStore) -> SnapshotInfo | None:
-    """The current snapshot's ``registry/snapshot.json`` (``None``: none, or unreadable)."""
-    got = await store.get_or_none(store.layout.snapshot())
-    if got is None:
+    """The current snapshot's ``registry/snapshot.json`` (``None``: none, or unreadable).
+
+    Read up to :data:`MAX_POINTER_BYTES`; a bigger one, one that is not a snapshot pointer and
+    one whose snapshot id is not one :func:`write_snapshot` makes are not used (a warning).
+    """
+    try:
+        data, size, _ = await store.read_back(store.layout.snapshot(), MAX_POINTER_BYTES)
+    except NotFound:
+        return None
+    if size > MAX_POINTER_BYTES:
+        log.warning(
+            "registry/snapshot.json holds more than %d bytes; syncing from the documents",
+            MAX_POINTER_BYTES,
+        )
         return None
     try:
-        info = msgspec.json.decode(got[0], type=SnapshotInfo)
+        info = msgspec.json.decode(data, type=SnapshotInfo)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         log.warning("registry/snapshot.json is not readable (%s); syncing from the documents", exc)
+        return None
+    if not _SNAPSHOT_ID.fullmatch(info.snapshot_id):
+        log.warning(
+            "registry/snapshot.json names snapshot %r, not an id this registry writes; syncing "
+            "from the documents",
+            info.snapshot_id[:100],
+        )
         return None
     if info.format.split(".", 1)[0] != SNAPSHOT_FORMAT.split(".", 1)[0]:
         log.warning(
@@ -445,19 +471,20 @@ async def restore_snapshot(
         progress(0, total)
     # Parts are read ahead of the writer, at most _PARTS_AHEAD of them (each is ~60 MB of
     # decoded lines at 2,000 datasets).
-    upcoming = iter(info.parts)
+    upcoming = enumerate(info.parts)
     pending: deque[tuple[SnapshotPart, asyncio.Future[_Plan | None]]] = deque()
 
-    async def read(part: SnapshotPart) -> _Plan | None:
-        lines = await _read_part(store, part, report)
+    async def read(number: int, part: SnapshotPart) -> _Plan | None:
+        lines = await _read_part(store, info.snapshot_id, number, part, report)
         return None if lines is None else _plan(lines, state, report)
 
     def read_ahead() -> None:
         while len(pending) < 1 + _PARTS_AHEAD:
-            part = next(upcoming, None)
-            if part is None:
+            got = next(upcoming, None)
+            if got is None:
                 return
-            pending.append((part, asyncio.ensure_future(read(part))))
+            number, part = got
+            pending.append((part, asyncio.ensure_future(read(number, part))))
 
     try:
         read_ahead()
@@ -520,21 +547,34 @@ async def restoring(session: AsyncSession) -> bool:
 
 
 async def _read_part(
-    store: RegistryStore, part: SnapshotPart, report: SyncReport
+    store: RegistryStore, snapshot_id: str, number: int, part: SnapshotPart, report: SyncReport
 ) -> list[Line] | None:
-    """One part's lines; ``None`` (and a problem in the report) when it cannot be trusted."""
+    """One part's lines; ``None`` (and a problem in the report) when it cannot be trusted.
+
+    Only the part's own key is read (part ``number`` of ``snapshot_id``), and no more bytes of
+    it than ``snapshot.json`` says it holds, at most :data:`MAX_PART_BYTES`.
+    """
     import pyarrow as pa
 
-    if not 0 <= part.raw_bytes <= MAX_PART_BYTES:
-        report.problems.append(f"{part.key}: says it holds {part.raw_bytes} bytes; not read")
+    key = store.layout.snapshot_part(snapshot_id, number)
+    if part.key != key:
+        report.problems.append(
+            f"snapshot.json lists {part.key[:200]!r} as part {number}, which is {key}; not read"
+        )
+        return None
+    if not (0 <= part.raw_bytes <= MAX_PART_BYTES and 0 <= part.bytes <= MAX_PART_BYTES):
+        report.problems.append(
+            f"{key}: says it holds {part.bytes} bytes ({part.raw_bytes} decompressed), more "
+            f"than a part may ({MAX_PART_BYTES}); not read"
+        )
         return None
     try:
-        data, _ = await store.get(part.key)
+        data, size, digest = await store.read_back(key, part.bytes)
     except OpenDataError as exc:
-        report.problems.append(f"{part.key}: {exc}")
+        report.problems.append(f"{key}: {exc}")
         return None
-    if hashlib.sha256(data).hexdigest() != part.sha256:
-        report.problems.append(f"{part.key}: its sha256 is not the one snapshot.json lists")
+    if size != part.bytes or digest != part.sha256:
+        report.problems.append(f"{key}: its size or sha256 is not the one snapshot.json lists")
         return None
     try:
         raw = await asyncio.to_thread(
