@@ -432,6 +432,16 @@ def test_a_pointer_cannot_send_the_restore_elsewhere_or_make_it_read_without_bou
     assert not sync(fits).listed
 
 
+def on_endpoint(
+    settings: Settings, bucket: str, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """``settings`` on the S3 bucket ``bucket`` at ``endpoint`` (moto, or a proxy before it)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    return replace(settings, store=f"s3://{bucket}", aws_endpoint_url=endpoint)
+
+
 def test_a_snapshot_over_s3_restores_from_its_parts(
     s3_bucket: tuple[str, Any],
     settings: Settings,
@@ -443,10 +453,7 @@ def test_a_snapshot_over_s3_restores_from_its_parts(
     import obstore
 
     name, store = s3_bucket
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    on_s3 = replace(settings, store=f"s3://{name}", aws_endpoint_url=moto_endpoint)
+    on_s3 = on_endpoint(settings, name, moto_endpoint, monkeypatch)
     ids = seed(store, n=30)
     sync(on_s3)
     monkeypatch.setattr(snapshot_module, "PART_DATASETS", 7)
@@ -472,6 +479,84 @@ def test_a_snapshot_over_s3_restores_from_its_parts(
     assert not restored.listed and sorted(restored.updated) == sorted(ids)
     assert reads.documents() == Counter()
     assert catalogue(replace(other, store=on_s3.store)) == expected
+
+
+def test_lost_replies_while_writing_a_snapshot_leave_a_whole_one_current(
+    s3_bucket: tuple[str, Any],
+    settings: Settings,
+    fresh: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_endpoint: str,
+) -> None:
+    """The fault proxy between the registry and moto: a part's reply lost (its PUT landed), the
+    pointer's PUT refused every time, and the pointer's PUT landing with its replies lost."""
+    import obstore
+
+    from opendata_core.errors import OpenDataError
+    from tests.faultproxy import FaultProxy, Rule
+
+    name, store = s3_bucket
+    proxy = FaultProxy(moto_endpoint).start()
+    try:
+        on_s3 = on_endpoint(settings, name, proxy.url, monkeypatch)
+        ids = seed(store, n=9)
+        sync(on_s3)
+        monkeypatch.setattr(snapshot_module, "PART_DATASETS", 4)
+
+        def snapshots() -> set[str]:
+            return {
+                o["path"].split("/")[2]
+                for batch in obstore.list(store, "registry/snapshots/")
+                for o in batch
+            }
+
+        def pointer_id() -> str:
+            got = obstore.get(store, "registry/snapshot.json").bytes()
+            return str(msgspec.json.decode(bytes(got))["snapshot_id"])
+
+        # A part's PUT lands but its answer is lost: the retry writes the same bytes again.
+        proxy.add(Rule("PUT", r"/registry/snapshots/.*/part-00001", "forward-503"))
+        first = take_snapshot(on_s3)
+        assert first is not None and pointer_id() == first.snapshot_id
+        assert proxy.committed("PUT", r"/part-00001") == 2
+        # The pointer's PUT refused on every try: the snapshot fails, the old one stays
+        # current; its parts are orphans until the next snapshot deletes them.
+        proxy.clear()
+        publish(store, Dataset(ids[0], title="Again"))
+        sync(on_s3)
+        proxy.add(Rule("PUT", r"/registry/snapshot\.json$", "503", times=100))
+        with pytest.raises(OpenDataError):
+            take_snapshot(on_s3)
+        assert pointer_id() == first.snapshot_id
+        orphans = snapshots() - {first.snapshot_id}
+        assert len(orphans) == 1
+        expected = without_seen_at(catalogue(on_s3))
+        # A restore meanwhile uses the old snapshot and reads the changed dataset's documents.
+        proxy.clear()
+        old = fresh("old")
+        restored = sync(replace(old, store=on_s3.store, aws_endpoint_url=proxy.url))
+        assert restored.snapshot == first.snapshot_id and restored.from_documents == 1
+        assert without_seen_at(catalogue(replace(old, store=on_s3.store))) == expected
+        # The pointer's PUT lands each time but every answer is lost: the writer reports a
+        # failure, yet the bucket holds the new pointer, whose parts are all there.
+        proxy.add(Rule("PUT", r"/registry/snapshot\.json$", "forward-503", times=100))
+        with pytest.raises(OpenDataError):
+            take_snapshot(on_s3)
+        proxy.clear()
+        landed = pointer_id()
+        assert landed not in {first.snapshot_id, *orphans}
+        assert snapshots() == {first.snapshot_id, landed, *orphans}
+        new = fresh("new")
+        restored = sync(replace(new, store=on_s3.store, aws_endpoint_url=proxy.url))
+        assert restored.snapshot == landed and restored.from_documents == 0
+        assert not restored.problems
+        assert without_seen_at(catalogue(replace(new, store=on_s3.store))) == expected
+        # The next snapshot keeps the one before it and deletes the orphans.
+        latest = take_snapshot(on_s3, force=True)
+        assert latest is not None
+        assert snapshots() == {landed, latest.snapshot_id}
+    finally:
+        proxy.stop()
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
