@@ -1,16 +1,19 @@
 """The bulk sync: batches committed one by one (checkpoints), resumed after a failure or a kill
-without duplicates; the progress bar of ``opendata-registry sync``."""
+without duplicates; an empty SQLite catalogue loaded with its search index and word counts built
+once at the end (the same as row by row); the progress bar of ``opendata-registry sync``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from opendata_registry.cli.main import main
 from opendata_registry.context import Registry
 from opendata_registry.db.models import Dataset as DatasetRow
 from opendata_registry.db.models import DatasetTag, Publish, Run
+from opendata_registry.domain.catalogue import sync as sync_module
 from opendata_registry.infra.settings import Settings
 
 from .conftest import Dataset, publish
@@ -64,6 +68,37 @@ def counts(settings: Settings) -> dict[str, int]:
     return asyncio.run(go())
 
 
+def search_index(settings: Settings, *, check: bool = True) -> dict[str, Any] | None:
+    """SQLite's search state: the bulk-load flag, the ids each word finds through the FTS5 index
+    and the counted vocabulary (``None`` on PostgreSQL). With ``check``, FTS5's integrity check
+    first: it fails when the index and the rows differ."""
+    if not settings.database_url.startswith("sqlite"):
+        return None
+    with sqlite3.connect(settings.database_url.split("///", 1)[1]) as conn:
+        if check:
+            conn.execute(
+                "INSERT INTO datasets_fts(datasets_fts, rank) VALUES ('integrity-check', 1)"
+            )
+        found = {
+            word: sorted(
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM datasets WHERE pk IN "
+                    "(SELECT rowid FROM datasets_fts WHERE datasets_fts MATCH ?)",
+                    (word,),
+                )
+            )
+            for word in ("finance", "rates", "rate", "bulk3", "set", "zebra")
+        }
+        return {
+            "bulk_load": conn.execute(
+                "SELECT count(*) FROM sync_state WHERE name = 'bulk_load'"
+            ).fetchone()[0],
+            "found": found,
+            "vocabulary": dict(conn.execute("SELECT word, datasets FROM search_vocabulary")),
+        }
+
+
 @pytest.fixture
 def bulk(local_store: Any, store_root: Path) -> list[str]:
     """601 datasets, each with one successful run record and two topics."""
@@ -95,6 +130,9 @@ def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
     monkeypatch.setattr(RegistryStore, "get_many", real)
     done = counts(settings)
     assert done == {"datasets": 300, "publishes": 300, "runs": 300, "dataset_tags": 600}
+    halfway = search_index(settings, check=False)
+    if halfway is not None:  # SQLite: a bulk load, its search index not built yet
+        assert halfway["bulk_load"] == 1 and halfway["found"]["finance"] == []
     progress: list[tuple[int, int]] = []
     resumed = sync(settings, batch_size=100, progress=lambda d, t: progress.append((d, t)))
     # Only what the failed sync had not committed is read and written again.
@@ -107,7 +145,70 @@ def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
         "runs": 601,
         "dataset_tags": 1202,
     }
+    after = search_index(settings)
+    if after is not None:  # the resumed sync finished the bulk load
+        assert after["bulk_load"] == 0 and len(after["found"]["finance"]) == 601
+        assert after["vocabulary"]["finance"] == 601
     assert not sync(settings).changed
+
+
+def test_an_empty_catalogue_is_bulk_loaded_to_the_search_a_row_by_row_sync_makes(
+    bulk: list[str],
+    settings: Settings,
+    local_store: Any,
+    store_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL indexes by generated column and statement triggers: no bulk mode")
+    sync(settings, batch_size=100)
+    loaded = search_index(settings)
+    assert loaded is not None and loaded["bulk_load"] == 0
+    assert len(loaded["found"]["finance"]) == 601 and len(loaded["found"]["bulk3"]) == 86
+    # The same catalogue written with the triggers on, row by row.
+    rowwise = replace(
+        settings, database_url=f"sqlite+aiosqlite:///{store_root.parent / 'rowwise.db'}"
+    )
+
+    async def no_bulk(sessions: Any) -> bool:
+        return False
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sync_module, "begin_bulk_load", no_bulk)
+        sync(rowwise, batch_size=100)
+    assert search_index(rowwise) == loaded
+    # Once loaded, the triggers keep both in step again: a publish and a deletion.
+    publish(local_store, Dataset("zoo/zebra", title="Zebra crossings", topics=["finance"]))
+    shutil.rmtree(store_root / "datasets" / "bulk3" / "set-3")
+    for db in (settings, rowwise):
+        report = sync(db)
+        assert report.updated == ["zoo/zebra"] and report.removed == ["bulk3/set-3"]
+    now = search_index(settings)
+    assert now == search_index(rowwise)
+    assert now is not None and now["found"]["zebra"] == ["zoo/zebra"]
+    assert now["vocabulary"]["finance"] == 601 and now["vocabulary"]["zebra"] == 1
+    assert "bulk3/set-3" not in now["found"]["bulk3"]
+
+
+def test_a_bulk_load_left_unfinished_is_finished_by_the_next_quiet_sync(
+    local_store: Any, settings: Settings
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("no bulk mode on PostgreSQL")
+    publish(local_store, Dataset("ecb/fx", topics=["finance"]))
+    sync(settings)
+    # A load that stopped after its last batch, before its index was built.
+    with sqlite3.connect(settings.database_url.split("///", 1)[1]) as conn:
+        conn.execute("INSERT INTO sync_state (name, value) VALUES ('bulk_load', '')")
+        conn.execute("INSERT INTO datasets_fts(datasets_fts) VALUES ('delete-all')")
+        conn.execute("DELETE FROM search_vocabulary")
+    with pytest.raises(sqlite3.DatabaseError):
+        search_index(settings)  # the index no longer matches the rows
+    quiet = sync(settings, changed=True)
+    assert not quiet.listed  # nothing published: only the unfinished load was finished
+    after = search_index(settings)
+    assert after is not None and after["bulk_load"] == 0
+    assert after["found"]["finance"] == ["ecb/fx"] and after["vocabulary"]["finance"] == 1
 
 
 def test_a_killed_sync_command_resumes_without_duplicates(

@@ -480,8 +480,16 @@ def _major(version: str, document: str) -> int:
         ) from None
 
 
+def _check_version(version: str, document: str) -> None:
+    """Raise :class:`UnsupportedFormatVersion` when ``version`` is a newer major than ours."""
+    found = _major(version, document)
+    supported = _major(FORMAT_VERSION, document)
+    if found > supported:
+        raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
+
+
 def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None) -> D:
-    """Decode a JSON document, checking its format version first.
+    """Decode a JSON document and check its format version.
 
     Args:
         data: The JSON bytes.
@@ -493,22 +501,22 @@ def decode_document(data: bytes | str, kind: type[D], *, name: str | None = None
         FormatError: not JSON, or a field has the wrong type; the message has the JSON path.
     """
     document = name or _NAMES.get(kind, kind.__name__)
-    try:
-        version = _VERSION.decode(data).format
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FormatError(
-            f"{document}: not a valid JSON document: {exc}", document=document
-        ) from None
-    found = _major(version, document)
-    supported = _major(FORMAT_VERSION, document)
-    if found > supported:
-        raise UnsupportedFormatVersion(document=document, found=version, supported=FORMAT_VERSION)
+    # One parse: the typed decode, then its version. Only a document that does not decode is
+    # parsed again for its version alone, so that a newer major says so, not which field broke.
     try:
         doc = json_decoder(kind).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        try:
+            version = _VERSION.decode(data).format
+        except (msgspec.DecodeError, msgspec.ValidationError) as not_json:
+            raise FormatError(
+                f"{document}: not a valid JSON document: {not_json}", document=document
+            ) from None
+        _check_version(version, document)
         text = str(exc)
         field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else None
         raise FormatError(f"{document}: {text}", document=document, field=field) from None
+    _check_version(doc.format, document)
     if isinstance(doc, Manifest):
         check_manifest(doc, document)
     return doc

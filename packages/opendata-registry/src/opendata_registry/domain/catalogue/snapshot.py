@@ -46,6 +46,7 @@ from opendata_core.errors import FormatError, OpenDataError
 from opendata_core.ids import DatasetId
 from opendata_core.lifecycle import Lifecycle
 from opendata_core.store import NotFound
+from opendata_registry.db.bulk import begin_bulk_load, finish_bulk_load
 from opendata_registry.db.engine import SessionMaker
 from opendata_registry.db.models import (
     Dataset,
@@ -445,6 +446,7 @@ async def restore_snapshot(
         index_etag = got[1]
         index = {e.id: e for e in entries}
     await set_state(sessions, _RESTORING, info.snapshot_id)
+    await begin_bulk_load(sessions)  # an empty catalogue (or this restore's, resumed)
     async with sessions() as session:
         state = _Restore(
             in_step=in_step,
@@ -503,6 +505,7 @@ async def restore_snapshot(
         for _, reading in pending:
             reading.cancel()
         await asyncio.gather(*(reading for _, reading in pending), return_exceptions=True)
+    await finish_bulk_load(sessions)
     # Every dataset index.json names that no trusted line restored: from its own documents.
     listed = set(index) if index is not None else set()
     if index is None and state.incomplete:
