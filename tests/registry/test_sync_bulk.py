@@ -5,6 +5,7 @@ once at the end (the same as row by row); the progress bar of ``opendata-registr
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -125,8 +126,10 @@ def test_a_failed_sync_resumes_after_its_last_batch_without_duplicates(
         return await real(self, keys, **kwargs)
 
     monkeypatch.setattr(RegistryStore, "get_many", failing)
+    thresholds = gc.get_threshold()
     with pytest.raises(OSError, match="went away"):
         sync(settings, batch_size=100)
+    assert gc.get_threshold() == thresholds  # the sync's own, given back
     monkeypatch.setattr(RegistryStore, "get_many", real)
     done = counts(settings)
     assert done == {"datasets": 300, "publishes": 300, "runs": 300, "dataset_tags": 600}

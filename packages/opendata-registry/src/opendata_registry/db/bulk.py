@@ -18,7 +18,7 @@ from typing import Final
 
 from sqlalchemy import text
 
-from opendata_registry.db.engine import SessionMaker
+from opendata_registry.db.engine import SessionMaker, dialect_of
 
 __all__ = ["BULK_LOAD", "begin_bulk_load", "bulk_loading", "finish_bulk_load"]
 
@@ -41,9 +41,9 @@ async def begin_bulk_load(sessions: SessionMaker) -> bool:
 
     Returns whether a bulk load is now under way (``False`` on PostgreSQL).
     """
+    if await dialect_of(sessions) != "sqlite":
+        return False
     async with sessions() as session, session.begin():
-        if session.get_bind().dialect.name != "sqlite":
-            return False
         await session.execute(
             text("INSERT INTO sync_state (name, value) VALUES (:name, '') ON CONFLICT DO NOTHING"),
             {"name": BULK_LOAD},
@@ -53,9 +53,9 @@ async def begin_bulk_load(sessions: SessionMaker) -> bool:
 
 async def bulk_loading(sessions: SessionMaker) -> bool:
     """Whether a bulk load was begun and not finished (its triggers are off)."""
+    if await dialect_of(sessions) != "sqlite":
+        return False
     async with sessions() as session:
-        if session.get_bind().dialect.name != "sqlite":
-            return False
         found = await session.execute(
             text("SELECT 1 FROM sync_state WHERE name = :name"), {"name": BULK_LOAD}
         )

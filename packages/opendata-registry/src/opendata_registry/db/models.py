@@ -92,10 +92,12 @@ class SQLiteCompressed(TypeDecorator[str]):
     impl = Text  # on SQLite a TEXT column keeps a BLOB as it is given (no conversion)
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | bytes | None:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return compress_text(value)
+    def process_bind_param(self, value: str | bytes | None, dialect: Dialect) -> str | bytes | None:
+        # ``bytes``: compressed already by :func:`compress_text` (a bulk sync does that on a
+        # worker thread, beside the writer).
+        if dialect.name != "sqlite":
+            return decompress_text(value) if isinstance(value, bytes) else value
+        return compress_text(value) if isinstance(value, str) else value
 
     def process_result_value(self, value: str | bytes | None, dialect: Dialect) -> str | None:
         return decompress_text(value) if isinstance(value, bytes) else value

@@ -47,7 +47,7 @@ from opendata_core.ids import DatasetId
 from opendata_core.lifecycle import Lifecycle
 from opendata_core.store import NotFound
 from opendata_registry.db.bulk import begin_bulk_load, finish_bulk_load
-from opendata_registry.db.engine import SessionMaker
+from opendata_registry.db.engine import SessionMaker, dialect_of
 from opendata_registry.db.models import (
     Dataset,
     LifecycleRow,
@@ -67,6 +67,7 @@ from opendata_registry.domain.catalogue.sync import (
     _Work,
     copy_rows,
     in_step_etag,
+    pack,
     set_state,
     sync_dataset,
     write_index,
@@ -476,9 +477,16 @@ async def restore_snapshot(
     upcoming = enumerate(info.parts)
     pending: deque[tuple[SnapshotPart, asyncio.Future[_Plan | None]]] = deque()
 
+    packing = await dialect_of(sessions) == "sqlite"
+
     async def read(number: int, part: SnapshotPart) -> _Plan | None:
         lines = await _read_part(store, info.snapshot_id, number, part, report)
-        return None if lines is None else _plan(lines, state, report)
+        if lines is None:
+            return None
+        plan = _plan(lines, state, report)
+        if packing:
+            await asyncio.to_thread(pack, plan.batch)
+        return plan
 
     def read_ahead() -> None:
         while len(pending) < 1 + _PARTS_AHEAD:
