@@ -20,10 +20,11 @@ import contextlib
 import gc
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from sqlalchemy import delete, func, insert, select, update
@@ -535,25 +536,34 @@ async def _sync_work(
             await asyncio.to_thread(pack, out)
         return out
 
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    batches = iter([todo[i : i + batch_size] for i in range(0, len(todo), batch_size)])
     done = 0
     if progress:
         progress(0, len(todo))
-    ahead = asyncio.ensure_future(read(batches[0])) if batches else None
+    pending: deque[asyncio.Future[list[tuple[_Work, _Prepared]]]] = deque()
+
+    def read_ahead() -> None:
+        while len(pending) < 1 + _BATCHES_AHEAD and (batch := next(batches, None)) is not None:
+            pending.append(asyncio.ensure_future(read(batch)))
+
     try:
-        for i in range(len(batches)):
-            assert ahead is not None
-            prepared = await ahead
-            ahead = asyncio.ensure_future(read(batches[i + 1])) if i + 1 < len(batches) else None
+        read_ahead()
+        while pending:
+            prepared = await pending.popleft()
+            read_ahead()
             await _commit(sessions, prepared, report)
             done += len(prepared)
             if progress:
                 progress(done, len(todo))
     finally:
-        if ahead is not None and not ahead.done():
-            ahead.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ahead
+        for reading in pending:
+            reading.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+_BATCHES_AHEAD: Final = 2
+"""Batches read while one is written: the files' reads and the documents' decoding overlap the
+writer's statements."""
 
 
 async def _sync_lifecycles(
