@@ -83,7 +83,7 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         # INSERT with RETURNING, not the driver's executemany: that binds and steps each row on
         # aiosqlite's thread, and every step gives the GIL up and waits to take it back, up to
         # a switch interval (5 ms) while the event loop runs Python. A bulk sync's 300,000
-        # tag rows took 14.5 s that way beside the reader, 1.x s in pages (docs/benchmarks.md).
+        # tag rows took 14.5 s that way beside the reader, 1.5 s in pages (docs/benchmarks.md).
         engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
 

@@ -639,7 +639,7 @@ async def sync_catalogue(
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Run the garbage collector's young generations 70 times less often meanwhile.
+    """Run the garbage collector less often meanwhile (its youngest generation 70 times less).
 
     A sync of 100,000 datasets allocates tens of millions of short-lived objects (decoded
     documents, row values, SQLAlchemy's parameters); with the default thresholds (700, 10, 10)
