@@ -77,3 +77,25 @@ def test_metadata_is_compressed_in_sqlite_and_reads_back_the_same(
         assert detail_metadata(settings, "ecb/fx") == expected
     else:
         assert kind == "text" and size == len(document)  # TOAST compresses it, not us
+
+
+def test_the_column_type_compresses_for_sqlite_only_and_takes_text_compressed_beforehand() -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from opendata_registry.db.models import SQLiteCompressed, compress_text, decompress_text
+
+    column, lite, pg = SQLiteCompressed(), sqlite.dialect(), postgresql.dialect()
+    text_ = '{"dataset": {"title": "Zürich rates"}}' * 50
+    packed = column.process_bind_param(text_, lite)
+    assert isinstance(packed, bytes) and len(packed) < len(text_) / 5
+    assert decompress_text(packed) == text_
+    # A bulk sync compresses on a worker thread beforehand: SQLite stores those bytes as given,
+    # and PostgreSQL (never given them by the sync) would still get the text.
+    early = compress_text(text_)
+    assert column.process_bind_param(early, lite) is early
+    assert column.process_bind_param(early, pg) == text_
+    assert column.process_bind_param(text_, pg) == text_
+    assert column.process_bind_param(None, lite) is None
+    assert column.process_result_value(packed, lite) == text_
+    assert column.process_result_value(text_, lite) == text_  # a row written as text before
+    assert column.process_result_value(None, pg) is None

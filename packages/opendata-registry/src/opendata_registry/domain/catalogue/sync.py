@@ -680,7 +680,8 @@ async def _sync_catalogue(
     if changed:
         async with sessions() as session:
             quiet = await in_step_etag(session) == since
-            total = (await session.execute(select(func.count(Dataset.pk)))).scalar_one()
+            if quiet:
+                total = (await session.execute(select(func.count(Dataset.pk)))).scalar_one()
         if quiet:
             await finish_bulk_load(sessions)  # one an interrupted sync left
             return SyncReport(datasets=total, listed=False)
